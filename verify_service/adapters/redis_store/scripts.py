@@ -1,0 +1,69 @@
+"""Loads the Lua scripts once and runs them by SHA, reloading after a Redis restart."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import redis
+
+ScriptArg = str | bytes | int
+
+
+class ScriptBook:
+    """The package's Lua scripts by name (file stem), with their SHA1 digests."""
+
+    def __init__(self) -> None:
+        folder = resources.files("verify_service.adapters.redis_store") / "scripts"
+        self._sources: dict[str, str] = {}
+        for entry in folder.iterdir():
+            if entry.name.endswith(".lua"):
+                self._sources[entry.name.removesuffix(".lua")] = entry.read_text("utf-8")
+        self._shas = {
+            name: hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+            for name, source in self._sources.items()
+        }
+
+    def sha(self, name: str) -> str:
+        return self._shas[name]
+
+    def load_all(self, client: redis.Redis) -> None:
+        for source in self._sources.values():
+            client.script_load(source)
+
+    def run(
+        self,
+        client: redis.Redis,
+        name: str,
+        keys: Sequence[str],
+        args: Sequence[ScriptArg],
+    ) -> Any:
+        """EVALSHA, loading the scripts once when Redis has forgotten them (restart, flush)."""
+        try:
+            return client.evalsha(self.sha(name), len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self.load_all(client)
+            return client.evalsha(self.sha(name), len(keys), *keys, *args)
+
+    def run_pipeline(
+        self, client: redis.Redis, build: Callable[[Any], None]
+    ) -> list[Any]:
+        """One round trip of commands (EVALSHA included); retried once after NOSCRIPT.
+
+        Only the script calls can fail with NOSCRIPT, and a failed EVALSHA changed nothing,
+        so running the whole pipeline again is safe for the read-only commands beside it.
+        """
+        for attempt in range(2):
+            pipe = client.pipeline(transaction=False)
+            build(pipe)
+            results: list[Any] = pipe.execute(raise_on_error=False)
+            missing = [r for r in results if isinstance(r, redis.exceptions.NoScriptError)]
+            if not missing or attempt == 1:
+                break
+            self.load_all(client)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results

@@ -1,0 +1,17 @@
+-- End a live verification as approved. Succeeds once: the hash is deleted in the same step,
+-- so of any number of concurrent right codes exactly one sees 'approved'.
+-- KEYS[1] verification hash
+-- ARGV[1] now (ms)   ARGV[2] sid
+-- Returns {'approved', HGETALL} | {'missing'}
+local key = KEYS[1]
+local current = redis.call('HMGET', key, 'sid', 'ex')
+if not current[1] or current[1] ~= ARGV[2] then
+  return {'missing'}
+end
+if tonumber(current[2]) <= tonumber(ARGV[1]) then
+  redis.call('DEL', key)
+  return {'missing'}
+end
+local fields = redis.call('HGETALL', key)
+redis.call('DEL', key)
+return {'approved', fields}

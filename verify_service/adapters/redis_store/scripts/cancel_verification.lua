@@ -1,0 +1,16 @@
+-- End a live verification as canceled; frees the destination for a new verification.
+-- KEYS[1] verification hash
+-- ARGV[1] now (ms)   ARGV[2] sid
+-- Returns {'canceled', HGETALL} | {'missing'}
+local key = KEYS[1]
+local current = redis.call('HMGET', key, 'sid', 'ex')
+if not current[1] or current[1] ~= ARGV[2] then
+  return {'missing'}
+end
+if tonumber(current[2]) <= tonumber(ARGV[1]) then
+  redis.call('DEL', key)
+  return {'missing'}
+end
+local fields = redis.call('HGETALL', key)
+redis.call('DEL', key)
+return {'canceled', fields}

@@ -1,0 +1,80 @@
+"""Verify Services in Redis: one hash per service (a JSON value per field) and an index."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import redis
+
+from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.keys import KeySpace
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.domain.service import Service
+
+
+def encode_fields(values: dict[str, Any]) -> list[str]:
+    """Flat field/value list for HSET; values are JSON so types survive the round trip."""
+    flat: list[str] = []
+    for name, value in values.items():
+        flat += [name, json.dumps(list(value) if isinstance(value, tuple) else value)]
+    return flat
+
+
+def decode_service(raw: dict[bytes, bytes] | list[bytes]) -> Service | None:
+    if isinstance(raw, list):
+        raw = dict(zip(raw[::2], raw[1::2], strict=True))
+    if not raw:
+        return None
+    return Service.from_mapping({k.decode(): json.loads(v) for k, v in raw.items()})
+
+
+class RedisServiceStore:
+    def __init__(self, client: redis.Redis, scripts: ScriptBook, keys: KeySpace) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+
+    @fail_closed
+    def create_service(self, service: Service) -> None:
+        values = dataclasses.asdict(service)
+        self._scripts.run(
+            self._client,
+            "create_service",
+            [self._keys.service(service.sid), self._keys.service_index()],
+            [service.sid, service.date_created_ms, *encode_fields(values)],
+        )
+
+    @fail_closed
+    def get_service(self, sid: str) -> Service | None:
+        return decode_service(self._client.hgetall(self._keys.service(sid)))
+
+    @fail_closed
+    def update_service(self, sid: str, changes: dict[str, Any], now_ms: int) -> Service | None:
+        values = {**changes, "date_updated_ms": now_ms}
+        raw = self._scripts.run(
+            self._client, "update_service", [self._keys.service(sid)], encode_fields(values)
+        )
+        return decode_service(raw)
+
+    @fail_closed
+    def delete_service(self, sid: str) -> bool:
+        deleted = self._scripts.run(
+            self._client,
+            "delete_service",
+            [self._keys.service(sid), self._keys.service_index()],
+            [sid],
+        )
+        return bool(deleted)
+
+    @fail_closed
+    def list_services(self, offset: int, limit: int) -> tuple[list[Service], bool]:
+        # One extra sid tells whether another page follows.
+        sids = self._client.zrange(self._keys.service_index(), offset, offset + limit)
+        more = len(sids) > limit
+        pipe = self._client.pipeline(transaction=False)
+        for sid in sids[:limit]:
+            pipe.hgetall(self._keys.service(sid.decode()))
+        services = [decode_service(raw) for raw in pipe.execute()]
+        return [s for s in services if s is not None], more

@@ -1,0 +1,210 @@
+"""Verifications in Redis: one small hash per (service, destination), changed by scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.keys import KeySpace
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.adapters.redis_store.service_store import decode_service
+from verify_service.application.ports import (
+    PendingSnapshot,
+    Reservation,
+    ReserveResult,
+    StartOutcome,
+    StartResult,
+    StartWrite,
+    VerificationRef,
+)
+from verify_service.domain.models import (
+    MAX_CHECKS_PER_VERIFICATION,
+    MAX_SENDS_PER_VERIFICATION,
+    Channel,
+    SendAttempt,
+    Verification,
+    VerificationStatus,
+    live_status,
+)
+from verify_service.domain.service import Service
+
+# Hash fields (short names keep a pending verification small; see docs/performance.md):
+# sid, to (sealed), ch channel, ca/ua created/updated ms, ex expiry ms, n sends, c checks,
+# salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags.
+
+
+def _pairs(flat: list[bytes]) -> dict[str, bytes]:
+    return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
+
+
+def _text(fields: dict[str, bytes], name: str) -> str | None:
+    value = fields.get(name)
+    return value.decode("utf-8") if value is not None else None
+
+
+class RedisVerificationStore:
+    def __init__(
+        self,
+        client: redis.Redis,
+        scripts: ScriptBook,
+        keys: KeySpace,
+        cipher: DestinationCipher,
+    ) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+        self._cipher = cipher
+
+    # -- decoding -----------------------------------------------------------------------
+
+    def _context(self, ref: VerificationRef) -> bytes:
+        return f"{ref.service_sid}:{ref.tag}".encode("ascii")
+
+    def _decode(
+        self, ref: VerificationRef, fields: dict[str, bytes], status: VerificationStatus | None
+    ) -> Verification:
+        sends = int(fields["n"])
+        attempts = []
+        for index in range(1, sends + 1):
+            time_ms, channel, attempt_sid = fields[f"a{index}"].decode().split("|")
+            attempts.append(SendAttempt(attempt_sid, Channel(channel), int(time_ms)))
+        checks = int(fields["c"])
+        return Verification(
+            sid=fields["sid"].decode(),
+            service_sid=ref.service_sid,
+            to=self._cipher.open(fields["to"], self._context(ref)),
+            channel=Channel(fields["ch"].decode()),
+            created_ms=int(fields["ca"]),
+            updated_ms=int(fields["ua"]),
+            expires_ms=int(fields["ex"]),
+            send_attempts=tuple(attempts),
+            check_count=checks,
+            amount=_text(fields, "am"),
+            payee=_text(fields, "pa"),
+            locale=_text(fields, "lo"),
+            status=status or live_status(checks),
+        )
+
+    # -- start --------------------------------------------------------------------------
+
+    @fail_closed
+    def prepare_start(
+        self, ref: VerificationRef, now_ms: int
+    ) -> tuple[Service | None, PendingSnapshot | None]:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hgetall(self._keys.service(ref.service_sid))
+        pipe.hmget(self._keys.verification(ref), "sid", "salt", "ex")
+        raw_service, (sid, salt, expires) = pipe.execute()
+        service = decode_service(raw_service)
+        if sid is None or salt is None or expires is None or int(expires) <= now_ms:
+            return service, None
+        return service, PendingSnapshot(sid.decode(), salt)
+
+    @fail_closed
+    def start_or_resend(self, write: StartWrite) -> StartOutcome:
+        reply = self._scripts.run(
+            self._client,
+            "start_or_resend",
+            [self._keys.verification(write.ref)],
+            [
+                write.now_ms,
+                write.sid,
+                "1" if write.is_new else "0",
+                write.ttl_ms,
+                MAX_SENDS_PER_VERIFICATION,
+                MAX_CHECKS_PER_VERIFICATION,
+                write.channel.value,
+                write.attempt_sid,
+                write.code_digest,
+                write.salt,
+                self._cipher.seal(write.to, self._context(write.ref)),
+                write.amount or "",
+                write.payee or "",
+                write.locale or "",
+                write.tags_json or "",
+            ],
+        )
+        result = StartResult(reply[0].decode())
+        if result in (StartResult.CREATED, StartResult.RESENT):
+            return StartOutcome(result, self._decode(write.ref, _pairs(reply[1]), None))
+        retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
+        return StartOutcome(result, retry_after_ms=retry_after_ms)
+
+    # -- check --------------------------------------------------------------------------
+
+    @fail_closed
+    def reserve_check(
+        self, ref: VerificationRef, expected_sid: str | None, now_ms: int, psd2_given: bool
+    ) -> Reservation:
+        sha = self._scripts.sha("reserve_check_attempt")
+        key = self._keys.verification(ref)
+        args: list[Any] = [
+            now_ms,
+            expected_sid or "",
+            MAX_CHECKS_PER_VERIFICATION,
+            "1" if psd2_given else "0",
+        ]
+
+        def build(pipe: Any) -> None:
+            pipe.exists(self._keys.service(ref.service_sid))
+            pipe.evalsha(sha, 1, key, *args)
+
+        exists, reply = self._scripts.run_pipeline(self._client, build)
+        result = ReserveResult(reply[0].decode())
+        if result is not ReserveResult.RESERVED:
+            retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
+            return Reservation(result, bool(exists), retry_after_ms=retry_after_ms)
+        fields = _pairs(reply[1])
+        digests = tuple(fields[f"h{i}"] for i in range(1, int(fields["n"]) + 1))
+        return Reservation(
+            result,
+            bool(exists),
+            verification=self._decode(ref, fields, None),
+            salt=fields["salt"],
+            code_digests=digests,
+        )
+
+    # -- end ----------------------------------------------------------------------------
+
+    def _end(
+        self, script: str, ref: VerificationRef, sid: str, now_ms: int, status: VerificationStatus
+    ) -> Verification | None:
+        sha = self._scripts.sha(script)
+        key = self._keys.verification(ref)
+
+        def build(pipe: Any) -> None:
+            pipe.exists(self._keys.service(ref.service_sid))
+            pipe.evalsha(sha, 1, key, now_ms, sid)
+
+        exists, reply = self._scripts.run_pipeline(self._client, build)
+        if not exists or reply[0] == b"missing":
+            return None
+        ended = self._decode(ref, _pairs(reply[1]), status)
+        return ended.with_status(status, now_ms)
+
+    @fail_closed
+    def approve(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:
+        return self._end("approve_verification", ref, sid, now_ms, VerificationStatus.APPROVED)
+
+    @fail_closed
+    def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:
+        return self._end("cancel_verification", ref, sid, now_ms, VerificationStatus.CANCELED)
+
+    # -- fetch --------------------------------------------------------------------------
+
+    @fail_closed
+    def fetch(
+        self, ref: VerificationRef, sid: str, now_ms: int
+    ) -> tuple[Service | None, Verification | None]:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hgetall(self._keys.service(ref.service_sid))
+        pipe.hgetall(self._keys.verification(ref))
+        raw_service, raw = pipe.execute()
+        service = decode_service(raw_service)
+        fields = {k.decode(): v for k, v in raw.items()}
+        if not fields or fields["sid"].decode() != sid or int(fields["ex"]) <= now_ms:
+            return service, None
+        return service, self._decode(ref, fields, None)

@@ -1,0 +1,87 @@
+"""The composition root: `create_app(settings)` builds every dependency, connects nothing
+at import time, and is the one place that knows the concrete adapters."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response, request
+
+from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
+from verify_service.adapters.clock import SystemClock
+from verify_service.adapters.console_sender import ConsoleSender
+from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_connection import connect, embedded
+from verify_service.adapters.redis_store import RedisServiceStore, RedisVerificationStore
+from verify_service.adapters.redis_store.errors import UNAVAILABLE
+from verify_service.adapters.redis_store.keys import KeySpace
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.application.access import AccountCredentials, Authenticator
+from verify_service.application.ports import Clock, Sender
+from verify_service.application.service_catalog import ServiceCatalog
+from verify_service.application.verifications import Verifications
+from verify_service.domain.keyring import Keyring
+from verify_service.http import health, services_api, verifications_api
+from verify_service.http.auth import authenticate_request
+from verify_service.http.error_codes import register_error_handlers
+from verify_service.http.health import HEALTH_ENDPOINTS
+from verify_service.http.wiring import EXTENSION_KEY, Components
+from verify_service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    sender: Sender | None = None,
+    redis_client: redis.Redis | None = None,
+) -> Flask:
+    """Build the app. `clock`, `sender` and `redis_client` replace the defaults in tests."""
+    client = redis_client or (
+        embedded()
+        if settings.embedded
+        else connect(settings.redis_url or "", settings.redis_timeout_seconds)
+    )
+    clock = clock or SystemClock()
+    keyring = Keyring.from_secret(settings.secret_key)
+    scripts = ScriptBook()
+    keys = KeySpace(settings.key_prefix)
+    cipher = DestinationCipher(keyring.destination_encryption_key)
+
+    catalog = ServiceCatalog(RedisServiceStore(client, scripts, keys), clock)
+    verifications = Verifications(
+        store=RedisVerificationStore(client, scripts, keys, cipher),
+        hasher=Argon2CodeHasher(keyring, PROFILES[settings.argon2_profile]),
+        keyring=keyring,
+        sender=sender or ConsoleSender(settings.console_outbox),
+        clock=clock,
+    )
+    authenticator = Authenticator([AccountCredentials(settings.account_sid, settings.auth_token)])
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = Components(catalog, verifications, settings.public_url)
+    register_error_handlers(app)
+
+    @app.before_request
+    def authenticate() -> Response | None:
+        if request.endpoint in HEALTH_ENDPOINTS:
+            return None
+        return authenticate_request(authenticator)
+
+    def ping() -> bool:
+        try:
+            return bool(client.ping())
+        except UNAVAILABLE:
+            return False
+
+    health.init_app(app, ping)
+    app.register_blueprint(services_api.blueprint)
+    app.register_blueprint(verifications_api.blueprint)
+    return app

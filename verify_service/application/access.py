@@ -1,0 +1,71 @@
+"""Who may do what. Every route names one permission; a role is a set of permissions.
+
+Today the account credentials are the only principal (role `admin`). API keys and the
+`backend`/`support` roles slot in as more `CredentialVerifier`s and rows of ROLES.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Permission(enum.StrEnum):
+    SERVICES_READ = "services:read"
+    SERVICES_WRITE = "services:write"
+    VERIFICATIONS_START = "verifications:start"
+    VERIFICATIONS_CHECK = "verifications:check"
+    VERIFICATIONS_READ = "verifications:read"
+    VERIFICATIONS_END = "verifications:end"
+
+
+ROLES: dict[str, frozenset[Permission]] = {
+    "admin": frozenset(Permission),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: the account it acts for, its credential's sid, its role."""
+
+    account_sid: str
+    credential_sid: str
+    role: str
+
+    def may(self, permission: Permission) -> bool:
+        return permission in ROLES.get(self.role, frozenset())
+
+
+class CredentialVerifier(Protocol):
+    def verify(self, username: str, password: str) -> Principal | None: ...
+
+
+class AccountCredentials:
+    """The account's own `AC` sid and auth token: the admin principal."""
+
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        self._sid = account_sid.encode("utf-8")
+        self._token = auth_token.encode("utf-8")
+        self._principal = Principal(account_sid, account_sid, "admin")
+
+    def verify(self, username: str, password: str) -> Principal | None:
+        # Compare both parts every time (constant time, no early exit on the user name).
+        sid_ok = hmac.compare_digest(username.encode("utf-8"), self._sid)
+        token_ok = hmac.compare_digest(password.encode("utf-8"), self._token)
+        return self._principal if sid_ok & token_ok else None
+
+
+class Authenticator:
+    """Tries each verifier in turn; the first to recognise the credentials wins."""
+
+    def __init__(self, verifiers: list[CredentialVerifier]) -> None:
+        self._verifiers = verifiers
+
+    def authenticate(self, username: str, password: str) -> Principal | None:
+        for verifier in self._verifiers:
+            principal = verifier.verify(username, password)
+            if principal is not None:
+                return principal
+        return None

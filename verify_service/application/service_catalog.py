@@ -1,0 +1,55 @@
+"""Use cases of the Service resource."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from verify_service.application.ports import Clock, ServiceStore
+from verify_service.domain import sids
+from verify_service.domain.errors import InvalidParameter, NotFound
+from verify_service.domain.service import Service, validate_service_changes
+
+log = logging.getLogger(__name__)
+
+
+class ServiceCatalog:
+    def __init__(self, store: ServiceStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def create(self, values: dict[str, Any]) -> Service:
+        if not values.get("friendly_name"):
+            raise InvalidParameter("FriendlyName", "required")
+        values = validate_service_changes(dict(values))
+        now_ms = self._clock.now_ms()
+        service = Service(
+            sid=sids.new_sid("VA"), date_created_ms=now_ms, date_updated_ms=now_ms, **values
+        )
+        self._store.create_service(service)
+        log.info("service %s created", service.sid)
+        return service
+
+    def fetch(self, sid: str) -> Service:
+        service = self._store.get_service(sid) if sids.is_sid(sid, "VA") else None
+        if service is None:
+            raise NotFound
+        return service
+
+    def list(self, page: int, page_size: int) -> tuple[list[Service], bool]:
+        return self._store.list_services(page * page_size, page_size)
+
+    def update(self, sid: str, changes: dict[str, Any]) -> Service:
+        if not sids.is_sid(sid, "VA"):
+            raise NotFound
+        changes = validate_service_changes(dict(changes))
+        service = self._store.update_service(sid, changes, self._clock.now_ms())
+        if service is None:
+            raise NotFound
+        log.info("service %s updated (%s)", sid, ", ".join(sorted(changes)) or "no fields")
+        return service
+
+    def delete(self, sid: str) -> None:
+        if not sids.is_sid(sid, "VA") or not self._store.delete_service(sid):
+            raise NotFound
+        log.info("service %s deleted", sid)

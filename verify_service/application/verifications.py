@@ -1,0 +1,270 @@
+"""Use cases of the Verification and VerificationCheck resources."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+
+from verify_service.application.ports import (
+    Clock,
+    CodeHasher,
+    ReserveResult,
+    Sender,
+    StartResult,
+    StartWrite,
+    VerificationRef,
+    VerificationStore,
+)
+from verify_service.domain import sids
+from verify_service.domain.codes import generate_code, require_code_shape
+from verify_service.domain.destinations import (
+    mask_destination,
+    normalize_any_destination,
+    normalize_destination,
+)
+from verify_service.domain.errors import (
+    FeatureNotEnabled,
+    InvalidParameter,
+    MaxCheckAttemptsReached,
+    MaxSendAttemptsReached,
+    NotFound,
+    Psd2ParametersRequired,
+    TooManyConcurrentRequests,
+)
+from verify_service.domain.keyring import Keyring
+from verify_service.domain.messages import MessageContent, render_message
+from verify_service.domain.models import (
+    Channel,
+    OutgoingMessage,
+    Verification,
+    VerificationStatus,
+    live_status,
+)
+from verify_service.domain.service import MAX_FRIENDLY_NAME_LENGTH, Service
+
+log = logging.getLogger(__name__)
+
+# A start races only with other starts for the same destination; each retry re-reads the
+# pending verification. Past this many lost races the caller gets 60212 and may retry.
+MAX_START_RACES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    to: str
+    channel: Channel
+    custom_friendly_name: str | None = None
+    custom_code: str | None = None
+    locale: str | None = None
+    amount: str | None = None
+    payee: str | None = None
+    app_hash: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    code: str
+    to: str | None = None
+    verification_sid: str | None = None
+    amount: str | None = None
+    payee: str | None = None
+
+
+def _seconds(milliseconds: int) -> int:
+    return max(1, -(-milliseconds // 1000))
+
+
+class Verifications:
+    """Start (or resend), check, fetch and end verifications."""
+
+    def __init__(
+        self,
+        store: VerificationStore,
+        hasher: CodeHasher,
+        keyring: Keyring,
+        sender: Sender,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._keyring = keyring
+        self._sender = sender
+        self._clock = clock
+
+    def _ref(self, service_sid: str, destination: str) -> VerificationRef:
+        tag = self._keyring.destination_tag(
+            service_sid, destination, sids.VERIFICATION_TAG_HEX_DIGITS
+        )
+        return VerificationRef(service_sid, tag)
+
+    def _ref_of_sid(self, service_sid: str, verification_sid: str) -> VerificationRef:
+        tag = sids.verification_tag(verification_sid)
+        if tag is None:
+            raise NotFound
+        return VerificationRef(service_sid, tag)
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(self, service_sid: str, request: StartRequest) -> Verification:
+        """Create a verification for `To`, or resend a new code on the pending one."""
+        to = normalize_destination(request.channel, request.to)
+        ref = self._ref(service_sid, to)
+        friendly_name = request.custom_friendly_name
+        if friendly_name is not None and not 0 < len(friendly_name) <= MAX_FRIENDLY_NAME_LENGTH:
+            raise InvalidParameter("CustomFriendlyName", "1-30 characters")
+        tags_json = json.dumps(request.tags, separators=(",", ":")) if request.tags else None
+
+        for _ in range(MAX_START_RACES):
+            now_ms = self._clock.now_ms()
+            service, pending = self._store.prepare_start(ref, now_ms)
+            if service is None:
+                raise NotFound
+            code = self._code_for(service, request)
+            amount, payee = self._psd2_terms(service, request.amount, request.payee)
+            if pending is None:
+                sid, salt, is_new = sids.new_verification_sid(ref.tag), self._hasher.new_salt(), True
+            else:
+                sid, salt, is_new = pending.sid, pending.salt, False
+            write = StartWrite(
+                ref=ref,
+                sid=sid,
+                is_new=is_new,
+                salt=salt,
+                code_digest=self._hasher.digest(sid, code, salt),
+                attempt_sid=sids.new_sid("VL"),
+                channel=request.channel,
+                now_ms=now_ms,
+                ttl_ms=service.verification_ttl_seconds * 1000,
+                to=to,
+                amount=amount,
+                payee=payee,
+                locale=request.locale,
+                tags_json=tags_json,
+            )
+            outcome = self._store.start_or_resend(write)
+            if outcome.result is StartResult.CONFLICT:
+                continue
+            if outcome.result is StartResult.LOCKED:
+                raise MaxCheckAttemptsReached(_seconds(outcome.retry_after_ms))
+            if outcome.result is StartResult.MAX_SENDS:
+                raise MaxSendAttemptsReached(_seconds(outcome.retry_after_ms))
+            assert outcome.verification is not None
+            content = MessageContent(
+                friendly_name=friendly_name or service.friendly_name,
+                do_not_share_warning=service.do_not_share_warning_enabled,
+                amount=amount,
+                payee=payee,
+                app_hash=request.app_hash,
+            )
+            self._sender.send(
+                OutgoingMessage(
+                    to=to,
+                    channel=request.channel,
+                    body=render_message(request.channel, content, code),
+                    service_sid=service_sid,
+                    verification_sid=sid,
+                    attempt_sid=write.attempt_sid,
+                    locale=request.locale,
+                    tags=request.tags,
+                )
+            )
+            log.info(
+                "verification %s: %s via %s to %s",
+                sid,
+                outcome.result.value,
+                request.channel.value,
+                mask_destination(to),
+            )
+            return outcome.verification
+        raise TooManyConcurrentRequests
+
+    @staticmethod
+    def _code_for(service: Service, request: StartRequest) -> str:
+        if request.custom_code is None:
+            return generate_code(service.code_length)
+        if not service.custom_code_enabled:
+            raise FeatureNotEnabled("CustomCode")
+        return require_code_shape(request.custom_code, "CustomCode")
+
+    @staticmethod
+    def _psd2_terms(
+        service: Service, amount: str | None, payee: str | None
+    ) -> tuple[str | None, str | None]:
+        if not service.psd2_enabled:
+            return None, None
+        if not amount or not payee:
+            raise Psd2ParametersRequired
+        return amount, payee
+
+    # -- check ------------------------------------------------------------------------------
+
+    def check(self, service_sid: str, request: CheckRequest) -> Verification:
+        """Count one attempt; approve and end the verification when the code is right."""
+        code = require_code_shape(request.code, "Code")
+        if request.verification_sid is not None:
+            ref = self._ref_of_sid(service_sid, request.verification_sid)
+        elif request.to is not None:
+            ref = self._ref(service_sid, normalize_any_destination(request.to))
+        else:
+            raise InvalidParameter("VerificationSid", "To or VerificationSid is required")
+        psd2_given = bool(request.amount) and bool(request.payee)
+        reservation = self._store.reserve_check(
+            ref, request.verification_sid, self._clock.now_ms(), psd2_given
+        )
+        if not reservation.service_exists or reservation.result is ReserveResult.MISSING:
+            raise NotFound
+        if reservation.result is ReserveResult.LOCKED:
+            raise MaxCheckAttemptsReached(_seconds(reservation.retry_after_ms))
+        if reservation.result is ReserveResult.PSD2_REQUIRED:
+            raise Psd2ParametersRequired
+        verification = reservation.verification
+        assert verification is not None
+        right = self._hasher.matches(verification.sid, code, reservation.salt, reservation.code_digests)
+        if verification.amount is not None:
+            right &= _same(request.amount, verification.amount)
+            right &= _same(request.payee, verification.payee)
+        if not right:
+            log.info("verification %s: wrong code (%d checks)", verification.sid, verification.check_count)
+            return verification.with_status(
+                live_status(verification.check_count), verification.updated_ms
+            )
+        approved = self._store.approve(ref, verification.sid, self._clock.now_ms())
+        if approved is None:
+            raise NotFound
+        log.info("verification %s: approved", verification.sid)
+        return approved
+
+    # -- fetch and update ---------------------------------------------------------------------
+
+    def fetch(self, service_sid: str, verification_sid: str) -> Verification:
+        ref = self._ref_of_sid(service_sid, verification_sid)
+        service, verification = self._store.fetch(ref, verification_sid, self._clock.now_ms())
+        if service is None or verification is None:
+            raise NotFound
+        return verification
+
+    def update_status(
+        self, service_sid: str, verification_sid: str, status: VerificationStatus
+    ) -> Verification:
+        """End a verification as `approved` or `canceled` (Twilio's update)."""
+        ref = self._ref_of_sid(service_sid, verification_sid)
+        now_ms = self._clock.now_ms()
+        if status is VerificationStatus.APPROVED:
+            ended = self._store.approve(ref, verification_sid, now_ms)
+        elif status is VerificationStatus.CANCELED:
+            ended = self._store.cancel(ref, verification_sid, now_ms)
+        else:
+            raise InvalidParameter("Status", "canceled or approved")
+        if ended is None:
+            raise NotFound
+        log.info("verification %s: %s by update", verification_sid, status.value)
+        return ended
+
+
+def _same(given: str | None, stored: str | None) -> bool:
+    if given is None or stored is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), stored.encode("utf-8"))

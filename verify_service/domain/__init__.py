@@ -1,0 +1,1 @@
+"""OTP rules and values: no I/O, no flask, no redis (see README.md)."""

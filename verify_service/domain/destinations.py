@@ -1,0 +1,58 @@
+"""Validation and normalisation of `To`: E.164 phone numbers or e-mail addresses."""
+
+from __future__ import annotations
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.models import Channel
+
+_MAX_EMAIL_LENGTH = 254
+
+
+def normalize_phone(value: str) -> str:
+    """E.164 form of a phone number given with its leading `+`, valid for its region."""
+    candidate = value.strip()
+    if not candidate.startswith("+"):
+        raise InvalidParameter("To", "an E.164 phone number starts with +")
+    try:
+        number = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidParameter("To", "not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidParameter("To", "not a valid number for its region")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(value: str) -> str:
+    """Normalised e-mail address (syntax only: no DNS look-up)."""
+    candidate = value.strip()
+    if len(candidate) > _MAX_EMAIL_LENGTH:
+        raise InvalidParameter("To", "e-mail address too long")
+    try:
+        result = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidParameter("To", "not a valid e-mail address") from exc
+    return str(result.normalized)
+
+
+def normalize_destination(channel: Channel, value: str) -> str:
+    """The canonical `To` for a channel: a phone number, or an address for e-mail."""
+    if channel is Channel.EMAIL:
+        return normalize_email(value)
+    return normalize_phone(value)
+
+
+def normalize_any_destination(value: str) -> str:
+    """Canonical `To` when the channel is unknown (a check by `To`)."""
+    if "@" in value:
+        return normalize_email(value)
+    return normalize_phone(value)
+
+
+def mask_destination(destination: str) -> str:
+    """A form safe for logs: country code and last two digits, or the e-mail's domain."""
+    if "@" in destination:
+        return "•••@" + destination.rsplit("@", 1)[1]
+    return destination[:3] + "•" * max(len(destination) - 5, 0) + destination[-2:]

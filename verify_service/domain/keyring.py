@@ -1,0 +1,47 @@
+"""Keys derived from VERIFY_SECRET_KEY, one per purpose, so no key serves two roles."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+MIN_SECRET_KEY_BYTES = 32
+
+
+def _derive(secret: bytes, label: bytes) -> bytes:
+    # HMAC-SHA256 as a PRF keyed by the server secret (HKDF-Expand with a single block).
+    return hmac.new(secret, label + b"\x01", hashlib.sha256).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    """Purpose-bound keys. Construct with `Keyring.from_secret`."""
+
+    code_hmac_key: bytes
+    destination_tag_key: bytes
+    destination_encryption_key: bytes
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> Keyring:
+        if len(secret) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(f"the secret key needs at least {MIN_SECRET_KEY_BYTES} bytes")
+        return cls(
+            code_hmac_key=_derive(secret, b"verify-service/code-hmac/v1"),
+            destination_tag_key=_derive(secret, b"verify-service/destination-tag/v1"),
+            destination_encryption_key=_derive(secret, b"verify-service/destination-at-rest/v1"),
+        )
+
+    def code_mac(self, verification_sid: str, code: str) -> bytes:
+        """HMAC-SHA256(key, verification_sid || code): the input argon2id hashes.
+
+        The sid has a fixed length (34), so the concatenation is unambiguous.
+        """
+        message = verification_sid.encode("ascii") + code.encode("utf-8")
+        return hmac.new(self.code_hmac_key, message, hashlib.sha256).digest()
+
+    def destination_tag(self, service_sid: str, destination: str, hex_digits: int) -> str:
+        """A keyed digest of (service, destination): names the verification's storage slot."""
+        message = service_sid.encode("ascii") + b"\x00" + destination.encode("utf-8")
+        digest = hmac.new(self.destination_tag_key, message, hashlib.sha256).hexdigest()
+        return digest[:hex_digits]

@@ -1,0 +1,98 @@
+"""A Verify Service: the configuration every verification of it follows."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from verify_service.domain.codes import DEFAULT_CODE_LENGTH, MAX_CODE_LENGTH, MIN_CODE_LENGTH
+from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.models import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS
+
+# Twilio: "up to 30 characters"; the name is sent in every message, so links are refused
+# (a friendly name is a phishing vector in an SMS body).
+MAX_FRIENDLY_NAME_LENGTH = 30
+_LINK_LIKE = re.compile(r"(://|www\.|https?:)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """Every field Twilio defines for a Service, plus the `verification_ttl_seconds` extension.
+
+    Fields the service honours: friendly_name, code_length, custom_code_enabled,
+    do_not_share_warning_enabled, psd2_enabled, verification_ttl_seconds. The others are
+    stored and echoed so that clients reading them see what they set.
+    """
+
+    sid: str
+    friendly_name: str
+    date_created_ms: int
+    date_updated_ms: int
+    code_length: int = DEFAULT_CODE_LENGTH
+    lookup_enabled: bool = False
+    psd2_enabled: bool = False
+    skip_sms_to_landlines: bool = False
+    dtmf_input_required: bool = False
+    tts_name: str | None = None
+    do_not_share_warning_enabled: bool = False
+    custom_code_enabled: bool = False
+    push_include_date: bool = False
+    push_apn_credential_sid: str | None = None
+    push_fcm_credential_sid: str | None = None
+    totp_issuer: str | None = None
+    totp_time_step: int | None = None
+    totp_code_length: int | None = None
+    totp_skew: int | None = None
+    default_template_sid: str | None = None
+    whatsapp_msg_service_sid: str | None = None
+    whatsapp_from: str | None = None
+    passkeys_relying_party_id: str | None = None
+    passkeys_relying_party_name: str | None = None
+    passkeys_relying_party_origins: tuple[str, ...] | None = None
+    passkeys_authenticator_attachment: str | None = None
+    passkeys_discoverable_credentials: str | None = None
+    passkeys_user_verification: str | None = None
+    verify_event_subscription_enabled: bool = False
+    verification_ttl_seconds: int = DEFAULT_TTL_SECONDS
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Service:
+        """Build from stored values, ignoring fields this version does not know."""
+        known = {k: v for k, v in values.items() if k in cls.field_names()}
+        origins = known.get("passkeys_relying_party_origins")
+        if origins is not None:
+            known["passkeys_relying_party_origins"] = tuple(origins)
+        return cls(**known)
+
+
+def validate_service_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Check the honoured parameters' ranges; returns `changes` unchanged when valid."""
+    if "friendly_name" in changes:
+        name = str(changes["friendly_name"]).strip()
+        if not name or len(name) > MAX_FRIENDLY_NAME_LENGTH or _LINK_LIKE.search(name):
+            raise InvalidParameter("FriendlyName", "1-30 characters, no links")
+        changes["friendly_name"] = name
+    if "code_length" in changes and not (
+        MIN_CODE_LENGTH <= changes["code_length"] <= MAX_CODE_LENGTH
+    ):
+        raise InvalidParameter("CodeLength", "4-10")
+    if "verification_ttl_seconds" in changes and not (
+        MIN_TTL_SECONDS <= changes["verification_ttl_seconds"] <= MAX_TTL_SECONDS
+    ):
+        raise InvalidParameter("VerificationTtlSeconds", "60-86400")
+    _require_range(changes, "totp_time_step", "Totp.TimeStep", 20, 60)
+    _require_range(changes, "totp_code_length", "Totp.CodeLength", 3, 8)
+    _require_range(changes, "totp_skew", "Totp.Skew", 0, 2)
+    return changes
+
+
+def _require_range(changes: dict[str, Any], name: str, wire: str, low: int, high: int) -> None:
+    value = changes.get(name)
+    if value is not None and not low <= value <= high:
+        raise InvalidParameter(wire, f"{low}-{high}")

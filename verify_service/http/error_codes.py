@@ -1,0 +1,97 @@
+"""The one table from named exceptions to Twilio's wire codes, and the error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from verify_service.domain import errors
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WireError:
+    code: int
+    status: int
+    message: Callable[[errors.VerifyError], str]
+
+
+ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
+    errors.InvalidParameter: WireError(60200, 400, str),
+    errors.NotFound: WireError(
+        20404, 404, lambda _: f"The requested resource {request.path} was not found"
+    ),
+    errors.MaxCheckAttemptsReached: WireError(60202, 429, lambda _: "Max check attempts reached"),
+    errors.MaxSendAttemptsReached: WireError(60203, 429, lambda _: "Max send attempts reached"),
+    errors.FeatureNotEnabled: WireError(60204, 403, str),
+    errors.Psd2ParametersRequired: WireError(
+        60206, 400, lambda _: "'Amount' & 'Payee' params are required"
+    ),
+    errors.TooManyConcurrentRequests: WireError(
+        60212, 429, lambda _: "Too many concurrent requests for phone number"
+    ),
+    errors.StoreUnavailable: WireError(
+        20503, 503, lambda _: "Service unavailable: the state store cannot be reached"
+    ),
+}
+
+# Errors raised outside the use cases (routing, authentication).
+AUTHENTICATE = 20003
+METHOD_NOT_ALLOWED = 20004
+INTERNAL_ERROR = 20500
+
+
+def error_response(code: int, status: int, message: str) -> Response:
+    """Twilio's error body: {code, message, more_info, status}."""
+    response = jsonify(
+        code=code,
+        message=message,
+        more_info=f"https://www.twilio.com/docs/errors/{code}",
+        status=status,
+    )
+    response.status_code = status
+    return response
+
+
+def _wire_error(exc: errors.VerifyError) -> Response:
+    wire = ERROR_CODES[type(exc)]
+    response = error_response(wire.code, wire.status, wire.message(exc))
+    retry_after = getattr(exc, "retry_after_seconds", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    if isinstance(exc, errors.StoreUnavailable):
+        log.warning("store unavailable: %s", exc)
+        response.headers["Retry-After"] = "1"
+    return response
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status == 404:
+        return error_response(20404, 404, f"The requested resource {request.path} was not found")
+    if status == 405:
+        response = error_response(METHOD_NOT_ALLOWED, 405, "Method not allowed")
+        response.headers["Allow"] = ", ".join(exc.get_response().allow)
+        return response
+    if status == 413:
+        return error_response(60200, 413, "Invalid parameter: request body too large")
+    if status == 400:
+        return error_response(60200, 400, "Invalid parameter: malformed request body")
+    return error_response(status * 100 if status < 600 else INTERNAL_ERROR, status, exc.name)
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.exception("unhandled %s", type(exc).__name__)
+    return error_response(INTERNAL_ERROR, 500, "Internal server error")
+
+
+def register_error_handlers(app: Flask) -> None:
+    for exception_type in ERROR_CODES:
+        app.register_error_handler(exception_type, _wire_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

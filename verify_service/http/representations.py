@@ -1,0 +1,143 @@
+"""Twilio's JSON shapes (snake_case, every field of the spec, absolute URLs)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from verify_service.domain.models import Verification
+from verify_service.domain.service import Service
+
+
+def twilio_time(epoch_ms: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SSZ`, the only form the SDK parses into a datetime."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_ms // 1000))
+
+
+def service_json(service: Service, account_sid: str, base_url: str) -> dict[str, Any]:
+    url = f"{base_url}/v2/Services/{service.sid}"
+    return {
+        "sid": service.sid,
+        "account_sid": account_sid,
+        "friendly_name": service.friendly_name,
+        "code_length": service.code_length,
+        "lookup_enabled": service.lookup_enabled,
+        "psd2_enabled": service.psd2_enabled,
+        "skip_sms_to_landlines": service.skip_sms_to_landlines,
+        "dtmf_input_required": service.dtmf_input_required,
+        "tts_name": service.tts_name,
+        "do_not_share_warning_enabled": service.do_not_share_warning_enabled,
+        "custom_code_enabled": service.custom_code_enabled,
+        "push": {
+            "include_date": service.push_include_date,
+            "apn_credential_sid": service.push_apn_credential_sid,
+            "fcm_credential_sid": service.push_fcm_credential_sid,
+        },
+        "totp": {
+            "issuer": service.totp_issuer,
+            "time_step": service.totp_time_step,
+            "code_length": service.totp_code_length,
+            "skew": service.totp_skew,
+        },
+        "default_template_sid": service.default_template_sid,
+        "whatsapp": {
+            "msg_service_sid": service.whatsapp_msg_service_sid,
+            "from": service.whatsapp_from,
+        },
+        "passkeys": {
+            "relying_party": {
+                "id": service.passkeys_relying_party_id,
+                "name": service.passkeys_relying_party_name,
+                "origins": list(service.passkeys_relying_party_origins)
+                if service.passkeys_relying_party_origins is not None
+                else None,
+            },
+            "authenticator_attachment": service.passkeys_authenticator_attachment,
+            "discoverable_credentials": service.passkeys_discoverable_credentials,
+            "user_verification": service.passkeys_user_verification,
+        },
+        "verify_event_subscription_enabled": service.verify_event_subscription_enabled,
+        "verification_ttl_seconds": service.verification_ttl_seconds,
+        "date_created": twilio_time(service.date_created_ms),
+        "date_updated": twilio_time(service.date_updated_ms),
+        "url": url,
+        "links": {
+            "verification_checks": f"{url}/VerificationCheck",
+            "verifications": f"{url}/Verifications",
+            "rate_limits": f"{url}/RateLimits",
+            "messaging_configurations": f"{url}/MessagingConfigurations",
+            "entities": f"{url}/Entities",
+            "webhooks": f"{url}/Webhooks",
+            "access_tokens": f"{url}/AccessTokens",
+        },
+    }
+
+
+def _verification_common(verification: Verification, account_sid: str) -> dict[str, Any]:
+    return {
+        "sid": verification.sid,
+        "service_sid": verification.service_sid,
+        "account_sid": account_sid,
+        "to": verification.to,
+        "channel": verification.channel.value,
+        "status": verification.status.value,
+        "valid": verification.valid,
+        "amount": verification.amount,
+        "payee": verification.payee,
+        "date_created": twilio_time(verification.created_ms),
+        "date_updated": twilio_time(verification.updated_ms),
+    }
+
+
+def verification_json(
+    verification: Verification, account_sid: str, base_url: str
+) -> dict[str, Any]:
+    body = _verification_common(verification, account_sid)
+    body["lookup"] = {}
+    body["send_code_attempts"] = [
+        {
+            "time": twilio_time(attempt.time_ms),
+            "channel": attempt.channel.value.upper(),
+            "attempt_sid": attempt.sid,
+        }
+        for attempt in verification.send_attempts
+    ]
+    body["sna"] = None
+    body["url"] = (
+        f"{base_url}/v2/Services/{verification.service_sid}/Verifications/{verification.sid}"
+    )
+    return body
+
+
+def verification_check_json(verification: Verification, account_sid: str) -> dict[str, Any]:
+    body = _verification_common(verification, account_sid)
+    body["sna_attempts_error_codes"] = None
+    return body
+
+
+def page_json(
+    key: str,
+    records: list[dict[str, Any]],
+    list_url: str,
+    page: int,
+    page_size: int,
+    has_more: bool,
+) -> dict[str, Any]:
+    """Twilio's list envelope; `next_page_url` is absolute, and the SDK follows it verbatim."""
+
+    def page_url(number: int) -> str:
+        return f"{list_url}?{urlencode({'PageSize': page_size, 'Page': number})}"
+
+    return {
+        key: records,
+        "meta": {
+            "page": page,
+            "page_size": page_size,
+            "first_page_url": page_url(0),
+            "previous_page_url": page_url(page - 1) if page > 0 else None,
+            "url": page_url(page),
+            "next_page_url": page_url(page + 1) if has_more else None,
+            "key": key,
+        },
+    }

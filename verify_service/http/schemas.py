@@ -1,0 +1,116 @@
+"""marshmallow schemas: wire names (PascalCase, dotted) to use-case names (snake_case).
+
+Unknown parameters are ignored, as Twilio does; types are checked here, rules in the domain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+
+class _Lenient(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class CommaList(fields.Field):
+    """A comma-separated list in a form field (or a JSON array)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            items = value
+        elif isinstance(value, str):
+            items = value.split(",")
+        else:
+            raise ValidationError("not a list")
+        return tuple(item.strip() for item in items if item.strip())
+
+
+class JsonObjectOrString(fields.Field):
+    """A JSON object given as a JSON string (form body) or as an object (JSON body)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str | dict):
+            raise ValidationError("not a JSON object")
+        return value
+
+
+def _text(key: str, max_length: int = 256) -> fields.String:
+    return fields.String(data_key=key, validate=validate.Length(max=max_length))
+
+
+def _flag(key: str) -> fields.Boolean:
+    return fields.Boolean(data_key=key)
+
+
+def _int(key: str) -> fields.Integer:
+    return fields.Integer(data_key=key, strict=False)
+
+
+class ServiceParams(_Lenient):
+    friendly_name = _text("FriendlyName")
+    code_length = _int("CodeLength")
+    lookup_enabled = _flag("LookupEnabled")
+    skip_sms_to_landlines = _flag("SkipSmsToLandlines")
+    dtmf_input_required = _flag("DtmfInputRequired")
+    tts_name = _text("TtsName")
+    psd2_enabled = _flag("Psd2Enabled")
+    do_not_share_warning_enabled = _flag("DoNotShareWarningEnabled")
+    custom_code_enabled = _flag("CustomCodeEnabled")
+    push_include_date = _flag("Push.IncludeDate")
+    push_apn_credential_sid = _text("Push.ApnCredentialSid", 34)
+    push_fcm_credential_sid = _text("Push.FcmCredentialSid", 34)
+    totp_issuer = _text("Totp.Issuer")
+    totp_time_step = _int("Totp.TimeStep")
+    totp_code_length = _int("Totp.CodeLength")
+    totp_skew = _int("Totp.Skew")
+    default_template_sid = _text("DefaultTemplateSid", 34)
+    whatsapp_msg_service_sid = _text("Whatsapp.MsgServiceSid", 34)
+    whatsapp_from = _text("Whatsapp.From")
+    passkeys_relying_party_id = _text("Passkeys.RelyingParty.Id")
+    passkeys_relying_party_name = _text("Passkeys.RelyingParty.Name")
+    passkeys_relying_party_origins = CommaList(data_key="Passkeys.RelyingParty.Origins")
+    passkeys_authenticator_attachment = _text("Passkeys.AuthenticatorAttachment")
+    passkeys_discoverable_credentials = _text("Passkeys.DiscoverableCredentials")
+    passkeys_user_verification = _text("Passkeys.UserVerification")
+    verify_event_subscription_enabled = _flag("VerifyEventSubscriptionEnabled")
+    verification_ttl_seconds = _int("VerificationTtlSeconds")
+
+
+class StartParams(_Lenient):
+    to = fields.String(data_key="To", required=True, validate=validate.Length(min=1, max=320))
+    channel = fields.String(data_key="Channel", required=True)
+    custom_friendly_name = _text("CustomFriendlyName")
+    custom_code = _text("CustomCode", 10)
+    locale = _text("Locale", 16)
+    amount = _text("Amount", 64)
+    payee = _text("Payee", 64)
+    # Android SMS Retriever app hash: 11 characters of base64.
+    app_hash = fields.String(data_key="AppHash", validate=validate.Regexp(r"^[A-Za-z0-9+/]{11}$"))
+    tags = JsonObjectOrString(data_key="Tags")
+
+
+class CheckParams(_Lenient):
+    code = fields.String(data_key="Code", required=True)
+    to = fields.String(data_key="To", validate=validate.Length(min=1, max=320))
+    verification_sid = fields.String(data_key="VerificationSid", validate=validate.Length(max=34))
+    amount = _text("Amount", 64)
+    payee = _text("Payee", 64)
+
+
+class UpdateVerificationParams(_Lenient):
+    status = fields.String(
+        data_key="Status", required=True, validate=validate.OneOf(["canceled", "approved"])
+    )
+
+
+class PageParams(_Lenient):
+    page_size = fields.Integer(
+        data_key="PageSize", strict=False, load_default=50, validate=validate.Range(1, 1000)
+    )
+    page = fields.Integer(
+        data_key="Page", strict=False, load_default=0, validate=validate.Range(0, 1_000_000)
+    )
+    page_token = _text("PageToken")

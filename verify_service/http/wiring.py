@@ -1,0 +1,34 @@
+"""What the views need from the composition root, kept on the Flask app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, request
+
+from verify_service.application.service_catalog import ServiceCatalog
+from verify_service.application.verifications import Verifications
+from verify_service.http.auth import current_principal
+
+EXTENSION_KEY = "verify_service"
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    catalog: ServiceCatalog
+    verifications: Verifications
+    public_url: str | None
+
+
+def components() -> Components:
+    found: Components = current_app.extensions[EXTENSION_KEY]
+    return found
+
+
+def base_url() -> str:
+    """VERIFY_PUBLIC_URL, or the URL this request reached us at."""
+    return components().public_url or request.host_url.rstrip("/")
+
+
+def account_sid() -> str:
+    return current_principal().account_sid

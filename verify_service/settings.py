@@ -1,0 +1,118 @@
+"""Configuration, read only from `VERIFY_*` environment variables and checked at start."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE, PROFILES
+from verify_service.domain.keyring import MIN_SECRET_KEY_BYTES
+
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
+_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+MIN_AUTH_TOKEN_LENGTH = 16
+
+
+class ConfigError(Exception):
+    """A `VERIFY_*` variable is missing or malformed; the message names it (never its value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything `create_app` needs. Tests build one directly."""
+
+    account_sid: str
+    auth_token: str
+    secret_key: bytes
+    redis_url: str | None = None  # None: the embedded in-process store
+    public_url: str | None = None  # None: absolute URLs use the request's host
+    console_outbox: str | None = None  # None: standard output
+    argon2_profile: str = DEFAULT_PROFILE
+    redis_timeout_seconds: float = 1.0
+    key_prefix: str = "vs"
+    ephemeral_credentials: bool = False  # generated at start (embedded mode only)
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and validate; in embedded mode missing secrets are generated."""
+        redis_url = env.get("VERIFY_REDIS_URL") or None
+        if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError("VERIFY_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+
+        account_sid = env.get("VERIFY_ACCOUNT_SID") or None
+        auth_token = env.get("VERIFY_AUTH_TOKEN") or None
+        secret = env.get("VERIFY_SECRET_KEY") or None
+        ephemeral = False
+        if redis_url is None:
+            ephemeral = account_sid is None or auth_token is None or secret is None
+            account_sid = account_sid or "AC" + secrets.token_hex(16)
+            auth_token = auth_token or secrets.token_hex(16)
+            secret = secret or secrets.token_urlsafe(48)
+        for name, value in (
+            ("VERIFY_ACCOUNT_SID", account_sid),
+            ("VERIFY_AUTH_TOKEN", auth_token),
+            ("VERIFY_SECRET_KEY", secret),
+        ):
+            if value is None:
+                raise ConfigError(f"{name} is required when VERIFY_REDIS_URL is set")
+        assert account_sid is not None and auth_token is not None and secret is not None
+        if not _ACCOUNT_SID.fullmatch(account_sid):
+            raise ConfigError("VERIFY_ACCOUNT_SID must be AC followed by 32 lower-case hex digits")
+        if len(auth_token) < MIN_AUTH_TOKEN_LENGTH:
+            raise ConfigError(f"VERIFY_AUTH_TOKEN must have at least {MIN_AUTH_TOKEN_LENGTH} characters")
+        if len(secret.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(f"VERIFY_SECRET_KEY must have at least {MIN_SECRET_KEY_BYTES} bytes")
+
+        public_url = env.get("VERIFY_PUBLIC_URL") or None
+        if public_url is not None:
+            parts = urlsplit(public_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+                raise ConfigError("VERIFY_PUBLIC_URL must be an absolute http(s) URL")
+            public_url = public_url.rstrip("/")
+
+        profile = env.get("VERIFY_ARGON2_PROFILE") or DEFAULT_PROFILE
+        if profile not in PROFILES:
+            raise ConfigError(f"VERIFY_ARGON2_PROFILE must be one of {', '.join(sorted(PROFILES))}")
+
+        timeout_text = env.get("VERIFY_REDIS_TIMEOUT_SECONDS") or "1.0"
+        try:
+            timeout = float(timeout_text)
+        except ValueError:
+            timeout = -1.0
+        if not 0.05 <= timeout <= 30:
+            raise ConfigError("VERIFY_REDIS_TIMEOUT_SECONDS must be a number from 0.05 to 30")
+
+        prefix = env.get("VERIFY_REDIS_KEY_PREFIX") or "vs"
+        if not _PREFIX.fullmatch(prefix):
+            raise ConfigError("VERIFY_REDIS_KEY_PREFIX must be 1-32 letters, digits, _ . or -")
+
+        return cls(
+            account_sid=account_sid,
+            auth_token=auth_token,
+            secret_key=secret.encode("utf-8"),
+            redis_url=redis_url,
+            public_url=public_url,
+            console_outbox=_outbox(env.get("VERIFY_CONSOLE_OUTBOX")),
+            argon2_profile=profile,
+            redis_timeout_seconds=timeout,
+            key_prefix=prefix,
+            ephemeral_credentials=ephemeral,
+        )
+
+    def __repr__(self) -> str:  # never print secrets
+        return (
+            f"Settings(account_sid={self.account_sid!r}, redis={'embedded' if self.embedded else 'url'}, "
+            f"argon2_profile={self.argon2_profile!r})"
+        )
+
+
+def _outbox(value: str | None) -> str | None:
+    """`VERIFY_CONSOLE_OUTBOX`: a file path; unset or `-` means standard output."""
+    return None if value in (None, "", "-") else value
