@@ -4,6 +4,7 @@ at import time, and is the one place that knows the concrete adapters."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import redis
 from flask import Flask, Response, request
@@ -34,14 +35,25 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 64 * 1024
 
 
-def create_app(
+@dataclass(frozen=True, slots=True)
+class Container:
+    """Every long-lived object of one process, built once."""
+
+    settings: Settings
+    redis: redis.Redis
+    catalog: ServiceCatalog
+    verifications: Verifications
+    authenticator: Authenticator
+
+
+def build_container(
     settings: Settings,
     *,
     clock: Clock | None = None,
     sender: Sender | None = None,
     redis_client: redis.Redis | None = None,
-) -> Flask:
-    """Build the app. `clock`, `sender` and `redis_client` replace the defaults in tests."""
+) -> Container:
+    """Wire the use cases to their adapters (the app and the CLI share this)."""
     client = redis_client or (
         embedded()
         if settings.embedded
@@ -62,11 +74,28 @@ def create_app(
         clock=clock,
     )
     authenticator = Authenticator([AccountCredentials(settings.account_sid, settings.auth_token)])
+    return Container(settings, client, catalog, verifications, authenticator)
 
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    sender: Sender | None = None,
+    redis_client: redis.Redis | None = None,
+    container: Container | None = None,
+) -> Flask:
+    """Build the app. `clock`, `sender` and `redis_client` replace the defaults in tests."""
+    container = container or build_container(
+        settings, clock=clock, sender=sender, redis_client=redis_client
+    )
+    client, authenticator = container.redis, container.authenticator
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION_KEY] = Components(catalog, verifications, settings.public_url)
+    app.extensions[EXTENSION_KEY] = Components(
+        container.catalog, container.verifications, settings.public_url
+    )
     register_error_handlers(app)
 
     @app.before_request

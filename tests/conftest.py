@@ -1,0 +1,104 @@
+"""Shared fixtures: a real redis-server per session, flushed for each test."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.support.fakes import FixedClock, RecordingSender
+from tests.support.processes import RedisServer
+from verify_service.app import create_app
+from verify_service.settings import Settings
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "test-auth-token-0123456789"
+SECRET_KEY = "test-secret-key-that-is-at-least-32-bytes-long"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(redis_server: RedisServer) -> Settings:
+    return Settings(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        secret_key=SECRET_KEY.encode(),
+        redis_url=redis_server.url,
+        public_url="https://verify.example.test",
+    )
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def sender() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture
+def app(
+    settings: Settings, redis_client: redis.Redis, clock: FixedClock, sender: RecordingSender
+) -> Flask:
+    return create_app(settings, clock=clock, sender=sender)
+
+
+class Api:
+    """The HTTP API as a test sees it: form-encoded PascalCase, account credentials."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        token = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {token}"}
+
+    def post(self, path: str, **params: Any) -> TestResponse:
+        return self.client.post(path, data=params, headers=self.headers)
+
+    def get(self, path: str) -> TestResponse:
+        return self.client.get(path, headers=self.headers)
+
+    def create_service(self, **params: Any) -> str:
+        params.setdefault("FriendlyName", "Acme")
+        response = self.post("/v2/Services", **params)
+        assert response.status_code == 201, response.json
+        sid: str = response.json["sid"]  # type: ignore[index]
+        return sid
+
+    def start(self, service_sid: str, to: str = "+14155552671", channel: str = "sms", **params: Any) -> TestResponse:
+        return self.post(f"/v2/Services/{service_sid}/Verifications", To=to, Channel=channel, **params)
+
+    def check(self, service_sid: str, code: str, **params: Any) -> TestResponse:
+        return self.post(f"/v2/Services/{service_sid}/VerificationCheck", Code=code, **params)
+
+    def fetch(self, service_sid: str, verification_sid: str) -> TestResponse:
+        return self.get(f"/v2/Services/{service_sid}/Verifications/{verification_sid}")
+
+    def update(self, service_sid: str, verification_sid: str, status: str) -> TestResponse:
+        return self.post(f"/v2/Services/{service_sid}/Verifications/{verification_sid}", Status=status)
+
+
+@pytest.fixture
+def api(app: Flask) -> Api:
+    return Api(app.test_client())

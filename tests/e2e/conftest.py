@@ -1,0 +1,57 @@
+"""End-to-end fixtures: the real server under gunicorn, driven by the official twilio SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from twilio.rest import Client
+
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY
+from tests.support.outbox import Outbox
+from tests.support.processes import ApiServer, RedisServer
+
+
+def server_env(redis_url: str, outbox: Path) -> dict[str, str]:
+    return {
+        "VERIFY_REDIS_URL": redis_url,
+        "VERIFY_ACCOUNT_SID": ACCOUNT_SID,
+        "VERIFY_AUTH_TOKEN": AUTH_TOKEN,
+        "VERIFY_SECRET_KEY": SECRET_KEY,
+        "VERIFY_CONSOLE_OUTBOX": str(outbox),
+        "VERIFY_REDIS_TIMEOUT_SECONDS": "0.5",
+    }
+
+
+@pytest.fixture(scope="session")
+def outbox_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("outbox") / "outbox.jsonl"
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    redis_server: RedisServer, outbox_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    server = ApiServer(server_env(redis_server.url, outbox_path), workers=2)
+    server.start(tmp_path_factory.mktemp("logs") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def outbox(outbox_path: Path) -> Outbox:
+    return Outbox(outbox_path)
+
+
+def twilio_client(base_url: str, username: str = ACCOUNT_SID, password: str = AUTH_TOKEN) -> Client:
+    """The official SDK, pointed at our server as the reference notes (§10) describe."""
+    client = Client(username, password, account_sid=ACCOUNT_SID)
+    client.verify.base_url = base_url
+    return client
+
+
+@pytest.fixture
+def twilio(api_server: ApiServer, redis_client: object) -> Client:
+    """An SDK client on a flushed Redis (the fixture `redis_client` flushes it)."""
+    return twilio_client(api_server.url)

@@ -1,0 +1,108 @@
+"""Start real `redis-server` and `verify-service serve` processes on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait(predicate: object, what: str, timeout_seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            if predicate():  # type: ignore[operator]
+                return
+        except (OSError, redis.exceptions.RedisError, requests.RequestException):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start within {timeout_seconds} s")
+
+
+class RedisServer:
+    """A throw-away redis-server: no persistence, its own port, stoppable and restartable."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (.ci/run installs it)")
+        self._process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        _wait(client.ping, f"redis-server on port {self.port}")
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(10)
+            self._process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+
+class ApiServer:
+    """`verify-service serve` (gunicorn) as a subprocess, configured through VERIFY_* only."""
+
+    def __init__(self, env: dict[str, str], workers: int = 2) -> None:
+        self.port = free_port()
+        self.env = env
+        self.workers = workers
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_path: Path) -> ApiServer:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_")}
+        env.update(self.env)
+        self._log = log_path.open("wb")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "verify_service.cli", "serve", "--port", str(self.port),
+             "--workers", str(self.workers)],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+        _wait(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, "verify-service")
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(15)
+            self._process = None
+        if self._log is not None:
+            self._log.close()

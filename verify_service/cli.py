@@ -1,0 +1,163 @@
+"""`verify-service`: serve the API, manage services, show the credentials in use."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from verify_service.app import build_container, create_app
+from verify_service.domain.errors import VerifyError
+from verify_service.settings import ConfigError, Settings
+
+DEFAULT_PORT = 8080
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("VERIFY_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=level if level in logging.getLevelNamesMapping() else "INFO",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group()
+def main() -> None:
+    """Self-hosted one-time-code verification, speaking the Twilio Verify v2 API."""
+
+
+def _embedded_banner(settings: Settings, service_sid: str, base: str) -> str:
+    auth = f"{settings.account_sid}:{settings.auth_token}"
+    return f"""
+  WARNING: no VERIFY_REDIS_URL -- running on the EMBEDDED in-process store.
+  All state is lost when this process exits. One worker only. Not for production.
+
+  Account SID : {settings.account_sid}
+  Auth token  : {settings.auth_token}{"   (generated for this run)" if settings.ephemeral_credentials else ""}
+  Service SID : {service_sid}   ("Demo", created at start)
+  Codes are written by the console provider to {settings.console_outbox or "standard output"}.
+
+  curl -u {auth} -d To=+14155552671 -d Channel=sms \\
+       {base}/v2/Services/{service_sid}/Verifications
+
+  python -c 'from twilio.rest import Client
+  c = Client("{settings.account_sid}", "{settings.auth_token}")
+  c.verify.base_url = "{base}"
+  print(c.verify.v2.services("{service_sid}").verifications.create(to="+14155552671", channel="sms").status)'
+"""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=(os.cpu_count() or 1) * 2,
+    show_default="2 x CPU cores",
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes (always 1 on the embedded store).",
+)
+@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 600))
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(host: str, port: int, workers: int, timeout: int, access_log: bool) -> None:
+    """Run the HTTP API under gunicorn."""
+    from verify_service.server import GunicornServer  # noqa: PLC0415 - not needed by other commands
+
+    _configure_logging()
+    settings = _settings()
+    options: dict[str, Any] = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "timeout": timeout,
+        "worker_class": "sync",
+        "accesslog": "-" if access_log else None,
+        "proc_name": "verify-service",
+        "control_socket_disable": True,  # several servers may share a machine (tests, bench)
+    }
+    if settings.embedded:
+        # The embedded store lives in memory: build it once in the master, before the fork,
+        # so the single worker inherits the demo service.
+        container = build_container(settings)
+        demo = container.catalog.create({"friendly_name": "Demo"})
+        base = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
+        click.echo(_embedded_banner(settings, demo.sid, base), err=True)
+        app = create_app(settings, container=container)
+        GunicornServer(lambda: app, {**options, "workers": 1, "preload_app": True}).run()
+        return
+    GunicornServer(lambda: create_app(settings), options).run()
+
+
+@main.command()
+def credentials() -> None:
+    """Print the account credentials this configuration uses."""
+    settings = _settings()
+    if settings.ephemeral_credentials:
+        raise click.ClickException(
+            "no credentials configured: the embedded mode generates new ones at every start "
+            "(set VERIFY_ACCOUNT_SID, VERIFY_AUTH_TOKEN and VERIFY_SECRET_KEY to fix them)"
+        )
+    click.echo(f"VERIFY_ACCOUNT_SID={settings.account_sid}")
+    click.echo(f"VERIFY_AUTH_TOKEN={settings.auth_token}")
+
+
+@main.group()
+def service() -> None:
+    """Manage Verify Services."""
+
+
+@service.command("create")
+@click.argument("friendly_name")
+@click.option("--code-length", type=click.IntRange(4, 10), default=6, show_default=True)
+@click.option("--ttl-seconds", type=click.IntRange(60, 86_400), default=600, show_default=True)
+@click.option("--custom-code/--no-custom-code", default=False)
+@click.option("--psd2/--no-psd2", default=False)
+@click.option("--do-not-share-warning/--no-do-not-share-warning", default=False)
+def create_service(
+    friendly_name: str,
+    code_length: int,
+    ttl_seconds: int,
+    custom_code: bool,
+    psd2: bool,
+    do_not_share_warning: bool,
+) -> None:
+    """Create a service and print it as JSON."""
+    settings = _settings()
+    if settings.embedded:
+        raise click.ClickException(
+            "set VERIFY_REDIS_URL: the embedded store lives inside the `serve` process"
+        )
+    catalog = build_container(settings).catalog
+    try:
+        created = catalog.create(
+            {
+                "friendly_name": friendly_name,
+                "code_length": code_length,
+                "verification_ttl_seconds": ttl_seconds,
+                "custom_code_enabled": custom_code,
+                "psd2_enabled": psd2,
+                "do_not_share_warning_enabled": do_not_share_warning,
+            }
+        )
+    except VerifyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        json.dumps(
+            {"sid": created.sid, "friendly_name": created.friendly_name, "code_length": code_length}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
