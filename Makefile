@@ -27,7 +27,7 @@ lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/hadolint Dockerfile
+	$(BIN)/hadolint --no-color --failure-threshold style Dockerfile
 
 format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .

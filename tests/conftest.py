@@ -86,8 +86,12 @@ class Api:
         sid: str = response.json["sid"]  # type: ignore[index]
         return sid
 
-    def start(self, service_sid: str, to: str = "+14155552671", channel: str = "sms", **params: Any) -> TestResponse:
-        return self.post(f"/v2/Services/{service_sid}/Verifications", To=to, Channel=channel, **params)
+    def start(
+        self, service_sid: str, to: str = "+14155552671", channel: str = "sms", **params: Any
+    ) -> TestResponse:
+        return self.post(
+            f"/v2/Services/{service_sid}/Verifications", To=to, Channel=channel, **params
+        )
 
     def check(self, service_sid: str, code: str, **params: Any) -> TestResponse:
         return self.post(f"/v2/Services/{service_sid}/VerificationCheck", Code=code, **params)
@@ -96,7 +100,9 @@ class Api:
         return self.get(f"/v2/Services/{service_sid}/Verifications/{verification_sid}")
 
     def update(self, service_sid: str, verification_sid: str, status: str) -> TestResponse:
-        return self.post(f"/v2/Services/{service_sid}/Verifications/{verification_sid}", Status=status)
+        return self.post(
+            f"/v2/Services/{service_sid}/Verifications/{verification_sid}", Status=status
+        )
 
 
 @pytest.fixture

@@ -40,12 +40,13 @@ def main() -> None:
 
 def _embedded_banner(settings: Settings, service_sid: str, base: str) -> str:
     auth = f"{settings.account_sid}:{settings.auth_token}"
+    generated = "   (generated for this run)" if settings.ephemeral_credentials else ""
     return f"""
   WARNING: no VERIFY_REDIS_URL -- running on the EMBEDDED in-process store.
   All state is lost when this process exits. One worker only. Not for production.
 
   Account SID : {settings.account_sid}
-  Auth token  : {settings.auth_token}{"   (generated for this run)" if settings.ephemeral_credentials else ""}
+  Auth token  : {settings.auth_token}{generated}
   Service SID : {service_sid}   ("Demo", created at start)
   Codes are written by the console provider to {settings.console_outbox or "standard output"}.
 
@@ -55,7 +56,8 @@ def _embedded_banner(settings: Settings, service_sid: str, base: str) -> str:
   python -c 'from twilio.rest import Client
   c = Client("{settings.account_sid}", "{settings.auth_token}")
   c.verify.base_url = "{base}"
-  print(c.verify.v2.services("{service_sid}").verifications.create(to="+14155552671", channel="sms").status)'
+  v = c.verify.v2.services("{service_sid}")
+  print(v.verifications.create(to="+14155552671", channel="sms").status)'
 """
 
 

@@ -55,27 +55,11 @@ class Settings:
             account_sid = account_sid or "AC" + secrets.token_hex(16)
             auth_token = auth_token or secrets.token_hex(16)
             secret = secret or secrets.token_urlsafe(48)
-        for name, value in (
-            ("VERIFY_ACCOUNT_SID", account_sid),
-            ("VERIFY_AUTH_TOKEN", auth_token),
-            ("VERIFY_SECRET_KEY", secret),
-        ):
-            if value is None:
-                raise ConfigError(f"{name} is required when VERIFY_REDIS_URL is set")
-        assert account_sid is not None and auth_token is not None and secret is not None
-        if not _ACCOUNT_SID.fullmatch(account_sid):
-            raise ConfigError("VERIFY_ACCOUNT_SID must be AC followed by 32 lower-case hex digits")
-        if len(auth_token) < MIN_AUTH_TOKEN_LENGTH:
-            raise ConfigError(f"VERIFY_AUTH_TOKEN must have at least {MIN_AUTH_TOKEN_LENGTH} characters")
-        if len(secret.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
-            raise ConfigError(f"VERIFY_SECRET_KEY must have at least {MIN_SECRET_KEY_BYTES} bytes")
-
-        public_url = env.get("VERIFY_PUBLIC_URL") or None
-        if public_url is not None:
-            parts = urlsplit(public_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-                raise ConfigError("VERIFY_PUBLIC_URL must be an absolute http(s) URL")
-            public_url = public_url.rstrip("/")
+        account_sid = _required("VERIFY_ACCOUNT_SID", account_sid)
+        auth_token = _required("VERIFY_AUTH_TOKEN", auth_token)
+        secret = _required("VERIFY_SECRET_KEY", secret)
+        _check_credentials(account_sid, auth_token, secret)
+        public_url = _public_url(env.get("VERIFY_PUBLIC_URL") or None)
 
         profile = env.get("VERIFY_ARGON2_PROFILE") or DEFAULT_PROFILE
         if profile not in PROFILES:
@@ -107,12 +91,36 @@ class Settings:
         )
 
     def __repr__(self) -> str:  # never print secrets
-        return (
-            f"Settings(account_sid={self.account_sid!r}, redis={'embedded' if self.embedded else 'url'}, "
-            f"argon2_profile={self.argon2_profile!r})"
-        )
+        store = "embedded" if self.embedded else "redis"
+        return f"Settings(account_sid={self.account_sid!r}, store={store!r})"
 
 
 def _outbox(value: str | None) -> str | None:
     """`VERIFY_CONSOLE_OUTBOX`: a file path; unset or `-` means standard output."""
     return None if value in (None, "", "-") else value
+
+
+def _required(name: str, value: str | None) -> str:
+    if value is None:
+        raise ConfigError(f"{name} is required when VERIFY_REDIS_URL is set")
+    return value
+
+
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ConfigError("VERIFY_PUBLIC_URL must be an absolute http(s) URL")
+    return value.rstrip("/")
+
+
+def _check_credentials(account_sid: str, auth_token: str, secret: str) -> None:
+    if not _ACCOUNT_SID.fullmatch(account_sid):
+        raise ConfigError("VERIFY_ACCOUNT_SID must be AC followed by 32 lower-case hex digits")
+    if len(auth_token) < MIN_AUTH_TOKEN_LENGTH:
+        raise ConfigError(
+            f"VERIFY_AUTH_TOKEN must have at least {MIN_AUTH_TOKEN_LENGTH} characters"
+        )
+    if len(secret.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(f"VERIFY_SECRET_KEY must have at least {MIN_SECRET_KEY_BYTES} bytes")

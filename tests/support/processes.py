@@ -51,8 +51,21 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed (.ci/run installs it)")
         self._process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
@@ -89,8 +102,16 @@ class ApiServer:
         env.update(self.env)
         self._log = log_path.open("wb")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "verify_service.cli", "serve", "--port", str(self.port),
-             "--workers", str(self.workers)],
+            [
+                sys.executable,
+                "-m",
+                "verify_service.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

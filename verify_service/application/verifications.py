@@ -125,7 +125,11 @@ class Verifications:
             code = self._code_for(service, request)
             amount, payee = self._psd2_terms(service, request.amount, request.payee)
             if pending is None:
-                sid, salt, is_new = sids.new_verification_sid(ref.tag), self._hasher.new_salt(), True
+                sid, salt, is_new = (
+                    sids.new_verification_sid(ref.tag),
+                    self._hasher.new_salt(),
+                    True,
+                )
             else:
                 sid, salt, is_new = pending.sid, pending.salt, False
             write = StartWrite(
@@ -151,7 +155,8 @@ class Verifications:
                 raise MaxCheckAttemptsReached(_seconds(outcome.retry_after_ms))
             if outcome.result is StartResult.MAX_SENDS:
                 raise MaxSendAttemptsReached(_seconds(outcome.retry_after_ms))
-            assert outcome.verification is not None
+            if outcome.verification is None:
+                raise TooManyConcurrentRequests  # unreachable: created/resent carry it
             content = MessageContent(
                 friendly_name=friendly_name or service.friendly_name,
                 do_not_share_warning=service.do_not_share_warning_enabled,
@@ -221,13 +226,20 @@ class Verifications:
         if reservation.result is ReserveResult.PSD2_REQUIRED:
             raise Psd2ParametersRequired
         verification = reservation.verification
-        assert verification is not None
-        right = self._hasher.matches(verification.sid, code, reservation.salt, reservation.code_digests)
+        if verification is None:
+            raise NotFound  # unreachable: a reservation carries its verification
+        right = self._hasher.matches(
+            verification.sid, code, reservation.salt, reservation.code_digests
+        )
         if verification.amount is not None:
             right &= _same(request.amount, verification.amount)
             right &= _same(request.payee, verification.payee)
         if not right:
-            log.info("verification %s: wrong code (%d checks)", verification.sid, verification.check_count)
+            log.info(
+                "verification %s: wrong code (%d checks)",
+                verification.sid,
+                verification.check_count,
+            )
             return verification.with_status(
                 live_status(verification.check_count), verification.updated_ms
             )

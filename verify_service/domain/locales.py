@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from verify_service.domain.errors import InvalidParameter
 
-SUPPORTED_LOCALES = frozenset(
+_LOCALE_LIST = (
     "af ar ca zh zh-CN zh-HK hr cs da nl en en-GB et fi fr de el he hi hu id it ja kn ko lt "
-    "ms mr nb pl pt pt-BR ro ru sk es sv tl te th tr vi".split()
+    "ms mr nb pl pt pt-BR ro ru sk es sv tl te th tr vi"
 )
+SUPPORTED_LOCALES = frozenset(_LOCALE_LIST.split())
 _BY_LOWER = {locale.lower(): locale for locale in SUPPORTED_LOCALES}
 
 

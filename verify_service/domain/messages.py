@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from verify_service.domain.models import Channel
 
-DO_NOT_SHARE_WARNING = "Don’t share this code with anyone; our employees will never ask for the code."
+DO_NOT_SHARE_WARNING = (
+    "Don’t share this code with anyone; our employees will never ask for the code."
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = schema.load(data)
     except ValidationError as exc:
-        messages = exc.normalized_messages()
+        messages = exc.messages
         name = next(iter(messages), "body") if isinstance(messages, dict) else "body"
         raise InvalidParameter(str(name)) from None
     return loaded

@@ -15,7 +15,7 @@ class _Lenient(Schema):
         unknown = EXCLUDE
 
 
-class CommaList(fields.Field):
+class CommaList(fields.Field[tuple[str, ...]]):
     """A comma-separated list in a form field (or a JSON array)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
@@ -28,7 +28,7 @@ class CommaList(fields.Field):
         return tuple(item.strip() for item in items if item.strip())
 
 
-class JsonObjectOrString(fields.Field):
+class JsonObjectOrString(fields.Field[str | dict[str, Any]]):
     """A JSON object given as a JSON string (form body) or as an object (JSON body)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:

@@ -47,9 +47,7 @@ class ScriptBook:
             self.load_all(client)
             return client.evalsha(self.sha(name), len(keys), *keys, *args)
 
-    def run_pipeline(
-        self, client: redis.Redis, build: Callable[[Any], None]
-    ) -> list[Any]:
+    def run_pipeline(self, client: redis.Redis, build: Callable[[Any], None]) -> list[Any]:
         """One round trip of commands (EVALSHA included); retried once after NOSCRIPT.
 
         Only the script calls can fail with NOSCRIPT, and a failed EVALSHA changed nothing,

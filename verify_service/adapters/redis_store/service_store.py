@@ -22,12 +22,14 @@ def encode_fields(values: dict[str, Any]) -> list[str]:
     return flat
 
 
-def decode_service(raw: dict[bytes, bytes] | list[bytes]) -> Service | None:
-    if isinstance(raw, list):
-        raw = dict(zip(raw[::2], raw[1::2], strict=True))
-    if not raw:
+def decode_service(raw: Any) -> Service | None:
+    """A service from HGETALL (a dict) or from a script's flat field/value list."""
+    pairs: dict[bytes, bytes] = (
+        dict(zip(raw[::2], raw[1::2], strict=True)) if isinstance(raw, list) else raw
+    )
+    if not pairs:
         return None
-    return Service.from_mapping({k.decode(): json.loads(v) for k, v in raw.items()})
+    return Service.from_mapping({k.decode(): json.loads(v) for k, v in pairs.items()})
 
 
 class RedisServiceStore:
@@ -71,7 +73,9 @@ class RedisServiceStore:
     @fail_closed
     def list_services(self, offset: int, limit: int) -> tuple[list[Service], bool]:
         # One extra sid tells whether another page follows.
-        sids = self._client.zrange(self._keys.service_index(), offset, offset + limit)
+        sids: list[bytes] = self._client.zrange(  # type: ignore[assignment]
+            self._keys.service_index(), offset, offset + limit
+        )
         more = len(sids) > limit
         pipe = self._client.pipeline(transaction=False)
         for sid in sids[:limit]:
