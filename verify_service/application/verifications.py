@@ -42,7 +42,7 @@ from verify_service.domain.models import (
     VerificationStatus,
     live_status,
 )
-from verify_service.domain.service import MAX_FRIENDLY_NAME_LENGTH, Service
+from verify_service.domain.service import Service, is_acceptable_friendly_name
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,8 @@ class Verifications:
         self._clock = clock
 
     def _ref(self, service_sid: str, destination: str) -> VerificationRef:
+        if not sids.is_sid(service_sid, "VA"):
+            raise NotFound
         tag = self._keyring.destination_tag(
             service_sid, destination, sids.VERIFICATION_TAG_HEX_DIGITS
         )
@@ -102,7 +104,7 @@ class Verifications:
 
     def _ref_of_sid(self, service_sid: str, verification_sid: str) -> VerificationRef:
         tag = sids.verification_tag(verification_sid)
-        if tag is None:
+        if tag is None or not sids.is_sid(service_sid, "VA"):
             raise NotFound
         return VerificationRef(service_sid, tag)
 
@@ -113,8 +115,8 @@ class Verifications:
         to = normalize_destination(request.channel, request.to)
         ref = self._ref(service_sid, to)
         friendly_name = request.custom_friendly_name
-        if friendly_name is not None and not 0 < len(friendly_name) <= MAX_FRIENDLY_NAME_LENGTH:
-            raise InvalidParameter("CustomFriendlyName", "1-30 characters")
+        if friendly_name is not None and not is_acceptable_friendly_name(friendly_name):
+            raise InvalidParameter("CustomFriendlyName", "1-30 characters, no links")
         tags_json = json.dumps(request.tags, separators=(",", ":")) if request.tags else None
 
         for _ in range(MAX_START_RACES):
@@ -160,8 +162,10 @@ class Verifications:
             content = MessageContent(
                 friendly_name=friendly_name or service.friendly_name,
                 do_not_share_warning=service.do_not_share_warning_enabled,
-                amount=amount,
-                payee=payee,
+                # The terms the code is bound to (set by the first send); a resend that
+                # names other terms must not show terms its code does not approve.
+                amount=outcome.verification.amount,
+                payee=outcome.verification.payee,
                 app_hash=request.app_hash,
             )
             self._sender.send(

@@ -71,6 +71,11 @@ class Service:
         return cls(**known)
 
 
+def is_acceptable_friendly_name(name: str) -> bool:
+    """1-30 characters and nothing link-like: the rule for any name put into a message."""
+    return 0 < len(name) <= MAX_FRIENDLY_NAME_LENGTH and not _LINK_LIKE.search(name)
+
+
 def validate_service_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Check the honoured parameters' ranges; returns `changes` unchanged when valid."""
     if "friendly_name" in changes:

@@ -64,9 +64,10 @@ def _wire_error(exc: errors.VerifyError) -> Response:
     retry_after = getattr(exc, "retry_after_seconds", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    if isinstance(exc, errors.StoreUnavailable | errors.TooManyConcurrentRequests):
+        response.headers["Retry-After"] = "1"  # both clear within a moment
     if isinstance(exc, errors.StoreUnavailable):
         log.warning("store unavailable: %s", exc)
-        response.headers["Retry-After"] = "1"
     return response
 
 
