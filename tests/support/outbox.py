@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_CODE = re.compile(r"verification code is: ([0-9A-Za-z]+)")
+# Voice messages spell the code digit by digit ("1, 2, 3"); text messages carry it whole.
+_CODE = re.compile(r"verification code is: ([0-9A-Za-z]+(?:, [0-9A-Za-z])*)")
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Outbox:
         for message in self.messages_for(verification_sid):
             match = _CODE.search(message["body"])
             assert match is not None, "a message without a code"
-            codes.append(match.group(1))
+            codes.append(match.group(1).replace(", ", ""))
         return codes
 
     def last_code(self, verification_sid: str) -> str:

@@ -11,7 +11,7 @@ from verify_service.domain.errors import InvalidParameter
 
 
 def request_params() -> dict[str, Any]:
-    """The request's parameters; repeated form keys keep their last value."""
+    """The request's parameters; a repeated form key keeps its first value."""
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):

@@ -18,5 +18,8 @@ class KeySpace:
     def service_index(self) -> str:
         return f"{self.prefix}:{{svc}}:index"
 
+    def service_counter(self) -> str:
+        return f"{self.prefix}:{{svc}}:seq"
+
     def verification(self, ref: VerificationRef) -> str:
         return f"{self.prefix}:v:{{{ref.service_sid}:{ref.tag}}}"

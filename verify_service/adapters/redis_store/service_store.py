@@ -44,8 +44,12 @@ class RedisServiceStore:
         self._scripts.run(
             self._client,
             "create_service",
-            [self._keys.service(service.sid), self._keys.service_index()],
-            [service.sid, service.date_created_ms, *encode_fields(values)],
+            [
+                self._keys.service(service.sid),
+                self._keys.service_index(),
+                self._keys.service_counter(),
+            ],
+            [service.sid, *encode_fields(values)],
         )
 
     @fail_closed
