@@ -66,7 +66,7 @@ def _embedded_banner(settings: Settings, service_sid: str, base: str) -> str:
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--workers",
-    default=(os.cpu_count() or 1) * 2,
+    default=min((os.cpu_count() or 1) * 2, 64),  # the IntRange below also checks the default
     show_default="2 x CPU cores",
     type=click.IntRange(1, 64),
     help="gunicorn worker processes (always 1 on the embedded store).",

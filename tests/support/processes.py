@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import redis
 import requests
@@ -91,7 +92,7 @@ class ApiServer:
         self.env = env
         self.workers = workers
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: BinaryIO | None = None
 
     @property
     def url(self) -> str:
