@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from verify_service.domain.models import OutgoingMessage
 
-_CODE = re.compile(r"verification code is: ([0-9A-Za-z]+)")
+# Voice messages spell the code digit by digit ("1, 2, 3"); text messages carry it whole.
+_CODE = re.compile(r"verification code is: ([0-9A-Za-z]+(?:, [0-9A-Za-z])*)")
 START_MS = 1_790_000_000_000  # 2026-09-21, a fixed "now" for deterministic dates
 
 
@@ -42,7 +43,7 @@ class RecordingSender:
             if message.verification_sid == verification_sid:
                 match = _CODE.search(message.body)
                 assert match is not None
-                codes.append(match.group(1))
+                codes.append(match.group(1).replace(", ", ""))
         return codes
 
     def last_code(self, verification_sid: str) -> str:
