@@ -170,28 +170,28 @@ class RedisVerificationStore:
     # -- end ----------------------------------------------------------------------------
 
     def _end(
-        self, script: str, ref: VerificationRef, sid: str, now_ms: int, status: VerificationStatus
+        self, ref: VerificationRef, sid: str, now_ms: int, outcome: VerificationStatus
     ) -> Verification | None:
-        sha = self._scripts.sha(script)
+        sha = self._scripts.sha("end_verification")
         key = self._keys.verification(ref)
 
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
-            pipe.evalsha(sha, 1, key, now_ms, sid)
+            pipe.evalsha(sha, 1, key, now_ms, sid, outcome.value)
 
         exists, reply = self._scripts.run_pipeline(self._client, build)
         if not exists or reply[0] == b"missing":
             return None
-        ended = self._decode(ref, _pairs(reply[1]), status)
-        return ended.with_status(status, now_ms)
+        ended = self._decode(ref, _pairs(reply[1]), outcome)
+        return ended.with_status(outcome, now_ms)
 
     @fail_closed
     def approve(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:
-        return self._end("approve_verification", ref, sid, now_ms, VerificationStatus.APPROVED)
+        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED)
 
     @fail_closed
     def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:
-        return self._end("cancel_verification", ref, sid, now_ms, VerificationStatus.CANCELED)
+        return self._end(ref, sid, now_ms, VerificationStatus.CANCELED)
 
     # -- fetch --------------------------------------------------------------------------
 
