@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 .DEFAULT_GOAL := help
 
@@ -15,9 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,lint]'
 	touch $(STAMP)
 
+$(RUN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
 install: $(STAMP) ## Create the venv and install the package with test and lint tools
 
-run: $(STAMP) ## Run on the embedded store with console delivery (prints credentials)
+run: $(RUN_STAMP) ## Run on the embedded store with console delivery (prints credentials)
 	$(BIN)/verify-service serve
 
 test: $(STAMP) ## Run the whole suite (starts its own redis-server)

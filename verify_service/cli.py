@@ -24,10 +24,9 @@ def _settings() -> Settings:
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
-def _configure_logging() -> None:
-    level = os.environ.get("VERIFY_LOG_LEVEL", "INFO").upper()
+def _configure_logging(level: str) -> None:
     logging.basicConfig(
-        level=level if level in logging.getLevelNamesMapping() else "INFO",
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -39,22 +38,28 @@ def main() -> None:
 
 
 def _embedded_banner(settings: Settings, service_sid: str, base: str) -> str:
-    auth = f"{settings.account_sid}:{settings.auth_token}"
-    generated = "   (generated for this run)" if settings.ephemeral_credentials else ""
+    # Print the token only when it was generated here; one the operator set stays unprinted.
+    token = (
+        f"{settings.auth_token}   (generated for this run)"
+        if settings.generated_auth_token
+        else "(the value of VERIFY_AUTH_TOKEN)"
+    )
+    example_token = settings.auth_token if settings.generated_auth_token else "$AUTH_TOKEN"
     return f"""
   WARNING: no VERIFY_REDIS_URL -- running on the EMBEDDED in-process store.
-  All state is lost when this process exits. One worker only. Not for production.
+  All state is lost when this process exits or its worker restarts. One worker only.
+  Not for production.
 
   Account SID : {settings.account_sid}
-  Auth token  : {settings.auth_token}{generated}
+  Auth token  : {token}
   Service SID : {service_sid}   ("Demo", created at start)
   Codes are written by the console provider to {settings.console_outbox or "standard output"}.
 
-  curl -u {auth} -d To=+14155552671 -d Channel=sms \\
+  curl -u {settings.account_sid}:{example_token} -d To=+14155552671 -d Channel=sms \\
        {base}/v2/Services/{service_sid}/Verifications
 
   python -c 'from twilio.rest import Client
-  c = Client("{settings.account_sid}", "{settings.auth_token}")
+  c = Client("{settings.account_sid}", "{example_token}")
   c.verify.base_url = "{base}"
   v = c.verify.v2.services("{service_sid}")
   print(v.verifications.create(to="+14155552671", channel="sms").status)'
@@ -77,8 +82,8 @@ def serve(host: str, port: int, workers: int, timeout: int, access_log: bool) ->
     """Run the HTTP API under gunicorn."""
     from verify_service.server import GunicornServer  # noqa: PLC0415 - not needed by other commands
 
-    _configure_logging()
     settings = _settings()
+    _configure_logging(settings.log_level)
     options: dict[str, Any] = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
@@ -96,8 +101,14 @@ def serve(host: str, port: int, workers: int, timeout: int, access_log: bool) ->
         base = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
         click.echo(_embedded_banner(settings, demo.sid, base), err=True)
         app = create_app(settings, container=container)
-        GunicornServer(lambda: app, {**options, "workers": 1, "preload_app": True}).run()
+        # No worker timeout: a restarted worker would come back with the start-up state.
+        embedded_options = {**options, "workers": 1, "preload_app": True, "timeout": 0}
+        GunicornServer(lambda: app, embedded_options).run()
         return
+    logging.getLogger(__name__).warning(
+        "delivery is the console provider: codes are written to %s",
+        settings.console_outbox or "standard output",
+    )
     GunicornServer(lambda: create_app(settings), options).run()
 
 

@@ -33,7 +33,9 @@ class Settings:
     argon2_profile: str = DEFAULT_PROFILE
     redis_timeout_seconds: float = 1.0
     key_prefix: str = "vs"
-    ephemeral_credentials: bool = False  # generated at start (embedded mode only)
+    ephemeral_credentials: bool = False  # some were generated at start (embedded mode only)
+    generated_auth_token: bool = False  # the token was generated, so it may be printed once
+    log_level: str = "INFO"
 
     @property
     def embedded(self) -> bool:
@@ -50,6 +52,7 @@ class Settings:
         auth_token = env.get("VERIFY_AUTH_TOKEN") or None
         secret = env.get("VERIFY_SECRET_KEY") or None
         ephemeral = False
+        generated_token = redis_url is None and auth_token is None
         if redis_url is None:
             ephemeral = account_sid is None or auth_token is None or secret is None
             account_sid = account_sid or "AC" + secrets.token_hex(16)
@@ -83,11 +86,13 @@ class Settings:
             secret_key=secret.encode("utf-8"),
             redis_url=redis_url,
             public_url=public_url,
-            console_outbox=_outbox(env.get("VERIFY_CONSOLE_OUTBOX")),
+            console_outbox=_writable_outbox(_outbox(env.get("VERIFY_CONSOLE_OUTBOX"))),
             argon2_profile=profile,
             redis_timeout_seconds=timeout,
             key_prefix=prefix,
             ephemeral_credentials=ephemeral,
+            generated_auth_token=generated_token,
+            log_level=_log_level(env.get("VERIFY_LOG_LEVEL") or "INFO"),
         )
 
     def __repr__(self) -> str:  # never print secrets
@@ -124,3 +129,25 @@ def _check_credentials(account_sid: str, auth_token: str, secret: str) -> None:
         )
     if len(secret.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
         raise ConfigError(f"VERIFY_SECRET_KEY must have at least {MIN_SECRET_KEY_BYTES} bytes")
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(value: str) -> str:
+    if value.upper() not in _LOG_LEVELS:
+        raise ConfigError(f"VERIFY_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+    return value.upper()
+
+
+def _writable_outbox(path: str | None) -> str | None:
+    """Open the outbox once at start, so a bad path stops the process, not every send."""
+    if path is not None:
+        try:
+            with open(path, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"VERIFY_CONSOLE_OUTBOX cannot be opened for appending ({exc.strerror})"
+            ) from None
+    return path

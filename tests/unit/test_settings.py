@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pathlib import Path
+
 import pytest
 
 from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE
@@ -82,19 +84,32 @@ def test_production_env_is_read_as_given() -> None:
     assert settings.key_prefix == "vs"
 
 
-def test_optional_variables_are_read() -> None:
+def test_an_outbox_that_cannot_be_opened_stops_the_start(tmp_path: Path) -> None:
+    """A console outbox in a missing folder is a start-up error naming the variable."""
+    with pytest.raises(ConfigError, match="VERIFY_CONSOLE_OUTBOX"):
+        Settings.from_env(production_env(VERIFY_CONSOLE_OUTBOX=str(tmp_path / "no" / "x")))
+
+
+def test_a_bad_log_level_stops_the_start() -> None:
+    """VERIFY_LOG_LEVEL must be a level name."""
+    with pytest.raises(ConfigError, match="VERIFY_LOG_LEVEL"):
+        Settings.from_env(production_env(VERIFY_LOG_LEVEL="chatty"))
+
+
+def test_optional_variables_are_read(tmp_path: Path) -> None:
     """Public URL (trailing slash dropped), outbox, profile, timeout and key prefix."""
+    outbox = str(tmp_path / "outbox.jsonl")
     settings = Settings.from_env(
         production_env(
             VERIFY_PUBLIC_URL="https://verify.example.com/",
-            VERIFY_CONSOLE_OUTBOX="/var/log/verify/outbox.jsonl",
+            VERIFY_CONSOLE_OUTBOX=outbox,
             VERIFY_ARGON2_PROFILE="otp-2m",
             VERIFY_REDIS_TIMEOUT_SECONDS="0.25",
             VERIFY_REDIS_KEY_PREFIX="tenant-a",
         )
     )
     assert settings.public_url == "https://verify.example.com"
-    assert settings.console_outbox == "/var/log/verify/outbox.jsonl"
+    assert settings.console_outbox == outbox
     assert settings.argon2_profile == "otp-2m"
     assert settings.redis_timeout_seconds == 0.25
     assert settings.key_prefix == "tenant-a"

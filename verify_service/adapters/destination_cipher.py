@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE_BYTES = 12
@@ -19,6 +20,11 @@ class DestinationCipher:
         nonce = os.urandom(_NONCE_BYTES)
         return nonce + self._aead.encrypt(nonce, destination.encode("utf-8"), context)
 
-    def open(self, sealed: bytes, context: bytes) -> str:
+    def open(self, sealed: bytes, context: bytes) -> str | None:
+        """The destination, or None when it was sealed under another key (the secret
+        changed since) or under another key name."""
         nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-        return self._aead.decrypt(nonce, ciphertext, context).decode("utf-8")
+        try:
+            return self._aead.decrypt(nonce, ciphertext, context).decode("utf-8")
+        except InvalidTag:
+            return None

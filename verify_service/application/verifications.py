@@ -176,7 +176,7 @@ class Verifications:
                     service_sid=service_sid,
                     verification_sid=sid,
                     attempt_sid=write.attempt_sid,
-                    locale=request.locale,
+                    locale=outcome.verification.locale,
                     tags=request.tags,
                 )
             )

@@ -6,6 +6,7 @@ Unknown parameters are ignored, as Twilio does; types are checked here, rules in
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
@@ -43,20 +44,46 @@ class JsonObjectOrString(fields.Field[dict[str, Any]]):
         return value
 
 
+class WireInteger(fields.Integer):
+    """An integer as Twilio sends it: digits in a form field, or a JSON integer.
+
+    Refuses what `int()` would quietly truncate or coerce (6.7, "6.0", true).
+    """
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, bool) or not (
+            isinstance(value, int)
+            or (isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()))
+        ):
+            raise self.make_error("invalid", input=value)
+        return int(value)
+
+
+# Twilio's SDKs send booleans as "true"/"false"; JSON bodies carry real booleans.
+_TRUE = {"true", "True", True}
+_FALSE = {"false", "False", False}
+
+
+def _pattern(expression: str) -> validate.Regexp:
+    """A whole-value match (marshmallow's Regexp uses re.match, where `$` allows a final
+    newline)."""
+    return validate.Regexp(rf"\A(?:{expression})\Z")
+
+
 def _text(key: str, max_length: int = 256) -> fields.String:
     return fields.String(data_key=key, validate=validate.Length(max=max_length))
 
 
 def _sid(key: str, prefix: str) -> fields.String:
-    return fields.String(data_key=key, validate=validate.Regexp(rf"^{prefix}[0-9a-fA-F]{{32}}$"))
+    return fields.String(data_key=key, validate=_pattern(rf"{prefix}[0-9a-fA-F]{{32}}"))
 
 
 def _flag(key: str) -> fields.Boolean:
-    return fields.Boolean(data_key=key)
+    return fields.Boolean(data_key=key, truthy=_TRUE, falsy=_FALSE)
 
 
-def _int(key: str) -> fields.Integer:
-    return fields.Integer(data_key=key, strict=False)
+def _int(key: str) -> WireInteger:
+    return WireInteger(data_key=key)
 
 
 class ServiceParams(_Lenient):
@@ -98,16 +125,14 @@ class StartParams(_Lenient):
     amount = _text("Amount", 64)
     payee = _text("Payee", 64)
     # Android SMS Retriever app hash: 11 characters of base64.
-    app_hash = fields.String(data_key="AppHash", validate=validate.Regexp(r"^[A-Za-z0-9+/]{11}$"))
+    app_hash = fields.String(data_key="AppHash", validate=_pattern(r"[A-Za-z0-9+/]{11}"))
     tags = JsonObjectOrString(data_key="Tags")
     # Twilio parameters this service accepts but does not act on yet: checked, then ignored,
     # so a malformed one is still a 60200 (a later version may honour them).
     rate_limits = JsonObjectOrString(data_key="RateLimits")
     channel_configuration = JsonObjectOrString(data_key="ChannelConfiguration")
     template_custom_substitutions = JsonObjectOrString(data_key="TemplateCustomSubstitutions")
-    send_digits = fields.String(
-        data_key="SendDigits", validate=validate.Regexp(r"^[0-9wW#*]{1,32}$")
-    )
+    send_digits = fields.String(data_key="SendDigits", validate=_pattern(r"[0-9wW#*]{1,32}"))
     template_sid = fields.String(
         data_key="TemplateSid", validate=validate.Regexp(r"^HJ[0-9a-fA-F]{32}$")
     )
@@ -120,7 +145,7 @@ class StartParams(_Lenient):
 class CheckParams(_Lenient):
     code = fields.String(data_key="Code", required=True)
     to = fields.String(data_key="To", validate=validate.Length(min=1, max=320))
-    verification_sid = fields.String(data_key="VerificationSid", validate=validate.Length(max=34))
+    verification_sid = _sid("VerificationSid", "VE")
     amount = _text("Amount", 64)
     payee = _text("Payee", 64)
 
@@ -132,10 +157,6 @@ class UpdateVerificationParams(_Lenient):
 
 
 class PageParams(_Lenient):
-    page_size = fields.Integer(
-        data_key="PageSize", strict=False, load_default=50, validate=validate.Range(1, 1000)
-    )
-    page = fields.Integer(
-        data_key="Page", strict=False, load_default=0, validate=validate.Range(0, 1_000_000)
-    )
+    page_size = WireInteger(data_key="PageSize", load_default=50, validate=validate.Range(1, 1000))
+    page = WireInteger(data_key="Page", load_default=0, validate=validate.Range(0, 1_000_000))
     page_token = _text("PageToken")

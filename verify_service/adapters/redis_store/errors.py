@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -10,10 +11,11 @@ import redis
 
 from verify_service.domain.errors import StoreUnavailable
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Errors that say "Redis cannot answer now", as opposed to a bug in a command or script.
+# Errors that say "Redis cannot answer now": expected during outages and failovers.
 UNAVAILABLE = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
@@ -26,13 +28,21 @@ UNAVAILABLE = (
 
 
 def fail_closed(function: Callable[P, R]) -> Callable[P, R]:
-    """Translate Redis outages raised by `function` into `StoreUnavailable`."""
+    """Translate every Redis error raised by `function` into `StoreUnavailable` (503).
+
+    Outages are expected and logged briefly; any other Redis error (OOM, MISCONF, NOPERM,
+    BUSY, a script error) is logged with its traceback, because it needs an operator, and
+    still fails closed: nothing was decided, so nothing may be allowed.
+    """
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
         except UNAVAILABLE as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        except redis.exceptions.RedisError as exc:
+            log.exception("Redis refused a command (%s)", type(exc).__name__)
             raise StoreUnavailable(type(exc).__name__) from exc
 
     return wrapper

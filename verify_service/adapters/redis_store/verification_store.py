@@ -64,8 +64,17 @@ class RedisVerificationStore:
         return f"{ref.service_sid}:{ref.tag}".encode("ascii")
 
     def _decode(
-        self, ref: VerificationRef, fields: dict[str, bytes], status: VerificationStatus | None
-    ) -> Verification:
+        self,
+        ref: VerificationRef,
+        fields: dict[str, bytes],
+        status: VerificationStatus | None,
+        to: str | None = None,
+    ) -> Verification | None:
+        """The verification, or None when its destination cannot be unsealed: it was
+        stored under a previous VERIFY_SECRET_KEY, and none of its codes can match now."""
+        to = to or self._cipher.open(fields["to"], self._context(ref))
+        if to is None:
+            return None
         sends = int(fields["n"])
         attempts = []
         for index in range(1, sends + 1):
@@ -75,7 +84,7 @@ class RedisVerificationStore:
         return Verification(
             sid=fields["sid"].decode(),
             service_sid=ref.service_sid,
-            to=self._cipher.open(fields["to"], self._context(ref)),
+            to=to,
             channel=Channel(fields["ch"].decode()),
             created_ms=int(fields["ca"]),
             updated_ms=int(fields["ua"]),
@@ -129,7 +138,8 @@ class RedisVerificationStore:
         )
         result = StartResult(reply[0].decode())
         if result in (StartResult.CREATED, StartResult.RESENT):
-            return StartOutcome(result, self._decode(write.ref, _pairs(reply[1]), None))
+            fields = _pairs(reply[1])
+            return StartOutcome(result, self._decode(write.ref, fields, None, to=write.to))
         retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
         return StartOutcome(result, retry_after_ms=retry_after_ms)
 
@@ -158,11 +168,14 @@ class RedisVerificationStore:
             retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
             return Reservation(result, bool(exists), retry_after_ms=retry_after_ms)
         fields = _pairs(reply[1])
+        verification = self._decode(ref, fields, None)
+        if verification is None:
+            return Reservation(ReserveResult.MISSING, bool(exists))
         digests = tuple(fields[f"h{i}"] for i in range(1, int(fields["n"]) + 1))
         return Reservation(
             result,
             bool(exists),
-            verification=self._decode(ref, fields, None),
+            verification=verification,
             salt=fields["salt"],
             code_digests=digests,
         )
@@ -183,7 +196,7 @@ class RedisVerificationStore:
         if not exists or reply[0] == b"missing":
             return None
         ended = self._decode(ref, _pairs(reply[1]), outcome)
-        return ended.with_status(outcome, now_ms)
+        return ended.with_status(outcome, now_ms) if ended is not None else None
 
     @fail_closed
     def approve(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:

@@ -49,4 +49,11 @@ end
 sends = sends + 1
 redis.call('HSET', key, 'n', sends, 'h' .. sends, ARGV[9], 'a' .. sends, attempt,
   'ch', ARGV[7], 'ua', ARGV[1])
+-- A resend may name another locale or tags; the PSD2 terms stay those of the first send.
+if ARGV[14] ~= '' then
+  redis.call('HSET', key, 'lo', ARGV[14])
+end
+if ARGV[15] ~= '' then
+  redis.call('HSET', key, 'tg', ARGV[15])
+end
 return {'resent', redis.call('HGETALL', key)}
