@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from verify_service.domain.delivery import DeliveryReceipt, DeliveryRequest
 from verify_service.domain.models import Channel, OutgoingMessage, Verification
 from verify_service.domain.service import Service
 
@@ -33,6 +34,18 @@ class CodeHasher(Protocol):
 
 class Sender(Protocol):
     def send(self, message: OutgoingMessage) -> None: ...
+
+
+class DeliveryProvider(Protocol):
+    """One configured gateway (a DSN entry). Raises `TransientDeliveryError` or
+    `PermanentDeliveryError` when it does not accept the message."""
+
+    @property
+    def name(self) -> str:
+        """A display name without secrets, e.g. `twilio` or `smtp://mail.example.com`."""
+        ...
+
+    def deliver(self, request: DeliveryRequest) -> DeliveryReceipt: ...
 
 
 class ServiceStore(Protocol):

@@ -1,0 +1,70 @@
+"""What a delivery provider receives and answers. Providers live in `adapters/delivery/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from verify_service.domain.models import Channel
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    """A message in its final words, ready for a provider. Carries the code: never log it.
+
+    `text` is the SMS/WhatsApp body, the e-mail's plain-text part, or for a call the
+    sentence to speak (digits already separated); `subject` and `html` are e-mail only;
+    `voice_language` is the BCP-47 tag a text-to-speech engine should use.
+    """
+
+    channel: Channel
+    locale: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    voice_language: str | None = None
+
+    def __repr__(self) -> str:
+        return f"RenderedMessage(channel={self.channel.value!r}, locale={self.locale!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRequest:
+    """One attempt to deliver one message through one provider."""
+
+    to: str
+    message: RenderedMessage
+    service_sid: str
+    verification_sid: str
+    attempt_sid: str
+    status_callback_url: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"DeliveryRequest(channel={self.message.channel.value!r}, "
+            f"attempt_sid={self.attempt_sid!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    """A provider accepted the message; its id lets delivery receipts find the attempt."""
+
+    provider: str
+    provider_message_id: str | None
+
+
+class DeliveryError(Exception):
+    """A provider did not accept the message. `error_code` is the provider's, if any."""
+
+    def __init__(self, reason: str, error_code: str | None = None) -> None:
+        self.reason = reason
+        self.error_code = error_code
+        super().__init__(reason)
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying on the same provider: timeout, connection error, 5xx, 429."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying on the same provider cannot help (invalid number, other 4xx)."""
