@@ -59,16 +59,19 @@ class Service:
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
-        return frozenset(f.name for f in dataclasses.fields(cls))
+        return _SERVICE_FIELDS
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Service:
         """Build from stored values, ignoring fields this version does not know."""
-        known = {k: v for k, v in values.items() if k in cls.field_names()}
+        known = {k: v for k, v in values.items() if k in _SERVICE_FIELDS}
         origins = known.get("passkeys_relying_party_origins")
         if origins is not None:
             known["passkeys_relying_party_origins"] = tuple(origins)
         return cls(**known)
+
+
+_SERVICE_FIELDS = frozenset(f.name for f in dataclasses.fields(Service))
 
 
 def is_acceptable_friendly_name(name: str) -> bool:

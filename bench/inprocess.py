@@ -1,0 +1,265 @@
+"""Figures measured inside this process, against the bench's redis-server: argon2 time per
+hash, Redis round trips and commands per use case, Redis memory per pending verification."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from redis.connection import AbstractConnection
+
+from bench.numbers import NumberBlock
+from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher, Argon2Profile
+from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_connection import connect
+from verify_service.adapters.redis_store import RedisVerificationStore
+from verify_service.adapters.redis_store.keys import KeySpace
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.app import create_app
+from verify_service.application.verifications import StartRequest, Verifications
+from verify_service.domain.keyring import Keyring
+from verify_service.domain.models import Channel, OutgoingMessage
+from verify_service.settings import Settings
+
+# -- argon2 ------------------------------------------------------------------------------------
+
+HASHES_PER_PROFILE = {"otp-2m": 400, "otp-8m": 150, "otp-19m": 30}
+
+
+def time_argon2(secret: bytes, profile: Argon2Profile, count: int) -> dict[str, float]:
+    """Milliseconds per `Argon2CodeHasher.digest` (HMAC + argon2id), `count` sequential runs
+    in this one process after three warm-up runs."""
+    hasher = Argon2CodeHasher(Keyring.from_secret(secret), profile)
+    sid, salt = "VE" + "0" * 32, hasher.new_salt()
+    for _ in range(3):
+        hasher.digest(sid, "123456", salt)
+    samples = []
+    for index in range(count):
+        started = time.perf_counter()
+        hasher.digest(sid, f"{index % 1_000_000:06d}", salt)
+        samples.append((time.perf_counter() - started) * 1000)
+    return {
+        "hashes": count,
+        "mean_ms": statistics.fmean(samples),
+        "median_ms": statistics.median(samples),
+        "min_ms": min(samples),
+        "p90_ms": sorted(samples)[int(0.9 * len(samples))],
+    }
+
+
+def time_all_profiles(secret: bytes) -> dict[str, dict[str, Any]]:
+    table: dict[str, dict[str, Any]] = {}
+    for name, profile in PROFILES.items():
+        figures = time_argon2(secret, profile, HASHES_PER_PROFILE.get(name, 50))
+        table[name] = {
+            "time_cost": profile.time_cost,
+            "memory_cost_kib": profile.memory_cost_kib,
+            "parallelism": profile.parallelism,
+            **figures,
+        }
+    return table
+
+
+# -- Redis commands and round trips --------------------------------------------------------------
+
+
+def commandstats(client: redis.Redis) -> Counter[str]:
+    """Calls per command name since the server started (script-internal calls included)."""
+    stats: dict[str, Any] = client.info("commandstats")
+    return Counter({k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()})
+
+
+def command_delta(before: Counter[str], after: Counter[str]) -> dict[str, int]:
+    """Commands run between two snapshots, without the bench's own INFO calls."""
+    delta = after - before
+    return {name: calls for name, calls in sorted(delta.items()) if name != "info"}
+
+
+@contextmanager
+def counting_round_trips() -> Iterator[list[int]]:
+    """Counts calls of redis-py's `send_packed_command`: one per request written to a socket,
+    where a whole pipeline is one call (and one reply read), i.e. one network round trip."""
+    counter = [0]
+    original = AbstractConnection.send_packed_command
+
+    def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        counter[0] += 1
+        original(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+
+
+class CodeCatcher:
+    """A `Sender` that keeps the last code of each verification (so the round trips of a
+    right-code check can be counted too)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, str] = {}
+
+    def send(self, message: OutgoingMessage) -> None:
+        found = re.search(r"verification code is: (\d{4,10})", message.body)
+        if found:
+            self.codes[message.verification_sid] = found.group(1)
+
+
+def measure_round_trips(
+    settings: Settings, service_sid: str, block: NumberBlock, count: int
+) -> dict[str, Any]:
+    """Runs `count` starts, `count` wrong-code checks and a right-code check per verification
+    (up to `count`), sequentially through `create_app(settings).test_client()` against the
+    bench Redis, counting round trips (instrumented redis-py) and commands (commandstats)."""
+    catcher = CodeCatcher()
+    app = create_app(settings, sender=catcher)
+    client = app.test_client()
+    token = base64.b64encode(f"{settings.account_sid}:{settings.auth_token}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
+    base = f"/v2/Services/{service_sid}"
+    stats_client = redis.Redis.from_url(settings.redis_url or "")
+
+    def post(path: str, data: dict[str, str], expect: int) -> dict[str, Any]:
+        response = client.post(base + path, data=data, headers=headers)
+        if response.status_code != expect:
+            raise RuntimeError(f"{path}: HTTP {response.status_code} {response.get_data()!r}")
+        body: dict[str, Any] = response.get_json()
+        return body
+
+    # Warm up: connection made, scripts loaded, lazy imports done.
+    warm = post("/Verifications", {"To": block.number(block.size - 1), "Channel": "sms"}, 201)
+    post("/VerificationCheck", {"VerificationSid": warm["sid"], "Code": "000000"}, 200)
+
+    def measured(run: Callable[[], list[str]]) -> tuple[list[str], dict[str, Any]]:
+        before = commandstats(stats_client)
+        with counting_round_trips() as counter:
+            outputs = run()
+        commands = command_delta(before, commandstats(stats_client))
+        n = len(outputs)
+        return outputs, {
+            "operations": n,
+            "round_trips": counter[0],
+            "round_trips_per_op": counter[0] / n,
+            "commands_per_op": {k: v / n for k, v in commands.items()},
+            "commands_total_per_op": sum(commands.values()) / n,
+        }
+
+    sids, starts = measured(
+        lambda: [
+            post("/Verifications", {"To": block.number(i), "Channel": "sms"}, 201)["sid"]
+            for i in range(count)
+        ]
+    )
+    _, wrong = measured(
+        lambda: [
+            post("/VerificationCheck", {"VerificationSid": sid, "Code": _wrong(catcher, sid)}, 200)[
+                "status"
+            ]
+            for sid in sids
+        ]
+    )
+    approved, right = measured(
+        lambda: [
+            post("/VerificationCheck", {"VerificationSid": sid, "Code": catcher.codes[sid]}, 200)[
+                "status"
+            ]
+            for sid in sids
+            if sid in catcher.codes
+        ]
+    )
+    stats_client.close()
+    if any(status != "approved" for status in approved):
+        raise RuntimeError("a right-code check was not approved")
+    return {"start": starts, "check_wrong_code": wrong, "check_right_code": right}
+
+
+def _wrong(catcher: CodeCatcher, sid: str) -> str:
+    right = catcher.codes.get(sid, "")
+    return "000000" if right != "000000" else "111111"
+
+
+# -- memory per pending verification ----------------------------------------------------------
+
+
+class SameSizeHasher:
+    """Stands in for argon2id when filling Redis for the memory figure: the same salt and
+    digest sizes (16 and 32 bytes), so the stored hash is byte-for-byte the same size,
+    without spending argon2's CPU on 20 000 starts."""
+
+    def new_salt(self) -> bytes:
+        return os.urandom(16)
+
+    def digest(self, verification_sid: str, code: str, salt: bytes) -> bytes:
+        return hashlib.blake2b(
+            (verification_sid + code).encode(), digest_size=32, salt=salt
+        ).digest()
+
+    def matches(
+        self, verification_sid: str, code: str, salt: bytes, digests: Sequence[bytes]
+    ) -> bool:
+        return self.digest(verification_sid, code, salt) in digests
+
+
+class NullSender:
+    def send(self, message: OutgoingMessage) -> None:
+        pass
+
+
+class WallClock:
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+def used_memory(client: redis.Redis) -> int:
+    info: dict[str, Any] = client.info("memory")
+    return int(info["used_memory"])
+
+
+def measure_memory(
+    settings: Settings, service_sid: str, block: NumberBlock, count: int
+) -> dict[str, Any]:
+    """`INFO memory` used_memory before and after `count` pending verifications, created by
+    the real `Verifications.start` use case and Redis store (only argon2 is stood in for)."""
+    client = connect(settings.redis_url or "", 5.0)
+    keyring = Keyring.from_secret(settings.secret_key)
+    store = RedisVerificationStore(
+        client,
+        ScriptBook(),
+        KeySpace(settings.key_prefix),
+        DestinationCipher(keyring.destination_encryption_key),
+    )
+    verifications = Verifications(
+        store=store,
+        hasher=SameSizeHasher(),
+        keyring=keyring,
+        sender=NullSender(),
+        clock=WallClock(),
+    )
+    request = StartRequest(to=block.number(block.size - 1), channel=Channel.SMS)
+    verifications.start(service_sid, request)  # scripts loaded, connection open
+    keys_before, memory_before = client.dbsize(), used_memory(client)
+    started = time.monotonic()
+    for index in range(count):
+        verifications.start(service_sid, StartRequest(to=block.number(index), channel=Channel.SMS))
+    elapsed = time.monotonic() - started
+    keys_after, memory_after = client.dbsize(), used_memory(client)
+    client.close()
+    created = int(keys_after) - int(keys_before)
+    return {
+        "verifications": count,
+        "keys_added": created,
+        "used_memory_before": memory_before,
+        "used_memory_after": memory_after,
+        "bytes_per_pending": (memory_after - memory_before) / max(created, 1),
+        "fill_seconds": elapsed,
+    }

@@ -1,0 +1,755 @@
+"""`make bench`: verify-service against the framework ceiling, on this machine, in one run.
+
+Starts its own redis-server, `verify-service serve` and the ceiling app (bench/ceiling_app.py)
+with the same gunicorn worker count, drives them with wrk (or a Python fallback), measures
+argon2, Redis round trips and memory in-process, prints every figure against its target and
+writes bench/results/latest.json. Every process it starts is stopped on the way out, on error
+and on Ctrl-C too. Method and figures: docs/performance.md.
+
+    .venv/bin/python -m bench.run [--workers 4] [--duration 15] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import random
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench import inprocess
+from bench.load import (
+    CheckLoad,
+    Load,
+    LoadGenerator,
+    LoadResult,
+    LoadSettings,
+    StartLoad,
+    ensure_wrk,
+    pooled_percentile,
+)
+from bench.numbers import NumberBlock
+from bench.processes import (
+    REPO,
+    CeilingServer,
+    HttpServer,
+    RedisServer,
+    VerifyServer,
+    machine_cpu_seconds,
+)
+from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE, PROFILES
+from verify_service.settings import Settings
+
+RESULTS = REPO / "bench" / "results"
+KEY_PREFIX = "vs"
+
+TARGET_RATIO = 0.8
+TARGET_ROUND_TRIPS = 2
+TARGET_BYTES_PER_PENDING = 600
+START_NUMBERS = 100_000  # distinct numbers for the start phase, split over threads and rounds
+ARGON2_HASHES_PER_ROUND = 100
+MAX_ERROR_SHARE = 0.01  # a phase with more non-2xx/socket errors than this is not a measurement
+
+# Number blocks (+44 7400 NNNNNN): disjoint, so no phase resends to another phase's number.
+START_BASE, WARMUP_BASE, TOPUP_BASE, ROUND_TRIP_BASE, MEMORY_BASE = (
+    0,
+    400_000,
+    450_000,
+    500_000,
+    600_000,
+)
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP unwind like Ctrl-C does, so the `finally` blocks stop the servers."""
+
+    def unwind(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, unwind) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def machine_info(redis_version: str, loader: str) -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    wrk_version = ""
+    if loader == "wrk":
+        command = ["wrk", "--version"]
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+        wrk_version = (completed.stdout or completed.stderr).splitlines()[0].strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "redis": redis_version,
+        "load_generator": loader,
+        "wrk": wrk_version,
+        "cpu_caches": cpu_caches(),
+        "git": git_state(),
+        "packages": {
+            name: importlib.metadata.version(name)
+            for name in ("flask", "werkzeug", "gunicorn", "redis", "argon2-cffi", "phonenumbers")
+        },
+    }
+
+
+def git_state() -> dict[str, Any]:
+    """The commit measured, and whether the work tree had uncommitted changes to tracked
+    files (other work in progress changes what is measured)."""
+
+    def git(*args: str) -> str:
+        completed = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        return completed.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def cpu_caches() -> list[str]:
+    """CPU 0's caches as sysfs describes them, e.g. "L2 Unified 1024K"."""
+    found = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        with contextlib.suppress(OSError):
+            level, kind, size = ((index / n).read_text().strip() for n in ("level", "type", "size"))
+            found.append(f"L{level} {kind} {size}")
+    return found
+
+
+def busy_cores(seconds: float = 1.0) -> float:
+    busy0, _ = machine_cpu_seconds()
+    time.sleep(seconds)
+    busy1, _ = machine_cpu_seconds()
+    return (busy1 - busy0) / seconds
+
+
+def wait_for_quiet(limit_s: float, threshold: float = 0.25) -> float:
+    """Waits up to `limit_s` for the machine to be idle (other users' jobs share it);
+    returns the busy cores last seen."""
+    deadline = time.monotonic() + limit_s
+    busy = busy_cores(0.5)
+    while busy > threshold and time.monotonic() < deadline:
+        busy = busy_cores(0.5)
+    return busy
+
+
+def quiesce(client: redis.Redis, limit_s: float = 10.0) -> None:
+    """Waits until Redis sees no more commands: gunicorn still serves the requests that were
+    queued in its accept backlog when the load generator stopped."""
+    deadline = time.monotonic() + limit_s
+    last = -1
+    while time.monotonic() < deadline:
+        processed = int(client.info("stats")["total_commands_processed"])
+        if processed == last + 1:  # only our own INFO since the last look
+            return
+        last = processed
+        time.sleep(0.25)
+
+
+def http_post(url: str, auth: str, data: dict[str, str]) -> dict[str, Any]:
+    request = urllib.request.Request(  # noqa: S310 - loopback URL built here
+        url,
+        data=urllib.parse.urlencode(data).encode(),
+        headers={"Authorization": auth},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        body: dict[str, Any] = json.load(response)
+        return body
+
+
+def pending_sids(client: redis.Redis, service_sid: str) -> list[str]:
+    """VE sids of the service's pending verifications, read from their Redis hashes."""
+    keys = list(client.scan_iter(match=f"{KEY_PREFIX}:v:{{{service_sid}:*", count=2000))
+    sids: list[str] = []
+    for offset in range(0, len(keys), 2000):
+        pipe = client.pipeline(transaction=False)
+        for key in keys[offset : offset + 2000]:
+            pipe.hget(key, "sid")
+        sids += [sid.decode() for sid in pipe.execute() if sid is not None]
+    return sids
+
+
+def create_via_api(url: str, auth: str, block: NumberBlock, count: int) -> list[str]:
+    """Starts `count` verifications through the API (a pre-phase when the start phase did
+    not leave enough for the check phase)."""
+
+    def start(index: int) -> str:
+        body = http_post(url, auth, {"To": block.number(index), "Channel": "sms"})
+        return str(body["sid"])
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(start, range(count)))
+
+
+@dataclass
+class Round:
+    """One timed run of the load generator against one server, with what it cost."""
+
+    result: LoadResult
+    server_cpu_s: float
+    redis_cpu_s: float
+    interrupt_cpu_s: float
+    machine_busy_s: float
+    commands: dict[str, int]
+    busy_cores_before: float
+
+
+@dataclass
+class Bench:
+    generator: LoadGenerator
+    load_settings: LoadSettings
+    redis_server: RedisServer
+    redis_client: redis.Redis
+    quiet_wait_s: float
+
+    def round(self, server: HttpServer, path: str, load: Load) -> Round:
+        """One timed run, with the CPU of the server, Redis, the load generator, the
+        kernel's interrupt work and the whole machine, and the Redis commands run."""
+        quiet = wait_for_quiet(self.quiet_wait_s)
+        stats0 = inprocess.commandstats(self.redis_client)
+        server0, redis0 = server.cpu_seconds(), self.redis_server.cpu_seconds()
+        busy0, irq0 = machine_cpu_seconds()
+        result = self.generator.run(server.url, path, load, self.load_settings)
+        busy1, irq1 = machine_cpu_seconds()
+        server_cpu = server.cpu_seconds() - server0
+        redis_cpu = self.redis_server.cpu_seconds() - redis0
+        commands = inprocess.command_delta(stats0, inprocess.commandstats(self.redis_client))
+        quiesce(self.redis_client)
+        server.check_alive()
+        return Round(result, server_cpu, redis_cpu, irq1 - irq0, busy1 - busy0, commands, quiet)
+
+
+def combine(rounds: list[Round]) -> dict[str, Any]:
+    """The figures of one phase over its rounds: totals divided by totals, and latency
+    percentiles from the pooled quantiles of every round."""
+    results = [r.result for r in rounds]
+    n = max(sum(r.requests for r in results), 1)
+    seconds = sum(r.duration_s for r in results)
+    client_cpu = sum(r.client_cpu_s for r in results)
+    server_cpu = sum(r.server_cpu_s for r in rounds)
+    redis_cpu = sum(r.redis_cpu_s for r in rounds)
+    irq = sum(r.interrupt_cpu_s for r in rounds)
+    busy = sum(r.machine_busy_s for r in rounds)
+    errors = {k: sum(r.errors[k] for r in results) for k in results[0].errors}
+    commands: dict[str, int] = {}
+    for r in rounds:
+        for name, calls in r.commands.items():
+            commands[name] = commands.get(name, 0) + calls
+    return {
+        "requests": n,
+        "duration_s": seconds,
+        "rps": n / seconds,
+        "latency_ms": {
+            "p50": pooled_percentile(results, 50),
+            "p90": pooled_percentile(results, 90),
+            "p99": pooled_percentile(results, 99),
+            "max": max(r.latency_ms["max"] for r in results),
+        },
+        "errors": errors,
+        "error_share": sum(errors.values()) / n,
+        "cpu_ms_per_request": {
+            "server": server_cpu / n * 1000,
+            "redis": redis_cpu / n * 1000,
+            "load_generator": client_cpu / n * 1000,
+            "kernel_interrupts": irq / n * 1000,
+        },
+        "machine_busy_cores": busy / seconds,
+        "other_load_cores": max(busy - server_cpu - redis_cpu - client_cpu - irq, 0.0) / seconds,
+        "redis_commands_per_request": {k: v / n for k, v in sorted(commands.items())},
+        "redis_commands_total_per_request": sum(commands.values()) / n,
+        "rounds": [
+            {
+                "requests": r.result.requests,
+                "duration_s": r.result.duration_s,
+                "rps": r.result.rps,
+                "p50_ms": r.result.latency_ms["p50"],
+                "p99_ms": r.result.latency_ms["p99"],
+                "server_cpu_ms_per_request": r.server_cpu_s / max(r.result.requests, 1) * 1000,
+                "machine_busy_cores_before": r.busy_cores_before,
+            }
+            for r in rounds
+        ],
+    }
+
+
+def print_phase(name: str, phase: dict[str, Any]) -> None:
+    lat, cpu = phase["latency_ms"], phase["cpu_ms_per_request"]
+    log(
+        f"  {name}: {phase['requests']} requests in {phase['duration_s']:.1f} s = "
+        f"{phase['rps']:.1f} rps; latency p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms; "
+        f"errors {sum(phase['errors'].values())}"
+    )
+    log(
+        f"    CPU per request: server {cpu['server']:.2f} ms, redis {cpu['redis']:.3f} ms, "
+        f"load generator {cpu['load_generator']:.2f} ms, kernel irq "
+        f"{cpu['kernel_interrupts']:.2f} ms; machine busy "
+        f"{phase['machine_busy_cores']:.2f} cores (other load {phase['other_load_cores']:.2f}); "
+        f"redis commands/request {phase['redis_commands_total_per_request']:.2f}"
+    )
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (both servers)")
+    parser.add_argument("--threads", type=int, default=2, help="load generator threads")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per load phase")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds the phases are split into"
+    )
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up load")
+    parser.add_argument("--memory-count", type=int, default=20_000)
+    parser.add_argument("--round-trip-count", type=int, default=100)
+    parser.add_argument("--loader", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30.0,
+        help="seconds to wait, at most, for other load on the machine to stop (a third of "
+        "it before each phase)",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    wrk = None if args.loader == "python" else ensure_wrk(log)
+    if wrk is None and args.loader == "wrk":
+        log("wrk is required (--loader wrk) and is not available")
+        return 2
+
+    profile_name = os.environ.get("VERIFY_ARGON2_PROFILE") or DEFAULT_PROFILE
+    account_sid = "AC" + secrets.token_hex(16)
+    auth_token = secrets.token_hex(16)
+    secret_key = secrets.token_urlsafe(48)
+    auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+    generator = LoadGenerator(wrk, auth)
+    load_settings = LoadSettings(args.threads, args.connections, args.duration / args.rounds)
+    warmup_settings = LoadSettings(args.threads, args.connections, args.warmup)
+    cores = min(args.workers, os.cpu_count() or 1)
+
+    log(
+        f"verify-service bench: {args.workers} gunicorn sync workers per server, load by "
+        f"{generator.name}: {args.threads} threads, {args.connections} connections, "
+        f"{args.duration:g} s per phase; argon2 profile {profile_name}"
+    )
+    quiet = wait_for_quiet(args.quiet_wait)
+    log(f"machine load before the run: {quiet:.2f} cores busy of {os.cpu_count()}")
+    if quiet > 0.25:
+        log("  WARNING: something else is using the CPU; throughput figures will be low")
+
+    # Each round sends its own numbers: wrk's counters start again at 0 in every run.
+    span = START_NUMBERS // (args.threads * args.rounds)
+    start_blocks = [
+        NumberBlock(START_BASE + index * span * args.threads, span, args.threads)
+        for index in range(args.rounds)
+    ]
+    warmup_block = NumberBlock(WARMUP_BASE, 5_000, args.threads)
+    round_trip_block = NumberBlock(ROUND_TRIP_BASE, args.round_trip_count + 1, 1)
+    memory_block = NumberBlock(MEMORY_BASE, args.memory_count + 1, 1)
+    t0 = time.monotonic()
+    blocks = (*start_blocks, warmup_block, round_trip_block, memory_block)
+    for block in blocks:
+        block.validate()  # a number that is not valid would make every request a 400
+    log(
+        f"validated {sum(b.size for b in blocks)} numbers with phonenumbers.is_valid_number "
+        f"in {time.monotonic() - t0:.1f} s"
+    )
+
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "settings": {
+            "workers": args.workers,
+            "worker_class": "sync",
+            "threads": args.threads,
+            "connections": args.connections,
+            "duration_s": args.duration,
+            "argon2_profile": profile_name,
+            "machine_busy_cores_before": quiet,
+        },
+    }
+    redis_server = RedisServer()
+    verify_server: VerifyServer | None = None
+    ceiling_server: CeilingServer | None = None
+    redis_client: redis.Redis | None = None
+    try:
+        with stop_on_signals():
+            redis_server.start()
+            redis_client = redis_server.client()
+            results["machine"] = machine_info(redis_server.version(), "wrk" if wrk else "python")
+            env = {
+                "VERIFY_REDIS_URL": redis_server.url,
+                "VERIFY_SECRET_KEY": secret_key,
+                "VERIFY_ACCOUNT_SID": account_sid,
+                "VERIFY_AUTH_TOKEN": auth_token,
+                "VERIFY_CONSOLE_OUTBOX": "/dev/null",
+                "VERIFY_ARGON2_PROFILE": profile_name,
+                "VERIFY_REDIS_KEY_PREFIX": KEY_PREFIX,
+            }
+            if os.environ.get("VERIFY_LOG_LEVEL"):
+                env["VERIFY_LOG_LEVEL"] = os.environ["VERIFY_LOG_LEVEL"]
+            verify_server = VerifyServer(env, args.workers).start(RESULTS / "verify-service.log")
+            ceiling_server = CeilingServer(redis_server.url, args.workers).start(
+                RESULTS / "ceiling.log"
+            )
+            log(
+                f"redis-server {results['machine']['redis']} on {redis_server.port}, "
+                f"verify-service on {verify_server.port}, ceiling app on {ceiling_server.port}"
+            )
+            settings = Settings(
+                account_sid=account_sid,
+                auth_token=auth_token,
+                secret_key=secret_key.encode(),
+                redis_url=redis_server.url,
+                console_outbox="/dev/null",
+                argon2_profile=profile_name,
+                key_prefix=KEY_PREFIX,
+            )
+            run_all(
+                args,
+                results,
+                settings,
+                auth,
+                generator,
+                load_settings,
+                warmup_settings,
+                redis_server,
+                redis_client,
+                verify_server,
+                ceiling_server,
+                cores,
+                start_blocks,
+                warmup_block,
+                round_trip_block,
+                memory_block,
+            )
+    except (KeyboardInterrupt, SystemExit):
+        log("\ninterrupted: stopping the servers this run started")
+        raise
+    finally:
+        for closing in (ceiling_server, verify_server):
+            if closing is not None:
+                closing.stop()
+        if redis_client is not None:
+            redis_client.close()
+        redis_server.stop()
+
+    results["run_seconds"] = time.monotonic() - started
+    missed = report(results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
+    log(f"\nwrote {shown} ({results['run_seconds']:.0f} s)")
+    return 1 if (missed and args.strict) else 0
+
+
+def run_all(
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    settings: Settings,
+    auth: str,
+    generator: LoadGenerator,
+    load_settings: LoadSettings,
+    warmup_settings: LoadSettings,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+    verify_server: VerifyServer,
+    ceiling_server: CeilingServer,
+    cores: int,
+    start_blocks: list[NumberBlock],
+    warmup_block: NumberBlock,
+    round_trip_block: NumberBlock,
+    memory_block: NumberBlock,
+) -> None:
+    bench = Bench(generator, load_settings, redis_server, redis_client, args.quiet_wait / 10)
+    service = http_post(f"{verify_server.url}/v2/Services", auth, {"FriendlyName": "Bench"})
+    service_sid = str(service["sid"])
+    start_path = f"/v2/Services/{service_sid}/Verifications"
+    check_path = f"/v2/Services/{service_sid}/VerificationCheck"
+
+    # (d) argon2, in this process, before any load: every profile.
+    log("\n(d) argon2 per hash, in-process (Argon2CodeHasher.digest):")
+    table = inprocess.time_all_profiles(settings.secret_key)
+    for name, row in table.items():
+        mark = "  <- configured" if name == settings.argon2_profile else ""
+        log(
+            f"  {name:8} t={row['time_cost']} m={row['memory_cost_kib']:>5} KiB "
+            f"p={row['parallelism']}: mean {row['mean_ms']:.2f} ms, median "
+            f"{row['median_ms']:.2f} ms ({row['hashes']} hashes){mark}"
+        )
+    profile = PROFILES[settings.argon2_profile]
+
+    # Warm-up: workers import lazily and open their Redis connections on first use.
+    log("\nwarm-up")
+    generator.run(verify_server.url, start_path, StartLoad(warmup_block), warmup_settings)
+    generator.run(ceiling_server.url, start_path, StartLoad(warmup_block), warmup_settings)
+    quiesce(redis_client)
+
+    # (a), (b), (c) in interleaved rounds, so that a slow spell of this shared machine falls
+    # on every phase alike; argon2 is timed again just before each round.
+    log(
+        f"\n(a) starts, (b) checks, (c) ceiling: {args.rounds} interleaved rounds of "
+        f"{load_settings.duration_s:g} s each"
+    )
+    rounds: dict[str, list[Round]] = {"ceiling": [], "start": [], "check": []}
+    argon2_samples: list[float] = []
+    keys_added = memory_added = 0
+    rng = random.Random(7)
+    for index in range(args.rounds):
+        argon2_samples.append(
+            inprocess.time_argon2(settings.secret_key, profile, ARGON2_HASHES_PER_ROUND)["mean_ms"]
+        )
+        block = start_blocks[index]
+        ceiling_round = bench.round(ceiling_server, start_path, StartLoad(block))
+        rounds["ceiling"].append(ceiling_round)
+
+        keys0, memory0 = redis_client.dbsize(), inprocess.used_memory(redis_client)
+        start_round = bench.round(verify_server, start_path, StartLoad(block))
+        rounds["start"].append(start_round)
+        keys_added += int(redis_client.dbsize()) - int(keys0)
+        memory_added += inprocess.used_memory(redis_client) - memory0
+
+        # Checks by VerificationSid with a wrong code, on the verifications the starts left,
+        # shuffled each round. A round may take a sid twice when checks outrun the starts
+        # before it (round 1 only: the pool grows each round), so no sid reaches the 5
+        # checks a verification allows.
+        sids = pending_sids(redis_client, service_sid)
+        needed = math.ceil(start_round.result.rps * 1.5 * load_settings.duration_s / 2)
+        if len(sids) < needed:
+            log(f"  pre-phase: {needed - len(sids)} more verifications through the API")
+            topup = NumberBlock(TOPUP_BASE + index * 10_000, min(needed - len(sids), 10_000), 1)
+            topup.validate()
+            sids += create_via_api(verify_server.url + start_path, auth, topup, topup.size)
+        rng.shuffle(sids)
+        with tempfile.TemporaryDirectory(prefix="verify-bench-") as folder:
+            sids_file = Path(folder) / "sids.txt"
+            sids_file.write_text("\n".join(sids) + "\n")
+            check_round = bench.round(verify_server, check_path, CheckLoad(sids_file))
+        rounds["check"].append(check_round)
+        log(
+            f"  round {index + 1}: argon2 {argon2_samples[-1]:.2f} ms; ceiling "
+            f"{ceiling_round.result.rps:.0f} rps, start {start_round.result.rps:.0f} rps, "
+            f"check {check_round.result.rps:.0f} rps ({len(sids)} pending sids)"
+        )
+    phases = {name: combine(phase_rounds) for name, phase_rounds in rounds.items()}
+    for name in ("ceiling", "start", "check"):
+        print_phase(name, phases[name])
+    results["phases"] = phases
+    argon2_ms = statistics.fmean(argon2_samples)
+    results["argon2"] = {
+        "configured": settings.argon2_profile,
+        "profiles": table,
+        "per_round_ms": argon2_samples,
+        "mean_of_rounds_ms": argon2_ms,
+    }
+
+    # (e) the bound.
+    ceiling_cpu_s = cores / phases["ceiling"]["rps"]
+    bound = cores / (ceiling_cpu_s + argon2_ms / 1000)
+    results["bound"] = {
+        "cores_used": cores,
+        "ceiling_cpu_ms_per_request": ceiling_cpu_s * 1000,
+        "argon2_ms": argon2_ms,
+        "bound_rps": bound,
+        "start_ratio": phases["start"]["rps"] / bound,
+        "check_ratio": phases["check"]["rps"] / bound,
+        "formula": "bound = cores_used / (cores_used / ceiling_rps + argon2_s); "
+        "cores_used = min(workers, nproc); argon2_s = mean of the per-round timings",
+    }
+
+    # (f) round trips and commands, in-process through the Flask test client.
+    log("\n(f) Redis round trips and commands per operation (in-process test client)")
+    round_trips = inprocess.measure_round_trips(
+        settings, service_sid, round_trip_block, args.round_trip_count
+    )
+    for name, row in round_trips.items():
+        log(
+            f"  {name}: {row['round_trips_per_op']:.2f} round trips, "
+            f"{row['commands_total_per_op']:.2f} commands {row['commands_per_op']}"
+        )
+    results["round_trips"] = round_trips
+
+    # (g) memory per pending verification.
+    log(f"\n(g) Redis memory per pending verification ({args.memory_count} created)")
+    memory_service = http_post(f"{verify_server.url}/v2/Services", auth, {"FriendlyName": "Mem"})
+    memory = inprocess.measure_memory(
+        settings, str(memory_service["sid"]), memory_block, args.memory_count
+    )
+    memory["cross_check_start_phase"] = {
+        "keys_added": keys_added,
+        "used_memory_delta": memory_added,
+        "bytes_per_pending": memory_added / max(keys_added, 1),
+    }
+    log(
+        f"  {memory['bytes_per_pending']:.0f} bytes per pending verification "
+        f"({memory['keys_added']} keys, "
+        f"{memory['used_memory_after'] - memory['used_memory_before']} bytes); "
+        f"cross-check from the start phase: "
+        f"{memory['cross_check_start_phase']['bytes_per_pending']:.0f} bytes over "
+        f"{keys_added} keys"
+    )
+    results["memory"] = memory
+
+
+def report(results: dict[str, Any]) -> bool:
+    """Prints the figures table with PASS/MISS; returns True when a target is missed."""
+    phases, bound = results["phases"], results["bound"]
+    rt, memory = results["round_trips"], results["memory"]
+    argon2 = results["argon2"]["profiles"][results["argon2"]["configured"]]
+
+    def valid(phase: dict[str, Any]) -> bool:
+        return bool(phase["error_share"] <= MAX_ERROR_SHARE)
+
+    targets = [
+        (
+            "start_rps / bound",
+            bound["start_ratio"],
+            f">= {TARGET_RATIO}",
+            bound["start_ratio"] >= TARGET_RATIO and valid(phases["start"]),
+        ),
+        (
+            "check_rps / bound",
+            bound["check_ratio"],
+            f">= {TARGET_RATIO}",
+            bound["check_ratio"] >= TARGET_RATIO and valid(phases["check"]),
+        ),
+        (
+            "round trips per start",
+            rt["start"]["round_trips_per_op"],
+            f"<= {TARGET_ROUND_TRIPS}",
+            rt["start"]["round_trips_per_op"] <= TARGET_ROUND_TRIPS,
+        ),
+        (
+            "round trips per check (wrong code)",
+            rt["check_wrong_code"]["round_trips_per_op"],
+            f"<= {TARGET_ROUND_TRIPS}",
+            rt["check_wrong_code"]["round_trips_per_op"] <= TARGET_ROUND_TRIPS,
+        ),
+        (
+            "round trips per check (right code)",
+            rt["check_right_code"]["round_trips_per_op"],
+            f"<= {TARGET_ROUND_TRIPS}",
+            rt["check_right_code"]["round_trips_per_op"] <= TARGET_ROUND_TRIPS,
+        ),
+        (
+            "bytes per pending verification",
+            memory["bytes_per_pending"],
+            f"<= {TARGET_BYTES_PER_PENDING}",
+            memory["bytes_per_pending"] <= TARGET_BYTES_PER_PENDING,
+        ),
+    ]
+    rows = [
+        ("workers per server (gunicorn sync)", f"{results['settings']['workers']}"),
+        ("load generator", results["machine"]["load_generator"]),
+    ]
+    for name in ("start", "check", "ceiling"):
+        phase = phases[name]
+        lat = phase["latency_ms"]
+        rows.append((f"{name} throughput (rps)", f"{phase['rps']:.1f}"))
+        rows.append((f"{name} latency p50 / p99 (ms)", f"{lat['p50']:.1f} / {lat['p99']:.1f}"))
+        rows.append((f"{name} non-2xx + socket errors", f"{sum(phase['errors'].values())}"))
+        rows.append(
+            (f"{name} server CPU per request (ms)", f"{phase['cpu_ms_per_request']['server']:.2f}")
+        )
+    rows += [
+        ("cores used = min(workers, nproc)", f"{bound['cores_used']}"),
+        (
+            "ceiling CPU per request (ms) = cores/ceiling_rps",
+            f"{bound['ceiling_cpu_ms_per_request']:.3f}",
+        ),
+        (
+            f"argon2 per hash, {results['argon2']['configured']} (ms, mean of rounds)",
+            f"{bound['argon2_ms']:.2f}",
+        ),
+        (
+            f"argon2 per hash, {results['argon2']['configured']} (ms, before the run)",
+            f"{argon2['mean_ms']:.2f}",
+        ),
+        ("bound (rps) = cores/(ceiling CPU + argon2)", f"{bound['bound_rps']:.1f}"),
+        (
+            "redis commands per start / wrong check / right check",
+            f"{rt['start']['commands_total_per_op']:.1f} / "
+            f"{rt['check_wrong_code']['commands_total_per_op']:.1f} / "
+            f"{rt['check_right_code']['commands_total_per_op']:.1f}",
+        ),
+        (
+            "memory per pending, cross-check from starts (bytes)",
+            f"{memory['cross_check_start_phase']['bytes_per_pending']:.0f}",
+        ),
+    ]
+    log("\n" + "=" * 78)
+    log("figures")
+    for name, value in rows:
+        log(f"  {name:<52} {value:>20}")
+    log("targets")
+    missed = False
+    results["targets"] = []
+    for name, value, target, ok in targets:
+        missed |= not ok
+        log(f"  {name:<40} {value:>10.3f}   {target:<8} {'PASS' if ok else 'MISS'}")
+        results["targets"].append({"name": name, "value": value, "target": target, "pass": ok})
+    for name in ("start", "check", "ceiling"):
+        if not valid(phases[name]):
+            log(f"  WARNING: {name} phase had {phases[name]['error_share']:.1%} errors")
+        if phases[name]["other_load_cores"] > 0.2:
+            log(
+                f"  WARNING: other processes used {phases[name]['other_load_cores']:.2f} cores "
+                f"during the {name} phase"
+            )
+    return missed
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
