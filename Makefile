@@ -43,7 +43,17 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 bench: $(STAMP) ## Throughput and latency against the framework ceiling (see docs/performance.md)
 	$(BIN)/python -m bench.run
 
+messages-extract: $(STAMP) ## Extract message ids into the .pot and update every .po
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --add-comments=TRANSLATORS: --strip-comment-tags \
+	  --add-location=file --sort-output --project=verify-service --version=0.1.0 \
+	  --copyright-holder="verify-service contributors" -o verify_service/locales/messages.pot .
+	$(BIN)/pybabel update -i verify_service/locales/messages.pot -d verify_service/locales \
+	  -D messages --ignore-obsolete
+
+messages-compile: $(STAMP) ## Compile the .po catalogues into the .mo files the service loads
+	$(BIN)/pybabel compile -d verify_service/locales -D messages --statistics
+
 clean: ## Remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench messages-extract messages-compile clean

@@ -34,7 +34,7 @@ from verify_service.domain.errors import (
     TooManyConcurrentRequests,
 )
 from verify_service.domain.keyring import Keyring
-from verify_service.domain.messages import MessageContent, render_message
+from verify_service.domain.messages import MessageContent, render, resolve_locale
 from verify_service.domain.models import (
     Channel,
     OutgoingMessage,
@@ -168,15 +168,17 @@ class Verifications:
                 payee=outcome.verification.payee,
                 app_hash=request.app_hash,
             )
+            locale = resolve_locale(outcome.verification.locale, to, request.channel)
+            message = render(request.channel, content, code, locale)
             self._sender.send(
                 OutgoingMessage(
                     to=to,
                     channel=request.channel,
-                    body=render_message(request.channel, content, code),
+                    body=message.text,
                     service_sid=service_sid,
                     verification_sid=sid,
                     attempt_sid=write.attempt_sid,
-                    locale=outcome.verification.locale,
+                    locale=message.locale,
                     tags=request.tags,
                 )
             )

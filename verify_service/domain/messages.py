@@ -1,38 +1,46 @@
-"""Message text, in Twilio's default English wording (localised templates come later)."""
+"""Message text per channel and locale: the renderer the use cases call.
+
+`resolve_locale` picks the locale (`Locale`, else the number's country, else English) and
+`render` writes the message in it. The words come from gettext catalogues
+(`verify_service/locales/`, see docs/messages.md); they are loaded and checked when this
+module is imported, so a broken catalogue stops the service from starting.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from verify_service.domain import locale_resolution
+from verify_service.domain.catalogues import load_catalogues
+from verify_service.domain.delivery import RenderedMessage
+from verify_service.domain.message_templates import DO_NOT_SHARE, MessageContent, compose
 from verify_service.domain.models import Channel
 
-DO_NOT_SHARE_WARNING = (
-    "Don’t share this code with anyone; our employees will never ask for the code."
-)
+__all__ = [
+    "DO_NOT_SHARE_WARNING",
+    "SHIPPED_LOCALES",
+    "MessageContent",
+    "render",
+    "resolve_locale",
+]
+
+# Twilio's English sentence (reference notes §6), as the SMS carries it.
+DO_NOT_SHARE_WARNING = DO_NOT_SHARE.removeprefix("%(message)s. ")
+
+_CATALOGUES = load_catalogues()
+SHIPPED_LOCALES = frozenset(_CATALOGUES)
 
 
-@dataclass(frozen=True, slots=True)
-class MessageContent:
-    """What goes into one message besides the code."""
-
-    friendly_name: str
-    do_not_share_warning: bool = False
-    amount: str | None = None
-    payee: str | None = None
-    app_hash: str | None = None
+def resolve_locale(requested: str | None, destination: str, channel: Channel) -> str:
+    """The locale of a message to `destination`: `requested` (a validated `Locale`), else
+    the phone number's country language if shipped, else English (always for e-mail).
+    """
+    return locale_resolution.resolve_locale(requested, destination, channel, SHIPPED_LOCALES)
 
 
-def render_message(channel: Channel, content: MessageContent, code: str) -> str:
-    """The message text for `channel`. The result carries the code: never log it."""
-    if channel is Channel.CALL:
-        spoken = ", ".join(code)
-        return f"Your {content.friendly_name} verification code is: {spoken}."
-    text = f"Your {content.friendly_name} verification code is: {code}"
-    if content.amount is not None and content.payee is not None:
-        text += f". Amount: {content.amount}, payee: {content.payee}"
-    if content.do_not_share_warning and channel is Channel.SMS:
-        text += f". {DO_NOT_SHARE_WARNING}"
-    if content.app_hash and channel is Channel.SMS:
-        # Android SMS Retriever: the app hash on its own last line (Twilio prefixes "<#> ").
-        text = f"<#> {text}\n{content.app_hash}"
-    return text
+def render(channel: Channel, content: MessageContent, code: str, locale: str) -> RenderedMessage:
+    """The message for `channel` in `locale` (a shipped locale). Carries the code: never
+    log it.
+    """
+    catalogue = _CATALOGUES.get(locale)
+    if catalogue is None:
+        raise ValueError(f"no catalogue for locale {locale!r}")
+    return compose(channel, content, code, catalogue.style, catalogue.translations)
