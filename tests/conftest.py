@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.processes import RedisServer
-from verify_service.app import create_app
+from verify_service.app import CONTAINER_KEY, create_app
 from verify_service.settings import Settings
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -45,6 +45,9 @@ def settings(redis_server: RedisServer) -> Settings:
         secret_key=SECRET_KEY.encode(),
         redis_url=redis_server.url,
         public_url="https://verify.example.test",
+        # Not the default prefix: the end-to-end server (and its delivery worker) shares
+        # this Redis, and must not take the in-process tests' queued messages.
+        key_prefix="it",
     )
 
 
@@ -62,11 +65,22 @@ def sender() -> RecordingSender:
 def app(
     settings: Settings, redis_client: redis.Redis, clock: FixedClock, sender: RecordingSender
 ) -> Flask:
-    return create_app(settings, clock=clock, sender=sender)
+    return create_app(settings, clock=clock, providers=sender.as_providers())
+
+
+def deliver_queued(app: Flask) -> int:
+    """Run the app's delivery worker until the outbox is empty (the worker process's job in
+    production); returns how many deliveries it handled."""
+    worker = app.extensions[CONTAINER_KEY].delivery_worker("tests")
+    handled = 0
+    while (batch := worker.run_once(block_ms=0)) > 0:
+        handled += batch
+    return handled
 
 
 class Api:
-    """The HTTP API as a test sees it: form-encoded PascalCase, account credentials."""
+    """The HTTP API as a test sees it: form-encoded PascalCase, account credentials.
+    Queued messages are delivered before `start` returns, as a worker would."""
 
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
@@ -89,9 +103,12 @@ class Api:
     def start(
         self, service_sid: str, to: str = "+14155552671", channel: str = "sms", **params: Any
     ) -> TestResponse:
-        return self.post(
+        response = self.post(
             f"/v2/Services/{service_sid}/Verifications", To=to, Channel=channel, **params
         )
+        if response.status_code == 201:
+            deliver_queued(self.client.application)
+        return response
 
     def check(self, service_sid: str, code: str, **params: Any) -> TestResponse:
         return self.post(f"/v2/Services/{service_sid}/VerificationCheck", Code=code, **params)

@@ -4,6 +4,7 @@ at import time, and is the one place that knows the concrete adapters."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -11,18 +12,21 @@ from flask import Flask, Response, request
 
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
 from verify_service.adapters.clock import SystemClock
-from verify_service.adapters.console_sender import ConsoleSender
+from verify_service.adapters.delivery.registry import providers_by_channel
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_connection import connect, embedded
 from verify_service.adapters.redis_store import RedisServiceStore, RedisVerificationStore
+from verify_service.adapters.redis_store.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.errors import UNAVAILABLE
-from verify_service.adapters.redis_store.keys import KeySpace
+from verify_service.adapters.redis_store.keys import KeySpace, OutboxKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.application.access import AccountCredentials, Authenticator
-from verify_service.application.ports import Clock, Sender
+from verify_service.application.delivery_worker import DeliveryWorker, RetryPolicy
+from verify_service.application.ports import Clock, DeliveryProvider
 from verify_service.application.service_catalog import ServiceCatalog
 from verify_service.application.verifications import Verifications
 from verify_service.domain.keyring import Keyring
+from verify_service.domain.models import Channel
 from verify_service.http import health, services_api, verifications_api
 from verify_service.http.auth import authenticate_request
 from verify_service.http.error_codes import register_error_handlers
@@ -33,6 +37,12 @@ from verify_service.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024
+CONTAINER_KEY = "verify_service.container"
+
+
+ProviderMap = Mapping[Channel, Sequence[DeliveryProvider]]
+# Delivery attempts' status records outlive their verification, for support and receipts.
+ATTEMPT_STATUS_TTL_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +54,32 @@ class Container:
     catalog: ServiceCatalog
     verifications: Verifications
     authenticator: Authenticator
+    outbox: RedisDeliveryQueue
+    verification_store: RedisVerificationStore
+    clock: Clock
+    providers: ProviderMap | None = None
+
+    def delivery_worker(self, consumer: str, policy: RetryPolicy | None = None) -> DeliveryWorker:
+        """A worker over this container's outbox; providers are built on first use."""
+        providers = self.providers or providers_by_channel(self.settings)
+        return DeliveryWorker(
+            queue=self.outbox,
+            liveness=self.verification_store,
+            providers=providers,
+            clock=self.clock,
+            policy=policy or RetryPolicy(),
+            consumer=consumer,
+        )
 
 
 def build_container(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    sender: Sender | None = None,
+    providers: ProviderMap | None = None,
     redis_client: redis.Redis | None = None,
 ) -> Container:
-    """Wire the use cases to their adapters (the app and the CLI share this)."""
+    """Wire the use cases to their adapters (the app, the worker and the CLI share this)."""
     client = redis_client or (
         embedded()
         if settings.embedded
@@ -63,31 +89,41 @@ def build_container(
     keyring = Keyring.from_secret(settings.secret_key)
     scripts = ScriptBook()
     keys = KeySpace(settings.key_prefix)
-    cipher = DestinationCipher(keyring.destination_encryption_key)
-
+    outbox = RedisDeliveryQueue(
+        client,
+        scripts,
+        OutboxKeys(settings.key_prefix),
+        DestinationCipher(keyring.outbox_encryption_key),
+        ATTEMPT_STATUS_TTL_MS,
+    )
+    store = RedisVerificationStore(
+        client, scripts, keys, DestinationCipher(keyring.destination_encryption_key), outbox
+    )
     catalog = ServiceCatalog(RedisServiceStore(client, scripts, keys), clock)
     verifications = Verifications(
-        store=RedisVerificationStore(client, scripts, keys, cipher),
+        store=store,
         hasher=Argon2CodeHasher(keyring, PROFILES[settings.argon2_profile]),
         keyring=keyring,
-        sender=sender or ConsoleSender(settings.console_outbox),
         clock=clock,
     )
     authenticator = Authenticator([AccountCredentials(settings.account_sid, settings.auth_token)])
-    return Container(settings, client, catalog, verifications, authenticator)
+    return Container(
+        settings, client, catalog, verifications, authenticator, outbox, store, clock, providers
+    )
 
 
 def create_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    sender: Sender | None = None,
+    providers: ProviderMap | None = None,
     redis_client: redis.Redis | None = None,
     container: Container | None = None,
 ) -> Flask:
-    """Build the app. `clock`, `sender` and `redis_client` replace the defaults in tests."""
+    """Build the app. `clock`, `providers` and `redis_client` replace the defaults in tests;
+    the container is kept on the app (`app.extensions[CONTAINER_KEY]`) for the CLI and tests."""
     container = container or build_container(
-        settings, clock=clock, sender=sender, redis_client=redis_client
+        settings, clock=clock, providers=providers, redis_client=redis_client
     )
     client, authenticator = container.redis, container.authenticator
     app = Flask(__name__)
@@ -96,6 +132,7 @@ def create_app(
     app.extensions[EXTENSION_KEY] = Components(
         container.catalog, container.verifications, settings.public_url
     )
+    app.extensions[CONTAINER_KEY] = container
     register_error_handlers(app)
 
     @app.before_request

@@ -10,8 +10,11 @@ from typing import Any
 
 import click
 
-from verify_service.app import build_container, create_app
+from verify_service import delivery_runner
+from verify_service.app import Container, build_container, create_app
 from verify_service.domain.errors import VerifyError
+from verify_service.domain.models import Channel
+from verify_service.http.representations import twilio_time
 from verify_service.settings import ConfigError, Settings
 
 DEFAULT_PORT = 8080
@@ -78,7 +81,16 @@ def _embedded_banner(settings: Settings, service_sid: str, base: str) -> str:
 )
 @click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 600))
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
-def serve(host: str, port: int, workers: int, timeout: int, access_log: bool) -> None:
+@click.option(
+    "--worker/--no-worker",
+    "with_worker",
+    default=True,
+    show_default=True,
+    help="Also run a delivery worker (a child process; a thread on the embedded store).",
+)
+def serve(
+    host: str, port: int, workers: int, timeout: int, access_log: bool, with_worker: bool
+) -> None:
     """Run the HTTP API under gunicorn."""
     from verify_service.server import GunicornServer  # noqa: PLC0415 - not needed by other commands
 
@@ -103,13 +115,85 @@ def serve(host: str, port: int, workers: int, timeout: int, access_log: bool) ->
         app = create_app(settings, container=container)
         # No worker timeout: a restarted worker would come back with the start-up state.
         embedded_options = {**options, "workers": 1, "preload_app": True, "timeout": 0}
+        if with_worker:
+            # The delivery thread must live in the gunicorn worker, beside the store.
+            embedded_options["post_worker_init"] = lambda _worker: delivery_runner.start_thread(
+                container
+            )
         GunicornServer(lambda: app, embedded_options).run()
         return
-    logging.getLogger(__name__).warning(
-        "delivery is the console provider: codes are written to %s",
-        settings.console_outbox or "standard output",
-    )
-    GunicornServer(lambda: create_app(settings), options).run()
+    if any(
+        config.KIND == "console"
+        for channel in Channel
+        for config in settings.providers_for(channel)
+    ):
+        logging.getLogger(__name__).warning(
+            "a channel delivers through the console provider: codes are written to %s",
+            settings.console_outbox or "standard output",
+        )
+    child = delivery_runner.spawn_process() if with_worker else None
+    try:
+        GunicornServer(lambda: create_app(settings), options).run()
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(30)
+
+
+@main.command()
+def worker() -> None:
+    """Run a delivery worker: queued messages to providers, with retries and failover."""
+    settings = _settings()
+    _configure_logging(settings.log_level)
+    if settings.embedded:
+        raise click.ClickException(
+            "set VERIFY_REDIS_URL: on the embedded store `serve` runs the worker itself"
+        )
+    delivery_runner.run_until_signalled(build_container(settings))
+
+
+@main.group("dead-letters")
+def dead_letters() -> None:
+    """Messages every provider refused: list and requeue them."""
+
+
+@dead_letters.command("list")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+def list_dead_letters(limit: int) -> None:
+    """Newest first, one JSON object per line (no code, no destination)."""
+    container = _redis_container()
+    for letter in container.outbox.dead_letters(limit):
+        click.echo(
+            json.dumps(
+                {
+                    "attempt_sid": letter.attempt_sid,
+                    "channel": letter.channel,
+                    "failed_at": twilio_time(letter.failed_ms),
+                    "reason": letter.reason,
+                }
+            )
+        )
+
+
+@dead_letters.command("requeue")
+@click.argument("attempt_sids", nargs=-1, required=True)
+def requeue_dead_letters(attempt_sids: tuple[str, ...]) -> None:
+    """Queue these attempts again, from the first provider. A letter whose verification
+    has ended since is dropped by the worker, not sent."""
+    container = _redis_container()
+    missing = [
+        sid for sid in attempt_sids if not container.outbox.requeue(sid, container.clock.now_ms())
+    ]
+    if missing:
+        raise click.ClickException(f"no dead letter for {', '.join(missing)}")
+    click.echo(f"requeued {len(attempt_sids)}")
+
+
+def _redis_container() -> Container:
+    settings = _settings()
+    if settings.embedded:
+        raise click.ClickException("set VERIFY_REDIS_URL: the embedded store has no dead letters")
+    return build_container(settings)
 
 
 @main.command()

@@ -9,11 +9,27 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE, PROFILES
+from verify_service.adapters.delivery.console import ConsoleConfig
+from verify_service.adapters.delivery.dsn import ProviderConfigError
+from verify_service.adapters.delivery.registry import (
+    DEFAULT_PROVIDERS,
+    ProviderConfig,
+    parse_provider_list,
+)
 from verify_service.domain.keyring import MIN_SECRET_KEY_BYTES
+from verify_service.domain.models import Channel
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MIN_AUTH_TOKEN_LENGTH = 16
+# One failover list of provider DSNs per channel (`dsn || dsn`), see docs/providers.md.
+PROVIDER_VARIABLES = {
+    Channel.SMS: "VERIFY_SMS_PROVIDERS",
+    Channel.CALL: "VERIFY_CALL_PROVIDERS",
+    Channel.EMAIL: "VERIFY_EMAIL_PROVIDERS",
+    Channel.WHATSAPP: "VERIFY_WHATSAPP_PROVIDERS",
+}
+_CONSOLE_ONLY: tuple[ProviderConfig, ...] = (ConsoleConfig(),)
 
 
 class ConfigError(Exception):
@@ -36,10 +52,23 @@ class Settings:
     ephemeral_credentials: bool = False  # some were generated at start (embedded mode only)
     generated_auth_token: bool = False  # the token was generated, so it may be printed once
     log_level: str = "INFO"
+    sms_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
+    call_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
+    email_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
+    whatsapp_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
 
     @property
     def embedded(self) -> bool:
         return self.redis_url is None
+
+    def providers_for(self, channel: Channel) -> tuple[ProviderConfig, ...]:
+        """The channel's provider configs in failover order (`build_providers` takes them)."""
+        return {
+            Channel.SMS: self.sms_providers,
+            Channel.CALL: self.call_providers,
+            Channel.EMAIL: self.email_providers,
+            Channel.WHATSAPP: self.whatsapp_providers,
+        }[channel]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -93,6 +122,10 @@ class Settings:
             ephemeral_credentials=ephemeral,
             generated_auth_token=generated_token,
             log_level=_log_level(env.get("VERIFY_LOG_LEVEL") or "INFO"),
+            sms_providers=_providers(env, Channel.SMS),
+            call_providers=_providers(env, Channel.CALL),
+            email_providers=_providers(env, Channel.EMAIL),
+            whatsapp_providers=_providers(env, Channel.WHATSAPP),
         )
 
     def __repr__(self) -> str:  # never print secrets
@@ -132,6 +165,15 @@ def _check_credentials(account_sid: str, auth_token: str, secret: str) -> None:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _providers(env: Mapping[str, str], channel: Channel) -> tuple[ProviderConfig, ...]:
+    """`VERIFY_<CHANNEL>_PROVIDERS`; the problem is named, the DSN (it has secrets) is not."""
+    variable = PROVIDER_VARIABLES[channel]
+    try:
+        return parse_provider_list(channel, env.get(variable) or DEFAULT_PROVIDERS)
+    except ProviderConfigError as exc:
+        raise ConfigError(f"{variable} {exc}") from None
 
 
 def _log_level(value: str) -> str:

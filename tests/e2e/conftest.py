@@ -40,8 +40,10 @@ def api_server(
 
 
 @pytest.fixture
-def outbox(outbox_path: Path) -> Outbox:
-    return Outbox(outbox_path)
+def outbox(outbox_path: Path, redis_server: RedisServer) -> Iterator[Outbox]:
+    client = redis_server.client()
+    yield Outbox(outbox_path, client)
+    client.close()
 
 
 def twilio_client(base_url: str, username: str = ACCOUNT_SID, password: str = AUTH_TOKEN) -> Client:

@@ -84,7 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with requests.Session() as session, redis_server.client() as client:
             session.auth = (ACCOUNT_SID, AUTH_TOKEN)
             yield Stack(
-                client, api, Outbox(folder / "outbox.jsonl"), folder / "server.log", session
+                client, api, Outbox(folder / "outbox.jsonl", client), folder / "server.log", session
             )
     finally:
         api.stop()
@@ -131,6 +131,9 @@ def everything_in_redis(client: redis.Redis) -> dict[bytes, bytes]:
             parts += list(client.smembers(key))
         elif kind == b"list":
             parts += client.lrange(key, 0, -1)
+        elif kind == b"stream":  # the delivery outbox: sealed messages only
+            for entry_id, fields in client.xrange(key):
+                parts += [entry_id, *fields.keys(), *fields.values()]
         else:
             pytest.fail(f"unexpected Redis type {kind!r} for {key!r}")
         parts.append(client.dump(key) or b"")

@@ -64,9 +64,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     api = ApiServer(server_env(redis_server.url, folder / "outbox.jsonl"), workers=2)
     try:
         api.start(folder / "server.log")
-        with requests.Session() as session:
+        with requests.Session() as session, redis_server.client() as client:
             session.auth = (ACCOUNT_SID, AUTH_TOKEN)
-            yield Stack(redis_server, api, Outbox(folder / "outbox.jsonl"), session)
+            yield Stack(redis_server, api, Outbox(folder / "outbox.jsonl", client), session)
     finally:
         api.stop()
         redis_server.stop()
@@ -88,9 +88,10 @@ def pending(stack: Stack) -> Iterator[Pending]:
     started = stack.start(service_sid)
     assert started.status_code == 201, started.text
     sid = started.json()["sid"]
+    code = stack.outbox.last_code(sid)
     stack.redis.stop()
     try:
-        yield Pending(service_sid, sid, stack.outbox.last_code(sid))
+        yield Pending(service_sid, sid, code)
     finally:
         stack.redis.stop()  # a no-op unless the test restarted it
         stack.redis.start()

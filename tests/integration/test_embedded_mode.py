@@ -40,7 +40,7 @@ def embedded_settings() -> Settings:
 @pytest.fixture
 def embedded_api(embedded_settings: Settings, clock: FixedClock, sender: RecordingSender) -> Api:
     """The Api helper, authenticated with the embedded mode's generated credentials."""
-    app = create_app(embedded_settings, clock=clock, sender=sender)
+    app = create_app(embedded_settings, clock=clock, providers=sender.as_providers())
     api = Api(app.test_client())
     api.headers = basic_auth(embedded_settings.account_sid, embedded_settings.auth_token)
     return api
@@ -131,8 +131,12 @@ def test_two_embedded_apps_share_no_state(
     embedded_settings: Settings, clock: FixedClock, sender: RecordingSender
 ) -> None:
     """Each app gets its own in-process store; nothing leaks between them."""
-    first = Api(create_app(embedded_settings, clock=clock, sender=sender).test_client())
-    second = Api(create_app(embedded_settings, clock=clock, sender=sender).test_client())
+    first = Api(
+        create_app(embedded_settings, clock=clock, providers=sender.as_providers()).test_client()
+    )
+    second = Api(
+        create_app(embedded_settings, clock=clock, providers=sender.as_providers()).test_client()
+    )
     first.headers = second.headers = basic_auth(
         embedded_settings.account_sid, embedded_settings.auth_token
     )
@@ -302,6 +306,7 @@ def production_env(redis_server: RedisServer, **overrides: str) -> dict[str, str
         "VERIFY_ACCOUNT_SID": ACCOUNT_SID,
         "VERIFY_AUTH_TOKEN": AUTH_TOKEN,
         "VERIFY_SECRET_KEY": SECRET_KEY,
+        "VERIFY_REDIS_KEY_PREFIX": "it",  # the in-process tests' prefix (tests/conftest.py)
     }
     env.update(overrides)
     return env
@@ -385,7 +390,7 @@ def test_service_create_defaults_to_six_digits(
     assert result.exit_code == 0, result.output
     created = json.loads(result.stdout)
     assert created["code_length"] == 6
-    assert redis_client.zscore("vs:{svc}:index", created["sid"]) is not None
+    assert redis_client.zscore("it:{svc}:index", created["sid"]) is not None
 
 
 def test_service_create_without_a_secret_fails_naming_verify_secret_key(

@@ -52,7 +52,8 @@ def test_verifications_stored_under_a_previous_secret_key_are_gone_not_broken(
     rotated = Settings(
         **{**_fields(settings), "secret_key": b"another-secret-key-of-at-least-32-bytes"}
     )
-    api_after = Api(create_app(rotated, clock=FixedClock(), sender=RecordingSender()).test_client())
+    app_after = create_app(rotated, clock=FixedClock(), providers=RecordingSender().as_providers())
+    api_after = Api(app_after.test_client())
     for response in (
         api_after.fetch(service_sid, started["sid"]),
         api_after.check(service_sid, old_code, VerificationSid=started["sid"]),

@@ -16,10 +16,10 @@ import pytest
 import redis
 
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
-from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_store import RedisServiceStore, RedisVerificationStore
 from verify_service.adapters.redis_store.keys import KeySpace
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.app import build_container
 from verify_service.application.ports import (
     ReserveResult,
     StartOutcome,
@@ -28,6 +28,7 @@ from verify_service.application.ports import (
     VerificationRef,
 )
 from verify_service.domain import sids
+from verify_service.domain.delivery import DeliveryJob, RenderedMessage
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel, VerificationStatus
 from verify_service.domain.service import Service
@@ -41,6 +42,28 @@ SCRIPTS_DIR = Path(str(resources.files("verify_service.adapters.redis_store") / 
 LUA_FILES = sorted(SCRIPTS_DIR.glob("*.lua"))
 
 
+class _QueueingStore:
+    """The real store, queueing a delivery job beside each write as a start does."""
+
+    def __init__(self, store: RedisVerificationStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def start_or_resend(self, write: StartWrite) -> StartOutcome:
+        job = DeliveryJob(
+            attempt_sid=write.attempt_sid,
+            verification_sid=write.sid,
+            service_sid=write.ref.service_sid,
+            verification_tag=write.ref.tag,
+            to=write.to,
+            message=RenderedMessage(Channel.SMS, "en", "Your Acme verification code is: 123456"),
+            enqueued_ms=write.now_ms,
+        )
+        return self._store.start_or_resend(write, job)
+
+
 class Harness:
     """The verification store, a service to hold verifications, and code digests."""
 
@@ -49,8 +72,8 @@ class Harness:
         self.client = client
         self.scripts = ScriptBook()
         self.keys = KeySpace(settings.key_prefix)
-        self.store = RedisVerificationStore(
-            client, self.scripts, self.keys, DestinationCipher(keyring.destination_encryption_key)
+        self.store = _QueueingStore(
+            build_container(settings, redis_client=client).verification_store
         )
         self.services = RedisServiceStore(client, self.scripts, self.keys)
         self.hasher = Argon2CodeHasher(keyring, PROFILES["otp-2m"])

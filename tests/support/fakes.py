@@ -6,7 +6,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from verify_service.domain.models import OutgoingMessage
+from verify_service.domain.delivery import DeliveryReceipt, DeliveryRequest, RenderedMessage
+from verify_service.domain.models import Channel
 
 # Voice messages spell the code digit by digit ("1, 2, 3"); text messages carry it whole.
 _CODE = re.compile(r"verification code is: ([0-9A-Za-z]+(?:, [0-9A-Za-z])*)")
@@ -26,16 +27,50 @@ class FixedClock:
         self.now += int(seconds * 1000)
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What a gateway received for one message."""
+
+    to: str
+    channel: Channel
+    body: str
+    locale: str
+    service_sid: str
+    verification_sid: str
+    attempt_sid: str
+    message: RenderedMessage
+
+
 @dataclass
 class RecordingSender:
-    """Keeps every message a gateway would have received."""
+    """A delivery provider at the process edge that keeps every message it was given."""
 
-    sent: list[OutgoingMessage] = field(default_factory=list)
+    sent: list[Delivered] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def send(self, message: OutgoingMessage) -> None:
+    @property
+    def name(self) -> str:
+        return "recording"
+
+    def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
         with self._lock:
-            self.sent.append(message)
+            self.sent.append(
+                Delivered(
+                    to=request.to,
+                    channel=request.message.channel,
+                    body=request.message.text,
+                    locale=request.message.locale,
+                    service_sid=request.service_sid,
+                    verification_sid=request.verification_sid,
+                    attempt_sid=request.attempt_sid,
+                    message=request.message,
+                )
+            )
+        return DeliveryReceipt(self.name, f"rec-{len(self.sent)}")
+
+    def as_providers(self) -> dict[Channel, list[RecordingSender]]:
+        """This one recorder as the only provider of every channel."""
+        return {channel: [self] for channel in Channel}
 
     def codes_for(self, verification_sid: str) -> list[str]:
         codes = []

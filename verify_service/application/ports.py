@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from verify_service.domain.delivery import DeliveryReceipt, DeliveryRequest
-from verify_service.domain.models import Channel, OutgoingMessage, Verification
+from verify_service.domain.delivery import DeliveryJob, DeliveryReceipt, DeliveryRequest
+from verify_service.domain.models import Channel, Verification
 from verify_service.domain.service import Service
 
 
@@ -30,10 +30,6 @@ class CodeHasher(Protocol):
     ) -> bool:
         """True when `code` produced one of `digests`; compares every digest in constant time."""
         ...
-
-
-class Sender(Protocol):
-    def send(self, message: OutgoingMessage) -> None: ...
 
 
 class DeliveryProvider(Protocol):
@@ -76,6 +72,12 @@ class PendingSnapshot:
 
     sid: str
     salt: bytes
+    sends: int = 0
+    checks: int = 0
+    expires_ms: int = 0
+    amount: str | None = None
+    payee: str | None = None
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,11 @@ class VerificationStore(Protocol):
         """The service and the pending verification for the destination, in one round trip."""
         ...
 
-    def start_or_resend(self, write: StartWrite) -> StartOutcome: ...
+    def start_or_resend(self, write: StartWrite, delivery: DeliveryJob) -> StartOutcome:
+        """Record the send and queue its delivery in one round trip. The delivery is queued
+        even when the script refuses (a race): the worker drops a delivery whose attempt
+        the verification does not hold."""
+        ...
 
     def reserve_check(
         self, ref: VerificationRef, expected_sid: str | None, now_ms: int, psd2_given: bool

@@ -11,7 +11,6 @@ from verify_service.application.ports import (
     Clock,
     CodeHasher,
     ReserveResult,
-    Sender,
     StartResult,
     StartWrite,
     VerificationRef,
@@ -19,6 +18,7 @@ from verify_service.application.ports import (
 )
 from verify_service.domain import sids
 from verify_service.domain.codes import generate_code, require_code_shape
+from verify_service.domain.delivery import DeliveryJob
 from verify_service.domain.destinations import (
     mask_destination,
     normalize_any_destination,
@@ -36,8 +36,9 @@ from verify_service.domain.errors import (
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.messages import MessageContent, render, resolve_locale
 from verify_service.domain.models import (
+    MAX_CHECKS_PER_VERIFICATION,
+    MAX_SENDS_PER_VERIFICATION,
     Channel,
-    OutgoingMessage,
     Verification,
     VerificationStatus,
     live_status,
@@ -85,13 +86,11 @@ class Verifications:
         store: VerificationStore,
         hasher: CodeHasher,
         keyring: Keyring,
-        sender: Sender,
         clock: Clock,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._keyring = keyring
-        self._sender = sender
         self._clock = clock
 
     def _ref(self, service_sid: str, destination: str) -> VerificationRef:
@@ -124,6 +123,14 @@ class Verifications:
             service, pending = self._store.prepare_start(ref, now_ms)
             if service is None:
                 raise NotFound
+            if pending is not None:
+                # Both counters only grow while a verification lives, so a refusal read
+                # here is final: answer it without a write.
+                retry_after = _seconds(pending.expires_ms - now_ms)
+                if pending.checks >= MAX_CHECKS_PER_VERIFICATION:
+                    raise MaxCheckAttemptsReached(retry_after)
+                if pending.sends >= MAX_SENDS_PER_VERIFICATION:
+                    raise MaxSendAttemptsReached(retry_after)
             code = self._code_for(service, request)
             amount, payee = self._psd2_terms(service, request.amount, request.payee)
             if pending is None:
@@ -132,8 +139,23 @@ class Verifications:
                     self._hasher.new_salt(),
                     True,
                 )
+                # The terms the code is bound to are those of the first send; a resend that
+                # names other terms must not show terms its code does not approve.
+                shown_amount, shown_payee, stored_locale = amount, payee, request.locale
             else:
                 sid, salt, is_new = pending.sid, pending.salt, False
+                shown_amount, shown_payee = pending.amount, pending.payee
+                stored_locale = request.locale or pending.locale
+            content = MessageContent(
+                friendly_name=friendly_name or service.friendly_name,
+                do_not_share_warning=service.do_not_share_warning_enabled,
+                amount=shown_amount,
+                payee=shown_payee,
+                app_hash=request.app_hash,
+            )
+            message = render(
+                request.channel, content, code, resolve_locale(stored_locale, to, request.channel)
+            )
             write = StartWrite(
                 ref=ref,
                 sid=sid,
@@ -150,7 +172,16 @@ class Verifications:
                 locale=request.locale,
                 tags_json=tags_json,
             )
-            outcome = self._store.start_or_resend(write)
+            delivery = DeliveryJob(
+                attempt_sid=write.attempt_sid,
+                verification_sid=sid,
+                service_sid=service_sid,
+                verification_tag=ref.tag,
+                to=to,
+                message=message,
+                enqueued_ms=now_ms,
+            )
+            outcome = self._store.start_or_resend(write, delivery)
             if outcome.result is StartResult.CONFLICT:
                 continue
             if outcome.result is StartResult.LOCKED:
@@ -159,35 +190,13 @@ class Verifications:
                 raise MaxSendAttemptsReached(_seconds(outcome.retry_after_ms))
             if outcome.verification is None:
                 raise TooManyConcurrentRequests  # unreachable: created/resent carry it
-            content = MessageContent(
-                friendly_name=friendly_name or service.friendly_name,
-                do_not_share_warning=service.do_not_share_warning_enabled,
-                # The terms the code is bound to (set by the first send); a resend that
-                # names other terms must not show terms its code does not approve.
-                amount=outcome.verification.amount,
-                payee=outcome.verification.payee,
-                app_hash=request.app_hash,
-            )
-            locale = resolve_locale(outcome.verification.locale, to, request.channel)
-            message = render(request.channel, content, code, locale)
-            self._sender.send(
-                OutgoingMessage(
-                    to=to,
-                    channel=request.channel,
-                    body=message.text,
-                    service_sid=service_sid,
-                    verification_sid=sid,
-                    attempt_sid=write.attempt_sid,
-                    locale=message.locale,
-                    tags=request.tags,
-                )
-            )
             log.info(
-                "verification %s: %s via %s to %s",
+                "verification %s: %s, %s queued for %s (%s)",
                 sid,
                 outcome.result.value,
-                request.channel.value,
+                write.attempt_sid,
                 mask_destination(to),
+                request.channel.value,
             )
             return outcome.verification
         raise TooManyConcurrentRequests

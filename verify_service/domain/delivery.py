@@ -68,3 +68,36 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying on the same provider cannot help (invalid number, other 4xx)."""
+
+
+class AttemptStatus:
+    """Delivery statuses of one send attempt (Twilio's message statuses)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryJob:
+    """One queued message: which attempt, where it stands in the provider list, and the
+    message itself (sealed at rest: it carries the code)."""
+
+    attempt_sid: str
+    verification_sid: str
+    service_sid: str
+    verification_tag: str
+    to: str
+    message: RenderedMessage
+    enqueued_ms: int
+    provider_index: int = 0
+    try_number: int = 0
+    job_id: str = ""  # the queue's id for this delivery (set by the queue)
+
+    def __repr__(self) -> str:
+        return (
+            f"DeliveryJob(attempt_sid={self.attempt_sid!r}, provider_index={self.provider_index},"
+            f" try_number={self.try_number})"
+        )

@@ -21,6 +21,7 @@ class Keyring:
     code_hmac_key: bytes
     destination_tag_key: bytes
     destination_encryption_key: bytes
+    outbox_encryption_key: bytes
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyring:
@@ -30,6 +31,7 @@ class Keyring:
             code_hmac_key=_derive(secret, b"verify-service/code-hmac/v1"),
             destination_tag_key=_derive(secret, b"verify-service/destination-tag/v1"),
             destination_encryption_key=_derive(secret, b"verify-service/destination-at-rest/v1"),
+            outbox_encryption_key=_derive(secret, b"verify-service/outbox-at-rest/v1"),
         )
 
     def code_mac(self, verification_sid: str, code: str) -> bytes:

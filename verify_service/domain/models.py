@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class Channel(enum.StrEnum):
@@ -91,23 +91,3 @@ def live_status(check_count: int) -> VerificationStatus:
     if check_count >= MAX_CHECKS_PER_VERIFICATION:
         return VerificationStatus.MAX_ATTEMPTS_REACHED
     return VerificationStatus.PENDING
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingMessage:
-    """What a sender delivers. `body` carries the code: never log this object."""
-
-    to: str
-    channel: Channel
-    body: str
-    service_sid: str
-    verification_sid: str
-    attempt_sid: str
-    locale: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def __repr__(self) -> str:  # keep codes out of tracebacks and debug logs
-        return (
-            f"OutgoingMessage(channel={self.channel.value!r}, "
-            f"verification_sid={self.verification_sid!r}, attempt_sid={self.attempt_sid!r})"
-        )

@@ -23,3 +23,33 @@ class KeySpace:
 
     def verification(self, ref: VerificationRef) -> str:
         return f"{self.prefix}:v:{{{ref.service_sid}:{ref.tag}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxKeys:
+    """The delivery queue. One hash tag, so every outbox script stays in one slot."""
+
+    prefix: str = "vs"
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix}:{{outbox}}:stream"
+
+    @property
+    def delayed(self) -> str:
+        return f"{self.prefix}:{{outbox}}:delayed"
+
+    @property
+    def delayed_jobs(self) -> str:
+        return f"{self.prefix}:{{outbox}}:delayed-jobs"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.prefix}:{{outbox}}:dead"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:{{outbox}}:dead-letters"
+
+    def attempt(self, attempt_sid: str) -> str:
+        return f"{self.prefix}:att:{{{attempt_sid}}}"

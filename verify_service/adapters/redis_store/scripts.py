@@ -48,19 +48,22 @@ class ScriptBook:
             return client.evalsha(self.sha(name), len(keys), *keys, *args)
 
     def run_pipeline(self, client: redis.Redis, build: Callable[[Any], None]) -> list[Any]:
-        """One round trip of commands (EVALSHA included); retried once after NOSCRIPT.
+        """One round trip of commands (EVALSHA included).
 
-        Only the script calls can fail with NOSCRIPT, and a failed EVALSHA changed nothing,
-        so running the whole pipeline again is safe for the read-only commands beside it.
+        A script Redis has forgotten (restart, SCRIPT FLUSH) fails with NOSCRIPT and changed
+        nothing; the scripts are loaded and only those commands are sent again, so the
+        other commands of the pipeline (an XADD, say) never run twice.
         """
-        for attempt in range(2):
-            pipe = client.pipeline(transaction=False)
-            build(pipe)
-            results: list[Any] = pipe.execute(raise_on_error=False)
-            missing = [r for r in results if isinstance(r, redis.exceptions.NoScriptError)]
-            if not missing or attempt == 1:
-                break
+        pipe = client.pipeline(transaction=False)
+        build(pipe)
+        commands = list(pipe.command_stack)
+        results: list[Any] = pipe.execute(raise_on_error=False)
+        if any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
             self.load_all(client)
+            for index, result in enumerate(results):
+                if isinstance(result, redis.exceptions.NoScriptError):
+                    args, options = commands[index]
+                    results[index] = client.execute_command(*args, **options)  # type: ignore[no-untyped-call]
         for result in results:
             if isinstance(result, Exception):
                 raise result

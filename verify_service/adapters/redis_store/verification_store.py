@@ -7,6 +7,7 @@ from typing import Any
 import redis
 
 from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import KeySpace
 from verify_service.adapters.redis_store.scripts import ScriptBook
@@ -20,6 +21,7 @@ from verify_service.application.ports import (
     StartWrite,
     VerificationRef,
 )
+from verify_service.domain.delivery import DeliveryJob
 from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
     MAX_SENDS_PER_VERIFICATION,
@@ -52,11 +54,13 @@ class RedisVerificationStore:
         scripts: ScriptBook,
         keys: KeySpace,
         cipher: DestinationCipher,
+        outbox: RedisDeliveryQueue,
     ) -> None:
         self._client = client
         self._scripts = scripts
         self._keys = keys
         self._cipher = cipher
+        self._outbox = outbox
 
     # -- decoding -----------------------------------------------------------------------
 
@@ -105,37 +109,49 @@ class RedisVerificationStore:
     ) -> tuple[Service | None, PendingSnapshot | None]:
         pipe = self._client.pipeline(transaction=False)
         pipe.hgetall(self._keys.service(ref.service_sid))
-        pipe.hmget(self._keys.verification(ref), "sid", "salt", "ex")
-        raw_service, (sid, salt, expires) = pipe.execute()
+        pipe.hmget(self._keys.verification(ref), "sid", "salt", "ex", "n", "c", "am", "pa", "lo")
+        raw_service, (sid, salt, expires, sends, checks, amount, payee, locale) = pipe.execute()
         service = decode_service(raw_service)
         if sid is None or salt is None or expires is None or int(expires) <= now_ms:
             return service, None
-        return service, PendingSnapshot(sid.decode(), salt)
+        return service, PendingSnapshot(
+            sid=sid.decode(),
+            salt=salt,
+            sends=int(sends or 0),
+            checks=int(checks or 0),
+            expires_ms=int(expires),
+            amount=amount.decode() if amount else None,
+            payee=payee.decode() if payee else None,
+            locale=locale.decode() if locale else None,
+        )
 
     @fail_closed
-    def start_or_resend(self, write: StartWrite) -> StartOutcome:
-        reply = self._scripts.run(
-            self._client,
-            "start_or_resend",
-            [self._keys.verification(write.ref)],
-            [
-                write.now_ms,
-                write.sid,
-                "1" if write.is_new else "0",
-                write.ttl_ms,
-                MAX_SENDS_PER_VERIFICATION,
-                MAX_CHECKS_PER_VERIFICATION,
-                write.channel.value,
-                write.attempt_sid,
-                write.code_digest,
-                write.salt,
-                self._cipher.seal(write.to, self._context(write.ref)),
-                write.amount or "",
-                write.payee or "",
-                write.locale or "",
-                write.tags_json or "",
-            ],
-        )
+    def start_or_resend(self, write: StartWrite, delivery: DeliveryJob) -> StartOutcome:
+        sha = self._scripts.sha("start_or_resend")
+        key = self._keys.verification(write.ref)
+        args: list[Any] = [
+            write.now_ms,
+            write.sid,
+            "1" if write.is_new else "0",
+            write.ttl_ms,
+            MAX_SENDS_PER_VERIFICATION,
+            MAX_CHECKS_PER_VERIFICATION,
+            write.channel.value,
+            write.attempt_sid,
+            write.code_digest,
+            write.salt,
+            self._cipher.seal(write.to, self._context(write.ref)),
+            write.amount or "",
+            write.payee or "",
+            write.locale or "",
+            write.tags_json or "",
+        ]
+
+        def build(pipe: Any) -> None:
+            pipe.evalsha(sha, 1, key, *args)
+            self._outbox.queue_commands(pipe, delivery)
+
+        reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
         if result in (StartResult.CREATED, StartResult.RESENT):
             fields = _pairs(reply[1])
@@ -205,6 +221,25 @@ class RedisVerificationStore:
     @fail_closed
     def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:
         return self._end(ref, sid, now_ms, VerificationStatus.CANCELED)
+
+    # -- delivery -----------------------------------------------------------------------
+
+    @fail_closed
+    def attempt_is_live(self, job: DeliveryJob, now_ms: int) -> bool:
+        """The job's verification is still pending and still holds this attempt."""
+        key = self._keys.verification(VerificationRef(job.service_sid, job.verification_tag))
+        # Every attempt field: concurrent resends decide their positions in the script.
+        attempt_fields = [f"a{i}" for i in range(1, MAX_SENDS_PER_VERIFICATION + 1)]
+        values: Any = self._client.hmget(key, "sid", "ex", *attempt_fields)
+        sid, expires, attempts = values[0], values[1], values[2:]
+        suffix = f"|{job.attempt_sid}".encode("ascii")
+        return (
+            sid is not None
+            and sid.decode() == job.verification_sid
+            and expires is not None
+            and int(expires) > now_ms
+            and any(attempt is not None and attempt.endswith(suffix) for attempt in attempts)
+        )
 
     # -- fetch --------------------------------------------------------------------------
 

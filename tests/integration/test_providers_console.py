@@ -1,0 +1,76 @@
+"""The console:// provider writes the existing JSON-lines outbox format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from verify_service.adapters.delivery.registry import build_providers, parse_provider_list
+from verify_service.domain.delivery import DeliveryRequest, RenderedMessage
+from verify_service.domain.models import Channel
+
+TEXT = "Your Acme verification code is: 112358"
+
+
+def request(channel: Channel = Channel.SMS) -> DeliveryRequest:
+    to = "user@example.com" if channel is Channel.EMAIL else "+14155552671"
+    message = RenderedMessage(channel, "en", TEXT, subject="Acme code", html="<p>code</p>")
+    return DeliveryRequest(to, message, "VA" + "1" * 32, "VE" + "2" * 32, "VL" + "3" * 32)
+
+
+@pytest.mark.parametrize("channel", list(Channel))
+def test_console_appends_one_json_line_per_message(tmp_path: Path, channel: Channel) -> None:
+    """to, channel, body (the text), service/verification/attempt sids and locale."""
+    outbox = tmp_path / "outbox.jsonl"
+    (console,) = build_providers(
+        channel, parse_provider_list(channel, "console://"), console_outbox=str(outbox)
+    )
+    first = console.deliver(request(channel))
+    console.deliver(request(channel))
+
+    lines = outbox.read_text("utf-8").splitlines()
+    assert len(lines) == 2
+    assert json.loads(lines[0]) == {
+        "to": request(channel).to,
+        "channel": channel.value,
+        "body": TEXT,
+        "service_sid": "VA" + "1" * 32,
+        "verification_sid": "VE" + "2" * 32,
+        "attempt_sid": "VL" + "3" * 32,
+        "locale": "en",
+    }
+    assert (first.provider, first.provider_message_id) == ("console", None)
+
+
+def test_console_line_keeps_the_first_cut_format_byte_for_byte(tmp_path: Path) -> None:
+    """Tools that read the outbox (tests, `make run` users) see the same JSON line as before:
+    these keys in this order, non-ASCII kept as is, one line per message."""
+    ours = tmp_path / "provider.jsonl"
+    (console,) = build_providers(
+        Channel.SMS, parse_provider_list(Channel.SMS, "console://"), console_outbox=str(ours)
+    )
+    console.deliver(request())
+    expected = json.dumps(
+        {
+            "to": "+14155552671",
+            "channel": "sms",
+            "body": TEXT,
+            "service_sid": "VA" + "1" * 32,
+            "verification_sid": "VE" + "2" * 32,
+            "attempt_sid": "VL" + "3" * 32,
+            "locale": "en",
+        },
+        ensure_ascii=False,
+    )
+    assert ours.read_bytes() == (expected + "\n").encode("utf-8")
+
+
+def test_console_without_an_outbox_writes_to_standard_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """VERIFY_CONSOLE_OUTBOX unset: standard output."""
+    (console,) = build_providers(Channel.CALL, parse_provider_list(Channel.CALL, "console://"))
+    console.deliver(request(Channel.CALL))
+    assert json.loads(capsys.readouterr().out)["channel"] == "call"

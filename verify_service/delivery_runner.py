@@ -1,0 +1,60 @@
+"""Where the delivery worker runs: its own process (`verify-service worker`), a child of
+`serve`, or a thread beside the embedded store (which lives in one process)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+from types import FrameType
+
+from verify_service.adapters.delivery.registry import close_providers, providers_by_channel
+from verify_service.app import Container
+
+log = logging.getLogger(__name__)
+
+
+def consumer_name() -> str:
+    """Unique per process, so the consumer group can tell workers apart."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def run_until_signalled(container: Container) -> None:
+    """Run a worker in this process until SIGTERM or SIGINT; finish the current batch."""
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    providers = providers_by_channel(container.settings)
+    worker = replace(container, providers=providers).delivery_worker(consumer_name())
+    log.info("delivery worker %s started", consumer_name())
+    try:
+        worker.run(stop)
+    finally:
+        close_providers(providers)
+        log.info("delivery worker %s stopped", consumer_name())
+
+
+def start_thread(container: Container) -> threading.Event:
+    """A daemon worker thread in this process (the embedded mode); set the event to stop.
+    The embedded store cannot block, so the worker polls."""
+    stop = threading.Event()
+    worker = container.delivery_worker(consumer_name())
+    thread = threading.Thread(
+        target=worker.run, args=(stop,), kwargs={"block_ms": 0}, name="delivery", daemon=True
+    )
+    thread.start()
+    return stop
+
+
+def spawn_process() -> subprocess.Popen[bytes]:
+    """`verify-service worker` as a child process with this process's environment."""
+    return subprocess.Popen([sys.executable, "-m", "verify_service.cli", "worker"])
