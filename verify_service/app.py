@@ -67,7 +67,13 @@ class Container:
             liveness=self.verification_store,
             providers=providers,
             clock=self.clock,
-            policy=policy or RetryPolicy(),
+            policy=policy
+            or RetryPolicy(
+                tries_per_provider=self.settings.delivery_tries_per_provider,
+                base_delay_ms=self.settings.delivery_backoff_ms,
+                max_delay_ms=self.settings.delivery_max_backoff_ms,
+                visibility_timeout_ms=self.settings.delivery_visibility_timeout_ms,
+            ),
             consumer=consumer,
         )
 

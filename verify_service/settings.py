@@ -52,6 +52,10 @@ class Settings:
     ephemeral_credentials: bool = False  # some were generated at start (embedded mode only)
     generated_auth_token: bool = False  # the token was generated, so it may be printed once
     log_level: str = "INFO"
+    delivery_tries_per_provider: int = 3
+    delivery_backoff_ms: int = 1_000
+    delivery_max_backoff_ms: int = 30_000
+    delivery_visibility_timeout_ms: int = 60_000
     sms_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
     call_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
     email_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
@@ -121,6 +125,14 @@ class Settings:
             key_prefix=prefix,
             ephemeral_credentials=ephemeral,
             generated_auth_token=generated_token,
+            delivery_tries_per_provider=_bounded_int(env, "VERIFY_DELIVERY_TRIES", 3, 1, 10),
+            delivery_backoff_ms=_bounded_int(env, "VERIFY_DELIVERY_BACKOFF_MS", 1_000, 1, 600_000),
+            delivery_max_backoff_ms=_bounded_int(
+                env, "VERIFY_DELIVERY_MAX_BACKOFF_MS", 30_000, 1, 3_600_000
+            ),
+            delivery_visibility_timeout_ms=_bounded_int(
+                env, "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS", 60_000, 100, 3_600_000
+            ),
             log_level=_log_level(env.get("VERIFY_LOG_LEVEL") or "INFO"),
             sms_providers=_providers(env, Channel.SMS),
             call_providers=_providers(env, Channel.CALL),
@@ -193,3 +205,12 @@ def _writable_outbox(path: str | None) -> str | None:
                 f"VERIFY_CONSOLE_OUTBOX cannot be opened for appending ({exc.strerror})"
             ) from None
     return path
+
+
+def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    if not text.strip().isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}")
+    return int(text)
