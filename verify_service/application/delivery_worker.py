@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,7 +87,11 @@ class DeliveryWorker:
         clock: Clock,
         policy: RetryPolicy,
         consumer: str,
+        callback_url: Callable[[DeliveryProvider, str], str | None] | None = None,
     ) -> None:
+        """`callback_url(provider, attempt_sid)` is where that provider should post its
+        delivery receipt for the attempt (None: no receipts)."""
+        self._callback_url = callback_url or (lambda _provider, _attempt: None)
         self._queue = queue
         self._liveness = liveness
         self._providers = providers
@@ -142,6 +146,7 @@ class DeliveryWorker:
             service_sid=job.service_sid,
             verification_sid=job.verification_sid,
             attempt_sid=job.attempt_sid,
+            status_callback_url=self._callback_url(provider, job.attempt_sid),
         )
         try:
             receipt = provider.deliver(request)
