@@ -80,7 +80,8 @@ def test_sms_is_posted_with_credentials_and_digits_only_numbers(
     ("text", "unicode"),
     [
         (TEXT, False),
-        (f"Il tuo codice è {CODE} — non condividerlo", True),  # the em dash is not GSM-7
+        # The em dash is not GSM-7, but its look-alike hyphen is: sent as GSM-7 (sms_wire_text).
+        (f"Il tuo codice è {CODE} — non condividerlo", False),
         (f"Ваш код: {CODE}", True),
         (f"Código {CODE}: ¿no? {{€}}", True),
         (f"Koden din er {CODE}. Æøå!", False),

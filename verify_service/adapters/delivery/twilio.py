@@ -28,6 +28,7 @@ from verify_service.domain.delivery import (
     RenderedMessage,
 )
 from verify_service.domain.models import Channel
+from verify_service.domain.sms_encoding import sms_wire_text
 
 TWILIO_API_URL = "https://api.twilio.com"
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -124,7 +125,9 @@ class TwilioProvider:
         whatsapp = request.message.channel is Channel.WHATSAPP
         form = {
             "To": _whatsapp(request.to) if whatsapp else request.to,
-            "Body": request.message.text,
+            # SMS: typographic look-alikes swapped when that keeps the text GSM-7 (half the
+            # parts); WhatsApp carries Unicode as it is.
+            "Body": request.message.text if whatsapp else sms_wire_text(request.message.text),
         }
         sender = self._config.sender
         if _MESSAGING_SERVICE_SID.fullmatch(sender):

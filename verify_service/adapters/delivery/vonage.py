@@ -34,6 +34,7 @@ from verify_service.domain.delivery import (
     TransientDeliveryError,
 )
 from verify_service.domain.models import Channel
+from verify_service.domain.sms_encoding import is_gsm7, sms_wire_text
 
 VONAGE_API_URL = "https://rest.nexmo.com"
 ACCEPTED = "0"
@@ -41,17 +42,6 @@ TRANSIENT_STATUSES = frozenset({"1", "5"})
 
 # GSM 03.38 default alphabet and its extension table (each extension character costs two
 # septets, but any of them keeps the message in GSM-7, so `type=text` is right).
-_GSM7_BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENSION = "\f^{}\\[~]|€"
-_GSM7 = frozenset(_GSM7_BASIC + _GSM7_EXTENSION)
-
-
-def is_gsm7(text: str) -> bool:
-    """True when every character is in the GSM-7 alphabet (else the SMS must be UCS-2)."""
-    return all(character in _GSM7 for character in text)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -106,10 +96,10 @@ class VonageProvider:
             "api_secret": self._config.api_secret,
             "from": self._config.sender.removeprefix("+"),
             "to": request.to.removeprefix("+"),
-            "text": message.text,
+            "text": sms_wire_text(message.text),
             "client-ref": request.attempt_sid,
         }
-        if not is_gsm7(message.text):
+        if not is_gsm7(form["text"]):
             form["type"] = "unicode"
         if request.status_callback_url:
             form["callback"] = request.status_callback_url
