@@ -227,7 +227,16 @@ class RedisDeliveryQueue:
             [self._keys.stream, self._keys.dead, self._keys.dead_letters],
             [attempt_sid, now_ms],
         )
-        return entry is not None
+        if entry is None:
+            return False
+        # Its attempt failed when it was dead-lettered; it is queued again now.
+        self._scripts.run(
+            self._client,
+            "reopen_attempt_status",
+            [self._keys.attempt(attempt_sid)],
+            [now_ms, self._attempt_ttl_ms],
+        )
+        return True
 
     # -- attempt status -------------------------------------------------------------------
 
