@@ -12,22 +12,32 @@ from flask import Flask, Response, request
 
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
 from verify_service.adapters.clock import SystemClock
+from verify_service.adapters.delivery.receipts import receipt_checkers, receipt_url
 from verify_service.adapters.delivery.registry import providers_by_channel
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_connection import connect, embedded
 from verify_service.adapters.redis_store import RedisServiceStore, RedisVerificationStore
 from verify_service.adapters.redis_store.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.errors import UNAVAILABLE
-from verify_service.adapters.redis_store.keys import KeySpace, OutboxKeys
+from verify_service.adapters.redis_store.fallback_schedule import RedisFallbackSchedule
+from verify_service.adapters.redis_store.keys import FallbackKeys, KeySpace, OutboxKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.application.access import AccountCredentials, Authenticator
+from verify_service.application.channel_fallback import ChannelFallback
+from verify_service.application.delivery_receipts import DeliveryAttempts
 from verify_service.application.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.application.ports import Clock, DeliveryProvider
 from verify_service.application.service_catalog import ServiceCatalog
 from verify_service.application.verifications import Verifications
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
-from verify_service.http import health, services_api, verifications_api
+from verify_service.http import (
+    delivery_attempts_api,
+    delivery_receipts_api,
+    health,
+    services_api,
+    verifications_api,
+)
 from verify_service.http.auth import authenticate_request
 from verify_service.http.error_codes import register_error_handlers
 from verify_service.http.health import HEALTH_ENDPOINTS
@@ -58,6 +68,11 @@ class Container:
     verification_store: RedisVerificationStore
     clock: Clock
     providers: ProviderMap | None = None
+    fallback: ChannelFallback | None = None
+
+    def _receipt_url(self, provider: DeliveryProvider, attempt_sid: str) -> str | None:
+        """Where `provider` posts the attempt's delivery receipt (needs VERIFY_PUBLIC_URL)."""
+        return receipt_url(self.settings.public_url, provider, attempt_sid)
 
     def delivery_worker(self, consumer: str, policy: RetryPolicy | None = None) -> DeliveryWorker:
         """A worker over this container's outbox; providers are built on first use."""
@@ -75,6 +90,8 @@ class Container:
                 visibility_timeout_ms=self.settings.delivery_visibility_timeout_ms,
             ),
             consumer=consumer,
+            callback_url=self._receipt_url,
+            fallback=self.fallback,
         )
 
 
@@ -102,8 +119,14 @@ def build_container(
         DestinationCipher(keyring.outbox_encryption_key),
         ATTEMPT_STATUS_TTL_MS,
     )
+    fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
     store = RedisVerificationStore(
-        client, scripts, keys, DestinationCipher(keyring.destination_encryption_key), outbox
+        client,
+        scripts,
+        keys,
+        DestinationCipher(keyring.destination_encryption_key),
+        outbox,
+        fallbacks,
     )
     catalog = ServiceCatalog(RedisServiceStore(client, scripts, keys), clock)
     verifications = Verifications(
@@ -113,8 +136,18 @@ def build_container(
         clock=clock,
     )
     authenticator = Authenticator([AccountCredentials(settings.account_sid, settings.auth_token)])
+    fallback = ChannelFallback(fallbacks, store, verifications, clock)
     return Container(
-        settings, client, catalog, verifications, authenticator, outbox, store, clock, providers
+        settings,
+        client,
+        catalog,
+        verifications,
+        authenticator,
+        outbox,
+        store,
+        clock,
+        providers,
+        fallback,
     )
 
 
@@ -145,6 +178,8 @@ def create_app(
     def authenticate() -> Response | None:
         if request.endpoint in HEALTH_ENDPOINTS:
             return None
+        if request.endpoint in delivery_receipts_api.RECEIPT_ENDPOINTS:
+            return None  # authenticated by the provider's signature instead
         return authenticate_request(authenticator)
 
     def ping() -> bool:
@@ -156,4 +191,13 @@ def create_app(
     health.init_app(app, ping)
     app.register_blueprint(services_api.blueprint)
     app.register_blueprint(verifications_api.blueprint)
+    app.extensions[delivery_attempts_api.DELIVERY_ATTEMPTS_KEY] = DeliveryAttempts(
+        container.outbox,
+        container.verifications,
+        receipt_checkers(settings.providers_for),
+        container.clock,
+        container.fallback.receipt_failed if container.fallback is not None else None,
+    )
+    app.register_blueprint(delivery_attempts_api.blueprint)
+    app.register_blueprint(delivery_receipts_api.blueprint)
     return app

@@ -33,8 +33,21 @@ SUPPORTED_ROUTES = frozenset(
         ("get", "/v2/Services/{ServiceSid}/Verifications/{Sid}"),
         ("post", "/v2/Services/{ServiceSid}/Verifications/{Sid}"),
         ("post", "/v2/Services/{ServiceSid}/VerificationCheck"),
+        ("get", "/v2/Services/{ServiceSid}/Verifications/{Sid}/DeliveryAttempts"),
+        ("get", "/v2/DeliveryAttempts/{AttemptSid}"),
+        ("post", "/v2/DeliveryReceipts/Twilio/{AttemptSid}"),
+        ("get", "/v2/DeliveryReceipts/Vonage/{AttemptSid}"),
+        ("post", "/v2/DeliveryReceipts/Vonage/{AttemptSid}"),
+        ("post", "/v2/DeliveryReceipts/Webhook/{AttemptSid}"),
     }
 )
+# Providers post delivery receipts without HTTP Basic: their signature authenticates them.
+RECEIPTS = "/v2/DeliveryReceipts/"
+RECEIPT_SECURITY = {
+    "/v2/DeliveryReceipts/Twilio/{AttemptSid}": [{"twilioSignature": []}],
+    "/v2/DeliveryReceipts/Vonage/{AttemptSid}": [{"vonageSignature": []}],
+    "/v2/DeliveryReceipts/Webhook/{AttemptSid}": [{"verifySignature": []}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -199,11 +212,14 @@ def test_extension_properties_say_they_are_extensions(document: dict[str, Any]) 
 
 
 def test_every_v2_operation_documents_401_and_503(document: dict[str, Any]) -> None:
-    """Every /v2 operation documents 401 (bad credentials) and 503 (store unavailable)."""
+    """Every /v2 operation documents 401 (bad credentials) and 503 (store unavailable);
+    delivery receipts, which take no credentials, 403 (bad signature) instead of 401."""
     missing = [
         f"{method.upper()} {path}"
         for method, path, operation in _operations(document)
-        if path.startswith("/v2/") and not {"401", "503"} <= set(operation["responses"])
+        if path.startswith("/v2/")
+        and not ({"403", "503"} if path.startswith(RECEIPTS) else {"401", "503"})
+        <= set(operation["responses"])
     ]
     assert missing == []
 
@@ -211,7 +227,8 @@ def test_every_v2_operation_documents_401_and_503(document: dict[str, Any]) -> N
 def test_v2_operations_need_credentials_and_health_routes_do_not(
     document: dict[str, Any],
 ) -> None:
-    """HTTP Basic is required globally; only /healthz and /readyz override it with []."""
+    """HTTP Basic is required globally; only /healthz and /readyz override it with [], and
+    the delivery receipts with their provider's signature."""
     assert document["security"] == [{"accountSid_authToken": []}]
     scheme = document["components"]["securitySchemes"]["accountSid_authToken"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "basic")
@@ -220,7 +237,7 @@ def test_v2_operations_need_credentials_and_health_routes_do_not(
         for _, path, operation in _operations(document)
         if "security" in operation
     }
-    assert overrides == {"/healthz": [], "/readyz": []}
+    assert overrides == {"/healthz": [], "/readyz": [], **RECEIPT_SECURITY}
 
 
 def test_every_error_response_uses_the_error_schema(document: dict[str, Any]) -> None:

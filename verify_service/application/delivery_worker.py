@@ -57,6 +57,14 @@ class DeliveryQueue(Protocol):
     ) -> None: ...
 
 
+class FallbackSteps(Protocol):
+    """Automatic channel fallback (`application/channel_fallback.py`)."""
+
+    def run_due(self) -> int: ...
+
+    def delivery_failed(self, job: DeliveryJob, now_ms: int) -> None: ...
+
+
 class AttemptLiveness(Protocol):
     def attempt_is_live(self, job: DeliveryJob, now_ms: int) -> bool:
         """True while the job's verification is pending and still holds the attempt."""
@@ -88,9 +96,12 @@ class DeliveryWorker:
         policy: RetryPolicy,
         consumer: str,
         callback_url: Callable[[DeliveryProvider, str], str | None] | None = None,
+        fallback: FallbackSteps | None = None,
     ) -> None:
         """`callback_url(provider, attempt_sid)` is where that provider should post its
-        delivery receipt for the attempt (None: no receipts)."""
+        delivery receipt for the attempt (None: no receipts). `fallback` runs the due
+        channel fallback steps on each turn."""
+        self._fallback = fallback
         self._callback_url = callback_url or (lambda _provider, _attempt: None)
         self._queue = queue
         self._liveness = liveness
@@ -100,12 +111,14 @@ class DeliveryWorker:
         self._consumer = consumer
 
     def run_once(self, block_ms: int = 200, batch: int = 16) -> int:
-        """Promote due retries, then handle one batch; returns how many were handled."""
+        """Promote due retries, run due fallback steps (they queue their messages), then
+        handle one batch; returns how many deliveries and fallback steps were handled."""
         self._queue.promote_due(self._clock.now_ms())
+        steps = self._fallback.run_due() if self._fallback is not None else 0
         jobs = self._queue.read(self._consumer, batch, block_ms, self._policy.visibility_timeout_ms)
         for job in jobs:
             self.process(job)
-        return len(jobs)
+        return len(jobs) + steps
 
     def run(self, stop: threading.Event, block_ms: int = 200, idle_wait_s: float = 0.05) -> None:
         """Until `stop` is set. A Redis outage pauses the loop; it resumes by itself.
@@ -207,3 +220,5 @@ class DeliveryWorker:
                 error_code=(error.error_code if error else None) or "all_providers_failed",
             )
             log.warning("attempt %s: every provider failed, dead-lettered", job.attempt_sid)
+            if self._fallback is not None:
+                self._fallback.delivery_failed(job, now_ms)

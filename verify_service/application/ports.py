@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from verify_service.domain.delivery import DeliveryJob, DeliveryReceipt, DeliveryRequest
+from verify_service.domain.fallback import FallbackStep
 from verify_service.domain.models import Channel, Verification
 from verify_service.domain.service import Service
 
@@ -98,6 +99,7 @@ class StartWrite:
     payee: str | None
     locale: str | None
     tags_json: str | None
+    fallback: FallbackStep | None = None  # the channel fallback step this send schedules
 
 
 class StartResult(enum.Enum):
@@ -144,7 +146,8 @@ class VerificationStore(Protocol):
     def start_or_resend(self, write: StartWrite, delivery: DeliveryJob) -> StartOutcome:
         """Record the send and queue its delivery in one round trip. The delivery is queued
         even when the script refuses (a race): the worker drops a delivery whose attempt
-        the verification does not hold."""
+        the verification does not hold. `write.fallback`, if any, is scheduled in the same
+        round trip (and skipped when it runs if the verification does not hold the send)."""
         ...
 
     def reserve_check(

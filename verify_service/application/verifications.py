@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from verify_service.application.ports import (
     Clock,
     CodeHasher,
+    PendingSnapshot,
     ReserveResult,
     StartResult,
     StartWrite,
@@ -33,6 +34,7 @@ from verify_service.domain.errors import (
     Psd2ParametersRequired,
     TooManyConcurrentRequests,
 )
+from verify_service.domain.fallback import next_step
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.messages import MessageContent, render, resolve_locale
 from verify_service.domain.models import (
@@ -63,6 +65,10 @@ class StartRequest:
     payee: str | None = None
     app_hash: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # Set by channel fallback only: resend on this pending verification (never create one),
+    # as this step of the service's fallback list.
+    resend_of: str | None = None
+    fallback_step: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,7 @@ class Verifications:
             service, pending = self._store.prepare_start(ref, now_ms)
             if service is None:
                 raise NotFound
+            _require_resend_target(request, pending)
             if pending is not None:
                 # Both counters only grow while a verification lives, so a refusal read
                 # here is final: answer it without a write.
@@ -171,6 +178,13 @@ class Verifications:
                 payee=payee,
                 locale=request.locale,
                 tags_json=tags_json,
+                fallback=next_step(
+                    service.fallback_channels,
+                    service.fallback_after_seconds,
+                    request.channel,
+                    request.fallback_step,
+                    now_ms,
+                ),
             )
             delivery = DeliveryJob(
                 attempt_sid=write.attempt_sid,
@@ -289,6 +303,13 @@ class Verifications:
             raise NotFound
         log.info("verification %s: %s by update", verification_sid, status.value)
         return ended
+
+
+def _require_resend_target(request: StartRequest, pending: PendingSnapshot | None) -> None:
+    """A fallback resend goes to the verification it was scheduled for, or nowhere: never
+    to a verification started since, and it never creates one."""
+    if request.resend_of is not None and (pending is None or pending.sid != request.resend_of):
+        raise NotFound
 
 
 def _same(given: str | None, stored: str | None) -> bool:

@@ -9,7 +9,18 @@ from typing import Any
 
 from verify_service.domain.codes import DEFAULT_CODE_LENGTH, MAX_CODE_LENGTH, MIN_CODE_LENGTH
 from verify_service.domain.errors import InvalidParameter
-from verify_service.domain.models import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS
+from verify_service.domain.fallback import (
+    DEFAULT_FALLBACK_AFTER_SECONDS,
+    MAX_FALLBACK_AFTER_SECONDS,
+    MIN_FALLBACK_AFTER_SECONDS,
+    parse_fallback_channels,
+)
+from verify_service.domain.models import (
+    DEFAULT_TTL_SECONDS,
+    MAX_TTL_SECONDS,
+    MIN_TTL_SECONDS,
+    Channel,
+)
 
 # Twilio: "up to 30 characters"; the name is sent in every message, so links are refused
 # (a friendly name is a phishing vector in an SMS body).
@@ -19,11 +30,13 @@ _LINK_LIKE = re.compile(r"(://|www\.|https?:)", re.IGNORECASE)
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """Every field Twilio defines for a Service, plus the `verification_ttl_seconds` extension.
+    """Every field Twilio defines for a Service, plus the `verification_ttl_seconds` and
+    channel fallback (`fallback_channels`, `fallback_after_seconds`) extensions.
 
     Fields the service honours: friendly_name, code_length, custom_code_enabled,
-    do_not_share_warning_enabled, psd2_enabled, verification_ttl_seconds. The others are
-    stored and echoed so that clients reading them see what they set.
+    do_not_share_warning_enabled, psd2_enabled, verification_ttl_seconds, fallback_channels,
+    fallback_after_seconds. The others are stored and echoed so that clients reading them
+    see what they set.
     """
 
     sid: str
@@ -56,6 +69,8 @@ class Service:
     passkeys_user_verification: str | None = None
     verify_event_subscription_enabled: bool = False
     verification_ttl_seconds: int = DEFAULT_TTL_SECONDS
+    fallback_channels: tuple[Channel, ...] = ()
+    fallback_after_seconds: int = DEFAULT_FALLBACK_AFTER_SECONDS
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -68,6 +83,8 @@ class Service:
         origins = known.get("passkeys_relying_party_origins")
         if origins is not None:
             known["passkeys_relying_party_origins"] = tuple(origins)
+        if "fallback_channels" in known:
+            known["fallback_channels"] = tuple(Channel(c) for c in known["fallback_channels"])
         return cls(**known)
 
 
@@ -94,6 +111,15 @@ def validate_service_changes(changes: dict[str, Any]) -> dict[str, Any]:
         MIN_TTL_SECONDS <= changes["verification_ttl_seconds"] <= MAX_TTL_SECONDS
     ):
         raise InvalidParameter("VerificationTtlSeconds", "60-86400")
+    if "fallback_channels" in changes:
+        changes["fallback_channels"] = parse_fallback_channels(changes["fallback_channels"])
+    _require_range(
+        changes,
+        "fallback_after_seconds",
+        "FallbackAfterSeconds",
+        MIN_FALLBACK_AFTER_SECONDS,
+        MAX_FALLBACK_AFTER_SECONDS,
+    )
     _require_range(changes, "totp_time_step", "Totp.TimeStep", 20, 60)
     _require_range(changes, "totp_code_length", "Totp.CodeLength", 3, 8)
     _require_range(changes, "totp_skew", "Totp.Skew", 0, 2)

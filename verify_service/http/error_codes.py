@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from verify_service.application.delivery_receipts import ReceiptRejected
 from verify_service.domain import errors
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.TooManyConcurrentRequests: WireError(
         60212, 429, lambda _: "Too many concurrent requests for phone number"
     ),
+    ReceiptRejected: WireError(20003, 403, lambda _: "Permission Denied"),
     errors.StoreUnavailable: WireError(
         20503, 503, lambda _: "Service unavailable: the state store cannot be reached"
     ),

@@ -6,6 +6,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from verify_service.application.delivery_receipts import AttemptRecord
 from verify_service.domain.models import Verification
 from verify_service.domain.service import Service
 
@@ -59,6 +60,8 @@ def service_json(service: Service, account_sid: str, base_url: str) -> dict[str,
         },
         "verify_event_subscription_enabled": service.verify_event_subscription_enabled,
         "verification_ttl_seconds": service.verification_ttl_seconds,
+        "fallback_channels": [channel.value for channel in service.fallback_channels],
+        "fallback_after_seconds": service.fallback_after_seconds,
         "date_created": twilio_time(service.date_created_ms),
         "date_updated": twilio_time(service.date_updated_ms),
         "url": url,
@@ -140,4 +143,37 @@ def page_json(
             "next_page_url": page_url(page + 1) if has_more else None,
             "key": key,
         },
+    }
+
+
+def _optional_time(epoch_ms: int | None) -> str | None:
+    return None if epoch_ms is None else twilio_time(epoch_ms)
+
+
+def delivery_attempt_json(record: AttemptRecord, base_url: str) -> dict[str, Any]:
+    """One send attempt's delivery status (extension); never the destination."""
+    return {
+        "attempt_sid": record.attempt_sid,
+        "verification_sid": record.verification_sid,
+        "service_sid": record.service_sid,
+        "channel": record.channel,
+        "status": record.status,
+        "provider": record.provider,
+        "provider_message_id": record.provider_message_id,
+        "error_code": record.error_code,
+        "date_created": _optional_time(record.created_ms),
+        "date_updated": _optional_time(record.updated_ms),
+        "date_sent": _optional_time(record.sent_ms),
+        "date_delivered": _optional_time(record.delivered_ms),
+        "url": f"{base_url}/v2/DeliveryAttempts/{record.attempt_sid}",
+    }
+
+
+def delivery_attempts_json(
+    records: list[AttemptRecord], list_url: str, base_url: str
+) -> dict[str, Any]:
+    """A verification's attempts in send order (at most 5: one page, no paging)."""
+    return {
+        "delivery_attempts": [delivery_attempt_json(record, base_url) for record in records],
+        "meta": {"key": "delivery_attempts", "url": list_url},
     }

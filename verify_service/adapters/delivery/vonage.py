@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from verify_service.adapters.delivery.dsn import Dsn, http_base_url
+from verify_service.adapters.delivery.dsn import Dsn, ProviderConfigError, http_base_url
 from verify_service.adapters.delivery.http_transport import (
     HttpTransport,
     error_code_of,
@@ -39,6 +39,9 @@ from verify_service.domain.sms_encoding import is_gsm7, sms_wire_text
 VONAGE_API_URL = "https://rest.nexmo.com"
 ACCEPTED = "0"
 TRANSIENT_STATUSES = frozenset({"1", "5"})
+# Vonage's signed-webhook methods (dashboard: "MD5 hash", "MD5/SHA1/SHA-256/SHA-512 HMAC").
+SIGNATURE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
+DEFAULT_SIGNATURE_METHOD = "sha256"
 
 # GSM 03.38 default alphabet and its extension table (each extension character costs two
 # septets, but any of them keeps the message in GSM-7, so `type=text` is right).
@@ -56,18 +59,30 @@ class VonageConfig:
     sender: str
     base_url: str = VONAGE_API_URL
     timeout_seconds: float = 10.0
+    # Checks the `sig` of signed delivery receipts (none: Vonage receipts are refused).
+    signature_secret: str | None = None
+    signature_method: str = DEFAULT_SIGNATURE_METHOD
 
     @classmethod
     def from_dsn(cls, dsn: Dsn) -> VonageConfig:
-        dsn.check_options(allowed=("from", "timeout"), required=("from",))
+        dsn.check_options(
+            allowed=("from", "timeout", "signature_secret", "signature_method"), required=("from",)
+        )
         dsn.check_no_path()
         api_key, api_secret = dsn.credentials("the API key and secret")
+        method = dsn.option("signature_method") or DEFAULT_SIGNATURE_METHOD
+        if method not in SIGNATURE_METHODS:
+            raise ProviderConfigError(
+                f"signature_method= must be one of {', '.join(SIGNATURE_METHODS)}"
+            )
         return cls(
             api_key=api_key,
             api_secret=api_secret,
             sender=str(dsn.option("from")),
             base_url=http_base_url(dsn, VONAGE_API_URL),
             timeout_seconds=dsn.timeout_seconds(),
+            signature_secret=dsn.option("signature_secret") or None,
+            signature_method=method,
         )
 
     def __repr__(self) -> str:

@@ -53,3 +53,18 @@ class OutboxKeys:
 
     def attempt(self, attempt_sid: str) -> str:
         return f"{self.prefix}:att:{{{attempt_sid}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackKeys:
+    """Channel fallback steps waiting for their time. One hash tag, like the outbox."""
+
+    prefix: str = "vs"
+
+    @property
+    def due(self) -> str:
+        return f"{self.prefix}:{{fallback}}:due"
+
+    @property
+    def steps(self) -> str:
+        return f"{self.prefix}:{{fallback}}:steps"

@@ -9,6 +9,7 @@ import redis
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_store.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.fallback_schedule import RedisFallbackSchedule
 from verify_service.adapters.redis_store.keys import KeySpace
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.service_store import decode_service
@@ -55,8 +56,10 @@ class RedisVerificationStore:
         keys: KeySpace,
         cipher: DestinationCipher,
         outbox: RedisDeliveryQueue,
+        fallbacks: RedisFallbackSchedule | None = None,
     ) -> None:
         self._client = client
+        self._fallbacks = fallbacks
         self._scripts = scripts
         self._keys = keys
         self._cipher = cipher
@@ -150,6 +153,15 @@ class RedisVerificationStore:
         def build(pipe: Any) -> None:
             pipe.evalsha(sha, 1, key, *args)
             self._outbox.queue_commands(pipe, delivery)
+            if write.fallback is not None and self._fallbacks is not None:
+                self._fallbacks.schedule_commands(
+                    pipe,
+                    write.ref.service_sid,
+                    write.sid,
+                    write.fallback.step,
+                    write.attempt_sid,
+                    write.fallback.due_ms,
+                )
 
         reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
