@@ -159,6 +159,7 @@ class Verifications:
                 amount=shown_amount,
                 payee=shown_payee,
                 app_hash=request.app_hash,
+                webotp_domain=service.webotp_domain,
             )
             message = render(
                 request.channel, content, code, resolve_locale(stored_locale, to, request.channel)

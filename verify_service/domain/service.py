@@ -71,6 +71,7 @@ class Service:
     verification_ttl_seconds: int = DEFAULT_TTL_SECONDS
     fallback_channels: tuple[Channel, ...] = ()
     fallback_after_seconds: int = DEFAULT_FALLBACK_AFTER_SECONDS
+    webotp_domain: str | None = None
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -113,6 +114,8 @@ def validate_service_changes(changes: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameter("VerificationTtlSeconds", "60-86400")
     if "fallback_channels" in changes:
         changes["fallback_channels"] = parse_fallback_channels(changes["fallback_channels"])
+    if "webotp_domain" in changes:
+        changes["webotp_domain"] = _webotp_domain(changes["webotp_domain"])
     _require_range(
         changes,
         "fallback_after_seconds",
@@ -124,6 +127,24 @@ def validate_service_changes(changes: dict[str, Any]) -> dict[str, Any]:
     _require_range(changes, "totp_code_length", "Totp.CodeLength", 3, 8)
     _require_range(changes, "totp_skew", "Totp.Skew", 0, 2)
     return changes
+
+
+# A bare host name (RFC 1123 labels, at least two), as the WebOTP line `@host #code` needs;
+# at most 30 characters, the length every SMS template's segment budget was checked with
+# (docs/messages.md), so no service setting can push a message past its parts.
+_HOST_NAME = re.compile(
+    r"(?=.{4,30}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
+
+
+def _webotp_domain(value: str) -> str | None:
+    """`WebOtpDomain`: empty turns the line off; otherwise a lower-cased bare host name."""
+    host = value.strip().lower()
+    if not host:
+        return None
+    if not _HOST_NAME.fullmatch(host):
+        raise InvalidParameter("WebOtpDomain", "a bare host name of at most 30 characters")
+    return host
 
 
 def _require_range(changes: dict[str, Any], name: str, wire: str, low: int, high: int) -> None:

@@ -114,6 +114,7 @@ class ServiceParams(_Lenient):
     passkeys_user_verification = _text("Passkeys.UserVerification")
     verify_event_subscription_enabled = _flag("VerifyEventSubscriptionEnabled")
     verification_ttl_seconds = _int("VerificationTtlSeconds")
+    webotp_domain = fields.String(data_key="WebOtpDomain", validate=validate.Length(max=64))
     # Channel fallback (extension): channel names are checked by the domain rules (60200).
     fallback_channels = CommaList(data_key="FallbackChannels")
     fallback_after_seconds = _int("FallbackAfterSeconds")
