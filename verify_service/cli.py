@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 from typing import Any
 
@@ -137,7 +138,10 @@ def serve(
     finally:
         if child is not None:
             child.terminate()
-            child.wait(30)
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 @main.command()

@@ -36,8 +36,10 @@ def run_until_signalled(container: Container) -> None:
     providers = providers_by_channel(container.settings)
     worker = replace(container, providers=providers).delivery_worker(consumer_name())
     log.info("delivery worker %s started", consumer_name())
+    # Block on the stream for less than the socket timeout, or every wait would time out.
+    block_ms = max(10, min(200, int(container.settings.redis_timeout_seconds * 500)))
     try:
-        worker.run(stop)
+        worker.run(stop, block_ms=block_ms)
     finally:
         close_providers(providers)
         log.info("delivery worker %s stopped", consumer_name())

@@ -10,6 +10,7 @@ which Redis measures itself.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ import redis
 from flask import Flask
 
 from tests.conftest import Api
-from tests.support.fakes import FixedClock
+from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.standin_http import Failure, StandinHttp
 from verify_service.adapters.delivery.registry import (
     ManagedProvider,
@@ -28,7 +29,7 @@ from verify_service.adapters.delivery.registry import (
 )
 from verify_service.adapters.redis_store.delivery_queue import GROUP
 from verify_service.adapters.redis_store.keys import OutboxKeys
-from verify_service.app import CONTAINER_KEY, Container, create_app
+from verify_service.app import CONTAINER_KEY, Container, build_container, create_app
 from verify_service.application.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings
@@ -466,3 +467,24 @@ def test_a_message_left_by_a_dead_worker_is_reclaimed_after_the_visibility_timeo
     # The presumed-dead worker finishing late changes nothing.
     assert container.outbox.complete(taken) is False
     assert outbox_is_empty(redis_client, keys)
+
+
+def test_an_unexpected_error_does_not_stop_the_worker(
+    settings: Settings, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug or a bad entry is logged and the loop goes on; only `stop` ends it."""
+    container = build_container(settings, providers=RecordingSender().as_providers())
+    worker = container.delivery_worker("survivor")
+    stop = threading.Event()
+    calls: list[int] = []
+
+    def flaky_read(*_args: object, **_kwargs: object) -> list[object]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("a malformed entry")
+        stop.set()
+        return []
+
+    monkeypatch.setattr(container.outbox, "read", flaky_read)
+    worker.run(stop, block_ms=0, idle_wait_s=0)
+    assert len(calls) == 2

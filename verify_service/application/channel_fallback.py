@@ -84,7 +84,7 @@ class ChannelFallback:
         store: VerificationStore,
         verifications: Verifications,
         clock: Clock,
-        batch: int = 16,
+        batch: int = 1,  # a step taken is removed: take one at a time, lose at most one
     ) -> None:
         self._schedule = schedule
         self._store = store

@@ -88,7 +88,7 @@ class AttemptStatusStore(Protocol):
         provider: str = "",
         provider_message_id: str = "",
         error_code: str = "",
-    ) -> None: ...
+    ) -> bool: ...
 
 
 class LiveVerifications(Protocol):
@@ -197,7 +197,7 @@ class DeliveryAttempts:
         if update.status is None or update.status not in RECORDED_STATUSES:
             log.info("attempt %s: %s receipt with nothing to record", attempt_sid, kind)
             return
-        self._store.record_status(
+        recorded = self._store.record_status(
             attempt_sid,
             update.status,
             now_ms,
@@ -205,7 +205,13 @@ class DeliveryAttempts:
             error_code=update.error_code or "",
         )
         log.info("attempt %s: %s receipt, status %s", attempt_sid, kind, update.status)
-        if update.status in UNDELIVERED_STATUSES and self._on_delivery_failed is not None:
+        # Only a receipt that changed the status acts: a replayed one (refused by the
+        # forward-only script) must not hurry the fallback again.
+        if (
+            recorded
+            and update.status in UNDELIVERED_STATUSES
+            and self._on_delivery_failed is not None
+        ):
             self._on_delivery_failed(
                 fields.get("va", ""), fields.get("ve", ""), attempt_sid, now_ms
             )

@@ -54,7 +54,7 @@ class DeliveryQueue(Protocol):
         provider: str = "",
         provider_message_id: str = "",
         error_code: str = "",
-    ) -> None: ...
+    ) -> bool: ...
 
 
 class FallbackSteps(Protocol):
@@ -110,9 +110,12 @@ class DeliveryWorker:
         self._policy = policy
         self._consumer = consumer
 
-    def run_once(self, block_ms: int = 200, batch: int = 16) -> int:
+    def run_once(self, block_ms: int = 200, batch: int = 1) -> int:
         """Promote due retries, run due fallback steps (they queue their messages), then
-        handle one batch; returns how many deliveries and fallback steps were handled."""
+        handle one batch; returns how many deliveries and fallback steps were handled.
+
+        One message per read by default: the visibility timeout runs from the read, so a
+        batch behind a slow provider would expire and be delivered twice."""
         self._queue.promote_due(self._clock.now_ms())
         steps = self._fallback.run_due() if self._fallback is not None else 0
         jobs = self._queue.read(self._consumer, batch, block_ms, self._policy.visibility_timeout_ms)
@@ -135,6 +138,10 @@ class DeliveryWorker:
                     stop.wait(idle_wait_s)
             except StoreUnavailable:
                 log.warning("delivery worker: store unavailable, retrying in %.1f s", pause_s)
+                stop.wait(pause_s)
+                pause_s = min(pause_s * 2, 5.0)
+            except Exception:  # a bug or a bad entry must not stop deliveries for good
+                log.exception("delivery worker: unexpected error, going on in %.1f s", pause_s)
                 stop.wait(pause_s)
                 pause_s = min(pause_s * 2, 5.0)
 

@@ -286,13 +286,15 @@ class RedisDeliveryQueue:
         provider: str = "",
         provider_message_id: str = "",
         error_code: str = "",
-    ) -> None:
+    ) -> bool:
+        """True when recorded; False when the status would have moved backwards."""
+
         def build(pipe: Any) -> None:
             self._status_commands(
                 pipe, attempt_sid, status, now_ms, provider, provider_message_id, error_code
             )
 
-        self._scripts.run_pipeline(self._client, build)
+        return bool(self._scripts.run_pipeline(self._client, build)[0])
 
     @fail_closed
     def attempt_status(self, attempt_sid: str) -> dict[str, str]:

@@ -56,14 +56,19 @@ class ScriptBook:
         """
         pipe = client.pipeline(transaction=False)
         build(pipe)
-        commands = list(pipe.command_stack)
+        commands = [args for args, _options in pipe.command_stack]
         results: list[Any] = pipe.execute(raise_on_error=False)
         if any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
-            self.load_all(client)
+            # EVAL at once (one round trip, and Redis caches the script): the commands
+            # beside it (an XADD) already ran, and a worker must not find their effects
+            # without the script's for longer than that. The other scripts load after.
+            by_sha = {sha: name for name, sha in self._shas.items()}
             for index, result in enumerate(results):
                 if isinstance(result, redis.exceptions.NoScriptError):
-                    args, options = commands[index]
-                    results[index] = client.execute_command(*args, **options)  # type: ignore[no-untyped-call]
+                    args = commands[index]
+                    source = self._sources[by_sha[args[1]]]
+                    results[index] = client.eval(source, *args[2:])
+            self.load_all(client)
         for result in results:
             if isinstance(result, Exception):
                 raise result

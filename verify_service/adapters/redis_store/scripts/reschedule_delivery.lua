@@ -4,7 +4,8 @@
 -- KEYS[1] stream   KEYS[2] delayed (sorted set)   KEYS[3] delayed jobs (hash)
 -- ARGV[1] group   ARGV[2] stream entry id   ARGV[3] due (ms)
 -- ARGV[4] member ('attempt:provider:try:queued ms')   ARGV[5] sealed job
--- Returns 1 when the entry was still pending for the group, else 0 (someone else has it)
+-- Returns 1 when the entry was still pending for the group, else 0 (already acknowledged:
+-- a worker that reclaimed it finished first)
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
   return 0
 end
