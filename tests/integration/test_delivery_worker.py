@@ -469,6 +469,33 @@ def test_a_message_left_by_a_dead_worker_is_reclaimed_after_the_visibility_timeo
     assert outbox_is_empty(redis_client, keys)
 
 
+def test_a_message_that_keeps_killing_its_workers_ends_as_a_dead_letter(
+    api: Api,
+    service_sid: str,
+    container: Container,
+    keys: OutboxKeys,
+    redis_client: redis.Redis,
+    webhook_gateway: StandinHttp,
+) -> None:
+    """Handed out more than `max_deliveries` times (each worker died or hung with it), it
+    is dead-lettered instead of being sent again."""
+    queued = start(api, service_sid)
+    policy = replace(POLICY, visibility_timeout_ms=1, max_deliveries=3)
+    for number in range(3):  # three workers take it and die (never finish)
+        time.sleep(0.005)
+        (taken,) = container.outbox.read(f"doomed-{number}", 1, 0, 1)
+        assert taken.attempt_sid == queued.attempt_sid
+    time.sleep(0.005)
+    assert worker(container, "last", policy).run_once(block_ms=0) == 1
+
+    assert webhook_gateway.requests == []
+    (letter,) = container.outbox.dead_letters(10)
+    assert letter.attempt_sid == queued.attempt_sid
+    assert "abandoned by 3 workers" in letter.reason
+    assert container.outbox.attempt_status(queued.attempt_sid)["status"] == "failed"
+    assert outbox_is_empty(redis_client, keys)
+
+
 def test_an_unexpected_error_does_not_stop_the_worker(
     settings: Settings, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:

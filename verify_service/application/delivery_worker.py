@@ -80,6 +80,9 @@ class RetryPolicy:
     base_delay_ms: int = 1_000
     max_delay_ms: int = 30_000
     visibility_timeout_ms: int = 60_000
+    # A message handed out this many times (its worker died or hung past the visibility
+    # timeout each time) goes to the dead letters instead of being tried again.
+    max_deliveries: int = 5
 
     def delay_ms(self, try_number: int) -> int:
         ceiling: int = min(self.max_delay_ms, self.base_delay_ms * 2**try_number)
@@ -147,6 +150,10 @@ class DeliveryWorker:
 
     def process(self, job: DeliveryJob) -> None:
         now_ms = self._clock.now_ms()
+        if job.deliveries > self._policy.max_deliveries:
+            # Reclaimed again and again: it kills or hangs whichever worker takes it.
+            self._give_up(job, f"abandoned by {job.deliveries - 1} workers", now_ms)
+            return
         if not self._liveness.attempt_is_live(job, now_ms):
             # The verification ended (approved, canceled, expired): its code is useless.
             if self._queue.complete(job):

@@ -95,6 +95,7 @@ class DeliveryJob:
     provider_index: int = 0
     try_number: int = 0
     job_id: str = ""  # the queue's id for this delivery (set by the queue)
+    deliveries: int = 1  # how often the queue handed this entry to a worker (reclaims + 1)
 
     def __repr__(self) -> str:
         return (

@@ -65,7 +65,9 @@ class RedisDeliveryQueue:
         )
         return self._sealer.seal(plain, job.attempt_sid.encode("ascii"))
 
-    def _unseal(self, job_id: str, fields: dict[bytes, bytes]) -> DeliveryJob | None:
+    def _unseal(
+        self, job_id: str, fields: dict[bytes, bytes], deliveries: int = 1
+    ) -> DeliveryJob | None:
         attempt_sid = fields[b"att"].decode()
         plain = self._sealer.open(fields[b"job"], attempt_sid.encode("ascii"))
         if plain is None:
@@ -89,6 +91,7 @@ class RedisDeliveryQueue:
             provider_index=int(fields[b"p"]),
             try_number=int(fields[b"t"]),
             job_id=job_id,
+            deliveries=deliveries,
         )
 
     # -- producing ----------------------------------------------------------------------
@@ -142,6 +145,15 @@ class RedisDeliveryQueue:
         )
         # A claimed entry deleted meanwhile comes back without fields: nothing to deliver.
         entries += [entry for entry in claimed[1] if entry and entry[1]]
+        # How often each reclaimed entry was handed out: one that keeps killing or hanging its
+        # worker must end as a dead letter, not come back forever (one look-up per reclaim).
+        deliveries: dict[bytes, int] = {}
+        for entry_id, _fields in entries:
+            pending: Any = self._client.xpending_range(
+                self._keys.stream, GROUP, entry_id, entry_id, 1
+            )
+            if pending:
+                deliveries[entry_id] = int(pending[0]["times_delivered"])
         if len(entries) < count:
             reply: Any = self._client.xreadgroup(
                 GROUP,
@@ -154,7 +166,7 @@ class RedisDeliveryQueue:
                 entries += stream_entries
         jobs = []
         for entry_id, fields in entries:
-            job = self._unseal(entry_id.decode(), fields)
+            job = self._unseal(entry_id.decode(), fields, deliveries.get(entry_id, 1))
             if job is None:
                 self._scripts.run(
                     self._client, "complete_delivery", [self._keys.stream], [GROUP, entry_id]
