@@ -1,4 +1,5 @@
-"""The processes a bench run starts: redis-server, `verify-service serve`, the ceiling app.
+"""The processes a bench run starts: redis-server, `verify-service serve`, the ceiling app,
+and for the delivery phase `verify-service worker` and the stand-in provider (bench/standin.py).
 
 Each one runs in its own session (process group), so stopping it also stops the gunicorn
 workers, and a Ctrl-C in the terminal reaches only the bench, which then stops them itself.
@@ -206,9 +207,10 @@ class VerifyServer(HttpServer):
 
     name = "verify-service"
 
-    def __init__(self, verify_env: dict[str, str], workers: int) -> None:
+    def __init__(self, verify_env: dict[str, str], workers: int, with_worker: bool = True) -> None:
         super().__init__(workers)
         self.verify_env = verify_env
+        self.with_worker = with_worker
 
     def start(self, log_path: Path) -> VerifyServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_")}
@@ -225,9 +227,44 @@ class VerifyServer(HttpServer):
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                "--worker" if self.with_worker else "--no-worker",
             ],
             env,
             log_path,
+        )
+        self._wait_healthy()
+        return self
+
+
+class DeliveryWorkerProcess(Managed):
+    """`verify-service worker`, configured through VERIFY_* variables only."""
+
+    name = "verify-service worker"
+
+    def __init__(self, verify_env: dict[str, str]) -> None:
+        super().__init__()
+        self.verify_env = verify_env
+
+    def start(self, log_path: Path) -> DeliveryWorkerProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_")}
+        env.update(self.verify_env)
+        self._spawn([sys.executable, "-m", "verify_service.cli", "worker"], env, log_path)
+        return self
+
+
+class StandInProvider(HttpServer):
+    """bench/standin.py: the webhook gateway the delivery phase's worker sends to."""
+
+    name = "stand-in provider"
+
+    def __init__(self, secret: str) -> None:
+        super().__init__(1)
+        self.secret = secret
+
+    def start(self, log_path: Path) -> StandInProvider:
+        env = {**os.environ, "BENCH_STANDIN_SECRET": self.secret}
+        self._spawn(
+            [sys.executable, "-m", "bench.standin", "--port", str(self.port)], env, log_path
         )
         self._wait_healthy()
         return self

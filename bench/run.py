@@ -3,10 +3,13 @@
 Starts its own redis-server, `verify-service serve` and the ceiling app (bench/ceiling_app.py)
 with the same gunicorn worker count, drives them with wrk (or a Python fallback), measures
 argon2, Redis round trips and memory in-process, prints every figure against its target and
-writes bench/results/latest.json. Every process it starts is stopped on the way out, on error
-and on Ctrl-C too. Method and figures: docs/performance.md.
+writes bench/results/latest.json. Then the delivery phase (bench/delivery.py): one
+`verify-service worker` pushing to a local stand-in provider, its throughput and its
+enqueue-to-provider latency at a paced load. Every process it starts is stopped on the way
+out, on error and on Ctrl-C too. Method and figures: docs/performance.md.
 
     .venv/bin/python -m bench.run [--workers 4] [--duration 15] [--connections 16]
+    .venv/bin/python -m bench.run --only delivery    # the delivery phase alone (~1 minute)
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import importlib.metadata
 import json
 import math
@@ -37,7 +41,7 @@ from typing import Any
 
 import redis
 
-from bench import inprocess
+from bench import delivery, inprocess
 from bench.load import (
     CheckLoad,
     Load,
@@ -58,6 +62,7 @@ from bench.processes import (
     machine_cpu_seconds,
 )
 from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE, PROFILES
+from verify_service.app import build_container
 from verify_service.settings import Settings
 
 RESULTS = REPO / "bench" / "results"
@@ -346,7 +351,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-count", type=int, default=20_000)
     parser.add_argument("--round-trip-count", type=int, default=100)
     parser.add_argument("--loader", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="default bench/results/latest.json"
+    )
     parser.add_argument(
         "--quiet-wait",
         type=float,
@@ -355,12 +362,80 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "it before each phase)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--only",
+        choices=["delivery"],
+        help="run only this phase (default output bench/results/delivery.json)",
+    )
+    parser.add_argument("--skip-delivery", action="store_true", help="leave out the delivery phase")
+    parser.add_argument(
+        "--delivery-messages", type=int, default=3000, help="messages queued for the throughput"
+    )
+    parser.add_argument(
+        "--delivery-rate", type=float, default=delivery.TARGET_RATE, help="paced sends per second"
+    )
+    parser.add_argument(
+        "--delivery-duration", type=float, default=12.0, help="seconds of paced sends"
+    )
+    args = parser.parse_args(argv)
+    if args.output is None:
+        name = "delivery.json" if args.only == "delivery" else "latest.json"
+        args.output = RESULTS / name
+    return args
+
+
+def delivery_options(args: argparse.Namespace, wrk: str | None) -> delivery.DeliveryOptions:
+    return delivery.DeliveryOptions(
+        messages=args.delivery_messages,
+        rate=args.delivery_rate,
+        duration_s=args.delivery_duration,
+        workers=args.workers,
+        wrk=wrk,
+    )
+
+
+def run_delivery(args: argparse.Namespace, results: dict[str, Any], wrk: str | None) -> None:
+    """The delivery phase, with processes of its own (the servers above are stopped)."""
+    busy = wait_for_quiet(args.quiet_wait / 3)
+    log(
+        f"\n(h)-(j) delivery: one verify-service worker, webhook provider to a local stand-in "
+        f"(machine busy before: {busy:.2f} cores)"
+    )
+    with stop_on_signals():
+        results["delivery"] = delivery.run(delivery_options(args, wrk), log)
+    results["delivery"]["machine_busy_cores_before"] = busy
+
+
+def main_delivery_only(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    wrk = None if args.loader == "python" else ensure_wrk(log)
+    if wrk is None and args.loader == "wrk":
+        log("wrk is required (--loader wrk) and is not available")
+        return 2
+    quiet = wait_for_quiet(args.quiet_wait)
+    log(f"machine load before the run: {quiet:.2f} cores busy of {os.cpu_count()}")
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    try:
+        run_delivery(args, results, wrk)
+    except (KeyboardInterrupt, SystemExit):
+        log("\ninterrupted: the processes this run started were stopped")
+        raise
+    results["machine"] = machine_info(results["delivery"]["redis"], "wrk" if wrk else "python")
+    results["run_seconds"] = time.monotonic() - started
+    log("\n" + "=" * 78)
+    missed = delivery.report(results["delivery"], log)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
+    log(f"\nwrote {shown} ({results['run_seconds']:.0f} s)")
+    return 1 if (missed and args.strict) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.only == "delivery":
+        return main_delivery_only(args)
     started = time.monotonic()
     wrk = None if args.loader == "python" else ensure_wrk(log)
     if wrk is None and args.loader == "wrk":
@@ -437,7 +512,11 @@ def main(argv: list[str] | None = None) -> int:
             }
             if os.environ.get("VERIFY_LOG_LEVEL"):
                 env["VERIFY_LOG_LEVEL"] = os.environ["VERIFY_LOG_LEVEL"]
-            verify_server = VerifyServer(env, args.workers).start(RESULTS / "verify-service.log")
+            # The API alone: its delivery worker would take CPU from the requests measured
+            # here (delivery has its own phase below); queued messages just accumulate.
+            verify_server = VerifyServer(env, args.workers, with_worker=False).start(
+                RESULTS / "verify-service.log"
+            )
             ceiling_server = CeilingServer(redis_server.url, args.workers).start(
                 RESULTS / "ceiling.log"
             )
@@ -483,8 +562,12 @@ def main(argv: list[str] | None = None) -> int:
             redis_client.close()
         redis_server.stop()
 
+    if not args.skip_delivery:
+        run_delivery(args, results, wrk)
     results["run_seconds"] = time.monotonic() - started
     missed = report(results)
+    if "delivery" in results:
+        missed |= delivery.report(results["delivery"], log)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
@@ -608,8 +691,13 @@ def run_all(
 
     # (f) round trips and commands, in-process through the Flask test client.
     log("\n(f) Redis round trips and commands per operation (in-process test client)")
+    # Under a key prefix of its own: `serve`'s delivery worker would otherwise take the
+    # messages (and codes) of these starts from the shared outbox before this process does.
+    rt_settings = dataclasses.replace(settings, key_prefix=KEY_PREFIX + "-rt")
+    rt_container = build_container(rt_settings)
+    rt_service = rt_container.catalog.create({"friendly_name": "RoundTrips"}).sid
     round_trips = inprocess.measure_round_trips(
-        settings, service_sid, round_trip_block, args.round_trip_count
+        rt_settings, rt_service, round_trip_block, args.round_trip_count
     )
     for name, row in round_trips.items():
         log(
