@@ -59,7 +59,8 @@ def _embedded_banner(settings: Settings, service_sid: str, base: str) -> str:
   Service SID : {service_sid}   ("Demo", created at start)
   Codes are written by the console provider to {settings.console_outbox or "standard output"}.
 
-  curl -u {settings.account_sid}:{example_token} -d To=+14155552671 -d Channel=sms \\
+  curl -u {settings.account_sid}:{example_token} --data-urlencode To=+14155552671 \\
+       -d Channel=sms \\
        {base}/v2/Services/{service_sid}/Verifications
 
   python -c 'from twilio.rest import Client

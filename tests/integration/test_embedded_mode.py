@@ -7,6 +7,8 @@ import base64
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -254,6 +256,23 @@ def test_serve_banner_prints_the_generated_credentials_and_demo_service(
     assert f"curl -u {banner.account_sid}:{banner.auth_token}" in banner.text
     assert f"{embedded_server.url}/v2/Services/{banner.service_sid}/Verifications" in banner.text
     assert str(embedded_server.outbox.path) in banner.text
+
+
+def test_the_printed_curl_example_starts_a_verification_as_printed(
+    embedded_server: EmbeddedServer,
+) -> None:
+    """Pasted into a shell, the banner's curl command works (the + of To must be encoded)."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    lines = embedded_server.banner.text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip().startswith("curl "))
+    command = " ".join(line.strip().rstrip("\\") for line in lines[first : first + 3])
+    result = subprocess.run(
+        [curl, "-s", *shlex.split(command)[1:]], capture_output=True, check=True, timeout=10
+    )
+    body = json.loads(result.stdout)
+    assert (body["status"], body["to"]) == ("pending", "+14155552671")
 
 
 def test_start_and_check_work_with_the_printed_credentials(
