@@ -74,10 +74,6 @@ class Service:
     webotp_domain: str | None = None
 
     @classmethod
-    def field_names(cls) -> frozenset[str]:
-        return _SERVICE_FIELDS
-
-    @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Service:
         """Build from stored values, ignoring fields this version does not know."""
         known = {k: v for k, v in values.items() if k in _SERVICE_FIELDS}
