@@ -20,13 +20,26 @@ from verify_service.adapters.redis_store import RedisServiceStore, RedisVerifica
 from verify_service.adapters.redis_store.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.errors import UNAVAILABLE
 from verify_service.adapters.redis_store.fallback_schedule import RedisFallbackSchedule
-from verify_service.adapters.redis_store.keys import FallbackKeys, KeySpace, OutboxKeys
+from verify_service.adapters.redis_store.fraud_guard_store import RedisFraudGuardStore
+from verify_service.adapters.redis_store.keys import (
+    FallbackKeys,
+    FraudGuardKeys,
+    KeySpace,
+    OutboxKeys,
+)
+from verify_service.adapters.redis_store.rate_limit_store import RedisRateLimitStore
+from verify_service.adapters.redis_store.rate_limiter import LimitsRateLimiter
+from verify_service.adapters.redis_store.safe_list_store import RedisSafeListStore
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.application.abuse_protection import AbuseProtection
 from verify_service.application.access import AccountCredentials, Authenticator
 from verify_service.application.channel_fallback import ChannelFallback
 from verify_service.application.delivery_receipts import DeliveryAttempts
 from verify_service.application.delivery_worker import DeliveryWorker, RetryPolicy
+from verify_service.application.fraud_guard_blocks import FraudGuardBlocks
 from verify_service.application.ports import Clock, DeliveryProvider
+from verify_service.application.rate_limit_catalog import RateLimitCatalog
+from verify_service.application.safe_list import SafeList
 from verify_service.application.service_catalog import ServiceCatalog
 from verify_service.application.verifications import Verifications
 from verify_service.domain.keyring import Keyring
@@ -34,7 +47,10 @@ from verify_service.domain.models import Channel
 from verify_service.http import (
     delivery_attempts_api,
     delivery_receipts_api,
+    fraud_guard_api,
     health,
+    rate_limits_api,
+    safe_list_api,
     services_api,
     verifications_api,
 )
@@ -69,6 +85,10 @@ class Container:
     clock: Clock
     providers: ProviderMap | None = None
     fallback: ChannelFallback | None = None
+    protection: AbuseProtection | None = None
+    fraud_guard: RedisFraudGuardStore | None = None
+    rate_limits: RateLimitCatalog | None = None
+    safe_list: SafeList | None = None
 
     def _receipt_url(self, provider: DeliveryProvider, attempt_sid: str) -> str | None:
         """Where `provider` posts the attempt's delivery receipt (needs VERIFY_PUBLIC_URL)."""
@@ -120,6 +140,7 @@ def build_container(
         ATTEMPT_STATUS_TTL_MS,
     )
     fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
+    fraud_guard = RedisFraudGuardStore(client, scripts, FraudGuardKeys(settings.key_prefix))
     store = RedisVerificationStore(
         client,
         scripts,
@@ -127,16 +148,28 @@ def build_container(
         DestinationCipher(keyring.destination_encryption_key),
         outbox,
         fallbacks,
+        fraud_guard,
     )
-    catalog = ServiceCatalog(RedisServiceStore(client, scripts, keys), clock)
+    protection = AbuseProtection(
+        LimitsRateLimiter(client, scripts, settings.key_prefix, clock),
+        fraud_guard,
+        keyring,
+        settings.allow_test_destinations,
+    )
+    catalog = ServiceCatalog(
+        RedisServiceStore(client, scripts, keys), clock, settings.allow_test_destinations
+    )
     verifications = Verifications(
         store=store,
         hasher=Argon2CodeHasher(keyring, PROFILES[settings.argon2_profile]),
         keyring=keyring,
         clock=clock,
+        protection=protection,
     )
     authenticator = Authenticator([AccountCredentials(settings.account_sid, settings.auth_token)])
     fallback = ChannelFallback(fallbacks, store, verifications, clock)
+    rate_limits = RateLimitCatalog(RedisRateLimitStore(client, scripts, keys), clock)
+    safe_list = SafeList(RedisSafeListStore(client, scripts, keys), keyring, clock)
     return Container(
         settings,
         client,
@@ -148,6 +181,10 @@ def build_container(
         clock,
         providers,
         fallback,
+        protection,
+        fraud_guard,
+        rate_limits=rate_limits,
+        safe_list=safe_list,
     )
 
 
@@ -169,7 +206,11 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = Components(
-        container.catalog, container.verifications, settings.public_url
+        container.catalog,
+        container.verifications,
+        settings.public_url,
+        rate_limits=container.rate_limits,
+        safe_list=container.safe_list,
     )
     app.extensions[CONTAINER_KEY] = container
     register_error_handlers(app)
@@ -191,6 +232,8 @@ def create_app(
     health.init_app(app, ping)
     app.register_blueprint(services_api.blueprint)
     app.register_blueprint(verifications_api.blueprint)
+    app.register_blueprint(rate_limits_api.blueprint)
+    app.register_blueprint(safe_list_api.blueprint)
     app.extensions[delivery_attempts_api.DELIVERY_ATTEMPTS_KEY] = DeliveryAttempts(
         container.outbox,
         container.verifications,
@@ -200,4 +243,9 @@ def create_app(
     )
     app.register_blueprint(delivery_attempts_api.blueprint)
     app.register_blueprint(delivery_receipts_api.blueprint)
+    if container.fraud_guard is not None:
+        app.extensions[fraud_guard_api.FRAUD_GUARD_KEY] = FraudGuardBlocks(
+            container.fraud_guard, container.catalog, container.clock
+        )
+        app.register_blueprint(fraud_guard_api.blueprint)
     return app

@@ -7,18 +7,21 @@ import logging
 import os
 import subprocess
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from verify_service import delivery_runner
 from verify_service.app import Container, build_container, create_app
-from verify_service.domain.errors import VerifyError
+from verify_service.application.fraud_guard_blocks import FraudGuardBlocks
+from verify_service.domain.errors import NotFound, VerifyError
 from verify_service.domain.models import Channel
 from verify_service.http.representations import twilio_time
 from verify_service.settings import ConfigError, Settings
 
 DEFAULT_PORT = 8080
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -104,6 +107,7 @@ def serve(
         "timeout": timeout,
         "worker_class": "sync",
         "accesslog": "-" if access_log else None,
+        "logger_class": "verify_service.server.MaskingLogger",
         "proc_name": "verify-service",
         "control_socket_disable": True,  # several servers may share a machine (tests, bench)
     }
@@ -197,7 +201,7 @@ def requeue_dead_letters(attempt_sids: tuple[str, ...]) -> None:
 def _redis_container() -> Container:
     settings = _settings()
     if settings.embedded:
-        raise click.ClickException("set VERIFY_REDIS_URL: the embedded store has no dead letters")
+        raise click.ClickException("set VERIFY_REDIS_URL: the embedded store lives in `serve` only")
     return build_container(settings)
 
 
@@ -263,3 +267,57 @@ def create_service(
 
 if __name__ == "__main__":
     main()
+
+
+@main.group("fraud-guard")
+def fraud_guard() -> None:
+    """The SMS-pumping breaker: prefixes it blocked (or would have), and lifting a block."""
+
+
+@fraud_guard.command("list")
+@click.argument("service_sid")
+def list_fraud_guard(service_sid: str) -> None:
+    """Blocks in force and monitor-mode trips, newest first, one JSON object per line."""
+    blocks = _fraud_guard_blocks()
+    for trip in _cli_call(lambda: blocks.list(service_sid)):
+        click.echo(
+            json.dumps(
+                {
+                    "prefix": trip.prefix,
+                    "mode": trip.mode,
+                    "tripped_at": twilio_time(trip.tripped_ms),
+                    "until": twilio_time(trip.until_ms),
+                    "sends": trip.sends,
+                    "approvals": trip.approvals,
+                    "window_seconds": trip.window_seconds,
+                    "destinations": list(trip.destinations),
+                },
+                ensure_ascii=False,
+            )
+        )
+
+
+@fraud_guard.command("lift")
+@click.argument("service_sid")
+@click.argument("prefix")
+def lift_fraud_guard(service_sid: str, prefix: str) -> None:
+    """End a block before its cool-down (sends to the prefix resume at once)."""
+    blocks = _fraud_guard_blocks()
+    _cli_call(lambda: blocks.lift(service_sid, prefix))
+    click.echo(f"lifted {prefix}")
+
+
+def _fraud_guard_blocks() -> FraudGuardBlocks:
+    container = _redis_container()
+    if container.fraud_guard is None:
+        raise click.ClickException("this configuration has no Fraud Guard store")
+    return FraudGuardBlocks(container.fraud_guard, container.catalog, container.clock)
+
+
+def _cli_call(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except NotFound:
+        raise click.ClickException("no such service or block") from None
+    except VerifyError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -60,6 +60,8 @@ class Settings:
     call_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
     email_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
     whatsapp_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
+    # Services' test destinations (fixed codes, nothing sent) are honoured only when true.
+    allow_test_destinations: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -113,7 +115,12 @@ class Settings:
         if not _PREFIX.fullmatch(prefix):
             raise ConfigError("VERIFY_REDIS_KEY_PREFIX must be 1-32 letters, digits, _ . or -")
 
+        allow_test = (env.get("VERIFY_ALLOW_TEST_DESTINATIONS") or "false").strip().lower()
+        if allow_test not in ("true", "false"):
+            raise ConfigError("VERIFY_ALLOW_TEST_DESTINATIONS must be true or false")
+
         return cls(
+            allow_test_destinations=allow_test == "true",
             account_sid=account_sid,
             auth_token=auth_token,
             secret_key=secret.encode("utf-8"),

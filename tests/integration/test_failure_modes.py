@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from flask import Flask
 from tests.conftest import Api
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.app import create_app
-from verify_service.application.ports import PendingSnapshot
+from verify_service.application.ports import PendingSnapshot, StartContext
 from verify_service.http.wiring import EXTENSION_KEY
 from verify_service.settings import Settings
 
@@ -73,14 +74,14 @@ def test_a_start_that_keeps_losing_races_answers_60212(
     service_sid = api.create_service()
     assert api.start(service_sid, TO).status_code == 201
     store = app.extensions[EXTENSION_KEY].verifications._store
-    real_prepare = store.prepare_start
+    real_prepare = store.prepare_protected_start
 
-    def stale_read(ref: object, now_ms: int) -> tuple[object, PendingSnapshot]:
+    def stale_read(ref: object, now_ms: int, probe: object) -> StartContext:
         # Every read sees a verification that another request has just replaced.
-        service, _ = real_prepare(ref, now_ms)
-        return service, PendingSnapshot("VE" + "0" * 32, b"\0" * 16)
+        context = real_prepare(ref, now_ms, probe)
+        return dataclasses.replace(context, pending=PendingSnapshot("VE" + "0" * 32, b"\0" * 16))
 
-    monkeypatch.setattr(store, "prepare_start", stale_read)
+    monkeypatch.setattr(store, "prepare_protected_start", stale_read)
     response = api.start(service_sid, TO)
     assert (response.status_code, response.json["code"]) == (429, 60212)  # type: ignore[index]
     assert response.headers["Retry-After"] == "1"

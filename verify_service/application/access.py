@@ -19,6 +19,12 @@ class Permission(enum.StrEnum):
     VERIFICATIONS_CHECK = "verifications:check"
     VERIFICATIONS_READ = "verifications:read"
     VERIFICATIONS_END = "verifications:end"
+    RATE_LIMITS_READ = "rate-limits:read"
+    RATE_LIMITS_WRITE = "rate-limits:write"
+    SAFE_LIST_READ = "safe-list:read"
+    SAFE_LIST_WRITE = "safe-list:write"
+    FRAUD_GUARD_READ = "fraud-guard:read"
+    FRAUD_GUARD_WRITE = "fraud-guard:write"
 
 
 ROLES: dict[str, frozenset[Permission]] = {

@@ -7,21 +7,31 @@ from typing import Any
 
 from verify_service.application.ports import Clock, ServiceStore
 from verify_service.domain import sids
-from verify_service.domain.errors import InvalidParameter, NotFound
+from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter, NotFound
 from verify_service.domain.service import Service, validate_service_changes
 
 log = logging.getLogger(__name__)
 
 
 class ServiceCatalog:
-    def __init__(self, store: ServiceStore, clock: Clock) -> None:
+    def __init__(
+        self, store: ServiceStore, clock: Clock, allow_test_destinations: bool = False
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._allow_test_destinations = allow_test_destinations
+
+    def _validated(self, values: dict[str, Any]) -> dict[str, Any]:
+        values = validate_service_changes(dict(values))
+        if values.get("test_destinations") and not self._allow_test_destinations:
+            # Fixed codes must not reach production unnoticed: this deployment has to opt in.
+            raise FeatureNotEnabled("TestDestinations (VERIFY_ALLOW_TEST_DESTINATIONS)")
+        return values
 
     def create(self, values: dict[str, Any]) -> Service:
         if not values.get("friendly_name"):
             raise InvalidParameter("FriendlyName", "required")
-        values = validate_service_changes(dict(values))
+        values = self._validated(values)
         now_ms = self._clock.now_ms()
         service = Service(
             sid=sids.new_sid("VA"), date_created_ms=now_ms, date_updated_ms=now_ms, **values
@@ -42,7 +52,7 @@ class ServiceCatalog:
     def update(self, sid: str, changes: dict[str, Any]) -> Service:
         if not sids.is_sid(sid, "VA"):
             raise NotFound
-        changes = validate_service_changes(dict(changes))
+        changes = self._validated(changes)
         service = self._store.update_service(sid, changes, self._clock.now_ms())
         if service is None:
             raise NotFound

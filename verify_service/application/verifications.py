@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import logging
 from dataclasses import dataclass, field
 
+from verify_service.application.abuse_protection import AbuseProtection, StartFacts
 from verify_service.application.ports import (
     Clock,
     CodeHasher,
@@ -65,6 +67,9 @@ class StartRequest:
     payee: str | None = None
     app_hash: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    device_ip: str | None = None
+    rate_limit_values: dict[str, str] = field(default_factory=dict)
+    risk_check: bool = True
     # Set by channel fallback only: resend on this pending verification (never create one),
     # as this step of the service's fallback list.
     resend_of: str | None = None
@@ -93,7 +98,9 @@ class Verifications:
         hasher: CodeHasher,
         keyring: Keyring,
         clock: Clock,
+        protection: AbuseProtection,
     ) -> None:
+        self._protection = protection
         self._store = store
         self._hasher = hasher
         self._keyring = keyring
@@ -124,22 +131,34 @@ class Verifications:
             raise InvalidParameter("CustomFriendlyName", "1-30 characters, no links")
         tags_json = json.dumps(request.tags, separators=(",", ":")) if request.tags else None
 
+        facts = StartFacts(
+            service_sid=service_sid,
+            channel=request.channel,
+            to=to,
+            destination_tag=ref.tag,
+            device_ip=request.device_ip,
+            rate_limit_values=request.rate_limit_values,
+            risk_check=request.risk_check,
+            fallback=request.resend_of is not None,
+        )
+        probe = self._protection.probe(facts)
+        admitted = False
         for _ in range(MAX_START_RACES):
             now_ms = self._clock.now_ms()
-            service, pending = self._store.prepare_start(ref, now_ms)
+            context = self._store.prepare_protected_start(ref, now_ms, probe)
+            service, pending = context.service, context.pending
             if service is None:
                 raise NotFound
             _require_resend_target(request, pending)
-            if pending is not None:
-                # Both counters only grow while a verification lives, so a refusal read
-                # here is final: answer it without a write.
-                retry_after = _seconds(pending.expires_ms - now_ms)
-                if pending.checks >= MAX_CHECKS_PER_VERIFICATION:
-                    raise MaxCheckAttemptsReached(retry_after)
-                if pending.sends >= MAX_SENDS_PER_VERIFICATION:
-                    raise MaxSendAttemptsReached(retry_after)
-            code = self._code_for(service, request)
+            _refuse_from_snapshot(pending, now_ms)
+            test_code = self._protection.test_code(service, to)
+            code = test_code or self._code_for(service, request)
             amount, payee = self._psd2_terms(service, request.amount, request.payee)
+            if not admitted and test_code is None:
+                # Last of the checks, so a malformed request is not counted; and counted
+                # once, however many races the write below loses.
+                self._protection.admit_start(context, facts, now_ms)
+                admitted = True
             if pending is None:
                 sid, salt, is_new = (
                     sids.new_verification_sid(ref.tag),
@@ -179,7 +198,9 @@ class Verifications:
                 payee=payee,
                 locale=request.locale,
                 tags_json=tags_json,
-                fallback=next_step(
+                fallback=None
+                if test_code
+                else next_step(
                     service.fallback_channels,
                     service.fallback_after_seconds,
                     request.channel,
@@ -196,7 +217,7 @@ class Verifications:
                 message=message,
                 enqueued_ms=now_ms,
             )
-            outcome = self._store.start_or_resend(write, delivery)
+            outcome = self._store.start_or_resend(write, None if test_code else delivery)
             if outcome.result is StartResult.CONFLICT:
                 continue
             if outcome.result is StartResult.LOCKED:
@@ -205,15 +226,8 @@ class Verifications:
                 raise MaxSendAttemptsReached(_seconds(outcome.retry_after_ms))
             if outcome.verification is None:
                 raise TooManyConcurrentRequests  # unreachable: created/resent carry it
-            log.info(
-                "verification %s: %s, %s queued for %s (%s)",
-                sid,
-                outcome.result.value,
-                write.attempt_sid,
-                mask_destination(to),
-                request.channel.value,
-            )
-            return outcome.verification
+            _log_start(outcome.result, write, test_code is not None)
+            return _with_lookup(outcome.verification, service)
         raise TooManyConcurrentRequests
 
     @staticmethod
@@ -246,9 +260,8 @@ class Verifications:
         else:
             raise InvalidParameter("VerificationSid", "To or VerificationSid is required")
         psd2_given = bool(request.amount) and bool(request.payee)
-        reservation = self._store.reserve_check(
-            ref, request.verification_sid, self._clock.now_ms(), psd2_given
-        )
+        now_ms = self._clock.now_ms()
+        reservation = self._store.reserve_check(ref, request.verification_sid, now_ms, psd2_given)
         if not reservation.service_exists or reservation.result is ReserveResult.MISSING:
             raise NotFound
         if reservation.result is ReserveResult.LOCKED:
@@ -258,6 +271,11 @@ class Verifications:
         verification = reservation.verification
         if verification is None:
             raise NotFound  # unreachable: a reservation carries its verification
+        # After the reservation (it needs the service's limit, read in the same round trip):
+        # a refused check still used up one of the verification's attempts.
+        self._protection.admit_check(
+            service_sid, ref.tag, reservation.checks_per_destination_per_hour, now_ms
+        )
         right = self._hasher.matches(
             verification.sid, code, reservation.salt, reservation.code_digests
         )
@@ -276,6 +294,8 @@ class Verifications:
         approved = self._store.approve(ref, verification.sid, self._clock.now_ms())
         if approved is None:
             raise NotFound
+        if reservation.fraud_guard_on:
+            self._protection.record_approval(service_sid, approved.to, self._clock.now_ms())
         log.info("verification %s: approved", verification.sid)
         return approved
 
@@ -286,7 +306,7 @@ class Verifications:
         service, verification = self._store.fetch(ref, verification_sid, self._clock.now_ms())
         if service is None or verification is None:
             raise NotFound
-        return verification
+        return _with_lookup(verification, service)
 
     def update_status(
         self, service_sid: str, verification_sid: str, status: VerificationStatus
@@ -302,8 +322,38 @@ class Verifications:
             raise InvalidParameter("Status", "canceled or approved")
         if ended is None:
             raise NotFound
+        if status is VerificationStatus.APPROVED:
+            self._protection.record_approval(service_sid, ended.to, now_ms)
         log.info("verification %s: %s by update", verification_sid, status.value)
         return ended
+
+
+def _refuse_from_snapshot(pending: PendingSnapshot | None, now_ms: int) -> None:
+    """Both counters only grow while a verification lives, so a refusal read here is final:
+    answer it without a write."""
+    if pending is None:
+        return
+    retry_after = _seconds(pending.expires_ms - now_ms)
+    if pending.checks >= MAX_CHECKS_PER_VERIFICATION:
+        raise MaxCheckAttemptsReached(retry_after)
+    if pending.sends >= MAX_SENDS_PER_VERIFICATION:
+        raise MaxSendAttemptsReached(retry_after)
+
+
+def _log_start(result: StartResult, write: StartWrite, test_destination: bool) -> None:
+    if test_destination:
+        log.info(
+            "verification %s: %s for a test destination, nothing sent", write.sid, result.value
+        )
+        return
+    log.info(
+        "verification %s: %s, %s queued for %s (%s)",
+        write.sid,
+        result.value,
+        write.attempt_sid,
+        mask_destination(write.to),
+        write.channel.value,
+    )
 
 
 def _require_resend_target(request: StartRequest, pending: PendingSnapshot | None) -> None:
@@ -311,6 +361,12 @@ def _require_resend_target(request: StartRequest, pending: PendingSnapshot | Non
     to a verification started since, and it never creates one."""
     if request.resend_of is not None and (pending is None or pending.sid != request.resend_of):
         raise NotFound
+
+
+def _with_lookup(verification: Verification, service: Service) -> Verification:
+    if not service.lookup_enabled:
+        return verification
+    return dataclasses.replace(verification, lookup_enabled=True)
 
 
 def _same(given: str | None, stored: str | None) -> bool:

@@ -54,3 +54,61 @@ class TooManyConcurrentRequests(VerifyError):
 
 class StoreUnavailable(VerifyError):
     """The state store (Redis) cannot be reached; nothing was decided, fail closed."""
+
+
+class RateLimitExceeded(VerifyError):
+    """A rate limit (a programmable bucket or a built-in limit) refuses this request;
+    nothing was sent. `limit` names it for logs and the message (never a value)."""
+
+    def __init__(self, limit: str, retry_after_seconds: int | None = None) -> None:
+        self.limit = limit
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(f"Too many requests: {limit} limit reached")
+
+
+class MaxChecksPerDestinationReached(VerifyError):
+    """The destination used up its check attempts across verifications for now."""
+
+    def __init__(self, retry_after_seconds: int | None = None) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__("Max check attempts reached")
+
+
+class RateLimitConfigError(VerifyError):
+    """A Rate Limit or Bucket change Twilio refuses with one of 60207-60211."""
+
+    MAX_RATE_LIMITS = 60207
+    DUPLICATE_UNIQUE_NAME = 60208
+    INVALID_UNIQUE_NAME = 60209
+    MAX_BUCKETS = 60210
+    DUPLICATE_INTERVAL = 60211
+
+    def __init__(self, code: int, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class LandlineNotSupported(VerifyError):
+    """`SkipSmsToLandlines`: the destination is a landline and the channel is sms."""
+
+
+class GeoPermissionDenied(VerifyError):
+    """The service's geo permissions do not allow this channel to the number's country."""
+
+    def __init__(self, country: str, channel: str) -> None:
+        self.country = country
+        self.channel = channel
+        super().__init__(
+            "Verification delivery attempt blocked (Geo-Permissions): "
+            f"{channel} to {country} is not allowed for this service"
+        )
+
+
+class DeliveryBlocked(VerifyError):
+    """Fraud Guard: the SMS-pumping breaker holds a block on the destination's prefix, or a
+    daily send cap is spent. `reason` is safe to show (a prefix, a country, never a number)."""
+
+    def __init__(self, reason: str, retry_after_seconds: int | None = None) -> None:
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(f"Verification delivery attempt blocked: {reason}")

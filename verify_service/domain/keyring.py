@@ -22,6 +22,7 @@ class Keyring:
     destination_tag_key: bytes
     destination_encryption_key: bytes
     outbox_encryption_key: bytes
+    identifier_tag_key: bytes = b""
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyring:
@@ -32,6 +33,7 @@ class Keyring:
             destination_tag_key=_derive(secret, b"verify-service/destination-tag/v1"),
             destination_encryption_key=_derive(secret, b"verify-service/destination-at-rest/v1"),
             outbox_encryption_key=_derive(secret, b"verify-service/outbox-at-rest/v1"),
+            identifier_tag_key=_derive(secret, b"verify-service/identifier-tag/v1"),
         )
 
     def code_mac(self, verification_sid: str, code: str) -> bytes:
@@ -47,3 +49,9 @@ class Keyring:
         message = service_sid.encode("ascii") + b"\x00" + destination.encode("utf-8")
         digest = hmac.new(self.destination_tag_key, message, hashlib.sha256).hexdigest()
         return digest[:hex_digits]
+
+    def identifier_tag(self, purpose: str, value: str) -> str:
+        """A keyed digest (96 bits, hex) naming a personal value in a Redis key: a safe-listed
+        number, a client IP, a rate-limit value. Redis never holds the value itself."""
+        message = purpose.encode("utf-8") + b"\x00" + value.encode("utf-8")
+        return hmac.new(self.identifier_tag_key, message, hashlib.sha256).hexdigest()[:24]

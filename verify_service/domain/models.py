@@ -63,9 +63,12 @@ class Verification:
     payee: str | None = None
     locale: str | None = None
     status: VerificationStatus = VerificationStatus.PENDING
+    # The service has LookupEnabled: representations show the number's offline lookup.
+    lookup_enabled: bool = False
 
     def with_status(self, status: VerificationStatus, updated_ms: int) -> Verification:
         return Verification(
+            lookup_enabled=self.lookup_enabled,
             sid=self.sid,
             service_sid=self.service_sid,
             to=self.to,

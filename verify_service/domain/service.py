@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +17,27 @@ from verify_service.domain.fallback import (
     MIN_FALLBACK_AFTER_SECONDS,
     parse_fallback_channels,
 )
+from verify_service.domain.geo_permissions import GeoPermissions
 from verify_service.domain.models import (
     DEFAULT_TTL_SECONDS,
     MAX_TTL_SECONDS,
     MIN_TTL_SECONDS,
     Channel,
+)
+from verify_service.domain.protection_settings import (
+    DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR,
+    DEFAULT_DAILY_COUNTRY_SEND_CAP,
+    DEFAULT_DAILY_SEND_CAP,
+    DEFAULT_FRAUD_GUARD_COOLDOWN_SECONDS,
+    DEFAULT_FRAUD_GUARD_MIN_APPROVAL_RATE,
+    DEFAULT_FRAUD_GUARD_MIN_SENDS,
+    DEFAULT_FRAUD_GUARD_WINDOW_SECONDS,
+    DEFAULT_SENDS_PER_DESTINATION_PER_DAY,
+    DEFAULT_SENDS_PER_DESTINATION_PER_HOUR,
+    DEFAULT_STARTS_PER_DEVICE_IP_PER_HOUR,
+    DEFAULT_STARTS_PER_SERVICE_PER_MINUTE,
+    FraudGuardMode,
+    validate_protection_changes,
 )
 
 # Twilio: "up to 30 characters"; the name is sent in every message, so links are refused
@@ -72,6 +90,32 @@ class Service:
     fallback_channels: tuple[Channel, ...] = ()
     fallback_after_seconds: int = DEFAULT_FALLBACK_AFTER_SECONDS
     webotp_domain: str | None = None
+    # Abuse protection (extensions; docs/abuse-protection.md). 0 turns a limit off.
+    sends_per_destination_per_hour: int = DEFAULT_SENDS_PER_DESTINATION_PER_HOUR
+    sends_per_destination_per_day: int = DEFAULT_SENDS_PER_DESTINATION_PER_DAY
+    checks_per_destination_per_hour: int = DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR
+    starts_per_service_per_minute: int = DEFAULT_STARTS_PER_SERVICE_PER_MINUTE
+    starts_per_device_ip_per_hour: int = DEFAULT_STARTS_PER_DEVICE_IP_PER_HOUR
+    daily_send_cap: int = DEFAULT_DAILY_SEND_CAP
+    daily_country_send_cap: int = DEFAULT_DAILY_COUNTRY_SEND_CAP
+    geo_permissions: dict[str, Any] = dataclasses.field(default_factory=dict)
+    fraud_guard_mode: str = FraudGuardMode.BLOCK.value
+    fraud_guard_min_sends: int = DEFAULT_FRAUD_GUARD_MIN_SENDS
+    fraud_guard_min_approval_rate: int = DEFAULT_FRAUD_GUARD_MIN_APPROVAL_RATE
+    fraud_guard_window_seconds: int = DEFAULT_FRAUD_GUARD_WINDOW_SECONDS
+    fraud_guard_cooldown_seconds: int = DEFAULT_FRAUD_GUARD_COOLDOWN_SECONDS
+    # Destination -> fixed code; honoured only with VERIFY_ALLOW_TEST_DESTINATIONS=true.
+    test_destinations: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def geo(self) -> GeoPermissions:
+        return _geo_permissions(json.dumps(self.geo_permissions, sort_keys=True))
+
+    def test_code_for(self, destination: str) -> str | None:
+        for test_destination, code in self.test_destinations:
+            if test_destination == destination:
+                return code
+        return None
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Service:
@@ -82,7 +126,16 @@ class Service:
             known["passkeys_relying_party_origins"] = tuple(origins)
         if "fallback_channels" in known:
             known["fallback_channels"] = tuple(Channel(c) for c in known["fallback_channels"])
+        if "test_destinations" in known:
+            known["test_destinations"] = tuple(
+                (str(d), str(c)) for d, c in known["test_destinations"]
+            )
         return cls(**known)
+
+
+@functools.lru_cache(maxsize=256)
+def _geo_permissions(stored: str) -> GeoPermissions:
+    return GeoPermissions.from_json(json.loads(stored))
 
 
 _SERVICE_FIELDS = frozenset(f.name for f in dataclasses.fields(Service))
@@ -122,6 +175,7 @@ def validate_service_changes(changes: dict[str, Any]) -> dict[str, Any]:
     _require_range(changes, "totp_time_step", "Totp.TimeStep", 20, 60)
     _require_range(changes, "totp_code_length", "Totp.CodeLength", 3, 8)
     _require_range(changes, "totp_skew", "Totp.Skew", 0, 2)
+    validate_protection_changes(changes)
     return changes
 
 

@@ -11,8 +11,22 @@ from werkzeug.exceptions import HTTPException
 
 from verify_service.application.delivery_receipts import ReceiptRejected
 from verify_service.domain import errors
+from verify_service.domain.destinations import mask_destination
 
 log = logging.getLogger(__name__)
+
+
+# A path whose last segment is a phone number: masked in error messages, like in logs.
+_NUMBER_PATHS = ("/v2/SafeList/Numbers/",)
+
+
+def _shown_path() -> str:
+    """`request.path` for an error message, with a phone number in it masked."""
+    path = request.path
+    for prefix in _NUMBER_PATHS:
+        if path.startswith(prefix):
+            return prefix + mask_destination(path.removeprefix(prefix))
+    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +39,7 @@ class WireError:
 ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.InvalidParameter: WireError(60200, 400, str),
     errors.NotFound: WireError(
-        20404, 404, lambda _: f"The requested resource {request.path} was not found"
+        20404, 404, lambda _: f"The requested resource {_shown_path()} was not found"
     ),
     errors.MaxCheckAttemptsReached: WireError(60202, 429, lambda _: "Max check attempts reached"),
     errors.MaxSendAttemptsReached: WireError(60203, 429, lambda _: "Max send attempts reached"),
@@ -36,7 +50,17 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.TooManyConcurrentRequests: WireError(
         60212, 429, lambda _: "Too many concurrent requests for phone number"
     ),
+    errors.RateLimitExceeded: WireError(20429, 429, str),
+    errors.MaxChecksPerDestinationReached: WireError(
+        60202, 429, lambda _: "Max check attempts reached"
+    ),
+    errors.LandlineNotSupported: WireError(
+        60205, 403, lambda _: "SMS is not supported by landline phone number"
+    ),
+    errors.GeoPermissionDenied: WireError(60605, 403, str),
+    errors.DeliveryBlocked: WireError(60410, 403, str),
     ReceiptRejected: WireError(20003, 403, lambda _: "Permission Denied"),
+    errors.RateLimitConfigError: WireError(60207, 400, str),  # code chosen per instance
     errors.StoreUnavailable: WireError(
         20503, 503, lambda _: "Service unavailable: the state store cannot be reached"
     ),
@@ -61,6 +85,8 @@ def error_response(code: int, status: int, message: str) -> Response:
 
 
 def _wire_error(exc: errors.VerifyError) -> Response:
+    if isinstance(exc, errors.RateLimitConfigError):
+        return error_response(exc.code, 400, str(exc))
     wire = ERROR_CODES[type(exc)]
     response = error_response(wire.code, wire.status, wire.message(exc))
     retry_after = getattr(exc, "retry_after_seconds", None)
@@ -76,7 +102,7 @@ def _wire_error(exc: errors.VerifyError) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status == 404:
-        return error_response(20404, 404, f"The requested resource {request.path} was not found")
+        return error_response(20404, 404, f"The requested resource {_shown_path()} was not found")
     if status == 405:
         response = error_response(METHOD_NOT_ALLOWED, 405, "Method not allowed")
         response.headers["Allow"] = ", ".join(exc.get_response().allow)

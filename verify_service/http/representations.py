@@ -7,7 +7,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from verify_service.application.delivery_receipts import AttemptRecord
-from verify_service.domain.models import Verification
+from verify_service.application.safe_list import SafeListEntry
+from verify_service.domain.models import Channel, Verification
+from verify_service.domain.number_intelligence import describe, lookup_json
+from verify_service.domain.rate_limits import Bucket, RateLimit
 from verify_service.domain.service import Service
 
 
@@ -63,6 +66,23 @@ def service_json(service: Service, account_sid: str, base_url: str) -> dict[str,
         "webotp_domain": service.webotp_domain,
         "fallback_channels": [channel.value for channel in service.fallback_channels],
         "fallback_after_seconds": service.fallback_after_seconds,
+        "sends_per_destination_per_hour": service.sends_per_destination_per_hour,
+        "sends_per_destination_per_day": service.sends_per_destination_per_day,
+        "checks_per_destination_per_hour": service.checks_per_destination_per_hour,
+        "starts_per_service_per_minute": service.starts_per_service_per_minute,
+        "starts_per_device_ip_per_hour": service.starts_per_device_ip_per_hour,
+        "daily_send_cap": service.daily_send_cap,
+        "daily_country_send_cap": service.daily_country_send_cap,
+        "geo_permissions": service.geo_permissions,
+        "fraud_guard": {
+            "mode": service.fraud_guard_mode,
+            "min_sends": service.fraud_guard_min_sends,
+            "min_approval_rate": service.fraud_guard_min_approval_rate,
+            "window_seconds": service.fraud_guard_window_seconds,
+            "cooldown_seconds": service.fraud_guard_cooldown_seconds,
+        },
+        # The fixed codes are write-only, like secrets: only the destinations are shown.
+        "test_destinations": [destination for destination, _code in service.test_destinations],
         "date_created": twilio_time(service.date_created_ms),
         "date_updated": twilio_time(service.date_updated_ms),
         "url": url,
@@ -98,7 +118,11 @@ def verification_json(
     verification: Verification, account_sid: str, base_url: str
 ) -> dict[str, Any]:
     body = _verification_common(verification, account_sid)
-    body["lookup"] = {}
+    body["lookup"] = (
+        lookup_json(describe(verification.to))
+        if verification.lookup_enabled and verification.channel is not Channel.EMAIL
+        else {}
+    )
     body["send_code_attempts"] = [
         {
             "time": twilio_time(attempt.time_ms),
@@ -177,4 +201,44 @@ def delivery_attempts_json(
     return {
         "delivery_attempts": [delivery_attempt_json(record, base_url) for record in records],
         "meta": {"key": "delivery_attempts", "url": list_url},
+    }
+
+
+def rate_limit_json(rate_limit: RateLimit, account_sid: str, base_url: str) -> dict[str, Any]:
+    url = f"{base_url}/v2/Services/{rate_limit.service_sid}/RateLimits/{rate_limit.sid}"
+    return {
+        "sid": rate_limit.sid,
+        "service_sid": rate_limit.service_sid,
+        "account_sid": account_sid,
+        "unique_name": rate_limit.unique_name,
+        "description": rate_limit.description,
+        "date_created": twilio_time(rate_limit.created_ms),
+        "date_updated": twilio_time(rate_limit.updated_ms),
+        "url": url,
+        "links": {"buckets": f"{url}/Buckets"},
+    }
+
+
+def bucket_json(bucket: Bucket, account_sid: str, base_url: str) -> dict[str, Any]:
+    return {
+        "sid": bucket.sid,
+        "rate_limit_sid": bucket.rate_limit_sid,
+        "service_sid": bucket.service_sid,
+        "account_sid": account_sid,
+        "max": bucket.max,
+        "interval": bucket.interval,
+        "date_created": twilio_time(bucket.created_ms),
+        "date_updated": twilio_time(bucket.updated_ms),
+        "url": f"{base_url}/v2/Services/{bucket.service_sid}/RateLimits/"
+        f"{bucket.rate_limit_sid}/Buckets/{bucket.sid}",
+    }
+
+
+def safe_list_json(entry: SafeListEntry, base_url: str) -> dict[str, Any]:
+    """Twilio's `verify.v2.safelist`: the path segment is the number with its literal `+`,
+    as Twilio's own URLs show it."""
+    return {
+        "sid": entry.sid,
+        "phone_number": entry.phone_number,
+        "url": f"{base_url}/v2/SafeList/Numbers/{entry.phone_number}",
     }

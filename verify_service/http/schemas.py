@@ -118,6 +118,21 @@ class ServiceParams(_Lenient):
     # Channel fallback (extension): channel names are checked by the domain rules (60200).
     fallback_channels = CommaList(data_key="FallbackChannels")
     fallback_after_seconds = _int("FallbackAfterSeconds")
+    # Abuse protection (extensions): ranges and JSON shapes are checked by the domain rules.
+    sends_per_destination_per_hour = _int("SendsPerDestinationPerHour")
+    sends_per_destination_per_day = _int("SendsPerDestinationPerDay")
+    checks_per_destination_per_hour = _int("ChecksPerDestinationPerHour")
+    starts_per_service_per_minute = _int("StartsPerServicePerMinute")
+    starts_per_device_ip_per_hour = _int("StartsPerDeviceIpPerHour")
+    daily_send_cap = _int("DailySendCap")
+    daily_country_send_cap = _int("DailyCountrySendCap")
+    geo_permissions = fields.Raw(data_key="GeoPermissions")
+    fraud_guard_mode = _text("FraudGuardMode", 16)
+    fraud_guard_min_sends = _int("FraudGuardMinSends")
+    fraud_guard_min_approval_rate = _int("FraudGuardMinApprovalRate")
+    fraud_guard_window_seconds = _int("FraudGuardWindowSeconds")
+    fraud_guard_cooldown_seconds = _int("FraudGuardCooldownSeconds")
+    test_destinations = fields.Raw(data_key="TestDestinations")
 
 
 class StartParams(_Lenient):
@@ -131,18 +146,18 @@ class StartParams(_Lenient):
     # Android SMS Retriever app hash: 11 characters of base64.
     app_hash = fields.String(data_key="AppHash", validate=_pattern(r"[A-Za-z0-9+/]{11}"))
     tags = JsonObjectOrString(data_key="Tags")
+    rate_limits = JsonObjectOrString(data_key="RateLimits")
+    device_ip = fields.IP(data_key="DeviceIp")
+    risk_check = fields.String(data_key="RiskCheck", validate=validate.OneOf(["enable", "disable"]))
     # Twilio parameters this service accepts but does not act on yet: checked, then ignored,
     # so a malformed one is still a 60200 (a later version may honour them).
-    rate_limits = JsonObjectOrString(data_key="RateLimits")
     channel_configuration = JsonObjectOrString(data_key="ChannelConfiguration")
     template_custom_substitutions = JsonObjectOrString(data_key="TemplateCustomSubstitutions")
     send_digits = fields.String(data_key="SendDigits", validate=_pattern(r"[0-9wW#*]{1,32}"))
     template_sid = fields.String(
         data_key="TemplateSid", validate=validate.Regexp(r"^HJ[0-9a-fA-F]{32}$")
     )
-    device_ip = fields.IP(data_key="DeviceIp")
     enable_sna_client_token = _flag("EnableSnaClientToken")
-    risk_check = fields.String(data_key="RiskCheck", validate=validate.OneOf(["enable", "disable"]))
     custom_message = _text("CustomMessage", 1600)
 
 
@@ -164,3 +179,26 @@ class PageParams(_Lenient):
     page_size = WireInteger(data_key="PageSize", load_default=50, validate=validate.Range(1, 1000))
     page = WireInteger(data_key="Page", load_default=0, validate=validate.Range(0, 1_000_000))
     page_token = _text("PageToken")
+
+
+class CreateRateLimitParams(_Lenient):
+    # Required and its format (60209) are the domain's rules, so no length check here.
+    unique_name = fields.String(data_key="UniqueName")
+    description = _text("Description")
+
+
+class UpdateRateLimitParams(_Lenient):
+    description = _text("Description")
+
+
+class BucketParams(_Lenient):
+    # Required on create; ranges are the domain's rules (60200 naming the parameter).
+    max = _int("Max")
+    interval = _int("Interval")
+
+
+class SafeListParams(_Lenient):
+    # E.164 validity is the domain's rule (normalize_phone); required: a missing one is 60200.
+    phone_number = fields.String(
+        data_key="PhoneNumber", required=True, validate=validate.Length(max=64)
+    )

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from verify_service.application.abuse_protection import parse_rate_limit_values
 from verify_service.application.access import Permission
 from verify_service.application.verifications import CheckRequest, StartRequest
 from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter
@@ -48,6 +49,11 @@ def _start_request(params: dict[str, Any]) -> StartRequest:
         payee=params.get("payee") or None,
         app_hash=params.get("app_hash"),
         tags=parse_tags(params["tags"]) if "tags" in params else {},
+        device_ip=str(params["device_ip"]) if params.get("device_ip") is not None else None,
+        rate_limit_values=parse_rate_limit_values(params["rate_limits"])
+        if "rate_limits" in params
+        else {},
+        risk_check=params.get("risk_check") != "disable",
     )
 
 

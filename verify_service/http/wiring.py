@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
+from verify_service.application.rate_limit_catalog import RateLimitCatalog
+from verify_service.application.safe_list import SafeList
 from verify_service.application.service_catalog import ServiceCatalog
 from verify_service.application.verifications import Verifications
 from verify_service.http.auth import current_principal
@@ -18,6 +20,8 @@ class Components:
     catalog: ServiceCatalog
     verifications: Verifications
     public_url: str | None
+    rate_limits: RateLimitCatalog | None = None
+    safe_list: SafeList | None = None
 
 
 def components() -> Components:

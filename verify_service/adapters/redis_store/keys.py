@@ -21,6 +21,15 @@ class KeySpace:
     def service_counter(self) -> str:
         return f"{self.prefix}:{{svc}}:seq"
 
+    def rate_limits(self, service_sid: str) -> str:
+        """The service's Rate Limits and Buckets: one hash, a JSON value per `RK` sid. The
+        service's hash tag, so one script can check the service and change its limits."""
+        return f"{self.prefix}:{{svc}}:{service_sid}:rl"
+
+    def safe_list(self) -> str:
+        """The account's safe list: keyed digests of numbers (never a number)."""
+        return f"{self.prefix}:{{safelist}}:numbers"
+
     def verification(self, ref: VerificationRef) -> str:
         return f"{self.prefix}:v:{{{ref.service_sid}:{ref.tag}}}"
 
@@ -68,3 +77,19 @@ class FallbackKeys:
     @property
     def steps(self) -> str:
         return f"{self.prefix}:{{fallback}}:steps"
+
+
+@dataclass(frozen=True, slots=True)
+class FraudGuardKeys:
+    """Fraud Guard's records: one hash tag per service, so a trip's script stays in one slot."""
+
+    prefix: str = "vs"
+
+    def block(self, service_sid: str, destination_prefix: str) -> str:
+        return f"{self.prefix}:fg:{{{service_sid}}}:block:{destination_prefix}"
+
+    def trips(self, service_sid: str) -> str:
+        return f"{self.prefix}:fg:{{{service_sid}}}:trips"
+
+    def recent(self, service_sid: str, destination_prefix: str) -> str:
+        return f"{self.prefix}:fg:{{{service_sid}}}:recent:{destination_prefix}"

@@ -26,6 +26,13 @@ class ScriptBook:
             for name, source in self._sources.items()
         }
 
+    def adopt(self, name: str, source: str | bytes) -> None:
+        """Add a script this package does not ship (a library's), run like our own."""
+        if isinstance(source, bytes):
+            source = source.decode("utf-8")
+        self._sources[name] = source
+        self._shas[name] = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
     def sha(self, name: str) -> str:
         return self._shas[name]
 

@@ -69,7 +69,7 @@ class RedisServiceStore:
         deleted = self._scripts.run(
             self._client,
             "delete_service",
-            [self._keys.service(sid), self._keys.service_index()],
+            [self._keys.service(sid), self._keys.service_index(), self._keys.rate_limits(sid)],
             [sid],
         )
         return bool(deleted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import redis
@@ -10,14 +11,18 @@ from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_store.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.fallback_schedule import RedisFallbackSchedule
+from verify_service.adapters.redis_store.fraud_guard_store import RedisFraudGuardStore, decode_trip
 from verify_service.adapters.redis_store.keys import KeySpace
+from verify_service.adapters.redis_store.rate_limit_store import decode_rate_limits
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.service_store import decode_service
 from verify_service.application.ports import (
     PendingSnapshot,
     Reservation,
     ReserveResult,
+    StartContext,
     StartOutcome,
+    StartProbe,
     StartResult,
     StartWrite,
     VerificationRef,
@@ -32,11 +37,31 @@ from verify_service.domain.models import (
     VerificationStatus,
     live_status,
 )
+from verify_service.domain.protection_settings import (
+    DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR,
+    FraudGuardMode,
+)
 from verify_service.domain.service import Service
 
 # Hash fields (short names keep a pending verification small; see docs/performance.md):
 # sid, to (sealed), ch channel, ca/ua created/updated ms, ex expiry ms, n sends, c checks,
 # salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags.
+
+
+def _pending(fields: list[bytes | None], now_ms: int) -> PendingSnapshot | None:
+    sid, salt, expires, sends, checks, amount, payee, locale = fields
+    if sid is None or salt is None or expires is None or int(expires) <= now_ms:
+        return None
+    return PendingSnapshot(
+        sid=sid.decode(),
+        salt=salt,
+        sends=int(sends or 0),
+        checks=int(checks or 0),
+        expires_ms=int(expires),
+        amount=amount.decode() if amount else None,
+        payee=payee.decode() if payee else None,
+        locale=locale.decode() if locale else None,
+    )
 
 
 def _pairs(flat: list[bytes]) -> dict[str, bytes]:
@@ -57,8 +82,10 @@ class RedisVerificationStore:
         cipher: DestinationCipher,
         outbox: RedisDeliveryQueue,
         fallbacks: RedisFallbackSchedule | None = None,
+        fraud_guard: RedisFraudGuardStore | None = None,
     ) -> None:
         self._client = client
+        self._fraud_guard = fraud_guard
         self._fallbacks = fallbacks
         self._scripts = scripts
         self._keys = keys
@@ -110,26 +137,51 @@ class RedisVerificationStore:
     def prepare_start(
         self, ref: VerificationRef, now_ms: int
     ) -> tuple[Service | None, PendingSnapshot | None]:
+        context = self.prepare_protected_start(ref, now_ms, StartProbe())
+        return context.service, context.pending
+
+    @fail_closed
+    def prepare_protected_start(
+        self, ref: VerificationRef, now_ms: int, probe: StartProbe
+    ) -> StartContext:
+        """One round trip: the service, its rate limits, the pending verification, and what
+        `probe` asks for (safe-list membership, the prefix's Fraud Guard record)."""
         pipe = self._client.pipeline(transaction=False)
         pipe.hgetall(self._keys.service(ref.service_sid))
+        pipe.hgetall(self._keys.rate_limits(ref.service_sid))
         pipe.hmget(self._keys.verification(ref), "sid", "salt", "ex", "n", "c", "am", "pa", "lo")
-        raw_service, (sid, salt, expires, sends, checks, amount, payee, locale) = pipe.execute()
+        if probe.safe_list_field is not None:
+            pipe.hexists(self._keys.safe_list(), probe.safe_list_field)
+        if probe.prefix is not None and self._fraud_guard is not None:
+            self._fraud_guard.queue_block_read(pipe, ref.service_sid, probe.prefix)
+            if probe.masked_destination is not None:
+                self._fraud_guard.queue_destination_note(
+                    pipe,
+                    ref.service_sid,
+                    probe.prefix,
+                    probe.masked_destination,
+                    probe.note_seconds,
+                )
+        replies = pipe.execute()
+        raw_service, raw_limits, pending_fields = replies[:3]
+        rest = iter(replies[3:])
+        safe_listed = bool(next(rest)) if probe.safe_list_field is not None else False
+        block = (
+            decode_trip(next(rest))
+            if probe.prefix is not None and self._fraud_guard is not None
+            else None
+        )
         service = decode_service(raw_service)
-        if sid is None or salt is None or expires is None or int(expires) <= now_ms:
-            return service, None
-        return service, PendingSnapshot(
-            sid=sid.decode(),
-            salt=salt,
-            sends=int(sends or 0),
-            checks=int(checks or 0),
-            expires_ms=int(expires),
-            amount=amount.decode() if amount else None,
-            payee=payee.decode() if payee else None,
-            locale=locale.decode() if locale else None,
+        return StartContext(
+            service=service,
+            pending=_pending(pending_fields, now_ms),
+            rate_limits=decode_rate_limits(ref.service_sid, raw_limits) if service else (),
+            safe_listed=safe_listed,
+            block=block,
         )
 
     @fail_closed
-    def start_or_resend(self, write: StartWrite, delivery: DeliveryJob) -> StartOutcome:
+    def start_or_resend(self, write: StartWrite, delivery: DeliveryJob | None) -> StartOutcome:
         sha = self._scripts.sha("start_or_resend")
         key = self._keys.verification(write.ref)
         args: list[Any] = [
@@ -152,7 +204,8 @@ class RedisVerificationStore:
 
         def build(pipe: Any) -> None:
             pipe.evalsha(sha, 1, key, *args)
-            self._outbox.queue_commands(pipe, delivery)
+            if delivery is not None:
+                self._outbox.queue_commands(pipe, delivery)
             if write.fallback is not None and self._fallbacks is not None:
                 self._fallbacks.schedule_commands(
                     pipe,
@@ -188,9 +241,15 @@ class RedisVerificationStore:
 
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
+            pipe.hmget(
+                self._keys.service(ref.service_sid),
+                "checks_per_destination_per_hour",
+                "fraud_guard_mode",
+            )
             pipe.evalsha(sha, 1, key, *args)
 
-        exists, reply = self._scripts.run_pipeline(self._client, build)
+        exists, (checks_limit, mode), reply = self._scripts.run_pipeline(self._client, build)
+        checks_per_hour = DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR
         result = ReserveResult(reply[0].decode())
         if result is not ReserveResult.RESERVED:
             retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
@@ -199,6 +258,8 @@ class RedisVerificationStore:
         verification = self._decode(ref, fields, None)
         if verification is None:
             return Reservation(ReserveResult.MISSING, bool(exists))
+        if checks_limit is not None:
+            checks_per_hour = int(json.loads(checks_limit))
         digests = tuple(fields[f"h{i}"] for i in range(1, int(fields["n"]) + 1))
         return Reservation(
             result,
@@ -206,6 +267,8 @@ class RedisVerificationStore:
             verification=verification,
             salt=fields["salt"],
             code_digests=digests,
+            checks_per_destination_per_hour=checks_per_hour,
+            fraud_guard_on=mode is None or json.loads(mode) != FraudGuardMode.OFF.value,
         )
 
     # -- end ----------------------------------------------------------------------------

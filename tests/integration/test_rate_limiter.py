@@ -1,0 +1,169 @@
+"""The rate limiter on a real Redis: `limits` moving windows, batched in one round trip,
+exact under concurrency, timed by the injected clock, failing closed."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+import redis
+
+from tests.integration.test_store_scripts import run_concurrently
+from tests.support.fakes import FixedClock
+from verify_service.adapters.redis_store.rate_limiter import LimitsRateLimiter
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.application.ports import WindowCount, WindowLimit
+from verify_service.domain.errors import StoreUnavailable
+
+
+@pytest.fixture
+def limiter(redis_client: redis.Redis, clock: FixedClock) -> LimitsRateLimiter:
+    return LimitsRateLimiter(redis_client, ScriptBook(), "it", clock)
+
+
+def per_minute(maximum: int, *scope: str) -> WindowLimit:
+    return WindowLimit("Test", ("VA1", *scope), maximum, 60)
+
+
+def test_a_limit_admits_max_events_per_window_then_refuses_with_the_time_it_frees(
+    limiter: LimitsRateLimiter, clock: FixedClock
+) -> None:
+    limit = per_minute(3, "a")
+    for _ in range(3):
+        assert limiter.hit([limit], [], clock.now).refused is None
+        clock.advance(10)  # events at t=0, 10, 20
+    refused = limiter.hit([limit], [], clock.now)  # t=30
+    assert refused.refused == limit
+    assert refused.retry_after_seconds == 30  # the t=0 event leaves just after t=60
+    clock.advance(30)
+    assert limiter.hit([limit], [], clock.now).refused == limit  # a window includes its edge
+    clock.advance(0.001)
+    assert limiter.hit([limit], [], clock.now).refused is None  # one slot freed
+    assert limiter.hit([limit], [], clock.now).refused == limit
+
+
+def test_the_window_moves_with_the_injected_clock_not_with_wall_time(
+    limiter: LimitsRateLimiter, clock: FixedClock
+) -> None:
+    limit = per_minute(1, "b")
+    assert limiter.hit([limit], [], clock.now).refused is None
+    clock.advance(59.9)
+    assert limiter.hit([limit], [], clock.now).refused == limit
+    clock.advance(0.2)
+    assert limiter.hit([limit], [], clock.now).refused is None
+
+
+def test_scopes_are_counted_apart(limiter: LimitsRateLimiter, clock: FixedClock) -> None:
+    assert limiter.hit([per_minute(1, "x")], [], clock.now).refused is None
+    assert limiter.hit([per_minute(1, "y")], [], clock.now).refused is None
+    assert limiter.hit([per_minute(1, "x")], [], clock.now).refused is not None
+
+
+def test_n_concurrent_hits_on_a_limit_of_max_m_admit_exactly_m(
+    limiter: LimitsRateLimiter, clock: FixedClock
+) -> None:
+    limit = per_minute(7, "race")
+    other = WindowLimit("Other", ("VA1", "generous"), 1000, 60)
+    outcomes = run_concurrently(40, lambda: limiter.hit([other, limit], [], clock.now))
+    assert sum(outcome.refused is None for outcome in outcomes) == 7
+    assert all(outcome.refused in (None, limit) for outcome in outcomes)
+
+
+def test_a_refused_limit_does_not_count_but_the_others_do(
+    limiter: LimitsRateLimiter, clock: FixedClock
+) -> None:
+    tight, loose = per_minute(1, "tight"), per_minute(5, "loose")
+    limiter.hit([tight], [], clock.now)
+    assert limiter.hit([loose, tight], [], clock.now).refused == tight
+    assert limiter.remaining(loose)[0] == 4  # the refused attempt still counted here
+    assert limiter.remaining(tight)[0] == 0
+
+
+def test_counting_windows_never_refuse_and_reads_count_a_trailing_span(
+    limiter: LimitsRateLimiter, clock: FixedClock
+) -> None:
+    tally = WindowLimit("Tally", ("VA1", "t"), 2, 3600, enforced=False)
+    for _ in range(4):
+        assert limiter.hit([tally], [], clock.now).refused is None
+        clock.advance(60)
+    wide = WindowLimit("Tally", ("VA1", "u"), 100, 3600, enforced=False)
+    for _ in range(5):
+        limiter.hit([wide], [], clock.now)
+        clock.advance(60)
+    outcome = limiter.hit([], [WindowCount(wide, 3600), WindowCount(wide, 150)], clock.now)
+    assert outcome.counts == (5, 2)
+
+
+class CountingClient(redis.Redis):
+    """Counts the round trips: every command sent alone and every pipeline flush."""
+
+    round_trips = 0
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        CountingClient.round_trips += 1
+        return super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        pipe = super().pipeline(transaction, shard_hint)
+        original = pipe.execute
+
+        def execute(raise_on_error: bool = True) -> Any:
+            CountingClient.round_trips += 1
+            return original(raise_on_error)
+
+        pipe.execute = execute  # type: ignore[method-assign]
+        return pipe
+
+
+@pytest.fixture
+def counting(redis_client: redis.Redis) -> CountingClient:
+    return CountingClient(connection_pool=redis_client.connection_pool)
+
+
+def test_a_dozen_limits_and_reads_cost_one_round_trip(
+    counting: CountingClient, clock: FixedClock
+) -> None:
+    scripts = ScriptBook()
+    limiter = LimitsRateLimiter(counting, scripts, "it", clock)
+    limits = [per_minute(10, str(n)) for n in range(12)]
+    limiter.hit(limits, [WindowCount(limits[0], 60)], clock.now)  # loads the scripts
+    CountingClient.round_trips = 0
+    limiter.hit(limits, [WindowCount(limits[0], 60)], clock.now)
+    assert CountingClient.round_trips == 1
+
+
+def test_keys_carry_the_deployment_prefix_and_no_raw_value(
+    limiter: LimitsRateLimiter, redis_client: redis.Redis, clock: FixedClock
+) -> None:
+    limiter.hit([per_minute(2, "digest0123")], [], clock.now)
+    keys = [key.decode() for key in redis_client.scan_iter("*")]
+    assert keys == ["it:rl:limit/VA1/digest0123/2/60/second"]
+    assert redis_client.ttl(keys[0]) == 60
+
+
+def test_a_redis_outage_is_store_unavailable_never_an_admission(clock: FixedClock) -> None:
+    dead = redis.Redis(port=1, socket_connect_timeout=0.2)
+    limiter = LimitsRateLimiter(dead, ScriptBook(), "it", clock)
+    with pytest.raises(StoreUnavailable):
+        limiter.hit([per_minute(5, "z")], [], clock.now)
+
+
+def test_threads_hammering_different_limits_stay_exact(
+    limiter: LimitsRateLimiter, clock: FixedClock
+) -> None:
+    admitted = {"a": 0, "b": 0}
+    lock = threading.Lock()
+
+    def hammer(name: str) -> None:
+        for _ in range(20):
+            if limiter.hit([per_minute(9, name)], [], clock.now).refused is None:
+                with lock:
+                    admitted[name] += 1
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in "abab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert admitted == {"a": 9, "b": 9}
