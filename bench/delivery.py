@@ -19,6 +19,10 @@ Self-contained: it starts its own redis-server, the stand-in, `verify-service se
 - (j) latency, enqueue only: the same pacing of in-process `Verifications.start` calls (no
   HTTP server load), to show the worker's own latency apart from CPU contention.
 
+The service is the bench's *unprotected* one (bench/services.py: every limit 0, Fraud Guard
+off): this phase measures delivery, and its 3 000 + 2 x 2 400 sends to one country would
+reach the default daily caps (and Fraud Guard's breaker) of a protected service.
+
     .venv/bin/python -m bench.run --only delivery
 """
 
@@ -43,7 +47,7 @@ from typing import Any
 
 import redis
 
-from bench import inprocess
+from bench import inprocess, services
 from bench.load import RESULT_MARK
 from bench.numbers import PREFIX, NumberBlock
 from bench.processes import (
@@ -657,8 +661,10 @@ def run(options: DeliveryOptions, log: Callable[[str], None]) -> dict[str, Any]:
         api = VerifyServer(verify_env, options.workers, with_worker=False)
         verify_env["VERIFY_PUBLIC_URL"] = f"http://127.0.0.1:{api.port}"
         api.start(RESULTS / "delivery-api.log")
-        service = post_form(f"{api.url}/v2/Services", auth, {"FriendlyName": "Delivery"})
-        service_sid = str(service["sid"])
+        api_url = api.url
+        service_sid = services.create(
+            lambda path, data: post_form(api_url + path, auth, data), "Delivery", protected=False
+        ).sid
         settings = Settings(
             account_sid=account_sid,
             auth_token=auth_token,
@@ -669,11 +675,14 @@ def run(options: DeliveryOptions, log: Callable[[str], None]) -> dict[str, Any]:
         )
         store_client = connect(redis_server.url, 5.0)
         container = build_container(settings, redis_client=store_client)
+        if container.protection is None:
+            raise RuntimeError("build_container made no AbuseProtection")
         verifications = Verifications(
             store=container.verification_store,
             hasher=inprocess.SameSizeHasher(),
             keyring=Keyring.from_secret(settings.secret_key),
             clock=inprocess.WallClock(),
+            protection=container.protection,
         )
         rig = Rig(
             options,

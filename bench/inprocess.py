@@ -1,5 +1,6 @@
 """Figures measured inside this process, against the bench's redis-server: argon2 time per
-hash, Redis round trips and commands per use case, Redis memory per pending verification."""
+hash, Redis round trips and commands per use case, Redis memory per pending verification;
+the last two for an unprotected and a protected service alike (bench/services.py)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from typing import Any
 import redis
 from redis.connection import AbstractConnection
 
-from bench.numbers import NumberBlock
+from bench import services
+from bench.numbers import PREFIX, NumberBlock
+from bench.services import BenchService
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher, Argon2Profile
 from verify_service.adapters.redis_connection import connect
 from verify_service.app import CONTAINER_KEY, Container, build_container, create_app
 from verify_service.application.verifications import StartRequest, Verifications
 from verify_service.domain.delivery import DeliveryReceipt, DeliveryRequest
+from verify_service.domain.errors import VerifyError
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings
@@ -124,20 +128,37 @@ def drain_outbox(container: Container) -> None:
         pass
 
 
+def rate_limit_value(number: str) -> str:
+    """The `RateLimits` value a bench start names: its number's digits, distinct per start."""
+    return number.removeprefix(PREFIX)
+
+
 def measure_round_trips(
-    settings: Settings, service_sid: str, block: NumberBlock, count: int
+    settings: Settings, protected: bool, block: NumberBlock, count: int
 ) -> dict[str, Any]:
     """Runs `count` starts, `count` wrong-code checks and a right-code check per verification
     (up to `count`), sequentially through `create_app(settings).test_client()` against the
-    bench Redis, counting round trips (instrumented redis-py) and commands (commandstats)."""
+    bench Redis, counting round trips (instrumented redis-py) and commands (commandstats).
+    The service is created first, through the same client: unprotected or protected
+    (bench/services.py); a protected start names a `RateLimits` value of its own."""
     catcher = CodeCatcher()
     app = create_app(settings, providers={channel: [catcher] for channel in Channel})
     container: Container = app.extensions[CONTAINER_KEY]
     client = app.test_client()
     token = base64.b64encode(f"{settings.account_sid}:{settings.auth_token}".encode()).decode()
     headers = {"Authorization": f"Basic {token}"}
-    base = f"/v2/Services/{service_sid}"
     stats_client = redis.Redis.from_url(settings.redis_url or "")
+
+    def post_any(path: str, data: dict[str, str]) -> dict[str, Any]:
+        response = client.post(path, data=data, headers=headers)
+        if response.status_code != 201:
+            raise RuntimeError(f"{path}: HTTP {response.status_code} {response.get_data()!r}")
+        body: dict[str, Any] = response.get_json()
+        return body
+
+    name = "RoundTripsProtected" if protected else "RoundTripsUnprotected"
+    service = services.create(post_any, name, protected=protected)
+    base = f"/v2/Services/{service.sid}"
 
     def post(path: str, data: dict[str, str], expect: int) -> dict[str, Any]:
         response = client.post(base + path, data=data, headers=headers)
@@ -146,8 +167,11 @@ def measure_round_trips(
         body: dict[str, Any] = response.get_json()
         return body
 
+    def start_form(number: str) -> dict[str, str]:
+        return service.start_params(number, rate_limit_value(number))
+
     # Warm up: connection made, scripts loaded, lazy imports done.
-    warm = post("/Verifications", {"To": block.number(block.size - 1), "Channel": "sms"}, 201)
+    warm = post("/Verifications", start_form(block.number(block.size - 1)), 201)
     drain_outbox(container)
     post("/VerificationCheck", {"VerificationSid": warm["sid"], "Code": "000000"}, 200)
 
@@ -167,8 +191,7 @@ def measure_round_trips(
 
     sids, starts = measured(
         lambda: [
-            post("/Verifications", {"To": block.number(i), "Channel": "sms"}, 201)["sid"]
-            for i in range(count)
+            post("/Verifications", start_form(block.number(i)), 201)["sid"] for i in range(count)
         ]
     )
     drain_outbox(container)
@@ -192,7 +215,13 @@ def measure_round_trips(
     stats_client.close()
     if any(status != "approved" for status in approved):
         raise RuntimeError("a right-code check was not approved")
-    return {"start": starts, "check_wrong_code": wrong, "check_right_code": right}
+    return {
+        "service": service.sid,
+        "protected": protected,
+        "start": starts,
+        "check_wrong_code": wrong,
+        "check_right_code": right,
+    }
 
 
 def _wrong(catcher: CodeCatcher, sid: str) -> str:
@@ -242,10 +271,13 @@ def used_memory(client: redis.Redis) -> int:
 
 
 def measure_memory(
-    settings: Settings, service_sid: str, block: NumberBlock, count: int
+    settings: Settings, service: BenchService, block: NumberBlock, count: int
 ) -> dict[str, Any]:
     """`INFO memory` used_memory before and after `count` pending verifications, created by
-    the real `Verifications.start` use case and Redis store (only argon2 is stood in for)."""
+    the real `Verifications.start` use case and Redis store (only argon2 is stood in for),
+    with its abuse protection: for a protected service, the limit windows that the starts
+    create or grow (per destination, per `RateLimits` value, per service, per country, Fraud
+    Guard's tally) are in the figure too. A refused start is counted, not retried."""
     client = connect(settings.redis_url or "", 5.0)
     keyring = Keyring.from_secret(settings.secret_key)
     container = build_container(
@@ -254,18 +286,34 @@ def measure_memory(
         providers={channel: [NullProvider()] for channel in Channel},
         clock=WallClock(),
     )
+    if container.protection is None:
+        raise RuntimeError("build_container made no AbuseProtection")
     verifications = Verifications(
         store=container.verification_store,
         hasher=SameSizeHasher(),
         keyring=keyring,
         clock=WallClock(),
+        protection=container.protection,
     )
-    request = StartRequest(to=block.number(block.size - 1), channel=Channel.SMS)
-    verifications.start(service_sid, request)  # scripts loaded, connection open
+
+    def request(number: str) -> StartRequest:
+        values = {service.rate_limit: rate_limit_value(number)} if service.rate_limit else {}
+        return StartRequest(to=number, channel=Channel.SMS, rate_limit_values=values)
+
+    # Scripts loaded, connection open.
+    verifications.start(service.sid, request(block.number(block.size - 1)))
+    # The load phases ran `serve --no-worker`: their messages wait in the shared outbox.
+    # Sent (and their stream entries deleted) before the first reading, not inside the
+    # measured window, where they would be subtracted from this fill's memory.
+    drain_outbox(container)
     keys_before, memory_before = client.dbsize(), used_memory(client)
+    refused: Counter[str] = Counter()
     started = time.monotonic()
     for index in range(count):
-        verifications.start(service_sid, StartRequest(to=block.number(index), channel=Channel.SMS))
+        try:
+            verifications.start(service.sid, request(block.number(index)))
+        except VerifyError as error:
+            refused[type(error).__name__] += 1
     # Steady state: the worker has sent each message; what stays is the verification and
     # its send attempt's status record (both counted here).
     drain_outbox(container)
@@ -273,11 +321,15 @@ def measure_memory(
     keys_after, memory_after = client.dbsize(), used_memory(client)
     client.close()
     created = int(keys_after) - int(keys_before)
+    pending = count - sum(refused.values())
     return {
-        "verifications": count,
+        "service": service.sid,
+        "protected": service.protected,
+        "verifications": pending,
+        "starts_refused": dict(refused),
         "keys_added": created,
         "used_memory_before": memory_before,
         "used_memory_after": memory_after,
-        "bytes_per_pending": (memory_after - memory_before) / count,
+        "bytes_per_pending": (memory_after - memory_before) / max(pending, 1),
         "fill_seconds": elapsed,
     }

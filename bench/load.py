@@ -25,9 +25,12 @@ RESULT_MARK = "BENCH_RESULT "
 
 @dataclass(frozen=True, slots=True)
 class StartLoad:
-    """POST …/Verifications, one distinct valid number per request."""
+    """POST …/Verifications, one distinct valid number per request; with `rate_limit`, each
+    request also names a value of its own for that programmable rate limit (its number's
+    digits), as `RateLimits={"<rate_limit>": "NNNNNN"}`."""
 
     block: NumberBlock
+    rate_limit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class LoadResult:
     latency_ms: dict[str, float]
     client_cpu_s: float
     quantiles_ms: list[float] = field(default_factory=list)  # 1000, at (i + 0.5) / 10 %
+    statuses: dict[str, int] = field(default_factory=dict)  # HTTP status -> responses
 
     @property
     def rps(self) -> float:
@@ -92,7 +96,15 @@ def ensure_wrk(log: Any) -> str | None:
 
 def _lua_args(path: str, auth: str, load: Load, settings: LoadSettings) -> list[str]:
     if isinstance(load, StartLoad):
-        return [path, auth, "start", PREFIX, str(load.block.base), str(load.block.span)]
+        return [
+            path,
+            auth,
+            "start",
+            PREFIX,
+            str(load.block.base),
+            str(load.block.span),
+            load.rate_limit or "",
+        ]
     return [path, auth, "check", str(load.sids_file), str(settings.threads), load.code]
 
 
@@ -132,6 +144,7 @@ def run_wrk(
         latency_ms=latency,
         client_cpu_s=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         quantiles_ms=[q / 1000.0 for q in raw["quantiles_us"]],
+        statuses={str(k): int(v) for k, v in raw["statuses"].items()},
     )
 
 
@@ -141,13 +154,17 @@ def run_wrk(
 def _body(load: Load, thread: int, counter: int, sids: list[str]) -> str:
     if isinstance(load, StartLoad):
         number = load.block.for_thread(thread, counter)
-        return f"To={quote(number)}&Channel=sms"
+        body = f"To={quote(number)}&Channel=sms"
+        if load.rate_limit:
+            value = json.dumps({load.rate_limit: number.removeprefix(PREFIX)})
+            body += f"&RateLimits={quote(value)}"
+        return body
     return f"VerificationSid={sids[counter % len(sids)]}&Code={load.code}"
 
 
 def _worker(
     args: tuple[str, str, str, Load, int, int, int, float],
-) -> tuple[list[float], dict[str, int], float]:
+) -> tuple[list[float], dict[str, int], float, dict[str, int]]:
     """One load process: `connections` threads sharing this process's (thread) slot of the
     numbers or sids; each thread opens a connection per request (gunicorn sync closes it)."""
     url, path, auth, load, slot, slots, connections, duration = args
@@ -158,6 +175,7 @@ def _worker(
         sids = [s for i, s in enumerate(lines) if i % slots == slot]
     latencies: list[float] = []
     errors = {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
+    statuses: dict[str, int] = {}
     lock = threading.Lock()
     counter = [0]
     deadline = time.monotonic() + duration
@@ -183,6 +201,7 @@ def _worker(
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
+                statuses[str(response.status)] = statuses.get(str(response.status), 0) + 1
                 if response.status >= 400:
                     errors["status"] += 1
 
@@ -192,7 +211,7 @@ def _worker(
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, errors, time.process_time() - cpu_before
+    return latencies, errors, time.process_time() - cpu_before, statuses
 
 
 def run_python(url: str, path: str, auth: str, load: Load, settings: LoadSettings) -> LoadResult:
@@ -207,6 +226,10 @@ def run_python(url: str, path: str, auth: str, load: Load, settings: LoadSetting
     elapsed = time.monotonic() - started
     latencies = sorted(x for part in parts for x in part[0])
     errors = {k: sum(part[1][k] for part in parts) for k in parts[0][1]}
+    statuses: dict[str, int] = {}
+    for part in parts:
+        for status, count in part[3].items():
+            statuses[status] = statuses.get(status, 0) + count
     count = len(latencies)
 
     def pct(p: float) -> float:
@@ -231,6 +254,7 @@ def run_python(url: str, path: str, auth: str, load: Load, settings: LoadSetting
         latency_ms=latency,
         client_cpu_s=sum(part[2] for part in parts),
         quantiles_ms=quantiles,
+        statuses=statuses,
     )
 
 

@@ -3,10 +3,13 @@
 Starts its own redis-server, `verify-service serve` and the ceiling app (bench/ceiling_app.py)
 with the same gunicorn worker count, drives them with wrk (or a Python fallback), measures
 argon2, Redis round trips and memory in-process, prints every figure against its target and
-writes bench/results/latest.json. Then the delivery phase (bench/delivery.py): one
-`verify-service worker` pushing to a local stand-in provider, its throughput and its
-enqueue-to-provider latency at a paced load. Every process it starts is stopped on the way
-out, on error and on Ctrl-C too. Method and figures: docs/performance.md.
+writes bench/results/latest.json. Starts are measured twice in the same interleaved rounds,
+on an unprotected service and on a protected one (abuse protection with the defaults and one
+programmable rate limit; bench/services.py), for what protection costs. Then the delivery
+phase (bench/delivery.py): one `verify-service worker` pushing to a local stand-in
+provider, its throughput and its enqueue-to-provider latency at a paced load. Every process
+it starts is stopped on the way out, on error and on Ctrl-C too. Method and figures:
+docs/performance.md.
 
     .venv/bin/python -m bench.run [--workers 4] [--duration 15] [--connections 16]
     .venv/bin/python -m bench.run --only delivery    # the delivery phase alone (~1 minute)
@@ -41,7 +44,7 @@ from typing import Any
 
 import redis
 
-from bench import delivery, inprocess
+from bench import delivery, inprocess, services
 from bench.load import (
     CheckLoad,
     Load,
@@ -62,7 +65,6 @@ from bench.processes import (
     machine_cpu_seconds,
 )
 from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE, PROFILES
-from verify_service.app import build_container
 from verify_service.settings import Settings
 
 RESULTS = REPO / "bench" / "results"
@@ -71,18 +73,30 @@ KEY_PREFIX = "vs"
 TARGET_RATIO = 0.8
 TARGET_ROUND_TRIPS = 2
 TARGET_BYTES_PER_PENDING = 600
-START_NUMBERS = 100_000  # distinct numbers for the start phase, split over threads and rounds
+TARGET_PROTECTED_RATIO = 0.85  # protected start rps / unprotected start rps
+TARGET_EXTRA_ROUND_TRIPS = 1  # protected start round trips - unprotected
+START_NUMBERS = 100_000  # distinct numbers per start phase, split over threads and rounds
 ARGON2_HASHES_PER_ROUND = 100
 MAX_ERROR_SHARE = 0.01  # a phase with more non-2xx/socket errors than this is not a measurement
+START_PHASES = ("start", "start_protected")  # every answer must be a 201: no refusal counts
+LABELS = {
+    "start": "start (unprotected)",
+    "start_protected": "start (protected)",
+    "check": "check",
+    "ceiling": "ceiling",
+}
 
 # Number blocks (+44 7400 NNNNNN): disjoint, so no phase resends to another phase's number.
-START_BASE, WARMUP_BASE, TOPUP_BASE, ROUND_TRIP_BASE, MEMORY_BASE = (
-    0,
-    400_000,
-    450_000,
-    500_000,
-    600_000,
-)
+(
+    START_BASE,
+    PROTECTED_BASE,
+    WARMUP_BASE,
+    TOPUP_BASE,
+    ROUND_TRIP_BASE,
+    ROUND_TRIP_PROTECTED_BASE,
+    MEMORY_BASE,
+    MEMORY_PROTECTED_BASE,
+) = (0, 200_000, 400_000, 450_000, 500_000, 550_000, 600_000, 800_000)
 
 
 def log(message: str) -> None:
@@ -278,6 +292,10 @@ def combine(rounds: list[Round]) -> dict[str, Any]:
     irq = sum(r.interrupt_cpu_s for r in rounds)
     busy = sum(r.machine_busy_s for r in rounds)
     errors = {k: sum(r.errors[k] for r in results) for k in results[0].errors}
+    statuses: dict[str, int] = {}
+    for result in results:
+        for status, count in result.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
     commands: dict[str, int] = {}
     for r in rounds:
         for name, calls in r.commands.items():
@@ -294,6 +312,7 @@ def combine(rounds: list[Round]) -> dict[str, Any]:
         },
         "errors": errors,
         "error_share": sum(errors.values()) / n,
+        "statuses": dict(sorted(statuses.items())),
         "cpu_ms_per_request": {
             "server": server_cpu / n * 1000,
             "redis": redis_cpu / n * 1000,
@@ -321,11 +340,14 @@ def combine(rounds: list[Round]) -> dict[str, Any]:
 
 def print_phase(name: str, phase: dict[str, Any]) -> None:
     lat, cpu = phase["latency_ms"], phase["cpu_ms_per_request"]
+    statuses = ", ".join(f"{k}: {v}" for k, v in phase["statuses"].items())
     log(
-        f"  {name}: {phase['requests']} requests in {phase['duration_s']:.1f} s = "
+        f"  {LABELS[name]}: {phase['requests']} requests in {phase['duration_s']:.1f} s = "
         f"{phase['rps']:.1f} rps; latency p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms; "
-        f"errors {sum(phase['errors'].values())}"
+        f"errors {sum(phase['errors'].values())}; statuses {{{statuses}}}"
     )
+    if name in START_PHASES and phase["non_201"]:
+        log(f"    INVALID: {phase['non_201']} answers were not 201 (refused or failed starts)")
     log(
         f"    CPU per request: server {cpu['server']:.2f} ms, redis {cpu['redis']:.3f} ms, "
         f"load generator {cpu['load_generator']:.2f} ms, kernel irq "
@@ -464,15 +486,30 @@ def main(argv: list[str] | None = None) -> int:
 
     # Each round sends its own numbers: wrk's counters start again at 0 in every run.
     span = START_NUMBERS // (args.threads * args.rounds)
-    start_blocks = [
-        NumberBlock(START_BASE + index * span * args.threads, span, args.threads)
-        for index in range(args.rounds)
-    ]
+    start_blocks = {
+        phase: [
+            NumberBlock(base + index * span * args.threads, span, args.threads)
+            for index in range(args.rounds)
+        ]
+        for phase, base in (("start", START_BASE), ("start_protected", PROTECTED_BASE))
+    }
     warmup_block = NumberBlock(WARMUP_BASE, 5_000, args.threads)
-    round_trip_block = NumberBlock(ROUND_TRIP_BASE, args.round_trip_count + 1, 1)
-    memory_block = NumberBlock(MEMORY_BASE, args.memory_count + 1, 1)
+    round_trip_blocks = {
+        protected: NumberBlock(base, args.round_trip_count + 1, 1)
+        for protected, base in ((False, ROUND_TRIP_BASE), (True, ROUND_TRIP_PROTECTED_BASE))
+    }
+    memory_blocks = {
+        protected: NumberBlock(base, args.memory_count + 1, 1)
+        for protected, base in ((False, MEMORY_BASE), (True, MEMORY_PROTECTED_BASE))
+    }
     t0 = time.monotonic()
-    blocks = (*start_blocks, warmup_block, round_trip_block, memory_block)
+    blocks = (
+        *start_blocks["start"],
+        *start_blocks["start_protected"],
+        warmup_block,
+        *round_trip_blocks.values(),
+        *memory_blocks.values(),
+    )
     for block in blocks:
         block.validate()  # a number that is not valid would make every request a 400
     log(
@@ -490,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
             "duration_s": args.duration,
             "argon2_profile": profile_name,
             "machine_busy_cores_before": quiet,
+            "services": services.parameters(),
         },
     }
     redis_server = RedisServer()
@@ -548,8 +586,8 @@ def main(argv: list[str] | None = None) -> int:
                 cores,
                 start_blocks,
                 warmup_block,
-                round_trip_block,
-                memory_block,
+                round_trip_blocks,
+                memory_blocks,
             )
     except (KeyboardInterrupt, SystemExit):
         log("\ninterrupted: stopping the servers this run started")
@@ -588,14 +626,19 @@ def run_all(
     verify_server: VerifyServer,
     ceiling_server: CeilingServer,
     cores: int,
-    start_blocks: list[NumberBlock],
+    start_blocks: dict[str, list[NumberBlock]],
     warmup_block: NumberBlock,
-    round_trip_block: NumberBlock,
-    memory_block: NumberBlock,
+    round_trip_blocks: dict[bool, NumberBlock],
+    memory_blocks: dict[bool, NumberBlock],
 ) -> None:
     bench = Bench(generator, load_settings, redis_server, redis_client, args.quiet_wait / 10)
-    service = http_post(f"{verify_server.url}/v2/Services", auth, {"FriendlyName": "Bench"})
-    service_sid = str(service["sid"])
+
+    def api_post(path: str, data: dict[str, str]) -> dict[str, Any]:
+        return http_post(verify_server.url + path, auth, data)
+
+    # The start (unprotected) and check phases use this service; the protected start phase
+    # a fresh protected service per round (below).
+    service_sid = services.create(api_post, "Bench", protected=False).sid
     start_path = f"/v2/Services/{service_sid}/Verifications"
     check_path = f"/v2/Services/{service_sid}/VerificationCheck"
 
@@ -611,35 +654,81 @@ def run_all(
         )
     profile = PROFILES[settings.argon2_profile]
 
-    # Warm-up: workers import lazily and open their Redis connections on first use.
+    # Warm-up: workers import lazily and open their Redis connections on first use; the
+    # protected warm-up loads the limiter's scripts and hashes in every worker.
     log("\nwarm-up")
+    warm_protected = services.create(api_post, "BenchWarmUp", protected=True)
     generator.run(verify_server.url, start_path, StartLoad(warmup_block), warmup_settings)
+    generator.run(
+        verify_server.url,
+        f"/v2/Services/{warm_protected.sid}/Verifications",
+        StartLoad(warmup_block, warm_protected.rate_limit),
+        warmup_settings,
+    )
     generator.run(ceiling_server.url, start_path, StartLoad(warmup_block), warmup_settings)
     quiesce(redis_client)
 
-    # (a), (b), (c) in interleaved rounds, so that a slow spell of this shared machine falls
-    # on every phase alike; argon2 is timed again just before each round.
+    # (a), (a'), (b), (c) in interleaved rounds, so that a slow spell of this shared machine
+    # falls on every phase alike; argon2 is timed again just before each round. The two start
+    # phases swap places every round.
     log(
-        f"\n(a) starts, (b) checks, (c) ceiling: {args.rounds} interleaved rounds of "
-        f"{load_settings.duration_s:g} s each"
+        f"\n(a) starts, unprotected and protected, (b) checks, (c) ceiling: {args.rounds} "
+        f"interleaved rounds of {load_settings.duration_s:g} s each"
     )
-    rounds: dict[str, list[Round]] = {"ceiling": [], "start": [], "check": []}
+    log(
+        "  protected service: the defaults, except StartsPerServicePerMinute, DailySendCap and "
+        f"DailyCountrySendCap raised to {services.PROTECTED['DailySendCap']} (above the bench's "
+        f"volume), plus rate limit {services.RATE_LIMIT_NAME} with one bucket "
+        f"(Max={services.BUCKET['Max']}, Interval={services.BUCKET['Interval']}); every start "
+        "names a value of its own. A fresh one each round: Fraud Guard rightly trips a prefix "
+        "that gets 20 sends nobody approves within 2 minutes, and the bench approves none."
+    )
+    rounds: dict[str, list[Round]] = {
+        "ceiling": [],
+        "start": [],
+        "start_protected": [],
+        "check": [],
+    }
     argon2_samples: list[float] = []
-    keys_added = memory_added = 0
+    cross_check = {
+        phase: {"verifications": 0, "keys_added": 0, "used_memory_delta": 0}
+        for phase in START_PHASES
+    }
+    protected_sids: list[str] = []
     rng = random.Random(7)
     for index in range(args.rounds):
         argon2_samples.append(
             inprocess.time_argon2(settings.secret_key, profile, ARGON2_HASHES_PER_ROUND)["mean_ms"]
         )
-        block = start_blocks[index]
-        ceiling_round = bench.round(ceiling_server, start_path, StartLoad(block))
+        ceiling_round = bench.round(
+            ceiling_server, start_path, StartLoad(start_blocks["start"][index])
+        )
         rounds["ceiling"].append(ceiling_round)
 
-        keys0, memory0 = redis_client.dbsize(), inprocess.used_memory(redis_client)
-        start_round = bench.round(verify_server, start_path, StartLoad(block))
-        rounds["start"].append(start_round)
-        keys_added += int(redis_client.dbsize()) - int(keys0)
-        memory_added += inprocess.used_memory(redis_client) - memory0
+        protected = services.create(api_post, f"BenchProtected{index + 1}", protected=True)
+        protected_sids.append(protected.sid)
+        targets = {
+            "start": (service_sid, start_path, None),
+            "start_protected": (
+                protected.sid,
+                f"/v2/Services/{protected.sid}/Verifications",
+                protected.rate_limit,
+            ),
+        }
+        order = START_PHASES if index % 2 == 0 else START_PHASES[::-1]
+        for phase in order:
+            sid, path, rate_limit = targets[phase]
+            keys0, memory0 = redis_client.dbsize(), inprocess.used_memory(redis_client)
+            verifications0 = count_verifications(redis_client, sid)
+            phase_round = bench.round(
+                verify_server, path, StartLoad(start_blocks[phase][index], rate_limit)
+            )
+            rounds[phase].append(phase_round)
+            added = cross_check[phase]
+            added["keys_added"] += int(redis_client.dbsize()) - int(keys0)
+            added["used_memory_delta"] += inprocess.used_memory(redis_client) - memory0
+            added["verifications"] += count_verifications(redis_client, sid) - verifications0
+        start_round = rounds["start"][-1]
 
         # Checks by VerificationSid with a wrong code, on the verifications the starts left,
         # shuffled each round. A round may take a sid twice when checks outrun the starts
@@ -658,13 +747,25 @@ def run_all(
             sids_file.write_text("\n".join(sids) + "\n")
             check_round = bench.round(verify_server, check_path, CheckLoad(sids_file))
         rounds["check"].append(check_round)
+        protected_round = rounds["start_protected"][-1]
+        refused = sum(
+            r.result.requests - r.result.statuses.get("201", 0)
+            for r in (start_round, protected_round)
+        )
         log(
             f"  round {index + 1}: argon2 {argon2_samples[-1]:.2f} ms; ceiling "
             f"{ceiling_round.result.rps:.0f} rps, start {start_round.result.rps:.0f} rps, "
-            f"check {check_round.result.rps:.0f} rps ({len(sids)} pending sids)"
+            f"protected start {protected_round.result.rps:.0f} rps, check "
+            f"{check_round.result.rps:.0f} rps ({len(sids)} pending sids); "
+            f"non-201 starts {refused}"
         )
     phases = {name: combine(phase_rounds) for name, phase_rounds in rounds.items()}
-    for name in ("ceiling", "start", "check"):
+    for name in START_PHASES:
+        # Starts whose answer was not a 201 (refused or failed), socket errors included.
+        figures = phases[name]
+        socket_errors = sum(v for k, v in figures["errors"].items() if k != "status")
+        figures["non_201"] = figures["requests"] - figures["statuses"].get("201", 0) + socket_errors
+    for name in ("ceiling", *START_PHASES, "check"):
         print_phase(name, phases[name])
     results["phases"] = phases
     argon2_ms = statistics.fmean(argon2_samples)
@@ -684,60 +785,119 @@ def run_all(
         "argon2_ms": argon2_ms,
         "bound_rps": bound,
         "start_ratio": phases["start"]["rps"] / bound,
+        "protected_start_ratio": phases["start_protected"]["rps"] / bound,
         "check_ratio": phases["check"]["rps"] / bound,
         "formula": "bound = cores_used / (cores_used / ceiling_rps + argon2_s); "
         "cores_used = min(workers, nproc); argon2_s = mean of the per-round timings",
     }
+    unprotected, protected_phase = phases["start"], phases["start_protected"]
+    results["protection"] = {
+        "protected_services": protected_sids,
+        "protected_start_rps": protected_phase["rps"],
+        "unprotected_start_rps": unprotected["rps"],
+        "ratio": protected_phase["rps"] / unprotected["rps"],
+        "per_round_ratios": [
+            p.result.rps / u.result.rps if u.result.rps else 0.0
+            for p, u in zip(rounds["start_protected"], rounds["start"], strict=True)
+        ],
+        "non_201": {phase: phases[phase]["non_201"] for phase in START_PHASES},
+        "server_cpu_ms_per_start": {
+            phase: phases[phase]["cpu_ms_per_request"]["server"] for phase in START_PHASES
+        },
+        "redis_cpu_ms_per_start": {
+            phase: phases[phase]["cpu_ms_per_request"]["redis"] for phase in START_PHASES
+        },
+        "redis_commands_per_start": {
+            phase: phases[phase]["redis_commands_total_per_request"] for phase in START_PHASES
+        },
+    }
+    log(
+        f"\n  protected / unprotected start rps = {protected_phase['rps']:.1f} / "
+        f"{unprotected['rps']:.1f} = {results['protection']['ratio']:.3f} "
+        f"(target >= {TARGET_PROTECTED_RATIO}); non-201 answers: "
+        f"{unprotected['non_201']} unprotected, {protected_phase['non_201']} protected"
+    )
 
     # (f) round trips and commands, in-process through the Flask test client.
     log("\n(f) Redis round trips and commands per operation (in-process test client)")
     # Under a key prefix of its own: `serve`'s delivery worker would otherwise take the
     # messages (and codes) of these starts from the shared outbox before this process does.
     rt_settings = dataclasses.replace(settings, key_prefix=KEY_PREFIX + "-rt")
-    rt_container = build_container(rt_settings)
-    rt_service = rt_container.catalog.create({"friendly_name": "RoundTrips"}).sid
-    round_trips = inprocess.measure_round_trips(
-        rt_settings, rt_service, round_trip_block, args.round_trip_count
-    )
-    for name, row in round_trips.items():
-        log(
-            f"  {name}: {row['round_trips_per_op']:.2f} round trips, "
-            f"{row['commands_total_per_op']:.2f} commands {row['commands_per_op']}"
+    for protected_rt, key in ((False, "round_trips"), (True, "round_trips_protected")):
+        round_trips = inprocess.measure_round_trips(
+            rt_settings, protected_rt, round_trip_blocks[protected_rt], args.round_trip_count
         )
-    results["round_trips"] = round_trips
+        log(f"  {'protected' if protected_rt else 'unprotected'} service:")
+        for name in ("start", "check_wrong_code", "check_right_code"):
+            row = round_trips[name]
+            log(
+                f"    {name}: {row['round_trips_per_op']:.2f} round trips, "
+                f"{row['commands_total_per_op']:.2f} commands {row['commands_per_op']}"
+            )
+        results[key] = round_trips
 
     # (g) memory per pending verification.
-    log(f"\n(g) Redis memory per pending verification ({args.memory_count} created)")
-    memory_service = http_post(f"{verify_server.url}/v2/Services", auth, {"FriendlyName": "Mem"})
-    memory = inprocess.measure_memory(
-        settings, str(memory_service["sid"]), memory_block, args.memory_count
-    )
-    memory["cross_check_start_phase"] = {
-        "keys_added": keys_added,
-        "used_memory_delta": memory_added,
-        "bytes_per_pending": memory_added / max(keys_added, 1),
-    }
-    log(
-        f"  {memory['bytes_per_pending']:.0f} bytes per pending verification "
-        f"({memory['keys_added']} keys, "
-        f"{memory['used_memory_after'] - memory['used_memory_before']} bytes); "
-        f"cross-check from the start phase: "
-        f"{memory['cross_check_start_phase']['bytes_per_pending']:.0f} bytes over "
-        f"{keys_added} keys"
-    )
-    results["memory"] = memory
+    for protected_mem, key in ((False, "memory"), (True, "memory_protected")):
+        kind = "protected" if protected_mem else "unprotected"
+        log(
+            f"\n(g) Redis memory per pending verification, {kind} service "
+            f"({args.memory_count} created)"
+        )
+        memory_service = services.create(api_post, f"Mem-{kind}", protected=protected_mem)
+        memory = inprocess.measure_memory(
+            settings, memory_service, memory_blocks[protected_mem], args.memory_count
+        )
+        phase = "start_protected" if protected_mem else "start"
+        added = cross_check[phase]
+        memory["cross_check_start_phase"] = {
+            **added,
+            "bytes_per_pending": added["used_memory_delta"] / max(added["verifications"], 1),
+        }
+        refused_note = f"; REFUSED {memory['starts_refused']}" if memory["starts_refused"] else ""
+        log(
+            f"  {memory['bytes_per_pending']:.0f} bytes per pending verification "
+            f"({memory['verifications']} verifications, {memory['keys_added']} keys, "
+            f"{memory['used_memory_after'] - memory['used_memory_before']} bytes){refused_note}; "
+            f"cross-check from the start phase: "
+            f"{memory['cross_check_start_phase']['bytes_per_pending']:.0f} bytes over "
+            f"{added['verifications']} verifications ({added['keys_added']} keys)"
+        )
+        results[key] = memory
+
+
+def count_verifications(client: redis.Redis, service_sid: str) -> int:
+    """Verification hashes of a service in Redis (the verifications its starts created)."""
+    return sum(1 for _ in client.scan_iter(match=f"{KEY_PREFIX}:v:{{{service_sid}:*", count=2000))
 
 
 def report(results: dict[str, Any]) -> bool:
     """Prints the figures table with PASS/MISS; returns True when a target is missed."""
     phases, bound = results["phases"], results["bound"]
     rt, memory = results["round_trips"], results["memory"]
+    rt_protected, memory_protected = results["round_trips_protected"], results["memory_protected"]
+    protection = results["protection"]
     argon2 = results["argon2"]["profiles"][results["argon2"]["configured"]]
 
     def valid(phase: dict[str, Any]) -> bool:
         return bool(phase["error_share"] <= MAX_ERROR_SHARE)
 
+    # A start phase with a single refused (or failed) start does not measure protection.
+    starts_valid = all(phases[name]["non_201"] == 0 for name in START_PHASES)
+    rt_start = rt["start"]["round_trips_per_op"]
+    rt_start_protected = rt_protected["start"]["round_trips_per_op"]
     targets = [
+        (
+            "protected / unprotected start rps",
+            protection["ratio"],
+            f">= {TARGET_PROTECTED_RATIO}",
+            protection["ratio"] >= TARGET_PROTECTED_RATIO and starts_valid,
+        ),
+        (
+            "round trips per start, protected",
+            rt_start_protected,
+            f"<= {rt_start + TARGET_EXTRA_ROUND_TRIPS:g}",
+            rt_start_protected <= rt_start + TARGET_EXTRA_ROUND_TRIPS,
+        ),
         (
             "start_rps / bound",
             bound["start_ratio"],
@@ -751,7 +911,7 @@ def report(results: dict[str, Any]) -> bool:
             bound["check_ratio"] >= TARGET_RATIO and valid(phases["check"]),
         ),
         (
-            "round trips per start",
+            "round trips per start, unprotected",
             rt["start"]["round_trips_per_op"],
             f"<= {TARGET_ROUND_TRIPS}",
             rt["start"]["round_trips_per_op"] <= TARGET_ROUND_TRIPS,
@@ -779,14 +939,21 @@ def report(results: dict[str, Any]) -> bool:
         ("workers per server (gunicorn sync)", f"{results['settings']['workers']}"),
         ("load generator", results["machine"]["load_generator"]),
     ]
-    for name in ("start", "check", "ceiling"):
+    for name in (*START_PHASES, "check", "ceiling"):
         phase = phases[name]
         lat = phase["latency_ms"]
-        rows.append((f"{name} throughput (rps)", f"{phase['rps']:.1f}"))
-        rows.append((f"{name} latency p50 / p99 (ms)", f"{lat['p50']:.1f} / {lat['p99']:.1f}"))
-        rows.append((f"{name} non-2xx + socket errors", f"{sum(phase['errors'].values())}"))
+        label = LABELS[name]
+        rows.append((f"{label} throughput (rps)", f"{phase['rps']:.1f}"))
+        rows.append((f"{label} latency p50 / p99 (ms)", f"{lat['p50']:.1f} / {lat['p99']:.1f}"))
+        if name in START_PHASES:
+            rows.append((f"{label} non-201 answers + socket errors", f"{phase['non_201']}"))
+        else:
+            rows.append((f"{label} non-2xx + socket errors", f"{sum(phase['errors'].values())}"))
         rows.append(
-            (f"{name} server CPU per request (ms)", f"{phase['cpu_ms_per_request']['server']:.2f}")
+            (
+                f"{label} server CPU per request (ms)",
+                f"{phase['cpu_ms_per_request']['server']:.2f}",
+            )
         )
     rows += [
         ("cores used = min(workers, nproc)", f"{bound['cores_used']}"),
@@ -803,21 +970,41 @@ def report(results: dict[str, Any]) -> bool:
             f"{argon2['mean_ms']:.2f}",
         ),
         ("bound (rps) = cores/(ceiling CPU + argon2)", f"{bound['bound_rps']:.1f}"),
-        (
-            "redis commands per start / wrong check / right check",
-            f"{rt['start']['commands_total_per_op']:.1f} / "
-            f"{rt['check_wrong_code']['commands_total_per_op']:.1f} / "
-            f"{rt['check_right_code']['commands_total_per_op']:.1f}",
-        ),
+        ("protected start_rps / bound (no target)", f"{bound['protected_start_ratio']:.3f}"),
+    ]
+    for kind, table in (("unprotected", rt), ("protected", rt_protected)):
+        rows += [
+            (
+                f"redis round trips per start / wrong / right check, {kind}",
+                f"{table['start']['round_trips_per_op']:.2f} / "
+                f"{table['check_wrong_code']['round_trips_per_op']:.2f} / "
+                f"{table['check_right_code']['round_trips_per_op']:.2f}",
+            ),
+            (
+                f"redis commands per start / wrong / right check, {kind}",
+                f"{table['start']['commands_total_per_op']:.1f} / "
+                f"{table['check_wrong_code']['commands_total_per_op']:.1f} / "
+                f"{table['check_right_code']['commands_total_per_op']:.1f}",
+            ),
+        ]
+    rows += [
         (
             "memory per pending, cross-check from starts (bytes)",
             f"{memory['cross_check_start_phase']['bytes_per_pending']:.0f}",
+        ),
+        (
+            "memory per pending, protected (bytes, no target)",
+            f"{memory_protected['bytes_per_pending']:.0f}",
+        ),
+        (
+            "memory per pending, protected, cross-check (bytes)",
+            f"{memory_protected['cross_check_start_phase']['bytes_per_pending']:.0f}",
         ),
     ]
     log("\n" + "=" * 78)
     log("figures")
     for name, value in rows:
-        log(f"  {name:<52} {value:>20}")
+        log(f"  {name:<62} {value:>20}")
     log("targets")
     missed = False
     results["targets"] = []
@@ -825,7 +1012,15 @@ def report(results: dict[str, Any]) -> bool:
         missed |= not ok
         log(f"  {name:<40} {value:>10.3f}   {target:<8} {'PASS' if ok else 'MISS'}")
         results["targets"].append({"name": name, "value": value, "target": target, "pass": ok})
-    for name in ("start", "check", "ceiling"):
+    for name in START_PHASES:
+        if phases[name]["non_201"]:
+            log(
+                f"  INVALID: the {LABELS[name]} phase had {phases[name]['non_201']} answers "
+                f"that were not 201 ({phases[name]['statuses']})"
+            )
+    if memory_protected["starts_refused"]:
+        log(f"  INVALID: protected memory fill refused {memory_protected['starts_refused']}")
+    for name in (*START_PHASES, "check", "ceiling"):
         if not valid(phases[name]):
             log(f"  WARNING: {name} phase had {phases[name]['error_share']:.1%} errors")
         if phases[name]["other_load_cores"] > 0.2:

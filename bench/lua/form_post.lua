@@ -1,21 +1,27 @@
 -- wrk script for the bench: form-encoded POSTs with HTTP Basic auth (bench/load.py runs it).
---   wrk ... -s form_post.lua URL -- PATH AUTH start PREFIX BASE SPAN
+--   wrk ... -s form_post.lua URL -- PATH AUTH start PREFIX BASE SPAN [RATE_LIMIT]
 --   wrk ... -s form_post.lua URL -- PATH AUTH check SIDS_FILE THREADS CODE
--- start: To = PREFIX .. (BASE + thread * SPAN + counter % SPAN) as 6 digits, Channel=sms.
+-- start: To = PREFIX .. (BASE + thread * SPAN + counter % SPAN) as 6 digits, Channel=sms;
+--        with RATE_LIMIT, also RateLimits={"RATE_LIMIT":"<the same 6 digits>"}: a value of its
+--        own per request (bench/services.py).
 -- check: VerificationSid = the thread's share of SIDS_FILE (line i where i % THREADS == thread),
 --        taken in turn, with a wrong Code.
 -- done() prints one line "BENCH_RESULT {json}" that bench/load.py reads, with 1000 latency
--- quantiles so that bench/run.py can pool several runs of a phase.
+-- quantiles so that bench/run.py can pool several runs of a phase, and the count of every
+-- HTTP status answered (response() counts them per thread; done() adds the threads up).
 
 local next_thread = 0
+local threads = {}
 
 function setup(thread)
   thread:set("thread_index", next_thread)
   next_thread = next_thread + 1
+  threads[#threads + 1] = thread
 end
 
 local counter = 0
 local sids = {}
+statuses = {}
 
 function init(args)
   path, auth, mode = args[1], args[2], args[3]
@@ -24,6 +30,10 @@ function init(args)
   wrk.headers["Authorization"] = auth
   if mode == "start" then
     prefix, base, span = args[4], tonumber(args[5]), tonumber(args[6])
+    rate_limit = args[7]
+    if rate_limit == "" then
+      rate_limit = nil
+    end
   elseif mode == "check" then
     local threads = tonumber(args[5])
     code = args[6]
@@ -45,8 +55,11 @@ end
 function request()
   local body
   if mode == "start" then
-    local n = base + thread_index * span + counter % span
-    body = "To=%2B" .. string.sub(prefix, 2) .. string.format("%06d", n) .. "&Channel=sms"
+    local digits = string.format("%06d", base + thread_index * span + counter % span)
+    body = "To=%2B" .. string.sub(prefix, 2) .. digits .. "&Channel=sms"
+    if rate_limit then
+      body = body .. "&RateLimits=%7B%22" .. rate_limit .. "%22%3A%22" .. digits .. "%22%7D"
+    end
   else
     body = "VerificationSid=" .. sids[counter % #sids + 1] .. "&Code=" .. code
   end
@@ -54,8 +67,23 @@ function request()
   return wrk.format(nil, path, nil, body)
 end
 
+function response(status, headers, body)
+  local key = tostring(status)
+  statuses[key] = (statuses[key] or 0) + 1
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local counts = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses") or {}) do
+      counts[status] = (counts[status] or 0) + count
+    end
+  end
+  local status_json = {}
+  for status, count in pairs(counts) do
+    status_json[#status_json + 1] = string.format('"%s":%d', status, count)
+  end
   -- 1000 quantiles (0.05 %, 0.15 % ... 99.95 %) so that runs can be pooled afterwards.
   local quantiles = {}
   for i = 0, 999 do
@@ -65,9 +93,9 @@ function done(summary, latency, requests)
     'BENCH_RESULT {"requests":%d,"duration_us":%d,"bytes":%d,'
       .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
       .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"mean":%.1f,"max":%d},'
-      .. '"quantiles_us":[%s]}\n',
+      .. '"quantiles_us":[%s],"statuses":{%s}}\n',
     summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.mean, latency.max, table.concat(quantiles, ",")))
+    latency.mean, latency.max, table.concat(quantiles, ","), table.concat(status_json, ",")))
 end
