@@ -56,7 +56,8 @@ def test_sends_per_destination_per_hour_refuse_with_60203_and_the_seconds_until_
         clock.advance(60)
     refused = api.start(service, GB_MOBILE)
     assert_error(refused, 429, 60203)
-    assert refused.headers["Retry-After"] == str(3600 - 180)
+    # the first send leaves the hour's window one second after it is an hour old
+    assert refused.headers["Retry-After"] == str(3600 - 180 + 1)
     assert len(sender.sent) == 3
     assert api.start(service, GB_OTHER_PREFIX).status_code == 201  # another destination
     clock.advance(3600 - 180 + 1)
@@ -84,7 +85,7 @@ def test_checks_per_destination_per_hour_span_verifications(api: Api, clock: Fix
     assert api.check(service, "000000", To=GB_MOBILE).status_code == 200
     refused = api.check(service, "000000", To=GB_MOBILE)
     assert_error(refused, 429, 60202)
-    assert int(refused.headers["Retry-After"]) == 3600
+    assert int(refused.headers["Retry-After"]) == 3601
 
 
 def test_starts_per_service_per_minute(api: Api, clock: FixedClock) -> None:
@@ -93,7 +94,7 @@ def test_starts_per_service_per_minute(api: Api, clock: FixedClock) -> None:
     assert api.start(service, GB_OTHER_PREFIX).status_code == 201
     refused = api.start(service, US_NUMBER)
     assert_error(refused, 429, 20429)
-    assert refused.headers["Retry-After"] == "60"
+    assert refused.headers["Retry-After"] == "61"
     other = api.create_service()
     assert api.start(other, US_NUMBER).status_code == 201  # another service has its own
     clock.advance(61)
@@ -152,7 +153,7 @@ def test_a_bucket_limits_each_value_of_its_rate_limit(api: Api, clock: FixedCloc
     assert api.start(service, to[1], RateLimits=ip).status_code == 201
     refused = api.start(service, to[2], RateLimits=ip)
     assert_error(refused, 429, 20429)
-    assert refused.headers["Retry-After"] == "60"
+    assert refused.headers["Retry-After"] == "61"
     other = json.dumps({"end_user_ip": "198.51.100.2"})
     assert api.start(service, to[3], RateLimits=other).status_code == 201
     clock.advance(61)
@@ -290,7 +291,7 @@ def test_the_daily_send_cap_stops_phone_sends_with_60410(api: Api, clock: FixedC
     assert api.start(service, to[1]).status_code == 201
     refused = api.start(service, to[2])
     assert_error(refused, 403, 60410)
-    assert int(refused.headers["Retry-After"]) == 86400
+    assert int(refused.headers["Retry-After"]) == 86401
     assert api.start(service, "jane@example.com", channel="email").status_code == 201
     clock.advance(86401)
     assert api.start(service, to[2]).status_code == 201
@@ -473,3 +474,92 @@ def test_a_limiter_outage_is_503_and_nothing_is_sent_or_stored(
     assert refused.headers["Retry-After"] == "1"
     assert sender.sent == []
     assert not list(redis_client.scan_iter("it:v:*"))
+
+
+# -- what a refusal does not spend, and how modes hand over --------------------------------------
+
+
+def test_refused_starts_spend_no_daily_cap(api: Api) -> None:
+    """Hammering one number past its limit must not use up the service's cap for others."""
+    service = api.create_service(SendsPerDestinationPerHour=1, DailySendCap=3)
+    assert api.start(service, GB_MOBILE).status_code == 201
+    for _ in range(5):
+        assert_error(api.start(service, GB_MOBILE), 429, 60203)
+    to = genuine(3)
+    assert api.start(service, to[0]).status_code == 201
+    assert api.start(service, to[1]).status_code == 201
+    assert_error(api.start(service, to[2]), 403, 60410)
+
+
+def test_refused_starts_do_not_feed_fraud_guard(api: Api, clock: FixedClock) -> None:
+    service = fraud_guard_service(api, StartsPerServicePerMinute=1)
+    for to in pumped(30):
+        api.start(service, to)  # one admitted per minute, the rest refused with 20429
+        clock.advance(10)
+    blocks = api.get(f"/v2/Services/{service}/FraudGuard/Blocks").json["blocks"]
+    assert blocks == []  # 5 admitted sends: below the volume Fraud Guard judges
+
+
+def test_switching_from_monitor_to_block_blocks_a_prefix_monitor_flagged(
+    api: Api, clock: FixedClock
+) -> None:
+    service = fraud_guard_service(api, FraudGuardMode="monitor")
+    numbers = iter(pumped(80))
+    for _ in range(20):
+        assert api.start(service, next(numbers)).status_code == 201
+        clock.advance(20)
+    assert api.get(f"/v2/Services/{service}/FraudGuard/Blocks").json["blocks"][0]["mode"] == (
+        "monitor"
+    )
+    api.post(f"/v2/Services/{service}", FraudGuardMode="block")
+    refused = None
+    for n, to in enumerate(numbers):
+        if api.start(service, to).status_code == 403:
+            refused = n
+            break
+        clock.advance(20)
+    assert refused is not None
+    blocks = api.get(f"/v2/Services/{service}/FraudGuard/Blocks").json["blocks"]
+    assert [(b["prefix"], b["mode"]) for b in blocks] == [("+44740", "block")]
+
+
+def test_a_start_that_loses_the_race_to_trip_is_blocked_too(
+    app: Flask, api: Api, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = fraud_guard_service(api)
+    store = app.extensions[CONTAINER_KEY].fraud_guard
+    real_trip = store.trip
+
+    def another_process_trips_first(trip: Any) -> tuple[bool, int]:
+        real_trip(trip)  # the other process's call, a moment earlier
+        return real_trip(trip)  # (False, until): ours lost
+
+    monkeypatch.setattr(store, "trip", another_process_trips_first)
+    for to in pumped(40):
+        response = api.start(service, to)
+        if response.status_code != 201:
+            assert_error(response, 403, 60410)
+            assert int(response.headers["Retry-After"]) > 0
+            return
+        clock.advance(20)
+    raise AssertionError("never refused")
+
+
+def test_manual_approvals_count_for_fraud_guard(api: Api, clock: FixedClock) -> None:
+    """A custom-code flow approves with Status=approved: it must not look like pumping."""
+    service = fraud_guard_service(api, CustomCodeEnabled="true")
+    for to in pumped(40):
+        started = api.start(service, to, CustomCode="482913")
+        assert started.status_code == 201, started.json
+        assert api.update(service, started.json["sid"], "approved").status_code == 200
+        clock.advance(20)
+
+
+def test_checks_of_a_test_destination_are_not_limited(test_app: Flask) -> None:
+    api = Api(test_app.test_client())
+    service = api.create_service(
+        TestDestinations=json.dumps({GB_MOBILE: "918273"}), ChecksPerDestinationPerHour=1
+    )
+    api.start(service, GB_MOBILE)
+    for _ in range(3):
+        assert api.check(service, "111111", To=GB_MOBILE).status_code == 200

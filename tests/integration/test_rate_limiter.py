@@ -35,11 +35,11 @@ def test_a_limit_admits_max_events_per_window_then_refuses_with_the_time_it_free
         clock.advance(10)  # events at t=0, 10, 20
     refused = limiter.hit([limit], [], clock.now)  # t=30
     assert refused.refused == limit
-    assert refused.retry_after_seconds == 30  # the t=0 event leaves just after t=60
+    assert refused.retry_after_seconds == 31  # the t=0 event leaves just after t=60
     clock.advance(30)
     assert limiter.hit([limit], [], clock.now).refused == limit  # a window includes its edge
-    clock.advance(0.001)
-    assert limiter.hit([limit], [], clock.now).refused is None  # one slot freed
+    clock.advance(1)
+    assert limiter.hit([limit], [], clock.now).refused is None  # at Retry-After: admitted
     assert limiter.hit([limit], [], clock.now).refused == limit
 
 
@@ -70,14 +70,18 @@ def test_n_concurrent_hits_on_a_limit_of_max_m_admit_exactly_m(
     assert all(outcome.refused in (None, limit) for outcome in outcomes)
 
 
-def test_a_refused_limit_does_not_count_but_the_others_do(
-    limiter: LimitsRateLimiter, clock: FixedClock
-) -> None:
-    tight, loose = per_minute(1, "tight"), per_minute(5, "loose")
+def test_a_refused_hit_counts_nowhere(limiter: LimitsRateLimiter, clock: FixedClock) -> None:
+    tight, loose = per_minute(1, "tight"), per_minute(2, "loose")
+    tally = WindowLimit("Tally", ("VA1", "tally"), 100, 60, enforced=False)
     limiter.hit([tight], [], clock.now)
-    assert limiter.hit([loose, tight], [], clock.now).refused == tight
-    assert limiter.remaining(loose)[0] == 4  # the refused attempt still counted here
-    assert limiter.remaining(tight)[0] == 0
+    clock.advance(0.123)  # a timestamp with a fraction, as the wall clock gives
+    for _ in range(3):
+        assert limiter.hit([loose, tight, tally], [], clock.now).refused == tight
+    read = limiter.hit([], [WindowCount(loose, 60), WindowCount(tally, 60)], clock.now)
+    assert read.counts == (0, 0)  # the refused starts were taken back from both
+    assert limiter.hit([loose], [], clock.now).refused is None
+    assert limiter.hit([loose], [], clock.now).refused is None
+    assert limiter.hit([loose], [], clock.now).refused == loose
 
 
 def test_counting_windows_never_refuse_and_reads_count_a_trailing_span(

@@ -50,7 +50,7 @@ def test_line_type_of_each_kind_of_number(region: str, kind: int, line_type: str
 
 
 def test_a_mobile_number_has_its_carrier_and_mcc_but_no_mnc() -> None:
-    facts = describe(example("DE", PhoneNumberType.MOBILE))
+    facts = describe(example("DE", PhoneNumberType.MOBILE), with_carrier=True)
     assert facts == NumberFacts(
         country="DE",
         line_type="mobile",
@@ -161,7 +161,7 @@ def test_only_a_fixed_line_is_a_landline(line_type: str, landline: bool) -> None
 
 
 def test_lookup_json_of_a_mobile_number() -> None:
-    assert lookup_json(describe(example("AT", PhoneNumberType.MOBILE))) == {
+    assert lookup_json(describe(example("AT", PhoneNumberType.MOBILE), with_carrier=True)) == {
         "carrier": {
             "error_code": None,
             "name": "A1 TA",
@@ -224,3 +224,28 @@ def test_destination_prefix(e164: str, digits: int, prefix: str) -> None:
 
 def test_destination_prefix_defaults_to_three_digits() -> None:
     assert destination_prefix("+33612345678") == "+33612"
+
+
+def test_the_carrier_is_looked_up_only_when_asked_for() -> None:
+    number = example("DE", PhoneNumberType.MOBILE)
+    assert describe(number).carrier is None
+    assert describe(number, with_carrier=True).carrier == "T-Mobile"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+447911123456",
+        "+12015550123",
+        "+998912345678",
+        "+390612345678",
+        "+35312345678",
+        "+8613812345678",
+        "+972501234567",
+        "+2348031234567",
+    ],
+)
+def test_the_fast_prefix_agrees_with_a_full_parse(number: str) -> None:
+    parsed = phonenumbers.parse(number, None)
+    national = phonenumbers.national_significant_number(parsed)
+    assert destination_prefix(number) == f"+{parsed.country_code}{national[:3]}"

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 
 from verify_service.application.ports import (
     BreakerTrip,
+    FraudGuardNote,
     FraudGuardStore,
     LimitOutcome,
+    ProtectionSettings,
     RateLimiter,
     StartContext,
     StartProbe,
@@ -62,8 +64,6 @@ log = logging.getLogger(__name__)
 
 HOUR = 3_600
 DAY = 86_400
-# Fraud Guard tallies keep a day of events; a read looks at the service's own window.
-TALLY_SECONDS = DAY
 MISSING_VALUE = "missing"
 MAX_RATE_LIMIT_VALUE_LENGTH = 256
 
@@ -136,22 +136,14 @@ class AbuseProtection:
     # -- tallies (shared by starts and approvals) -----------------------------------------
 
     @staticmethod
-    def _sends_tally(service_sid: str, prefix: str) -> WindowLimit:
+    def _tally(kind: str, service_sid: str, prefix: str, window_seconds: int) -> WindowLimit:
+        """A Fraud Guard tally: a moving window as long as the service's Fraud Guard window,
+        holding up to TALLY_MAX events (docs/abuse-protection.md)."""
         return WindowLimit(
-            "FraudGuardSends",
-            (service_sid, "fg-sends", prefix),
+            f"FraudGuard{kind.title()}",
+            (service_sid, f"fg-{kind}", prefix),
             TALLY_MAX,
-            TALLY_SECONDS,
-            enforced=False,
-        )
-
-    @staticmethod
-    def _approvals_tally(service_sid: str, prefix: str) -> WindowLimit:
-        return WindowLimit(
-            "FraudGuardApprovals",
-            (service_sid, "fg-approvals", prefix),
-            TALLY_MAX,
-            TALLY_SECONDS,
+            window_seconds,
             enforced=False,
         )
 
@@ -161,12 +153,9 @@ class AbuseProtection:
         """What the start's first read fetches for protection (no extra round trip)."""
         if not facts.is_phone:
             return StartProbe()
-        prefix = destination_prefix(facts.to)
         return StartProbe(
             safe_list_field=self.safe_list_field(facts.to),
-            prefix=prefix if facts.risk_check else None,
-            masked_destination=mask_destination(facts.to) if facts.risk_check else None,
-            note_seconds=TALLY_SECONDS,
+            prefix=destination_prefix(facts.to) if facts.risk_check else None,
         )
 
     def safe_list_field(self, e164: str) -> str:
@@ -178,11 +167,14 @@ class AbuseProtection:
             return None
         return service.test_code_for(to)
 
-    def admit_start(self, context: StartContext, facts: StartFacts, now_ms: int) -> None:
-        """Raise the refusal of the first defence that refuses; count the start otherwise."""
+    def admit_start(
+        self, context: StartContext, facts: StartFacts, now_ms: int
+    ) -> FraudGuardNote | None:
+        """Raise the refusal of the first defence that refuses; count the start otherwise.
+        Returns what the start's write should note for Fraud Guard, if it watches it."""
         service = context.service
         if service is None:
-            return
+            return None
         country: str | None = None
         if facts.is_phone:
             number = describe(facts.to)
@@ -200,41 +192,42 @@ class AbuseProtection:
         if facts.is_phone and not bypass:
             if not service.geo.permits(facts.channel, country):
                 raise GeoPermissionDenied(country or "001", facts.channel.value)
-            block = context.block
-            if (
-                block is not None
-                and block.mode == FraudGuardMode.BLOCK.value
-                and breaker.mode is FraudGuardMode.BLOCK
-                and block.until_ms > now_ms
-            ):
-                raise DeliveryBlocked(
-                    f"Fraud Guard paused sends to {block.prefix}",
-                    max(1, -(-(block.until_ms - now_ms) // 1000)),
-                )
+            _refuse_if_blocked(context.block, breaker, now_ms)
         limits = self._start_limits(service, context, facts, country)
         reads: list[WindowCount] = []
-        prefix = destination_prefix(facts.to) if facts.is_phone else None
+        prefix = destination_prefix(facts.to) if facts.is_phone and not bypass else None
+        # A record of the service's current mode means the prefix is judged already; a
+        # monitor-mode record gives way when the service switches to block mode.
         watch = (
             prefix is not None
-            and not bypass
             and breaker.mode is not FraudGuardMode.OFF
-            and context.block is None
+            and (context.block is None or context.block.mode != breaker.mode.value)
         )
         if watch and prefix is not None:
-            sends = self._sends_tally(facts.service_sid, prefix)
-            limits.append(sends)
+            # The approval rate is per verification: resends and fallback sends are not
+            # counted, as one approval answers all of a verification's sends.
+            if context.pending is None and not facts.fallback:
+                limits.append(
+                    self._tally("sends", facts.service_sid, prefix, breaker.window_seconds)
+                )
+            sends = self._tally("sends", facts.service_sid, prefix, breaker.window_seconds)
             reads += [
                 WindowCount(sends, breaker.window_seconds),
                 WindowCount(sends, APPROVAL_GRACE_SECONDS),
                 WindowCount(
-                    self._approvals_tally(facts.service_sid, prefix), breaker.window_seconds
+                    self._tally("approvals", facts.service_sid, prefix, breaker.window_seconds),
+                    breaker.window_seconds,
                 ),
             ]
         outcome = self._limiter.hit(limits, reads, now_ms)
         if outcome.refused is not None:
             raise _refusal(outcome.refused, outcome)
-        if watch and prefix is not None:
-            self._maybe_trip(facts.service_sid, prefix, breaker, outcome.counts, now_ms)
+        if not watch or prefix is None:
+            return None
+        self._maybe_trip(facts.service_sid, prefix, breaker, outcome.counts, now_ms)
+        return FraudGuardNote(
+            facts.service_sid, prefix, mask_destination(facts.to), breaker.window_seconds
+        )
 
     def _start_limits(
         self, service: Service, context: StartContext, facts: StartFacts, country: str | None
@@ -327,11 +320,17 @@ class AbuseProtection:
             window_seconds=breaker.window_seconds,
             destinations=self._fraud_guard.recent_destinations(service_sid, prefix),
         )
-        if not self._fraud_guard.trip(trip):
-            return  # another process tripped it a moment ago
+        tripped, until_ms = self._fraud_guard.trip(trip)
+        if not tripped:
+            # Another process tripped it a moment ago: its block holds for this send too.
+            if breaker.mode is FraudGuardMode.BLOCK:
+                raise DeliveryBlocked(
+                    f"Fraud Guard paused sends to {prefix}", _seconds_until(until_ms, now_ms)
+                )
+            return
         # The prefix starts afresh when the block ends (or is lifted): the sends that
         # tripped it must not trip it again at once.
-        self.forget_prefix(service_sid, prefix)
+        self.forget_prefix(service_sid, prefix, breaker.window_seconds)
         log.warning(
             "fraud guard %s: service %s prefix %s, %d settled sends, %d approvals",
             "tripped" if breaker.mode is FraudGuardMode.BLOCK else "would trip (monitor)",
@@ -343,39 +342,72 @@ class AbuseProtection:
         if breaker.mode is FraudGuardMode.BLOCK:
             raise DeliveryBlocked(f"Fraud Guard paused sends to {prefix}", breaker.cooldown_seconds)
 
-    def forget_prefix(self, service_sid: str, prefix: str) -> None:
+    def forget_prefix(self, service_sid: str, prefix: str, window_seconds: int) -> None:
         """Clear the prefix's Fraud Guard tallies."""
-        self._limiter.clear(self._sends_tally(service_sid, prefix))
-        self._limiter.clear(self._approvals_tally(service_sid, prefix))
+        self._limiter.clear(self._tally("sends", service_sid, prefix, window_seconds))
+        self._limiter.clear(self._tally("approvals", service_sid, prefix, window_seconds))
 
     # -- check and approval -------------------------------------------------------------------
 
     def admit_check(
-        self, service_sid: str, destination_tag: str, checks_per_hour: int, now_ms: int
+        self,
+        service_sid: str,
+        destination_tag: str,
+        settings: ProtectionSettings,
+        to: str,
+        now_ms: int,
     ) -> None:
-        if checks_per_hour <= 0:
+        """Count the check against ChecksPerDestinationPerHour (test destinations excepted)."""
+        limit_value = settings.checks_per_destination_per_hour
+        if limit_value <= 0 or self._is_test_destination(settings, to):
             return
         limit = WindowLimit(
             CHECKS_PER_DESTINATION_PER_HOUR,
             (service_sid, "checks-destination", destination_tag),
-            checks_per_hour,
+            limit_value,
             HOUR,
         )
         outcome = self._limiter.hit([limit], [], now_ms)
         if outcome.refused is not None:
             raise MaxChecksPerDestinationReached(outcome.retry_after_seconds)
 
-    def record_approval(self, service_sid: str, to: str, now_ms: int) -> None:
+    def _is_test_destination(self, settings: ProtectionSettings, to: str) -> bool:
+        return self._allow_test_destinations and to in settings.test_destinations
+
+    def record_approval(
+        self, service_sid: str, to: str, settings: ProtectionSettings, now_ms: int
+    ) -> None:
         """Count an approval for Fraud Guard. Losing one only makes the breaker stricter, so
         a store error here is logged rather than failing an approval already made."""
-        if "@" in to:
+        if (
+            "@" in to
+            or settings.fraud_guard_mode == FraudGuardMode.OFF.value
+            or self._is_test_destination(settings, to)
+        ):
             return
+        tally = self._tally(
+            "approvals", service_sid, destination_prefix(to), settings.fraud_guard_window_seconds
+        )
         try:
-            self._limiter.hit(
-                [self._approvals_tally(service_sid, destination_prefix(to))], [], now_ms
-            )
+            self._limiter.hit([tally], [], now_ms)
         except StoreUnavailable:
             log.warning("fraud guard: an approval of service %s was not counted", service_sid)
+
+
+def _seconds_until(until_ms: int, now_ms: int) -> int:
+    return max(1, -(-(until_ms - now_ms) // 1000))
+
+
+def _refuse_if_blocked(block: BreakerTrip | None, breaker: BreakerSettings, now_ms: int) -> None:
+    if (
+        block is not None
+        and block.mode == FraudGuardMode.BLOCK.value
+        and breaker.mode is FraudGuardMode.BLOCK
+        and block.until_ms > now_ms
+    ):
+        raise DeliveryBlocked(
+            f"Fraud Guard paused sends to {block.prefix}", _seconds_until(block.until_ms, now_ms)
+        )
 
 
 def _refusal(limit: WindowLimit, outcome: LimitOutcome) -> Exception:

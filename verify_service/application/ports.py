@@ -101,6 +101,16 @@ class StartWrite:
     locale: str | None
     tags_json: str | None
     fallback: FallbackStep | None = None  # the channel fallback step this send schedules
+    # Fraud Guard: remember this masked destination among its prefix's recent ones.
+    fraud_guard_note: FraudGuardNote | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FraudGuardNote:
+    service_sid: str
+    prefix: str
+    masked_destination: str
+    keep_seconds: int
 
 
 class StartResult(enum.Enum):
@@ -116,6 +126,16 @@ class StartOutcome:
     result: StartResult
     verification: Verification | None = None
     retry_after_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionSettings:
+    """The few service settings a check or an approval needs for protection."""
+
+    checks_per_destination_per_hour: int
+    fraud_guard_mode: str
+    fraud_guard_window_seconds: int
+    test_destinations: tuple[str, ...] = ()
 
 
 class ReserveResult(enum.Enum):
@@ -135,8 +155,7 @@ class Reservation:
     salt: bytes = b""
     code_digests: tuple[bytes, ...] = ()
     retry_after_ms: int = 0
-    checks_per_destination_per_hour: int = 0  # the service's limit (0: none)
-    fraud_guard_on: bool = True  # the service counts approvals for Fraud Guard
+    settings: ProtectionSettings | None = None  # the service's, read with the reservation
 
 
 class VerificationStore(Protocol):
@@ -172,6 +191,10 @@ class VerificationStore(Protocol):
         ...
 
     def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None: ...
+
+    def protection_settings(self, service_sid: str) -> ProtectionSettings:
+        """The service's check-time protection settings (defaults for a missing field)."""
+        ...
 
     def fetch(
         self, ref: VerificationRef, sid: str, now_ms: int
@@ -249,8 +272,9 @@ class FraudGuardStore(Protocol):
         """The last masked destinations attempted in the prefix, newest first."""
         ...
 
-    def trip(self, trip: BreakerTrip) -> bool:
-        """Record the trip until `trip.until_ms`; False when one is already in force. In
+    def trip(self, trip: BreakerTrip) -> tuple[bool, int]:
+        """Record the trip until `trip.until_ms` unless a record of the same mode is in
+        force: (whether this call tripped it, until when the record in force holds). In
         block mode the record is what refuses sends to the prefix."""
         ...
 
@@ -264,13 +288,11 @@ class FraudGuardStore(Protocol):
 @dataclass(frozen=True, slots=True)
 class StartProbe:
     """What a start reads beside the service and the pending verification (same round
-    trip): the destination's safe-list field and, for a phone under Fraud Guard, its
-    prefix's block record; the masked destination is noted in the prefix's recent list."""
+    trip): the destination's safe-list field and, for a phone, its prefix's Fraud Guard
+    record."""
 
     safe_list_field: str | None = None
     prefix: str | None = None
-    masked_destination: str | None = None
-    note_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from verify_service.application.abuse_protection import AbuseProtection, StartFa
 from verify_service.application.ports import (
     Clock,
     CodeHasher,
+    FraudGuardNote,
     PendingSnapshot,
     ReserveResult,
     StartResult,
@@ -34,6 +35,7 @@ from verify_service.domain.errors import (
     MaxSendAttemptsReached,
     NotFound,
     Psd2ParametersRequired,
+    StoreUnavailable,
     TooManyConcurrentRequests,
 )
 from verify_service.domain.fallback import next_step
@@ -143,6 +145,7 @@ class Verifications:
         )
         probe = self._protection.probe(facts)
         admitted = False
+        note: FraudGuardNote | None = None
         for _ in range(MAX_START_RACES):
             now_ms = self._clock.now_ms()
             context = self._store.prepare_protected_start(ref, now_ms, probe)
@@ -157,7 +160,7 @@ class Verifications:
             if not admitted and test_code is None:
                 # Last of the checks, so a malformed request is not counted; and counted
                 # once, however many races the write below loses.
-                self._protection.admit_start(context, facts, now_ms)
+                note = self._protection.admit_start(context, facts, now_ms)
                 admitted = True
             if pending is None:
                 sid, salt, is_new = (
@@ -198,6 +201,7 @@ class Verifications:
                 payee=payee,
                 locale=request.locale,
                 tags_json=tags_json,
+                fraud_guard_note=note,
                 fallback=None
                 if test_code
                 else next_step(
@@ -273,9 +277,8 @@ class Verifications:
             raise NotFound  # unreachable: a reservation carries its verification
         # After the reservation (it needs the service's limit, read in the same round trip):
         # a refused check still used up one of the verification's attempts.
-        self._protection.admit_check(
-            service_sid, ref.tag, reservation.checks_per_destination_per_hour, now_ms
-        )
+        settings = reservation.settings or self._store.protection_settings(service_sid)
+        self._protection.admit_check(service_sid, ref.tag, settings, verification.to, now_ms)
         right = self._hasher.matches(
             verification.sid, code, reservation.salt, reservation.code_digests
         )
@@ -294,8 +297,7 @@ class Verifications:
         approved = self._store.approve(ref, verification.sid, self._clock.now_ms())
         if approved is None:
             raise NotFound
-        if reservation.fraud_guard_on:
-            self._protection.record_approval(service_sid, approved.to, self._clock.now_ms())
+        self._protection.record_approval(service_sid, approved.to, settings, self._clock.now_ms())
         log.info("verification %s: approved", verification.sid)
         return approved
 
@@ -307,6 +309,15 @@ class Verifications:
         if service is None or verification is None:
             raise NotFound
         return _with_lookup(verification, service)
+
+    def _record_manual_approval(self, service_sid: str, to: str, now_ms: int) -> None:
+        """The approval is made; counting it for Fraud Guard must not turn it into a 503."""
+        try:
+            settings = self._store.protection_settings(service_sid)
+        except StoreUnavailable:
+            log.warning("fraud guard: an approval of service %s was not counted", service_sid)
+            return
+        self._protection.record_approval(service_sid, to, settings, now_ms)
 
     def update_status(
         self, service_sid: str, verification_sid: str, status: VerificationStatus
@@ -323,7 +334,7 @@ class Verifications:
         if ended is None:
             raise NotFound
         if status is VerificationStatus.APPROVED:
-            self._protection.record_approval(service_sid, ended.to, now_ms)
+            self._record_manual_approval(service_sid, ended.to, now_ms)
         log.info("verification %s: %s by update", verification_sid, status.value)
         return ended
 

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from verify_service.domain.protection_settings import FraudGuardMode
 
 APPROVAL_GRACE_SECONDS = 120
-# The counting windows are moving windows (one entry per event): this bounds their memory.
-# Past it the window holds the latest TALLY_MAX sends, which is all the rule needs.
-TALLY_MAX = 2_000
+# The tallies are moving windows as long as the service's Fraud Guard window, one entry per
+# event: this bounds their memory (about 20 bytes an event). A prefix with more sends than
+# this in one window reads as TALLY_MAX sends (and at most TALLY_MAX approvals) until older
+# ones leave the window: judged on the window's first TALLY_MAX events, not blind.
+TALLY_MAX = 20_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,8 +108,11 @@ _UNKNOWN = NumberFacts(country=None)
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def describe(e164: str) -> NumberFacts:
-    """The facts of an E.164 number; a number the metadata cannot parse is all unknown."""
+def describe(e164: str, with_carrier: bool = False) -> NumberFacts:
+    """The facts of an E.164 number; a number the metadata cannot parse is all unknown.
+
+    The carrier's name costs as much again as the rest (another metadata search), and only
+    the `lookup` object shows it, so it is looked up only `with_carrier`."""
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
@@ -117,7 +120,7 @@ def describe(e164: str) -> NumberFacts:
     region = phonenumbers.region_code_for_number(number)
     country = None if region is None or region in _NO_COUNTRY else region
     line_type = _LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
-    name = carrier.name_for_number(number, "en") or None
+    name = (carrier.name_for_number(number, "en") or None) if with_carrier else None
     mcc = (
         _MCC_BY_REGION.get(country)
         if country is not None and line_type in _MOBILE_LINE_TYPES
@@ -164,8 +167,13 @@ def destination_prefix(e164: str, digits: int = 3) -> str:
     """The key the SMS-pumping breaker (Fraud Guard) counts sends under: `+`, the country
     calling code, then the first `digits` digits of the national significant number, so
     "+447911123456" → "+44791" and "+12015550123" → "+1201". The calling code's length
-    varies (1 to 3 digits), hence the parse; a number phonenumbers cannot parse falls back
-    to its first five characters ("+" and four more)."""
+    varies (1 to 3 digits); calling codes are a prefix code (ITU-T E.164), so the first
+    known one is the number's, read straight off the string. A number with no known
+    calling code falls back to phonenumbers' parse, then to its first five characters."""
+    for length in (1, 2, 3):
+        code = e164[1 : 1 + length]
+        if code.isdigit() and int(code) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return f"+{code}{e164[1 + length : 1 + length + digits]}"
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

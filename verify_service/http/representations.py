@@ -119,7 +119,7 @@ def verification_json(
 ) -> dict[str, Any]:
     body = _verification_common(verification, account_sid)
     body["lookup"] = (
-        lookup_json(describe(verification.to))
+        lookup_json(describe(verification.to, with_carrier=True))
         if verification.lookup_enabled and verification.channel is not Channel.EMAIL
         else {}
     )

@@ -11,7 +11,7 @@ import redis
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import FraudGuardKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.application.ports import BreakerTrip
+from verify_service.application.ports import BreakerTrip, FraudGuardNote
 
 RECENT_DESTINATIONS = 10
 INDEX_GRACE_MS = 60_000
@@ -53,13 +53,16 @@ class RedisFraudGuardStore:
     def queue_block_read(self, pipe: Any, service_sid: str, prefix: str) -> None:
         pipe.get(self._keys.block(service_sid, prefix))
 
-    def queue_destination_note(
-        self, pipe: Any, service_sid: str, prefix: str, masked: str, keep_seconds: int
-    ) -> None:
-        key = self._keys.recent(service_sid, prefix)
-        pipe.lpush(key, masked)
-        pipe.ltrim(key, 0, RECENT_DESTINATIONS - 1)
-        pipe.expire(key, keep_seconds)
+    def queue_destination_note(self, pipe: Any, note: FraudGuardNote) -> None:
+        """Queued by the start's write, once the send is admitted."""
+        pipe.evalsha(
+            self._scripts.sha("note_fraud_guard_destination"),
+            1,
+            self._keys.recent(note.service_sid, note.prefix),
+            note.masked_destination,
+            RECENT_DESTINATIONS,
+            note.keep_seconds,
+        )
 
     # -- FraudGuardStore ---------------------------------------------------------------------
 
@@ -71,14 +74,21 @@ class RedisFraudGuardStore:
         return tuple(item.decode("utf-8") for item in raw)
 
     @fail_closed
-    def trip(self, trip: BreakerTrip) -> bool:
-        tripped = self._scripts.run(
+    def trip(self, trip: BreakerTrip) -> tuple[bool, int]:
+        tripped, until_ms = self._scripts.run(
             self._client,
             "trip_fraud_guard",
             [self._keys.block(trip.service_sid, trip.prefix), self._keys.trips(trip.service_sid)],
-            [encode_trip(trip), trip.prefix, trip.until_ms, trip.tripped_ms, INDEX_GRACE_MS],
+            [
+                encode_trip(trip),
+                trip.prefix,
+                trip.until_ms,
+                trip.tripped_ms,
+                INDEX_GRACE_MS,
+                trip.mode,
+            ],
         )
-        return bool(tripped)
+        return bool(tripped), int(until_ms)
 
     @fail_closed
     def trips(self, service_sid: str, now_ms: int) -> list[BreakerTrip]:

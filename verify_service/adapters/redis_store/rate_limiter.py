@@ -30,6 +30,7 @@ from verify_service.application.ports import Clock, LimitOutcome, WindowCount, W
 
 ACQUIRE = "limits_acquire_moving_window"
 WINDOW = "limits_moving_window"
+RELEASE = "release_moving_window_entry"  # ours: the library has no "take back"
 NAMESPACE = "limit"
 
 
@@ -73,7 +74,7 @@ class LimitsRateLimiter:
         self._scripts = scripts
         self._clock = clock
         self._storage = _ClockedRedisStorage(client, f"{key_prefix}:rl", clock)
-        self._strategy = MovingWindowRateLimiter(self._storage)
+        self._strategy = MovingWindowRateLimiter(self._storage)  # reads and clears
         scripts.adopt(ACQUIRE, RedisStorage.SCRIPT_ACQUIRE_MOVING_WINDOW)
         scripts.adopt(WINDOW, RedisStorage.SCRIPT_MOVING_WINDOW)
 
@@ -107,20 +108,26 @@ class LimitsRateLimiter:
         counts = tuple(int(reply[1]) if reply else 0 for reply in results[len(limits) :])
         if refused is None:
             return LimitOutcome(None, 0, counts)
-        return LimitOutcome(refused, self._retry_after(refused, now), counts)
+        admitted = [limit for limit, acquired in zip(limits, results, strict=False) if acquired]
+        return LimitOutcome(refused, self._refuse(refused, admitted, now), counts)
 
-    def _retry_after(self, limit: WindowLimit, now: float) -> int:
-        """Seconds until the refused limit frees: when the oldest event of the window (the
-        one the acquire script compared with) leaves it. Asked only after a refusal."""
-        oldest = self._client.lindex(self.key(limit), limit.max - 1)
-        frees_at = float(oldest) + limit.interval_seconds if oldest is not None else now
-        return max(1, math.ceil(frees_at - now))
+    def _refuse(self, refused: WindowLimit, admitted: list[WindowLimit], now: float) -> int:
+        """After a refusal, in one more round trip: take back this start's event from every
+        window that admitted it (a refused start is not a send, and must not spend a daily
+        cap or feed Fraud Guard), and read when the refusing window frees (Retry-After)."""
+        release = self._scripts.sha(RELEASE)
 
-    @fail_closed
-    def remaining(self, limit: WindowLimit) -> tuple[int, int]:
-        """(events left in the window, seconds until it resets): for operators' views."""
-        stats = self._strategy.get_window_stats(_item(limit), *limit.scope)
-        return stats.remaining, max(0, math.ceil(stats.reset_time - self._clock.now_ms() / 1000))
+        def build(pipe: Any) -> None:
+            for limit in admitted:
+                pipe.evalsha(release, 1, self.key(limit), now)
+            pipe.lindex(self.key(refused), refused.max - 1)
+
+        oldest = self._scripts.run_pipeline(self._client, build)[-1]
+        if oldest is None:
+            return 1
+        # The script refuses while the oldest event is >= now - interval: it frees one
+        # moment after `oldest + interval`.
+        return max(1, math.floor(float(oldest) + refused.interval_seconds - now) + 1)
 
     @fail_closed
     def clear(self, limit: WindowLimit) -> None:

@@ -18,6 +18,7 @@ from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.service_store import decode_service
 from verify_service.application.ports import (
     PendingSnapshot,
+    ProtectionSettings,
     Reservation,
     ReserveResult,
     StartContext,
@@ -39,6 +40,7 @@ from verify_service.domain.models import (
 )
 from verify_service.domain.protection_settings import (
     DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR,
+    DEFAULT_FRAUD_GUARD_WINDOW_SECONDS,
     FraudGuardMode,
 )
 from verify_service.domain.service import Service
@@ -61,6 +63,29 @@ def _pending(fields: list[bytes | None], now_ms: int) -> PendingSnapshot | None:
         amount=amount.decode() if amount else None,
         payee=payee.decode() if payee else None,
         locale=locale.decode() if locale else None,
+    )
+
+
+_PROTECTION_FIELDS = (
+    "checks_per_destination_per_hour",
+    "fraud_guard_mode",
+    "fraud_guard_window_seconds",
+    "test_destinations",
+)
+
+
+def _protection_settings(values: list[bytes | None]) -> ProtectionSettings:
+    """From an HMGET of `_PROTECTION_FIELDS` (JSON values; a missing one is its default)."""
+    checks, mode, window, tests = (json.loads(v) if v is not None else None for v in values)
+    return ProtectionSettings(
+        checks_per_destination_per_hour=(
+            DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR if checks is None else int(checks)
+        ),
+        fraud_guard_mode=FraudGuardMode.BLOCK.value if mode is None else str(mode),
+        fraud_guard_window_seconds=(
+            DEFAULT_FRAUD_GUARD_WINDOW_SECONDS if window is None else int(window)
+        ),
+        test_destinations=tuple(str(pair[0]) for pair in tests or ()),
     )
 
 
@@ -154,14 +179,6 @@ class RedisVerificationStore:
             pipe.hexists(self._keys.safe_list(), probe.safe_list_field)
         if probe.prefix is not None and self._fraud_guard is not None:
             self._fraud_guard.queue_block_read(pipe, ref.service_sid, probe.prefix)
-            if probe.masked_destination is not None:
-                self._fraud_guard.queue_destination_note(
-                    pipe,
-                    ref.service_sid,
-                    probe.prefix,
-                    probe.masked_destination,
-                    probe.note_seconds,
-                )
         replies = pipe.execute()
         raw_service, raw_limits, pending_fields = replies[:3]
         rest = iter(replies[3:])
@@ -206,6 +223,8 @@ class RedisVerificationStore:
             pipe.evalsha(sha, 1, key, *args)
             if delivery is not None:
                 self._outbox.queue_commands(pipe, delivery)
+            if write.fraud_guard_note is not None and self._fraud_guard is not None:
+                self._fraud_guard.queue_destination_note(pipe, write.fraud_guard_note)
             if write.fallback is not None and self._fallbacks is not None:
                 self._fallbacks.schedule_commands(
                     pipe,
@@ -241,15 +260,10 @@ class RedisVerificationStore:
 
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
-            pipe.hmget(
-                self._keys.service(ref.service_sid),
-                "checks_per_destination_per_hour",
-                "fraud_guard_mode",
-            )
+            pipe.hmget(self._keys.service(ref.service_sid), *_PROTECTION_FIELDS)
             pipe.evalsha(sha, 1, key, *args)
 
-        exists, (checks_limit, mode), reply = self._scripts.run_pipeline(self._client, build)
-        checks_per_hour = DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR
+        exists, settings, reply = self._scripts.run_pipeline(self._client, build)
         result = ReserveResult(reply[0].decode())
         if result is not ReserveResult.RESERVED:
             retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
@@ -258,8 +272,6 @@ class RedisVerificationStore:
         verification = self._decode(ref, fields, None)
         if verification is None:
             return Reservation(ReserveResult.MISSING, bool(exists))
-        if checks_limit is not None:
-            checks_per_hour = int(json.loads(checks_limit))
         digests = tuple(fields[f"h{i}"] for i in range(1, int(fields["n"]) + 1))
         return Reservation(
             result,
@@ -267,9 +279,13 @@ class RedisVerificationStore:
             verification=verification,
             salt=fields["salt"],
             code_digests=digests,
-            checks_per_destination_per_hour=checks_per_hour,
-            fraud_guard_on=mode is None or json.loads(mode) != FraudGuardMode.OFF.value,
+            settings=_protection_settings(settings),
         )
+
+    @fail_closed
+    def protection_settings(self, service_sid: str) -> ProtectionSettings:
+        values = self._client.hmget(self._keys.service(service_sid), *_PROTECTION_FIELDS)
+        return _protection_settings(values)  # type: ignore[arg-type]
 
     # -- end ----------------------------------------------------------------------------
 
