@@ -3,6 +3,8 @@ at import time, and is the one place that knows the concrete adapters."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,20 +12,28 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, Response, request
 
+from verify_service import console
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
 from verify_service.adapters.clock import SystemClock
 from verify_service.adapters.delivery.receipts import receipt_checkers, receipt_url
 from verify_service.adapters.delivery.registry import providers_by_channel
 from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.password_hasher import Argon2PasswordHasher
 from verify_service.adapters.redis_connection import connect, embedded
 from verify_service.adapters.redis_store import RedisServiceStore, RedisVerificationStore
+from verify_service.adapters.redis_store.api_key_store import RedisApiKeyStore
+from verify_service.adapters.redis_store.attempt_history import RedisAttemptHistory
+from verify_service.adapters.redis_store.audit_log import RedisAuditLog
 from verify_service.adapters.redis_store.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.errors import UNAVAILABLE
 from verify_service.adapters.redis_store.fallback_schedule import RedisFallbackSchedule
 from verify_service.adapters.redis_store.fraud_guard_store import RedisFraudGuardStore
 from verify_service.adapters.redis_store.keys import (
+    ApiKeyKeys,
+    AuditKeys,
     FallbackKeys,
     FraudGuardKeys,
+    HistoryKeys,
     KeySpace,
     OutboxKeys,
 )
@@ -31,24 +41,34 @@ from verify_service.adapters.redis_store.rate_limit_store import RedisRateLimitS
 from verify_service.adapters.redis_store.rate_limiter import LimitsRateLimiter
 from verify_service.adapters.redis_store.safe_list_store import RedisSafeListStore
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.adapters.redis_store.staff_user_store import RedisStaffUserStore, StaffKeys
 from verify_service.application.abuse_protection import AbuseProtection
 from verify_service.application.access import AccountCredentials, Authenticator
+from verify_service.application.api_keys import ApiKeyCredentials, ApiKeys
+from verify_service.application.attempts import DAY_MS, Attempts
 from verify_service.application.channel_fallback import ChannelFallback
 from verify_service.application.delivery_receipts import DeliveryAttempts
 from verify_service.application.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.application.fraud_guard_blocks import FraudGuardBlocks
-from verify_service.application.ports import Clock, DeliveryProvider
+from verify_service.application.ports import AuditLog, Clock, DeliveryProvider
 from verify_service.application.rate_limit_catalog import RateLimitCatalog
 from verify_service.application.safe_list import SafeList
 from verify_service.application.service_catalog import ServiceCatalog
+from verify_service.application.staff_users import SessionPolicy, StaffUsers
+from verify_service.application.support_console import SupportConsole
 from verify_service.application.verifications import Verifications
+from verify_service.console.views import wire_outcome
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
 from verify_service.http import (
+    attempts_api,
+    audit_api,
+    audit_hooks,
     delivery_attempts_api,
     delivery_receipts_api,
     fraud_guard_api,
     health,
+    keys_api,
     rate_limits_api,
     safe_list_api,
     services_api,
@@ -67,8 +87,6 @@ CONTAINER_KEY = "verify_service.container"
 
 
 ProviderMap = Mapping[Channel, Sequence[DeliveryProvider]]
-# Delivery attempts' status records outlive their verification, for support and receipts.
-ATTEMPT_STATUS_TTL_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +107,9 @@ class Container:
     fraud_guard: RedisFraudGuardStore | None = None
     rate_limits: RateLimitCatalog | None = None
     safe_list: SafeList | None = None
+    api_keys: ApiKeys | None = None
+    audit: AuditLog | None = None  # RedisAuditLog in build_container (docs/audit-log.md)
+    attempts: Attempts | None = None  # the attempt history (/v2/Attempts)
 
     def _receipt_url(self, provider: DeliveryProvider, attempt_sid: str) -> str | None:
         """Where `provider` posts the attempt's delivery receipt (needs VERIFY_PUBLIC_URL)."""
@@ -137,7 +158,16 @@ def build_container(
         scripts,
         OutboxKeys(settings.key_prefix),
         DestinationCipher(keyring.outbox_encryption_key),
-        ATTEMPT_STATUS_TTL_MS,
+        # Attempts' status records are the attempt history: kept for the retention period.
+        settings.attempt_retention_days * DAY_MS,
+    )
+    history = RedisAttemptHistory(
+        client,
+        scripts,
+        keys,
+        HistoryKeys(settings.key_prefix),
+        DestinationCipher(keyring.destination_encryption_key),
+        settings.attempt_retention_days * DAY_MS,
     )
     fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
     fraud_guard = RedisFraudGuardStore(client, scripts, FraudGuardKeys(settings.key_prefix))
@@ -149,6 +179,7 @@ def build_container(
         outbox,
         fallbacks,
         fraud_guard,
+        history=history,
     )
     protection = AbuseProtection(
         LimitsRateLimiter(client, scripts, settings.key_prefix, clock),
@@ -166,10 +197,24 @@ def build_container(
         clock=clock,
         protection=protection,
     )
-    authenticator = Authenticator([AccountCredentials(settings.account_sid, settings.auth_token)])
+    api_key_store = RedisApiKeyStore(client, scripts, ApiKeyKeys(settings.key_prefix))
+    # The account credentials first (local, constant time); a key costs one Redis read.
+    authenticator = Authenticator(
+        [
+            AccountCredentials(settings.account_sid, settings.auth_token),
+            ApiKeyCredentials(api_key_store, keyring, settings.account_sid),
+        ]
+    )
     fallback = ChannelFallback(fallbacks, store, verifications, clock)
     rate_limits = RateLimitCatalog(RedisRateLimitStore(client, scripts, keys), clock)
     safe_list = SafeList(RedisSafeListStore(client, scripts, keys), keyring, clock)
+    audit = RedisAuditLog(
+        client,
+        scripts,
+        AuditKeys(settings.key_prefix),
+        keyring.audit_chain_key,
+        settings.audit_max_entries,
+    )
     return Container(
         settings,
         client,
@@ -185,6 +230,54 @@ def build_container(
         fraud_guard,
         rate_limits=rate_limits,
         safe_list=safe_list,
+        # No audit log here: HTTP key changes are audited by the audit hook (one entry per
+        # call); the CLI, which has no hook, uses `api_keys.audited(audit)`.
+        api_keys=ApiKeys(api_key_store, keyring, clock),
+        audit=audit,
+        attempts=Attempts(history, keyring, clock, settings.attempt_retention_days),
+    )
+
+
+def build_staff_users(container: Container) -> StaffUsers:
+    """The support console's users and sessions (the app and `verify-service user`)."""
+    settings = container.settings
+    scripts = ScriptBook()
+    return StaffUsers(
+        RedisStaffUserStore(container.redis, scripts, StaffKeys(settings.key_prefix)),
+        Argon2PasswordHasher(),
+        LimitsRateLimiter(container.redis, scripts, settings.key_prefix, container.clock),
+        Keyring.from_secret(settings.secret_key),
+        container.clock,
+        SessionPolicy(
+            idle_timeout_seconds=settings.console_idle_timeout_seconds,
+            lifetime_seconds=settings.console_session_lifetime_seconds,
+            max_failures=settings.console_max_login_failures,
+        ),
+    )
+
+
+def build_console(container: Container, delivery: DeliveryAttempts) -> console.ConsoleComponents:
+    """The support console (`/console`, docs/support-console.md)."""
+    # Its own key, derived like the Keyring's: seals a search into the page's forms.
+    search_key = hmac.new(
+        container.settings.secret_key, b"verify-service/console-search/v1\x01", hashlib.sha256
+    ).digest()
+    support = SupportConsole(
+        container.catalog,
+        container.verifications,
+        delivery,
+        container.clock,
+        attempts=container.attempts,
+        audit=container.audit,
+        audit_trail=container.audit if isinstance(container.audit, RedisAuditLog) else None,
+        api_keys=container.api_keys,
+        outcome_of=wire_outcome,
+    )
+    return console.ConsoleComponents(
+        staff=build_staff_users(container),
+        support=support,
+        sealer=DestinationCipher(search_key),
+        secure_cookie=container.settings.console_secure_cookie,
     )
 
 
@@ -221,6 +314,8 @@ def create_app(
             return None
         if request.endpoint in delivery_receipts_api.RECEIPT_ENDPOINTS:
             return None  # authenticated by the provider's signature instead
+        if request.blueprint == console.BLUEPRINT_NAME:
+            return None  # the console authenticates by its own session (console/guard.py)
         return authenticate_request(authenticator)
 
     def ping() -> bool:
@@ -234,6 +329,9 @@ def create_app(
     app.register_blueprint(verifications_api.blueprint)
     app.register_blueprint(rate_limits_api.blueprint)
     app.register_blueprint(safe_list_api.blueprint)
+    if container.api_keys is not None:
+        app.extensions[keys_api.API_KEYS_KEY] = container.api_keys
+        app.register_blueprint(keys_api.blueprint)
     app.extensions[delivery_attempts_api.DELIVERY_ATTEMPTS_KEY] = DeliveryAttempts(
         container.outbox,
         container.verifications,
@@ -243,6 +341,17 @@ def create_app(
     )
     app.register_blueprint(delivery_attempts_api.blueprint)
     app.register_blueprint(delivery_receipts_api.blueprint)
+    if container.attempts is not None:
+        app.extensions[attempts_api.ATTEMPTS_KEY] = container.attempts
+        app.register_blueprint(attempts_api.blueprint)
+    audit_hooks.init_app(app, container.audit, container.clock)
+    if isinstance(container.audit, RedisAuditLog):
+        app.extensions[audit_api.AUDIT_TRAIL_KEY] = container.audit
+        app.register_blueprint(audit_api.blueprint)
+    console.init_app(
+        app,
+        build_console(container, app.extensions[delivery_attempts_api.DELIVERY_ATTEMPTS_KEY]),
+    )
     if container.fraud_guard is not None:
         app.extensions[fraud_guard_api.FRAUD_GUARD_KEY] = FraudGuardBlocks(
             container.fraud_guard, container.catalog, container.clock

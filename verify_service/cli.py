@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import subprocess
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
 from verify_service import delivery_runner
-from verify_service.app import Container, build_container, create_app
+from verify_service.adapters.redis_store.audit_log import RedisAuditLog
+from verify_service.app import Container, build_container, build_staff_users, create_app
+from verify_service.application.access import ROLES, Principal
+from verify_service.application.api_keys import ApiKeys
+from verify_service.application.audit import export_line, valid_entry_id
 from verify_service.application.fraud_guard_blocks import FraudGuardBlocks
+from verify_service.application.staff_users import StaffUserExists, StaffUsers, UnknownStaffUser
 from verify_service.domain.errors import NotFound, VerifyError
 from verify_service.domain.models import Channel
+from verify_service.domain.staff import StaffRole
 from verify_service.http.representations import twilio_time
 from verify_service.settings import ConfigError, Settings
 
@@ -202,7 +209,10 @@ def _redis_container() -> Container:
     settings = _settings()
     if settings.embedded:
         raise click.ClickException("set VERIFY_REDIS_URL: the embedded store lives in `serve` only")
-    return build_container(settings)
+    container = build_container(settings)
+    # A command's connections close with it, not whenever the garbage collector runs.
+    click.get_current_context().call_on_close(container.redis.close)
+    return container
 
 
 @main.command()
@@ -265,10 +275,6 @@ def create_service(
     )
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.group("fraud-guard")
 def fraud_guard() -> None:
     """The SMS-pumping breaker: prefixes it blocked (or would have), and lifting a block."""
@@ -321,3 +327,237 @@ def _cli_call(action: Callable[[], T]) -> T:
         raise click.ClickException("no such service or block") from None
     except VerifyError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def keys() -> None:
+    """API keys (`SK…`): each acts for the account with one role (admin, backend, support)."""
+
+
+# The CLI acts as the operator, with the admin role; the audit log names it so.
+_CLI_ACTOR = "cli"
+
+
+def _api_keys() -> ApiKeys:
+    container = _redis_container()
+    if container.api_keys is None:
+        raise click.ClickException("this configuration has no API key store")
+    # No HTTP audit hook runs here: the use case appends the entries itself.
+    audit = container.audit
+    return container.api_keys if audit is None else container.api_keys.audited(audit)
+
+
+@keys.command("create")
+@click.argument("friendly_name")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True)
+def create_key(friendly_name: str, role: str) -> None:
+    """Create a key; its secret is printed this once and cannot be shown again."""
+    settings = _settings()
+    actor = Principal(settings.account_sid, _CLI_ACTOR, "admin")
+    created = _cli_call(lambda: _api_keys().create(friendly_name, role, actor))
+    click.echo(f"sid    : {created.key.sid}")
+    click.echo(f"secret : {created.secret}")
+    click.echo(f"role   : {created.key.role}")
+    click.echo("The secret is shown this once: store it now (only a keyed hash is kept).", err=True)
+
+
+@keys.command("list")
+def list_keys() -> None:
+    """Every key, oldest first, one JSON object per line (never a secret)."""
+    api_keys = _api_keys()
+    page = 0
+    while True:
+        found, more = _cli_call(functools.partial(api_keys.list, page, 1000))
+        for key in found:
+            click.echo(
+                json.dumps(
+                    {
+                        "sid": key.sid,
+                        "friendly_name": key.friendly_name,
+                        "role": key.role,
+                        "date_created": twilio_time(key.created_ms),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        if not more:
+            return
+        page += 1
+
+
+@keys.command("revoke")
+@click.argument("key_sid")
+def revoke_key(key_sid: str) -> None:
+    """Delete a key: the next request made with it is refused (401)."""
+    settings = _settings()
+    actor = Principal(settings.account_sid, _CLI_ACTOR, "admin")
+    api_keys = _api_keys()
+    try:
+        api_keys.revoke(key_sid, actor)
+    except NotFound:
+        raise click.ClickException(f"no API key {key_sid}") from None
+    except VerifyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"revoked {key_sid}")
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log: check it, export it (docs/audit-log.md)."""
+
+
+def _audit_log() -> RedisAuditLog:
+    container = _redis_container()
+    if not isinstance(container.audit, RedisAuditLog):
+        raise click.ClickException("this configuration has no audit log")
+    return container.audit
+
+
+@audit.command("verify")
+def verify_audit() -> None:
+    """Check the chain of retained entries and the head; exit 1 naming the first break.
+
+    Prints the head hash: keep it elsewhere, and a later run that does not reach it tells
+    you the newest entries were removed.
+    """
+    log = _audit_log()
+    report = _cli_call(log.verify)
+    if report.first_break is None:
+        trimmed = f" ({report.trimmed} older trimmed by retention)" if report.trimmed else ""
+        click.echo(f"ok: {report.checked} entries{trimmed}, head {report.head or 'none'}")
+        return
+    problem = report.first_break
+    click.echo(
+        f"broken at {problem.entry_id}: {problem.problem} "
+        f"({report.checked} entries checked before it)"
+    )
+    click.get_current_context().exit(1)
+
+
+@audit.command("export")
+@click.option("--since", metavar="ID", help="Only entries after this entry id.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of standard output.",
+)
+def export_audit(since: str | None, output: str | None) -> None:
+    """Every retained entry, oldest first, one JSON object per line (no secret)."""
+    if since is not None and not valid_entry_id(since):
+        raise click.BadParameter("an entry id looks like 1700000000000-0", param_hint="--since")
+    log = _audit_log()
+    try:
+        if output is None:
+            _export_lines(log, since, sys.stdout)
+            return
+        with open(output, "w", encoding="utf-8") as handle:
+            count = _export_lines(log, since, handle)
+    except VerifyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"exported {count} entries to {output}", err=True)
+
+
+def _export_lines(log: RedisAuditLog, since: str | None, stream: TextIO) -> int:
+    count = 0
+    for record in log.records(since):
+        stream.write(export_line(record) + "\n")
+        count += 1
+    return count
+
+
+@main.group()
+def user() -> None:
+    """Support console users (`/console`): add, list, disable, enable, unlock."""
+
+
+def _staff_users() -> StaffUsers:
+    return build_staff_users(_redis_container())
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def _staff_call(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except StaffUserExists:
+        raise click.ClickException("a console user has this name already") from None
+    except UnknownStaffUser:
+        raise click.ClickException("no such console user") from None
+    except VerifyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice([role.value for role in StaffRole]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def add_user(name: str, role: str, password_stdin: bool) -> None:
+    """Create a console user (password: at least 12 characters, stored as argon2id)."""
+    staff = _staff_users()
+    password = _read_password(password_stdin)
+    created = _staff_call(lambda: staff.add(name, password, role))
+    click.echo(f"added {created.name} ({created.role.value})")
+
+
+@user.command("list")
+def list_users() -> None:
+    """Every console user, one JSON object per line (never a password hash)."""
+    for found in _staff_call(_staff_users().list):
+        click.echo(
+            json.dumps(
+                {
+                    "name": found.name,
+                    "role": found.role.value,
+                    "disabled": found.disabled,
+                    "locked": found.locked,
+                    "date_created": twilio_time(found.created_ms),
+                    "last_login": twilio_time(found.last_login_ms) if found.last_login_ms else None,
+                }
+            )
+        )
+
+
+@user.command("disable")
+@click.argument("name")
+def disable_user(name: str) -> None:
+    """Refuse the user's sign-ins; its open sessions end at their next request."""
+    staff = _staff_users()
+    _staff_call(lambda: staff.disable(name))
+    click.echo(f"disabled {name}")
+
+
+@user.command("enable")
+@click.argument("name")
+def enable_user(name: str) -> None:
+    staff = _staff_users()
+    _staff_call(lambda: staff.enable(name))
+    click.echo(f"enabled {name}")
+
+
+@user.command("unlock")
+@click.argument("name")
+def unlock_user(name: str) -> None:
+    """Lift the lockout that repeated wrong passwords set."""
+    staff = _staff_users()
+    _staff_call(lambda: staff.unlock(name))
+    click.echo(f"unlocked {name}")
+
+
+@user.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_user_password(name: str, password_stdin: bool) -> None:
+    """Give the user a new password."""
+    staff = _staff_users()
+    password = _read_password(password_stdin)
+    _staff_call(lambda: staff.set_password(name, password))
+    click.echo(f"new password set for {name}")
+
+
+if __name__ == "__main__":
+    main()

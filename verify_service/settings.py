@@ -62,6 +62,18 @@ class Settings:
     whatsapp_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
     # Services' test destinations (fixed codes, nothing sent) are honoured only when true.
     allow_test_destinations: bool = False
+    # The attempt history (/v2/Attempts) keeps each send and check this many days.
+    attempt_retention_days: int = 30
+    # The audit log keeps at most this many entries (older ones are trimmed, see
+    # docs/audit-log.md).
+    audit_max_entries: int = 100_000
+    # The support console (docs/support-console.md). The session cookie is `Secure` unless
+    # this is false, which only tests on http://127.0.0.1 should set: the console then
+    # answers loopback clients only.
+    console_secure_cookie: bool = True
+    console_idle_timeout_seconds: int = 15 * 60
+    console_session_lifetime_seconds: int = 8 * 3600
+    console_max_login_failures: int = 5
 
     @property
     def embedded(self) -> bool:
@@ -145,6 +157,20 @@ class Settings:
             call_providers=_providers(env, Channel.CALL),
             email_providers=_providers(env, Channel.EMAIL),
             whatsapp_providers=_providers(env, Channel.WHATSAPP),
+            attempt_retention_days=_bounded_int(env, "VERIFY_ATTEMPT_RETENTION_DAYS", 30, 1, 400),
+            audit_max_entries=_bounded_int(
+                env, "VERIFY_AUDIT_MAX_ENTRIES", 100_000, 100, 100_000_000
+            ),
+            console_secure_cookie=_console_secure_cookie(env),
+            console_idle_timeout_seconds=_bounded_int(
+                env, "VERIFY_CONSOLE_IDLE_TIMEOUT_SECONDS", 900, 60, 86_400
+            ),
+            console_session_lifetime_seconds=_bounded_int(
+                env, "VERIFY_CONSOLE_SESSION_LIFETIME_SECONDS", 28_800, 300, 604_800
+            ),
+            console_max_login_failures=_bounded_int(
+                env, "VERIFY_CONSOLE_MAX_LOGIN_FAILURES", 5, 1, 100
+            ),
         )
 
     def __repr__(self) -> str:  # never print secrets
@@ -221,3 +247,10 @@ def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high
     if not text.strip().isdigit() or not low <= int(text) <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}")
     return int(text)
+
+
+def _console_secure_cookie(env: Mapping[str, str]) -> bool:
+    value = (env.get("VERIFY_CONSOLE_SECURE_COOKIE") or "true").strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigError("VERIFY_CONSOLE_SECURE_COOKIE must be true or false")
+    return value == "true"

@@ -16,7 +16,7 @@ from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.processes import ApiServer
 
 NUMBER = "+14155552671"
-OTHER = "+447400123456"
+OTHER = "+447400987654"  # no digit run of the test account sid
 GN_SID = re.compile(r"^GN[0-9a-f]{32}$")
 
 

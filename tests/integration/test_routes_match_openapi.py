@@ -15,8 +15,8 @@ _IGNORED_METHODS = {"HEAD", "OPTIONS"}
 def _flask_operations(app: Flask) -> set[tuple[str, str]]:
     operations = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
+        if rule.endpoint == "static" or rule.endpoint.startswith("console."):
+            continue  # the support console's pages are not part of the API
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in rule.methods or ():
             if method not in _IGNORED_METHODS:

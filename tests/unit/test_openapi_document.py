@@ -48,12 +48,20 @@ SUPPORTED_ROUTES = frozenset(
         ("delete", "/v2/SafeList/Numbers/{PhoneNumber}"),
         ("get", "/v2/Services/{ServiceSid}/FraudGuard/Blocks"),
         ("delete", "/v2/Services/{ServiceSid}/FraudGuard/Blocks/{Prefix}"),
+        ("get", "/v2/Audit/Entries"),
         ("get", "/v2/Services/{ServiceSid}/Verifications/{Sid}/DeliveryAttempts"),
         ("get", "/v2/DeliveryAttempts/{AttemptSid}"),
+        ("get", "/v2/Attempts"),
+        ("get", "/v2/Attempts/Summary"),
+        ("get", "/v2/Attempts/{Sid}"),
         ("post", "/v2/DeliveryReceipts/Twilio/{AttemptSid}"),
         ("get", "/v2/DeliveryReceipts/Vonage/{AttemptSid}"),
         ("post", "/v2/DeliveryReceipts/Vonage/{AttemptSid}"),
         ("post", "/v2/DeliveryReceipts/Webhook/{AttemptSid}"),
+        ("post", "/v2/Keys"),
+        ("get", "/v2/Keys"),
+        ("get", "/v2/Keys/{Sid}"),
+        ("delete", "/v2/Keys/{Sid}"),
     }
 )
 # Providers post delivery receipts without HTTP Basic: their signature authenticates them.

@@ -1,7 +1,8 @@
 """Who may do what. Every route names one permission; a role is a set of permissions.
 
-Today the account credentials are the only principal (role `admin`). API keys and the
-`backend`/`support` roles slot in as more `CredentialVerifier`s and rows of ROLES.
+The account credentials are the `admin` principal; API keys (`SK…`, see
+`application/api_keys.py`) carry one of the roles below. The route x role matrix is in
+`docs/access-control.md`, and a test holds that table, these sets and the routes together.
 """
 
 from __future__ import annotations
@@ -25,10 +26,35 @@ class Permission(enum.StrEnum):
     SAFE_LIST_WRITE = "safe-list:write"
     FRAUD_GUARD_READ = "fraud-guard:read"
     FRAUD_GUARD_WRITE = "fraud-guard:write"
+    ATTEMPTS_READ = "attempts:read"
+    KEYS_READ = "keys:read"
+    KEYS_WRITE = "keys:write"
+    AUDIT_READ = "audit:read"  # admin only: the audit log (`GET /v2/Audit/Entries`)
 
 
 ROLES: dict[str, frozenset[Permission]] = {
+    # Everything, API keys included: the account credentials and `admin` keys.
     "admin": frozenset(Permission),
+    # An application's server: run verifications end to end, read its services' settings.
+    "backend": frozenset(
+        {
+            Permission.SERVICES_READ,
+            Permission.VERIFICATIONS_START,
+            Permission.VERIFICATIONS_CHECK,
+            Permission.VERIFICATIONS_READ,
+            Permission.VERIFICATIONS_END,
+        }
+    ),
+    # Support staff: look verifications up, resend (a start while one is pending), cancel.
+    # Never check a code (that would let staff approve on a user's behalf), never settings.
+    "support": frozenset(
+        {
+            Permission.VERIFICATIONS_READ,
+            Permission.VERIFICATIONS_START,
+            Permission.VERIFICATIONS_END,
+            Permission.ATTEMPTS_READ,  # the attempt history (masked destinations)
+        }
+    ),
 }
 
 

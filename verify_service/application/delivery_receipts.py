@@ -154,7 +154,7 @@ class DeliveryAttempts:
         self._on_delivery_failed = on_delivery_failed
 
     def get(self, attempt_sid: str) -> AttemptRecord:
-        """One attempt, while its record lives (24 h after its last change)."""
+        """One attempt, while its record lives (the attempt retention after its last change)."""
         fields = self._fields(attempt_sid)
         return AttemptRecord.from_fields(attempt_sid, fields)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -103,6 +103,9 @@ class StartWrite:
     fallback: FallbackStep | None = None  # the channel fallback step this send schedules
     # Fraud Guard: remember this masked destination among its prefix's recent ones.
     fraud_guard_note: FraudGuardNote | None = None
+    # Attempt history: the keyed digest `To` is searched by, and its country (phones).
+    destination_digest: str | None = None
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +189,11 @@ class VerificationStore(Protocol):
         """Count one check attempt atomically (together with reading the service)."""
         ...
 
-    def approve(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:
-        """End a pending verification as approved; None when it already ended."""
+    def approve(
+        self, ref: VerificationRef, sid: str, now_ms: int, by_check: bool = False
+    ) -> Verification | None:
+        """End a pending verification as approved (`by_check`: by a right code, which the
+        attempt history marks); None when it already ended."""
         ...
 
     def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None: ...
@@ -388,6 +394,39 @@ class SafeListStore(Protocol):
         ...
 
 
+# -- API keys --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as stored: never its secret, only the keyed digest of it."""
+
+    sid: str
+    friendly_name: str | None
+    role: str
+    secret_digest: bytes
+    created_ms: int
+    updated_ms: int
+
+
+class ApiKeyStore(Protocol):
+    def create(self, record: ApiKeyRecord) -> None:
+        """Store the key and list it in creation order (one script)."""
+        ...
+
+    def get(self, sid: str) -> ApiKeyRecord | None:
+        """One read: what authenticating a request with the key costs."""
+        ...
+
+    def list(self, offset: int, limit: int) -> tuple[list[ApiKeyRecord], bool]:
+        """A page in creation order, and whether another follows."""
+        ...
+
+    def revoke(self, sid: str) -> bool:
+        """Delete the key (one script); True when it existed."""
+        ...
+
+
 # -- audit -----------------------------------------------------------------------------------
 
 
@@ -408,4 +447,88 @@ class AuditEntry:
 class AuditLog(Protocol):
     def append(self, entry: AuditEntry) -> None:
         """Append to the hash-chained log; raises StoreUnavailable when Redis is down."""
+        ...
+
+
+# -- attempt history -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptIndex:
+    """Which index of the attempt history to walk: `all`, or by `service` (VA sid),
+    `destination` (keyed digest) or `verification` (VE sid)."""
+
+    kind: str
+    value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptCursor:
+    """A position in an index: the entry's creation time and `VL` sid (ties broken by sid)."""
+
+    created_ms: int
+    sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoricAttempt:
+    """One send attempt as the history holds it. `destination` is unsealed (None when it
+    was sealed under a previous secret key): mask it before it leaves the application.
+    `outcome` is how its verification ended so far: `approved`, `canceled`, `expired`
+    (gone without an end), or `pending` (still live)."""
+
+    sid: str
+    service_sid: str
+    verification_sid: str
+    channel: str
+    country: str | None
+    destination: str | None
+    destination_digest: str | None
+    created_ms: int
+    updated_ms: int
+    delivery_status: str
+    provider: str | None
+    error_code: str | None
+    outcome: str
+
+    @property
+    def converted(self) -> bool:
+        return self.outcome == "approved"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckEvent:
+    """One check of a verification: `wrong`, `approved`, or `refused` (locked)."""
+
+    time_ms: int
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationTrail:
+    """What the history keeps of one verification besides its sends."""
+
+    checks: tuple[CheckEvent, ...] = ()
+    unrecorded_checks: int = 0  # past the per-verification bound, counted only
+    ended: str | None = None  # approved | canceled (None: expired, or still live)
+    ended_ms: int | None = None
+
+
+class AttemptHistoryStore(Protocol):
+    def walk(
+        self,
+        index: AttemptIndex,
+        newest_ms: int | None,
+        oldest_ms: int,
+        after: AttemptCursor | None,
+        now_ms: int,
+    ) -> Iterator[tuple[AttemptCursor, HistoricAttempt | None]]:
+        """Index entries created in [oldest_ms, newest_ms], newest first, strictly after
+        `after`; each with its record (None: the record expired meanwhile)."""
+        ...
+
+    def get(self, sid: str, now_ms: int) -> HistoricAttempt | None: ...
+
+    def trails(self, service_sid: str, tag: str) -> dict[str, VerificationTrail]:
+        """Checks and ends of the verifications of one (service, destination tag)."""
         ...

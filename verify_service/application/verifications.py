@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 
 from verify_service.application.abuse_protection import AbuseProtection, StartFacts
+from verify_service.application.attempts import destination_country, destination_digest
 from verify_service.application.ports import (
     Clock,
     CodeHasher,
@@ -202,6 +203,8 @@ class Verifications:
                 locale=request.locale,
                 tags_json=tags_json,
                 fraud_guard_note=note,
+                destination_digest=destination_digest(self._keyring, to),
+                country=destination_country(request.channel, to),
                 fallback=None
                 if test_code
                 else next_step(
@@ -294,7 +297,7 @@ class Verifications:
             return verification.with_status(
                 live_status(verification.check_count), verification.updated_ms
             )
-        approved = self._store.approve(ref, verification.sid, self._clock.now_ms())
+        approved = self._store.approve(ref, verification.sid, self._clock.now_ms(), by_check=True)
         if approved is None:
             raise NotFound
         self._protection.record_approval(service_sid, approved.to, settings, self._clock.now_ms())
@@ -309,6 +312,19 @@ class Verifications:
         if service is None or verification is None:
             raise NotFound
         return _with_lookup(verification, service)
+
+    def lookup(self, service_sid: str, destination: str) -> Verification | None:
+        """The destination's pending verification in the service, or None (the support
+        console's search, by the same keyed tag as a start). NotFound: no such service."""
+        ref = self._ref(service_sid, normalize_any_destination(destination))
+        now_ms = self._clock.now_ms()
+        service, pending = self._store.prepare_start(ref, now_ms)
+        if service is None:
+            raise NotFound
+        if pending is None:
+            return None
+        _service, verification = self._store.fetch(ref, pending.sid, now_ms)
+        return verification
 
     def _record_manual_approval(self, service_sid: str, to: str, now_ms: int) -> None:
         """The approval is made; counting it for Fraud Guard must not turn it into a 503."""

@@ -56,3 +56,25 @@ def mask_destination(destination: str) -> str:
     if "@" in destination:
         return "•••@" + destination.rsplit("@", 1)[1]
     return destination[:3] + "•" * max(len(destination) - 5, 0) + destination[-2:]
+
+
+def display_masked_destination(destination: str) -> str:
+    """A form for support staff's pages: enough to confirm with the customer, never the
+    whole value. `+14155552671` → `+1 415 •••• 671`; `jane@example.com` → `j•••@example.com`.
+    (Logs keep `mask_destination`, which shows less.)"""
+    if "@" in destination:
+        local, domain = destination.rsplit("@", 1)
+        return (local[:1] if len(local) > 1 else "") + "•••@" + domain
+    try:
+        number = phonenumbers.parse(destination, None)
+    except phonenumbers.NumberParseException:
+        return mask_destination(destination)
+    national = phonenumbers.national_significant_number(number)
+    # At most 6 of the national digits, and never more than they hide.
+    if len(national) >= 9:
+        head, tail = national[:3], national[-3:]
+    elif len(national) >= 7:
+        head, tail = national[:2], national[-2:]
+    else:
+        head, tail = "", national[-2:]
+    return " ".join(part for part in (f"+{number.country_code}", head, "••••", tail) if part)

@@ -23,6 +23,8 @@ class Keyring:
     destination_encryption_key: bytes
     outbox_encryption_key: bytes
     identifier_tag_key: bytes = b""
+    audit_chain_key: bytes = b""
+    api_key_secret_key: bytes = b""
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyring:
@@ -34,6 +36,8 @@ class Keyring:
             destination_encryption_key=_derive(secret, b"verify-service/destination-at-rest/v1"),
             outbox_encryption_key=_derive(secret, b"verify-service/outbox-at-rest/v1"),
             identifier_tag_key=_derive(secret, b"verify-service/identifier-tag/v1"),
+            audit_chain_key=_derive(secret, b"verify-service/audit-chain/v1"),
+            api_key_secret_key=_derive(secret, b"verify-service/api-key-secret/v1"),
         )
 
     def code_mac(self, verification_sid: str, code: str) -> bytes:
@@ -55,3 +59,11 @@ class Keyring:
         number, a client IP, a rate-limit value. Redis never holds the value itself."""
         message = purpose.encode("utf-8") + b"\x00" + value.encode("utf-8")
         return hmac.new(self.identifier_tag_key, message, hashlib.sha256).hexdigest()[:24]
+
+    def api_key_digest(self, key_sid: str, secret: str) -> bytes:
+        """HMAC-SHA256(key, key_sid || 0x00 || secret): what Redis holds of an API key's
+        secret. The secret is 256 random bits, so a keyed hash is enough (no argon2: there is
+        nothing to brute-force), and binding the sid stops a digest being copied to another
+        key."""
+        message = key_sid.encode("ascii") + b"\x00" + secret.encode("utf-8")
+        return hmac.new(self.api_key_secret_key, message, hashlib.sha256).digest()

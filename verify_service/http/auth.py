@@ -44,6 +44,7 @@ def authenticate_request(authenticator: Authenticator) -> Response | None:
         )
     if principal is None:
         return _refuse(401, "Authenticate")
+    g.authenticated = principal  # even when refused below: the audit log names who was denied
     if request.routing_exception is not None:
         return None  # an authenticated caller learns that the route does not exist (404/405)
     view = current_app.view_functions.get(request.endpoint or "")
@@ -52,6 +53,24 @@ def authenticate_request(authenticator: Authenticator) -> Response | None:
         return _refuse(403, "Permission Denied")
     g.principal = principal
     return None
+
+
+def permission_denied() -> Response:
+    """403/20003 from inside a view, for a request form that needs a second permission."""
+    return _refuse(403, "Permission Denied")
+
+
+def route_permission(endpoint: str | None) -> Permission | None:
+    """The permission the endpoint's view declared with `@requires` (None: none)."""
+    view = current_app.view_functions.get(endpoint or "")
+    permission: Permission | None = getattr(view, _PERMISSION_ATTRIBUTE, None)
+    return permission
+
+
+def authenticated_principal() -> Principal | None:
+    """Whoever the request's credentials named, even if the route then refused them."""
+    principal: Principal | None = g.get("authenticated")
+    return principal
 
 
 def current_principal() -> Principal:

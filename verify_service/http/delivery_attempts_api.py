@@ -1,7 +1,8 @@
 """Extension endpoints: each send attempt's delivery status, for the support console.
 
 `GET /v2/Services/{VA}/Verifications/{VE}/DeliveryAttempts` while the verification is live,
-`GET /v2/DeliveryAttempts/{VL}` while the attempt's record lives (24 h after its last change).
+`GET /v2/DeliveryAttempts/{VL}` while the attempt's record lives (the attempt history's retention,
+VERIFY_ATTEMPT_RETENTION_DAYS, after its last change).
 """
 
 from __future__ import annotations

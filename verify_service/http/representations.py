@@ -6,6 +6,8 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from verify_service.application.api_keys import ApiKey
+from verify_service.application.attempts import Attempt, AttemptSummary, Tally
 from verify_service.application.delivery_receipts import AttemptRecord
 from verify_service.application.safe_list import SafeListEntry
 from verify_service.domain.models import Channel, Verification
@@ -241,4 +243,104 @@ def safe_list_json(entry: SafeListEntry, base_url: str) -> dict[str, Any]:
         "sid": entry.sid,
         "phone_number": entry.phone_number,
         "url": f"{base_url}/v2/SafeList/Numbers/{entry.phone_number}",
+    }
+
+
+def api_key_json(key: ApiKey, base_url: str, secret: str | None = None) -> dict[str, Any]:
+    """Twilio's Key resource (`sid`, `friendly_name`, dates, `secret` in the create answer
+    only) plus the extensions `role` and `url`. Never a digest of the secret."""
+    body: dict[str, Any] = {
+        "sid": key.sid,
+        "friendly_name": key.friendly_name,
+        "date_created": twilio_time(key.created_ms),
+        "date_updated": twilio_time(key.updated_ms),
+    }
+    if secret is not None:
+        body["secret"] = secret
+    body["role"] = key.role
+    body["url"] = f"{base_url}/v2/Keys/{key.sid}"
+    return body
+
+
+def attempt_json(attempt: Attempt, account_sid: str, base_url: str) -> dict[str, Any]:
+    """Twilio's `verify.v2.verification_attempt`. `channel_data.to` is masked (Twilio shows
+    the number); `status` is Twilio's attempt status, `message_status` the delivery status,
+    and `attempt_sid`, `provider` are ours."""
+    return {
+        "sid": attempt.sid,
+        "account_sid": account_sid,
+        "service_sid": attempt.service_sid,
+        "verification_sid": attempt.verification_sid,
+        "date_created": twilio_time(attempt.created_ms),
+        "date_updated": twilio_time(attempt.updated_ms),
+        "conversion_status": "converted" if attempt.converted else "unconverted",
+        "channel": attempt.channel,
+        "price": None,
+        "channel_data": {
+            "verification_sid": attempt.verification_sid,
+            "attempt_sid": attempt.sid,
+            "to": attempt.masked_to,
+            "status": _ATTEMPT_STATUS.get(attempt.outcome, "expired"),
+            "message_status": attempt.delivery_status,
+            "error_code": attempt.error_code,
+            "country": attempt.country,
+            "provider": attempt.provider,
+        },
+        "url": f"{base_url}/v2/Attempts/{attempt.sid}",
+    }
+
+
+# How the attempt's verification stands, in Twilio's attempt statuses.
+_ATTEMPT_STATUS = {"approved": "confirmed", "pending": "unconfirmed"}
+
+
+def attempts_page_json(
+    records: list[dict[str, Any]],
+    list_url: str,
+    filters: dict[str, str],
+    page: int,
+    page_size: int,
+    next_token: str | None,
+) -> dict[str, Any]:
+    """Twilio's list envelope; the page URLs carry the filters (the SDK follows them
+    verbatim), the next one a `PageToken` to go on from."""
+
+    def url(number: int, token: str | None = None) -> str:
+        query = {**filters, "PageSize": page_size, "Page": number}
+        if token is not None:
+            query["PageToken"] = token
+        return f"{list_url}?{urlencode(query)}"
+
+    return {
+        "attempts": records,
+        "meta": {
+            "page": page,
+            "page_size": page_size,
+            "first_page_url": url(0),
+            "previous_page_url": None,
+            "url": url(page),
+            "next_page_url": url(page + 1, next_token) if next_token is not None else None,
+            "key": "attempts",
+        },
+    }
+
+
+def _tally_json(tally: Tally) -> dict[str, Any]:
+    return {
+        "total_attempts": tally.total,
+        "total_converted": tally.converted,
+        "total_unconverted": tally.unconverted,
+        "conversion_rate_percentage": tally.rate_percentage,
+    }
+
+
+def attempts_summary_json(summary: AttemptSummary, base_url: str) -> dict[str, Any]:
+    """Twilio's `verify.v2.verification_attempts_summary`, plus `by_channel`, `by_country`
+    and `complete` (extensions)."""
+    return {
+        **_tally_json(summary.overall),
+        "url": f"{base_url}/v2/Attempts/Summary",
+        "by_channel": {name: _tally_json(t) for name, t in sorted(summary.by_channel.items())},
+        "by_country": {name: _tally_json(t) for name, t in sorted(summary.by_country.items())},
+        "complete": summary.complete,
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
@@ -202,3 +203,63 @@ class SafeListParams(_Lenient):
     phone_number = fields.String(
         data_key="PhoneNumber", required=True, validate=validate.Length(max=64)
     )
+
+
+class ApiKeyParams(_Lenient):
+    # Role's values are the use case's rule (ROLES), so a bad one is 60200 naming `Role`.
+    friendly_name = fields.String(
+        data_key="FriendlyName", load_default=None, validate=validate.Length(max=64)
+    )
+    role = fields.String(data_key="Role", required=True)
+
+
+class EpochMillis(fields.Field[int]):
+    """An ISO 8601 date-time (Twilio's `yyyy-MM-ddTHH:mm:ssZ`; an offset is honoured, none
+    means UTC) as epoch milliseconds."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValidationError("not a date-time")
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError("not a date-time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
+
+
+def _lower_choice(key: str, choices: list[str]) -> fields.String:
+    """Twilio's enum values in any case (its docs write `CONVERTED`, its SDK `converted`)."""
+    return fields.String(
+        data_key=key, validate=lambda value: value.lower() in choices or _refuse(value)
+    )
+
+
+def _refuse(_value: str) -> bool:
+    raise ValidationError("not one of the allowed values")
+
+
+class AttemptFilterParams(_Lenient):
+    """Filters `/v2/Attempts` and `/v2/Attempts/Summary` share."""
+
+    verify_service_sid = _sid("VerifyServiceSid", "VA")
+    date_created_after = EpochMillis(data_key="DateCreatedAfter")
+    date_created_before = EpochMillis(data_key="DateCreatedBefore")
+    country = fields.String(data_key="Country", validate=_pattern(r"[A-Za-z]{2}"))
+    channel = _lower_choice("Channel", ["sms", "call", "email", "whatsapp", "rbm"])
+
+
+class AttemptSummaryParams(AttemptFilterParams):
+    destination_prefix = fields.String(
+        data_key="DestinationPrefix", validate=_pattern(r"\+?[0-9]{1,15}")
+    )
+
+
+class AttemptListParams(AttemptFilterParams):
+    to = fields.String(data_key="ChannelData.To", validate=validate.Length(min=1, max=320))
+    verification_sid = _sid("VerificationSid", "VE")
+    status = _lower_choice("Status", ["converted", "unconverted"])
+    page_size = WireInteger(data_key="PageSize", load_default=50, validate=validate.Range(1, 1000))
+    page = WireInteger(data_key="Page", load_default=0, validate=validate.Range(0, 1_000_000))
+    page_token = fields.String(data_key="PageToken", validate=validate.Length(max=64))

@@ -13,7 +13,7 @@ from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter
 from verify_service.domain.locales import require_supported_locale
 from verify_service.domain.models import Channel, VerificationStatus
 from verify_service.domain.tags import parse_tags
-from verify_service.http.auth import requires
+from verify_service.http.auth import current_principal, permission_denied, requires
 from verify_service.http.params import load, request_params
 from verify_service.http.representations import verification_check_json, verification_json
 from verify_service.http.schemas import CheckParams, StartParams, UpdateVerificationParams
@@ -78,6 +78,10 @@ def fetch_verification(service_sid: str, sid: str) -> Response:
 @requires(Permission.VERIFICATIONS_END)
 def update_verification(service_sid: str, sid: str) -> Response:
     status = VerificationStatus(load(_update_params, request_params())["status"])
+    if status is VerificationStatus.APPROVED and not current_principal().may(
+        Permission.VERIFICATIONS_CHECK
+    ):
+        return permission_denied()  # approving is a check's power: `support` only cancels
     verification = components().verifications.update_status(service_sid, sid, status)
     return jsonify(verification_json(verification, account_sid(), base_url()))
 

@@ -4,6 +4,7 @@ bounded dead-letter list. Jobs carry the code, so each is sealed (AES-256-GCM) a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,14 +97,17 @@ class RedisDeliveryQueue:
 
     # -- producing ----------------------------------------------------------------------
 
-    def queue_commands(self, pipe: Any, job: DeliveryJob) -> None:
+    def queue_commands(self, pipe: Any, job: DeliveryJob, history: Sequence[Any] = ()) -> None:
         """Add the commands that queue `job` to a caller's pipeline (one round trip with
-        the caller's own commands)."""
+        the caller's own commands). `history`: more field, value pairs for the attempt's
+        status record (the attempt history's sealed destination, digest, country)."""
         pipe.xadd(
             self._keys.stream,
             {"att": job.attempt_sid, "job": self._seal(job), "p": 0, "t": 0, "q": job.enqueued_ms},
         )
-        self._status_commands(pipe, job.attempt_sid, "queued", job.enqueued_ms, creation=job)
+        self._status_commands(
+            pipe, job.attempt_sid, "queued", job.enqueued_ms, creation=job, history=history
+        )
 
     @fail_closed
     def enqueue(self, job: DeliveryJob) -> None:
@@ -262,6 +266,7 @@ class RedisDeliveryQueue:
         provider_message_id: str = "",
         error_code: str = "",
         creation: DeliveryJob | None = None,
+        history: Sequence[Any] = (),
     ) -> None:
         created: list[Any] = []
         if creation is not None:
@@ -274,6 +279,7 @@ class RedisDeliveryQueue:
                 creation.message.channel.value,
                 "ca",
                 now_ms,
+                *history,
             ]
         pipe.evalsha(
             self._scripts.sha("record_attempt_status"),
@@ -311,4 +317,5 @@ class RedisDeliveryQueue:
     @fail_closed
     def attempt_status(self, attempt_sid: str) -> dict[str, str]:
         raw: Any = self._client.hgetall(self._keys.attempt(attempt_sid))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        # `to` is the attempt history's sealed destination: bytes, and not for this reader.
+        return {k.decode(): v.decode() for k, v in raw.items() if k != b"to"}

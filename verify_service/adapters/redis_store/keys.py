@@ -33,6 +33,11 @@ class KeySpace:
     def verification(self, ref: VerificationRef) -> str:
         return f"{self.prefix}:v:{{{ref.service_sid}:{ref.tag}}}"
 
+    def verification_history(self, ref: VerificationRef) -> str:
+        """The attempt history of a destination's verifications (checks, how each ended):
+        the verification's hash tag, so its scripts record them atomically."""
+        return f"{self.prefix}:vh:{{{ref.service_sid}:{ref.tag}}}"
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxKeys:
@@ -93,3 +98,57 @@ class FraudGuardKeys:
 
     def recent(self, service_sid: str, destination_prefix: str) -> str:
         return f"{self.prefix}:fg:{{{service_sid}}}:recent:{destination_prefix}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditKeys:
+    """The audit log: a stream and its head record, under one hash tag (one script)."""
+
+    prefix: str = "vs"
+
+    @property
+    def log(self) -> str:
+        return f"{self.prefix}:{{audit}}:log"
+
+    @property
+    def head(self) -> str:
+        return f"{self.prefix}:{{audit}}:head"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyKeys:
+    """API keys: one hash per `SK` sid, their index and creation counter, one hash tag."""
+
+    prefix: str = "vs"
+
+    def key(self, sid: str) -> str:
+        return f"{self.prefix}:{{keys}}:{sid}"
+
+    @property
+    def index(self) -> str:
+        return f"{self.prefix}:{{keys}}:index"
+
+    @property
+    def counter(self) -> str:
+        return f"{self.prefix}:{{keys}}:seq"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryKeys:
+    """The attempt history's indexes (sorted sets of `VL` sids by creation time), under one
+    hash tag so one script updates them all; a destination is named by a keyed digest."""
+
+    prefix: str = "vs"
+
+    @property
+    def all(self) -> str:
+        return f"{self.prefix}:{{hist}}:all"
+
+    def service(self, service_sid: str) -> str:
+        return f"{self.prefix}:{{hist}}:svc:{service_sid}"
+
+    def destination(self, digest: str) -> str:
+        return f"{self.prefix}:{{hist}}:to:{digest}"
+
+    def verification(self, verification_sid: str) -> str:
+        return f"{self.prefix}:{{hist}}:ve:{verification_sid}"

@@ -8,6 +8,11 @@ from typing import Any
 import redis
 
 from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.attempt_history import (
+    DEFAULT_RETENTION_MS,
+    MAX_CHECK_EVENTS,
+    RedisAttemptHistory,
+)
 from verify_service.adapters.redis_store.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.fallback_schedule import RedisFallbackSchedule
@@ -108,8 +113,11 @@ class RedisVerificationStore:
         outbox: RedisDeliveryQueue,
         fallbacks: RedisFallbackSchedule | None = None,
         fraud_guard: RedisFraudGuardStore | None = None,
+        history: RedisAttemptHistory | None = None,
     ) -> None:
         self._client = client
+        self._history = history
+        self._history_ttl_ms = history.retention_ms if history else DEFAULT_RETENTION_MS
         self._fraud_guard = fraud_guard
         self._fallbacks = fallbacks
         self._scripts = scripts
@@ -221,7 +229,24 @@ class RedisVerificationStore:
 
         def build(pipe: Any) -> None:
             pipe.evalsha(sha, 1, key, *args)
-            if delivery is not None:
+            if delivery is not None and self._history is not None:
+                # The attempt history: the status record's extra fields and its indexes.
+                self._outbox.queue_commands(
+                    pipe,
+                    delivery,
+                    self._history.record_fields(
+                        write.attempt_sid, write.to, write.destination_digest, write.country
+                    ),
+                )
+                self._history.queue_index(
+                    pipe,
+                    write.attempt_sid,
+                    write.ref.service_sid,
+                    write.sid,
+                    write.destination_digest,
+                    write.now_ms,
+                )
+            elif delivery is not None:
                 self._outbox.queue_commands(pipe, delivery)
             if write.fraud_guard_note is not None and self._fraud_guard is not None:
                 self._fraud_guard.queue_destination_note(pipe, write.fraud_guard_note)
@@ -256,12 +281,15 @@ class RedisVerificationStore:
             expected_sid or "",
             MAX_CHECKS_PER_VERIFICATION,
             "1" if psd2_given else "0",
+            self._history_ttl_ms,
+            MAX_CHECK_EVENTS,
         ]
+        history = self._keys.verification_history(ref)
 
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
             pipe.hmget(self._keys.service(ref.service_sid), *_PROTECTION_FIELDS)
-            pipe.evalsha(sha, 1, key, *args)
+            pipe.evalsha(sha, 2, key, history, *args)
 
         exists, settings, reply = self._scripts.run_pipeline(self._client, build)
         result = ReserveResult(reply[0].decode())
@@ -290,14 +318,21 @@ class RedisVerificationStore:
     # -- end ----------------------------------------------------------------------------
 
     def _end(
-        self, ref: VerificationRef, sid: str, now_ms: int, outcome: VerificationStatus
+        self,
+        ref: VerificationRef,
+        sid: str,
+        now_ms: int,
+        outcome: VerificationStatus,
+        by_check: bool = False,
     ) -> Verification | None:
         sha = self._scripts.sha("end_verification")
         key = self._keys.verification(ref)
+        history = self._keys.verification_history(ref)
+        args = [now_ms, sid, outcome.value, "1" if by_check else "0", self._history_ttl_ms]
 
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
-            pipe.evalsha(sha, 1, key, now_ms, sid, outcome.value)
+            pipe.evalsha(sha, 2, key, history, *args)
 
         exists, reply = self._scripts.run_pipeline(self._client, build)
         if not exists or reply[0] == b"missing":
@@ -306,8 +341,10 @@ class RedisVerificationStore:
         return ended.with_status(outcome, now_ms) if ended is not None else None
 
     @fail_closed
-    def approve(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:
-        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED)
+    def approve(
+        self, ref: VerificationRef, sid: str, now_ms: int, by_check: bool = False
+    ) -> Verification | None:
+        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED, by_check)
 
     @fail_closed
     def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:

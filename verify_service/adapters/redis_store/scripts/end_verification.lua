@@ -1,8 +1,12 @@
 -- End a live verification, as approved (a right code, or an update) or canceled (an
 -- update). Succeeds once: the hash is deleted in the same step, so of any number of
 -- concurrent right codes exactly one ends it, and the others find it gone.
--- KEYS[1] verification hash
+-- The attempt history (same slot) records the end, 'e:<VE>' = 'ms|outcome' (an approval is
+-- the conversion of the verification's send attempts); approved by a check, the last
+-- counted check becomes the approving one ('a'). Entries past the retention go here.
+-- KEYS[1] verification hash   KEYS[2] the destination's verification history (hash)
 -- ARGV[1] now (ms)   ARGV[2] sid   ARGV[3] outcome ('approved' or 'canceled')
+-- ARGV[4] '1' when a right code approves it   ARGV[5] history retention (ms)
 -- Returns {outcome, HGETALL} | {'missing'}
 local key = KEYS[1]
 local current = redis.call('HMGET', key, 'sid', 'ex')
@@ -15,4 +19,24 @@ if tonumber(current[2]) <= tonumber(ARGV[1]) then
 end
 local fields = redis.call('HGETALL', key)
 redis.call('DEL', key)
+
+local history = KEYS[2]
+local oldest = tonumber(ARGV[1]) - tonumber(ARGV[5])
+local recorded = redis.call('HGETALL', history)
+for i = 1, #recorded, 2 do
+  local kind, sid = string.match(recorded[i], '^(%a+):(.+)$')
+  local at = tonumber(string.match(recorded[i + 1], '^%d+') or '')
+  if (kind == 'k' or kind == 'e') and at and at < oldest then
+    redis.call('HDEL', history, 'k:' .. sid, 'e:' .. sid, 'kx:' .. sid)
+  end
+end
+redis.call('HSET', history, 'e:' .. ARGV[2], ARGV[1] .. '|' .. ARGV[3])
+if ARGV[4] == '1' then
+  local events = redis.call('HGET', history, 'k:' .. ARGV[2])
+  local head, tail = string.match(events or '', '^(.*):w;(.-)$')
+  if head then
+    redis.call('HSET', history, 'k:' .. ARGV[2], head .. ':a;' .. tail)
+  end
+end
+redis.call('PEXPIRE', history, ARGV[5])
 return {ARGV[3], fields}

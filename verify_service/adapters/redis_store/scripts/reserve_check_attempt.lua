@@ -1,11 +1,29 @@
 -- Count one check attempt before the code is verified (in Python, with argon2id). The
 -- attempt counts even if the caller dies before verifying: a crash never refunds a guess.
--- KEYS[1] verification hash
+-- The attempt history notes each counted check ('w': wrong unless end_verification.lua
+-- later marks it as the approving one) and each refusal of a locked verification ('l').
+-- KEYS[1] verification hash   KEYS[2] the destination's verification history (hash)
 -- ARGV[1] now (ms)   ARGV[2] expected sid ('' when checked by To)
 -- ARGV[3] max checks ARGV[4] '1' when the check carries Amount and Payee
+-- ARGV[5] history retention (ms)   ARGV[6] most check events noted per verification
 -- Returns {'reserved', HGETALL} | {'missing'} | {'locked', ms left} | {'psd2_required'}
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
+
+-- History fields: 'k:<VE>' = 'ms:outcome;' events; past the bound, 'kx:<VE>' counts them.
+local function note(sid, outcome)
+  local history = KEYS[2]
+  local field = 'k:' .. sid
+  local events = redis.call('HGET', history, field) or ''
+  local _, count = string.gsub(events, ';', '')
+  if count >= tonumber(ARGV[6]) then
+    redis.call('HINCRBY', history, 'kx:' .. sid, 1)
+  else
+    redis.call('HSET', history, field, events .. ARGV[1] .. ':' .. outcome .. ';')
+  end
+  redis.call('PEXPIRE', history, ARGV[5])
+end
+
 local current = redis.call('HMGET', key, 'sid', 'ex', 'c', 'am')
 if not current[1] then
   return {'missing'}
@@ -18,6 +36,7 @@ if ARGV[2] ~= '' and current[1] ~= ARGV[2] then
   return {'missing'}
 end
 if tonumber(current[3]) >= tonumber(ARGV[3]) then
+  note(current[1], 'l')
   return {'locked', tonumber(current[2]) - now}
 end
 if current[4] and ARGV[4] ~= '1' then
@@ -25,4 +44,5 @@ if current[4] and ARGV[4] ~= '1' then
 end
 redis.call('HINCRBY', key, 'c', 1)
 redis.call('HSET', key, 'ua', ARGV[1])
+note(current[1], 'w')
 return {'reserved', redis.call('HGETALL', key)}

@@ -1,0 +1,89 @@
+"""Support console rules: masked destinations for pages, user names, reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from verify_service.domain.destinations import display_masked_destination
+from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.staff import action_reason, require_password, require_user_name
+from verify_service.settings import ConfigError, Settings
+
+
+@pytest.mark.parametrize(
+    ("destination", "shown"),
+    [
+        ("+14155552671", "+1 415 •••• 671"),
+        ("+447911123456", "+44 791 •••• 456"),
+        ("+33612345678", "+33 612 •••• 678"),
+        ("+3725123456", "+372 51 •••• 56"),  # Estonia: 7-digit national numbers
+        ("jane.doe@example.com", "j•••@example.com"),
+        ("j@example.com", "•••@example.com"),
+    ],
+)
+def test_display_masking_shows_at_most_a_few_digits(destination: str, shown: str) -> None:
+    """Enough to confirm with the customer on the phone, never the whole number."""
+    assert display_masked_destination(destination) == shown
+
+
+@pytest.mark.parametrize(
+    ("preset", "details", "reason"),
+    [
+        ("Customer did not receive the code", "", "Customer did not receive the code"),
+        ("", "asked by chat", "asked by chat"),
+        (
+            "Suspected fraud or account takeover",
+            "  odd   timing ",
+            "Suspected fraud or account takeover: odd timing",
+        ),
+    ],
+)
+def test_a_reason_is_a_preset_free_text_or_both(preset: str, details: str, reason: str) -> None:
+    assert action_reason(preset, details) == reason
+
+
+@pytest.mark.parametrize(
+    ("preset", "details"),
+    [
+        ("", ""),
+        ("Not a preset", ""),
+        ("", "the code is 123456"),
+        ("", "call +1 415 5552671"),
+        ("", "x" * 201),
+    ],
+)
+def test_a_reason_must_be_given_and_hold_no_code_or_number(preset: str, details: str) -> None:
+    with pytest.raises(InvalidParameter):
+        action_reason(preset, details)
+
+
+@pytest.mark.parametrize("name", ["", "Sam", "sam smith", "-sam", "x" * 65])
+def test_user_names_are_lower_case_identifiers(name: str) -> None:
+    with pytest.raises(InvalidParameter):
+        require_user_name(name)
+
+
+def test_passwords_have_at_least_twelve_characters() -> None:
+    with pytest.raises(InvalidParameter):
+        require_password("eleven char")
+    assert require_password("twelve chars") == "twelve chars"
+
+
+def test_console_settings_are_read_and_checked() -> None:
+    """`VERIFY_CONSOLE_*`: secure cookies unless explicitly off; bounded timeouts."""
+    defaults = Settings.from_env({})
+    assert defaults.console_secure_cookie is True
+    assert defaults.console_idle_timeout_seconds == 900
+    assert defaults.console_max_login_failures == 5
+    changed = Settings.from_env(
+        {"VERIFY_CONSOLE_SECURE_COOKIE": "false", "VERIFY_CONSOLE_IDLE_TIMEOUT_SECONDS": "300"}
+    )
+    assert changed.console_secure_cookie is False
+    assert changed.console_idle_timeout_seconds == 300
+    for name, value in [
+        ("VERIFY_CONSOLE_SECURE_COOKIE", "no"),
+        ("VERIFY_CONSOLE_IDLE_TIMEOUT_SECONDS", "5"),
+        ("VERIFY_CONSOLE_MAX_LOGIN_FAILURES", "0"),
+    ]:
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: value})
