@@ -20,6 +20,7 @@ from verify_service.application.access import ROLES, Principal
 from verify_service.application.api_keys import ApiKeys
 from verify_service.application.audit import export_line, valid_entry_id
 from verify_service.application.fraud_guard_blocks import FraudGuardBlocks
+from verify_service.application.ports import AuditEntry
 from verify_service.application.staff_users import StaffUserExists, StaffUsers, UnknownStaffUser
 from verify_service.domain.errors import NotFound, VerifyError
 from verify_service.domain.models import Channel
@@ -474,6 +475,27 @@ def _staff_users() -> StaffUsers:
     return build_staff_users(_redis_container())
 
 
+def _staff_change(action: str, name: str, change: Callable[[StaffUsers], T]) -> T:
+    """Apply a change to a console user and record it in the audit log (no hook covers the
+    CLI): actor `cli`, outcome `ok` or `refused`. No password ever reaches the entry."""
+    container = _redis_container()
+    staff = build_staff_users(container)
+    try:
+        result = _staff_call(lambda: change(staff))
+    except click.ClickException:
+        _audit_cli(container, f"users.{action}", name, "refused")
+        raise
+    _audit_cli(container, f"users.{action}", name, "ok")
+    return result
+
+
+def _audit_cli(container: Container, action: str, target: str, outcome: str) -> None:
+    if container.audit is not None:
+        container.audit.append(
+            AuditEntry("cli", "admin", action, target, outcome, container.clock.now_ms())
+        )
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -498,9 +520,8 @@ def _staff_call(action: Callable[[], T]) -> T:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def add_user(name: str, role: str, password_stdin: bool) -> None:
     """Create a console user (password: at least 12 characters, stored as argon2id)."""
-    staff = _staff_users()
     password = _read_password(password_stdin)
-    created = _staff_call(lambda: staff.add(name, password, role))
+    created = _staff_change("add", name, lambda staff: staff.add(name, password, role))
     click.echo(f"added {created.name} ({created.role.value})")
 
 
@@ -526,16 +547,14 @@ def list_users() -> None:
 @click.argument("name")
 def disable_user(name: str) -> None:
     """Refuse the user's sign-ins; its open sessions end at their next request."""
-    staff = _staff_users()
-    _staff_call(lambda: staff.disable(name))
+    _staff_change("disable", name, lambda staff: staff.disable(name))
     click.echo(f"disabled {name}")
 
 
 @user.command("enable")
 @click.argument("name")
 def enable_user(name: str) -> None:
-    staff = _staff_users()
-    _staff_call(lambda: staff.enable(name))
+    _staff_change("enable", name, lambda staff: staff.enable(name))
     click.echo(f"enabled {name}")
 
 
@@ -543,8 +562,7 @@ def enable_user(name: str) -> None:
 @click.argument("name")
 def unlock_user(name: str) -> None:
     """Lift the lockout that repeated wrong passwords set."""
-    staff = _staff_users()
-    _staff_call(lambda: staff.unlock(name))
+    _staff_change("unlock", name, lambda staff: staff.unlock(name))
     click.echo(f"unlocked {name}")
 
 
@@ -553,9 +571,8 @@ def unlock_user(name: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def set_user_password(name: str, password_stdin: bool) -> None:
     """Give the user a new password."""
-    staff = _staff_users()
     password = _read_password(password_stdin)
-    _staff_call(lambda: staff.set_password(name, password))
+    _staff_change("password", name, lambda staff: staff.set_password(name, password))
     click.echo(f"new password set for {name}")
 
 

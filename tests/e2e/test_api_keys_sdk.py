@@ -100,10 +100,14 @@ def test_support_key_resends_looks_up_and_cancels_but_never_checks(
     client, _ = key_client(server_url, "support")
     service = client.verify.v2.services(service_sid)
 
-    first = service.verifications.create(to=TO, channel="sms")
+    # A support key never creates a verification: the backend starts it, support resends.
+    assert error_of(lambda: service.verifications.create(to=TO, channel="sms")) == (404, 20404)
+    account = twilio_client(server_url).verify.v2.services(service_sid)
+    first = account.verifications.create(to=TO, channel="sms")
     resent = service.verifications.create(to=TO, channel="sms")  # a resend: same VE sid
     assert resent.sid == first.sid
     assert len(resent.send_code_attempts) == 2
+    assert resent.to != TO  # masked for support
     assert service.verifications(first.sid).fetch().status == "pending"
 
     code = outbox.last_code(first.sid)

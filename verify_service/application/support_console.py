@@ -206,7 +206,7 @@ class SupportConsole:
                 raise VerificationChanged
             self._pending(service_sid, to, verification_sid)
             resent = self._verifications.start(
-                service_sid, StartRequest(to=to, channel=Channel(channel))
+                service_sid, StartRequest(to=to, channel=Channel(channel), resend_only=True)
             )
         except VerifyError as exc:
             self._record(staff, "console.resend", target, self._outcome_of(exc), reason)

@@ -73,6 +73,8 @@ class StartRequest:
     device_ip: str | None = None
     rate_limit_values: dict[str, str] = field(default_factory=dict)
     risk_check: bool = True
+    # A resend only (a `support` caller, the console): refused when nothing is pending.
+    resend_only: bool = False
     # Set by channel fallback only: resend on this pending verification (never create one),
     # as this step of the service's fallback list.
     resend_of: str | None = None
@@ -154,6 +156,8 @@ class Verifications:
             if service is None:
                 raise NotFound
             _require_resend_target(request, pending)
+            if request.resend_only and pending is None:
+                raise NotFound  # nothing to resend: a resender never creates a verification
             _refuse_from_snapshot(pending, now_ms)
             test_code = self._protection.test_code(service, to)
             code = test_code or self._code_for(service, request)

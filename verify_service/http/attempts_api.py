@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from verify_service.application.access import Permission
 from verify_service.application.attempts import AttemptQuery, Attempts
-from verify_service.http.auth import requires
+from verify_service.http.auth import current_principal, permission_denied, requires
 from verify_service.http.params import load
 from verify_service.http.representations import (
     attempt_json,
@@ -42,6 +42,11 @@ def attempts() -> Attempts:
 
 
 def _query(params: dict[str, Any]) -> AttemptQuery:
+    prefix = params.get("destination_prefix")
+    if prefix is not None and not current_principal().may(Permission.VERIFICATIONS_CHECK):
+        # Prefix after prefix, a summary would spell out a number digit by digit: only
+        # principals that see destinations in full (admin, backend) may filter by one.
+        abort(permission_denied())
     status = params.get("status")
     channel = params.get("channel")
     country = params.get("country")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -9,9 +10,10 @@ from flask import Blueprint, Response, jsonify
 from verify_service.application.abuse_protection import parse_rate_limit_values
 from verify_service.application.access import Permission
 from verify_service.application.verifications import CheckRequest, StartRequest
+from verify_service.domain.destinations import display_masked_destination
 from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter
 from verify_service.domain.locales import require_supported_locale
-from verify_service.domain.models import Channel, VerificationStatus
+from verify_service.domain.models import Channel, Verification, VerificationStatus
 from verify_service.domain.tags import parse_tags
 from verify_service.http.auth import current_principal, permission_denied, requires
 from verify_service.http.params import load, request_params
@@ -57,12 +59,44 @@ def _start_request(params: dict[str, Any]) -> StartRequest:
     )
 
 
+# What only a caller who may also check codes may set on a start: a `support` principal
+# resends, it does not choose a code, skip risk checks or name limit values.
+_CHECKERS_ONLY = (
+    "custom_code",
+    "risk_check",
+    "rate_limits",
+    "device_ip",
+    "amount",
+    "payee",
+    "tags",
+    "custom_friendly_name",
+)
+
+
+def _is_resender() -> bool:
+    """A principal that may start but not check (`support`): it resends, and sees no
+    destination in full."""
+    return not current_principal().may(Permission.VERIFICATIONS_CHECK)
+
+
+def _shown(verification: Verification) -> dict[str, Any]:
+    body = verification_json(verification, account_sid(), base_url())
+    if _is_resender():
+        body["to"] = display_masked_destination(verification.to)
+        body["lookup"] = {}
+    return body
+
+
 @blueprint.post("/Verifications")
 @requires(Permission.VERIFICATIONS_START)
 def start_verification(service_sid: str) -> Response:
-    request = _start_request(load(_start_params, request_params()))
+    params = load(_start_params, request_params())
+    resend_only = _is_resender()
+    if resend_only and any(name in params for name in _CHECKERS_ONLY):
+        return permission_denied()
+    request = dataclasses.replace(_start_request(params), resend_only=resend_only)
     verification = components().verifications.start(service_sid, request)
-    response = jsonify(verification_json(verification, account_sid(), base_url()))
+    response = jsonify(_shown(verification))
     response.status_code = 201
     return response
 
@@ -71,7 +105,7 @@ def start_verification(service_sid: str) -> Response:
 @requires(Permission.VERIFICATIONS_READ)
 def fetch_verification(service_sid: str, sid: str) -> Response:
     verification = components().verifications.fetch(service_sid, sid)
-    return jsonify(verification_json(verification, account_sid(), base_url()))
+    return jsonify(_shown(verification))
 
 
 @blueprint.post("/Verifications/<sid>")
@@ -83,7 +117,7 @@ def update_verification(service_sid: str, sid: str) -> Response:
     ):
         return permission_denied()  # approving is a check's power: `support` only cancels
     verification = components().verifications.update_status(service_sid, sid, status)
-    return jsonify(verification_json(verification, account_sid(), base_url()))
+    return jsonify(_shown(verification))
 
 
 @blueprint.post("/VerificationCheck")
