@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -125,3 +127,24 @@ class Api:
 @pytest.fixture
 def api(app: Flask) -> Api:
     return Api(app.test_client())
+
+
+@pytest.fixture
+def cli(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis
+) -> CliRunner:
+    """The CLI run in-process like a process beside the test app: same (flushed) Redis,
+    prefix and secrets, and nothing of the caller's own `VERIFY_*` environment."""
+    for name in list(os.environ):
+        if name.startswith("VERIFY_"):
+            monkeypatch.delenv(name)
+    assert settings.redis_url is not None
+    return CliRunner(
+        env={
+            "VERIFY_REDIS_URL": settings.redis_url,
+            "VERIFY_ACCOUNT_SID": ACCOUNT_SID,
+            "VERIFY_AUTH_TOKEN": AUTH_TOKEN,
+            "VERIFY_SECRET_KEY": SECRET_KEY,
+            "VERIFY_REDIS_KEY_PREFIX": settings.key_prefix,
+        }
+    )

@@ -13,32 +13,12 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY, Api
+from tests.conftest import Api
 from verify_service.app import CONTAINER_KEY
 from verify_service.cli import main
-from verify_service.settings import Settings
 
 _SID = re.compile(r"^sid\s*: (SK[0-9a-f]{32})$", re.MULTILINE)
 _SECRET = re.compile(r"^secret\s*: (\S+)$", re.MULTILINE)
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, redis_client: object) -> CliRunner:
-    """The CLI configured like a process beside the test app: same (flushed) Redis, prefix,
-    secrets."""
-    for name in list(os.environ):
-        if name.startswith("VERIFY_"):
-            monkeypatch.delenv(name)
-    assert settings.redis_url is not None
-    return CliRunner(
-        env={
-            "VERIFY_REDIS_URL": settings.redis_url,
-            "VERIFY_ACCOUNT_SID": ACCOUNT_SID,
-            "VERIFY_AUTH_TOKEN": AUTH_TOKEN,
-            "VERIFY_SECRET_KEY": SECRET_KEY,
-            "VERIFY_REDIS_KEY_PREFIX": settings.key_prefix,
-        }
-    )
 
 
 def invoke(cli: CliRunner, *args: str) -> Result:

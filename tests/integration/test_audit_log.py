@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import redis
 from click.testing import CliRunner
 from flask import Flask
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY, Api
+from tests.conftest import ACCOUNT_SID, SECRET_KEY, Api
 from verify_service.adapters.redis_store.audit_log import RedisAuditLog
 from verify_service.adapters.redis_store.keys import AuditKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
@@ -25,7 +24,6 @@ from verify_service.app import CONTAINER_KEY
 from verify_service.application.ports import AuditEntry
 from verify_service.cli import main
 from verify_service.domain.keyring import Keyring
-from verify_service.settings import Settings
 
 KEYS = AuditKeys("it")
 
@@ -53,23 +51,6 @@ def stored(redis_client: redis.Redis) -> list[tuple[str, dict[str, Any]]]:
         (entry_id.decode(), {**json.loads(fields[b"entry"]), "hash": fields[b"hash"].decode()})
         for entry_id, fields in raw
     ]
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in list(os.environ):
-        if name.startswith("VERIFY_"):
-            monkeypatch.delenv(name)
-    assert settings.redis_url is not None
-    return CliRunner(
-        env={
-            "VERIFY_REDIS_URL": settings.redis_url,
-            "VERIFY_ACCOUNT_SID": ACCOUNT_SID,
-            "VERIFY_AUTH_TOKEN": AUTH_TOKEN,
-            "VERIFY_SECRET_KEY": SECRET_KEY,
-            "VERIFY_REDIS_KEY_PREFIX": settings.key_prefix,
-        }
-    )
 
 
 def test_concurrent_appends_form_one_unbroken_chain(app: Flask, cli: CliRunner) -> None:

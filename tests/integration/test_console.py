@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
 from collections.abc import Iterator
 
@@ -525,23 +524,6 @@ def test_cli_adds_disables_and_unlocks_users(
     assert runner.invoke(main, ["user", "unlock", "kim"], env=env).exit_code == 0
     assert runner.invoke(main, ["user", "unlock", "nobody"], env=env).exit_code == 1
     assert Console(app.test_client()).login("kim").status_code == 303
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """The CLI configured like a process beside the test app: same Redis, prefix, secrets."""
-    for name in list(os.environ):
-        if name.startswith("VERIFY_"):
-            monkeypatch.delenv(name)
-    return CliRunner(
-        env={
-            "VERIFY_REDIS_URL": settings.redis_url or "",
-            "VERIFY_ACCOUNT_SID": settings.account_sid,
-            "VERIFY_AUTH_TOKEN": settings.auth_token,
-            "VERIFY_SECRET_KEY": settings.secret_key.decode(),
-            "VERIFY_REDIS_KEY_PREFIX": settings.key_prefix,
-        }
-    )
 
 
 def test_console_user_changes_from_the_cli_are_audited(app: Flask, cli: CliRunner) -> None:

@@ -14,7 +14,7 @@ import redis
 from click.testing import CliRunner, Result
 from flask import Flask
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY, Api
+from tests.conftest import Api
 from tests.support.fakes import FixedClock
 from tests.support.standin_http import Failure, StandinHttp
 from verify_service.adapters.delivery.registry import (
@@ -66,24 +66,6 @@ def container(app: Flask) -> Container:
 @pytest.fixture
 def service_sid(api: Api) -> str:
     return api.create_service()
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """The CLI configured like a process beside the test app: same Redis, prefix, secrets."""
-    for name in list(os.environ):
-        if name.startswith("VERIFY_"):
-            monkeypatch.delenv(name)
-    assert settings.redis_url is not None
-    return CliRunner(
-        env={
-            "VERIFY_REDIS_URL": settings.redis_url,
-            "VERIFY_ACCOUNT_SID": ACCOUNT_SID,
-            "VERIFY_AUTH_TOKEN": AUTH_TOKEN,
-            "VERIFY_SECRET_KEY": SECRET_KEY,
-            "VERIFY_REDIS_KEY_PREFIX": settings.key_prefix,
-        }
-    )
 
 
 def dead_letter(

@@ -6,7 +6,6 @@ reads the system clock)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
@@ -14,7 +13,7 @@ import redis
 from click.testing import CliRunner
 from flask import Flask
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY, Api
+from tests.conftest import Api
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.app import create_app
 from verify_service.cli import main
@@ -31,23 +30,6 @@ def app(
     settings: Settings, redis_client: redis.Redis, clock: FixedClock, sender: RecordingSender
 ) -> Flask:
     return create_app(settings, clock=clock, providers=sender.as_providers())
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in list(os.environ):
-        if name.startswith("VERIFY_"):
-            monkeypatch.delenv(name)
-    assert settings.redis_url is not None
-    return CliRunner(
-        env={
-            "VERIFY_REDIS_URL": settings.redis_url,
-            "VERIFY_ACCOUNT_SID": ACCOUNT_SID,
-            "VERIFY_AUTH_TOKEN": AUTH_TOKEN,
-            "VERIFY_SECRET_KEY": SECRET_KEY,
-            "VERIFY_REDIS_KEY_PREFIX": settings.key_prefix,
-        }
-    )
 
 
 def pump_until_tripped(api: Api, clock: FixedClock, service: str) -> None:

@@ -100,7 +100,6 @@ class RedisAuditLog:
     # -- AuditTrail --------------------------------------------------------------------------
 
     @fail_closed
-    @fail_closed
     def newest(
         self, limit: int, before: str | None = None, skip: int = 0
     ) -> tuple[list[AuditRecord], bool]:
