@@ -60,7 +60,7 @@ from bench.processes import (
 )
 from verify_service.adapters.redis_connection import connect
 from verify_service.app import build_container
-from verify_service.application.verifications import StartRequest, Verifications
+from verify_service.application.verifications.verifications import StartRequest, Verifications
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings

@@ -24,8 +24,8 @@ from bench.services import BenchService
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher, Argon2Profile
 from verify_service.adapters.redis_connection import connect
 from verify_service.app import CONTAINER_KEY, Container, build_container, create_app
-from verify_service.application.verifications import StartRequest, Verifications
-from verify_service.domain.delivery import DeliveryReceipt, DeliveryRequest
+from verify_service.application.verifications.verifications import StartRequest, Verifications
+from verify_service.domain.delivery.delivery import DeliveryReceipt, DeliveryRequest
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from verify_service.domain.protection_settings import MAX_LIMIT
+from verify_service.domain.protection.protection_settings import MAX_LIMIT
 
 Post = Callable[[str, dict[str, str]], dict[str, Any]]
 

@@ -15,19 +15,17 @@ from flask import Flask, Response, request
 from verify_service import console
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
 from verify_service.adapters.clock import SystemClock
+from verify_service.adapters.delivery.providers.registry import providers_by_channel
 from verify_service.adapters.delivery.receipts import receipt_checkers, receipt_url
-from verify_service.adapters.delivery.registry import providers_by_channel
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.password_hasher import Argon2PasswordHasher
 from verify_service.adapters.redis_connection import connect, embedded
-from verify_service.adapters.redis_store import RedisServiceStore, RedisVerificationStore
-from verify_service.adapters.redis_store.api_key_store import RedisApiKeyStore
-from verify_service.adapters.redis_store.attempt_history import RedisAttemptHistory
-from verify_service.adapters.redis_store.audit_log import RedisAuditLog
-from verify_service.adapters.redis_store.delivery_queue import RedisDeliveryQueue
+from verify_service.adapters.redis_store.access.api_key_store import RedisApiKeyStore
+from verify_service.adapters.redis_store.attempts.attempt_history import RedisAttemptHistory
+from verify_service.adapters.redis_store.audit.audit_log import RedisAuditLog
+from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
+from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
 from verify_service.adapters.redis_store.errors import UNAVAILABLE
-from verify_service.adapters.redis_store.fallback_schedule import RedisFallbackSchedule
-from verify_service.adapters.redis_store.fraud_guard_store import RedisFraudGuardStore
 from verify_service.adapters.redis_store.keys import (
     ApiKeyKeys,
     AuditKeys,
@@ -37,46 +35,47 @@ from verify_service.adapters.redis_store.keys import (
     KeySpace,
     OutboxKeys,
 )
-from verify_service.adapters.redis_store.rate_limit_store import RedisRateLimitStore
-from verify_service.adapters.redis_store.rate_limiter import LimitsRateLimiter
-from verify_service.adapters.redis_store.safe_list_store import RedisSafeListStore
+from verify_service.adapters.redis_store.protection.fraud_guard_store import RedisFraudGuardStore
+from verify_service.adapters.redis_store.protection.rate_limit_store import RedisRateLimitStore
+from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
+from verify_service.adapters.redis_store.protection.safe_list_store import RedisSafeListStore
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.adapters.redis_store.staff_user_store import RedisStaffUserStore, StaffKeys
-from verify_service.application.abuse_protection import AbuseProtection
-from verify_service.application.access import AccountCredentials, Authenticator
-from verify_service.application.api_keys import ApiKeyCredentials, ApiKeys
-from verify_service.application.attempts import DAY_MS, Attempts
-from verify_service.application.channel_fallback import ChannelFallback
-from verify_service.application.delivery_receipts import DeliveryAttempts
-from verify_service.application.delivery_worker import DeliveryWorker, RetryPolicy
-from verify_service.application.fraud_guard_blocks import FraudGuardBlocks
-from verify_service.application.ports import AuditLog, Clock, DeliveryProvider
-from verify_service.application.rate_limit_catalog import RateLimitCatalog
-from verify_service.application.safe_list import SafeList
-from verify_service.application.service_catalog import ServiceCatalog
-from verify_service.application.staff_users import SessionPolicy, StaffUsers
-from verify_service.application.support_console import SupportConsole
-from verify_service.application.verifications import Verifications
+from verify_service.adapters.redis_store.services.service_store import RedisServiceStore
+from verify_service.adapters.redis_store.support.staff_user_store import (
+    RedisStaffUserStore,
+    StaffKeys,
+)
+from verify_service.adapters.redis_store.verifications.verification_store import (
+    RedisVerificationStore,
+)
+from verify_service.application.access.access import AccountCredentials, Authenticator
+from verify_service.application.access.api_keys import ApiKeyCredentials, ApiKeys
+from verify_service.application.attempts.attempts import DAY_MS, Attempts
+from verify_service.application.audit.ports import AuditLog
+from verify_service.application.delivery.channel_fallback import ChannelFallback
+from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
+from verify_service.application.delivery.delivery_worker import DeliveryWorker, RetryPolicy
+from verify_service.application.delivery.ports import DeliveryProvider
+from verify_service.application.ports import Clock
+from verify_service.application.protection.abuse_protection import AbuseProtection
+from verify_service.application.protection.fraud_guard_blocks import FraudGuardBlocks
+from verify_service.application.protection.rate_limit_catalog import RateLimitCatalog
+from verify_service.application.protection.safe_list import SafeList
+from verify_service.application.services.service_catalog import ServiceCatalog
+from verify_service.application.support.staff_users import SessionPolicy, StaffUsers
+from verify_service.application.support.support_console import SupportConsole
+from verify_service.application.verifications.verifications import Verifications
 from verify_service.console.views import wire_outcome
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
-from verify_service.http import (
-    attempts_api,
-    audit_api,
-    audit_hooks,
-    delivery_attempts_api,
-    delivery_receipts_api,
-    fraud_guard_api,
-    health,
-    keys_api,
-    rate_limits_api,
-    safe_list_api,
-    services_api,
-    verifications_api,
-)
-from verify_service.http.auth import authenticate_request
+from verify_service.http import attempts_api, health, services_api, verifications_api
+from verify_service.http.access import keys_api
+from verify_service.http.access.auth import authenticate_request
+from verify_service.http.audit import audit_api, audit_hooks
+from verify_service.http.delivery import delivery_attempts_api, delivery_receipts_api
 from verify_service.http.error_codes import register_error_handlers
 from verify_service.http.health import HEALTH_ENDPOINTS
+from verify_service.http.protection import fraud_guard_api, rate_limits_api, safe_list_api
 from verify_service.http.wiring import EXTENSION_KEY, Components
 from verify_service.settings import Settings
 

@@ -13,7 +13,10 @@ import threading
 from dataclasses import replace
 from types import FrameType
 
-from verify_service.adapters.delivery.registry import close_providers, providers_by_channel
+from verify_service.adapters.delivery.providers.registry import (
+    close_providers,
+    providers_by_channel,
+)
 from verify_service.app import Container
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE, PROFILES
-from verify_service.adapters.delivery.console import ConsoleConfig
-from verify_service.adapters.delivery.dsn import ProviderConfigError
-from verify_service.adapters.delivery.registry import (
+from verify_service.adapters.delivery.providers.console import ConsoleConfig
+from verify_service.adapters.delivery.providers.dsn import ProviderConfigError
+from verify_service.adapters.delivery.providers.registry import (
     DEFAULT_PROVIDERS,
     ProviderConfig,
     parse_provider_list,

@@ -21,12 +21,12 @@ from tests.e2e.conftest import server_env
 from tests.support.delivery_processes import ServeProcess, WorkerProcess
 from tests.support.processes import RedisServer
 from tests.support.standin_http import Failure, StandinHttp
-from verify_service.adapters.delivery.webhook import (
+from verify_service.adapters.delivery.providers.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     verify_webhook_signature,
 )
-from verify_service.adapters.redis_store.delivery_queue import GROUP
+from verify_service.adapters.redis_store.delivery.delivery_queue import GROUP
 from verify_service.adapters.redis_store.keys import OutboxKeys
 
 TO = "+14155552671"

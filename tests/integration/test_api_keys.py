@@ -17,9 +17,9 @@ from werkzeug.test import TestResponse
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Api
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.app import CONTAINER_KEY, create_app
-from verify_service.application.access import Principal
-from verify_service.application.api_keys import ApiKeyCredentials, ApiKeys
-from verify_service.application.ports import AuditEntry
+from verify_service.application.access.access import Principal
+from verify_service.application.access.api_keys import ApiKeyCredentials, ApiKeys
+from verify_service.application.audit.ports import AuditEntry
 from verify_service.domain.errors import NotFound
 from verify_service.domain.keyring import Keyring
 from verify_service.settings import Settings
@@ -227,7 +227,7 @@ def test_key_check_compares_in_constant_time_even_for_an_unknown_sid(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("verify_service.application.api_keys.hmac.compare_digest", spy)
+    monkeypatch.setattr("verify_service.application.access.api_keys.hmac.compare_digest", spy)
     assert verifier.verify(created.key.sid, created.secret) is not None
     assert verifier.verify("SK" + "e" * 32, created.secret) is None
     assert len(calls) == 2

@@ -16,7 +16,7 @@ from tests.conftest import Api, deliver_queued
 from tests.integration.test_rate_limiter import CountingClient
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.app import CONTAINER_KEY, create_app
-from verify_service.application.attempts import Attempts
+from verify_service.application.attempts.attempts import Attempts
 from verify_service.settings import Settings
 
 US = "+14155552671"

@@ -17,11 +17,11 @@ from click.testing import CliRunner
 from flask import Flask
 
 from tests.conftest import ACCOUNT_SID, SECRET_KEY, Api
-from verify_service.adapters.redis_store.audit_log import RedisAuditLog
+from verify_service.adapters.redis_store.audit.audit_log import RedisAuditLog
 from verify_service.adapters.redis_store.keys import AuditKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.app import CONTAINER_KEY
-from verify_service.application.ports import AuditEntry
+from verify_service.application.audit.ports import AuditEntry
 from verify_service.cli import main
 from verify_service.domain.keyring import Keyring
 

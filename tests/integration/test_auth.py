@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Api
-from verify_service.application.access import AccountCredentials, Authenticator, Permission
+from verify_service.application.access.access import AccountCredentials, Authenticator, Permission
 
 WRONG_SID = "AC" + "fedcba9876543210" * 2
 WRONG_TOKEN = "wrong-auth-token-0123456789"
@@ -159,7 +159,7 @@ def spy_on_compare_digest(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, 
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("verify_service.application.access.hmac.compare_digest", spy)
+    monkeypatch.setattr("verify_service.application.access.access.hmac.compare_digest", spy)
     return calls
 
 

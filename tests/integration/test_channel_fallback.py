@@ -12,11 +12,11 @@ from flask import Flask
 
 from tests.conftest import Api, deliver_queued
 from tests.support.fakes import FixedClock, RecordingSender
-from verify_service.adapters.redis_store.fallback_schedule import RedisFallbackSchedule
+from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
 from verify_service.adapters.redis_store.keys import FallbackKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.app import CONTAINER_KEY, create_app
-from verify_service.domain.delivery import (
+from verify_service.domain.delivery.delivery import (
     DeliveryReceipt,
     DeliveryRequest,
     PermanentDeliveryError,

@@ -19,9 +19,12 @@ from tests.conftest import Api, deliver_queued
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.adapters.password_hasher import Argon2PasswordHasher
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.adapters.redis_store.staff_user_store import RedisStaffUserStore, StaffKeys
+from verify_service.adapters.redis_store.support.staff_user_store import (
+    RedisStaffUserStore,
+    StaffKeys,
+)
 from verify_service.app import CONTAINER_KEY, build_staff_users, create_app
-from verify_service.application.staff_users import StaffUserRecord, StaffUsers
+from verify_service.application.support.staff_users import StaffUserRecord, StaffUsers
 from verify_service.cli import main
 from verify_service.domain.staff import StaffRole
 from verify_service.settings import Settings

@@ -17,13 +17,13 @@ from flask import Flask
 from tests.conftest import Api
 from tests.support.fakes import FixedClock
 from tests.support.standin_http import Failure, StandinHttp
-from verify_service.adapters.delivery.registry import (
+from verify_service.adapters.delivery.providers.registry import (
     ManagedProvider,
     build_providers,
     parse_provider_list,
 )
 from verify_service.app import CONTAINER_KEY, Container, create_app
-from verify_service.application.delivery_worker import RetryPolicy
+from verify_service.application.delivery.delivery_worker import RetryPolicy
 from verify_service.cli import main
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings

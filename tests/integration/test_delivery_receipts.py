@@ -28,13 +28,13 @@ from werkzeug.test import TestResponse
 from tests.conftest import Api, deliver_queued
 from tests.support.fakes import START_MS, FixedClock
 from tests.support.standin_http import StandinHttp
-from verify_service.adapters.delivery.receipts import vonage_signature
-from verify_service.adapters.delivery.registry import (
+from verify_service.adapters.delivery.providers.registry import (
     ManagedProvider,
     build_providers,
     close_providers,
     parse_provider_list,
 )
+from verify_service.adapters.delivery.receipts import vonage_signature
 from verify_service.app import create_app
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings

@@ -22,15 +22,15 @@ from flask import Flask
 from tests.conftest import Api
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.standin_http import Failure, StandinHttp
-from verify_service.adapters.delivery.registry import (
+from verify_service.adapters.delivery.providers.registry import (
     ManagedProvider,
     build_providers,
     parse_provider_list,
 )
-from verify_service.adapters.redis_store.delivery_queue import GROUP
+from verify_service.adapters.redis_store.delivery.delivery_queue import GROUP
 from verify_service.adapters.redis_store.keys import OutboxKeys
 from verify_service.app import CONTAINER_KEY, Container, build_container, create_app
-from verify_service.application.delivery_worker import DeliveryWorker, RetryPolicy
+from verify_service.application.delivery.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings
 

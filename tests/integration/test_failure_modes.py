@@ -12,7 +12,7 @@ from flask import Flask
 from tests.conftest import Api
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.app import create_app
-from verify_service.application.ports import PendingSnapshot, StartContext
+from verify_service.application.verifications.ports import PendingSnapshot, StartContext
 from verify_service.http.wiring import EXTENSION_KEY
 from verify_service.settings import Settings
 

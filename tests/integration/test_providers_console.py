@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from verify_service.adapters.delivery.registry import build_providers, parse_provider_list
-from verify_service.domain.delivery import DeliveryRequest, RenderedMessage
+from verify_service.adapters.delivery.providers.registry import build_providers, parse_provider_list
+from verify_service.domain.delivery.delivery import DeliveryRequest, RenderedMessage
 from verify_service.domain.models import Channel
 
 TEXT = "Your Acme verification code is: 112358"

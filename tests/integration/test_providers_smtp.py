@@ -11,9 +11,9 @@ import pytest
 
 from tests.support.smtp_server import SmtpServer
 from tests.support.tls_certificate import LoopbackCertificate
-from verify_service.adapters.delivery.registry import build_providers, parse_provider_list
-from verify_service.adapters.delivery.smtp import SmtpConfig, SmtpProvider
-from verify_service.domain.delivery import (
+from verify_service.adapters.delivery.providers.registry import build_providers, parse_provider_list
+from verify_service.adapters.delivery.providers.smtp import SmtpConfig, SmtpProvider
+from verify_service.domain.delivery.delivery import (
     DeliveryError,
     DeliveryRequest,
     PermanentDeliveryError,

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.standin_http import Failure, StandinHttp
-from verify_service.adapters.delivery.registry import build_providers, parse_provider_list
-from verify_service.adapters.delivery.twilio import TwilioProvider
-from verify_service.domain.delivery import (
+from verify_service.adapters.delivery.providers.registry import build_providers, parse_provider_list
+from verify_service.adapters.delivery.providers.twilio import TwilioProvider
+from verify_service.domain.delivery.delivery import (
     DeliveryError,
     DeliveryRequest,
     PermanentDeliveryError,

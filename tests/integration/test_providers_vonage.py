@@ -7,17 +7,17 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.standin_http import Failure, StandinHttp
-from verify_service.adapters.delivery.registry import build_providers, parse_provider_list
-from verify_service.adapters.delivery.vonage import VonageProvider
-from verify_service.domain.delivery import (
+from verify_service.adapters.delivery.providers.registry import build_providers, parse_provider_list
+from verify_service.adapters.delivery.providers.vonage import VonageProvider
+from verify_service.domain.delivery.delivery import (
     DeliveryError,
     DeliveryRequest,
     PermanentDeliveryError,
     RenderedMessage,
     TransientDeliveryError,
 )
+from verify_service.domain.messages.sms_encoding import sms_wire_text
 from verify_service.domain.models import Channel
-from verify_service.domain.sms_encoding import sms_wire_text
 
 API_KEY = "a1b2c3d4"
 API_SECRET = "vonage-secret-Zq8w"

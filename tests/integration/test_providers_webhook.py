@@ -10,13 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.standin_http import Failure, StandinHttp
-from verify_service.adapters.delivery.registry import build_providers, parse_provider_list
-from verify_service.adapters.delivery.webhook import (
+from verify_service.adapters.delivery.providers.registry import build_providers, parse_provider_list
+from verify_service.adapters.delivery.providers.webhook import (
     WebhookConfig,
     WebhookProvider,
     verify_webhook_signature,
 )
-from verify_service.domain.delivery import (
+from verify_service.domain.delivery.delivery import (
     DeliveryError,
     DeliveryRequest,
     PermanentDeliveryError,

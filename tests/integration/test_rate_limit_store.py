@@ -18,17 +18,17 @@ import redis
 
 from tests.support.processes import free_port
 from verify_service.adapters.redis_connection import connect, embedded
-from verify_service.adapters.redis_store import RedisServiceStore
 from verify_service.adapters.redis_store.keys import KeySpace
-from verify_service.adapters.redis_store.rate_limit_store import (
+from verify_service.adapters.redis_store.protection.rate_limit_store import (
     RedisRateLimitStore,
     decode_rate_limits,
 )
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.application.ports import RateLimitWrite
+from verify_service.adapters.redis_store.services.service_store import RedisServiceStore
+from verify_service.application.protection.ports import RateLimitWrite
 from verify_service.domain import sids
 from verify_service.domain.errors import StoreUnavailable
-from verify_service.domain.rate_limits import (
+from verify_service.domain.protection.rate_limits import (
     MAX_BUCKETS_PER_RATE_LIMIT,
     MAX_RATE_LIMITS_PER_SERVICE,
     Bucket,

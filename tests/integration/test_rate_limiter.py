@@ -11,9 +11,9 @@ import redis
 
 from tests.integration.test_store_scripts import run_concurrently
 from tests.support.fakes import FixedClock
-from verify_service.adapters.redis_store.rate_limiter import LimitsRateLimiter
+from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.application.ports import WindowCount, WindowLimit
+from verify_service.application.protection.ports import WindowCount, WindowLimit
 from verify_service.domain.errors import StoreUnavailable
 
 

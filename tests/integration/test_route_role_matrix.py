@@ -21,8 +21,8 @@ from flask.testing import FlaskClient
 
 from tests.conftest import Api
 from verify_service.app import CONTAINER_KEY
-from verify_service.application.access import ROLES, Permission, Principal
-from verify_service.http.delivery_receipts_api import RECEIPT_ENDPOINTS
+from verify_service.application.access.access import ROLES, Permission, Principal
+from verify_service.http.delivery.delivery_receipts_api import RECEIPT_ENDPOINTS
 from verify_service.http.health import HEALTH_ENDPOINTS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "access-control.md"

@@ -13,13 +13,13 @@ from flask import Flask
 
 from tests.conftest import Api
 from verify_service.adapters.redis_store.keys import KeySpace
-from verify_service.adapters.redis_store.safe_list_store import (
+from verify_service.adapters.redis_store.protection.safe_list_store import (
     RedisSafeListStore,
     safe_list_field,
 )
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.app import CONTAINER_KEY
-from verify_service.application.ports import SafeListRecord
+from verify_service.application.protection.ports import SafeListRecord
 from verify_service.domain.keyring import Keyring
 from verify_service.settings import Settings
 

@@ -16,11 +16,14 @@ import pytest
 import redis
 
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
-from verify_service.adapters.redis_store import RedisServiceStore, RedisVerificationStore
 from verify_service.adapters.redis_store.keys import KeySpace
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.adapters.redis_store.services.service_store import RedisServiceStore
+from verify_service.adapters.redis_store.verifications.verification_store import (
+    RedisVerificationStore,
+)
 from verify_service.app import build_container
-from verify_service.application.ports import (
+from verify_service.application.verifications.ports import (
     ReserveResult,
     StartOutcome,
     StartResult,
@@ -28,7 +31,7 @@ from verify_service.application.ports import (
     VerificationRef,
 )
 from verify_service.domain import sids
-from verify_service.domain.delivery import DeliveryJob, RenderedMessage
+from verify_service.domain.delivery.delivery import DeliveryJob, RenderedMessage
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel, VerificationStatus
 from verify_service.domain.service import Service
@@ -38,8 +41,8 @@ NOW = 1_790_000_000_000
 TTL_MS = 600_000
 TO = "+14155552671"
 
-SCRIPTS_DIR = Path(str(resources.files("verify_service.adapters.redis_store") / "scripts"))
-LUA_FILES = sorted(SCRIPTS_DIR.glob("*.lua"))
+REDIS_STORE_DIR = Path(str(resources.files("verify_service.adapters.redis_store")))
+LUA_FILES = sorted(REDIS_STORE_DIR.glob("*/scripts/*.lua"))
 
 
 class _QueueingStore:

@@ -6,7 +6,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from verify_service.domain.delivery import DeliveryReceipt, DeliveryRequest, RenderedMessage
+from verify_service.domain.delivery.delivery import (
+    DeliveryReceipt,
+    DeliveryRequest,
+    RenderedMessage,
+)
 from verify_service.domain.models import Channel
 
 # Voice messages spell the code digit by digit ("1, 2, 3"); text messages carry it whole.

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from verify_service.application.access import Permission
-from verify_service.application.audit import admin_only, mask_target
+from verify_service.application.access.access import Permission
+from verify_service.application.audit.audit import admin_only, mask_target
 from verify_service.domain.audit_chain import (
     GENESIS,
     ChainHead,

@@ -15,24 +15,24 @@ from babel.messages.extract import extract_from_file
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
-from verify_service.domain.catalogue_checks import (
+from verify_service.domain.messages.catalogue_checks import (
     MAX_SMS_SEGMENTS,
     CatalogueError,
     placeholders,
     worst_case_sms_sizes,
 )
-from verify_service.domain.catalogues import (
+from verify_service.domain.messages.catalogues import (
     SOURCE_LOCALE,
     catalogue_folder,
     default_catalogue_root,
     load_catalogues,
 )
-from verify_service.domain.locales import SUPPORTED_LOCALES
-from verify_service.domain.message_templates import CODE, DO_NOT_SHARE, TEMPLATES
-from verify_service.domain.sms_encoding import SmsEncoding
+from verify_service.domain.messages.locales import SUPPORTED_LOCALES
+from verify_service.domain.messages.message_templates import CODE, DO_NOT_SHARE, TEMPLATES
+from verify_service.domain.messages.sms_encoding import SmsEncoding
 
 ROOT = Path(str(default_catalogue_root()))
-TEMPLATES_SOURCE = Path(__file__).parents[2] / "verify_service/domain/message_templates.py"
+TEMPLATES_SOURCE = Path(__file__).parents[2] / "verify_service/domain/messages/message_templates.py"
 FOLDERS = sorted(path.parent.parent.name for path in ROOT.glob("*/LC_MESSAGES/messages.po"))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from verify_service.domain.delivery.fallback import FallbackStep, next_step, parse_fallback_channels
 from verify_service.domain.errors import InvalidParameter
-from verify_service.domain.fallback import FallbackStep, next_step, parse_fallback_channels
 from verify_service.domain.models import Channel
 from verify_service.domain.service import Service, validate_service_changes
 

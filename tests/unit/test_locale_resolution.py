@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from verify_service.domain.locale_resolution import LOCALE_OF_REGION, region_of
-from verify_service.domain.locales import SUPPORTED_LOCALES
-from verify_service.domain.messages import SHIPPED_LOCALES, resolve_locale
+from verify_service.domain.messages.locale_resolution import LOCALE_OF_REGION, region_of
+from verify_service.domain.messages.locales import SUPPORTED_LOCALES
+from verify_service.domain.messages.messages import SHIPPED_LOCALES, resolve_locale
 from verify_service.domain.models import Channel
 
 PHONE_CHANNELS = [Channel.SMS, Channel.CALL, Channel.WHATSAPP]

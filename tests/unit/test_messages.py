@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from verify_service.domain.delivery import RenderedMessage
-from verify_service.domain.messages import (
+from verify_service.domain.delivery.delivery import RenderedMessage
+from verify_service.domain.messages.messages import (
     DO_NOT_SHARE_WARNING,
     SHIPPED_LOCALES,
     MessageContent,

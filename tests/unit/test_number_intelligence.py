@@ -8,7 +8,7 @@ import pytest
 from phonenumbers import PhoneNumberType
 
 from verify_service.domain.errors import InvalidParameter
-from verify_service.domain.number_intelligence import (
+from verify_service.domain.protection.number_intelligence import (
     _MCC_BY_REGION,
     REFUSED_LINE_TYPES,
     NumberFacts,

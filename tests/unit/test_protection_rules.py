@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from verify_service.domain.errors import InvalidParameter
-from verify_service.domain.fraud_guard import BreakerSettings, settled_sends, should_trip
-from verify_service.domain.geo_permissions import (
+from verify_service.domain.models import Channel
+from verify_service.domain.protection.fraud_guard import BreakerSettings, settled_sends, should_trip
+from verify_service.domain.protection.geo_permissions import (
     DEFAULT_HIGH_RISK_COUNTRIES,
     GeoPermissions,
     parse_geo_permissions,
 )
-from verify_service.domain.models import Channel
-from verify_service.domain.protection_settings import (
+from verify_service.domain.protection.protection_settings import (
     FraudGuardMode,
     parse_test_destinations,
     validate_protection_changes,

@@ -7,18 +7,18 @@ import hmac
 
 import pytest
 
-from verify_service.adapters.delivery.console import ConsoleConfig
-from verify_service.adapters.delivery.dsn import ProviderConfigError
-from verify_service.adapters.delivery.registry import (
+from verify_service.adapters.delivery.providers.console import ConsoleConfig
+from verify_service.adapters.delivery.providers.dsn import ProviderConfigError
+from verify_service.adapters.delivery.providers.registry import (
     build_providers,
     close_providers,
     parse_provider_list,
     providers_by_channel,
 )
-from verify_service.adapters.delivery.smtp import SmtpConfig
-from verify_service.adapters.delivery.twilio import TWILIO_API_URL, TwilioConfig
-from verify_service.adapters.delivery.vonage import VONAGE_API_URL, VonageConfig, is_gsm7
-from verify_service.adapters.delivery.webhook import (
+from verify_service.adapters.delivery.providers.smtp import SmtpConfig
+from verify_service.adapters.delivery.providers.twilio import TWILIO_API_URL, TwilioConfig
+from verify_service.adapters.delivery.providers.vonage import VONAGE_API_URL, VonageConfig, is_gsm7
+from verify_service.adapters.delivery.providers.webhook import (
     WebhookConfig,
     verify_webhook_signature,
     webhook_signature,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.support.fakes import RecordingSender
-from verify_service.adapters.delivery.dsn import ProviderConfigError
+from verify_service.adapters.delivery.providers.dsn import ProviderConfigError
+from verify_service.adapters.delivery.providers.registry import build_providers, parse_provider_list
+from verify_service.adapters.delivery.providers.vonage import VonageConfig
 from verify_service.adapters.delivery.receipts import receipt_url
-from verify_service.adapters.delivery.registry import build_providers, parse_provider_list
-from verify_service.adapters.delivery.vonage import VonageConfig
 from verify_service.domain.models import Channel
 
 VL = "VL" + "ab" * 16

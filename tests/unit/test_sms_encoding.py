@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from verify_service.domain.sms_encoding import (
+from verify_service.domain.messages.sms_encoding import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     SmsEncoding,

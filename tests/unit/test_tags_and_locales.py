@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from verify_service.domain.errors import InvalidParameter
-from verify_service.domain.locales import SUPPORTED_LOCALES, require_supported_locale
+from verify_service.domain.messages.locales import SUPPORTED_LOCALES, require_supported_locale
 from verify_service.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, parse_tags
 
 # -- Tags -----------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import secrets
 
 from flask import Response, abort, current_app, g, request
 
-from verify_service.application.staff_users import ConsoleSession
-from verify_service.console import COMPONENTS_KEY, ConsoleComponents
+from verify_service.application.support.staff_users import ConsoleSession
+from verify_service.console.components import COMPONENTS_KEY, ConsoleComponents
 
 SESSION_COOKIE = "vs_console"
 LOGIN_COOKIE = "vs_console_login"

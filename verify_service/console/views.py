@@ -14,15 +14,15 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from verify_service.application.audit import valid_entry_id
-from verify_service.application.staff_users import (
+from verify_service.application.audit.audit import valid_entry_id
+from verify_service.application.support.staff_users import (
     ConsoleSession,
     LoginRefused,
     LoginThrottled,
     session_key,
 )
-from verify_service.application.support_console import Staff, Timeline, VerificationChanged
-from verify_service.console import BLUEPRINT_NAME
+from verify_service.application.support.support_console import Staff, Timeline, VerificationChanged
+from verify_service.console.components import BLUEPRINT_NAME
 from verify_service.console.guard import (
     Refusal,
     add_security_headers,

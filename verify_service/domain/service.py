@@ -10,21 +10,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from verify_service.domain.codes import DEFAULT_CODE_LENGTH, MAX_CODE_LENGTH, MIN_CODE_LENGTH
-from verify_service.domain.errors import InvalidParameter
-from verify_service.domain.fallback import (
+from verify_service.domain.delivery.fallback import (
     DEFAULT_FALLBACK_AFTER_SECONDS,
     MAX_FALLBACK_AFTER_SECONDS,
     MIN_FALLBACK_AFTER_SECONDS,
     parse_fallback_channels,
 )
-from verify_service.domain.geo_permissions import GeoPermissions
+from verify_service.domain.errors import InvalidParameter
 from verify_service.domain.models import (
     DEFAULT_TTL_SECONDS,
     MAX_TTL_SECONDS,
     MIN_TTL_SECONDS,
     Channel,
 )
-from verify_service.domain.protection_settings import (
+from verify_service.domain.protection.geo_permissions import GeoPermissions
+from verify_service.domain.protection.protection_settings import (
     DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR,
     DEFAULT_DAILY_COUNTRY_SEND_CAP,
     DEFAULT_DAILY_SEND_CAP,

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from verify_service.application.access import Permission
-from verify_service.application.attempts import AttemptQuery, Attempts
-from verify_service.http.auth import current_principal, permission_denied, requires
+from verify_service.application.access.access import Permission
+from verify_service.application.attempts.attempts import AttemptQuery, Attempts
+from verify_service.http.access.auth import current_principal, permission_denied, requires
 from verify_service.http.params import load
 from verify_service.http.representations import (
     attempt_json,

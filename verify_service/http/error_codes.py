@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from verify_service.application.delivery_receipts import ReceiptRejected
+from verify_service.application.delivery.delivery_receipts import ReceiptRejected
 from verify_service.domain import errors
 from verify_service.domain.destinations import mask_destination
 

@@ -6,13 +6,13 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from verify_service.application.api_keys import ApiKey
-from verify_service.application.attempts import Attempt, AttemptSummary, Tally
-from verify_service.application.delivery_receipts import AttemptRecord
-from verify_service.application.safe_list import SafeListEntry
+from verify_service.application.access.api_keys import ApiKey
+from verify_service.application.attempts.attempts import Attempt, AttemptSummary, Tally
+from verify_service.application.delivery.delivery_receipts import AttemptRecord
+from verify_service.application.protection.safe_list import SafeListEntry
 from verify_service.domain.models import Channel, Verification
-from verify_service.domain.number_intelligence import describe, lookup_json
-from verify_service.domain.rate_limits import Bucket, RateLimit
+from verify_service.domain.protection.number_intelligence import describe, lookup_json
+from verify_service.domain.protection.rate_limits import Bucket, RateLimit
 from verify_service.domain.service import Service
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from verify_service.application.access import Permission
-from verify_service.http.auth import requires
+from verify_service.application.access.access import Permission
+from verify_service.http.access.auth import requires
 from verify_service.http.params import load, request_params
 from verify_service.http.representations import page_json, service_json
 from verify_service.http.schemas import PageParams, ServiceParams

@@ -7,15 +7,15 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from verify_service.application.abuse_protection import parse_rate_limit_values
-from verify_service.application.access import Permission
-from verify_service.application.verifications import CheckRequest, StartRequest
+from verify_service.application.access.access import Permission
+from verify_service.application.protection.abuse_protection import parse_rate_limit_values
+from verify_service.application.verifications.verifications import CheckRequest, StartRequest
 from verify_service.domain.destinations import display_masked_destination
 from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter
-from verify_service.domain.locales import require_supported_locale
+from verify_service.domain.messages.locales import require_supported_locale
 from verify_service.domain.models import Channel, Verification, VerificationStatus
 from verify_service.domain.tags import parse_tags
-from verify_service.http.auth import current_principal, permission_denied, requires
+from verify_service.http.access.auth import current_principal, permission_denied, requires
 from verify_service.http.params import load, request_params
 from verify_service.http.representations import verification_check_json, verification_json
 from verify_service.http.schemas import CheckParams, StartParams, UpdateVerificationParams

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
-from verify_service.application.rate_limit_catalog import RateLimitCatalog
-from verify_service.application.safe_list import SafeList
-from verify_service.application.service_catalog import ServiceCatalog
-from verify_service.application.verifications import Verifications
-from verify_service.http.auth import current_principal
+from verify_service.application.protection.rate_limit_catalog import RateLimitCatalog
+from verify_service.application.protection.safe_list import SafeList
+from verify_service.application.services.service_catalog import ServiceCatalog
+from verify_service.application.verifications.verifications import Verifications
+from verify_service.http.access.auth import current_principal
 
 EXTENSION_KEY = "verify_service"
 

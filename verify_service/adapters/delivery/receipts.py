@@ -21,9 +21,9 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
-from verify_service.adapters.delivery.twilio import TwilioConfig, TwilioProvider
-from verify_service.adapters.delivery.vonage import VonageConfig, VonageProvider
-from verify_service.adapters.delivery.webhook import (
+from verify_service.adapters.delivery.providers.twilio import TwilioConfig, TwilioProvider
+from verify_service.adapters.delivery.providers.vonage import VonageConfig, VonageProvider
+from verify_service.adapters.delivery.providers.webhook import (
     DEFAULT_TOLERANCE_SECONDS,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -31,14 +31,14 @@ from verify_service.adapters.delivery.webhook import (
     WebhookProvider,
     verify_webhook_signature,
 )
-from verify_service.application.delivery_receipts import (
+from verify_service.application.delivery.delivery_receipts import (
     InboundReceipt,
     ReceiptChecker,
     ReceiptRejected,
     ReceiptUpdate,
 )
-from verify_service.application.ports import DeliveryProvider
-from verify_service.domain.delivery import AttemptStatus
+from verify_service.application.delivery.ports import DeliveryProvider
+from verify_service.domain.delivery.delivery import AttemptStatus
 from verify_service.domain.errors import InvalidParameter
 from verify_service.domain.models import Channel
 

@@ -1,6 +1,2 @@
-"""Redis adapter: every state change is one Lua script in `scripts/`."""
-
-from verify_service.adapters.redis_store.service_store import RedisServiceStore
-from verify_service.adapters.redis_store.verification_store import RedisVerificationStore
-
-__all__ = ["RedisServiceStore", "RedisVerificationStore"]
+"""Redis adapter, one sub-package per capability. Every state change is one Lua script, kept
+in that capability's `scripts/` folder; `scripts.ScriptBook` loads them all by file stem."""

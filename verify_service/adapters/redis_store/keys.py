@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from verify_service.application.ports import VerificationRef
+from verify_service.application.verifications.ports import VerificationRef
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,28 @@ import redis
 ScriptArg = str | bytes | int
 
 
+def package_scripts() -> list[tuple[str, str]]:
+    """Every `<capability>/scripts/*.lua` of this package as (file stem, source), by name."""
+    found: list[tuple[str, str]] = []
+    for capability in resources.files("verify_service.adapters.redis_store").iterdir():
+        folder = capability / "scripts"
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.name.endswith(".lua"):
+                found.append((entry.name.removesuffix(".lua"), entry.read_text("utf-8")))
+    return sorted(found)
+
+
 class ScriptBook:
     """The package's Lua scripts by name (file stem), with their SHA1 digests."""
 
     def __init__(self) -> None:
-        folder = resources.files("verify_service.adapters.redis_store") / "scripts"
         self._sources: dict[str, str] = {}
-        for entry in folder.iterdir():
-            if entry.name.endswith(".lua"):
-                self._sources[entry.name.removesuffix(".lua")] = entry.read_text("utf-8")
+        for name, source in package_scripts():
+            if name in self._sources:
+                raise ValueError(f"two Lua scripts are named {name!r}")
+            self._sources[name] = source
         self._shas = {
             name: hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
             for name, source in self._sources.items()

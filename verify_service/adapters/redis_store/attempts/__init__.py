@@ -1,0 +1,1 @@
+"""Redis storage of the attempt history indexes."""

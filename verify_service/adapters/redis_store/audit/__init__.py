@@ -1,0 +1,1 @@
+"""Redis storage of the hash-chained audit log."""

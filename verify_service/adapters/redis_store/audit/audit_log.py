@@ -1,0 +1,170 @@
+"""The audit log in Redis: a stream bounded by MAXLEN, and a head record naming the newest
+entry's hash (docs/audit-log.md).
+
+An append reads the head, hashes the entry against it in Python (the chain key never
+reaches Redis), and runs `append_audit_entry.lua`, which adds the entry only if the head is
+still the one read (compare-and-set) and moves the head in the same step. A concurrent
+append makes it read the new head and try again, so entries form one chain in stream order.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.keys import AuditKeys
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.application.audit.audit import AuditRecord, audit_record
+from verify_service.application.audit.ports import AuditEntry
+from verify_service.domain.audit_chain import (
+    GENESIS,
+    ChainHead,
+    ChainRecord,
+    ChainReport,
+    ChainVerifier,
+    seal,
+)
+from verify_service.domain.errors import TooManyConcurrentRequests
+
+APPEND_ATTEMPTS = 20
+PAGE = 500
+
+
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.decode("utf-8", "replace")
+
+
+def _seq(value: bytes | None) -> int:
+    text = _text(value)
+    return int(text) if text.isdigit() else 0
+
+
+def _record(entry_id: bytes, fields: dict[bytes, bytes]) -> ChainRecord:
+    return ChainRecord(
+        entry_id=_text(entry_id),
+        body=fields.get(b"entry", b""),
+        prev=_text(fields.get(b"prev")),
+        hash=_text(fields.get(b"hash")),
+    )
+
+
+class RedisAuditLog:
+    """`AuditLog` (append) and `AuditTrail` (read, verify) on one stream."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        scripts: ScriptBook,
+        keys: AuditKeys,
+        chain_key: bytes,
+        max_entries: int,
+    ) -> None:
+        if not chain_key:
+            raise ValueError("the audit chain needs a key")
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+        self._chain_key = chain_key
+        self._max_entries = max_entries
+
+    # -- AuditLog ----------------------------------------------------------------------------
+
+    @fail_closed
+    def append(self, entry: AuditEntry) -> None:
+        raw: list[bytes | None] = self._client.hmget(  # type: ignore[assignment]
+            self._keys.head, ["hash", "seq"]
+        )
+        current, seq = _text(raw[0]), _seq(raw[1])
+        for attempt in range(APPEND_ATTEMPTS):
+            prev = current or GENESIS
+            body, digest = seal(self._chain_key, prev, _fields(entry, seq + 1))
+            result = self._scripts.run(
+                self._client,
+                "append_audit_entry",
+                [self._keys.log, self._keys.head],
+                [current, digest, seq + 1, body, prev, self._max_entries],
+            )
+            if int(result[0]) == 1:
+                return
+            current, seq = _text(result[1]), _seq(result[2])
+            # Another append won the race: back off (exponential, full jitter, ≤ 64 ms) and
+            # chain onto the head it left.
+            time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 6)))  # noqa: S311 - jitter
+        raise TooManyConcurrentRequests("the audit log's head kept moving")
+
+    # -- AuditTrail --------------------------------------------------------------------------
+
+    @fail_closed
+    def newest(
+        self, limit: int, before: str | None = None, skip: int = 0
+    ) -> tuple[list[AuditRecord], bool]:
+        upper = f"({before}" if before is not None else "+"
+        raw: list[Any] = self._client.xrevrange(  # type: ignore[assignment]
+            self._keys.log, max=upper, min="-", count=skip + limit + 1
+        )
+        page = raw[skip:]
+        records = []
+        for entry_id, fields in page[:limit]:
+            stored = _record(entry_id, fields)
+            found = audit_record(stored)
+            records.append(found if found is not None else _unreadable(stored))
+        return records, len(page) > limit
+
+    def records(self, after: str | None = None) -> Iterator[ChainRecord]:
+        cursor = f"({after}" if after is not None else "-"
+        while True:
+            page = self._page(cursor)
+            yield from (_record(entry_id, fields) for entry_id, fields in page)
+            if len(page) < PAGE:
+                return
+            cursor = f"({_text(page[-1][0])}"
+
+    @fail_closed
+    def _page(self, cursor: str) -> list[Any]:
+        page: list[Any] = self._client.xrange(  # type: ignore[assignment]
+            self._keys.log, min=cursor, max="+", count=PAGE
+        )
+        return page
+
+    @fail_closed
+    def verify(self) -> ChainReport:
+        """Page through the stream oldest first; the last page and the head are read in one
+        MULTI, so appends running meanwhile are either checked or not yet in the head."""
+        verifier = ChainVerifier(self._chain_key)
+        cursor = "-"
+        while True:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.xrange(self._keys.log, min=cursor, max="+", count=PAGE)
+            pipe.hmget(self._keys.head, ["hash", "seq"])
+            page, head = pipe.execute()
+            for entry_id, fields in page:
+                if not verifier.feed(_record(entry_id, fields)):
+                    return verifier.finish(None)
+            if len(page) < PAGE:
+                found = None if head[0] is None else ChainHead(_text(head[0]), _seq(head[1]))
+                return verifier.finish(found)
+            cursor = f"({_text(page[-1][0])}"
+
+
+def _fields(entry: AuditEntry, seq: int) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "actor": entry.actor,
+        "role": entry.role,
+        "action": entry.action,
+        "target": entry.target,
+        "outcome": entry.outcome,
+        "time_ms": entry.time_ms,
+        "reason": entry.reason,
+    }
+
+
+def _unreadable(record: ChainRecord) -> AuditRecord:
+    """A record whose body is malformed (`audit verify` names it): shown, not hidden."""
+    entry = AuditEntry(actor="", role="", action="(malformed)", target="", outcome="", time_ms=0)
+    return AuditRecord(record.entry_id, 0, entry, record.prev, record.hash)

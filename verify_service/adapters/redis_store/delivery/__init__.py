@@ -1,0 +1,1 @@
+"""Redis storage of the delivery outbox, attempt statuses and the fallback schedule."""

@@ -1,0 +1,321 @@
+"""The outbox: a Redis stream read by a consumer group, a delayed set for retries, and a
+bounded dead-letter list. Jobs carry the code, so each is sealed (AES-256-GCM) at rest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.keys import OutboxKeys
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.domain.delivery.delivery import DeliveryJob, RenderedMessage
+from verify_service.domain.models import Channel
+
+GROUP = "delivery"
+DEAD_LETTER_BOUND = 10_000
+_STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    attempt_sid: str
+    failed_ms: int
+    channel: str
+    reason: str
+
+
+class RedisDeliveryQueue:
+    def __init__(
+        self,
+        client: redis.Redis,
+        scripts: ScriptBook,
+        keys: OutboxKeys,
+        sealer: DestinationCipher,
+        attempt_ttl_ms: int,
+    ) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+        self._sealer = sealer
+        self._attempt_ttl_ms = attempt_ttl_ms
+
+    # -- sealing ------------------------------------------------------------------------
+
+    def _seal(self, job: DeliveryJob) -> bytes:
+        message = job.message
+        plain = json.dumps(
+            {
+                "ve": job.verification_sid,
+                "va": job.service_sid,
+                "tag": job.verification_tag,
+                "to": job.to,
+                "ch": message.channel.value,
+                "lo": message.locale,
+                "text": message.text,
+                "subject": message.subject,
+                "html": message.html,
+                "voice": message.voice_language,
+            },
+            separators=(",", ":"),
+        )
+        return self._sealer.seal(plain, job.attempt_sid.encode("ascii"))
+
+    def _unseal(
+        self, job_id: str, fields: dict[bytes, bytes], deliveries: int = 1
+    ) -> DeliveryJob | None:
+        attempt_sid = fields[b"att"].decode()
+        plain = self._sealer.open(fields[b"job"], attempt_sid.encode("ascii"))
+        if plain is None:
+            return None  # sealed under a previous secret key: undeliverable
+        data: dict[str, Any] = json.loads(plain)
+        return DeliveryJob(
+            attempt_sid=attempt_sid,
+            verification_sid=data["ve"],
+            service_sid=data["va"],
+            verification_tag=data["tag"],
+            to=data["to"],
+            message=RenderedMessage(
+                channel=Channel(data["ch"]),
+                locale=data["lo"],
+                text=data["text"],
+                subject=data["subject"],
+                html=data["html"],
+                voice_language=data["voice"],
+            ),
+            enqueued_ms=int(fields[b"q"]),
+            provider_index=int(fields[b"p"]),
+            try_number=int(fields[b"t"]),
+            job_id=job_id,
+            deliveries=deliveries,
+        )
+
+    # -- producing ----------------------------------------------------------------------
+
+    def queue_commands(self, pipe: Any, job: DeliveryJob, history: Sequence[Any] = ()) -> None:
+        """Add the commands that queue `job` to a caller's pipeline (one round trip with
+        the caller's own commands). `history`: more field, value pairs for the attempt's
+        status record (the attempt history's sealed destination, digest, country)."""
+        pipe.xadd(
+            self._keys.stream,
+            {"att": job.attempt_sid, "job": self._seal(job), "p": 0, "t": 0, "q": job.enqueued_ms},
+        )
+        self._status_commands(
+            pipe, job.attempt_sid, "queued", job.enqueued_ms, creation=job, history=history
+        )
+
+    @fail_closed
+    def enqueue(self, job: DeliveryJob) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        self.queue_commands(pipe, job)
+        pipe.execute()
+
+    # -- consuming ----------------------------------------------------------------------
+
+    @fail_closed
+    def ensure_group(self) -> None:
+        try:
+            self._client.xgroup_create(self._keys.stream, GROUP, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    @fail_closed
+    def read(
+        self, consumer: str, count: int, block_ms: int, visibility_ms: int
+    ) -> list[DeliveryJob]:
+        """Deliveries abandoned by a dead worker (idle past the visibility timeout) first,
+        then new ones, waiting up to `block_ms` for them. The consumer group is created
+        when missing (first start, or a Redis that restarted empty)."""
+        try:
+            return self._read(consumer, count, block_ms, visibility_ms)
+        except redis.exceptions.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self.ensure_group()
+            return self._read(consumer, count, block_ms, visibility_ms)
+
+    def _read(
+        self, consumer: str, count: int, block_ms: int, visibility_ms: int
+    ) -> list[DeliveryJob]:
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = []
+        claimed: Any = self._client.xautoclaim(
+            self._keys.stream, GROUP, consumer, visibility_ms, "0-0", count=count
+        )
+        # A claimed entry deleted meanwhile comes back without fields: nothing to deliver.
+        entries += [entry for entry in claimed[1] if entry and entry[1]]
+        # How often each reclaimed entry was handed out: one that keeps killing or hanging its
+        # worker must end as a dead letter, not come back forever (one look-up per reclaim).
+        deliveries: dict[bytes, int] = {}
+        for entry_id, _fields in entries:
+            pending: Any = self._client.xpending_range(
+                self._keys.stream, GROUP, entry_id, entry_id, 1
+            )
+            if pending:
+                deliveries[entry_id] = int(pending[0]["times_delivered"])
+        if len(entries) < count:
+            reply: Any = self._client.xreadgroup(
+                GROUP,
+                consumer,
+                {self._keys.stream: ">"},
+                count=count - len(entries),
+                block=block_ms or None,
+            )
+            for _stream, stream_entries in reply or []:
+                entries += stream_entries
+        jobs = []
+        for entry_id, fields in entries:
+            job = self._unseal(entry_id.decode(), fields, deliveries.get(entry_id, 1))
+            if job is None:
+                self._scripts.run(
+                    self._client, "complete_delivery", [self._keys.stream], [GROUP, entry_id]
+                )
+                continue
+            jobs.append(job)
+        return jobs
+
+    @fail_closed
+    def complete(self, job: DeliveryJob) -> bool:
+        done = self._scripts.run(
+            self._client, "complete_delivery", [self._keys.stream], [GROUP, job.job_id]
+        )
+        return bool(done)
+
+    @fail_closed
+    def reschedule(
+        self, job: DeliveryJob, due_ms: int, provider_index: int, try_number: int
+    ) -> bool:
+        member = f"{job.attempt_sid}:{provider_index}:{try_number}:{job.enqueued_ms}"
+        done = self._scripts.run(
+            self._client,
+            "reschedule_delivery",
+            [self._keys.stream, self._keys.delayed, self._keys.delayed_jobs],
+            [GROUP, job.job_id, due_ms, member, self._seal(job)],
+        )
+        return bool(done)
+
+    @fail_closed
+    def promote_due(self, now_ms: int, limit: int = 100) -> int:
+        moved = self._scripts.run(
+            self._client,
+            "promote_due_deliveries",
+            [self._keys.stream, self._keys.delayed, self._keys.delayed_jobs],
+            [now_ms, limit],
+        )
+        return int(moved)
+
+    @fail_closed
+    def dead_letter(self, job: DeliveryJob, reason: str, now_ms: int) -> bool:
+        letter = f"{now_ms}|{job.message.channel.value}|{reason}"
+        done = self._scripts.run(
+            self._client,
+            "dead_letter_delivery",
+            [self._keys.stream, self._keys.dead, self._keys.dead_letters],
+            [GROUP, job.job_id, job.attempt_sid, letter, self._seal(job), DEAD_LETTER_BOUND],
+        )
+        return bool(done)
+
+    @fail_closed
+    def dead_letters(self, limit: int) -> list[DeadLetter]:
+        listed: Any = self._client.lrange(self._keys.dead, 0, limit - 1)
+        attempts = [a.decode() for a in listed]
+        if not attempts:
+            return []
+        whys: Any = self._client.hmget(self._keys.dead_letters, [f"{a}:why" for a in attempts])
+        letters = []
+        for attempt, why in zip(attempts, whys, strict=True):
+            if why is None:
+                continue
+            failed_ms, channel, reason = why.decode().split("|", 2)
+            letters.append(DeadLetter(attempt, int(failed_ms), channel, reason))
+        return letters
+
+    @fail_closed
+    def requeue(self, attempt_sid: str, now_ms: int) -> bool:
+        entry = self._scripts.run(
+            self._client,
+            "requeue_dead_letter",
+            [self._keys.stream, self._keys.dead, self._keys.dead_letters],
+            [attempt_sid, now_ms],
+        )
+        if entry is None:
+            return False
+        # Its attempt failed when it was dead-lettered; it is queued again now.
+        self._scripts.run(
+            self._client,
+            "reopen_attempt_status",
+            [self._keys.attempt(attempt_sid)],
+            [now_ms, self._attempt_ttl_ms],
+        )
+        return True
+
+    # -- attempt status -------------------------------------------------------------------
+
+    def _status_commands(
+        self,
+        pipe: Any,
+        attempt_sid: str,
+        status: str,
+        now_ms: int,
+        provider: str = "",
+        provider_message_id: str = "",
+        error_code: str = "",
+        creation: DeliveryJob | None = None,
+        history: Sequence[Any] = (),
+    ) -> None:
+        created: list[Any] = []
+        if creation is not None:
+            created = [
+                "ve",
+                creation.verification_sid,
+                "va",
+                creation.service_sid,
+                "ch",
+                creation.message.channel.value,
+                "ca",
+                now_ms,
+                *history,
+            ]
+        pipe.evalsha(
+            self._scripts.sha("record_attempt_status"),
+            1,
+            self._keys.attempt(attempt_sid),
+            now_ms,
+            status,
+            _STATUS_RANK[status],
+            provider,
+            provider_message_id,
+            error_code,
+            self._attempt_ttl_ms,
+            *created,
+        )
+
+    @fail_closed
+    def record_status(
+        self,
+        attempt_sid: str,
+        status: str,
+        now_ms: int,
+        provider: str = "",
+        provider_message_id: str = "",
+        error_code: str = "",
+    ) -> bool:
+        """True when recorded; False when the status would have moved backwards."""
+
+        def build(pipe: Any) -> None:
+            self._status_commands(
+                pipe, attempt_sid, status, now_ms, provider, provider_message_id, error_code
+            )
+
+        return bool(self._scripts.run_pipeline(self._client, build)[0])
+
+    @fail_closed
+    def attempt_status(self, attempt_sid: str) -> dict[str, str]:
+        raw: Any = self._client.hgetall(self._keys.attempt(attempt_sid))
+        # `to` is the attempt history's sealed destination: bytes, and not for this reader.
+        return {k.decode(): v.decode() for k, v in raw.items() if k != b"to"}

@@ -1,0 +1,81 @@
+"""Channel fallback steps in Redis: a sorted set of verifications by the time their next step
+is due, and a hash of what that step is. Only references are stored (service sid, `VE` sid,
+step index, the `VL` sid the step follows): the destination stays sealed in the verification
+hash and is read from there when the step runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.keys import FallbackKeys
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.application.delivery.channel_fallback import DueFallbackStep
+
+
+def _member(service_sid: str, verification_sid: str) -> str:
+    return f"{service_sid}:{verification_sid}"
+
+
+class RedisFallbackSchedule:
+    def __init__(self, client: redis.Redis, scripts: ScriptBook, keys: FallbackKeys) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+
+    def schedule_commands(
+        self,
+        pipe: Any,
+        service_sid: str,
+        verification_sid: str,
+        step: int,
+        after_attempt_sid: str,
+        due_ms: int,
+    ) -> None:
+        """Add the command that schedules a step to a caller's pipeline (the start's)."""
+        pipe.evalsha(
+            self._scripts.sha("schedule_fallback_step"),
+            2,
+            self._keys.due,
+            self._keys.steps,
+            _member(service_sid, verification_sid),
+            due_ms,
+            f"{step}|{after_attempt_sid}",
+        )
+
+    @fail_closed
+    def take_due(self, now_ms: int, limit: int) -> list[DueFallbackStep]:
+        flat = self._scripts.run(
+            self._client,
+            "take_due_fallback_steps",
+            [self._keys.due, self._keys.steps],
+            [now_ms, limit],
+        )
+        taken = []
+        for index in range(0, len(flat), 2):
+            service_sid, verification_sid = flat[index].decode().split(":", 1)
+            step, after_attempt_sid = flat[index + 1].decode().split("|", 1)
+            taken.append(
+                DueFallbackStep(service_sid, verification_sid, int(step), after_attempt_sid)
+            )
+        return taken
+
+    @fail_closed
+    def hasten(
+        self, service_sid: str, verification_sid: str, failed_attempt_sid: str, now_ms: int
+    ) -> bool:
+        done = self._scripts.run(
+            self._client,
+            "hasten_fallback_step",
+            [self._keys.due, self._keys.steps],
+            [_member(service_sid, verification_sid), failed_attempt_sid, now_ms],
+        )
+        return bool(done)
+
+    @fail_closed
+    def pending(self) -> dict[str, float]:
+        """Every scheduled step's verification and due time (ms), for tests and operators."""
+        entries: Any = self._client.zrange(self._keys.due, 0, -1, withscores=True)
+        return {member.decode(): score for member, score in entries}

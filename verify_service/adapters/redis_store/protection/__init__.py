@@ -1,0 +1,1 @@
+"""Redis storage of limits, rate limits, the safe list and Fraud Guard."""

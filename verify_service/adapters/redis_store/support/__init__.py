@@ -1,0 +1,1 @@
+"""Redis storage of support console users and sessions."""

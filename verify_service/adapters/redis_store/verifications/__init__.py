@@ -1,0 +1,1 @@
+"""Redis storage of verifications (one hash per verification, hash-tagged)."""

@@ -1,0 +1,389 @@
+"""Verifications in Redis: one small hash per (service, destination), changed by scripts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.attempts.attempt_history import (
+    DEFAULT_RETENTION_MS,
+    MAX_CHECK_EVENTS,
+    RedisAttemptHistory,
+)
+from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
+from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
+from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.keys import KeySpace
+from verify_service.adapters.redis_store.protection.fraud_guard_store import (
+    RedisFraudGuardStore,
+    decode_trip,
+)
+from verify_service.adapters.redis_store.protection.rate_limit_store import decode_rate_limits
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.adapters.redis_store.services.service_store import decode_service
+from verify_service.application.verifications.ports import (
+    PendingSnapshot,
+    ProtectionSettings,
+    Reservation,
+    ReserveResult,
+    StartContext,
+    StartOutcome,
+    StartProbe,
+    StartResult,
+    StartWrite,
+    VerificationRef,
+)
+from verify_service.domain.delivery.delivery import DeliveryJob
+from verify_service.domain.models import (
+    MAX_CHECKS_PER_VERIFICATION,
+    MAX_SENDS_PER_VERIFICATION,
+    Channel,
+    SendAttempt,
+    Verification,
+    VerificationStatus,
+    live_status,
+)
+from verify_service.domain.protection.protection_settings import (
+    DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR,
+    DEFAULT_FRAUD_GUARD_WINDOW_SECONDS,
+    FraudGuardMode,
+)
+from verify_service.domain.service import Service
+
+# Hash fields (short names keep a pending verification small; see docs/performance.md):
+# sid, to (sealed), ch channel, ca/ua created/updated ms, ex expiry ms, n sends, c checks,
+# salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags.
+
+
+def _pending(fields: list[bytes | None], now_ms: int) -> PendingSnapshot | None:
+    sid, salt, expires, sends, checks, amount, payee, locale = fields
+    if sid is None or salt is None or expires is None or int(expires) <= now_ms:
+        return None
+    return PendingSnapshot(
+        sid=sid.decode(),
+        salt=salt,
+        sends=int(sends or 0),
+        checks=int(checks or 0),
+        expires_ms=int(expires),
+        amount=amount.decode() if amount else None,
+        payee=payee.decode() if payee else None,
+        locale=locale.decode() if locale else None,
+    )
+
+
+_PROTECTION_FIELDS = (
+    "checks_per_destination_per_hour",
+    "fraud_guard_mode",
+    "fraud_guard_window_seconds",
+    "test_destinations",
+)
+
+
+def _protection_settings(values: list[bytes | None]) -> ProtectionSettings:
+    """From an HMGET of `_PROTECTION_FIELDS` (JSON values; a missing one is its default)."""
+    checks, mode, window, tests = (json.loads(v) if v is not None else None for v in values)
+    return ProtectionSettings(
+        checks_per_destination_per_hour=(
+            DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR if checks is None else int(checks)
+        ),
+        fraud_guard_mode=FraudGuardMode.BLOCK.value if mode is None else str(mode),
+        fraud_guard_window_seconds=(
+            DEFAULT_FRAUD_GUARD_WINDOW_SECONDS if window is None else int(window)
+        ),
+        test_destinations=tuple(str(pair[0]) for pair in tests or ()),
+    )
+
+
+def _pairs(flat: list[bytes]) -> dict[str, bytes]:
+    return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
+
+
+def _text(fields: dict[str, bytes], name: str) -> str | None:
+    value = fields.get(name)
+    return value.decode("utf-8") if value is not None else None
+
+
+class RedisVerificationStore:
+    def __init__(
+        self,
+        client: redis.Redis,
+        scripts: ScriptBook,
+        keys: KeySpace,
+        cipher: DestinationCipher,
+        outbox: RedisDeliveryQueue,
+        fallbacks: RedisFallbackSchedule | None = None,
+        fraud_guard: RedisFraudGuardStore | None = None,
+        history: RedisAttemptHistory | None = None,
+    ) -> None:
+        self._client = client
+        self._history = history
+        self._history_ttl_ms = history.retention_ms if history else DEFAULT_RETENTION_MS
+        self._fraud_guard = fraud_guard
+        self._fallbacks = fallbacks
+        self._scripts = scripts
+        self._keys = keys
+        self._cipher = cipher
+        self._outbox = outbox
+
+    # -- decoding -----------------------------------------------------------------------
+
+    def _context(self, ref: VerificationRef) -> bytes:
+        return f"{ref.service_sid}:{ref.tag}".encode("ascii")
+
+    def _decode(
+        self,
+        ref: VerificationRef,
+        fields: dict[str, bytes],
+        status: VerificationStatus | None,
+        to: str | None = None,
+    ) -> Verification | None:
+        """The verification, or None when its destination cannot be unsealed: it was
+        stored under a previous VERIFY_SECRET_KEY, and none of its codes can match now."""
+        to = to or self._cipher.open(fields["to"], self._context(ref))
+        if to is None:
+            return None
+        sends = int(fields["n"])
+        attempts = []
+        for index in range(1, sends + 1):
+            time_ms, channel, attempt_sid = fields[f"a{index}"].decode().split("|")
+            attempts.append(SendAttempt(attempt_sid, Channel(channel), int(time_ms)))
+        checks = int(fields["c"])
+        return Verification(
+            sid=fields["sid"].decode(),
+            service_sid=ref.service_sid,
+            to=to,
+            channel=Channel(fields["ch"].decode()),
+            created_ms=int(fields["ca"]),
+            updated_ms=int(fields["ua"]),
+            expires_ms=int(fields["ex"]),
+            send_attempts=tuple(attempts),
+            check_count=checks,
+            amount=_text(fields, "am"),
+            payee=_text(fields, "pa"),
+            locale=_text(fields, "lo"),
+            status=status or live_status(checks),
+        )
+
+    # -- start --------------------------------------------------------------------------
+
+    @fail_closed
+    def prepare_start(
+        self, ref: VerificationRef, now_ms: int
+    ) -> tuple[Service | None, PendingSnapshot | None]:
+        context = self.prepare_protected_start(ref, now_ms, StartProbe())
+        return context.service, context.pending
+
+    @fail_closed
+    def prepare_protected_start(
+        self, ref: VerificationRef, now_ms: int, probe: StartProbe
+    ) -> StartContext:
+        """One round trip: the service, its rate limits, the pending verification, and what
+        `probe` asks for (safe-list membership, the prefix's Fraud Guard record)."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hgetall(self._keys.service(ref.service_sid))
+        pipe.hgetall(self._keys.rate_limits(ref.service_sid))
+        pipe.hmget(self._keys.verification(ref), "sid", "salt", "ex", "n", "c", "am", "pa", "lo")
+        if probe.safe_list_field is not None:
+            pipe.hexists(self._keys.safe_list(), probe.safe_list_field)
+        if probe.prefix is not None and self._fraud_guard is not None:
+            self._fraud_guard.queue_block_read(pipe, ref.service_sid, probe.prefix)
+        replies = pipe.execute()
+        raw_service, raw_limits, pending_fields = replies[:3]
+        rest = iter(replies[3:])
+        safe_listed = bool(next(rest)) if probe.safe_list_field is not None else False
+        block = (
+            decode_trip(next(rest))
+            if probe.prefix is not None and self._fraud_guard is not None
+            else None
+        )
+        service = decode_service(raw_service)
+        return StartContext(
+            service=service,
+            pending=_pending(pending_fields, now_ms),
+            rate_limits=decode_rate_limits(ref.service_sid, raw_limits) if service else (),
+            safe_listed=safe_listed,
+            block=block,
+        )
+
+    @fail_closed
+    def start_or_resend(self, write: StartWrite, delivery: DeliveryJob | None) -> StartOutcome:
+        sha = self._scripts.sha("start_or_resend")
+        key = self._keys.verification(write.ref)
+        args: list[Any] = [
+            write.now_ms,
+            write.sid,
+            "1" if write.is_new else "0",
+            write.ttl_ms,
+            MAX_SENDS_PER_VERIFICATION,
+            MAX_CHECKS_PER_VERIFICATION,
+            write.channel.value,
+            write.attempt_sid,
+            write.code_digest,
+            write.salt,
+            self._cipher.seal(write.to, self._context(write.ref)),
+            write.amount or "",
+            write.payee or "",
+            write.locale or "",
+            write.tags_json or "",
+        ]
+
+        def build(pipe: Any) -> None:
+            pipe.evalsha(sha, 1, key, *args)
+            if delivery is not None and self._history is not None:
+                # The attempt history: the status record's extra fields and its indexes.
+                self._outbox.queue_commands(
+                    pipe,
+                    delivery,
+                    self._history.record_fields(
+                        write.attempt_sid, write.to, write.destination_digest, write.country
+                    ),
+                )
+                self._history.queue_index(
+                    pipe,
+                    write.attempt_sid,
+                    write.ref.service_sid,
+                    write.sid,
+                    write.destination_digest,
+                    write.now_ms,
+                )
+            elif delivery is not None:
+                self._outbox.queue_commands(pipe, delivery)
+            if write.fraud_guard_note is not None and self._fraud_guard is not None:
+                self._fraud_guard.queue_destination_note(pipe, write.fraud_guard_note)
+            if write.fallback is not None and self._fallbacks is not None:
+                self._fallbacks.schedule_commands(
+                    pipe,
+                    write.ref.service_sid,
+                    write.sid,
+                    write.fallback.step,
+                    write.attempt_sid,
+                    write.fallback.due_ms,
+                )
+
+        reply = self._scripts.run_pipeline(self._client, build)[0]
+        result = StartResult(reply[0].decode())
+        if result in (StartResult.CREATED, StartResult.RESENT):
+            fields = _pairs(reply[1])
+            return StartOutcome(result, self._decode(write.ref, fields, None, to=write.to))
+        retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
+        return StartOutcome(result, retry_after_ms=retry_after_ms)
+
+    # -- check --------------------------------------------------------------------------
+
+    @fail_closed
+    def reserve_check(
+        self, ref: VerificationRef, expected_sid: str | None, now_ms: int, psd2_given: bool
+    ) -> Reservation:
+        sha = self._scripts.sha("reserve_check_attempt")
+        key = self._keys.verification(ref)
+        args: list[Any] = [
+            now_ms,
+            expected_sid or "",
+            MAX_CHECKS_PER_VERIFICATION,
+            "1" if psd2_given else "0",
+            self._history_ttl_ms,
+            MAX_CHECK_EVENTS,
+        ]
+        history = self._keys.verification_history(ref)
+
+        def build(pipe: Any) -> None:
+            pipe.exists(self._keys.service(ref.service_sid))
+            pipe.hmget(self._keys.service(ref.service_sid), *_PROTECTION_FIELDS)
+            pipe.evalsha(sha, 2, key, history, *args)
+
+        exists, settings, reply = self._scripts.run_pipeline(self._client, build)
+        result = ReserveResult(reply[0].decode())
+        if result is not ReserveResult.RESERVED:
+            retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
+            return Reservation(result, bool(exists), retry_after_ms=retry_after_ms)
+        fields = _pairs(reply[1])
+        verification = self._decode(ref, fields, None)
+        if verification is None:
+            return Reservation(ReserveResult.MISSING, bool(exists))
+        digests = tuple(fields[f"h{i}"] for i in range(1, int(fields["n"]) + 1))
+        return Reservation(
+            result,
+            bool(exists),
+            verification=verification,
+            salt=fields["salt"],
+            code_digests=digests,
+            settings=_protection_settings(settings),
+        )
+
+    @fail_closed
+    def protection_settings(self, service_sid: str) -> ProtectionSettings:
+        values = self._client.hmget(self._keys.service(service_sid), *_PROTECTION_FIELDS)
+        return _protection_settings(values)  # type: ignore[arg-type]
+
+    # -- end ----------------------------------------------------------------------------
+
+    def _end(
+        self,
+        ref: VerificationRef,
+        sid: str,
+        now_ms: int,
+        outcome: VerificationStatus,
+        by_check: bool = False,
+    ) -> Verification | None:
+        sha = self._scripts.sha("end_verification")
+        key = self._keys.verification(ref)
+        history = self._keys.verification_history(ref)
+        args = [now_ms, sid, outcome.value, "1" if by_check else "0", self._history_ttl_ms]
+
+        def build(pipe: Any) -> None:
+            pipe.exists(self._keys.service(ref.service_sid))
+            pipe.evalsha(sha, 2, key, history, *args)
+
+        exists, reply = self._scripts.run_pipeline(self._client, build)
+        if not exists or reply[0] == b"missing":
+            return None
+        ended = self._decode(ref, _pairs(reply[1]), outcome)
+        return ended.with_status(outcome, now_ms) if ended is not None else None
+
+    @fail_closed
+    def approve(
+        self, ref: VerificationRef, sid: str, now_ms: int, by_check: bool = False
+    ) -> Verification | None:
+        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED, by_check)
+
+    @fail_closed
+    def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:
+        return self._end(ref, sid, now_ms, VerificationStatus.CANCELED)
+
+    # -- delivery -----------------------------------------------------------------------
+
+    @fail_closed
+    def attempt_is_live(self, job: DeliveryJob, now_ms: int) -> bool:
+        """The job's verification is still pending and still holds this attempt."""
+        key = self._keys.verification(VerificationRef(job.service_sid, job.verification_tag))
+        # Every attempt field: concurrent resends decide their positions in the script.
+        attempt_fields = [f"a{i}" for i in range(1, MAX_SENDS_PER_VERIFICATION + 1)]
+        values: Any = self._client.hmget(key, "sid", "ex", *attempt_fields)
+        sid, expires, attempts = values[0], values[1], values[2:]
+        suffix = f"|{job.attempt_sid}".encode("ascii")
+        return (
+            sid is not None
+            and sid.decode() == job.verification_sid
+            and expires is not None
+            and int(expires) > now_ms
+            and any(attempt is not None and attempt.endswith(suffix) for attempt in attempts)
+        )
+
+    # -- fetch --------------------------------------------------------------------------
+
+    @fail_closed
+    def fetch(
+        self, ref: VerificationRef, sid: str, now_ms: int
+    ) -> tuple[Service | None, Verification | None]:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hgetall(self._keys.service(ref.service_sid))
+        pipe.hgetall(self._keys.verification(ref))
+        raw_service, raw = pipe.execute()
+        service = decode_service(raw_service)
+        fields = {k.decode(): v for k, v in raw.items()}
+        if not fields or fields["sid"].decode() != sid or int(fields["ex"]) <= now_ms:
+            return service, None
+        return service, self._decode(ref, fields, None)

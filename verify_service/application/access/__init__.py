@@ -1,0 +1,1 @@
+"""Access: who is calling (account credentials, API keys) and what each role may do."""

@@ -1,0 +1,103 @@
+"""Who may do what. Every route names one permission; a role is a set of permissions.
+
+The account credentials are the `admin` principal; API keys (`SK…`, see
+`application/access/api_keys.py`) carry one of the roles below. The route x role matrix is in
+`docs/access-control.md`, and a test holds that table, these sets and the routes together.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Permission(enum.StrEnum):
+    SERVICES_READ = "services:read"
+    SERVICES_WRITE = "services:write"
+    VERIFICATIONS_START = "verifications:start"
+    VERIFICATIONS_CHECK = "verifications:check"
+    VERIFICATIONS_READ = "verifications:read"
+    VERIFICATIONS_END = "verifications:end"
+    RATE_LIMITS_READ = "rate-limits:read"
+    RATE_LIMITS_WRITE = "rate-limits:write"
+    SAFE_LIST_READ = "safe-list:read"
+    SAFE_LIST_WRITE = "safe-list:write"
+    FRAUD_GUARD_READ = "fraud-guard:read"
+    FRAUD_GUARD_WRITE = "fraud-guard:write"
+    ATTEMPTS_READ = "attempts:read"
+    KEYS_READ = "keys:read"
+    KEYS_WRITE = "keys:write"
+    AUDIT_READ = "audit:read"  # admin only: the audit log (`GET /v2/Audit/Entries`)
+
+
+ROLES: dict[str, frozenset[Permission]] = {
+    # Everything, API keys included: the account credentials and `admin` keys.
+    "admin": frozenset(Permission),
+    # An application's server: run verifications end to end, read its services' settings.
+    "backend": frozenset(
+        {
+            Permission.SERVICES_READ,
+            Permission.VERIFICATIONS_START,
+            Permission.VERIFICATIONS_CHECK,
+            Permission.VERIFICATIONS_READ,
+            Permission.VERIFICATIONS_END,
+        }
+    ),
+    # Support staff: look verifications up, resend (a start while one is pending), cancel.
+    # Never check a code (that would let staff approve on a user's behalf), never settings.
+    "support": frozenset(
+        {
+            Permission.VERIFICATIONS_READ,
+            Permission.VERIFICATIONS_START,
+            Permission.VERIFICATIONS_END,
+            Permission.ATTEMPTS_READ,  # the attempt history (masked destinations)
+        }
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: the account it acts for, its credential's sid, its role."""
+
+    account_sid: str
+    credential_sid: str
+    role: str
+
+    def may(self, permission: Permission) -> bool:
+        return permission in ROLES.get(self.role, frozenset())
+
+
+class CredentialVerifier(Protocol):
+    def verify(self, username: str, password: str) -> Principal | None: ...
+
+
+class AccountCredentials:
+    """The account's own `AC` sid and auth token: the admin principal."""
+
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        self._sid = account_sid.encode("utf-8")
+        self._token = auth_token.encode("utf-8")
+        self._principal = Principal(account_sid, account_sid, "admin")
+
+    def verify(self, username: str, password: str) -> Principal | None:
+        # Compare both parts every time (constant time, no early exit on the user name).
+        sid_ok = hmac.compare_digest(username.encode("utf-8"), self._sid)
+        token_ok = hmac.compare_digest(password.encode("utf-8"), self._token)
+        return self._principal if sid_ok & token_ok else None
+
+
+class Authenticator:
+    """Tries each verifier in turn; the first to recognise the credentials wins."""
+
+    def __init__(self, verifiers: list[CredentialVerifier]) -> None:
+        self._verifiers = verifiers
+
+    def authenticate(self, username: str, password: str) -> Principal | None:
+        for verifier in self._verifiers:
+            principal = verifier.verify(username, password)
+            if principal is not None:
+                return principal
+        return None

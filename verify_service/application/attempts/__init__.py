@@ -1,0 +1,1 @@
+"""Attempt history: every send and check, kept for the retention period (/v2/Attempts)."""

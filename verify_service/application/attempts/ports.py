@@ -1,0 +1,88 @@
+"""The attempt history's port and its records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptIndex:
+    """Which index of the attempt history to walk: `all`, or by `service` (VA sid),
+    `destination` (keyed digest) or `verification` (VE sid)."""
+
+    kind: str
+    value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptCursor:
+    """A position in an index: the entry's creation time and `VL` sid (ties broken by sid)."""
+
+    created_ms: int
+    sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoricAttempt:
+    """One send attempt as the history holds it. `destination` is unsealed (None when it
+    was sealed under a previous secret key): mask it before it leaves the application.
+    `outcome` is how its verification ended so far: `approved`, `canceled`, `expired`
+    (gone without an end), or `pending` (still live)."""
+
+    sid: str
+    service_sid: str
+    verification_sid: str
+    channel: str
+    country: str | None
+    destination: str | None
+    destination_digest: str | None
+    created_ms: int
+    updated_ms: int
+    delivery_status: str
+    provider: str | None
+    error_code: str | None
+    outcome: str
+
+    @property
+    def converted(self) -> bool:
+        return self.outcome == "approved"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckEvent:
+    """One check of a verification: `wrong`, `approved`, or `refused` (locked)."""
+
+    time_ms: int
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationTrail:
+    """What the history keeps of one verification besides its sends."""
+
+    checks: tuple[CheckEvent, ...] = ()
+    unrecorded_checks: int = 0  # past the per-verification bound, counted only
+    ended: str | None = None  # approved | canceled (None: expired, or still live)
+    ended_ms: int | None = None
+
+
+class AttemptHistoryStore(Protocol):
+    def walk(
+        self,
+        index: AttemptIndex,
+        newest_ms: int | None,
+        oldest_ms: int,
+        after: AttemptCursor | None,
+        now_ms: int,
+    ) -> Iterator[tuple[AttemptCursor, HistoricAttempt | None]]:
+        """Index entries created in [oldest_ms, newest_ms], newest first, strictly after
+        `after`; each with its record (None: the record expired meanwhile)."""
+        ...
+
+    def get(self, sid: str, now_ms: int) -> HistoricAttempt | None: ...
+
+    def trails(self, service_sid: str, tag: str) -> dict[str, VerificationTrail]:
+        """Checks and ends of the verifications of one (service, destination tag)."""
+        ...

@@ -1,0 +1,2 @@
+"""Delivery: the worker that hands queued messages to providers, delivery receipts, and
+channel fallback."""

@@ -1,0 +1,225 @@
+"""Delivery status of send attempts: provider delivery receipts (verified by the provider's
+signature, then recorded forward only) and the per-attempt status the support console reads.
+
+A receipt changes nothing unless its signature checks out against a configured provider of
+its kind for the attempt's channel, it names this attempt, and its provider message id is the
+one stored for the attempt (when one is stored). Statuses only move forward (the Redis script
+refuses the rest), so a replayed or late receipt is harmless.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from verify_service.application.ports import Clock
+from verify_service.domain import sids
+from verify_service.domain.delivery.delivery import AttemptStatus
+from verify_service.domain.errors import NotFound, VerifyError
+from verify_service.domain.models import Channel, Verification
+
+log = logging.getLogger(__name__)
+
+RECORDED_STATUSES = frozenset(
+    {AttemptStatus.SENT, AttemptStatus.DELIVERED, AttemptStatus.UNDELIVERED, AttemptStatus.FAILED}
+)
+
+
+# Receipts that say the message will not arrive.
+UNDELIVERED_STATUSES = frozenset({AttemptStatus.UNDELIVERED, AttemptStatus.FAILED})
+
+
+class ReceiptRejected(VerifyError):
+    """A delivery receipt is unsigned, badly signed, or not about this attempt: nothing
+    was changed. `reason` is for the log, never for the caller."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundReceipt:
+    """A receipt request as it reached us: what a checker needs to verify its signature.
+
+    `url` is the URL the provider called (our public URL, path and query); `params` the
+    form fields, query arguments or flat JSON object the provider sent, by kind; `headers`
+    with lower-case names.
+    """
+
+    url: str
+    params: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptUpdate:
+    """What a verified receipt says. `status` is ours (None: an intermediate provider status
+    that records nothing); `attempt_sid` is the attempt the signed content names, if any."""
+
+    status: str | None
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    attempt_sid: str | None = None
+
+
+class ReceiptChecker(Protocol):
+    """One provider kind's receipts (adapters/delivery/receipts.py)."""
+
+    def check(self, channel: Channel, receipt: InboundReceipt, now_ms: int) -> ReceiptUpdate:
+        """Verify the signature against the channel's providers of this kind and read the
+        receipt; raise `ReceiptRejected` (signature) or `InvalidParameter` (signed but
+        unreadable)."""
+        ...
+
+
+class AttemptStatusStore(Protocol):
+    def attempt_status(self, attempt_sid: str) -> dict[str, str]: ...
+
+    def record_status(
+        self,
+        attempt_sid: str,
+        status: str,
+        now_ms: int,
+        provider: str = "",
+        provider_message_id: str = "",
+        error_code: str = "",
+    ) -> bool: ...
+
+
+class LiveVerifications(Protocol):
+    def fetch(self, service_sid: str, verification_sid: str) -> Verification: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One send attempt's delivery status (never its destination or message)."""
+
+    attempt_sid: str
+    verification_sid: str | None
+    service_sid: str | None
+    channel: str | None
+    status: str
+    provider: str | None
+    provider_message_id: str | None
+    error_code: str | None
+    created_ms: int | None
+    updated_ms: int | None
+    sent_ms: int | None
+    delivered_ms: int | None
+
+    @classmethod
+    def from_fields(cls, attempt_sid: str, fields: Mapping[str, str]) -> AttemptRecord:
+        def millis(name: str) -> int | None:
+            value = fields.get(name, "")
+            return int(value) if value.isdigit() else None
+
+        return cls(
+            attempt_sid=attempt_sid,
+            verification_sid=fields.get("ve") or None,
+            service_sid=fields.get("va") or None,
+            channel=fields.get("ch") or None,
+            status=fields.get("status") or AttemptStatus.QUEUED,
+            provider=fields.get("provider") or None,
+            provider_message_id=fields.get("pmid") or None,
+            error_code=fields.get("err") or None,
+            created_ms=millis("ca"),
+            updated_ms=millis("ua"),
+            sent_ms=millis(f"t_{AttemptStatus.SENT}"),
+            delivered_ms=millis(f"t_{AttemptStatus.DELIVERED}"),
+        )
+
+
+class DeliveryAttempts:
+    """Read attempts' delivery status, and accept providers' delivery receipts."""
+
+    def __init__(
+        self,
+        store: AttemptStatusStore,
+        verifications: LiveVerifications,
+        checkers: Mapping[str, ReceiptChecker],
+        clock: Clock,
+        on_delivery_failed: Callable[[str, str, str, int], None] | None = None,
+    ) -> None:
+        """`on_delivery_failed(service_sid, verification_sid, attempt_sid, now_ms)` runs when
+        a receipt says the message did not arrive (channel fallback goes at once)."""
+        self._store = store
+        self._verifications = verifications
+        self._checkers = checkers
+        self._clock = clock
+        self._on_delivery_failed = on_delivery_failed
+
+    def get(self, attempt_sid: str) -> AttemptRecord:
+        """One attempt, while its record lives (the attempt retention after its last change)."""
+        fields = self._fields(attempt_sid)
+        return AttemptRecord.from_fields(attempt_sid, fields)
+
+    def of_verification(self, service_sid: str, verification_sid: str) -> list[AttemptRecord]:
+        """Every send attempt of a live verification, in send order."""
+        verification = self._verifications.fetch(service_sid, verification_sid)
+        records = []
+        for attempt in verification.send_attempts:
+            fields = self._store.attempt_status(attempt.sid)
+            if fields.get("status"):
+                records.append(AttemptRecord.from_fields(attempt.sid, fields))
+        return records
+
+    def accept_receipt(self, kind: str, attempt_sid: str, receipt: InboundReceipt) -> None:
+        """Verify a `kind` receipt for the attempt and record the status it reports."""
+        fields = self._fields(attempt_sid)
+        checker = self._checkers.get(kind)
+        if checker is None:
+            raise NotFound
+        try:
+            channel = Channel(fields.get("ch", ""))
+        except ValueError:
+            raise NotFound from None
+        now_ms = self._clock.now_ms()
+        stored_id = fields.get("pmid", "")
+        try:
+            update = checker.check(channel, receipt, now_ms)
+            if update.attempt_sid is not None and update.attempt_sid != attempt_sid:
+                raise ReceiptRejected("the receipt names another attempt")
+            received_id = update.provider_message_id
+            if (
+                stored_id
+                and received_id is not None
+                and not hmac.compare_digest(stored_id.encode("utf-8"), received_id.encode("utf-8"))
+            ):
+                raise ReceiptRejected("the receipt is about another provider message")
+        except ReceiptRejected as exc:
+            log.warning("attempt %s: %s receipt refused: %s", attempt_sid, kind, exc.reason)
+            raise
+        if update.status is None or update.status not in RECORDED_STATUSES:
+            log.info("attempt %s: %s receipt with nothing to record", attempt_sid, kind)
+            return
+        recorded = self._store.record_status(
+            attempt_sid,
+            update.status,
+            now_ms,
+            provider_message_id="" if stored_id else (update.provider_message_id or ""),
+            error_code=update.error_code or "",
+        )
+        log.info("attempt %s: %s receipt, status %s", attempt_sid, kind, update.status)
+        # Only a receipt that changed the status acts: a replayed one (refused by the
+        # forward-only script) must not hurry the fallback again.
+        if (
+            recorded
+            and update.status in UNDELIVERED_STATUSES
+            and self._on_delivery_failed is not None
+        ):
+            self._on_delivery_failed(
+                fields.get("va", ""), fields.get("ve", ""), attempt_sid, now_ms
+            )
+
+    def _fields(self, attempt_sid: str) -> dict[str, str]:
+        if not sids.is_sid(attempt_sid, "VL"):
+            raise NotFound
+        fields = self._store.attempt_status(attempt_sid)
+        if not fields.get("status"):
+            raise NotFound
+        return fields

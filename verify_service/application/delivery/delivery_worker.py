@@ -1,0 +1,239 @@
+"""The delivery worker: takes queued messages, tries each channel's providers in order with
+retries and backoff, and dead-letters what no provider accepts.
+
+At-least-once: a message is acknowledged only after its provider accepted it (or it was
+dropped, rescheduled or dead-lettered in one atomic step); a worker that dies mid-send
+leaves it pending, and another worker reclaims it after the visibility timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from verify_service.application.delivery.ports import DeliveryProvider
+from verify_service.application.ports import Clock
+from verify_service.domain.delivery.delivery import (
+    AttemptStatus,
+    DeliveryError,
+    DeliveryJob,
+    DeliveryRequest,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from verify_service.domain.errors import StoreUnavailable
+from verify_service.domain.models import Channel
+
+log = logging.getLogger(__name__)
+_jitter = random.SystemRandom()
+
+
+class DeliveryQueue(Protocol):
+    def read(
+        self, consumer: str, count: int, block_ms: int, visibility_ms: int
+    ) -> list[DeliveryJob]: ...
+
+    def complete(self, job: DeliveryJob) -> bool: ...
+
+    def reschedule(
+        self, job: DeliveryJob, due_ms: int, provider_index: int, try_number: int
+    ) -> bool: ...
+
+    def dead_letter(self, job: DeliveryJob, reason: str, now_ms: int) -> bool: ...
+
+    def promote_due(self, now_ms: int, limit: int = 100) -> int: ...
+
+    def record_status(
+        self,
+        attempt_sid: str,
+        status: str,
+        now_ms: int,
+        provider: str = "",
+        provider_message_id: str = "",
+        error_code: str = "",
+    ) -> bool: ...
+
+
+class FallbackSteps(Protocol):
+    """Automatic channel fallback (`application/delivery/channel_fallback.py`)."""
+
+    def run_due(self) -> int: ...
+
+    def delivery_failed(self, job: DeliveryJob, now_ms: int) -> None: ...
+
+
+class AttemptLiveness(Protocol):
+    def attempt_is_live(self, job: DeliveryJob, now_ms: int) -> bool:
+        """True while the job's verification is pending and still holds the attempt."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Tries per provider and the exponential backoff between them (with equal jitter:
+    half the delay fixed, half random, so retries of a burst spread out)."""
+
+    tries_per_provider: int = 3
+    base_delay_ms: int = 1_000
+    max_delay_ms: int = 30_000
+    visibility_timeout_ms: int = 60_000
+    # A message handed out this many times (its worker died or hung past the visibility
+    # timeout each time) goes to the dead letters instead of being tried again.
+    max_deliveries: int = 5
+
+    def delay_ms(self, try_number: int) -> int:
+        ceiling: int = min(self.max_delay_ms, self.base_delay_ms * 2**try_number)
+        return ceiling // 2 + int(_jitter.uniform(0, ceiling / 2))
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        liveness: AttemptLiveness,
+        providers: Mapping[Channel, Sequence[DeliveryProvider]],
+        clock: Clock,
+        policy: RetryPolicy,
+        consumer: str,
+        callback_url: Callable[[DeliveryProvider, str], str | None] | None = None,
+        fallback: FallbackSteps | None = None,
+    ) -> None:
+        """`callback_url(provider, attempt_sid)` is where that provider should post its
+        delivery receipt for the attempt (None: no receipts). `fallback` runs the due
+        channel fallback steps on each turn."""
+        self._fallback = fallback
+        self._callback_url = callback_url or (lambda _provider, _attempt: None)
+        self._queue = queue
+        self._liveness = liveness
+        self._providers = providers
+        self._clock = clock
+        self._policy = policy
+        self._consumer = consumer
+
+    def run_once(self, block_ms: int = 200, batch: int = 1) -> int:
+        """Promote due retries, run due fallback steps (they queue their messages), then
+        handle one batch; returns how many deliveries and fallback steps were handled.
+
+        One message per read by default: the visibility timeout runs from the read, so a
+        batch behind a slow provider would expire and be delivered twice."""
+        self._queue.promote_due(self._clock.now_ms())
+        steps = self._fallback.run_due() if self._fallback is not None else 0
+        jobs = self._queue.read(self._consumer, batch, block_ms, self._policy.visibility_timeout_ms)
+        for job in jobs:
+            self.process(job)
+        return len(jobs) + steps
+
+    def run(self, stop: threading.Event, block_ms: int = 200, idle_wait_s: float = 0.05) -> None:
+        """Until `stop` is set. A Redis outage pauses the loop; it resumes by itself.
+
+        With `block_ms=0` (a store that cannot block, like the embedded one) the loop
+        polls, waiting `idle_wait_s` whenever there was nothing to do.
+        """
+        pause_s = 0.1
+        while not stop.is_set():
+            try:
+                handled = self.run_once(block_ms)
+                pause_s = 0.1
+                if handled == 0 and block_ms == 0:
+                    stop.wait(idle_wait_s)
+            except StoreUnavailable:
+                log.warning("delivery worker: store unavailable, retrying in %.1f s", pause_s)
+                stop.wait(pause_s)
+                pause_s = min(pause_s * 2, 5.0)
+            except Exception:  # a bug or a bad entry must not stop deliveries for good
+                log.exception("delivery worker: unexpected error, going on in %.1f s", pause_s)
+                stop.wait(pause_s)
+                pause_s = min(pause_s * 2, 5.0)
+
+    def process(self, job: DeliveryJob) -> None:
+        now_ms = self._clock.now_ms()
+        if job.deliveries > self._policy.max_deliveries:
+            # Reclaimed again and again: it kills or hangs whichever worker takes it.
+            self._give_up(job, f"abandoned by {job.deliveries - 1} workers", now_ms)
+            return
+        if not self._liveness.attempt_is_live(job, now_ms):
+            # The verification ended (approved, canceled, expired): its code is useless.
+            if self._queue.complete(job):
+                self._queue.record_status(
+                    job.attempt_sid, AttemptStatus.FAILED, now_ms, error_code="verification_ended"
+                )
+                log.info("attempt %s: dropped, its verification ended", job.attempt_sid)
+            return
+        providers = self._providers.get(job.message.channel, ())
+        if job.provider_index >= len(providers):
+            self._give_up(job, "no provider left", now_ms)
+            return
+        provider = providers[job.provider_index]
+        request = DeliveryRequest(
+            to=job.to,
+            message=job.message,
+            service_sid=job.service_sid,
+            verification_sid=job.verification_sid,
+            attempt_sid=job.attempt_sid,
+            status_callback_url=self._callback_url(provider, job.attempt_sid),
+        )
+        try:
+            receipt = provider.deliver(request)
+        except TransientDeliveryError as exc:
+            self._after_transient(job, provider, exc)
+        except PermanentDeliveryError as exc:
+            self._next_provider(job, provider, exc)
+        except Exception as exc:  # a provider bug must not kill the worker
+            log.exception("attempt %s: provider %s raised", job.attempt_sid, provider.name)
+            self._after_transient(job, provider, TransientDeliveryError(type(exc).__name__))
+        else:
+            if self._queue.complete(job):
+                self._queue.record_status(
+                    job.attempt_sid,
+                    AttemptStatus.SENT,
+                    self._clock.now_ms(),
+                    provider=receipt.provider,
+                    provider_message_id=receipt.provider_message_id or "",
+                )
+            log.info("attempt %s: sent through %s", job.attempt_sid, provider.name)
+
+    def _after_transient(
+        self, job: DeliveryJob, provider: DeliveryProvider, error: DeliveryError
+    ) -> None:
+        next_try = job.try_number + 1
+        if next_try >= self._policy.tries_per_provider:
+            self._next_provider(job, provider, error)
+            return
+        due_ms = self._clock.now_ms() + self._policy.delay_ms(job.try_number)
+        self._queue.reschedule(job, due_ms, job.provider_index, next_try)
+        log.info(
+            "attempt %s: %s failed (%s), try %d of %d later",
+            job.attempt_sid,
+            provider.name,
+            error.reason,
+            next_try + 1,
+            self._policy.tries_per_provider,
+        )
+
+    def _next_provider(
+        self, job: DeliveryJob, provider: DeliveryProvider, error: DeliveryError
+    ) -> None:
+        providers = self._providers.get(job.message.channel, ())
+        log.info("attempt %s: %s gave up (%s)", job.attempt_sid, provider.name, error.reason)
+        if job.provider_index + 1 >= len(providers):
+            self._give_up(job, f"{provider.name}: {error.reason}", self._clock.now_ms(), error)
+            return
+        self._queue.reschedule(job, self._clock.now_ms(), job.provider_index + 1, 0)
+
+    def _give_up(
+        self, job: DeliveryJob, reason: str, now_ms: int, error: DeliveryError | None = None
+    ) -> None:
+        if self._queue.dead_letter(job, reason, now_ms):
+            self._queue.record_status(
+                job.attempt_sid,
+                AttemptStatus.FAILED,
+                now_ms,
+                error_code=(error.error_code if error else None) or "all_providers_failed",
+            )
+            log.warning("attempt %s: every provider failed, dead-lettered", job.attempt_sid)
+            if self._fallback is not None:
+                self._fallback.delivery_failed(job, now_ms)

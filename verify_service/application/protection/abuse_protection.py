@@ -1,0 +1,424 @@
+"""Abuse and cost protection, run by a start before any code is made or queued, and by a
+check before its code is compared.
+
+Order of a start's defences (docs/abuse-protection.md):
+1. a test destination (only with VERIFY_ALLOW_TEST_DESTINATIONS) skips all of them;
+2. number intelligence: premium-rate and similar numbers are refused (60200), a landline
+   on sms with `SkipSmsToLandlines` is 60205;
+3. geo permissions (60605) and a Fraud Guard block of the prefix (60410), both skipped for a
+   safe-listed number or `RiskCheck=disable`;
+4. the limits, counted in one round trip: sends per destination (60203), starts per service
+   and per device IP and the programmable buckets (20429), daily send caps (60410);
+5. Fraud Guard's tally of the prefix: enough sends nobody approves trips it (60410).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from verify_service.application.protection.ports import (
+    BreakerTrip,
+    FraudGuardNote,
+    FraudGuardStore,
+    LimitOutcome,
+    RateLimiter,
+    WindowCount,
+    WindowLimit,
+)
+from verify_service.application.protection.safe_list import safe_list_field
+from verify_service.application.verifications.ports import (
+    ProtectionSettings,
+    StartContext,
+    StartProbe,
+)
+from verify_service.domain.destinations import mask_destination
+from verify_service.domain.errors import (
+    DeliveryBlocked,
+    GeoPermissionDenied,
+    InvalidParameter,
+    LandlineNotSupported,
+    MaxChecksPerDestinationReached,
+    MaxSendAttemptsReached,
+    RateLimitExceeded,
+    StoreUnavailable,
+)
+from verify_service.domain.keyring import Keyring
+from verify_service.domain.models import Channel
+from verify_service.domain.protection.fraud_guard import (
+    APPROVAL_GRACE_SECONDS,
+    TALLY_MAX,
+    BreakerSettings,
+    settled_sends,
+    should_trip,
+)
+from verify_service.domain.protection.number_intelligence import (
+    describe,
+    destination_prefix,
+    is_landline,
+    require_deliverable,
+)
+from verify_service.domain.protection.protection_settings import FraudGuardMode
+from verify_service.domain.service import Service
+
+log = logging.getLogger(__name__)
+
+HOUR = 3_600
+DAY = 86_400
+MISSING_VALUE = "missing"
+MAX_RATE_LIMIT_VALUE_LENGTH = 256
+
+# Names of the limits, as refusals and logs show them.
+SENDS_PER_DESTINATION_PER_HOUR = "SendsPerDestinationPerHour"
+SENDS_PER_DESTINATION_PER_DAY = "SendsPerDestinationPerDay"
+CHECKS_PER_DESTINATION_PER_HOUR = "ChecksPerDestinationPerHour"
+STARTS_PER_SERVICE_PER_MINUTE = "StartsPerServicePerMinute"
+STARTS_PER_DEVICE_IP_PER_HOUR = "StartsPerDeviceIpPerHour"
+DAILY_SEND_CAP = "DailySendCap"
+DAILY_COUNTRY_SEND_CAP = "DailyCountrySendCap"
+
+
+def parse_rate_limit_values(value: object) -> dict[str, str]:
+    """`RateLimits={"<unique_name>": "<value>"}`: values are strings (numbers accepted)."""
+    if not isinstance(value, dict):
+        raise InvalidParameter("RateLimits", "a JSON object of unique name: value")
+    values: dict[str, str] = {}
+    for name, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise InvalidParameter("RateLimits", "values must be strings")
+        text = str(item)
+        if not text or len(text) > MAX_RATE_LIMIT_VALUE_LENGTH:
+            raise InvalidParameter("RateLimits", f"values of 1-{MAX_RATE_LIMIT_VALUE_LENGTH} chars")
+        values[str(name)] = text
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class StartFacts:
+    """What protection needs to know of one start."""
+
+    service_sid: str
+    channel: Channel
+    to: str
+    destination_tag: str
+    device_ip: str | None = None
+    rate_limit_values: Mapping[str, str] = field(default_factory=dict)
+    risk_check: bool = True
+    fallback: bool = False  # a channel-fallback resend, not a caller's request
+
+    @property
+    def is_phone(self) -> bool:
+        return self.channel is not Channel.EMAIL
+
+
+def _breaker(service: Service) -> BreakerSettings:
+    return BreakerSettings(
+        mode=FraudGuardMode(service.fraud_guard_mode),
+        min_sends=service.fraud_guard_min_sends,
+        min_approval_rate=service.fraud_guard_min_approval_rate,
+        window_seconds=service.fraud_guard_window_seconds,
+        cooldown_seconds=service.fraud_guard_cooldown_seconds,
+    )
+
+
+class AbuseProtection:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        fraud_guard: FraudGuardStore,
+        keyring: Keyring,
+        allow_test_destinations: bool = False,
+    ) -> None:
+        self._limiter = limiter
+        self._fraud_guard = fraud_guard
+        self._keyring = keyring
+        self._allow_test_destinations = allow_test_destinations
+
+    # -- tallies (shared by starts and approvals) -----------------------------------------
+
+    @staticmethod
+    def _tally(kind: str, service_sid: str, prefix: str, window_seconds: int) -> WindowLimit:
+        """A Fraud Guard tally: a moving window as long as the service's Fraud Guard window,
+        holding up to TALLY_MAX events (docs/abuse-protection.md)."""
+        return WindowLimit(
+            f"FraudGuard{kind.title()}",
+            (service_sid, f"fg-{kind}", prefix),
+            TALLY_MAX,
+            window_seconds,
+            enforced=False,
+        )
+
+    # -- start ------------------------------------------------------------------------------
+
+    def probe(self, facts: StartFacts) -> StartProbe:
+        """What the start's first read fetches for protection (no extra round trip)."""
+        if not facts.is_phone:
+            return StartProbe()
+        return StartProbe(
+            safe_list_field=self.safe_list_field(facts.to),
+            prefix=destination_prefix(facts.to) if facts.risk_check else None,
+        )
+
+    def safe_list_field(self, e164: str) -> str:
+        return safe_list_field(self._keyring, e164)
+
+    def test_code(self, service: Service, to: str) -> str | None:
+        """The fixed code of a test destination, if `to` is one and they are allowed here."""
+        if not self._allow_test_destinations:
+            return None
+        return service.test_code_for(to)
+
+    def admit_start(
+        self, context: StartContext, facts: StartFacts, now_ms: int
+    ) -> FraudGuardNote | None:
+        """Raise the refusal of the first defence that refuses; count the start otherwise.
+        Returns what the start's write should note for Fraud Guard, if it watches it."""
+        service = context.service
+        if service is None:
+            return None
+        country: str | None = None
+        if facts.is_phone:
+            number = describe(facts.to)
+            require_deliverable(number)
+            country = number.country
+            if (
+                facts.channel is Channel.SMS
+                and service.skip_sms_to_landlines
+                and service.lookup_enabled
+                and is_landline(number)
+            ):
+                raise LandlineNotSupported
+        bypass = context.safe_listed or not facts.risk_check
+        breaker = _breaker(service)
+        if facts.is_phone and not bypass:
+            if not service.geo.permits(facts.channel, country):
+                raise GeoPermissionDenied(country or "001", facts.channel.value)
+            _refuse_if_blocked(context.block, breaker, now_ms)
+        limits = self._start_limits(service, context, facts, country)
+        reads: list[WindowCount] = []
+        prefix = destination_prefix(facts.to) if facts.is_phone and not bypass else None
+        # A record of the service's current mode means the prefix is judged already; a
+        # monitor-mode record gives way when the service switches to block mode.
+        watch = (
+            prefix is not None
+            and breaker.mode is not FraudGuardMode.OFF
+            and (context.block is None or context.block.mode != breaker.mode.value)
+        )
+        if watch and prefix is not None:
+            # The approval rate is per verification: resends and fallback sends are not
+            # counted, as one approval answers all of a verification's sends.
+            if context.pending is None and not facts.fallback:
+                limits.append(
+                    self._tally("sends", facts.service_sid, prefix, breaker.window_seconds)
+                )
+            sends = self._tally("sends", facts.service_sid, prefix, breaker.window_seconds)
+            reads += [
+                WindowCount(sends, breaker.window_seconds),
+                WindowCount(sends, APPROVAL_GRACE_SECONDS),
+                WindowCount(
+                    self._tally("approvals", facts.service_sid, prefix, breaker.window_seconds),
+                    breaker.window_seconds,
+                ),
+            ]
+        outcome = self._limiter.hit(limits, reads, now_ms)
+        if outcome.refused is not None:
+            raise _refusal(outcome.refused, outcome)
+        if not watch or prefix is None:
+            return None
+        self._maybe_trip(facts.service_sid, prefix, breaker, outcome.counts, now_ms)
+        return FraudGuardNote(
+            facts.service_sid, prefix, mask_destination(facts.to), breaker.window_seconds
+        )
+
+    def _start_limits(
+        self, service: Service, context: StartContext, facts: StartFacts, country: str | None
+    ) -> list[WindowLimit]:
+        sid = facts.service_sid
+        limits: list[WindowLimit] = []
+
+        def add(name: str, scope: tuple[str, ...], maximum: int, seconds: int) -> None:
+            if maximum > 0:
+                limits.append(WindowLimit(name, (sid, *scope), maximum, seconds))
+
+        destination = ("sends-destination", facts.destination_tag)
+        add(
+            SENDS_PER_DESTINATION_PER_HOUR,
+            destination,
+            service.sends_per_destination_per_hour,
+            HOUR,
+        )
+        add(SENDS_PER_DESTINATION_PER_DAY, destination, service.sends_per_destination_per_day, DAY)
+        if not facts.fallback:
+            add(
+                STARTS_PER_SERVICE_PER_MINUTE,
+                ("starts",),
+                service.starts_per_service_per_minute,
+                60,
+            )
+            if facts.device_ip:
+                ip = self._keyring.identifier_tag("device-ip", facts.device_ip)
+                add(
+                    STARTS_PER_DEVICE_IP_PER_HOUR,
+                    ("starts-ip", ip),
+                    service.starts_per_device_ip_per_hour,
+                    HOUR,
+                )
+            limits += self._bucket_limits(context, facts)
+        if facts.is_phone:
+            add(DAILY_SEND_CAP, ("sends-phone",), service.daily_send_cap, DAY)
+            add(
+                DAILY_COUNTRY_SEND_CAP,
+                ("sends-country", country or "001"),
+                service.daily_country_send_cap,
+                DAY,
+            )
+        return limits
+
+    def _bucket_limits(self, context: StartContext, facts: StartFacts) -> list[WindowLimit]:
+        known = {rate_limit.unique_name for rate_limit in context.rate_limits}
+        unknown = sorted(set(facts.rate_limit_values) - known)
+        if unknown:
+            raise InvalidParameter("RateLimits", "no rate limit of that unique name")
+        limits: list[WindowLimit] = []
+        for rate_limit in context.rate_limits:
+            given = facts.rate_limit_values.get(rate_limit.unique_name)
+            value = (
+                self._keyring.identifier_tag(f"rate-limit:{rate_limit.sid}", given)
+                if given is not None
+                else MISSING_VALUE
+            )
+            for bucket in rate_limit.buckets:
+                limits.append(
+                    WindowLimit(
+                        f"RateLimit {rate_limit.unique_name}",
+                        (facts.service_sid, "bucket", bucket.sid, value),
+                        bucket.max,
+                        bucket.interval,
+                    )
+                )
+        return limits
+
+    def _maybe_trip(
+        self,
+        service_sid: str,
+        prefix: str,
+        breaker: BreakerSettings,
+        counts: tuple[int, ...],
+        now_ms: int,
+    ) -> None:
+        in_window, in_grace, approvals = counts
+        settled = settled_sends(in_window, in_grace)
+        if not should_trip(settled, approvals, breaker):
+            return
+        trip = BreakerTrip(
+            service_sid=service_sid,
+            prefix=prefix,
+            mode=breaker.mode.value,
+            tripped_ms=now_ms,
+            until_ms=now_ms + breaker.cooldown_seconds * 1000,
+            sends=settled,
+            approvals=approvals,
+            window_seconds=breaker.window_seconds,
+            destinations=self._fraud_guard.recent_destinations(service_sid, prefix),
+        )
+        tripped, until_ms = self._fraud_guard.trip(trip)
+        if not tripped:
+            # Another process tripped it a moment ago: its block holds for this send too.
+            if breaker.mode is FraudGuardMode.BLOCK:
+                raise DeliveryBlocked(
+                    f"Fraud Guard paused sends to {prefix}", _seconds_until(until_ms, now_ms)
+                )
+            return
+        # The prefix starts afresh when the block ends (or is lifted): the sends that
+        # tripped it must not trip it again at once.
+        self.forget_prefix(service_sid, prefix, breaker.window_seconds)
+        log.warning(
+            "fraud guard %s: service %s prefix %s, %d settled sends, %d approvals",
+            "tripped" if breaker.mode is FraudGuardMode.BLOCK else "would trip (monitor)",
+            service_sid,
+            prefix,
+            settled,
+            approvals,
+        )
+        if breaker.mode is FraudGuardMode.BLOCK:
+            raise DeliveryBlocked(f"Fraud Guard paused sends to {prefix}", breaker.cooldown_seconds)
+
+    def forget_prefix(self, service_sid: str, prefix: str, window_seconds: int) -> None:
+        """Clear the prefix's Fraud Guard tallies."""
+        self._limiter.clear(self._tally("sends", service_sid, prefix, window_seconds))
+        self._limiter.clear(self._tally("approvals", service_sid, prefix, window_seconds))
+
+    # -- check and approval -------------------------------------------------------------------
+
+    def admit_check(
+        self,
+        service_sid: str,
+        destination_tag: str,
+        settings: ProtectionSettings,
+        to: str,
+        now_ms: int,
+    ) -> None:
+        """Count the check against ChecksPerDestinationPerHour (test destinations excepted)."""
+        limit_value = settings.checks_per_destination_per_hour
+        if limit_value <= 0 or self._is_test_destination(settings, to):
+            return
+        limit = WindowLimit(
+            CHECKS_PER_DESTINATION_PER_HOUR,
+            (service_sid, "checks-destination", destination_tag),
+            limit_value,
+            HOUR,
+        )
+        outcome = self._limiter.hit([limit], [], now_ms)
+        if outcome.refused is not None:
+            raise MaxChecksPerDestinationReached(outcome.retry_after_seconds)
+
+    def _is_test_destination(self, settings: ProtectionSettings, to: str) -> bool:
+        return self._allow_test_destinations and to in settings.test_destinations
+
+    def record_approval(
+        self, service_sid: str, to: str, settings: ProtectionSettings, now_ms: int
+    ) -> None:
+        """Count an approval for Fraud Guard. Losing one only makes the breaker stricter, so
+        a store error here is logged rather than failing an approval already made."""
+        if (
+            "@" in to
+            or settings.fraud_guard_mode == FraudGuardMode.OFF.value
+            or self._is_test_destination(settings, to)
+        ):
+            return
+        tally = self._tally(
+            "approvals", service_sid, destination_prefix(to), settings.fraud_guard_window_seconds
+        )
+        try:
+            self._limiter.hit([tally], [], now_ms)
+        except StoreUnavailable:
+            log.warning("fraud guard: an approval of service %s was not counted", service_sid)
+
+
+def _seconds_until(until_ms: int, now_ms: int) -> int:
+    return max(1, -(-(until_ms - now_ms) // 1000))
+
+
+def _refuse_if_blocked(block: BreakerTrip | None, breaker: BreakerSettings, now_ms: int) -> None:
+    if (
+        block is not None
+        and block.mode == FraudGuardMode.BLOCK.value
+        and breaker.mode is FraudGuardMode.BLOCK
+        and block.until_ms > now_ms
+    ):
+        raise DeliveryBlocked(
+            f"Fraud Guard paused sends to {block.prefix}", _seconds_until(block.until_ms, now_ms)
+        )
+
+
+def _refusal(limit: WindowLimit, outcome: LimitOutcome) -> Exception:
+    retry = outcome.retry_after_seconds
+    if limit.name in (SENDS_PER_DESTINATION_PER_HOUR, SENDS_PER_DESTINATION_PER_DAY):
+        return MaxSendAttemptsReached(retry)
+    if limit.name == DAILY_SEND_CAP:
+        return DeliveryBlocked("the service's daily send cap is reached", retry)
+    if limit.name == DAILY_COUNTRY_SEND_CAP:
+        country = limit.scope[-1]
+        return DeliveryBlocked(f"the daily send cap for {country} is reached", retry)
+    return RateLimitExceeded(limit.name, retry)

@@ -1,0 +1,178 @@
+"""The ports abuse protection depends on: counting windows, Fraud Guard records,
+programmable rate limits and the safe list."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from verify_service.domain.protection.rate_limits import Bucket, RateLimit
+
+
+@dataclass(frozen=True, slots=True)
+class FraudGuardNote:
+    service_sid: str
+    prefix: str
+    masked_destination: str
+    keep_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLimit:
+    """At most `max` events per moving window of `interval_seconds`, for one scope.
+
+    `scope` identifies whose events they are (service sid, the limit's name, a digest of the
+    value); it never holds a phone number, an address or an IP. A limit that is not
+    `enforced` only counts (a Fraud Guard tally): it never refuses a request."""
+
+    name: str
+    scope: tuple[str, ...]
+    max: int
+    interval_seconds: int
+    enforced: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    """A read of a counting window: how many of its events fall in the last `seconds`."""
+
+    window: WindowLimit
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitOutcome:
+    """The first enforced limit that refused (None: all admitted), when it frees, and the
+    counts read, one per `WindowCount` asked for, in order."""
+
+    refused: WindowLimit | None = None
+    retry_after_seconds: int = 0
+    counts: tuple[int, ...] = ()
+
+
+class RateLimiter(Protocol):
+    def hit(
+        self, limits: Sequence[WindowLimit], reads: Sequence[WindowCount], now_ms: int
+    ) -> LimitOutcome:
+        """Count one event in each limit and read the counts, in one round trip.
+
+        Each limit is checked and counted atomically on its own: one at its Max refuses and
+        does not count, the others still count (a refused attempt is still an attempt)."""
+        ...
+
+    def clear(self, limit: WindowLimit) -> None:
+        """Forget every event of the limit's window."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTrip:
+    """Fraud Guard's record of a prefix it blocked (or, in monitor mode, would have)."""
+
+    service_sid: str
+    prefix: str
+    mode: str
+    tripped_ms: int
+    until_ms: int
+    sends: int
+    approvals: int
+    window_seconds: int
+    destinations: tuple[str, ...]  # masked, most recent first
+
+
+class FraudGuardStore(Protocol):
+    def recent_destinations(self, service_sid: str, prefix: str) -> tuple[str, ...]:
+        """The last masked destinations attempted in the prefix, newest first."""
+        ...
+
+    def trip(self, trip: BreakerTrip) -> tuple[bool, int]:
+        """Record the trip until `trip.until_ms` unless a record of the same mode is in
+        force: (whether this call tripped it, until when the record in force holds). In
+        block mode the record is what refuses sends to the prefix."""
+        ...
+
+    def trips(self, service_sid: str, now_ms: int) -> list[BreakerTrip]:
+        """Blocks in force and monitor-mode events still on record, newest first."""
+        ...
+
+    def lift(self, service_sid: str, prefix: str) -> bool: ...
+
+
+class RateLimitWrite(enum.Enum):
+    """What a Rate Limit or Bucket change script decided."""
+
+    DONE = "done"
+    NOT_FOUND = "not_found"  # the service, rate limit or bucket does not exist
+    DUPLICATE = "duplicate"  # UniqueName (rate limit) or Interval (bucket) already taken
+    FULL = "full"  # the service's rate limits, or the rate limit's buckets, are at their maximum
+
+
+class RateLimitStore(Protocol):
+    """A service's Rate Limits and their Buckets; every check-and-change is atomic."""
+
+    def create_rate_limit(self, rate_limit: RateLimit, max_per_service: int) -> RateLimitWrite:
+        """Store a new rate limit (no buckets) unless its name is taken or the service is full."""
+        ...
+
+    def list_rate_limits(self, service_sid: str) -> tuple[RateLimit, ...] | None:
+        """Every rate limit of the service in creation order; None when the service does not
+        exist."""
+        ...
+
+    def get_rate_limit(self, service_sid: str, sid: str) -> RateLimit | None: ...
+
+    def update_rate_limit(
+        self, service_sid: str, sid: str, description: str | None, now_ms: int
+    ) -> RateLimit | None:
+        """Set the description (None keeps it); None when the rate limit does not exist."""
+        ...
+
+    def delete_rate_limit(self, service_sid: str, sid: str) -> bool: ...
+
+    def create_bucket(
+        self, bucket: Bucket, max_per_rate_limit: int
+    ) -> tuple[RateLimitWrite, RateLimit | None]:
+        """Add the bucket unless its Interval is taken or the rate limit is full; the rate
+        limit as stored afterwards when DONE."""
+        ...
+
+    def update_bucket(
+        self,
+        service_sid: str,
+        rate_limit_sid: str,
+        sid: str,
+        max_requests: int | None,
+        interval: int | None,
+        now_ms: int,
+    ) -> tuple[RateLimitWrite, RateLimit | None]:
+        """Change Max and/or Interval (None keeps each) unless another bucket has the
+        Interval; the rate limit as stored afterwards when DONE."""
+        ...
+
+    def delete_bucket(self, service_sid: str, rate_limit_sid: str, sid: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SafeListRecord:
+    """A safe-listed number as stored: its `GN` sid and when it was added (never the number;
+    the store names it by a keyed digest)."""
+
+    sid: str
+    created_ms: int
+
+
+class SafeListStore(Protocol):
+    """The account's safe list, one entry per keyed digest (`field`) of a number."""
+
+    def add(self, field: str, record: SafeListRecord) -> SafeListRecord:
+        """Store `record` unless the field is listed already (atomic); the stored record
+        either way, so adding twice keeps the first sid."""
+        ...
+
+    def get(self, field: str) -> SafeListRecord | None: ...
+
+    def remove(self, field: str) -> bool:
+        """True when the field was listed."""
+        ...

@@ -1,0 +1,1 @@
+"""Services: the Verify Service resources and their settings."""

@@ -1,0 +1,66 @@
+"""Use cases of the Service resource."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from verify_service.application.ports import Clock
+from verify_service.application.services.ports import ServiceStore
+from verify_service.domain import sids
+from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter, NotFound
+from verify_service.domain.service import Service, validate_service_changes
+
+log = logging.getLogger(__name__)
+
+
+class ServiceCatalog:
+    def __init__(
+        self, store: ServiceStore, clock: Clock, allow_test_destinations: bool = False
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._allow_test_destinations = allow_test_destinations
+
+    def _validated(self, values: dict[str, Any]) -> dict[str, Any]:
+        values = validate_service_changes(dict(values))
+        if values.get("test_destinations") and not self._allow_test_destinations:
+            # Fixed codes must not reach production unnoticed: this deployment has to opt in.
+            raise FeatureNotEnabled("TestDestinations (VERIFY_ALLOW_TEST_DESTINATIONS)")
+        return values
+
+    def create(self, values: dict[str, Any]) -> Service:
+        if not values.get("friendly_name"):
+            raise InvalidParameter("FriendlyName", "required")
+        values = self._validated(values)
+        now_ms = self._clock.now_ms()
+        service = Service(
+            sid=sids.new_sid("VA"), date_created_ms=now_ms, date_updated_ms=now_ms, **values
+        )
+        self._store.create_service(service)
+        log.info("service %s created", service.sid)
+        return service
+
+    def fetch(self, sid: str) -> Service:
+        service = self._store.get_service(sid) if sids.is_sid(sid, "VA") else None
+        if service is None:
+            raise NotFound
+        return service
+
+    def list(self, page: int, page_size: int) -> tuple[list[Service], bool]:
+        return self._store.list_services(page * page_size, page_size)
+
+    def update(self, sid: str, changes: dict[str, Any]) -> Service:
+        if not sids.is_sid(sid, "VA"):
+            raise NotFound
+        changes = self._validated(changes)
+        service = self._store.update_service(sid, changes, self._clock.now_ms())
+        if service is None:
+            raise NotFound
+        log.info("service %s updated (%s)", sid, ", ".join(sorted(changes)) or "no fields")
+        return service
+
+    def delete(self, sid: str) -> None:
+        if not sids.is_sid(sid, "VA") or not self._store.delete_service(sid):
+            raise NotFound
+        log.info("service %s deleted", sid)

@@ -1,0 +1,1 @@
+"""Support staff: console users, their sessions, and what the console shows and does."""

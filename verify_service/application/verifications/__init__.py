@@ -1,0 +1,1 @@
+"""Verifications: start, resend, check, fetch and end one-time-code verifications."""

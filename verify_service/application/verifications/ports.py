@@ -1,0 +1,187 @@
+"""The ports verifications depend on: their store and the code hasher."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from verify_service.application.protection.ports import BreakerTrip, FraudGuardNote
+from verify_service.domain.delivery.delivery import DeliveryJob
+from verify_service.domain.delivery.fallback import FallbackStep
+from verify_service.domain.models import Channel, Verification
+from verify_service.domain.protection.rate_limits import RateLimit
+from verify_service.domain.service import Service
+
+
+class CodeHasher(Protocol):
+    """argon2id over the keyed MAC of (verification sid, code)."""
+
+    def new_salt(self) -> bytes: ...
+
+    def digest(self, verification_sid: str, code: str, salt: bytes) -> bytes: ...
+
+    def matches(
+        self, verification_sid: str, code: str, salt: bytes, digests: Sequence[bytes]
+    ) -> bool:
+        """True when `code` produced one of `digests`; compares every digest in constant time."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationRef:
+    """Where a verification lives: its service and the destination's storage tag."""
+
+    service_sid: str
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSnapshot:
+    """What a start needs to know about the verification already pending, if any."""
+
+    sid: str
+    salt: bytes
+    sends: int = 0
+    checks: int = 0
+    expires_ms: int = 0
+    amount: str | None = None
+    payee: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartWrite:
+    """Everything one create-or-resend script call records. No code, only its digest."""
+
+    ref: VerificationRef
+    sid: str
+    is_new: bool
+    salt: bytes
+    code_digest: bytes
+    attempt_sid: str
+    channel: Channel
+    now_ms: int
+    ttl_ms: int
+    to: str
+    amount: str | None
+    payee: str | None
+    locale: str | None
+    tags_json: str | None
+    fallback: FallbackStep | None = None  # the channel fallback step this send schedules
+    # Fraud Guard: remember this masked destination among its prefix's recent ones.
+    fraud_guard_note: FraudGuardNote | None = None
+    # Attempt history: the keyed digest `To` is searched by, and its country (phones).
+    destination_digest: str | None = None
+    country: str | None = None
+
+
+class StartResult(enum.Enum):
+    CREATED = "created"
+    RESENT = "resent"
+    CONFLICT = "conflict"
+    LOCKED = "locked"
+    MAX_SENDS = "max_sends"
+
+
+@dataclass(frozen=True, slots=True)
+class StartOutcome:
+    result: StartResult
+    verification: Verification | None = None
+    retry_after_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionSettings:
+    """The few service settings a check or an approval needs for protection."""
+
+    checks_per_destination_per_hour: int
+    fraud_guard_mode: str
+    fraud_guard_window_seconds: int
+    test_destinations: tuple[str, ...] = ()
+
+
+class ReserveResult(enum.Enum):
+    RESERVED = "reserved"
+    MISSING = "missing"
+    LOCKED = "locked"
+    PSD2_REQUIRED = "psd2_required"
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A counted check attempt and the material to verify it against."""
+
+    result: ReserveResult
+    service_exists: bool
+    verification: Verification | None = None
+    salt: bytes = b""
+    code_digests: tuple[bytes, ...] = ()
+    retry_after_ms: int = 0
+    settings: ProtectionSettings | None = None  # the service's, read with the reservation
+
+
+class VerificationStore(Protocol):
+    def prepare_start(
+        self, ref: VerificationRef, now_ms: int
+    ) -> tuple[Service | None, PendingSnapshot | None]:
+        """The service and the pending verification for the destination, in one round trip."""
+        ...
+
+    def prepare_protected_start(
+        self, ref: VerificationRef, now_ms: int, probe: StartProbe
+    ) -> StartContext:
+        """`prepare_start` plus the service's rate limits and what `probe` asks for, in the
+        same round trip."""
+        ...
+
+    def start_or_resend(self, write: StartWrite, delivery: DeliveryJob | None) -> StartOutcome:
+        """Record the send and queue its delivery (None: a test destination, nothing to
+        send) in one round trip. The delivery is queued
+        even when the script refuses (a race): the worker drops a delivery whose attempt
+        the verification does not hold. `write.fallback`, if any, is scheduled in the same
+        round trip (and skipped when it runs if the verification does not hold the send)."""
+        ...
+
+    def reserve_check(
+        self, ref: VerificationRef, expected_sid: str | None, now_ms: int, psd2_given: bool
+    ) -> Reservation:
+        """Count one check attempt atomically (together with reading the service)."""
+        ...
+
+    def approve(
+        self, ref: VerificationRef, sid: str, now_ms: int, by_check: bool = False
+    ) -> Verification | None:
+        """End a pending verification as approved (`by_check`: by a right code, which the
+        attempt history marks); None when it already ended."""
+        ...
+
+    def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None: ...
+
+    def protection_settings(self, service_sid: str) -> ProtectionSettings:
+        """The service's check-time protection settings (defaults for a missing field)."""
+        ...
+
+    def fetch(
+        self, ref: VerificationRef, sid: str, now_ms: int
+    ) -> tuple[Service | None, Verification | None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StartProbe:
+    """What a start reads beside the service and the pending verification (same round
+    trip): the destination's safe-list field and, for a phone, its prefix's Fraud Guard
+    record."""
+
+    safe_list_field: str | None = None
+    prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartContext:
+    service: Service | None
+    pending: PendingSnapshot | None
+    rate_limits: tuple[RateLimit, ...] = ()
+    safe_listed: bool = False
+    block: BreakerTrip | None = None

@@ -1,0 +1,406 @@
+"""Use cases of the Verification and VerificationCheck resources."""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+
+from verify_service.application.attempts.attempts import destination_country, destination_digest
+from verify_service.application.ports import Clock
+from verify_service.application.protection.abuse_protection import AbuseProtection, StartFacts
+from verify_service.application.protection.ports import FraudGuardNote
+from verify_service.application.verifications.ports import (
+    CodeHasher,
+    PendingSnapshot,
+    ReserveResult,
+    StartResult,
+    StartWrite,
+    VerificationRef,
+    VerificationStore,
+)
+from verify_service.domain import sids
+from verify_service.domain.codes import generate_code, require_code_shape
+from verify_service.domain.delivery.delivery import DeliveryJob
+from verify_service.domain.delivery.fallback import next_step
+from verify_service.domain.destinations import (
+    mask_destination,
+    normalize_any_destination,
+    normalize_destination,
+)
+from verify_service.domain.errors import (
+    FeatureNotEnabled,
+    InvalidParameter,
+    MaxCheckAttemptsReached,
+    MaxSendAttemptsReached,
+    NotFound,
+    Psd2ParametersRequired,
+    StoreUnavailable,
+    TooManyConcurrentRequests,
+)
+from verify_service.domain.keyring import Keyring
+from verify_service.domain.messages.messages import MessageContent, render, resolve_locale
+from verify_service.domain.models import (
+    MAX_CHECKS_PER_VERIFICATION,
+    MAX_SENDS_PER_VERIFICATION,
+    Channel,
+    Verification,
+    VerificationStatus,
+    live_status,
+)
+from verify_service.domain.service import Service, is_acceptable_friendly_name
+
+log = logging.getLogger(__name__)
+
+# A start races only with other starts for the same destination; each retry re-reads the
+# pending verification. Past this many lost races the caller gets 60212 and may retry.
+MAX_START_RACES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    to: str
+    channel: Channel
+    custom_friendly_name: str | None = None
+    custom_code: str | None = None
+    locale: str | None = None
+    amount: str | None = None
+    payee: str | None = None
+    app_hash: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    device_ip: str | None = None
+    rate_limit_values: dict[str, str] = field(default_factory=dict)
+    risk_check: bool = True
+    # A resend only (a `support` caller, the console): refused when nothing is pending.
+    resend_only: bool = False
+    # Set by channel fallback only: resend on this pending verification (never create one),
+    # as this step of the service's fallback list.
+    resend_of: str | None = None
+    fallback_step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    code: str
+    to: str | None = None
+    verification_sid: str | None = None
+    amount: str | None = None
+    payee: str | None = None
+
+
+def _seconds(milliseconds: int) -> int:
+    return max(1, -(-milliseconds // 1000))
+
+
+class Verifications:
+    """Start (or resend), check, fetch and end verifications."""
+
+    def __init__(
+        self,
+        store: VerificationStore,
+        hasher: CodeHasher,
+        keyring: Keyring,
+        clock: Clock,
+        protection: AbuseProtection,
+    ) -> None:
+        self._protection = protection
+        self._store = store
+        self._hasher = hasher
+        self._keyring = keyring
+        self._clock = clock
+
+    def _ref(self, service_sid: str, destination: str) -> VerificationRef:
+        if not sids.is_sid(service_sid, "VA"):
+            raise NotFound
+        tag = self._keyring.destination_tag(
+            service_sid, destination, sids.VERIFICATION_TAG_HEX_DIGITS
+        )
+        return VerificationRef(service_sid, tag)
+
+    def _ref_of_sid(self, service_sid: str, verification_sid: str) -> VerificationRef:
+        tag = sids.verification_tag(verification_sid)
+        if tag is None or not sids.is_sid(service_sid, "VA"):
+            raise NotFound
+        return VerificationRef(service_sid, tag)
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(self, service_sid: str, request: StartRequest) -> Verification:
+        """Create a verification for `To`, or resend a new code on the pending one."""
+        to = normalize_destination(request.channel, request.to)
+        ref = self._ref(service_sid, to)
+        friendly_name = request.custom_friendly_name
+        if friendly_name is not None and not is_acceptable_friendly_name(friendly_name):
+            raise InvalidParameter("CustomFriendlyName", "1-30 characters, no links")
+        tags_json = json.dumps(request.tags, separators=(",", ":")) if request.tags else None
+
+        facts = StartFacts(
+            service_sid=service_sid,
+            channel=request.channel,
+            to=to,
+            destination_tag=ref.tag,
+            device_ip=request.device_ip,
+            rate_limit_values=request.rate_limit_values,
+            risk_check=request.risk_check,
+            fallback=request.resend_of is not None,
+        )
+        probe = self._protection.probe(facts)
+        admitted = False
+        note: FraudGuardNote | None = None
+        for _ in range(MAX_START_RACES):
+            now_ms = self._clock.now_ms()
+            context = self._store.prepare_protected_start(ref, now_ms, probe)
+            service, pending = context.service, context.pending
+            if service is None:
+                raise NotFound
+            _require_resend_target(request, pending)
+            if request.resend_only and pending is None:
+                raise NotFound  # nothing to resend: a resender never creates a verification
+            _refuse_from_snapshot(pending, now_ms)
+            test_code = self._protection.test_code(service, to)
+            code = test_code or self._code_for(service, request)
+            amount, payee = self._psd2_terms(service, request.amount, request.payee)
+            if not admitted and test_code is None:
+                # Last of the checks, so a malformed request is not counted; and counted
+                # once, however many races the write below loses.
+                note = self._protection.admit_start(context, facts, now_ms)
+                admitted = True
+            if pending is None:
+                sid, salt, is_new = (
+                    sids.new_verification_sid(ref.tag),
+                    self._hasher.new_salt(),
+                    True,
+                )
+                # The terms the code is bound to are those of the first send; a resend that
+                # names other terms must not show terms its code does not approve.
+                shown_amount, shown_payee, stored_locale = amount, payee, request.locale
+            else:
+                sid, salt, is_new = pending.sid, pending.salt, False
+                shown_amount, shown_payee = pending.amount, pending.payee
+                stored_locale = request.locale or pending.locale
+            content = MessageContent(
+                friendly_name=friendly_name or service.friendly_name,
+                do_not_share_warning=service.do_not_share_warning_enabled,
+                amount=shown_amount,
+                payee=shown_payee,
+                app_hash=request.app_hash,
+                webotp_domain=service.webotp_domain,
+            )
+            message = render(
+                request.channel, content, code, resolve_locale(stored_locale, to, request.channel)
+            )
+            write = StartWrite(
+                ref=ref,
+                sid=sid,
+                is_new=is_new,
+                salt=salt,
+                code_digest=self._hasher.digest(sid, code, salt),
+                attempt_sid=sids.new_sid("VL"),
+                channel=request.channel,
+                now_ms=now_ms,
+                ttl_ms=service.verification_ttl_seconds * 1000,
+                to=to,
+                amount=amount,
+                payee=payee,
+                locale=request.locale,
+                tags_json=tags_json,
+                fraud_guard_note=note,
+                destination_digest=destination_digest(self._keyring, to),
+                country=destination_country(request.channel, to),
+                fallback=None
+                if test_code
+                else next_step(
+                    service.fallback_channels,
+                    service.fallback_after_seconds,
+                    request.channel,
+                    request.fallback_step,
+                    now_ms,
+                ),
+            )
+            delivery = DeliveryJob(
+                attempt_sid=write.attempt_sid,
+                verification_sid=sid,
+                service_sid=service_sid,
+                verification_tag=ref.tag,
+                to=to,
+                message=message,
+                enqueued_ms=now_ms,
+            )
+            outcome = self._store.start_or_resend(write, None if test_code else delivery)
+            if outcome.result is StartResult.CONFLICT:
+                continue
+            if outcome.result is StartResult.LOCKED:
+                raise MaxCheckAttemptsReached(_seconds(outcome.retry_after_ms))
+            if outcome.result is StartResult.MAX_SENDS:
+                raise MaxSendAttemptsReached(_seconds(outcome.retry_after_ms))
+            if outcome.verification is None:
+                raise TooManyConcurrentRequests  # unreachable: created/resent carry it
+            _log_start(outcome.result, write, test_code is not None)
+            return _with_lookup(outcome.verification, service)
+        raise TooManyConcurrentRequests
+
+    @staticmethod
+    def _code_for(service: Service, request: StartRequest) -> str:
+        if request.custom_code is None:
+            return generate_code(service.code_length)
+        if not service.custom_code_enabled:
+            raise FeatureNotEnabled("CustomCode")
+        return require_code_shape(request.custom_code, "CustomCode")
+
+    @staticmethod
+    def _psd2_terms(
+        service: Service, amount: str | None, payee: str | None
+    ) -> tuple[str | None, str | None]:
+        if not service.psd2_enabled:
+            return None, None
+        if not amount or not payee:
+            raise Psd2ParametersRequired
+        return amount, payee
+
+    # -- check ------------------------------------------------------------------------------
+
+    def check(self, service_sid: str, request: CheckRequest) -> Verification:
+        """Count one attempt; approve and end the verification when the code is right."""
+        code = require_code_shape(request.code, "Code")
+        if request.verification_sid is not None:
+            ref = self._ref_of_sid(service_sid, request.verification_sid)
+        elif request.to is not None:
+            ref = self._ref(service_sid, normalize_any_destination(request.to))
+        else:
+            raise InvalidParameter("VerificationSid", "To or VerificationSid is required")
+        psd2_given = bool(request.amount) and bool(request.payee)
+        now_ms = self._clock.now_ms()
+        reservation = self._store.reserve_check(ref, request.verification_sid, now_ms, psd2_given)
+        if not reservation.service_exists or reservation.result is ReserveResult.MISSING:
+            raise NotFound
+        if reservation.result is ReserveResult.LOCKED:
+            raise MaxCheckAttemptsReached(_seconds(reservation.retry_after_ms))
+        if reservation.result is ReserveResult.PSD2_REQUIRED:
+            raise Psd2ParametersRequired
+        verification = reservation.verification
+        if verification is None:
+            raise NotFound  # unreachable: a reservation carries its verification
+        # After the reservation (it needs the service's limit, read in the same round trip):
+        # a refused check still used up one of the verification's attempts.
+        settings = reservation.settings or self._store.protection_settings(service_sid)
+        self._protection.admit_check(service_sid, ref.tag, settings, verification.to, now_ms)
+        right = self._hasher.matches(
+            verification.sid, code, reservation.salt, reservation.code_digests
+        )
+        if verification.amount is not None:
+            right &= _same(request.amount, verification.amount)
+            right &= _same(request.payee, verification.payee)
+        if not right:
+            log.info(
+                "verification %s: wrong code (%d checks)",
+                verification.sid,
+                verification.check_count,
+            )
+            return verification.with_status(
+                live_status(verification.check_count), verification.updated_ms
+            )
+        approved = self._store.approve(ref, verification.sid, self._clock.now_ms(), by_check=True)
+        if approved is None:
+            raise NotFound
+        self._protection.record_approval(service_sid, approved.to, settings, self._clock.now_ms())
+        log.info("verification %s: approved", verification.sid)
+        return approved
+
+    # -- fetch and update ---------------------------------------------------------------------
+
+    def fetch(self, service_sid: str, verification_sid: str) -> Verification:
+        ref = self._ref_of_sid(service_sid, verification_sid)
+        service, verification = self._store.fetch(ref, verification_sid, self._clock.now_ms())
+        if service is None or verification is None:
+            raise NotFound
+        return _with_lookup(verification, service)
+
+    def lookup(self, service_sid: str, destination: str) -> Verification | None:
+        """The destination's pending verification in the service, or None (the support
+        console's search, by the same keyed tag as a start). NotFound: no such service."""
+        ref = self._ref(service_sid, normalize_any_destination(destination))
+        now_ms = self._clock.now_ms()
+        service, pending = self._store.prepare_start(ref, now_ms)
+        if service is None:
+            raise NotFound
+        if pending is None:
+            return None
+        _service, verification = self._store.fetch(ref, pending.sid, now_ms)
+        return verification
+
+    def _record_manual_approval(self, service_sid: str, to: str, now_ms: int) -> None:
+        """The approval is made; counting it for Fraud Guard must not turn it into a 503."""
+        try:
+            settings = self._store.protection_settings(service_sid)
+        except StoreUnavailable:
+            log.warning("fraud guard: an approval of service %s was not counted", service_sid)
+            return
+        self._protection.record_approval(service_sid, to, settings, now_ms)
+
+    def update_status(
+        self, service_sid: str, verification_sid: str, status: VerificationStatus
+    ) -> Verification:
+        """End a verification as `approved` or `canceled` (Twilio's update)."""
+        ref = self._ref_of_sid(service_sid, verification_sid)
+        now_ms = self._clock.now_ms()
+        if status is VerificationStatus.APPROVED:
+            ended = self._store.approve(ref, verification_sid, now_ms)
+        elif status is VerificationStatus.CANCELED:
+            ended = self._store.cancel(ref, verification_sid, now_ms)
+        else:
+            raise InvalidParameter("Status", "canceled or approved")
+        if ended is None:
+            raise NotFound
+        if status is VerificationStatus.APPROVED:
+            self._record_manual_approval(service_sid, ended.to, now_ms)
+        log.info("verification %s: %s by update", verification_sid, status.value)
+        return ended
+
+
+def _refuse_from_snapshot(pending: PendingSnapshot | None, now_ms: int) -> None:
+    """Both counters only grow while a verification lives, so a refusal read here is final:
+    answer it without a write."""
+    if pending is None:
+        return
+    retry_after = _seconds(pending.expires_ms - now_ms)
+    if pending.checks >= MAX_CHECKS_PER_VERIFICATION:
+        raise MaxCheckAttemptsReached(retry_after)
+    if pending.sends >= MAX_SENDS_PER_VERIFICATION:
+        raise MaxSendAttemptsReached(retry_after)
+
+
+def _log_start(result: StartResult, write: StartWrite, test_destination: bool) -> None:
+    if test_destination:
+        log.info(
+            "verification %s: %s for a test destination, nothing sent", write.sid, result.value
+        )
+        return
+    log.info(
+        "verification %s: %s, %s queued for %s (%s)",
+        write.sid,
+        result.value,
+        write.attempt_sid,
+        mask_destination(write.to),
+        write.channel.value,
+    )
+
+
+def _require_resend_target(request: StartRequest, pending: PendingSnapshot | None) -> None:
+    """A fallback resend goes to the verification it was scheduled for, or nowhere: never
+    to a verification started since, and it never creates one."""
+    if request.resend_of is not None and (pending is None or pending.sid != request.resend_of):
+        raise NotFound
+
+
+def _with_lookup(verification: Verification, service: Service) -> Verification:
+    if not service.lookup_enabled:
+        return verification
+    return dataclasses.replace(verification, lookup_enabled=True)
+
+
+def _same(given: str | None, stored: str | None) -> bool:
+    if given is None or stored is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), stored.encode("utf-8"))

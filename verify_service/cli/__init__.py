@@ -1,0 +1,25 @@
+"""`verify-service`: serve the API, run delivery workers, manage services, keys, console
+users, Fraud Guard blocks and the audit log. One module per capability; this one assembles
+them."""
+
+from __future__ import annotations
+
+import click
+
+from verify_service.cli import access, audit, delivery, protection, serve, services, staff
+
+
+@click.group()
+def main() -> None:
+    """Self-hosted one-time-code verification, speaking the Twilio Verify v2 API."""
+
+
+main.add_command(serve.serve)
+main.add_command(serve.worker)
+main.add_command(serve.credentials)
+main.add_command(services.service)
+main.add_command(delivery.dead_letters)
+main.add_command(protection.fraud_guard)
+main.add_command(access.keys)
+main.add_command(audit.audit)
+main.add_command(staff.user)

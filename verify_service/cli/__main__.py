@@ -1,0 +1,5 @@
+"""`python -m verify_service.cli`."""
+
+from verify_service.cli import main
+
+main()

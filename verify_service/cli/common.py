@@ -1,0 +1,62 @@
+"""What every command shares: settings from the environment, logging, a container on the
+real Redis, and the mapping of use-case errors to click's."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+
+from verify_service.app import Container, build_container
+from verify_service.application.audit.ports import AuditEntry
+from verify_service.domain.errors import NotFound, VerifyError
+from verify_service.settings import ConfigError, Settings
+
+T = TypeVar("T")
+# The CLI acts as the operator, with the admin role; the audit log names it so.
+CLI_ACTOR = "cli"
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def redis_container() -> Container:
+    settings = load_settings()
+    if settings.embedded:
+        raise click.ClickException("set VERIFY_REDIS_URL: the embedded store lives in `serve` only")
+    container = build_container(settings)
+    # A command's connections close with it, not whenever the garbage collector runs.
+    click.get_current_context().call_on_close(container.redis.close)
+    return container
+
+
+def cli_call(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except NotFound:
+        raise click.ClickException("no such service or block") from None
+    except VerifyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def audit_cli(container: Container, action: str, target: str, outcome: str) -> None:
+    if container.audit is not None:
+        container.audit.append(
+            AuditEntry(CLI_ACTOR, "admin", action, target, outcome, container.clock.now_ms())
+        )

@@ -1,0 +1,148 @@
+"""`serve` (the API under gunicorn), `worker` (delivery) and `credentials`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from typing import Any
+
+import click
+
+from verify_service import delivery_runner
+from verify_service.app import build_container, create_app
+from verify_service.cli.common import configure_logging, load_settings
+from verify_service.domain.models import Channel
+from verify_service.settings import Settings
+
+DEFAULT_PORT = 8080
+
+
+def _embedded_banner(settings: Settings, service_sid: str, base: str) -> str:
+    # Print the token only when it was generated here; one the operator set stays unprinted.
+    token = (
+        f"{settings.auth_token}   (generated for this run)"
+        if settings.generated_auth_token
+        else "(the value of VERIFY_AUTH_TOKEN)"
+    )
+    example_token = settings.auth_token if settings.generated_auth_token else "$AUTH_TOKEN"
+    return f"""
+  WARNING: no VERIFY_REDIS_URL -- running on the EMBEDDED in-process store.
+  All state is lost when this process exits or its worker restarts. One worker only.
+  Not for production.
+
+  Account SID : {settings.account_sid}
+  Auth token  : {token}
+  Service SID : {service_sid}   ("Demo", created at start)
+  Codes are written by the console provider to {settings.console_outbox or "standard output"}.
+
+  curl -u {settings.account_sid}:{example_token} --data-urlencode To=+14155552671 \\
+       -d Channel=sms \\
+       {base}/v2/Services/{service_sid}/Verifications
+
+  python -c 'from twilio.rest import Client
+  c = Client("{settings.account_sid}", "{example_token}")
+  c.verify.base_url = "{base}"
+  v = c.verify.v2.services("{service_sid}")
+  print(v.verifications.create(to="+14155552671", channel="sms").status)'
+"""
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=min((os.cpu_count() or 1) * 2, 64),  # the IntRange below also checks the default
+    show_default="2 x CPU cores",
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes (always 1 on the embedded store).",
+)
+@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 600))
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+@click.option(
+    "--worker/--no-worker",
+    "with_worker",
+    default=True,
+    show_default=True,
+    help="Also run a delivery worker (a child process; a thread on the embedded store).",
+)
+def serve(
+    host: str, port: int, workers: int, timeout: int, access_log: bool, with_worker: bool
+) -> None:
+    """Run the HTTP API under gunicorn."""
+    from verify_service.server import GunicornServer  # noqa: PLC0415 - not needed by other commands
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    options: dict[str, Any] = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "timeout": timeout,
+        "worker_class": "sync",
+        "accesslog": "-" if access_log else None,
+        "logger_class": "verify_service.server.MaskingLogger",
+        "proc_name": "verify-service",
+        "control_socket_disable": True,  # several servers may share a machine (tests, bench)
+    }
+    if settings.embedded:
+        # The embedded store lives in memory: build it once in the master, before the fork,
+        # so the single worker inherits the demo service.
+        container = build_container(settings)
+        demo = container.catalog.create({"friendly_name": "Demo"})
+        base = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
+        click.echo(_embedded_banner(settings, demo.sid, base), err=True)
+        app = create_app(settings, container=container)
+        # No worker timeout: a restarted worker would come back with the start-up state.
+        embedded_options = {**options, "workers": 1, "preload_app": True, "timeout": 0}
+        if with_worker:
+            # The delivery thread must live in the gunicorn worker, beside the store.
+            embedded_options["post_worker_init"] = lambda _worker: delivery_runner.start_thread(
+                container
+            )
+        GunicornServer(lambda: app, embedded_options).run()
+        return
+    if any(
+        config.KIND == "console"
+        for channel in Channel
+        for config in settings.providers_for(channel)
+    ):
+        logging.getLogger(__name__).warning(
+            "a channel delivers through the console provider: codes are written to %s",
+            settings.console_outbox or "standard output",
+        )
+    child = delivery_runner.spawn_process() if with_worker else None
+    try:
+        GunicornServer(lambda: create_app(settings), options).run()
+    finally:
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@click.command()
+def worker() -> None:
+    """Run a delivery worker: queued messages to providers, with retries and failover."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    if settings.embedded:
+        raise click.ClickException(
+            "set VERIFY_REDIS_URL: on the embedded store `serve` runs the worker itself"
+        )
+    delivery_runner.run_until_signalled(build_container(settings))
+
+
+@click.command()
+def credentials() -> None:
+    """Print the account credentials this configuration uses."""
+    settings = load_settings()
+    if settings.ephemeral_credentials:
+        raise click.ClickException(
+            "no credentials configured: the embedded mode generates new ones at every start "
+            "(set VERIFY_ACCOUNT_SID, VERIFY_AUTH_TOKEN and VERIFY_SECRET_KEY to fix them)"
+        )
+    click.echo(f"VERIFY_ACCOUNT_SID={settings.account_sid}")
+    click.echo(f"VERIFY_AUTH_TOKEN={settings.auth_token}")

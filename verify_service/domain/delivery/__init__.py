@@ -1,0 +1,1 @@
+"""Delivery values: requests, receipts, attempt statuses and channel fallback rules."""

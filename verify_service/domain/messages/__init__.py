@@ -1,0 +1,1 @@
+"""Message wording: gettext catalogues, locale resolution, templates and SMS encoding."""

@@ -1,0 +1,1 @@
+"""Protection rules: rate limits, geo permissions, number intelligence, Fraud Guard."""

@@ -1,0 +1,1 @@
+"""HTTP: authentication of requests and the API keys resource."""

@@ -1,0 +1,1 @@
+"""HTTP: delivery attempts (read) and providers' delivery receipts (write)."""

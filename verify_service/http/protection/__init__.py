@@ -1,0 +1,1 @@
+"""HTTP: programmable rate limits, the safe list and Fraud Guard blocks."""
