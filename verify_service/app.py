@@ -323,6 +323,13 @@ def create_app(
         except UNAVAILABLE:
             return False
 
+    @app.after_request
+    def never_cache(response: Response) -> Response:
+        # Answers carry personal data (masked numbers, statuses, sids, a key's secret once):
+        # no browser, proxy or CDN may keep one. Errors and health checks included.
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     health.init_app(app, ping)
     app.register_blueprint(services_api.blueprint)
     app.register_blueprint(verifications_api.blueprint)
