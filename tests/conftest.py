@@ -16,12 +16,21 @@ from werkzeug.test import TestResponse
 
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.processes import RedisServer
+from tests.support.redis_binary import NoRedisServer, redis_server_binary
 from verify_service.app import CONTAINER_KEY, create_app
 from verify_service.settings import Settings
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token-0123456789"
 SECRET_KEY = "test-secret-key-that-is-at-least-32-bytes-long"
+
+
+def pytest_report_header() -> str:
+    """Say which redis-server the tests start, and why that one (tests/support/redis_binary.py)."""
+    try:
+        return redis_server_binary().describe()
+    except NoRedisServer as exc:
+        return f"redis-server: {exc}"
 
 
 @pytest.fixture(scope="session")

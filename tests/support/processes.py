@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from typing import BinaryIO
 
 import redis
 import requests
+
+from tests.support.redis_binary import redis_server_binary
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,12 +49,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed (.ci/run installs it)")
         self._process = subprocess.Popen(
             [
-                binary,
+                redis_server_binary().path,
                 "--port",
                 str(self.port),
                 "--bind",
