@@ -30,6 +30,34 @@ PROVIDER_VARIABLES = {
     Channel.WHATSAPP: "VERIFY_WHATSAPP_PROVIDERS",
 }
 _CONSOLE_ONLY: tuple[ProviderConfig, ...] = (ConsoleConfig(),)
+# Every variable the service reads. A change that reads a new `VERIFY_*` name adds it here
+# and to the README's configuration table (start-up warns about names not in this set).
+KNOWN_VARIABLES: frozenset[str] = frozenset(
+    {
+        "VERIFY_ACCOUNT_SID",
+        "VERIFY_ALLOW_TEST_DESTINATIONS",
+        "VERIFY_ARGON2_PROFILE",
+        "VERIFY_ATTEMPT_RETENTION_DAYS",
+        "VERIFY_AUDIT_MAX_ENTRIES",
+        "VERIFY_AUTH_TOKEN",
+        "VERIFY_CONSOLE_IDLE_TIMEOUT_SECONDS",
+        "VERIFY_CONSOLE_MAX_LOGIN_FAILURES",
+        "VERIFY_CONSOLE_OUTBOX",
+        "VERIFY_CONSOLE_SECURE_COOKIE",
+        "VERIFY_CONSOLE_SESSION_LIFETIME_SECONDS",
+        "VERIFY_DELIVERY_BACKOFF_MS",
+        "VERIFY_DELIVERY_MAX_BACKOFF_MS",
+        "VERIFY_DELIVERY_TRIES",
+        "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS",
+        "VERIFY_LOG_LEVEL",
+        "VERIFY_PUBLIC_URL",
+        "VERIFY_REDIS_KEY_PREFIX",
+        "VERIFY_REDIS_TIMEOUT_SECONDS",
+        "VERIFY_REDIS_URL",
+        "VERIFY_SECRET_KEY",
+        *PROVIDER_VARIABLES.values(),
+    }
+)
 
 
 class ConfigError(Exception):

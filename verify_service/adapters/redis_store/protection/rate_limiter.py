@@ -2,7 +2,7 @@
 
 Every limit is a `limits` moving window (`MovingWindowRateLimiter` semantics and its Redis
 data: one list of event timestamps per key, newest first, trimmed to Max), keyed by
-`RateLimitItem.key_for` under this deployment's prefix (`<VERIFY_KEY_PREFIX>:rl:`).
+`RateLimitItem.key_for` under this deployment's prefix (`<VERIFY_REDIS_KEY_PREFIX>:rl:`).
 
 Two things differ from calling the strategy once per limit:
 - time comes from the service's `Clock`, passed to the library's scripts as they expect
