@@ -50,7 +50,9 @@ from verify_service.adapters.redis_store.verifications.verification_store import
 )
 from verify_service.application.access.access import AccountCredentials, Authenticator
 from verify_service.application.access.api_keys import ApiKeyCredentials, ApiKeys
+from verify_service.application.access.destination_lookups import DestinationLookups
 from verify_service.application.attempts.attempts import DAY_MS, Attempts
+from verify_service.application.audit.audit import Auditor
 from verify_service.application.audit.ports import AuditLog
 from verify_service.application.delivery.channel_fallback import ChannelFallback
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
@@ -71,6 +73,7 @@ from verify_service.domain.models import Channel
 from verify_service.http import attempts_api, health, services_api, verifications_api
 from verify_service.http.access import keys_api
 from verify_service.http.access.auth import authenticate_request
+from verify_service.http.access.destination_lookups import DESTINATION_LOOKUPS_KEY
 from verify_service.http.audit import audit_api, audit_hooks
 from verify_service.http.delivery import delivery_attempts_api, delivery_receipts_api
 from verify_service.http.error_codes import register_error_handlers
@@ -109,6 +112,8 @@ class Container:
     api_keys: ApiKeys | None = None
     audit: AuditLog | None = None  # RedisAuditLog in build_container (docs/audit-log.md)
     attempts: Attempts | None = None  # the attempt history (/v2/Attempts)
+    # Look-ups by destination by whoever sees destinations masked: audited and limited.
+    lookups: DestinationLookups | None = None
 
     def _receipt_url(self, provider: DeliveryProvider, attempt_sid: str) -> str | None:
         """Where `provider` posts the attempt's delivery receipt (needs VERIFY_PUBLIC_URL)."""
@@ -180,8 +185,9 @@ def build_container(
         fraud_guard,
         history=history,
     )
+    limiter = LimitsRateLimiter(client, scripts, settings.key_prefix, clock)
     protection = AbuseProtection(
-        LimitsRateLimiter(client, scripts, settings.key_prefix, clock),
+        limiter,
         fraud_guard,
         keyring,
         settings.allow_test_destinations,
@@ -234,6 +240,9 @@ def build_container(
         api_keys=ApiKeys(api_key_store, keyring, clock),
         audit=audit,
         attempts=Attempts(history, keyring, clock, settings.attempt_retention_days),
+        lookups=DestinationLookups(
+            limiter, Auditor(audit, clock), clock, settings.destination_lookups_per_hour
+        ),
     )
 
 
@@ -270,6 +279,7 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
         audit=container.audit,
         audit_trail=container.audit if isinstance(container.audit, RedisAuditLog) else None,
         api_keys=container.api_keys,
+        lookups=container.lookups,
         outcome_of=wire_outcome,
     )
     return console.ConsoleComponents(
@@ -347,6 +357,8 @@ def create_app(
     )
     app.register_blueprint(delivery_attempts_api.blueprint)
     app.register_blueprint(delivery_receipts_api.blueprint)
+    if container.lookups is not None:
+        app.extensions[DESTINATION_LOOKUPS_KEY] = container.lookups
     if container.attempts is not None:
         app.extensions[attempts_api.ATTEMPTS_KEY] = container.attempts
         app.register_blueprint(attempts_api.blueprint)

@@ -16,6 +16,11 @@ from verify_service.adapters.delivery.providers.registry import (
     ProviderConfig,
     parse_provider_list,
 )
+from verify_service.application.access.destination_lookups import (
+    DEFAULT_LOOKUPS_PER_HOUR,
+    MAX_LOOKUPS_PER_HOUR,
+    MIN_LOOKUPS_PER_HOUR,
+)
 from verify_service.domain.keyring import MIN_SECRET_KEY_BYTES
 from verify_service.domain.models import Channel
 
@@ -49,6 +54,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_DELIVERY_MAX_BACKOFF_MS",
         "VERIFY_DELIVERY_TRIES",
         "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS",
+        "VERIFY_DESTINATION_LOOKUPS_PER_HOUR",
         "VERIFY_LOG_LEVEL",
         "VERIFY_PUBLIC_URL",
         "VERIFY_REDIS_KEY_PREFIX",
@@ -102,6 +108,10 @@ class Settings:
     console_idle_timeout_seconds: int = 15 * 60
     console_session_lifetime_seconds: int = 8 * 3600
     console_max_login_failures: int = 5
+    # Look-ups by destination (`/v2/Attempts?ChannelData.To=`, a resend, the console's
+    # search) per principal that sees destinations masked, per moving hour
+    # (docs/access-control.md).
+    destination_lookups_per_hour: int = DEFAULT_LOOKUPS_PER_HOUR
 
     @property
     def embedded(self) -> bool:
@@ -198,6 +208,13 @@ class Settings:
             ),
             console_max_login_failures=_bounded_int(
                 env, "VERIFY_CONSOLE_MAX_LOGIN_FAILURES", 5, 1, 100
+            ),
+            destination_lookups_per_hour=_bounded_int(
+                env,
+                "VERIFY_DESTINATION_LOOKUPS_PER_HOUR",
+                DEFAULT_LOOKUPS_PER_HOUR,
+                MIN_LOOKUPS_PER_HOUR,
+                MAX_LOOKUPS_PER_HOUR,
             ),
         )
 

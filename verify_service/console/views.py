@@ -39,6 +39,7 @@ from verify_service.console.guard import (
 from verify_service.domain.errors import (
     InvalidParameter,
     NotFound,
+    RateLimitExceeded,
     StoreUnavailable,
     VerifyError,
 )
@@ -268,7 +269,25 @@ def search_submit() -> Response:
         )
     except NotFound:
         return _search_form(404, "No such service.", service_sid)
+    except RateLimitExceeded as exc:
+        return _lookups_refused(exc, service_sid)
     return _timeline_page(timeline, to)
+
+
+def _lookups_refused(exc: RateLimitExceeded, service_sid: str) -> Response:
+    """429 past the hourly limit of searches by number or address (every one is audited)."""
+    retry_after = exc.retry_after_seconds or 1
+    minutes = -(-retry_after // 60)
+    per_hour = components().support.lookups_per_hour
+    response = _search_form(
+        429,
+        f"Search limit reached: support staff may search by number or e-mail address "
+        f"{per_hour} times per hour, and every search is audited. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''} (error 20429).",
+        service_sid,
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _act(action: str) -> Response:

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from verify_service.application.access.access import Permission
 from verify_service.application.attempts.attempts import AttemptQuery, Attempts
 from verify_service.http.access.auth import current_principal, permission_denied, requires
+from verify_service.http.access.destination_lookups import admit_lookup
 from verify_service.http.params import load
 from verify_service.http.representations import (
     attempt_json,
@@ -68,8 +69,11 @@ def _query(params: dict[str, Any]) -> AttemptQuery:
 def list_attempts() -> Response:
     args = request.args.to_dict()
     params = load(_list_params, args)
+    query = _query(params)
+    if query.to is not None:  # an exact-match search by number: audited and limited
+        admit_lookup("attempts.list", query.to, "ChannelData.To")
     page = attempts().list_page(
-        _query(params), params["page_size"], params["page"], params.get("page_token")
+        query, params["page_size"], params["page"], params.get("page_token")
     )
     records = [attempt_json(a, account_sid(), base_url()) for a in page.attempts]
     filters = {name: args[name] for name in _FILTERS if name in args}

@@ -16,6 +16,7 @@ from verify_service.domain.messages.locales import require_supported_locale
 from verify_service.domain.models import Channel, Verification, VerificationStatus
 from verify_service.domain.tags import parse_tags
 from verify_service.http.access.auth import current_principal, permission_denied, requires
+from verify_service.http.access.destination_lookups import admit_lookup
 from verify_service.http.params import load, request_params
 from verify_service.http.representations import verification_check_json, verification_json
 from verify_service.http.schemas import CheckParams, StartParams, UpdateVerificationParams
@@ -94,6 +95,8 @@ def start_verification(service_sid: str) -> Response:
     resend_only = _is_resender()
     if resend_only and any(name in params for name in _CHECKERS_ONLY):
         return permission_denied()
+    if resend_only:  # a resend finds the pending verification by `To`: a look-up (404 if none)
+        admit_lookup("verifications.resend", params["to"])
     request = dataclasses.replace(_start_request(params), resend_only=resend_only)
     verification = components().verifications.start(service_sid, request)
     response = jsonify(_shown(verification))

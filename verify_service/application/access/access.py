@@ -69,6 +69,13 @@ class Principal:
     def may(self, permission: Permission) -> bool:
         return permission in ROLES.get(self.role, frozenset())
 
+    @property
+    def sees_destinations_masked(self) -> bool:
+        """True for a principal that may not check codes (`support`): it is shown every
+        destination masked, and its look-ups by destination are audited and limited
+        (`application/access/destination_lookups.py`)."""
+        return not self.may(Permission.VERIFICATIONS_CHECK)
+
 
 class CredentialVerifier(Protocol):
     def verify(self, username: str, password: str) -> Principal | None: ...

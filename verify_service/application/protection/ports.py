@@ -62,6 +62,11 @@ class RateLimiter(Protocol):
         does not count, the others still count (a refused attempt is still an attempt)."""
         ...
 
+    def release(self, limit: WindowLimit, now_ms: int) -> None:
+        """Take back one event `hit` counted at `now_ms` (the request it admitted was not
+        answered after all)."""
+        ...
+
     def clear(self, limit: WindowLimit) -> None:
         """Forget every event of the limit's window."""
         ...

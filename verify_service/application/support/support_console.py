@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from verify_service.application.access.api_keys import ApiKey, ApiKeys
+from verify_service.application.access.destination_lookups import DestinationLookups, Looker
 from verify_service.application.attempts.attempts import Attempts, EndedVerification
 from verify_service.application.attempts.ports import CheckEvent
 from verify_service.application.audit.audit import AuditRecord, AuditTrail
@@ -25,9 +26,10 @@ from verify_service.domain.destinations import (
     display_masked_destination,
     normalize_any_destination,
 )
-from verify_service.domain.errors import NotFound, VerifyError
+from verify_service.domain.errors import NotFound, StoreUnavailable, VerifyError
 from verify_service.domain.models import Channel, Verification, VerificationStatus
 from verify_service.domain.service import Service
+from verify_service.domain.staff import StaffRole
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,12 @@ class Staff:
 
     name: str
     role: str
+
+    @property
+    def lookups_limited(self) -> bool:
+        """`support` users' searches by destination are counted and limited (the console
+        shows everyone destinations masked; console admins are trusted like the API's)."""
+        return self.role == StaffRole.SUPPORT.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,7 @@ class SupportConsole:
         audit: AuditLog | None = None,
         audit_trail: AuditTrail | None = None,
         api_keys: ApiKeys | None = None,
+        lookups: DestinationLookups | None = None,
         outcome_of: Callable[[VerifyError], str] = lambda exc: type(exc).__name__,
     ) -> None:
         """`outcome_of` names a refusal for the audit log (the HTTP layer's wire code)."""
@@ -112,6 +121,7 @@ class SupportConsole:
         self._audit = audit
         self._audit_trail = audit_trail
         self._api_keys = api_keys
+        self._lookups = lookups
         self._outcome_of = outcome_of
 
     @property
@@ -121,6 +131,11 @@ class SupportConsole:
     @property
     def has_api_keys(self) -> bool:
         return self._api_keys is not None
+
+    @property
+    def lookups_per_hour(self) -> int | None:
+        """How many searches a `support` user may make per hour (None: not limited)."""
+        return self._lookups.per_hour if self._lookups is not None else None
 
     def services(self) -> list[Service]:
         found, _more = self._catalog.list(0, MAX_SERVICES_LISTED)
@@ -173,13 +188,23 @@ class SupportConsole:
         )
 
     def search(self, staff: Staff, service_sid: str, destination: str) -> Timeline:
-        """The timeline, the look-up itself audited (a support tool reads personal data)."""
+        """The timeline, the look-up itself audited (a support tool reads personal data).
+
+        A `support` user's search is a look-up by destination: counted and audited before
+        anything is read (`DestinationLookups`: InvalidParameter, RateLimitExceeded past
+        the hourly limit, StoreUnavailable, each already audited)."""
+        if staff.lookups_limited:
+            if self._lookups is None:  # nowhere to count or audit it: refuse, fail closed
+                raise StoreUnavailable("no destination look-up limiter")
+            looker = Looker("console", staff.name, staff.role)
+            self._lookups.admit(looker, "console.search", destination, within=service_sid)
         try:
             found = self.timeline(service_sid, destination)
         except VerifyError as exc:
             self._record(staff, "console.search", service_sid, self._outcome_of(exc))
             raise
-        self._record(staff, "console.search", f"{service_sid}/{found.masked_to}", "ok")
+        if not staff.lookups_limited:  # (a limited search's entry is written above)
+            self._record(staff, "console.search", f"{service_sid}/{found.masked_to}", "ok")
         return found
 
     # -- actions -------------------------------------------------------------------------

@@ -131,5 +131,9 @@ class LimitsRateLimiter:
         return max(1, math.floor(float(oldest) + refused.interval_seconds - now) + 1)
 
     @fail_closed
+    def release(self, limit: WindowLimit, now_ms: int) -> None:
+        self._scripts.run(self._client, RELEASE, [self.key(limit)], [str(now_ms / 1000)])
+
+    @fail_closed
     def clear(self, limit: WindowLimit) -> None:
         self._strategy.clear(_item(limit), *limit.scope)
