@@ -5,11 +5,15 @@ An append reads the head, hashes the entry against it in Python (the chain key n
 reaches Redis), and runs `append_audit_entry.lua`, which adds the entry only if the head is
 still the one read (compare-and-set) and moves the head in the same step. A concurrent
 append makes it read the new head and try again, so entries form one chain in stream order.
+Appends from the threads of one process take turns (a lock): compare-and-set then only
+races other processes, and many threads of one process never starve each other into
+`TooManyConcurrentRequests` (a busy support desk's audited look-ups, say).
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -71,11 +75,16 @@ class RedisAuditLog:
         self._keys = keys
         self._chain_key = chain_key
         self._max_entries = max_entries
+        self._appending = threading.Lock()
 
     # -- AuditLog ----------------------------------------------------------------------------
 
     @fail_closed
     def append(self, entry: AuditEntry) -> None:
+        with self._appending:
+            self._append(entry)
+
+    def _append(self, entry: AuditEntry) -> None:
         raw: list[bytes | None] = self._client.hmget(  # type: ignore[assignment]
             self._keys.head, ["hash", "seq"]
         )
