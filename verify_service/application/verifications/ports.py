@@ -140,8 +140,8 @@ class VerificationStore(Protocol):
         """Record the send and queue its delivery (None: a test destination, nothing to
         send) in one round trip. The delivery is queued
         even when the script refuses (a race): the worker drops a delivery whose attempt
-        the verification does not hold. `write.fallback`, if any, is scheduled in the same
-        round trip (and skipped when it runs if the verification does not hold the send)."""
+        the verification does not hold. `write.fallback`, if any, is scheduled once the
+        send is accepted (a refused start schedules nothing)."""
         ...
 
     def reserve_check(
@@ -166,6 +166,12 @@ class VerificationStore(Protocol):
     def fetch(
         self, ref: VerificationRef, sid: str, now_ms: int
     ) -> tuple[Service | None, Verification | None]: ...
+
+    def fetch_many(
+        self, wanted: Sequence[tuple[VerificationRef, str]], now_ms: int
+    ) -> list[tuple[Service | None, Verification | None]]:
+        """`fetch` for each (ref, sid), in one round trip."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -37,6 +39,7 @@ from verify_service.application.verifications.ports import (
     VerificationRef,
 )
 from verify_service.domain.delivery.delivery import DeliveryJob
+from verify_service.domain.errors import StoreUnavailable
 from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
     MAX_SENDS_PER_VERIFICATION,
@@ -52,6 +55,8 @@ from verify_service.domain.protection.protection_settings import (
     FraudGuardMode,
 )
 from verify_service.domain.service import Service
+
+log = logging.getLogger(__name__)
 
 # Hash fields (short names keep a pending verification small; see docs/performance.md):
 # sid, to (sealed), ch channel, ca/ua created/updated ms, ex expiry ms, n sends, c checks,
@@ -253,23 +258,36 @@ class RedisVerificationStore:
                 self._outbox.queue_commands(pipe, delivery)
             if write.fraud_guard_note is not None and self._fraud_guard is not None:
                 self._fraud_guard.queue_destination_note(pipe, write.fraud_guard_note)
-            if write.fallback is not None and self._fallbacks is not None:
-                self._fallbacks.schedule_commands(
-                    pipe,
-                    write.ref.service_sid,
-                    write.sid,
-                    write.fallback.step,
-                    write.attempt_sid,
-                    write.fallback.due_ms,
-                )
 
         reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
         if result in (StartResult.CREATED, StartResult.RESENT):
             fields = _pairs(reply[1])
+            self._schedule_fallback(write, int(fields["ex"]))
             return StartOutcome(result, self._decode(write.ref, fields, None, to=write.to))
         retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
         return StartOutcome(result, retry_after_ms=retry_after_ms)
+
+    def _schedule_fallback(self, write: StartWrite, expires_ms: int) -> None:
+        """The send was accepted: schedule the step that follows it (one more round trip,
+        on fallback services only; a refused start schedules nothing). Lost, not retried,
+        when Redis fails in between, like a step taken by a worker that dies."""
+        if write.fallback is None or self._fallbacks is None:
+            return
+        try:
+            self._fallbacks.schedule(
+                write.ref.service_sid,
+                write.sid,
+                write.fallback.step,
+                write.attempt_sid,
+                write.fallback.due_ms,
+                expires_ms,
+                write.now_ms,
+            )
+        except StoreUnavailable:
+            log.warning(
+                "verification %s: fallback step not scheduled (store unavailable)", write.sid
+            )
 
     # -- check --------------------------------------------------------------------------
 
@@ -336,8 +354,10 @@ class RedisVerificationStore:
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
             pipe.evalsha(sha, 2, key, history, *args)
+            if self._fallbacks is not None:
+                self._fallbacks.unschedule_commands(pipe, ref.service_sid, sid)
 
-        exists, reply = self._scripts.run_pipeline(self._client, build)
+        exists, reply = self._scripts.run_pipeline(self._client, build)[:2]
         if not exists or reply[0] == b"missing":
             return None
         ended = self._decode(ref, _pairs(reply[1]), outcome)
@@ -378,12 +398,30 @@ class RedisVerificationStore:
     def fetch(
         self, ref: VerificationRef, sid: str, now_ms: int
     ) -> tuple[Service | None, Verification | None]:
+        return self.fetch_many([(ref, sid)], now_ms)[0]
+
+    @fail_closed
+    def fetch_many(
+        self, wanted: Sequence[tuple[VerificationRef, str]], now_ms: int
+    ) -> list[tuple[Service | None, Verification | None]]:
+        """`fetch` for each (ref, sid), in one round trip (each service read once)."""
+        service_sids = list(dict.fromkeys(ref.service_sid for ref, _sid in wanted))
         pipe = self._client.pipeline(transaction=False)
-        pipe.hgetall(self._keys.service(ref.service_sid))
-        pipe.hgetall(self._keys.verification(ref))
-        raw_service, raw = pipe.execute()
-        service = decode_service(raw_service)
-        fields = {k.decode(): v for k, v in raw.items()}
-        if not fields or fields["sid"].decode() != sid or int(fields["ex"]) <= now_ms:
-            return service, None
-        return service, self._decode(ref, fields, None)
+        for service_sid in service_sids:
+            pipe.hgetall(self._keys.service(service_sid))
+        for ref, _sid in wanted:
+            pipe.hgetall(self._keys.verification(ref))
+        replies = pipe.execute()
+        services = {
+            service_sid: decode_service(raw)
+            for service_sid, raw in zip(service_sids, replies, strict=False)
+        }
+        found: list[tuple[Service | None, Verification | None]] = []
+        for (ref, sid), raw in zip(wanted, replies[len(service_sids) :], strict=True):
+            service = services[ref.service_sid]
+            fields = {k.decode(): v for k, v in raw.items()}
+            if not fields or fields["sid"].decode() != sid or int(fields["ex"]) <= now_ms:
+                found.append((service, None))
+            else:
+                found.append((service, self._decode(ref, fields, None)))
+        return found
