@@ -14,8 +14,8 @@ appear at once:
 - the probe's own step, due now.
 
 Delay = when the probe's call appeared in the worker's outbox file (polled every 5 ms)
-- the due time the transaction gave it. A round that waits past `--fallback-timeout`
-seconds is recorded as not sent.
+- when the transaction's EXEC answered (the backlog and the due probe appear at once then).
+A round that waits past `--fallback-timeout` seconds is recorded as not sent.
 
     .venv/bin/python -m bench.run --only fallback
 """
@@ -129,9 +129,9 @@ class Rig:
             member = f"{self.service_sid}:{sid}"
             pipe.zadd(self.keys.due, {member: now - len(steps) + 1 + index}, xx=True, ch=True)
         replies = pipe.execute()
+        due_s = time.time()  # the backlog is visible from the EXEC on
         if replies[-len(steps) :] != [1] * len(steps):
             raise RuntimeError("a start scheduled no fallback step")
-        due_s = now / 1000
         arrived = self.wait_sent("call", {probe}, timeout_s)
         left = int(self.client.zcard(self.keys.due))
         return {
