@@ -104,8 +104,7 @@ def test_every_schedule_key_expires_with_the_latest_verification(
 def test_racing_starts_schedule_only_the_accepted_sends_step(
     api: Api, app: Flask, redis_client: redis.Redis, settings: Settings
 ) -> None:
-    """Concurrent starts for one number: the refused ones (lost races) schedule nothing, so
-    the schedule holds one step, following a send the verification holds."""
+    """Racing starts: the refused ones schedule nothing; one step follows a send it holds."""
     service_sid = _service(api)
     keys = FallbackKeys(settings.key_prefix)
     threads_per_number = 8
@@ -160,8 +159,7 @@ def test_a_backlog_of_stale_steps_is_cleared_in_one_pass(
     redis_client: redis.Redis,
     settings: Settings,
 ) -> None:
-    """Thousands of due steps of expired or ended verifications go in one pass, without
-    holding up a live step; the schedule is empty afterwards."""
+    """Thousands of stale due steps go in one pass, beside a live one; none is left."""
     keys = FallbackKeys(settings.key_prefix)
     service_sid = _service(api)
     verification_sid = _start(api, service_sid)
