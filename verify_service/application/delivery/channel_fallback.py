@@ -67,8 +67,8 @@ class TakenSteps:
 
 class FallbackSchedule(Protocol):
     def take_due(self, now_ms: int, look: int, hand: int) -> TakenSteps:
-        """Remove the first `look` steps due at `now_ms` (each to one caller only); drop
-        those whose verification expired and return up to `hand` of the others."""
+        """Of the first `look` steps due at `now_ms`, drop those whose verification expired
+        and remove and return up to `hand` of the others (each to one caller only)."""
         ...
 
     def hasten(
