@@ -8,6 +8,7 @@ import pytest
 from verify_service.domain.destination_identity import Destination, destination_identity
 from verify_service.domain.destinations import normalize_email
 from verify_service.domain.protection.client_network import client_network
+from verify_service.domain.service import Service
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,19 @@ def test_different_mailboxes_keep_different_identities() -> None:
     """Folding never merges two local parts that differ in more than case, tag or Gmail dots."""
     spellings = ["alice@example.com", "alicia@example.com", "alice@example.org", "a.lice@x.com"]
     assert len({destination_identity(s) for s in spellings}) == len(spellings)
+
+
+def test_a_test_destination_is_recognised_in_any_spelling() -> None:
+    """A test mailbox's fixed code answers its every spelling, as its pending verification does."""
+    service = Service(
+        sid="VA" + "0" * 32,
+        friendly_name="Acme",
+        date_created_ms=0,
+        date_updated_ms=0,
+        test_destinations=(("qa@example.com", "0000"),),
+    )
+    assert service.test_code_for("QA+run7@Example.COM") == "0000"
+    assert service.test_code_for("qa2@example.com") is None
 
 
 @pytest.mark.parametrize(
