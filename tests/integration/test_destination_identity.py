@@ -8,8 +8,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from flask import Flask
+
 from tests.conftest import Api
+from tests.integration.test_console import PASSWORD, Console
 from tests.support.fakes import FixedClock, RecordingSender
+from verify_service.app import CONTAINER_KEY, build_staff_users
 from verify_service.domain.models import Channel
 
 # Eight spellings of one mailbox: case, a +tag sub-address, both.
@@ -105,6 +109,18 @@ def test_attempts_by_to_in_any_spelling_find_the_mailbox_s_sends(api: Api) -> No
     response = api.get(f"/v2/Attempts?{query}")
     assert response.status_code == 200, response.json
     assert len(response.json["attempts"]) == 2
+
+
+def test_the_console_finds_the_mailbox_s_verification_in_any_spelling(app: Flask, api: Api) -> None:
+    """A support search by another spelling shows the pending verification."""
+    build_staff_users(app.extensions[CONTAINER_KEY]).add("sam", PASSWORD, "support")
+    console = Console(app.test_client())
+    assert console.login().status_code == 303
+    service = api.create_service()
+    sid = api.start(service, "Victim+Shop@Example.COM", "email").json["sid"]
+    assert console.search(service, "VICTIM@example.com").status_code == 200
+    assert sid in console.text
+    assert "No verification is pending" not in console.text
 
 
 def test_e_mail_sends_count_toward_the_daily_e_mail_cap(api: Api, clock: FixedClock) -> None:
