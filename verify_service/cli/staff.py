@@ -101,6 +101,7 @@ def disable_user(name: str) -> None:
 @user.command("enable")
 @click.argument("name")
 def enable_user(name: str) -> None:
+    """Let a disabled user sign in again."""
     _staff_change("enable", name, lambda staff: staff.enable(name))
     click.echo(f"enabled {name}")
 
