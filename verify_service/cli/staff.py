@@ -75,7 +75,10 @@ def add_user(name: str, role: str, password_stdin: bool) -> None:
 @user.command("list")
 def list_users() -> None:
     """Every console user, one JSON object per line (never a password hash)."""
-    for found in _staff_call(_staff_users().list):
+    users = _staff_call(_staff_users().list)
+    if not users:
+        click.echo("no console users", err=True)
+    for found in users:
         click.echo(
             json.dumps(
                 {
