@@ -9,7 +9,7 @@ the embedded console serves loopback clients only unless `VERIFY_CONSOLE_SECURE_
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from verify_service.app import Container, build_staff_users
 from verify_service.cli.common import audit_cli
@@ -25,7 +25,7 @@ DEMO_PASSWORD_BYTES = 18
 class EmbeddedDemo:
     service_sid: str
     console_user: str
-    console_password: str
+    console_password: str = field(repr=False)  # printed once, in the banner only
 
 
 def create_demo(container: Container) -> EmbeddedDemo:
