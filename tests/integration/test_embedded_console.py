@@ -107,6 +107,7 @@ def test_each_start_makes_a_new_password() -> None:
     second = create_demo(build_container(Settings.from_env({})))
     assert first.console_password != second.console_password
     assert first.console_user == second.console_user == "admin"
+    assert first.console_password not in repr(first)  # printed in the banner, nowhere else
 
 
 def test_the_embedded_console_refuses_a_client_that_is_not_on_loopback() -> None:
