@@ -8,6 +8,7 @@ Real Redis, the Flask test client and a FixedClock; time passes only through `cl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -15,11 +16,13 @@ import redis
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from tests.conftest import Api
+from tests.conftest import Api, deliver_queued
 from tests.integration.test_api_keys import basic, create_key
 from tests.integration.test_console import PASSWORD, Console
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.app import CONTAINER_KEY, build_staff_users
+from verify_service.application.verifications.ports import StartContext
+from verify_service.http.wiring import EXTENSION_KEY
 
 TO = "+14155552671"
 TTL_SECONDS = 600
@@ -122,6 +125,27 @@ def test_a_start_is_accepted_once_the_locked_verification_would_have_expired(
     assert started.json["sid"] != sid  # type: ignore[index]
     checked = api.check(service, sender.last_code(started.json["sid"]), To=TO)  # type: ignore[index]
     assert checked.json["status"] == "approved"  # type: ignore[index]
+
+
+def test_a_start_that_read_before_the_cancel_is_refused_by_the_script_that_creates(
+    api: Api, app: Flask, sender: RecordingSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race: a start read the destination before the cancel (nothing pending, no lock
+    yet) and writes after it. start_or_resend.lua reads the lock itself and refuses."""
+    service = api.create_service()
+    sid = lock_out(api, sender, service)
+    cancel_by_backend(api, app, service, sid)
+    store = app.extensions[EXTENSION_KEY].verifications._store
+    real_prepare = store.prepare_protected_start
+
+    def read_before_the_cancel(ref: object, now_ms: int, probe: object) -> StartContext:
+        return dataclasses.replace(real_prepare(ref, now_ms, probe), pending=None, lock=None)
+
+    monkeypatch.setattr(store, "prepare_protected_start", read_before_the_cancel)
+    sent = len(sender.sent)
+    assert_locked(api.start(service, TO), TTL_SECONDS)
+    deliver_queued(app)  # the message the refused write queued beside it is dropped
+    assert len(sender.sent) == sent
 
 
 def test_a_check_by_to_is_refused_while_the_lock_lasts(
