@@ -13,6 +13,7 @@ docs/performance.md.
 
     .venv/bin/python -m bench.run [--workers 4] [--duration 15] [--connections 16]
     .venv/bin/python -m bench.run --only delivery    # the delivery phase alone (~1 minute)
+    .venv/bin/python -m bench.run --only fallback    # channel fallback behind a backlog
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import Any
 
 import redis
 
-from bench import delivery, inprocess, services
+from bench import delivery, fallback, inprocess, services
 from bench.load import (
     CheckLoad,
     Load,
@@ -386,8 +387,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--only",
-        choices=["delivery"],
-        help="run only this phase (default output bench/results/delivery.json)",
+        choices=["delivery", "fallback"],
+        help="run only this phase (default output bench/results/<phase>.json); the "
+        "fallback phase runs only this way",
     )
     parser.add_argument("--skip-delivery", action="store_true", help="leave out the delivery phase")
     parser.add_argument(
@@ -399,10 +401,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--delivery-duration", type=float, default=12.0, help="seconds of paced sends"
     )
+    parser.add_argument(
+        "--fallback-stale", type=int, default=5_000, help="stale due fallback steps per round"
+    )
+    parser.add_argument(
+        "--fallback-rounds", type=int, default=5, help="rounds per fallback scenario"
+    )
+    parser.add_argument(
+        "--fallback-timeout", type=float, default=60.0, help="seconds to wait for the probe"
+    )
     args = parser.parse_args(argv)
     if args.output is None:
-        name = "delivery.json" if args.only == "delivery" else "latest.json"
-        args.output = RESULTS / name
+        args.output = RESULTS / (f"{args.only}.json" if args.only else "latest.json")
     return args
 
 
@@ -453,11 +463,38 @@ def main_delivery_only(args: argparse.Namespace) -> int:
     return 1 if (missed and args.strict) else 0
 
 
+def main_fallback_only(args: argparse.Namespace) -> int:
+    """The channel fallback phase (bench/fallback.py): a due step behind a backlog."""
+    started = time.monotonic()
+    quiet = wait_for_quiet(args.quiet_wait)
+    log(f"machine load before the run: {quiet:.2f} cores busy of {os.cpu_count()}")
+    options = fallback.FallbackOptions(
+        stale=args.fallback_stale, rounds=args.fallback_rounds, timeout_s=args.fallback_timeout
+    )
+    log(
+        "\nchannel fallback: one verify-service worker, console provider; a step due now "
+        "behind a backlog of due steps"
+    )
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    with stop_on_signals():
+        results["fallback"] = fallback.run(options, log)
+    results["fallback"]["machine_busy_cores_before"] = quiet
+    results["machine"] = machine_info(results["fallback"]["redis"], "python")
+    results["run_seconds"] = time.monotonic() - started
+    log("\n" + "=" * 78)
+    missed = fallback.report(results["fallback"], log)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
+    log(f"\nwrote {shown} ({results['run_seconds']:.0f} s)")
+    return 1 if (missed and args.strict) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    if args.only == "delivery":
-        return main_delivery_only(args)
+    if args.only is not None:  # a phase of its own
+        return {"delivery": main_delivery_only, "fallback": main_fallback_only}[args.only](args)
     started = time.monotonic()
     wrk = None if args.loader == "python" else ensure_wrk(log)
     if wrk is None and args.loader == "wrk":

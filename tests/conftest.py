@@ -80,13 +80,18 @@ def app(
 
 
 def deliver_queued(app: Flask) -> int:
-    """Run the app's delivery worker until the outbox is empty (the worker process's job in
-    production); returns how many deliveries it handled."""
-    worker = app.extensions[CONTAINER_KEY].delivery_worker("tests")
+    """Run the app's delivery worker and its due channel fallback steps until neither has
+    anything left (the worker process's job in production); returns how many deliveries
+    and fallback steps were handled."""
+    container = app.extensions[CONTAINER_KEY]
+    worker = container.delivery_worker("tests")
     handled = 0
-    while (batch := worker.run_once(block_ms=0)) > 0:
-        handled += batch
-    return handled
+    while True:
+        steps = container.fallback.run_due() if container.fallback is not None else 0
+        batch = worker.run_once(block_ms=0)
+        if steps == 0 and batch == 0:
+            return handled
+        handled += steps + batch
 
 
 class Api:

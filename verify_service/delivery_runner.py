@@ -1,5 +1,6 @@
 """Where the delivery worker runs: its own process (`verify-service worker`), a child of
-`serve`, or a thread beside the embedded store (which lives in one process)."""
+`serve`, or a thread beside the embedded store (which lives in one process). The channel
+fallback loop runs beside it, in a thread of its own."""
 
 from __future__ import annotations
 
@@ -38,12 +39,16 @@ def run_until_signalled(container: Container) -> None:
     signal.signal(signal.SIGINT, request_stop)
     providers = providers_by_channel(container.settings)
     worker = replace(container, providers=providers).delivery_worker(consumer_name())
+    fallback = start_fallback_thread(container, stop)
     log.info("delivery worker %s started", consumer_name())
     # Block on the stream for less than the socket timeout, or every wait would time out.
     block_ms = max(10, min(200, int(container.settings.redis_timeout_seconds * 500)))
     try:
         worker.run(stop, block_ms=block_ms)
     finally:
+        stop.set()
+        if fallback is not None:
+            fallback.join()
         close_providers(providers)
         log.info("delivery worker %s stopped", consumer_name())
 
@@ -57,7 +62,20 @@ def start_thread(container: Container) -> threading.Event:
         target=worker.run, args=(stop,), kwargs={"block_ms": 0}, name="delivery", daemon=True
     )
     thread.start()
+    start_fallback_thread(container, stop)
     return stop
+
+
+def start_fallback_thread(container: Container, stop: threading.Event) -> threading.Thread | None:
+    """The channel fallback loop beside the delivery loop (a thread of its own, so that a
+    backlog of either never holds up the other), until `stop` is set."""
+    if container.fallback is None:
+        return None
+    thread = threading.Thread(
+        target=container.fallback.run, args=(stop,), name="fallback", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def spawn_process() -> subprocess.Popen[bytes]:

@@ -1,20 +1,25 @@
 """Automatic channel fallback (verify-service extension): runs the steps that are due.
 
-A start on a service with `fallback_channels` schedules the next step in the store, in the
-same round trip as the send (see `Verifications.start`). Delivery workers call `run_due` on
-each turn: the store hands each due step to exactly one worker, which resends on the step's
-channel through the ordinary start use case (a counted send with a fresh code, obeying the
-five-send limit, scheduling the step after it) if the verification is still pending and
-still holds the send the step follows. When that send's delivery fails on every provider,
-the worker calls `delivery_failed` and the step becomes due at once.
+A start on a service with `fallback_channels` schedules the next step in the store once the
+send is accepted (see `Verifications.start`). Each worker process runs `ChannelFallback.run`
+in a thread of its own, beside the delivery loop (a backlog of messages never delays a step,
+nor the other way round): as steps fall due it takes them in batches (the store drops those
+whose verification expired without handing them out), reads their verifications in one
+round trip, and resends on each step's channel through the ordinary start use case (a
+counted send with a fresh code, obeying the five-send limit, scheduling the step after it)
+if the verification is still pending and still holds the send the step follows. When that
+send's delivery fails on every provider, the worker calls `delivery_failed` and the step
+becomes due at once. An approval or a cancel removes the verification's step.
 
 A step is taken off the schedule before it runs: a worker that dies between the two loses
-that step (at most once, never twice); the verification itself is unaffected.
+the steps of the batch it held (at most once, never twice); the verifications themselves
+are unaffected.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,9 +50,25 @@ class DueFallbackStep:
     after_attempt_sid: str
 
 
+# One take looks at up to LOOK due entries (dropping those whose verification expired) and
+# hands out up to HAND: a backlog of stale entries is cleared LOOK at a time, and a worker
+# that dies loses at most HAND steps.
+LOOK = 500
+HAND = 20
+
+
+@dataclass(frozen=True, slots=True)
+class TakenSteps:
+    """The steps one take handed out; `more`: more may be due already."""
+
+    steps: tuple[DueFallbackStep, ...]
+    more: bool
+
+
 class FallbackSchedule(Protocol):
-    def take_due(self, now_ms: int, limit: int) -> list[DueFallbackStep]:
-        """Remove and return the steps due at `now_ms` (each to one caller only)."""
+    def take_due(self, now_ms: int, look: int, hand: int) -> TakenSteps:
+        """Of the first `look` steps due at `now_ms`, drop those whose verification expired
+        and remove and return up to `hand` of the others (each to one caller only)."""
         ...
 
     def hasten(
@@ -85,20 +106,45 @@ class ChannelFallback:
         store: VerificationStore,
         verifications: Verifications,
         clock: Clock,
-        batch: int = 1,  # a step taken is removed: take one at a time, lose at most one
+        look: int = LOOK,
+        hand: int = HAND,
     ) -> None:
         self._schedule = schedule
         self._store = store
         self._verifications = verifications
         self._clock = clock
-        self._batch = batch
+        self._look = look
+        self._hand = hand
 
-    def run_due(self) -> int:
-        """Take the due steps and run them; returns how many were taken."""
-        steps = self._schedule.take_due(self._clock.now_ms(), self._batch)
-        for due in steps:
-            self._run(due)
-        return len(steps)
+    def run_due(self, stop: threading.Event | None = None) -> int:
+        """Take the steps due now, batch after batch until none is left (or `stop` is set),
+        and run them; returns how many were handed out."""
+        handed = 0
+        while stop is None or not stop.is_set():
+            taken = self._schedule.take_due(self._clock.now_ms(), self._look, self._hand)
+            self._run_batch(taken.steps)
+            handed += len(taken.steps)
+            if not taken.more:
+                break
+        return handed
+
+    def run(self, stop: threading.Event, idle_wait_s: float = 0.1) -> None:
+        """Until `stop` is set: run the due steps, then wait `idle_wait_s` for more to fall
+        due. A Redis outage pauses the loop; it resumes by itself."""
+        pause_s = 0.1
+        while not stop.is_set():
+            try:
+                self.run_due(stop)
+                pause_s = 0.1
+                stop.wait(idle_wait_s)
+            except StoreUnavailable:
+                log.warning("channel fallback: store unavailable, retrying in %.1f s", pause_s)
+                stop.wait(pause_s)
+                pause_s = min(pause_s * 2, 5.0)
+            except Exception:  # a bug or a bad entry must not stop fallbacks for good
+                log.exception("channel fallback: unexpected error, going on in %.1f s", pause_s)
+                stop.wait(pause_s)
+                pause_s = min(pause_s * 2, 5.0)
 
     def delivery_failed(self, job: DeliveryJob, now_ms: int) -> None:
         """Every provider refused `job`: the step that follows its send goes now."""
@@ -112,12 +158,23 @@ class ChannelFallback:
         if self._schedule.hasten(service_sid, verification_sid, attempt_sid, now_ms):
             log.info("verification %s: not delivered, fallback due now", verification_sid)
 
-    def _run(self, due: DueFallbackStep) -> bool:
-        tag = sids.verification_tag(due.verification_sid)
-        if tag is None:
-            return False
-        ref = VerificationRef(due.service_sid, tag)
-        service, verification = self._store.fetch(ref, due.verification_sid, self._clock.now_ms())
+    def _run_batch(self, steps: tuple[DueFallbackStep, ...]) -> None:
+        wanted = []
+        for due in steps:
+            tag = sids.verification_tag(due.verification_sid)
+            if tag is not None:
+                wanted.append((due, VerificationRef(due.service_sid, tag)))
+        if not wanted:
+            return
+        found = self._store.fetch_many(
+            [(ref, due.verification_sid) for due, ref in wanted], self._clock.now_ms()
+        )
+        for (due, _ref), (service, verification) in zip(wanted, found, strict=True):
+            self._run(due, service, verification)
+
+    def _run(
+        self, due: DueFallbackStep, service: Service | None, verification: Verification | None
+    ) -> bool:
         reason = skip_reason(due, service, verification)
         if reason is not None or service is None or verification is None:
             log.info(

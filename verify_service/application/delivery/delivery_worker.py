@@ -59,9 +59,8 @@ class DeliveryQueue(Protocol):
 
 
 class FallbackSteps(Protocol):
-    """Automatic channel fallback (`application/delivery/channel_fallback.py`)."""
-
-    def run_due(self) -> int: ...
+    """Automatic channel fallback (`application/delivery/channel_fallback.py`); its steps
+    run in a loop of their own (`ChannelFallback.run`), not in this one."""
 
     def delivery_failed(self, job: DeliveryJob, now_ms: int) -> None: ...
 
@@ -103,8 +102,8 @@ class DeliveryWorker:
         fallback: FallbackSteps | None = None,
     ) -> None:
         """`callback_url(provider, attempt_sid)` is where that provider should post its
-        delivery receipt for the attempt (None: no receipts). `fallback` runs the due
-        channel fallback steps on each turn."""
+        delivery receipt for the attempt (None: no receipts). `fallback` is told when
+        a delivery failed on every provider (its step after that send goes at once)."""
         self._fallback = fallback
         self._callback_url = callback_url or (lambda _provider, _attempt: None)
         self._queue = queue
@@ -115,17 +114,16 @@ class DeliveryWorker:
         self._consumer = consumer
 
     def run_once(self, block_ms: int = 200, batch: int = 1) -> int:
-        """Promote due retries, run due fallback steps (they queue their messages), then
-        handle one batch; returns how many deliveries and fallback steps were handled.
+        """Promote due retries, then handle one batch; returns how many deliveries were
+        handled.
 
         One message per read by default: the visibility timeout runs from the read, so a
         batch behind a slow provider would expire and be delivered twice."""
         self._queue.promote_due(self._clock.now_ms())
-        steps = self._fallback.run_due() if self._fallback is not None else 0
         jobs = self._queue.read(self._consumer, batch, block_ms, self._policy.visibility_timeout_ms)
         for job in jobs:
             self.process(job)
-        return len(jobs) + steps
+        return len(jobs)
 
     def run(self, stop: threading.Event, block_ms: int = 200, idle_wait_s: float = 0.05) -> None:
         """Until `stop` is set. A Redis outage pauses the loop; it resumes by itself.

@@ -52,6 +52,16 @@ class PendingSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class DestinationLock:
+    """What a verification canceled with its checks used up leaves: until `expires_ms` (its
+    own expiry) no start creates another for the destination and a check by To is refused,
+    so a cancel never hands out fresh guesses."""
+
+    verification_sid: str
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class StartWrite:
     """Everything one create-or-resend script call records. No code, only its digest."""
 
@@ -140,8 +150,8 @@ class VerificationStore(Protocol):
         """Record the send and queue its delivery (None: a test destination, nothing to
         send) in one round trip. The delivery is queued
         even when the script refuses (a race): the worker drops a delivery whose attempt
-        the verification does not hold. `write.fallback`, if any, is scheduled in the same
-        round trip (and skipped when it runs if the verification does not hold the send)."""
+        the verification does not hold. `write.fallback`, if any, is scheduled once the
+        send is accepted (a refused start schedules nothing)."""
         ...
 
     def reserve_check(
@@ -167,6 +177,12 @@ class VerificationStore(Protocol):
         self, ref: VerificationRef, sid: str, now_ms: int
     ) -> tuple[Service | None, Verification | None]: ...
 
+    def fetch_many(
+        self, wanted: Sequence[tuple[VerificationRef, str]], now_ms: int
+    ) -> list[tuple[Service | None, Verification | None]]:
+        """`fetch` for each (ref, sid), in one round trip."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StartProbe:
@@ -185,3 +201,4 @@ class StartContext:
     rate_limits: tuple[RateLimit, ...] = ()
     safe_listed: bool = False
     block: BreakerTrip | None = None
+    lock: DestinationLock | None = None  # a canceled locked verification's, still lasting

@@ -14,8 +14,10 @@ from verify_service.application.protection.abuse_protection import AbuseProtecti
 from verify_service.application.protection.ports import FraudGuardNote
 from verify_service.application.verifications.ports import (
     CodeHasher,
+    DestinationLock,
     PendingSnapshot,
     ReserveResult,
+    StartProbe,
     StartResult,
     StartWrite,
     VerificationRef,
@@ -25,6 +27,7 @@ from verify_service.domain import sids
 from verify_service.domain.codes import generate_code, require_code_shape
 from verify_service.domain.delivery.delivery import DeliveryJob
 from verify_service.domain.delivery.fallback import next_step
+from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.destinations import (
     mask_destination,
     normalize_any_destination,
@@ -112,10 +115,12 @@ class Verifications:
         self._clock = clock
 
     def _ref(self, service_sid: str, destination: str) -> VerificationRef:
+        """The slot of the destination's verification, by its identity: every spelling of
+        one mailbox finds the same pending verification and counts under the same limits."""
         if not sids.is_sid(service_sid, "VA"):
             raise NotFound
         tag = self._keyring.destination_tag(
-            service_sid, destination, sids.VERIFICATION_TAG_HEX_DIGITS
+            service_sid, destination_identity(destination), sids.VERIFICATION_TAG_HEX_DIGITS
         )
         return VerificationRef(service_sid, tag)
 
@@ -156,6 +161,7 @@ class Verifications:
             if service is None:
                 raise NotFound
             _require_resend_target(request, pending)
+            _refuse_while_locked(context.lock, now_ms)
             if request.resend_only and pending is None:
                 raise NotFound  # nothing to resend: a resender never creates a verification
             _refuse_from_snapshot(pending, now_ms)
@@ -330,6 +336,15 @@ class Verifications:
         _service, verification = self._store.fetch(ref, pending.sid, now_ms)
         return verification
 
+    def lock_of(self, service_sid: str, destination: str) -> DestinationLock | None:
+        """The lock a canceled locked verification left on the destination, while it lasts
+        (the support console shows it). NotFound: no such service."""
+        ref = self._ref(service_sid, normalize_any_destination(destination))
+        context = self._store.prepare_protected_start(ref, self._clock.now_ms(), StartProbe())
+        if context.service is None:
+            raise NotFound
+        return context.lock
+
     def _record_manual_approval(self, service_sid: str, to: str, now_ms: int) -> None:
         """The approval is made; counting it for Fraud Guard must not turn it into a 503."""
         try:
@@ -357,6 +372,13 @@ class Verifications:
             self._record_manual_approval(service_sid, ended.to, now_ms)
         log.info("verification %s: %s by update", verification_sid, status.value)
         return ended
+
+
+def _refuse_while_locked(lock: DestinationLock | None, now_ms: int) -> None:
+    """A canceled locked verification's lock refuses every start until its expiry (the
+    script that creates re-reads it, so a start racing the cancel is refused too)."""
+    if lock is not None:
+        raise MaxCheckAttemptsReached(_seconds(lock.expires_ms - now_ms))
 
 
 def _refuse_from_snapshot(pending: PendingSnapshot | None, now_ms: int) -> None:

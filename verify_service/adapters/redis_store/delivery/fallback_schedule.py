@@ -1,7 +1,9 @@
 """Channel fallback steps in Redis: a sorted set of verifications by the time their next step
 is due, and a hash of what that step is. Only references are stored (service sid, `VE` sid,
-step index, the `VL` sid the step follows): the destination stays sealed in the verification
-hash and is read from there when the step runs."""
+step index, the `VL` sid the step follows, the verification's expiry): the destination stays
+sealed in the verification hash and is read from there when the step runs. Every key has a TTL
+(the latest expiry of a verification scheduled in it) and no entry outlives its verification
+by more than a pass of the runner: see schedule_fallback_step.lua."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import redis
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import FallbackKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.application.delivery.channel_fallback import DueFallbackStep
+from verify_service.application.delivery.channel_fallback import DueFallbackStep, TakenSteps
 
 
 def _member(service_sid: str, verification_sid: str) -> str:
@@ -25,42 +27,60 @@ class RedisFallbackSchedule:
         self._scripts = scripts
         self._keys = keys
 
-    def schedule_commands(
+    @fail_closed
+    def schedule(
         self,
-        pipe: Any,
         service_sid: str,
         verification_sid: str,
         step: int,
         after_attempt_sid: str,
         due_ms: int,
+        expires_ms: int,
+        now_ms: int,
     ) -> None:
-        """Add the command that schedules a step to a caller's pipeline (the start's)."""
+        """Schedule a step (replacing the verification's previous one) once its start's send
+        was accepted; due at `due_ms`, or dropped at the verification's expiry."""
+        self._scripts.run(
+            self._client,
+            "schedule_fallback_step",
+            [self._keys.due, self._keys.steps],
+            [
+                _member(service_sid, verification_sid),
+                due_ms,
+                f"{step}|{after_attempt_sid}|{expires_ms}",
+                expires_ms,
+                now_ms,
+            ],
+        )
+
+    def unschedule_commands(self, pipe: Any, service_sid: str, verification_sid: str) -> None:
+        """Add the command that removes a verification's step to a caller's pipeline (the
+        end's: an approved or canceled verification sends nothing more)."""
         pipe.evalsha(
-            self._scripts.sha("schedule_fallback_step"),
+            self._scripts.sha("unschedule_fallback_step"),
             2,
             self._keys.due,
             self._keys.steps,
             _member(service_sid, verification_sid),
-            due_ms,
-            f"{step}|{after_attempt_sid}",
         )
 
     @fail_closed
-    def take_due(self, now_ms: int, limit: int) -> list[DueFallbackStep]:
+    def take_due(self, now_ms: int, look: int, hand: int) -> TakenSteps:
         flat = self._scripts.run(
             self._client,
             "take_due_fallback_steps",
             [self._keys.due, self._keys.steps],
-            [now_ms, limit],
+            [now_ms, look, hand],
         )
-        taken = []
-        for index in range(0, len(flat), 2):
+        looked = int(flat[0])
+        steps = []
+        for index in range(1, len(flat), 2):
             service_sid, verification_sid = flat[index].decode().split(":", 1)
-            step, after_attempt_sid = flat[index + 1].decode().split("|", 1)
-            taken.append(
+            step, after_attempt_sid = flat[index + 1].decode().split("|")[:2]
+            steps.append(
                 DueFallbackStep(service_sid, verification_sid, int(step), after_attempt_sid)
             )
-        return taken
+        return TakenSteps(tuple(steps), more=looked >= look or len(steps) >= hand)
 
     @fail_closed
     def hasten(

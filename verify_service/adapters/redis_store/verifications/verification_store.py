@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -25,6 +27,7 @@ from verify_service.adapters.redis_store.protection.rate_limit_store import deco
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.services.service_store import decode_service
 from verify_service.application.verifications.ports import (
+    DestinationLock,
     PendingSnapshot,
     ProtectionSettings,
     Reservation,
@@ -37,6 +40,7 @@ from verify_service.application.verifications.ports import (
     VerificationRef,
 )
 from verify_service.domain.delivery.delivery import DeliveryJob
+from verify_service.domain.errors import StoreUnavailable
 from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
     MAX_SENDS_PER_VERIFICATION,
@@ -52,6 +56,8 @@ from verify_service.domain.protection.protection_settings import (
     FraudGuardMode,
 )
 from verify_service.domain.service import Service
+
+log = logging.getLogger(__name__)
 
 # Hash fields (short names keep a pending verification small; see docs/performance.md):
 # sid, to (sealed), ch channel, ca/ua created/updated ms, ex expiry ms, n sends, c checks,
@@ -72,6 +78,14 @@ def _pending(fields: list[bytes | None], now_ms: int) -> PendingSnapshot | None:
         payee=payee.decode() if payee else None,
         locale=locale.decode() if locale else None,
     )
+
+
+def _lock(value: bytes | None, now_ms: int) -> DestinationLock | None:
+    """The destination's lock record ("expiry ms|VE sid"), while it lasts."""
+    if value is None:
+        return None
+    expires, _, sid = value.decode("ascii").partition("|")
+    return DestinationLock(sid, int(expires)) if int(expires) > now_ms else None
 
 
 _PROTECTION_FIELDS = (
@@ -186,13 +200,14 @@ class RedisVerificationStore:
         pipe.hgetall(self._keys.service(ref.service_sid))
         pipe.hgetall(self._keys.rate_limits(ref.service_sid))
         pipe.hmget(self._keys.verification(ref), "sid", "salt", "ex", "n", "c", "am", "pa", "lo")
+        pipe.get(self._keys.lock(ref))
         if probe.safe_list_field is not None:
             pipe.hexists(self._keys.safe_list(), probe.safe_list_field)
         if probe.prefix is not None and self._fraud_guard is not None:
             self._fraud_guard.queue_block_read(pipe, ref.service_sid, probe.prefix)
         replies = pipe.execute()
-        raw_service, raw_limits, pending_fields = replies[:3]
-        rest = iter(replies[3:])
+        raw_service, raw_limits, pending_fields, lock = replies[:4]
+        rest = iter(replies[4:])
         safe_listed = bool(next(rest)) if probe.safe_list_field is not None else False
         block = (
             decode_trip(next(rest))
@@ -206,6 +221,7 @@ class RedisVerificationStore:
             rate_limits=decode_rate_limits(ref.service_sid, raw_limits) if service else (),
             safe_listed=safe_listed,
             block=block,
+            lock=_lock(lock, now_ms),
         )
 
     @fail_closed
@@ -231,7 +247,7 @@ class RedisVerificationStore:
         ]
 
         def build(pipe: Any) -> None:
-            pipe.evalsha(sha, 1, key, *args)
+            pipe.evalsha(sha, 2, key, self._keys.lock(write.ref), *args)
             if delivery is not None and self._history is not None:
                 # The attempt history: the status record's extra fields and its indexes.
                 self._outbox.queue_commands(
@@ -253,23 +269,36 @@ class RedisVerificationStore:
                 self._outbox.queue_commands(pipe, delivery)
             if write.fraud_guard_note is not None and self._fraud_guard is not None:
                 self._fraud_guard.queue_destination_note(pipe, write.fraud_guard_note)
-            if write.fallback is not None and self._fallbacks is not None:
-                self._fallbacks.schedule_commands(
-                    pipe,
-                    write.ref.service_sid,
-                    write.sid,
-                    write.fallback.step,
-                    write.attempt_sid,
-                    write.fallback.due_ms,
-                )
 
         reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
         if result in (StartResult.CREATED, StartResult.RESENT):
             fields = _pairs(reply[1])
+            self._schedule_fallback(write, int(fields["ex"]))
             return StartOutcome(result, self._decode(write.ref, fields, None, to=write.to))
         retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
         return StartOutcome(result, retry_after_ms=retry_after_ms)
+
+    def _schedule_fallback(self, write: StartWrite, expires_ms: int) -> None:
+        """The send was accepted: schedule the step that follows it (one more round trip,
+        on fallback services only; a refused start schedules nothing). Lost, not retried,
+        when Redis fails in between, like a step taken by a worker that dies."""
+        if write.fallback is None or self._fallbacks is None:
+            return
+        try:
+            self._fallbacks.schedule(
+                write.ref.service_sid,
+                write.sid,
+                write.fallback.step,
+                write.attempt_sid,
+                write.fallback.due_ms,
+                expires_ms,
+                write.now_ms,
+            )
+        except StoreUnavailable:
+            log.warning(
+                "verification %s: fallback step not scheduled (store unavailable)", write.sid
+            )
 
     # -- check --------------------------------------------------------------------------
 
@@ -292,7 +321,7 @@ class RedisVerificationStore:
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
             pipe.hmget(self._keys.service(ref.service_sid), *_PROTECTION_FIELDS)
-            pipe.evalsha(sha, 2, key, history, *args)
+            pipe.evalsha(sha, 3, key, history, self._keys.lock(ref), *args)
 
         exists, settings, reply = self._scripts.run_pipeline(self._client, build)
         result = ReserveResult(reply[0].decode())
@@ -332,12 +361,16 @@ class RedisVerificationStore:
         key = self._keys.verification(ref)
         history = self._keys.verification_history(ref)
         args = [now_ms, sid, outcome.value, "1" if by_check else "0", self._history_ttl_ms]
+        args.append(MAX_CHECKS_PER_VERIFICATION)  # a canceled locked one leaves a lock
+        lock = self._keys.lock(ref)
 
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
-            pipe.evalsha(sha, 2, key, history, *args)
+            pipe.evalsha(sha, 3, key, history, lock, *args)
+            if self._fallbacks is not None:
+                self._fallbacks.unschedule_commands(pipe, ref.service_sid, sid)
 
-        exists, reply = self._scripts.run_pipeline(self._client, build)
+        exists, reply = self._scripts.run_pipeline(self._client, build)[:2]
         if not exists or reply[0] == b"missing":
             return None
         ended = self._decode(ref, _pairs(reply[1]), outcome)
@@ -378,12 +411,30 @@ class RedisVerificationStore:
     def fetch(
         self, ref: VerificationRef, sid: str, now_ms: int
     ) -> tuple[Service | None, Verification | None]:
+        return self.fetch_many([(ref, sid)], now_ms)[0]
+
+    @fail_closed
+    def fetch_many(
+        self, wanted: Sequence[tuple[VerificationRef, str]], now_ms: int
+    ) -> list[tuple[Service | None, Verification | None]]:
+        """`fetch` for each (ref, sid), in one round trip (each service read once)."""
+        service_sids = list(dict.fromkeys(ref.service_sid for ref, _sid in wanted))
         pipe = self._client.pipeline(transaction=False)
-        pipe.hgetall(self._keys.service(ref.service_sid))
-        pipe.hgetall(self._keys.verification(ref))
-        raw_service, raw = pipe.execute()
-        service = decode_service(raw_service)
-        fields = {k.decode(): v for k, v in raw.items()}
-        if not fields or fields["sid"].decode() != sid or int(fields["ex"]) <= now_ms:
-            return service, None
-        return service, self._decode(ref, fields, None)
+        for service_sid in service_sids:
+            pipe.hgetall(self._keys.service(service_sid))
+        for ref, _sid in wanted:
+            pipe.hgetall(self._keys.verification(ref))
+        replies = pipe.execute()
+        services = {
+            service_sid: decode_service(raw)
+            for service_sid, raw in zip(service_sids, replies, strict=False)
+        }
+        found: list[tuple[Service | None, Verification | None]] = []
+        for (ref, sid), raw in zip(wanted, replies[len(service_sids) :], strict=True):
+            service = services[ref.service_sid]
+            fields = {k.decode(): v for k, v in raw.items()}
+            if not fields or fields["sid"].decode() != sid or int(fields["ex"]) <= now_ms:
+                found.append((service, None))
+            else:
+                found.append((service, self._decode(ref, fields, None)))
+        return found
