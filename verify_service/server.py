@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+
+from verify_service.http import access_log
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -29,21 +30,37 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return self._factory()
 
 
-# A phone number in a path (`/v2/SafeList/Numbers/%2B14155552671`): its digits but the
-# country code's first and the last two are masked, as everywhere else in the logs.
-_NUMBER_IN_PATH = re.compile(r"(%2B|\+)([0-9]{2})([0-9]{3,})([0-9]{2})", re.IGNORECASE)
-
-
-def mask_numbers(text: str) -> str:
-    return _NUMBER_IN_PATH.sub(lambda m: m[1] + m[2] + "•" * len(m[3]) + m[4], text)
+# Each atom of gunicorn's log format that carries a request's URL, and how it is masked.
+_URL_ATOMS: dict[str, Callable[[str], str]] = {
+    "r": access_log.loggable_request_line,
+    "{raw_uri}e": access_log.loggable_target,
+    "{request_uri}e": access_log.loggable_target,
+    "U": access_log.loggable_path,
+    "{path_info}e": access_log.loggable_path,
+    "{script_name}e": access_log.loggable_path,
+    "q": access_log.loggable_query,
+    "{query_string}e": access_log.loggable_query,
+    "f": access_log.loggable_url,
+    "{referer}i": access_log.loggable_url,
+    "{http_referer}e": access_log.loggable_url,
+}
+# Other WSGI environ atoms kept; the rest may repeat the URL (`werkzeug.request`) and are dropped.
+_PLAIN_ENVIRON_ATOMS = frozenset(
+    {"{request_method}e", "{server_protocol}e", "{remote_addr}e", "{remote_port}e"}
+)
 
 
 class MaskingLogger(glogging.Logger):  # type: ignore[misc]
-    """gunicorn's logger with phone numbers masked in the access log's request line."""
+    """gunicorn's logger, whose access log shows a request's route and sids but no personal
+    value in any spelling: path segments other than sids and words, and every query value,
+    are `*` (http/access_log.py)."""
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        for name in ("r", "U", "q", "{raw_uri}e"):
-            if isinstance(atoms.get(name), str):
-                atoms[name] = mask_numbers(atoms[name])
+        for name in list(atoms):
+            if name in _URL_ATOMS:
+                if isinstance(atoms[name], str):
+                    atoms[name] = _URL_ATOMS[name](atoms[name])
+            elif name.endswith("}e") and name not in _PLAIN_ENVIRON_ATOMS:
+                del atoms[name]  # a missing atom is logged as `-`
         return atoms

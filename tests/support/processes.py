@@ -85,10 +85,13 @@ class RedisServer:
 class ApiServer:
     """`verify-service serve` (gunicorn) as a subprocess, configured through VERIFY_* only."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2) -> None:
+    def __init__(
+        self, env: dict[str, str], workers: int = 2, options: tuple[str, ...] = ()
+    ) -> None:
         self.port = free_port()
         self.env = env
         self.workers = workers
+        self.options = options  # more `serve` options, e.g. ("--access-log",)
         self._process: subprocess.Popen[bytes] | None = None
         self._log: BinaryIO | None = None
 
@@ -110,6 +113,7 @@ class ApiServer:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                *self.options,
             ],
             env=env,
             stdout=self._log,
