@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,23 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         return self._factory()
+
+
+class CannotListen(Exception):
+    """The address to serve on is taken (or not this host's)."""
+
+
+def ensure_can_listen(host: str, port: int) -> None:
+    """Bind the address once and let it go, so a port already in use stops the start before
+    anything is printed or built (gunicorn would find out only after the banner)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise CannotListen(f"cannot listen on {where}: {exc.strerror}") from None
 
 
 # Each atom of gunicorn's log format that carries a request's URL, and how it is masked.
