@@ -12,6 +12,10 @@ from gunicorn.app.base import BaseApplication
 
 from verify_service.http import access_log
 
+# The longest request line (`GET /path?query HTTP/1.1`) gunicorn accepts; a longer one is
+# answered `414` by gunicorn itself, before the API sees it (openapi.yaml, "Conventions").
+MAX_REQUEST_LINE_BYTES = 4094
+
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
     """gunicorn with options given in code, and an app factory called in each worker
@@ -23,6 +27,8 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         super().__init__()
 
     def load_config(self) -> None:
+        # Stated here, not left to gunicorn's default: openapi.yaml documents it.
+        self.cfg.set("limit_request_line", MAX_REQUEST_LINE_BYTES)
         for key, value in self._options.items():
             if key in self.cfg.settings and value is not None:
                 self.cfg.set(key, value)
