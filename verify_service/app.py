@@ -20,6 +20,7 @@ from verify_service.adapters.delivery.receipts import receipt_checkers, receipt_
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.password_hasher import Argon2PasswordHasher
 from verify_service.adapters.redis_connection import connect, embedded
+from verify_service.adapters.redis_preflight import readiness_problem
 from verify_service.adapters.redis_store.access.api_key_store import RedisApiKeyStore
 from verify_service.adapters.redis_store.attempts.attempt_history import RedisAttemptHistory
 from verify_service.adapters.redis_store.audit.audit_log import RedisAuditLog
@@ -340,7 +341,15 @@ def create_app(
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    health.init_app(app, ping)
+    def misconfiguration() -> str | None:
+        if settings.embedded:
+            return None
+        try:
+            return readiness_problem(client, allow_eviction=settings.allow_redis_eviction)
+        except UNAVAILABLE:
+            return "Redis stopped answering during the check"  # still a 503
+
+    health.init_app(app, ping, misconfiguration)
     app.register_blueprint(services_api.blueprint)
     app.register_blueprint(verifications_api.blueprint)
     app.register_blueprint(rate_limits_api.blueprint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import secrets
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ _CONSOLE_ONLY: tuple[ProviderConfig, ...] = (ConsoleConfig(),)
 KNOWN_VARIABLES: frozenset[str] = frozenset(
     {
         "VERIFY_ACCOUNT_SID",
+        "VERIFY_ALLOW_REDIS_EVICTION",
         "VERIFY_ALLOW_TEST_DESTINATIONS",
         "VERIFY_ARGON2_PROFILE",
         "VERIFY_ATTEMPT_RETENTION_DAYS",
@@ -64,6 +66,9 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         *PROVIDER_VARIABLES.values(),
     }
 )
+
+# Read by the test suite, not the service (README, "Development"): no warning for them.
+TOOLING_VARIABLES: frozenset[str] = frozenset({"VERIFY_TEST_REDIS_SERVER"})
 
 
 class ConfigError(Exception):
@@ -112,6 +117,8 @@ class Settings:
     # search) per principal that sees destinations masked, per moving hour
     # (docs/access-control.md).
     destination_lookups_per_hour: int = DEFAULT_LOOKUPS_PER_HOUR
+    # Start on a Redis whose maxmemory-policy may evict keys (docs/operations.md).
+    allow_redis_eviction: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -216,6 +223,7 @@ class Settings:
                 MIN_LOOKUPS_PER_HOUR,
                 MAX_LOOKUPS_PER_HOUR,
             ),
+            allow_redis_eviction=_boolean(env, "VERIFY_ALLOW_REDIS_EVICTION", default=False),
         )
 
     def __repr__(self) -> str:  # never print secrets
@@ -292,6 +300,28 @@ def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high
     if not text.strip().isdigit() or not low <= int(text) <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}")
     return int(text)
+
+
+def _boolean(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = (env.get(name) or str(default)).strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigError(f"{name} must be true or false")
+    return value == "true"
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """A warning for each `VERIFY_*` name in `env` that the service does not read (a typo
+    would silently leave the setting at its default), with the closest known name."""
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith("VERIFY_") or name in KNOWN_VARIABLES | TOOLING_VARIABLES:
+            continue
+        # Compared without the prefix every name shares, which would make all look alike.
+        known = {known[len("VERIFY_") :]: known for known in sorted(KNOWN_VARIABLES)}
+        closest = difflib.get_close_matches(name[len("VERIFY_") :], known, n=1, cutoff=0.6)
+        hint = f" (did you mean {known[closest[0]]}?)" if closest else ""
+        warnings.append(f"unknown variable {name} is ignored{hint}")
+    return warnings
 
 
 def _console_secure_cookie(env: Mapping[str, str], embedded: bool) -> bool:

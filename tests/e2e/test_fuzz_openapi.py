@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -17,6 +17,7 @@ from schemathesis.checks import (
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.processes import ApiServer
+from verify_service.server import MAX_REQUEST_LINE_BYTES
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi.yaml"
 schema = schemathesis.openapi.from_path(OPENAPI)
@@ -43,6 +44,13 @@ def _real_service_sid(base_url: str) -> str:
     return sid
 
 
+def _request_line(case: schemathesis.Case, base_url: str) -> bytes:
+    """The request line the case would send: `METHOD /path?query HTTP/1.1`."""
+    kwargs = case.as_transport_kwargs(base_url=base_url)
+    prepared = requests.Request(kwargs["method"], kwargs["url"], params=kwargs.get("params"))
+    return f"{kwargs['method']} {prepared.prepare().path_url} HTTP/1.1".encode()
+
+
 @pytest.mark.fuzz
 @schema.parametrize()
 @settings(
@@ -57,6 +65,9 @@ def test_api_conforms_to_openapi(case: schemathesis.Case, api_server: ApiServer)
         ("0", "2", "4", "6", "8", "a", "c", "e")
     ):
         case.path_parameters["ServiceSid"] = _real_service_sid(api_server.url)
+    # Past the documented request-line limit gunicorn answers 414 before the API is reached
+    # (openapi.yaml, "Conventions"): such a request is outside the contract under test.
+    assume(len(_request_line(case, api_server.url)) <= MAX_REQUEST_LINE_BYTES)
     case.call_and_validate(
         base_url=api_server.url,
         auth=(ACCOUNT_SID, AUTH_TOKEN),

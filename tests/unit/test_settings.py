@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE
-from verify_service.settings import ConfigError, Settings
+from verify_service.settings import KNOWN_VARIABLES, ConfigError, Settings, unknown_variables
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "settings-test-auth-token-7f3a"
@@ -235,3 +235,58 @@ def test_repr_of_generated_settings_never_shows_the_generated_secrets() -> None:
     text = repr(settings)
     assert settings.auth_token not in text
     assert settings.secret_key.decode() not in text
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readme_configuration_table_lists_exactly_the_known_variables() -> None:
+    """Every variable the service reads has a row, and no row names one it does not read."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `VERIFY_")]
+    listed = {
+        name for row in rows for name in re.findall(r"`(VERIFY_[A-Z0-9_]+)`", row.split(" | ")[0])
+    }
+    assert listed == KNOWN_VARIABLES
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [
+        ("VERIFY_REDIS_ULR", "VERIFY_REDIS_URL"),
+        ("VERIFY_AUTHTOKEN", "VERIFY_AUTH_TOKEN"),
+        ("VERIFY_SMS_PROVIDER", "VERIFY_SMS_PROVIDERS"),
+        ("VERIFY_LOGLEVEL", "VERIFY_LOG_LEVEL"),
+        ("VERIFY_ALLOW_EVICTION", "VERIFY_ALLOW_REDIS_EVICTION"),
+    ],
+)
+def test_an_unknown_name_is_warned_about_with_the_closest_known_one(
+    name: str, suggestion: str
+) -> None:
+    """A typo would silently leave a setting at its default (the embedded store, for one)."""
+    assert unknown_variables({name: "x"}) == [
+        f"unknown variable {name} is ignored (did you mean {suggestion}?)"
+    ]
+
+
+def test_known_names_other_prefixes_and_the_test_suites_variable_are_not_warned_about() -> None:
+    """Only `VERIFY_*` names the service does not read are reported; nothing far from every
+    known name gets a guess."""
+    env = dict.fromkeys(KNOWN_VARIABLES, "x") | {
+        "PATH": "/bin",
+        "VERIFY_TEST_REDIS_SERVER": "x",
+    }
+    assert unknown_variables(env) == []
+    assert unknown_variables({"VERIFY_FLAVOUR": "x"}) == [
+        "unknown variable VERIFY_FLAVOUR is ignored"
+    ]
+
+
+def test_allow_redis_eviction_is_false_unless_set_to_true() -> None:
+    """The override is off by default and takes only true or false."""
+    assert Settings.from_env(production_env()).allow_redis_eviction is False
+    env = production_env(VERIFY_ALLOW_REDIS_EVICTION="true")
+    assert Settings.from_env(env).allow_redis_eviction is True
+    with pytest.raises(ConfigError, match="VERIFY_ALLOW_REDIS_EVICTION must be true or false"):
+        Settings.from_env(production_env(VERIFY_ALLOW_REDIS_EVICTION="yes"))

@@ -11,10 +11,12 @@ from typing import TypeVar
 
 import click
 
+from verify_service.adapters.redis_connection import connect
+from verify_service.adapters.redis_preflight import RedisNotUsable, check_redis
 from verify_service.app import Container, build_container
 from verify_service.application.audit.ports import AuditEntry
 from verify_service.domain.errors import NotFound, VerifyError
-from verify_service.settings import ConfigError, Settings
+from verify_service.settings import ConfigError, Settings, unknown_variables
 
 T = TypeVar("T")
 # The CLI acts as the operator, with the admin role; the audit log names it so.
@@ -22,6 +24,8 @@ CLI_ACTOR = "cli"
 
 
 def load_settings() -> Settings:
+    for warning in unknown_variables(os.environ):
+        click.echo(f"warning: {warning}", err=True)
     try:
         return Settings.from_env(os.environ)
     except ConfigError as exc:
@@ -34,6 +38,17 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+def check_redis_or_exit(settings: Settings) -> None:
+    """Before a long-running command starts: Redis answers and will keep its state."""
+    client = connect(settings.redis_url or "", settings.redis_timeout_seconds)
+    try:
+        check_redis(client, allow_eviction=settings.allow_redis_eviction)
+    except RedisNotUsable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
 
 
 def redis_container() -> Container:

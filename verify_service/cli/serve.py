@@ -11,7 +11,7 @@ import click
 
 from verify_service import delivery_runner
 from verify_service.app import build_container, create_app
-from verify_service.cli.common import configure_logging, load_settings
+from verify_service.cli.common import check_redis_or_exit, configure_logging, load_settings
 from verify_service.cli.embedded_demo import create_demo, embedded_banner
 from verify_service.domain.models import Channel
 
@@ -41,10 +41,18 @@ def serve(
     host: str, port: int, workers: int, timeout: int, access_log: bool, with_worker: bool
 ) -> None:
     """Run the HTTP API under gunicorn."""
-    from verify_service.server import GunicornServer  # noqa: PLC0415 - not needed by other commands
+    from verify_service.server import (  # noqa: PLC0415 - not needed by other commands
+        CannotListen,
+        GunicornServer,
+        ensure_can_listen,
+    )
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    try:
+        ensure_can_listen(host, port)
+    except CannotListen as exc:
+        raise click.ClickException(str(exc)) from None
     options: dict[str, Any] = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
@@ -81,6 +89,7 @@ def serve(
             "a channel delivers through the console provider: codes are written to %s",
             settings.console_outbox or "standard output",
         )
+    check_redis_or_exit(settings)  # in the master, before any worker: fail fast
     child = delivery_runner.spawn_process() if with_worker else None
     try:
         GunicornServer(lambda: create_app(settings), options).run()
@@ -102,6 +111,7 @@ def worker() -> None:
         raise click.ClickException(
             "set VERIFY_REDIS_URL: on the embedded store `serve` runs the worker itself"
         )
+    check_redis_or_exit(settings)
     delivery_runner.run_until_signalled(build_container(settings))
 
 

@@ -1,4 +1,5 @@
-"""`/healthz` (the process is up) and `/readyz` (Redis answers): no authentication."""
+"""`/healthz` (the process is up) and `/readyz` (Redis answers and keeps what it is given):
+no authentication."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from flask import Blueprint, Flask, Response, jsonify
 HEALTH_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
 
 
-def init_app(app: Flask, ping: Callable[[], bool]) -> None:
+def init_app(
+    app: Flask,
+    ping: Callable[[], bool],
+    misconfiguration: Callable[[], str | None] = lambda: None,
+) -> None:
+    """`misconfiguration` says what makes a reachable Redis unfit (an eviction policy), or
+    None; it is asked only when `ping` succeeded."""
     blueprint = Blueprint("health", __name__)
 
     @blueprint.get("/healthz")
@@ -18,9 +25,12 @@ def init_app(app: Flask, ping: Callable[[], bool]) -> None:
 
     @blueprint.get("/readyz")
     def readyz() -> Response:
-        if ping():
+        if not ping():
+            response = jsonify(status="unavailable")
+        elif (problem := misconfiguration()) is not None:
+            response = jsonify(status="misconfigured", problem=problem)
+        else:
             return jsonify(status="ready")
-        response = jsonify(status="unavailable")
         response.status_code = 503
         return response
 

@@ -1,0 +1,54 @@
+"""The checks `serve` and `worker` make before they start: Redis answers, and keeps what it
+is given (adapters/redis_durability.py). A failed check stops the start with a message that
+names the Redis address (never a password)."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from verify_service.adapters.redis_connection import redis_address
+from verify_service.adapters.redis_durability import Durability
+
+log = logging.getLogger(__name__)
+
+
+class RedisNotUsable(Exception):
+    """Redis cannot be reached, or would not keep the service's state."""
+
+
+def check_redis(client: redis.Redis, *, allow_eviction: bool) -> None:
+    """Raise RedisNotUsable with the reason; log a warning when persistence is off."""
+    address = redis_address(client)
+    try:
+        client.ping()
+        durability = Durability.read(client)
+    except redis.AuthenticationError:
+        raise RedisNotUsable(
+            f"Redis at {address} refused the credentials in VERIFY_REDIS_URL"
+        ) from None
+    except redis.RedisError as exc:
+        raise RedisNotUsable(
+            f"cannot reach Redis at {address} ({type(exc).__name__}: {exc}); "
+            f"check VERIFY_REDIS_URL and that redis-server is running"
+        ) from None
+    problem = durability.eviction_problem(address, allow_eviction)
+    if problem is not None:
+        raise RedisNotUsable(problem)
+    if durability.eviction_policy != "noeviction":
+        log.warning(
+            "Redis at %s may evict keys (maxmemory-policy %s): allowed by "
+            "VERIFY_ALLOW_REDIS_EVICTION=true",
+            address,
+            durability.eviction_policy,
+        )
+    warning = durability.persistence_warning(address)
+    if warning is not None:
+        log.warning("%s", warning)
+
+
+def readiness_problem(client: redis.Redis, *, allow_eviction: bool) -> str | None:
+    """What makes this Redis unfit right now, for `/readyz` (None: ready). Raises the
+    client's error when Redis cannot be reached."""
+    return Durability.read(client).eviction_problem(redis_address(client), allow_eviction)
