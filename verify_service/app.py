@@ -305,7 +305,7 @@ def create_app(
         safe_list=container.safe_list,
     )
     app.extensions[CONTAINER_KEY] = container
-    register_error_handlers(app)
+    register_error_handlers(app, page_for=console.error_page)
 
     @app.before_request
     def authenticate() -> Response | None:
@@ -313,8 +313,11 @@ def create_app(
             return None
         if request.endpoint in delivery_receipts_api.RECEIPT_ENDPOINTS:
             return None  # authenticated by the provider's signature instead
-        if request.blueprint == console.BLUEPRINT_NAME:
-            return None  # the console authenticates by its own session (console/guard.py)
+        if request.blueprint == console.BLUEPRINT_NAME or console.is_console_path(request.path):
+            # The console authenticates by its own session (console/guard.py); a console
+            # path without a route (`/console` → 308 to `/console/`, a typo → 404) gets the
+            # console's page, never a Basic challenge (a browser would pop up a password box).
+            return None
         return authenticate_request(authenticator)
 
     def ping() -> bool:

@@ -114,6 +114,27 @@ def wire_outcome(exc: VerifyError) -> str:
 
 # -- errors ------------------------------------------------------------------------------------
 
+CONSOLE_PATH = "/console"
+_ERROR_TEXT = {
+    404: "There is no such console page.",
+    405: "This page cannot be used that way.",
+}
+
+
+def is_console_path(path: str) -> bool:
+    """`/console` and everything under `/console/` belong to the console (a browser's)."""
+    return path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/")
+
+
+def error_page(status: int, title: str) -> Response | None:
+    """The app's error handlers ask this first (`register_error_handlers(page_for=...)`):
+    an error on a console path, a route-less one included (404, 405), is an HTML page of
+    the console, never the API's JSON or a Basic challenge. None for any other path."""
+    if not is_console_path(request.path):
+        return None
+    message = _ERROR_TEXT.get(status, "The console could not answer this request.")
+    return add_security_headers(_page("message.html", status, title=title, message=message))
+
 
 @blueprint.errorhandler(Refusal)
 def refused(exc: Refusal) -> Response:
