@@ -8,6 +8,7 @@ import hmac
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import redis
 from flask import Flask, Response, request
@@ -277,6 +278,7 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
         support=support,
         sealer=DestinationCipher(search_key),
         secure_cookie=container.settings.console_secure_cookie,
+        time_zone=ZoneInfo(container.settings.console_time_zone),
     )
 
 

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE, PROFILES
 from verify_service.adapters.delivery.providers.console import ConsoleConfig
@@ -45,6 +46,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_CONSOLE_OUTBOX",
         "VERIFY_CONSOLE_SECURE_COOKIE",
         "VERIFY_CONSOLE_SESSION_LIFETIME_SECONDS",
+        "VERIFY_CONSOLE_TIME_ZONE",
         "VERIFY_DELIVERY_BACKOFF_MS",
         "VERIFY_DELIVERY_MAX_BACKOFF_MS",
         "VERIFY_DELIVERY_TRIES",
@@ -102,6 +104,8 @@ class Settings:
     console_idle_timeout_seconds: int = 15 * 60
     console_session_lifetime_seconds: int = 8 * 3600
     console_max_login_failures: int = 5
+    # The IANA time zone the console shows times in (and reads the audit filter's in).
+    console_time_zone: str = "UTC"
 
     @property
     def embedded(self) -> bool:
@@ -199,6 +203,7 @@ class Settings:
             console_max_login_failures=_bounded_int(
                 env, "VERIFY_CONSOLE_MAX_LOGIN_FAILURES", 5, 1, 100
             ),
+            console_time_zone=_time_zone(env),
         )
 
     def __repr__(self) -> str:  # never print secrets
@@ -275,6 +280,18 @@ def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high
     if not text.strip().isdigit() or not low <= int(text) <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}")
     return int(text)
+
+
+def _time_zone(env: Mapping[str, str]) -> str:
+    """`VERIFY_CONSOLE_TIME_ZONE`: an IANA name (`Europe/Berlin`); default UTC."""
+    name = (env.get("VERIFY_CONSOLE_TIME_ZONE") or "UTC").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(
+            "VERIFY_CONSOLE_TIME_ZONE must be an IANA time zone name, e.g. Europe/Berlin or UTC"
+        ) from None
+    return name
 
 
 def _console_secure_cookie(env: Mapping[str, str]) -> bool:
