@@ -96,6 +96,28 @@ def test_sends_are_shown_as_n_of_5_like_checks(
     assert re.search(r"<dt>Sends</dt><dd[^>]*>2 of 5</dd>", signed_in.text)
 
 
+# -- (f) the service selector at phone width (the browser test measures it at 375 px) ---------
+
+
+def test_the_service_selector_shows_names_and_tells_twins_apart(
+    signed_in: Console, api: Api
+) -> None:
+    """Options are the services' names (short enough for a phone); two services of one name
+    get their sids' last six characters; every option carries the full sid as its title."""
+    acme = api.create_service(FriendlyName="Acme")
+    shop_a = api.create_service(FriendlyName="Shop")
+    shop_b = api.create_service(FriendlyName="Shop")
+    page = signed_in.get("/console/search").get_data(as_text=True)
+    options = dict(
+        re.findall(r'<option value="(VA[0-9a-f]{32})" title="\1" *>([^<]*)</option>', page)
+    )
+    assert options == {
+        acme: "Acme",
+        shop_a: f"Shop · …{shop_a[-6:]}",
+        shop_b: f"Shop · …{shop_b[-6:]}",
+    }
+
+
 # -- (c) who ended a verification, and why -------------------------------------------------
 
 

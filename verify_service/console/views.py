@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import Counter
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
@@ -43,6 +44,7 @@ from verify_service.domain.errors import (
     VerifyError,
 )
 from verify_service.domain.models import MAX_CHECKS_PER_VERIFICATION, MAX_SENDS_PER_VERIFICATION
+from verify_service.domain.service import Service
 from verify_service.domain.staff import PRESET_REASONS, action_reason
 from verify_service.http.error_codes import ERROR_CODES
 
@@ -245,11 +247,27 @@ def _unseal(token: str) -> tuple[str, str]:
     return service_sid, to
 
 
+def service_choices(services: list[Service]) -> list[tuple[str, str]]:
+    """The service selector's options, (sid, label): the friendly name (at most 30
+    characters, so it fits a phone's screen), and the sid's last six characters only where
+    two services share a name. The full sid is the option's title and the timeline's."""
+    counts = Counter(service.friendly_name for service in services)
+    return [
+        (
+            service.sid,
+            service.friendly_name
+            if counts[service.friendly_name] == 1
+            else f"{service.friendly_name} · …{service.sid[-6:]}",
+        )
+        for service in services
+    ]
+
+
 def _search_form(status: int = 200, error: str | None = None, service_sid: str = "") -> Response:
     return _page(
         "search.html",
         status,
-        services=components().support.services(),
+        services=service_choices(components().support.services()),
         selected_service=service_sid,
         error=error,
         timeline=None,
@@ -266,7 +284,7 @@ def _timeline_page(
     return _page(
         "search.html",
         status,
-        services=components().support.services(),
+        services=service_choices(components().support.services()),
         selected_service=timeline.service_sid,
         timeline=timeline,
         max_sends=MAX_SENDS_PER_VERIFICATION,
