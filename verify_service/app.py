@@ -273,8 +273,10 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
         api_keys=container.api_keys,
         outcome_of=wire_outcome,
     )
+    staff = build_staff_users(container)
+    staff.prepare_sign_in()  # the decoy hash, at start-up: no sign-in pays for building it
     return console.ConsoleComponents(
-        staff=build_staff_users(container),
+        staff=staff,
         support=support,
         sealer=DestinationCipher(search_key),
         secure_cookie=container.settings.console_secure_cookie,
