@@ -8,6 +8,7 @@ import hmac
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import redis
 from flask import Flask, Response, request
@@ -283,11 +284,14 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
         lookups=container.lookups,
         outcome_of=wire_outcome,
     )
+    staff = build_staff_users(container)
+    staff.prepare_sign_in()  # the decoy hash, at start-up: no sign-in pays for building it
     return console.ConsoleComponents(
-        staff=build_staff_users(container),
+        staff=staff,
         support=support,
         sealer=DestinationCipher(search_key),
         secure_cookie=container.settings.console_secure_cookie,
+        time_zone=ZoneInfo(container.settings.console_time_zone),
     )
 
 
@@ -316,7 +320,7 @@ def create_app(
         safe_list=container.safe_list,
     )
     app.extensions[CONTAINER_KEY] = container
-    register_error_handlers(app)
+    register_error_handlers(app, page_for=console.error_page)
 
     @app.before_request
     def authenticate() -> Response | None:
@@ -324,8 +328,11 @@ def create_app(
             return None
         if request.endpoint in delivery_receipts_api.RECEIPT_ENDPOINTS:
             return None  # authenticated by the provider's signature instead
-        if request.blueprint == console.BLUEPRINT_NAME:
-            return None  # the console authenticates by its own session (console/guard.py)
+        if request.blueprint == console.BLUEPRINT_NAME or console.is_console_path(request.path):
+            # The console authenticates by its own session (console/guard.py); a console
+            # path without a route (`/console` → 308 to `/console/`, a typo → 404) gets the
+            # console's page, never a Basic challenge (a browser would pop up a password box).
+            return None
         return authenticate_request(authenticator)
 
     def ping() -> bool:

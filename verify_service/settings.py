@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from verify_service.adapters.argon2_hasher import DEFAULT_PROFILE, PROFILES
 from verify_service.adapters.delivery.providers.console import ConsoleConfig
@@ -52,6 +53,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_CONSOLE_OUTBOX",
         "VERIFY_CONSOLE_SECURE_COOKIE",
         "VERIFY_CONSOLE_SESSION_LIFETIME_SECONDS",
+        "VERIFY_CONSOLE_TIME_ZONE",
         "VERIFY_DELIVERY_BACKOFF_MS",
         "VERIFY_DELIVERY_MAX_BACKOFF_MS",
         "VERIFY_DELIVERY_TRIES",
@@ -119,6 +121,8 @@ class Settings:
     destination_lookups_per_hour: int = DEFAULT_LOOKUPS_PER_HOUR
     # Start on a Redis whose maxmemory-policy may evict keys (docs/operations.md).
     allow_redis_eviction: bool = False
+    # The IANA time zone the console shows times in (and reads the audit filter's in).
+    console_time_zone: str = "UTC"
 
     @property
     def embedded(self) -> bool:
@@ -224,6 +228,7 @@ class Settings:
                 MAX_LOOKUPS_PER_HOUR,
             ),
             allow_redis_eviction=_boolean(env, "VERIFY_ALLOW_REDIS_EVICTION", default=False),
+            console_time_zone=_time_zone(env),
         )
 
     def __repr__(self) -> str:  # never print secrets
@@ -322,6 +327,18 @@ def unknown_variables(env: Mapping[str, str]) -> list[str]:
         hint = f" (did you mean {known[closest[0]]}?)" if closest else ""
         warnings.append(f"unknown variable {name} is ignored{hint}")
     return warnings
+
+
+def _time_zone(env: Mapping[str, str]) -> str:
+    """`VERIFY_CONSOLE_TIME_ZONE`: an IANA name (`Europe/Berlin`); default UTC."""
+    name = (env.get("VERIFY_CONSOLE_TIME_ZONE") or "UTC").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(
+            "VERIFY_CONSOLE_TIME_ZONE must be an IANA time zone name, e.g. Europe/Berlin or UTC"
+        ) from None
+    return name
 
 
 def _console_secure_cookie(env: Mapping[str, str], embedded: bool) -> bool:

@@ -36,6 +36,8 @@ SUPPORT_PASSWORD = "support horse battery"
 ADMIN_PASSWORD = "admin horse battery staple"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 375, "height": 667}
+TIME_ZONE = "Europe/Berlin"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -53,6 +55,8 @@ def console_env(
         "VERIFY_REDIS_KEY_PREFIX": PREFIX,
         # http://127.0.0.1 in the test: the cookie cannot be Secure (loopback only then).
         "VERIFY_CONSOLE_SECURE_COOKIE": "false",
+        # Times on every page in this zone (CET or CEST, never UTC).
+        "VERIFY_CONSOLE_TIME_ZONE": TIME_ZONE,
     }
 
 
@@ -122,8 +126,10 @@ def test_support_console_in_the_browser(
     browser: object,
     shots: Path,
 ) -> None:
-    """Sign in, search, read the timeline, resend and see the send appear, cancel; an
-    action with an expired session and one without its CSRF token are refused; sign out."""
+    """Sign in (a wrong password keeps the name), search, read the timeline (sends n of 5,
+    Berlin times), resend and see the send appear, cancel and see who canceled and why; an
+    action with an expired session and one without its CSRF token are refused; the audit
+    log filters by action; sign out."""
     cli(console_env, "user", "add", "sam", "--role", "support", "--password-stdin",
         password=SUPPORT_PASSWORD)  # fmt: skip
     cli(console_env, "user", "add", "ada", "--role", "admin", "--password-stdin",
@@ -140,8 +146,13 @@ def test_support_console_in_the_browser(
     # Sign in.
     page.goto(f"{base}/search")
     assert page.url == f"{base}/login"
-    screenshot(page, shots, "login")
     page.fill("#name", "sam")
+    page.fill("#password", "not the password!")
+    page.click("button[type=submit]")
+    assert "Wrong user name or password" in page.locator(".error").inner_text()
+    assert page.input_value("#name") == "sam"  # kept: only the password is typed again
+    assert page.input_value("#password") == ""
+    screenshot(page, shots, "login")
     page.fill("#password", SUPPORT_PASSWORD)
     page.click("button[type=submit]")
     assert page.url == f"{base}/search"
@@ -165,6 +176,8 @@ def test_support_console_in_the_browser(
     assert page.locator(".current .badge").first.inner_text() == "pending"
     assert first["sid"] in page.content()
     assert page.locator(".sends tbody tr").count() == 1
+    assert page.locator("#send-count").inner_text() == "1 of 5"
+    assert re.search(r" CES?T$", page.locator(".facts dd").nth(1).inner_text())
 
     # Resend by voice call: the new send appears.
     page.select_option("#channel", "call")
@@ -173,6 +186,7 @@ def test_support_console_in_the_browser(
     page.click("#resend-form button[type=submit]")
     assert "A new code was sent by call" in page.locator(".notice").inner_text()
     assert page.locator(".sends tbody tr").count() == 2
+    assert page.locator("#send-count").inner_text() == "2 of 5"
     seen.append(page.content())
     deadline = time.monotonic() + 15
     while page.locator(".sends .delivery-sent").count() < 2 and time.monotonic() < deadline:
@@ -194,7 +208,11 @@ def test_support_console_in_the_browser(
     assert "The verification was canceled" in page.locator(".notice").inner_text()
     assert page.locator("#no-current").count() == 1
     assert page.locator(".history .status-canceled").count() == 1
+    assert page.locator(".history .ended-by").inner_text() == (
+        "Canceled by sam (support): Customer asked to stop this verification"
+    )
     seen.append(page.content())
+    screenshot(page, shots, "ended")
 
     # An action after the session expired is refused (Redis drops an idle session).
     second = api(console_server, f"/v2/Services/{service}/Verifications", To=TO, Channel="sms")
@@ -219,6 +237,15 @@ def test_support_console_in_the_browser(
     assert "console.cancel" in audit_text
     assert "Customer asked for another channel: no signal for texts" in audit_text
     seen.append(page.content())
+    page.fill("#action", "console.cancel")
+    page.click("#audit-filters button[type=submit]")
+    actions = page.locator("table.audit td[data-label=Action]").all_inner_texts()
+    assert actions
+    assert set(actions) == {"console.cancel"}
+    page.fill("#action", "")
+    page.fill("#user", "sam")
+    page.click("#audit-filters button[type=submit]")
+    assert "user=sam" in page.url
     screenshot(page, shots, "audit")
     page.goto(f"{base}/keys")
     assert page.locator("table.keys tbody tr").count() == 2
@@ -240,3 +267,52 @@ def test_support_console_in_the_browser(
         for code in codes:
             assert code not in html
     assert re.search(r"\+1 415 •••• 671", seen[1])
+
+
+def test_the_service_selector_fits_a_phone_screen(
+    console_server: ApiServer, console_env: dict[str, str], browser: object
+) -> None:
+    """At 375 px wide the service selector stays on screen (no sideways scrolling), on the
+    search form and on a timeline, and the chosen service's name and sid can be read."""
+    cli(console_env, "user", "add", "lee", "--role", "support", "--password-stdin",
+        password=SUPPORT_PASSWORD)  # fmt: skip
+    name = "Acme Shop Europe customer desk"  # the longest name a service may have
+    service = api(console_server, "/v2/Services", FriendlyName=name)["sid"]
+    api(console_server, f"/v2/Services/{service}/Verifications", To=TO, Channel="sms")
+    page = browser.new_page(viewport=SMALL_PHONE)  # type: ignore[attr-defined]
+    base = f"{console_server.url}/console"
+    page.goto(f"{base}/login")
+    page.fill("#name", "lee")
+    page.fill("#password", SUPPORT_PASSWORD)
+    page.click("button[type=submit]")
+    assert page.url == f"{base}/search"
+    page.select_option("#service", service)
+    assert_fits_the_screen(page, service)
+    page.fill("#to", TO)
+    page.click("form.row button[type=submit]")
+    assert page.locator(".dest").inner_text() == MASKED
+    assert_fits_the_screen(page, service)
+
+
+def assert_fits_the_screen(page: object, service: str) -> None:
+    width = SMALL_PHONE["width"]
+    assert page.input_value("#service") == service  # type: ignore[attr-defined]
+    box = page.locator("#service").bounding_box()  # type: ignore[attr-defined]
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # type: ignore[attr-defined]
+    # Whatever the select shows of the chosen service is not cut off by its edge.
+    shown = page.evaluate(  # type: ignore[attr-defined]
+        """() => {
+            const select = document.querySelector('#service');
+            const style = getComputedStyle(select);
+            const context = document.createElement('canvas').getContext('2d');
+            context.font = style.font;
+            const text = select.options[select.selectedIndex].text;
+            const room = select.clientWidth - parseFloat(style.paddingLeft)
+                - parseFloat(style.paddingRight);
+            return {text, fits: context.measureText(text).width <= room};
+        }"""
+    )
+    assert shown["fits"], shown["text"]

@@ -4,8 +4,15 @@ made under older ones is recognised (`needs_rehash`) and replaced at the next si
 
 from __future__ import annotations
 
+import secrets
+import threading
+
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
+
+# Decoy hashes by parameters, built once per process (see `decoy_hash`).
+_DECOYS: dict[tuple[object, ...], str] = {}
+_DECOYS_LOCK = threading.Lock()
 
 
 class Argon2PasswordHasher:
@@ -20,6 +27,25 @@ class Argon2PasswordHasher:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+    def decoy_hash(self) -> str:
+        """The hash of a random password under these parameters, which an unknown user name
+        is compared with so that it costs what a wrong password does. Built once per
+        process and set of parameters (the app asks for it at start-up)."""
+        hasher = self._hasher
+        parameters = (
+            hasher.time_cost,
+            hasher.memory_cost,
+            hasher.parallelism,
+            hasher.hash_len,
+            hasher.salt_len,
+            hasher.type,
+        )
+        with _DECOYS_LOCK:
+            decoy = _DECOYS.get(parameters)
+            if decoy is None:
+                decoy = _DECOYS[parameters] = self.hash(secrets.token_urlsafe(16))
+        return decoy
 
     def needs_rehash(self, password_hash: str) -> bool:
         try:

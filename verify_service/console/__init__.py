@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Flask
 
 from verify_service.console.components import BLUEPRINT_NAME, COMPONENTS_KEY, ConsoleComponents
-from verify_service.console.views import blueprint
+from verify_service.console.views import blueprint, error_page, is_console_path
 
-__all__ = ["BLUEPRINT_NAME", "ConsoleComponents", "init_app"]
+__all__ = ["BLUEPRINT_NAME", "ConsoleComponents", "error_page", "init_app", "is_console_path"]
 
 
 def init_app(app: Flask, components: ConsoleComponents) -> None:

@@ -3,8 +3,9 @@ app, and the components themselves."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from verify_service.application.support.staff_users import StaffUsers
 from verify_service.application.support.support_console import SupportConsole
@@ -29,3 +30,5 @@ class ConsoleComponents:
     sealer: Sealer
     # False only for tests on http://127.0.0.1: the console then answers loopback only.
     secure_cookie: bool = True
+    # The display time zone of every time a page shows (VERIFY_CONSOLE_TIME_ZONE).
+    time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))

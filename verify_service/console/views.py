@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from collections import Counter
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from verify_service.application.audit.audit import valid_entry_id
 from verify_service.application.support.staff_users import (
     ConsoleSession,
     LoginRefused,
@@ -22,6 +21,7 @@ from verify_service.application.support.staff_users import (
     session_key,
 )
 from verify_service.application.support.support_console import Staff, Timeline, VerificationChanged
+from verify_service.console.audit_query import SUGGESTED_ACTIONS, audit_filters
 from verify_service.console.components import BLUEPRINT_NAME
 from verify_service.console.guard import (
     Refusal,
@@ -36,6 +36,7 @@ from verify_service.console.guard import (
     new_login_token,
     set_session_cookie,
 )
+from verify_service.console.times import shown_time
 from verify_service.domain.errors import (
     InvalidParameter,
     NotFound,
@@ -43,6 +44,8 @@ from verify_service.domain.errors import (
     StoreUnavailable,
     VerifyError,
 )
+from verify_service.domain.models import MAX_CHECKS_PER_VERIFICATION, MAX_SENDS_PER_VERIFICATION
+from verify_service.domain.service import Service
 from verify_service.domain.staff import PRESET_REASONS, action_reason
 from verify_service.http.error_codes import ERROR_CODES
 
@@ -56,14 +59,12 @@ blueprint = Blueprint(
 blueprint.before_request(guard_request)
 blueprint.after_request(add_security_headers)
 AUDIT_PAGE_SIZE = 25
+MAX_NAME_SHOWN = 200  # a user name typed into the sign-in form, shown back after a refusal
 
 
 @blueprint.app_template_filter("console_time")
 def console_time(milliseconds: int | None) -> str:
-    if milliseconds is None:
-        return "—"
-    moment = datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return shown_time(milliseconds, components().time_zone)
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
@@ -115,6 +116,27 @@ def wire_outcome(exc: VerifyError) -> str:
 
 # -- errors ------------------------------------------------------------------------------------
 
+CONSOLE_PATH = "/console"
+_ERROR_TEXT = {
+    404: "There is no such console page.",
+    405: "This page cannot be used that way.",
+}
+
+
+def is_console_path(path: str) -> bool:
+    """`/console` and everything under `/console/` belong to the console (a browser's)."""
+    return path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/")
+
+
+def error_page(status: int, title: str) -> Response | None:
+    """The app's error handlers ask this first (`register_error_handlers(page_for=...)`):
+    an error on a console path, a route-less one included (404, 405), is an HTML page of
+    the console, never the API's JSON or a Basic challenge. None for any other path."""
+    if not is_console_path(request.path):
+        return None
+    message = _ERROR_TEXT.get(status, "The console could not answer this request.")
+    return add_security_headers(_page("message.html", status, title=title, message=message))
+
 
 @blueprint.errorhandler(Refusal)
 def refused(exc: Refusal) -> Response:
@@ -142,9 +164,12 @@ def unavailable(_exc: StoreUnavailable) -> Response:
 # -- sign-in -----------------------------------------------------------------------------------
 
 
-def _login_page(status: int = 200, error: str | None = None, notice: str | None = None) -> Response:
+def _login_page(
+    status: int = 200, error: str | None = None, notice: str | None = None, name: str = ""
+) -> Response:
+    """The sign-in form; after a refusal it keeps the user name typed (never the password)."""
     token = login_token()
-    response = _page("login.html", status, login_token=token, error=error, notice=notice)
+    response = _page("login.html", status, login_token=token, error=error, notice=notice, name=name)
     new_login_token(response, token)
     return response
 
@@ -161,22 +186,26 @@ def login() -> Response:
             return redirect(url_for("console.search"), 303)  # type: ignore[return-value]
         notice = "You are signed out." if request.args.get("signed_out") else None
         return _login_page(notice=notice)
+    name = request.form.get("name", "")[:MAX_NAME_SHOWN]
     if not login_token_matches():
-        return _login_page(403, error="The sign-in form expired. Try again.")
+        return _login_page(403, error="The sign-in form expired. Try again.", name=name)
     parts = components()
-    name = request.form.get("name", "")
     try:
         session = parts.staff.login(name, request.form.get("password", ""), client_ip())
     except LoginThrottled as exc:
         minutes = -(-exc.retry_after_seconds // 60)
         parts.support.record_session_event("console", "none", "console.login", "throttled")
-        return _login_page(429, error=f"Too many sign-in attempts. Try again in {minutes} min.")
+        return _login_page(
+            429, error=f"Too many sign-in attempts. Try again in {minutes} min.", name=name
+        )
     except LoginRefused as exc:
         outcome = "locked" if exc.locked_now else "refused"
         actor = exc.user_name or "(unknown user)"
         parts.support.record_session_event(actor, "none", "console.login", outcome)
         return _login_page(
-            401, error="Wrong user name or password, or the account is locked or disabled."
+            401,
+            error="Wrong user name or password, or the account is locked or disabled.",
+            name=name,
         )
     parts.support.record_session_event(session.user_name, session.role.value, "console.login", "ok")
     response: Response = redirect(url_for("console.search"), 303)  # type: ignore[assignment]
@@ -219,11 +248,27 @@ def _unseal(token: str) -> tuple[str, str]:
     return service_sid, to
 
 
+def service_choices(services: list[Service]) -> list[tuple[str, str]]:
+    """The service selector's options, (sid, label): the friendly name (at most 30
+    characters, so it fits a phone's screen), and the sid's last six characters only where
+    two services share a name. The full sid is the option's title and the timeline's."""
+    counts = Counter(service.friendly_name for service in services)
+    return [
+        (
+            service.sid,
+            service.friendly_name
+            if counts[service.friendly_name] == 1
+            else f"{service.friendly_name} · …{service.sid[-6:]}",
+        )
+        for service in services
+    ]
+
+
 def _search_form(status: int = 200, error: str | None = None, service_sid: str = "") -> Response:
     return _page(
         "search.html",
         status,
-        services=components().support.services(),
+        services=service_choices(components().support.services()),
         selected_service=service_sid,
         error=error,
         timeline=None,
@@ -240,9 +285,11 @@ def _timeline_page(
     return _page(
         "search.html",
         status,
-        services=components().support.services(),
+        services=service_choices(components().support.services()),
         selected_service=timeline.service_sid,
         timeline=timeline,
+        max_sends=MAX_SENDS_PER_VERIFICATION,
+        max_checks=MAX_CHECKS_PER_VERIFICATION,
         search_token=_seal(timeline.service_sid, to),
         presets=PRESET_REASONS,
         notice=notice,
@@ -341,16 +388,19 @@ def _require_admin() -> None:
 @blueprint.get("/audit")
 def audit() -> Response:
     _require_admin()
-    before = request.args.get("before") or None
-    if before is not None and not valid_entry_id(before):
-        before = None
-    support = components().support
-    records, more = support.audit_entries(AUDIT_PAGE_SIZE, before)
+    parts = components()
+    filters = audit_filters(request.args, parts.time_zone)
+    found = parts.support.audit_page(filters.query, AUDIT_PAGE_SIZE, filters.before)
     return _page(
         "audit.html",
-        records=records,
-        next_before=records[-1].entry_id if more and records else None,
-        available=support.has_audit_trail,
+        400 if filters.errors else 200,
+        records=found.records,
+        filters=filters,
+        suggested_actions=SUGGESTED_ACTIONS,
+        time_zone=parts.time_zone.key,
+        newer_args=filters.link_args(None) if filters.before else None,
+        older_args=filters.link_args(found.next_before) if found.next_before else None,
+        available=parts.support.has_audit_trail,
     )
 
 

@@ -89,6 +89,16 @@ class Verification:
         return self.status is VerificationStatus.APPROVED
 
 
+@dataclass(frozen=True, slots=True)
+class EndedBy:
+    """Who ended a verification by hand and why: a console user (its role and stated
+    reason), or an API credential's sid and role (an API call states no reason)."""
+
+    actor: str
+    role: str
+    reason: str | None = None
+
+
 def live_status(check_count: int) -> VerificationStatus:
     """Status of a verification that has not ended: locked once every check is used."""
     if check_count >= MAX_CHECKS_PER_VERIFICATION:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from verify_service.application.delivery.delivery_receipts import ReceiptRejected
@@ -85,6 +85,17 @@ def error_response(code: int, status: int, message: str) -> Response:
     return response
 
 
+# An HTML page for an error on a path a browser uses (the console), or None for the API's
+# JSON; given the status and a short title. Set by `register_error_handlers(page_for=...)`.
+PageFor = Callable[[int, str], Response | None]
+PAGE_FOR_KEY = "verify_service.error_page"
+
+
+def _page_for(status: int, title: str) -> Response | None:
+    page_for: PageFor | None = current_app.extensions.get(PAGE_FOR_KEY)
+    return page_for(status, title) if page_for is not None else None
+
+
 def _wire_error(exc: errors.VerifyError) -> Response:
     if isinstance(exc, errors.RateLimitConfigError):
         return error_response(exc.code, 400, str(exc))
@@ -102,6 +113,11 @@ def _wire_error(exc: errors.VerifyError) -> Response:
 
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
+    page = _page_for(status, exc.name)
+    if page is not None:
+        if status == 405:
+            page.headers["Allow"] = ", ".join(exc.get_response().allow)
+        return page
     if status == 404:
         return error_response(20404, 404, f"The requested resource {_shown_path()} was not found")
     if status == 405:
@@ -117,10 +133,17 @@ def _http_error(exc: HTTPException) -> Response:
 
 def _unexpected(exc: Exception) -> Response:
     log.exception("unhandled %s", type(exc).__name__)
+    page = _page_for(500, "Internal server error")
+    if page is not None:
+        return page
     return error_response(INTERNAL_ERROR, 500, "Internal server error")
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: Flask, page_for: PageFor | None = None) -> None:
+    """The wire errors, HTTP errors and the last-resort 500. `page_for` answers the paths
+    that belong to a browser UI (the console) with an HTML page instead of JSON."""
+    if page_for is not None:
+        app.extensions[PAGE_FOR_KEY] = page_for
     for exception_type in ERROR_CODES:
         app.register_error_handler(exception_type, _wire_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -17,7 +17,7 @@ from verify_service.domain.errors import (
     ParameterNotPermitted,
 )
 from verify_service.domain.messages.locales import require_supported_locale
-from verify_service.domain.models import Channel, Verification, VerificationStatus
+from verify_service.domain.models import Channel, EndedBy, Verification, VerificationStatus
 from verify_service.domain.tags import parse_tags
 from verify_service.http.access.auth import current_principal, permission_denied, requires
 from verify_service.http.access.destination_lookups import admit_lookup
@@ -122,7 +122,9 @@ def update_verification(service_sid: str, sid: str) -> Response:
         Permission.VERIFICATIONS_CHECK
     ):
         return permission_denied()  # approving is a check's power: `support` only cancels
-    verification = components().verifications.update_status(service_sid, sid, status)
+    principal = current_principal()
+    ended_by = EndedBy(principal.credential_sid, principal.role)  # shown in the console
+    verification = components().verifications.update_status(service_sid, sid, status, ended_by)
     return jsonify(_shown(verification))
 
 

@@ -30,7 +30,7 @@ from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.destinations import mask_destination, normalize_any_destination
 from verify_service.domain.errors import InvalidParameter, NotFound
 from verify_service.domain.keyring import Keyring
-from verify_service.domain.models import Channel
+from verify_service.domain.models import Channel, EndedBy
 from verify_service.domain.protection.number_intelligence import describe
 
 DESTINATION_PURPOSE = "attempt-destination"
@@ -156,6 +156,7 @@ class EndedVerification:
     sends: tuple[Attempt, ...]  # oldest first
     checks: tuple[CheckEvent, ...]
     unrecorded_checks: int = 0
+    ended_by: EndedBy | None = None  # a cancel (or approval) by hand: who, and why
 
 
 def encode_token(cursor: AttemptCursor) -> str:
@@ -306,6 +307,7 @@ class Attempts:
                     sends=tuple(reversed(attempts)),
                     checks=trail.checks if trail else (),
                     unrecorded_checks=trail.unrecorded_checks if trail else 0,
+                    ended_by=trail.ended_by if trail else None,
                 )
             )
         return ended

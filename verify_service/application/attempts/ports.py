@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from verify_service.domain.models import EndedBy
+
 
 @dataclass(frozen=True, slots=True)
 class AttemptIndex:
@@ -66,6 +68,7 @@ class VerificationTrail:
     unrecorded_checks: int = 0  # past the per-verification bound, counted only
     ended: str | None = None  # approved | canceled (None: expired, or still live)
     ended_ms: int | None = None
+    ended_by: EndedBy | None = None  # who ended it by hand, and why
 
 
 class AttemptHistoryStore(Protocol):

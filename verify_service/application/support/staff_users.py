@@ -132,6 +132,11 @@ class PasswordHasher(Protocol):
 
     def needs_rehash(self, password_hash: str) -> bool: ...
 
+    def decoy_hash(self) -> str:
+        """A hash of a random password under the current parameters, built once per
+        process: what an unknown user name's password is compared with."""
+        ...
+
 
 # -- use cases -------------------------------------------------------------------------------
 
@@ -281,11 +286,18 @@ class StaffUsers:
             log.warning("console sign-in throttled (%s)", outcome.refused.name)
             raise LoginThrottled(outcome.retry_after_seconds)
 
+    def prepare_sign_in(self) -> str:
+        """Get the decoy hash an unknown user name is compared with. The app calls it at
+        start-up (`create_app`; the hasher builds it once per process), so no sign-in ever
+        pays for building it: the first unknown name after a (re)start costs what a wrong
+        password does."""
+        if self._decoy is None:
+            self._decoy = self._hasher.decoy_hash()
+        return self._decoy
+
     def _compare_with_decoy(self, password: str) -> None:
         """An unknown user costs what a wrong password does (no user-name oracle)."""
-        if self._decoy is None:
-            self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
-        self._hasher.verify(self._decoy, password)
+        self._hasher.verify(self.prepare_sign_in(), password)
 
     def login(self, name: str, password: str, client_ip: str) -> ConsoleSession:
         """Open a session, or raise LoginRefused / LoginThrottled."""

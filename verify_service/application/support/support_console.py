@@ -16,7 +16,8 @@ from verify_service.application.access.api_keys import ApiKey, ApiKeys
 from verify_service.application.access.destination_lookups import DestinationLookups, Looker
 from verify_service.application.attempts.attempts import Attempts, EndedVerification
 from verify_service.application.attempts.ports import CheckEvent
-from verify_service.application.audit.audit import AuditRecord, AuditTrail
+from verify_service.application.audit.audit import AuditTrail
+from verify_service.application.audit.audit_search import AuditPage, AuditQuery, search_audit
 from verify_service.application.audit.ports import AuditEntry, AuditLog
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
 from verify_service.application.ports import Clock
@@ -28,7 +29,7 @@ from verify_service.domain.destinations import (
     normalize_any_destination,
 )
 from verify_service.domain.errors import NotFound, StoreUnavailable, VerifyError
-from verify_service.domain.models import Channel, Verification, VerificationStatus
+from verify_service.domain.models import Channel, EndedBy, Verification, VerificationStatus
 from verify_service.domain.service import Service
 from verify_service.domain.staff import StaffRole
 
@@ -253,7 +254,10 @@ class SupportConsole:
         try:
             self._pending(service_sid, normalize_any_destination(destination), verification_sid)
             ended = self._verifications.update_status(
-                service_sid, verification_sid, VerificationStatus.CANCELED
+                service_sid,
+                verification_sid,
+                VerificationStatus.CANCELED,
+                ended_by=EndedBy(staff.name, staff.role, reason),
             )
         except VerifyError as exc:
             self._record(staff, "console.cancel", target, self._outcome_of(exc), reason)
@@ -287,10 +291,11 @@ class SupportConsole:
 
     # -- admin pages ---------------------------------------------------------------------
 
-    def audit_entries(self, limit: int, before: str | None) -> tuple[list[AuditRecord], bool]:
+    def audit_page(self, query: AuditQuery, limit: int, before: str | None) -> AuditPage:
+        """A page of the audit log, newest first, filtered on the server."""
         if self._audit_trail is None:
-            return [], False
-        return self._audit_trail.newest(limit, before=before)
+            return AuditPage([], None)
+        return search_audit(self._audit_trail, query, limit, before)
 
     def api_keys(self) -> list[ApiKey]:
         if self._api_keys is None:

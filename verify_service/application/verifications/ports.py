@@ -10,7 +10,7 @@ from typing import Protocol
 from verify_service.application.protection.ports import BreakerTrip, FraudGuardNote
 from verify_service.domain.delivery.delivery import DeliveryJob
 from verify_service.domain.delivery.fallback import FallbackStep
-from verify_service.domain.models import Channel, Verification
+from verify_service.domain.models import Channel, EndedBy, Verification
 from verify_service.domain.protection.rate_limits import RateLimit
 from verify_service.domain.service import Service
 
@@ -161,13 +161,21 @@ class VerificationStore(Protocol):
         ...
 
     def approve(
-        self, ref: VerificationRef, sid: str, now_ms: int, by_check: bool = False
+        self,
+        ref: VerificationRef,
+        sid: str,
+        now_ms: int,
+        by_check: bool = False,
+        ended_by: EndedBy | None = None,
     ) -> Verification | None:
         """End a pending verification as approved (`by_check`: by a right code, which the
-        attempt history marks); None when it already ended."""
+        attempt history marks); None when it already ended. `ended_by` (an approval by
+        update) is kept in the attempt history with the end, in the same step."""
         ...
 
-    def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None: ...
+    def cancel(
+        self, ref: VerificationRef, sid: str, now_ms: int, ended_by: EndedBy | None = None
+    ) -> Verification | None: ...
 
     def protection_settings(self, service_sid: str) -> ProtectionSettings:
         """The service's check-time protection settings (defaults for a missing field)."""

@@ -49,6 +49,7 @@ from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
     MAX_SENDS_PER_VERIFICATION,
     Channel,
+    EndedBy,
     Verification,
     VerificationStatus,
     live_status,
@@ -355,15 +356,20 @@ class Verifications:
         self._protection.record_approval(service_sid, to, settings, now_ms)
 
     def update_status(
-        self, service_sid: str, verification_sid: str, status: VerificationStatus
+        self,
+        service_sid: str,
+        verification_sid: str,
+        status: VerificationStatus,
+        ended_by: EndedBy | None = None,
     ) -> Verification:
-        """End a verification as `approved` or `canceled` (Twilio's update)."""
+        """End a verification as `approved` or `canceled` (Twilio's update); `ended_by`
+        (who, and why) is recorded with the end for the support console."""
         ref = self._ref_of_sid(service_sid, verification_sid)
         now_ms = self._clock.now_ms()
         if status is VerificationStatus.APPROVED:
-            ended = self._store.approve(ref, verification_sid, now_ms)
+            ended = self._store.approve(ref, verification_sid, now_ms, ended_by=ended_by)
         elif status is VerificationStatus.CANCELED:
-            ended = self._store.cancel(ref, verification_sid, now_ms)
+            ended = self._store.cancel(ref, verification_sid, now_ms, ended_by=ended_by)
         else:
             raise InvalidParameter("Status", "canceled or approved")
         if ended is None:

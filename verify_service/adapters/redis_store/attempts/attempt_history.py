@@ -6,12 +6,14 @@ destination sealed with AES-256-GCM, the attempt sid as associated data), `dg` (
 digest the destination is searched by) and `co` (its country). Four sorted sets index the
 `VL` sids by creation time (all, per service, per destination digest, per verification),
 written by `record_attempt_history.lua` in the start's own pipeline. How each verification
-ended and its checks live beside the verification, in `vs:vh:{VA…:tag}` (written by the
-check and end scripts). Nothing here holds a code or a destination in clear.
+ended, who ended it by hand and why (`b:<VE>`), and its checks live beside the verification,
+in `vs:vh:{VA…:tag}` (written by the check and end scripts). Nothing here holds a code or a
+destination in clear.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,12 +32,27 @@ from verify_service.application.attempts.ports import (
 )
 from verify_service.application.verifications.ports import VerificationRef
 from verify_service.domain import sids
+from verify_service.domain.models import EndedBy
 
 DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000
 # The most check events recorded per verification; later ones are only counted.
 MAX_CHECK_EVENTS = 12
 BATCH = 200
 _CHECK_OUTCOMES = {"w": "wrong", "a": "approved", "l": "refused"}
+
+
+def encode_ended_by(ended_by: EndedBy) -> str:
+    """`b:<VE>` in the verification's history, written by end_verification.lua."""
+    fields = {"actor": ended_by.actor, "role": ended_by.role, "reason": ended_by.reason}
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_ended_by(value: str) -> EndedBy | None:
+    try:
+        fields = json.loads(value)
+        return EndedBy(str(fields["actor"]), str(fields["role"]), fields.get("reason") or None)
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def attempt_context(attempt_sid: str) -> bytes:
@@ -259,6 +276,7 @@ class RedisAttemptHistory:
         checks: dict[str, list[CheckEvent]] = {}
         extra: dict[str, int] = {}
         ends: dict[str, tuple[str, int]] = {}
+        enders: dict[str, EndedBy | None] = {}
         for name_bytes, value_bytes in raw.items():
             kind, _, verification_sid = name_bytes.decode().partition(":")
             value = value_bytes.decode()
@@ -273,6 +291,8 @@ class RedisAttemptHistory:
             elif kind == "e":
                 time_ms, _, outcome = value.partition("|")
                 ends[verification_sid] = (outcome, int(time_ms))
+            elif kind == "b":
+                enders[verification_sid] = decode_ended_by(value)
         trails = {}
         for verification_sid in set(checks) | set(extra) | set(ends):
             end = ends.get(verification_sid)
@@ -281,6 +301,7 @@ class RedisAttemptHistory:
                 unrecorded_checks=extra.get(verification_sid, 0),
                 ended=end[0] if end else None,
                 ended_ms=end[1] if end else None,
+                ended_by=enders.get(verification_sid),
             )
         return trails
 

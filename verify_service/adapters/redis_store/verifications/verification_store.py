@@ -14,6 +14,7 @@ from verify_service.adapters.redis_store.attempts.attempt_history import (
     DEFAULT_RETENTION_MS,
     MAX_CHECK_EVENTS,
     RedisAttemptHistory,
+    encode_ended_by,
 )
 from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
@@ -45,6 +46,7 @@ from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
     MAX_SENDS_PER_VERIFICATION,
     Channel,
+    EndedBy,
     SendAttempt,
     Verification,
     VerificationStatus,
@@ -356,12 +358,14 @@ class RedisVerificationStore:
         now_ms: int,
         outcome: VerificationStatus,
         by_check: bool = False,
+        ended_by: EndedBy | None = None,
     ) -> Verification | None:
         sha = self._scripts.sha("end_verification")
         key = self._keys.verification(ref)
         history = self._keys.verification_history(ref)
         args = [now_ms, sid, outcome.value, "1" if by_check else "0", self._history_ttl_ms]
         args.append(MAX_CHECKS_PER_VERIFICATION)  # a canceled locked one leaves a lock
+        args.append(encode_ended_by(ended_by) if ended_by is not None else "")
         lock = self._keys.lock(ref)
 
         def build(pipe: Any) -> None:
@@ -378,13 +382,20 @@ class RedisVerificationStore:
 
     @fail_closed
     def approve(
-        self, ref: VerificationRef, sid: str, now_ms: int, by_check: bool = False
+        self,
+        ref: VerificationRef,
+        sid: str,
+        now_ms: int,
+        by_check: bool = False,
+        ended_by: EndedBy | None = None,
     ) -> Verification | None:
-        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED, by_check)
+        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED, by_check, ended_by)
 
     @fail_closed
-    def cancel(self, ref: VerificationRef, sid: str, now_ms: int) -> Verification | None:
-        return self._end(ref, sid, now_ms, VerificationStatus.CANCELED)
+    def cancel(
+        self, ref: VerificationRef, sid: str, now_ms: int, ended_by: EndedBy | None = None
+    ) -> Verification | None:
+        return self._end(ref, sid, now_ms, VerificationStatus.CANCELED, ended_by=ended_by)
 
     # -- delivery -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 -- ARGV[1] now (ms)   ARGV[2] sid   ARGV[3] outcome ('approved' or 'canceled')
 -- ARGV[4] '1' when a right code approves it   ARGV[5] history retention (ms)
 -- KEYS[3] the destination's lock   ARGV[6] max checks (see the lock block below)
+-- ARGV[7] who ended it by hand and why (JSON; '' for none)
 -- Returns {outcome, HGETALL} | {'missing'}
 local key = KEYS[1]
 local current = redis.call('HMGET', key, 'sid', 'ex')
@@ -38,10 +39,15 @@ for i = 1, #recorded, 2 do
   local kind, sid = string.match(recorded[i], '^(%a+):(.+)$')
   local at = tonumber(string.match(recorded[i + 1], '^%d+') or '')
   if (kind == 'k' or kind == 'e') and at and at < oldest then
-    redis.call('HDEL', history, 'k:' .. sid, 'e:' .. sid, 'kx:' .. sid)
+    redis.call('HDEL', history, 'k:' .. sid, 'e:' .. sid, 'kx:' .. sid, 'b:' .. sid)
   end
 end
 redis.call('HSET', history, 'e:' .. ARGV[2], ARGV[1] .. '|' .. ARGV[3])
+-- Ended by hand (a cancel, an approval by update): who and why, 'b:<VE>' = ARGV[7] (JSON),
+-- written with the end itself, so no end is ever shown without it. Pruned with the end.
+if ARGV[7] and ARGV[7] ~= '' then
+  redis.call('HSET', history, 'b:' .. ARGV[2], ARGV[7])
+end
 if ARGV[4] == '1' then
   local events = redis.call('HGET', history, 'k:' .. ARGV[2])
   local head, tail = string.match(events or '', '^(.*):w;(.-)$')
