@@ -29,6 +29,7 @@ from verify_service.domain.destinations import (
     mask_destination,
     normalize_any_destination,
     normalize_destination,
+    require_smtp_address,
 )
 from verify_service.domain.errors import (
     FeatureNotEnabled,
@@ -41,6 +42,7 @@ from verify_service.domain.errors import (
     TooManyConcurrentRequests,
 )
 from verify_service.domain.keyring import Keyring
+from verify_service.domain.messages.message_text import require_name, require_wire_safe
 from verify_service.domain.messages.messages import MessageContent, render, resolve_locale
 from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
@@ -50,7 +52,7 @@ from verify_service.domain.models import (
     VerificationStatus,
     live_status,
 )
-from verify_service.domain.service import Service, is_acceptable_friendly_name
+from verify_service.domain.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +134,9 @@ class Verifications:
         to = normalize_destination(request.channel, request.to)
         ref = self._ref(service_sid, to)
         friendly_name = request.custom_friendly_name
-        if friendly_name is not None and not is_acceptable_friendly_name(friendly_name):
-            raise InvalidParameter("CustomFriendlyName", "1-30 characters, no links")
+        if friendly_name is not None:
+            friendly_name = require_name(friendly_name, "CustomFriendlyName")
+        _require_deliverable_text(request, to)
         tags_json = json.dumps(request.tags, separators=(",", ":")) if request.tags else None
 
         facts = StartFacts(
@@ -357,6 +360,16 @@ class Verifications:
             self._record_manual_approval(service_sid, ended.to, now_ms)
         log.info("verification %s: %s by update", verification_sid, status.value)
         return ended
+
+
+def _require_deliverable_text(request: StartRequest, to: str) -> None:
+    """What a message carries must reach every provider of its channel: text without
+    control characters, an e-mail address SMTP can carry (docs/messages.md)."""
+    if request.channel is Channel.EMAIL:
+        require_smtp_address(to)
+    for value, parameter in ((request.amount, "Amount"), (request.payee, "Payee")):
+        if value is not None:
+            require_wire_safe(value, parameter)
 
 
 def _refuse_from_snapshot(pending: PendingSnapshot | None, now_ms: int) -> None:
