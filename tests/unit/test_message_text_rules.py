@@ -31,6 +31,8 @@ LINK_EVASIONS = [
     "ⓔⓥⓘⓛ.ⓒⓞⓜ",  # circled letters
     "evil\u200d.com",  # a joiner inside the host name
     "evil.c0m",
+    "Node.js",
+    "e v i l . c o m",
     "xn--80ak6aa92e.com",
     "пример.рф",
     "例子.中国",
