@@ -282,3 +282,25 @@ def test_an_internationalized_domain_is_sent_in_its_idna_form(
     assert b"=?utf-8?" in headers
     assert "Müller & Söhne" in str(mail.message["Subject"])
     assert smtp_app.extensions[CONTAINER_KEY].outbox.dead_letters(10) == []
+
+
+def test_a_service_name_stored_before_the_rule_refuses_the_start_not_the_delivery(
+    api: Api, redis_client: redis.Redis, sender: RecordingSender
+) -> None:
+    """A FriendlyName with a line break written by an older version: the start is a 60200
+    naming FriendlyName and writes nothing, rather than a 201 and a dead letter."""
+    service_sid = api.create_service()
+    (service_key,) = [
+        key
+        for key in redis_client.scan_iter(f"*{service_sid}*")
+        if redis_client.type(key) == b"hash"
+    ]
+    redis_client.hset(service_key, "friendly_name", json.dumps("Acme\r\nBank"))
+    before = redis_state(redis_client)
+    response = api.start(service_sid, "+14155552671")
+    assert (response.status_code, response.json["code"]) == (400, 60200)  # type: ignore[index]
+    assert "FriendlyName" in response.json["message"]  # type: ignore[index]
+    assert redis_state(redis_client) == before
+    assert sender.sent == []
+    custom = api.start(service_sid, "+14155552671", CustomFriendlyName="Acme")
+    assert custom.status_code == 201

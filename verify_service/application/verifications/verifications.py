@@ -165,6 +165,7 @@ class Verifications:
             test_code = self._protection.test_code(service, to)
             code = test_code or self._code_for(service, request)
             amount, payee = self._psd2_terms(service, request.amount, request.payee)
+            _require_sendable_stored_text(service, friendly_name, pending)
             if not admitted and test_code is None:
                 # Last of the checks, so a malformed request is not counted; and counted
                 # once, however many races the write below loses.
@@ -368,6 +369,21 @@ def _require_deliverable_text(request: StartRequest, to: str) -> None:
     if request.channel is Channel.EMAIL:
         require_smtp_address(to)
     for value, parameter in ((request.amount, "Amount"), (request.payee, "Payee")):
+        if value is not None:
+            require_wire_safe(value, parameter)
+
+
+def _require_sendable_stored_text(
+    service: Service, friendly_name: str | None, pending: PendingSnapshot | None
+) -> None:
+    """Text stored before the wire-safe rule (a service name, a pending verification's terms)
+    is checked too: a start it would make undeliverable is a 60200, not a dead letter."""
+    stored: list[tuple[str | None, str]] = []
+    if friendly_name is None:
+        stored.append((service.friendly_name, "FriendlyName"))
+    if pending is not None:
+        stored += [(pending.amount, "Amount"), (pending.payee, "Payee")]
+    for value, parameter in stored:
         if value is not None:
             require_wire_safe(value, parameter)
 
