@@ -4,17 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
+PORT ?= 8080
 
 .DEFAULT_GOAL := help
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' \
+	  '{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > width) width = length($$1) } \
+	   END { for (i = 1; i <= NR; i++) printf "  %-" width "s  %s\n", name[i], text[i] }'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,lint]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +27,8 @@ $(RUN_STAMP): pyproject.toml
 
 install: $(STAMP) ## Create the venv and install the package with test and lint tools
 
-run: $(RUN_STAMP) ## Run on the embedded store with console delivery (prints credentials)
-	$(BIN)/verify-service serve
+run: $(RUN_STAMP) ## Serve on the embedded store, console delivery, demo credentials (PORT=8080)
+	$(BIN)/verify-service serve --port $(PORT)
 
 test: $(STAMP) ## Run the whole suite (starts its own redis-server)
 	$(BIN)/pytest

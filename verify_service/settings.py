@@ -96,8 +96,8 @@ class Settings:
     # docs/audit-log.md).
     audit_max_entries: int = 100_000
     # The support console (docs/support-console.md). The session cookie is `Secure` unless
-    # this is false, which only tests on http://127.0.0.1 should set: the console then
-    # answers loopback clients only.
+    # this is false, which only tests on http://127.0.0.1 and the embedded store (its
+    # default there) should have: the console then answers loopback clients only.
     console_secure_cookie: bool = True
     console_idle_timeout_seconds: int = 15 * 60
     console_session_lifetime_seconds: int = 8 * 3600
@@ -189,7 +189,7 @@ class Settings:
             audit_max_entries=_bounded_int(
                 env, "VERIFY_AUDIT_MAX_ENTRIES", 100_000, 100, 100_000_000
             ),
-            console_secure_cookie=_console_secure_cookie(env),
+            console_secure_cookie=_console_secure_cookie(env, embedded=redis_url is None),
             console_idle_timeout_seconds=_bounded_int(
                 env, "VERIFY_CONSOLE_IDLE_TIMEOUT_SECONDS", 900, 60, 86_400
             ),
@@ -277,8 +277,11 @@ def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high
     return int(text)
 
 
-def _console_secure_cookie(env: Mapping[str, str]) -> bool:
-    value = (env.get("VERIFY_CONSOLE_SECURE_COOKIE") or "true").strip().lower()
+def _console_secure_cookie(env: Mapping[str, str], embedded: bool) -> bool:
+    """`Secure` console cookies, except by default on the embedded store (`make run` on
+    http://127.0.0.1), where the console then answers loopback clients only."""
+    default = "false" if embedded else "true"
+    value = (env.get("VERIFY_CONSOLE_SECURE_COOKIE") or default).strip().lower()
     if value not in ("true", "false"):
         raise ConfigError("VERIFY_CONSOLE_SECURE_COOKIE must be true or false")
     return value == "true"

@@ -61,7 +61,7 @@ def test_list_shows_the_block_with_masked_numbers_and_lift_ends_it(
     assert lifted.exit_code == 0, lifted.output
     assert api.start(service, "+447400999990").status_code == 201
     empty = cli.invoke(main, ["fraud-guard", "list", service], catch_exceptions=False)
-    assert empty.output == ""
+    assert empty.stdout == ""
 
 
 def test_unknown_services_and_blocks_are_reported_not_crashed(api: Api, cli: CliRunner) -> None:

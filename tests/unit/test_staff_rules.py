@@ -70,9 +70,10 @@ def test_passwords_have_at_least_twelve_characters() -> None:
 
 
 def test_console_settings_are_read_and_checked() -> None:
-    """`VERIFY_CONSOLE_*`: secure cookies unless explicitly off; bounded timeouts."""
+    """`VERIFY_CONSOLE_*`: secure cookies unless explicitly off (or on the embedded store,
+    tests/unit/test_console_cookie_default.py); bounded timeouts."""
     defaults = Settings.from_env({})
-    assert defaults.console_secure_cookie is True
+    assert defaults.console_secure_cookie is False  # the embedded store's default
     assert defaults.console_idle_timeout_seconds == 900
     assert defaults.console_max_login_failures == 5
     changed = Settings.from_env(

@@ -6,10 +6,23 @@ from __future__ import annotations
 
 import click
 
+from verify_service import __version__
 from verify_service.cli import access, audit, delivery, protection, serve, services, staff
+from verify_service.settings import KNOWN_VARIABLES
 
 
-@click.group()
+def _configuration_epilog() -> str:
+    # `\b` keeps click from re-wrapping the list into one paragraph.
+    names = "\n".join(f"  {name}" for name in sorted(KNOWN_VARIABLES))
+    return (
+        "Configuration comes only from these environment variables (README: Configuration); "
+        "without VERIFY_REDIS_URL, `serve` runs on an embedded in-process store.\n\n"
+        f"\b\n{names}"
+    )
+
+
+@click.group(epilog=_configuration_epilog())
+@click.version_option(__version__, prog_name="verify-service")
 def main() -> None:
     """Self-hosted one-time-code verification, speaking the Twilio Verify v2 API."""
 

@@ -49,6 +49,8 @@ def list_keys() -> None:
     page = 0
     while True:
         found, more = cli_call(functools.partial(api_keys.list, page, 1000))
+        if page == 0 and not found:
+            click.echo("no API keys", err=True)
         for key in found:
             click.echo(
                 json.dumps(

@@ -20,7 +20,11 @@ def dead_letters() -> None:
 def list_dead_letters(limit: int) -> None:
     """Newest first, one JSON object per line (no code, no destination)."""
     container = redis_container()
-    for letter in container.outbox.dead_letters(limit):
+    letters = container.outbox.dead_letters(limit)
+    if not letters:
+        # On standard error: standard output stays empty JSON lines for scripts.
+        click.echo("no dead letters", err=True)
+    for letter in letters:
         click.echo(
             json.dumps(
                 {

@@ -21,7 +21,11 @@ def fraud_guard() -> None:
 def list_fraud_guard(service_sid: str) -> None:
     """Blocks in force and monitor-mode trips, newest first, one JSON object per line."""
     blocks = _fraud_guard_blocks()
-    for trip in cli_call(lambda: blocks.list(service_sid)):
+    trips = cli_call(lambda: blocks.list(service_sid))
+    if not trips:
+        # On standard error: standard output stays empty JSON lines for scripts.
+        click.echo(f"no Fraud Guard blocks or trips for {service_sid}", err=True)
+    for trip in trips:
         click.echo(
             json.dumps(
                 {

@@ -12,40 +12,10 @@ import click
 from verify_service import delivery_runner
 from verify_service.app import build_container, create_app
 from verify_service.cli.common import configure_logging, load_settings
+from verify_service.cli.embedded_demo import create_demo, embedded_banner
 from verify_service.domain.models import Channel
-from verify_service.settings import Settings
 
 DEFAULT_PORT = 8080
-
-
-def _embedded_banner(settings: Settings, service_sid: str, base: str) -> str:
-    # Print the token only when it was generated here; one the operator set stays unprinted.
-    token = (
-        f"{settings.auth_token}   (generated for this run)"
-        if settings.generated_auth_token
-        else "(the value of VERIFY_AUTH_TOKEN)"
-    )
-    example_token = settings.auth_token if settings.generated_auth_token else "$AUTH_TOKEN"
-    return f"""
-  WARNING: no VERIFY_REDIS_URL -- running on the EMBEDDED in-process store.
-  All state is lost when this process exits or its worker restarts. One worker only.
-  Not for production.
-
-  Account SID : {settings.account_sid}
-  Auth token  : {token}
-  Service SID : {service_sid}   ("Demo", created at start)
-  Codes are written by the console provider to {settings.console_outbox or "standard output"}.
-
-  curl -u {settings.account_sid}:{example_token} --data-urlencode To=+14155552671 \\
-       -d Channel=sms \\
-       {base}/v2/Services/{service_sid}/Verifications
-
-  python -c 'from twilio.rest import Client
-  c = Client("{settings.account_sid}", "{example_token}")
-  c.verify.base_url = "{base}"
-  v = c.verify.v2.services("{service_sid}")
-  print(v.verifications.create(to="+14155552671", channel="sms").status)'
-"""
 
 
 @click.command()
@@ -87,11 +57,11 @@ def serve(
     }
     if settings.embedded:
         # The embedded store lives in memory: build it once in the master, before the fork,
-        # so the single worker inherits the demo service.
+        # so the single worker inherits the demo service and console user.
         container = build_container(settings)
-        demo = container.catalog.create({"friendly_name": "Demo"})
+        demo = create_demo(container)
         base = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
-        click.echo(_embedded_banner(settings, demo.sid, base), err=True)
+        click.echo(embedded_banner(settings, demo, base), err=True)
         app = create_app(settings, container=container)
         # No worker timeout: a restarted worker would come back with the start-up state.
         embedded_options = {**options, "workers": 1, "preload_app": True, "timeout": 0}

@@ -6,8 +6,7 @@ import json
 
 import click
 
-from verify_service.app import build_container
-from verify_service.cli.common import load_settings
+from verify_service.cli.common import audit_cli, load_settings, redis_container
 from verify_service.domain.errors import VerifyError
 
 
@@ -31,15 +30,15 @@ def create_service(
     psd2: bool,
     do_not_share_warning: bool,
 ) -> None:
-    """Create a service and print it as JSON."""
+    """Create a service and print it as JSON (the audit log records it, actor `cli`)."""
     settings = load_settings()
     if settings.embedded:
         raise click.ClickException(
             "set VERIFY_REDIS_URL: the embedded store lives inside the `serve` process"
         )
-    catalog = build_container(settings).catalog
+    container = redis_container()
     try:
-        created = catalog.create(
+        created = container.catalog.create(
             {
                 "friendly_name": friendly_name,
                 "code_length": code_length,
@@ -50,7 +49,10 @@ def create_service(
             }
         )
     except VerifyError as exc:
+        # No HTTP hook sees the CLI: the entry is written here, like keys' and users'.
+        audit_cli(container, "services.create", "", "refused")
         raise click.ClickException(str(exc)) from None
+    audit_cli(container, "services.create", created.sid, "ok")
     click.echo(
         json.dumps(
             {"sid": created.sid, "friendly_name": created.friendly_name, "code_length": code_length}

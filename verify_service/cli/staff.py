@@ -75,7 +75,10 @@ def add_user(name: str, role: str, password_stdin: bool) -> None:
 @user.command("list")
 def list_users() -> None:
     """Every console user, one JSON object per line (never a password hash)."""
-    for found in _staff_call(_staff_users().list):
+    users = _staff_call(_staff_users().list)
+    if not users:
+        click.echo("no console users", err=True)
+    for found in users:
         click.echo(
             json.dumps(
                 {
@@ -101,6 +104,7 @@ def disable_user(name: str) -> None:
 @user.command("enable")
 @click.argument("name")
 def enable_user(name: str) -> None:
+    """Let a disabled user sign in again."""
     _staff_change("enable", name, lambda staff: staff.enable(name))
     click.echo(f"enabled {name}")
 

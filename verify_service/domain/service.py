@@ -16,6 +16,7 @@ from verify_service.domain.delivery.fallback import (
     MIN_FALLBACK_AFTER_SECONDS,
     parse_fallback_channels,
 )
+from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.errors import InvalidParameter
 from verify_service.domain.messages.message_text import MAX_NAME_LENGTH, require_name
 from verify_service.domain.models import (
@@ -28,6 +29,7 @@ from verify_service.domain.protection.geo_permissions import GeoPermissions
 from verify_service.domain.protection.protection_settings import (
     DEFAULT_CHECKS_PER_DESTINATION_PER_HOUR,
     DEFAULT_DAILY_COUNTRY_SEND_CAP,
+    DEFAULT_DAILY_EMAIL_SEND_CAP,
     DEFAULT_DAILY_SEND_CAP,
     DEFAULT_FRAUD_GUARD_COOLDOWN_SECONDS,
     DEFAULT_FRAUD_GUARD_MIN_APPROVAL_RATE,
@@ -98,6 +100,7 @@ class Service:
     starts_per_device_ip_per_hour: int = DEFAULT_STARTS_PER_DEVICE_IP_PER_HOUR
     daily_send_cap: int = DEFAULT_DAILY_SEND_CAP
     daily_country_send_cap: int = DEFAULT_DAILY_COUNTRY_SEND_CAP
+    daily_email_send_cap: int = DEFAULT_DAILY_EMAIL_SEND_CAP
     geo_permissions: dict[str, Any] = dataclasses.field(default_factory=dict)
     fraud_guard_mode: str = FraudGuardMode.BLOCK.value
     fraud_guard_min_sends: int = DEFAULT_FRAUD_GUARD_MIN_SENDS
@@ -112,8 +115,10 @@ class Service:
         return _geo_permissions(json.dumps(self.geo_permissions, sort_keys=True))
 
     def test_code_for(self, destination: str) -> str | None:
+        """The fixed code of `destination` if it is a test destination (in any spelling)."""
+        identity = destination_identity(destination)
         for test_destination, code in self.test_destinations:
-            if test_destination == destination:
+            if destination_identity(test_destination) == identity:
                 return code
         return None
 

@@ -75,6 +75,7 @@ def service_json(service: Service, account_sid: str, base_url: str) -> dict[str,
         "starts_per_device_ip_per_hour": service.starts_per_device_ip_per_hour,
         "daily_send_cap": service.daily_send_cap,
         "daily_country_send_cap": service.daily_country_send_cap,
+        "daily_email_send_cap": service.daily_email_send_cap,
         "geo_permissions": service.geo_permissions,
         "fraud_guard": {
             "mode": service.fraud_guard_mode,

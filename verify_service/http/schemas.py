@@ -136,6 +136,7 @@ class ServiceParams(_Lenient):
     starts_per_device_ip_per_hour = _int("StartsPerDeviceIpPerHour")
     daily_send_cap = _int("DailySendCap")
     daily_country_send_cap = _int("DailyCountrySendCap")
+    daily_email_send_cap = _int("DailyEmailSendCap")
     geo_permissions = fields.Raw(data_key="GeoPermissions")
     fraud_guard_mode = _text("FraudGuardMode", 16)
     fraud_guard_min_sends = _int("FraudGuardMinSends")

@@ -26,6 +26,7 @@ from verify_service.application.attempts.ports import (
 )
 from verify_service.application.ports import Clock
 from verify_service.domain import sids
+from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.destinations import mask_destination, normalize_any_destination
 from verify_service.domain.errors import InvalidParameter, NotFound
 from verify_service.domain.keyring import Keyring
@@ -40,8 +41,9 @@ _TOKEN = re.compile(r"\A([0-9]{1,15})-(VL[0-9a-f]{32})\Z")
 
 
 def destination_digest(keyring: Keyring, destination: str) -> str:
-    """The keyed digest a normalised destination is searched by (account-wide)."""
-    return keyring.identifier_tag(DESTINATION_PURPOSE, destination)
+    """The keyed digest a normalised destination is searched by (account-wide): of its
+    identity, so a search in any spelling of a mailbox finds all of its attempts."""
+    return keyring.identifier_tag(DESTINATION_PURPOSE, destination_identity(destination))
 
 
 def destination_country(channel: Channel, destination: str) -> str | None:
@@ -286,7 +288,9 @@ class Attempts:
                 sends.setdefault(record.verification_sid, []).append(Attempt.of(record))
         if not sends:
             return []
-        tag = self._keyring.destination_tag(service_sid, to, sids.VERIFICATION_TAG_HEX_DIGITS)
+        tag = self._keyring.destination_tag(
+            service_sid, destination_identity(to), sids.VERIFICATION_TAG_HEX_DIGITS
+        )
         trails = self._store.trails(service_sid, tag)
         ended = []
         for verification_sid, attempts in sends.items():  # newest first, by latest send
@@ -314,7 +318,9 @@ class Attempts:
         if not sids.is_sid(service_sid, "VA"):
             raise NotFound
         to = normalize_any_destination(destination)
-        tag = self._keyring.destination_tag(service_sid, to, sids.VERIFICATION_TAG_HEX_DIGITS)
+        tag = self._keyring.destination_tag(
+            service_sid, destination_identity(to), sids.VERIFICATION_TAG_HEX_DIGITS
+        )
         trail = self._store.trails(service_sid, tag).get(verification_sid)
         return trail.checks if trail else ()
 

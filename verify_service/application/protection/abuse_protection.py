@@ -7,8 +7,9 @@ Order of a start's defences (docs/abuse-protection.md):
    on sms with `SkipSmsToLandlines` is 60205;
 3. geo permissions (60605) and a Fraud Guard block of the prefix (60410), both skipped for a
    safe-listed number or `RiskCheck=disable`;
-4. the limits, counted in one round trip: sends per destination (60203), starts per service
-   and per device IP and the programmable buckets (20429), daily send caps (60410);
+4. the limits, counted in one round trip: sends per destination identity (60203), starts per
+   service and per device network and the programmable buckets (20429), daily send caps
+   (60410);
 5. Fraud Guard's tally of the prefix: enough sends nobody approves trips it (60410).
 """
 
@@ -33,6 +34,7 @@ from verify_service.application.verifications.ports import (
     StartContext,
     StartProbe,
 )
+from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.destinations import mask_destination
 from verify_service.domain.errors import (
     DeliveryBlocked,
@@ -46,6 +48,7 @@ from verify_service.domain.errors import (
 )
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
+from verify_service.domain.protection.client_network import client_network
 from verify_service.domain.protection.fraud_guard import (
     APPROVAL_GRACE_SECONDS,
     TALLY_MAX,
@@ -76,6 +79,7 @@ CHECKS_PER_DESTINATION_PER_HOUR = "ChecksPerDestinationPerHour"
 STARTS_PER_SERVICE_PER_MINUTE = "StartsPerServicePerMinute"
 STARTS_PER_DEVICE_IP_PER_HOUR = "StartsPerDeviceIpPerHour"
 DAILY_SEND_CAP = "DailySendCap"
+DAILY_EMAIL_SEND_CAP = "DailyEmailSendCap"
 DAILY_COUNTRY_SEND_CAP = "DailyCountrySendCap"
 
 
@@ -257,7 +261,9 @@ class AbuseProtection:
                 60,
             )
             if facts.device_ip:
-                ip = self._keyring.identifier_tag("device-ip", facts.device_ip)
+                # Per network: an IPv6 /64, an IPv4-mapped address as its IPv4 address.
+                network = client_network(facts.device_ip)
+                ip = self._keyring.identifier_tag("device-ip", network)
                 add(
                     STARTS_PER_DEVICE_IP_PER_HOUR,
                     ("starts-ip", ip),
@@ -273,6 +279,8 @@ class AbuseProtection:
                 service.daily_country_send_cap,
                 DAY,
             )
+        else:
+            add(DAILY_EMAIL_SEND_CAP, ("sends-email",), service.daily_email_send_cap, DAY)
         return limits
 
     def _bucket_limits(self, context: StartContext, facts: StartFacts) -> list[WindowLimit]:
@@ -374,7 +382,10 @@ class AbuseProtection:
             raise MaxChecksPerDestinationReached(outcome.retry_after_seconds)
 
     def _is_test_destination(self, settings: ProtectionSettings, to: str) -> bool:
-        return self._allow_test_destinations and to in settings.test_destinations
+        if not self._allow_test_destinations:
+            return False
+        identity = destination_identity(to)
+        return any(destination_identity(test) == identity for test in settings.test_destinations)
 
     def record_approval(
         self, service_sid: str, to: str, settings: ProtectionSettings, now_ms: int
@@ -418,6 +429,8 @@ def _refusal(limit: WindowLimit, outcome: LimitOutcome) -> Exception:
         return MaxSendAttemptsReached(retry)
     if limit.name == DAILY_SEND_CAP:
         return DeliveryBlocked("the service's daily send cap is reached", retry)
+    if limit.name == DAILY_EMAIL_SEND_CAP:
+        return DeliveryBlocked("the service's daily e-mail send cap is reached", retry)
     if limit.name == DAILY_COUNTRY_SEND_CAP:
         country = limit.scope[-1]
         return DeliveryBlocked(f"the daily send cap for {country} is reached", retry)

@@ -22,6 +22,7 @@ from verify_service.application.ports import Clock
 from verify_service.application.protection.ports import RateLimiter, WindowLimit
 from verify_service.domain.errors import InvalidParameter, VerifyError
 from verify_service.domain.keyring import Keyring
+from verify_service.domain.protection.client_network import client_network
 from verify_service.domain.staff import (
     MAX_PASSWORD_LENGTH,
     StaffRole,
@@ -267,7 +268,10 @@ class StaffUsers:
             ),
             WindowLimit(
                 "ConsoleLoginsPerClientIp",
-                ("console-login-ip", self._keyring.identifier_tag("console-ip", client_ip)),
+                (
+                    "console-login-ip",
+                    self._keyring.identifier_tag("console-ip", client_network(client_ip)),
+                ),
                 LOGINS_PER_CLIENT_IP,
                 window,
             ),

@@ -25,6 +25,7 @@ from verify_service.domain import sids
 from verify_service.domain.codes import generate_code, require_code_shape
 from verify_service.domain.delivery.delivery import DeliveryJob
 from verify_service.domain.delivery.fallback import next_step
+from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.destinations import (
     mask_destination,
     normalize_any_destination,
@@ -114,10 +115,12 @@ class Verifications:
         self._clock = clock
 
     def _ref(self, service_sid: str, destination: str) -> VerificationRef:
+        """The slot of the destination's verification, by its identity: every spelling of
+        one mailbox finds the same pending verification and counts under the same limits."""
         if not sids.is_sid(service_sid, "VA"):
             raise NotFound
         tag = self._keyring.destination_tag(
-            service_sid, destination, sids.VERIFICATION_TAG_HEX_DIGITS
+            service_sid, destination_identity(destination), sids.VERIFICATION_TAG_HEX_DIGITS
         )
         return VerificationRef(service_sid, tag)
 

@@ -22,6 +22,7 @@ DEFAULT_STARTS_PER_SERVICE_PER_MINUTE = 1000
 DEFAULT_STARTS_PER_DEVICE_IP_PER_HOUR = 30
 DEFAULT_DAILY_SEND_CAP = 10_000
 DEFAULT_DAILY_COUNTRY_SEND_CAP = 1_000
+DEFAULT_DAILY_EMAIL_SEND_CAP = 10_000
 
 DEFAULT_FRAUD_GUARD_MIN_SENDS = 20
 DEFAULT_FRAUD_GUARD_MIN_APPROVAL_RATE = 20  # percent
@@ -48,6 +49,7 @@ _COUNT_FIELDS: tuple[tuple[str, str, int, int], ...] = (
     ("starts_per_device_ip_per_hour", "StartsPerDeviceIpPerHour", 0, MAX_LIMIT),
     ("daily_send_cap", "DailySendCap", 0, MAX_LIMIT),
     ("daily_country_send_cap", "DailyCountrySendCap", 0, MAX_LIMIT),
+    ("daily_email_send_cap", "DailyEmailSendCap", 0, MAX_LIMIT),
     ("fraud_guard_min_sends", "FraudGuardMinSends", 1, 10_000),
     ("fraud_guard_min_approval_rate", "FraudGuardMinApprovalRate", 0, 100),
     ("fraud_guard_window_seconds", "FraudGuardWindowSeconds", 600, 86_400),
