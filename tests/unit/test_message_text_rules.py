@@ -39,7 +39,8 @@ LINK_EVASIONS = [
     "hxxp evil",
     "hxxps://evil",
     "h**p://evil",
-    "HTTP Acme",
+    "htxp evil",
+    "http/evil",
     "https:evil",
     "http://evil.example",
     "ftp://evil",
@@ -73,6 +74,8 @@ LEGIT_NAMES = [
     "Acme: Sign-in",
     "Acme/Beta",
     "Shop 24/7",
+    "Over HTTP",
+    "FTP Services",
 ]
 
 

@@ -44,7 +44,9 @@ _WRITTEN_DOT = re.compile(r"\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*", re.IGNORECASE
 _LINK_LIKE = re.compile(
     r"""
       ://  |  :\\                                 # any scheme, or a UNC-ish path
-    | \b(?:h[tx*]{2}ps?|www\d*|ftp)\b             # http, hxxp, h**p, www, www2, ftp
+    | \b(?:https?|ftp)\s*[:/]                     # http: or http/ (the word alone is fine)
+    | \bh(?!tt)[tx*]{2}ps?\b                      # hxxp, hxxps, h**p, htxp: defanged http
+    | \bwww\d*\b                                 # www, www2
     | \b(?:mailto|tel|sms|file|data|javascript):  # other schemes that open something
     | \w\.[^\W\d_]\w                              # label.tld: evil.com, evil.c0m, 例子.中国
     | \w\s+\.\s*[^\W\d_]                          # spaced dot: "bit .ly", "bit . ly"
