@@ -80,6 +80,10 @@ class SmtpConfig:
             raise ProviderConfigError("from= must be an e-mail address") from None
         if "@" not in sender:
             raise ProviderConfigError("from= must be an e-mail address")
+        try:
+            sender = smtp_address(sender, "from=")  # the domain in its IDNA form
+        except DeliveryError:
+            raise ProviderConfigError("from= must be an e-mail address") from None
         sender_name = dsn.option("from_name") or None
         if sender_name is not None and not sender_name.isprintable():
             raise ProviderConfigError("from_name= must not contain control characters")
