@@ -123,6 +123,27 @@ def test_support_key_resends_looks_up_and_cancels_but_never_checks(
     assert service.verifications(first.sid).update(status="canceled").status == "canceled"
 
 
+def test_support_key_may_not_steer_a_resend(
+    server_url: str, service_sid: str, outbox: Outbox
+) -> None:
+    """A support resend takes To and Channel only: AppHash (which app reads the code), Locale
+    or a custom message through the SDK are 403/20003, and nothing more is sent."""
+    client, _ = key_client(server_url, "support")
+    service = client.verify.v2.services(service_sid)
+    first = (
+        twilio_client(server_url)
+        .verify.v2.services(service_sid)
+        .verifications.create(to=TO, channel="sms")
+    )
+    for steer in ({"app_hash": "AbCdEfGhIj1"}, {"locale": "fr"}, {"custom_message": "hi"}):
+        refused = error_of(
+            lambda steer=steer: service.verifications.create(to=TO, channel="sms", **steer)
+        )
+        assert refused == (403, 20003), steer
+    assert len(outbox.messages_for(first.sid)) == 1
+    assert service.verifications.create(to=TO, channel="call").sid == first.sid
+
+
 def test_a_403_has_twilios_body(server_url: str, service_sid: str) -> None:
     key = create_key(server_url, "support")
     response = requests.get(

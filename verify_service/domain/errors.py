@@ -36,6 +36,21 @@ class MaxSendAttemptsReached(VerifyError):
         super().__init__("Max send attempts reached")
 
 
+class ParameterNotPermitted(VerifyError):
+    """The caller's role may not set these parameters: a `support` resend takes only the
+    ones in `allowed` (anything else could steer the message, e.g. AppHash's app)."""
+
+    def __init__(self, parameters: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+        self.parameters = parameters
+        self.allowed = allowed
+        names = ", ".join(parameters)
+        verb = "is" if len(parameters) == 1 else "are"
+        super().__init__(
+            f"Permission Denied: {names} {verb} not permitted for this key;"
+            f" a resend takes only {' and '.join(allowed)}"
+        )
+
+
 class FeatureNotEnabled(VerifyError):
     """The request uses a feature the service has not enabled (or that is not offered)."""
 

@@ -44,6 +44,7 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.MaxCheckAttemptsReached: WireError(60202, 429, lambda _: "Max check attempts reached"),
     errors.MaxSendAttemptsReached: WireError(60203, 429, lambda _: "Max send attempts reached"),
     errors.FeatureNotEnabled: WireError(60204, 403, str),
+    errors.ParameterNotPermitted: WireError(20003, 403, str),
     errors.Psd2ParametersRequired: WireError(
         60206, 400, lambda _: "'Amount' & 'Payee' params are required"
     ),

@@ -11,7 +11,11 @@ from verify_service.application.access.access import Permission
 from verify_service.application.protection.abuse_protection import parse_rate_limit_values
 from verify_service.application.verifications.verifications import CheckRequest, StartRequest
 from verify_service.domain.destinations import display_masked_destination
-from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter
+from verify_service.domain.errors import (
+    FeatureNotEnabled,
+    InvalidParameter,
+    ParameterNotPermitted,
+)
 from verify_service.domain.messages.locales import require_supported_locale
 from verify_service.domain.models import Channel, Verification, VerificationStatus
 from verify_service.domain.tags import parse_tags
@@ -59,18 +63,17 @@ def _start_request(params: dict[str, Any]) -> StartRequest:
     )
 
 
-# What only a caller who may also check codes may set on a start: a `support` principal
-# resends, it does not choose a code, skip risk checks or name limit values.
-_CHECKERS_ONLY = (
-    "custom_code",
-    "risk_check",
-    "rate_limits",
-    "device_ip",
-    "amount",
-    "payee",
-    "tags",
-    "custom_friendly_name",
-)
+# An allow-list: all a `support` principal may set on a start (a resend). Any other start
+# parameter could choose the code, skip a risk check or steer the message (AppHash picks the
+# Android app that reads it, Locale its language, a template its text): 403/20003.
+RESEND_PARAMETERS = ("To", "Channel")
+
+
+def _require_resend_parameters(params: dict[str, Any]) -> None:
+    given = tuple(_start_params.fields[name].data_key or name for name in params)
+    refused = tuple(sorted(name for name in given if name not in RESEND_PARAMETERS))
+    if refused:
+        raise ParameterNotPermitted(refused, RESEND_PARAMETERS)
 
 
 def _is_resender() -> bool:
@@ -92,8 +95,8 @@ def _shown(verification: Verification) -> dict[str, Any]:
 def start_verification(service_sid: str) -> Response:
     params = load(_start_params, request_params())
     resend_only = _is_resender()
-    if resend_only and any(name in params for name in _CHECKERS_ONLY):
-        return permission_denied()
+    if resend_only:
+        _require_resend_parameters(params)
     request = dataclasses.replace(_start_request(params), resend_only=resend_only)
     verification = components().verifications.start(service_sid, request)
     response = jsonify(_shown(verification))

@@ -38,6 +38,11 @@ class KeySpace:
         the verification's hash tag, so its scripts record them atomically."""
         return f"{self.prefix}:vh:{{{ref.service_sid}:{ref.tag}}}"
 
+    def lock(self, ref: VerificationRef) -> str:
+        """A canceled locked verification's lock: "expiry ms|VE sid" until that expiry. The
+        verification's hash tag, so the scripts that end, start and check read it atomically."""
+        return f"{self.prefix}:lock:{{{ref.service_sid}:{ref.tag}}}"
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxKeys:

@@ -20,6 +20,7 @@ from verify_service.application.audit.ports import AuditEntry, AuditLog
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
 from verify_service.application.ports import Clock
 from verify_service.application.services.service_catalog import ServiceCatalog
+from verify_service.application.verifications.ports import DestinationLock
 from verify_service.application.verifications.verifications import StartRequest, Verifications
 from verify_service.domain.destinations import (
     display_masked_destination,
@@ -79,6 +80,8 @@ class Timeline:
     history: tuple[EndedVerification, ...]
     history_available: bool  # False: this deployment has no attempt history
     resend_channels: tuple[str, ...]  # the channels a resend may use for this destination
+    # A canceled locked verification's lock: no start for the destination until it ends.
+    lock: DestinationLock | None = None
 
 
 def resend_channels(destination: str) -> tuple[str, ...]:
@@ -170,6 +173,7 @@ class SupportConsole:
             history=history,
             history_available=self._attempts is not None,
             resend_channels=resend_channels(to),
+            lock=self._verifications.lock_of(service_sid, to) if verification is None else None,
         )
 
     def search(self, staff: Staff, service_sid: str, destination: str) -> Timeline:

@@ -52,6 +52,16 @@ class PendingSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class DestinationLock:
+    """What a verification canceled with its checks used up leaves: until `expires_ms` (its
+    own expiry) no start creates another for the destination and a check by To is refused,
+    so a cancel never hands out fresh guesses."""
+
+    verification_sid: str
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class StartWrite:
     """Everything one create-or-resend script call records. No code, only its digest."""
 
@@ -185,3 +195,4 @@ class StartContext:
     rate_limits: tuple[RateLimit, ...] = ()
     safe_listed: bool = False
     block: BreakerTrip | None = None
+    lock: DestinationLock | None = None  # a canceled locked verification's, still lasting

@@ -14,8 +14,10 @@ from verify_service.application.protection.abuse_protection import AbuseProtecti
 from verify_service.application.protection.ports import FraudGuardNote
 from verify_service.application.verifications.ports import (
     CodeHasher,
+    DestinationLock,
     PendingSnapshot,
     ReserveResult,
+    StartProbe,
     StartResult,
     StartWrite,
     VerificationRef,
@@ -136,10 +138,7 @@ class Verifications:
         """Create a verification for `To`, or resend a new code on the pending one."""
         to = normalize_destination(request.channel, request.to)
         ref = self._ref(service_sid, to)
-        friendly_name = request.custom_friendly_name
-        if friendly_name is not None:
-            friendly_name = require_name(friendly_name, "CustomFriendlyName")
-        _require_deliverable_text(request, to)
+        friendly_name = _require_deliverable_text(request, to)
         tags_json = json.dumps(request.tags, separators=(",", ":")) if request.tags else None
 
         facts = StartFacts(
@@ -162,6 +161,7 @@ class Verifications:
             if service is None:
                 raise NotFound
             _require_resend_target(request, pending)
+            _refuse_while_locked(context.lock, now_ms)
             if request.resend_only and pending is None:
                 raise NotFound  # nothing to resend: a resender never creates a verification
             _refuse_from_snapshot(pending, now_ms)
@@ -337,6 +337,15 @@ class Verifications:
         _service, verification = self._store.fetch(ref, pending.sid, now_ms)
         return verification
 
+    def lock_of(self, service_sid: str, destination: str) -> DestinationLock | None:
+        """The lock a canceled locked verification left on the destination, while it lasts
+        (the support console shows it). NotFound: no such service."""
+        ref = self._ref(service_sid, normalize_any_destination(destination))
+        context = self._store.prepare_protected_start(ref, self._clock.now_ms(), StartProbe())
+        if context.service is None:
+            raise NotFound
+        return context.lock
+
     def _record_manual_approval(self, service_sid: str, to: str, now_ms: int) -> None:
         """The approval is made; counting it for Fraud Guard must not turn it into a 503."""
         try:
@@ -366,14 +375,18 @@ class Verifications:
         return ended
 
 
-def _require_deliverable_text(request: StartRequest, to: str) -> None:
+def _require_deliverable_text(request: StartRequest, to: str) -> str | None:
     """What a message carries must reach every provider of its channel: text without
-    control characters, an e-mail address SMTP can carry (docs/messages.md)."""
+    control characters, a name without links, an e-mail address SMTP can carry
+    (docs/messages.md). Returns the `CustomFriendlyName` to use, if any."""
     if request.channel is Channel.EMAIL:
         require_smtp_address(to)
     for value, parameter in ((request.amount, "Amount"), (request.payee, "Payee")):
         if value is not None:
             require_wire_safe(value, parameter)
+    if request.custom_friendly_name is None:
+        return None
+    return require_name(request.custom_friendly_name, "CustomFriendlyName")
 
 
 def _require_sendable_stored_text(
@@ -389,6 +402,13 @@ def _require_sendable_stored_text(
     for value, parameter in stored:
         if value is not None:
             require_wire_safe(value, parameter)
+
+
+def _refuse_while_locked(lock: DestinationLock | None, now_ms: int) -> None:
+    """A canceled locked verification's lock refuses every start until its expiry (the
+    script that creates re-reads it, so a start racing the cancel is refused too)."""
+    if lock is not None:
+        raise MaxCheckAttemptsReached(_seconds(lock.expires_ms - now_ms))
 
 
 def _refuse_from_snapshot(pending: PendingSnapshot | None, now_ms: int) -> None:

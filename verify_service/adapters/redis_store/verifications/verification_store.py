@@ -25,6 +25,7 @@ from verify_service.adapters.redis_store.protection.rate_limit_store import deco
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.services.service_store import decode_service
 from verify_service.application.verifications.ports import (
+    DestinationLock,
     PendingSnapshot,
     ProtectionSettings,
     Reservation,
@@ -72,6 +73,14 @@ def _pending(fields: list[bytes | None], now_ms: int) -> PendingSnapshot | None:
         payee=payee.decode() if payee else None,
         locale=locale.decode() if locale else None,
     )
+
+
+def _lock(value: bytes | None, now_ms: int) -> DestinationLock | None:
+    """The destination's lock record ("expiry ms|VE sid"), while it lasts."""
+    if value is None:
+        return None
+    expires, _, sid = value.decode("ascii").partition("|")
+    return DestinationLock(sid, int(expires)) if int(expires) > now_ms else None
 
 
 _PROTECTION_FIELDS = (
@@ -186,13 +195,14 @@ class RedisVerificationStore:
         pipe.hgetall(self._keys.service(ref.service_sid))
         pipe.hgetall(self._keys.rate_limits(ref.service_sid))
         pipe.hmget(self._keys.verification(ref), "sid", "salt", "ex", "n", "c", "am", "pa", "lo")
+        pipe.get(self._keys.lock(ref))
         if probe.safe_list_field is not None:
             pipe.hexists(self._keys.safe_list(), probe.safe_list_field)
         if probe.prefix is not None and self._fraud_guard is not None:
             self._fraud_guard.queue_block_read(pipe, ref.service_sid, probe.prefix)
         replies = pipe.execute()
-        raw_service, raw_limits, pending_fields = replies[:3]
-        rest = iter(replies[3:])
+        raw_service, raw_limits, pending_fields, lock = replies[:4]
+        rest = iter(replies[4:])
         safe_listed = bool(next(rest)) if probe.safe_list_field is not None else False
         block = (
             decode_trip(next(rest))
@@ -206,6 +216,7 @@ class RedisVerificationStore:
             rate_limits=decode_rate_limits(ref.service_sid, raw_limits) if service else (),
             safe_listed=safe_listed,
             block=block,
+            lock=_lock(lock, now_ms),
         )
 
     @fail_closed
@@ -231,7 +242,7 @@ class RedisVerificationStore:
         ]
 
         def build(pipe: Any) -> None:
-            pipe.evalsha(sha, 1, key, *args)
+            pipe.evalsha(sha, 2, key, self._keys.lock(write.ref), *args)
             if delivery is not None and self._history is not None:
                 # The attempt history: the status record's extra fields and its indexes.
                 self._outbox.queue_commands(
@@ -292,7 +303,7 @@ class RedisVerificationStore:
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
             pipe.hmget(self._keys.service(ref.service_sid), *_PROTECTION_FIELDS)
-            pipe.evalsha(sha, 2, key, history, *args)
+            pipe.evalsha(sha, 3, key, history, self._keys.lock(ref), *args)
 
         exists, settings, reply = self._scripts.run_pipeline(self._client, build)
         result = ReserveResult(reply[0].decode())
@@ -332,10 +343,12 @@ class RedisVerificationStore:
         key = self._keys.verification(ref)
         history = self._keys.verification_history(ref)
         args = [now_ms, sid, outcome.value, "1" if by_check else "0", self._history_ttl_ms]
+        args.append(MAX_CHECKS_PER_VERIFICATION)  # a canceled locked one leaves a lock
+        lock = self._keys.lock(ref)
 
         def build(pipe: Any) -> None:
             pipe.exists(self._keys.service(ref.service_sid))
-            pipe.evalsha(sha, 2, key, history, *args)
+            pipe.evalsha(sha, 3, key, history, lock, *args)
 
         exists, reply = self._scripts.run_pipeline(self._client, build)
         if not exists or reply[0] == b"missing":

@@ -7,6 +7,7 @@
 -- KEYS[1] verification hash   KEYS[2] the destination's verification history (hash)
 -- ARGV[1] now (ms)   ARGV[2] sid   ARGV[3] outcome ('approved' or 'canceled')
 -- ARGV[4] '1' when a right code approves it   ARGV[5] history retention (ms)
+-- KEYS[3] the destination's lock   ARGV[6] max checks (see the lock block below)
 -- Returns {outcome, HGETALL} | {'missing'}
 local key = KEYS[1]
 local current = redis.call('HMGET', key, 'sid', 'ex')
@@ -17,6 +18,16 @@ if tonumber(current[2]) <= tonumber(ARGV[1]) then
   redis.call('DEL', key)
   return {'missing'}
 end
+-- The lock outlives a cancel: a verification canceled with its checks used up leaves
+-- 'expiry ms|sid' until its own expiry, which start_or_resend.lua and a check by To read.
+if ARGV[3] == 'canceled' then
+  local checks = redis.call('HGET', key, 'c')
+  if tonumber(checks or '0') >= tonumber(ARGV[6]) then
+    local left = tonumber(current[2]) - tonumber(ARGV[1])
+    redis.call('SET', KEYS[3], current[2] .. '|' .. ARGV[2], 'PX', left)
+  end
+end
+
 local fields = redis.call('HGETALL', key)
 redis.call('DEL', key)
 

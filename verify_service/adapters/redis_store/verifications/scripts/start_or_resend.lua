@@ -2,7 +2,7 @@
 -- Called with the sid the code digest was computed for; if the pending verification is not
 -- the one the caller read (a concurrent start or end), nothing changes and 'conflict' tells
 -- the caller to read again.
--- KEYS[1]  verification hash
+-- KEYS[1]  verification hash     KEYS[2]  the destination's lock (end_verification.lua)
 -- ARGV[1]  now (ms)            ARGV[2]  sid               ARGV[3]  '1' create, '0' resend
 -- ARGV[4]  ttl (ms)            ARGV[5]  max sends         ARGV[6]  max checks
 -- ARGV[7]  channel             ARGV[8]  attempt (VL) sid  ARGV[9]  code digest
@@ -21,6 +21,12 @@ local attempt = ARGV[1] .. '|' .. ARGV[7] .. '|' .. ARGV[8]
 if ARGV[3] == '1' then
   if current[1] then
     return {'conflict'}
+  end
+  -- A locked verification's cancel left a lock: no new one (no fresh guesses) until its expiry.
+  local lock = redis.call('GET', KEYS[2])
+  local locked_until = lock and tonumber(string.match(lock, '^%d+'))
+  if locked_until and locked_until > now then
+    return {'locked', locked_until - now}
   end
   local expires = string.format('%d', now + tonumber(ARGV[4]))
   redis.call('HSET', key, 'sid', ARGV[2], 'to', ARGV[11], 'ch', ARGV[7], 'ca', ARGV[1],

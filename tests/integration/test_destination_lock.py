@@ -1,0 +1,233 @@
+"""A lock outlives a cancel (issue 9, item 3): a verification canceled after its five wrong
+checks leaves its destination locked until the verification's own expiry, whoever cancels it
+(a backend key, a support key, a console user). Meanwhile every start is refused with
+429/60202 and `Retry-After`, and so is a check by To: a cancel never hands out fresh guesses.
+
+Real Redis, the Flask test client and a FixedClock; time passes only through `clock.advance`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+import redis
+from flask import Flask
+from werkzeug.test import TestResponse
+
+from tests.conftest import Api, deliver_queued
+from tests.integration.test_api_keys import basic, create_key
+from tests.integration.test_console import PASSWORD, Console
+from tests.support.fakes import FixedClock, RecordingSender
+from verify_service.app import CONTAINER_KEY, build_staff_users
+from verify_service.application.verifications.ports import StartContext
+from verify_service.http.wiring import EXTENSION_KEY
+
+TO = "+14155552671"
+TTL_SECONDS = 600
+
+
+def wrong_code(right: str) -> str:
+    return "".join(str((int(d) + 1) % 10) for d in right)
+
+
+def lock_out(api: Api, sender: RecordingSender, service: str) -> str:
+    """Start a verification and use up its five checks with wrong codes; its sid."""
+    started = api.start(service, TO)
+    assert started.status_code == 201, started.json
+    sid: str = started.json["sid"]  # type: ignore[index]
+    wrong = wrong_code(sender.last_code(sid))
+    statuses = [api.check(service, wrong, To=TO).json["status"] for _ in range(5)]  # type: ignore[index]
+    assert statuses == ["pending"] * 4 + ["max_attempts_reached"]
+    refused = api.check(service, wrong, To=TO)
+    assert refused.json["code"] == 60202  # type: ignore[index]
+    return sid
+
+
+def assert_locked(response: TestResponse, retry_after: int) -> None:
+    assert response.status_code == 429, response.json
+    assert response.json["code"] == 60202  # type: ignore[index]
+    assert response.headers["Retry-After"] == str(retry_after)
+
+
+def cancel_by_backend(api: Api, app: Flask, service: str, sid: str) -> None:
+    key = create_key(api, role="backend")
+    response = app.test_client().post(
+        f"/v2/Services/{service}/Verifications/{sid}",
+        data={"Status": "canceled"},
+        headers=basic(key["sid"], key["secret"]),
+    )
+    assert response.json["status"] == "canceled", response.json  # type: ignore[index]
+
+
+def cancel_by_support_key(api: Api, app: Flask, service: str, sid: str) -> None:
+    key = create_key(api, role="support", name="helpdesk")
+    response = app.test_client().post(
+        f"/v2/Services/{service}/Verifications/{sid}",
+        data={"Status": "canceled"},
+        headers=basic(key["sid"], key["secret"]),
+    )
+    assert response.json["status"] == "canceled", response.json  # type: ignore[index]
+
+
+def cancel_in_the_console(api: Api, app: Flask, service: str, sid: str) -> None:
+    build_staff_users(app.extensions[CONTAINER_KEY]).add("sam", PASSWORD, "support")
+    console = Console(app.test_client())
+    assert console.login().status_code == 303
+    console.search(service, TO)
+    assert sid in console.text
+    assert console.cancel().status_code == 200
+    assert "The verification was canceled" in console.text
+
+
+CANCELS: dict[str, Callable[[Api, Flask, str, str], None]] = {
+    "backend key": cancel_by_backend,
+    "support key": cancel_by_support_key,
+    "support console": cancel_in_the_console,
+}
+
+
+@pytest.mark.parametrize("cancel", CANCELS.values(), ids=CANCELS.keys())
+def test_a_start_after_cancelling_a_locked_verification_is_refused_until_its_expiry(
+    api: Api,
+    app: Flask,
+    clock: FixedClock,
+    sender: RecordingSender,
+    cancel: Callable[[Api, Flask, str, str], None],
+) -> None:
+    """5 wrong checks, a cancel (any canceller), a start: 60202 with the lock's Retry-After."""
+    service = api.create_service()
+    sid = lock_out(api, sender, service)
+    clock.advance(100)
+    cancel(api, app, service, sid)
+    sent = len(sender.sent)
+    assert_locked(api.start(service, TO), TTL_SECONDS - 100)
+    assert_locked(api.start(service, TO, channel="call"), TTL_SECONDS - 100)
+    clock.advance(250)
+    assert_locked(api.start(service, TO), TTL_SECONDS - 350)
+    assert len(sender.sent) == sent  # nothing queued, nothing sent
+
+
+def test_a_start_is_accepted_once_the_locked_verification_would_have_expired(
+    api: Api, app: Flask, clock: FixedClock, sender: RecordingSender
+) -> None:
+    """The lock lasts exactly as long as the verification would have: then a new one starts,
+    with five fresh checks."""
+    service = api.create_service()
+    sid = lock_out(api, sender, service)
+    cancel_by_backend(api, app, service, sid)
+    clock.advance(TTL_SECONDS - 1)
+    assert_locked(api.start(service, TO), 1)
+    clock.advance(1)
+    started = api.start(service, TO)
+    assert started.status_code == 201, started.json
+    assert started.json["sid"] != sid  # type: ignore[index]
+    checked = api.check(service, sender.last_code(started.json["sid"]), To=TO)  # type: ignore[index]
+    assert checked.json["status"] == "approved"  # type: ignore[index]
+
+
+def test_a_start_that_read_before_the_cancel_is_refused_by_the_script_that_creates(
+    api: Api, app: Flask, sender: RecordingSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race: a start read the destination before the cancel (nothing pending, no lock
+    yet) and writes after it. start_or_resend.lua reads the lock itself and refuses."""
+    service = api.create_service()
+    sid = lock_out(api, sender, service)
+    cancel_by_backend(api, app, service, sid)
+    store = app.extensions[EXTENSION_KEY].verifications._store
+    real_prepare = store.prepare_protected_start
+
+    def read_before_the_cancel(ref: object, now_ms: int, probe: object) -> StartContext:
+        return dataclasses.replace(real_prepare(ref, now_ms, probe), pending=None, lock=None)
+
+    monkeypatch.setattr(store, "prepare_protected_start", read_before_the_cancel)
+    sent = len(sender.sent)
+    assert_locked(api.start(service, TO), TTL_SECONDS)
+    deliver_queued(app)  # the message the refused write queued beside it is dropped
+    assert len(sender.sent) == sent
+
+
+def test_a_check_by_to_is_refused_while_the_lock_lasts(
+    api: Api, app: Flask, clock: FixedClock, sender: RecordingSender
+) -> None:
+    """After the cancel, a check by To answers 60202 (locked), not 404 (nothing pending)."""
+    service = api.create_service()
+    sid = lock_out(api, sender, service)
+    clock.advance(30)
+    cancel_by_backend(api, app, service, sid)
+    assert_locked(api.check(service, "123456", To=TO), TTL_SECONDS - 30)
+    refused_by_sid = api.check(service, "123456", VerificationSid=sid)
+    assert refused_by_sid.status_code == 404  # that verification itself has ended
+    clock.advance(TTL_SECONDS - 30)
+    assert api.check(service, "123456", To=TO).status_code == 404
+
+
+def test_cancelling_a_verification_with_checks_left_leaves_no_lock(
+    api: Api, app: Flask, sender: RecordingSender
+) -> None:
+    """Only a verification whose checks are used up locks its destination."""
+    service = api.create_service()
+    sid = api.start(service, TO).json["sid"]  # type: ignore[index]
+    wrong = wrong_code(sender.last_code(sid))
+    for _ in range(4):
+        api.check(service, wrong, To=TO)
+    cancel_by_backend(api, app, service, sid)
+    assert api.start(service, TO).status_code == 201
+
+
+def test_a_right_fifth_check_leaves_no_lock(api: Api, sender: RecordingSender) -> None:
+    """Approved by its last allowed check, a verification locks nothing."""
+    service = api.create_service()
+    sid = api.start(service, TO).json["sid"]  # type: ignore[index]
+    code = sender.last_code(sid)
+    for _ in range(4):
+        api.check(service, wrong_code(code), To=TO)
+    assert api.check(service, code, To=TO).json["status"] == "approved"  # type: ignore[index]
+    assert api.start(service, TO).status_code == 201
+
+
+def test_the_lock_is_per_destination_and_service(
+    api: Api, app: Flask, sender: RecordingSender
+) -> None:
+    """Another number, or the same number in another service, is not locked."""
+    service, other_service = api.create_service(), api.create_service()
+    cancel_by_backend(api, app, service, lock_out(api, sender, service))
+    assert api.start(service, "+14155552672").status_code == 201
+    assert api.start(other_service, TO).status_code == 201
+
+
+def test_the_console_shows_the_lock(
+    api: Api, app: Flask, clock: FixedClock, sender: RecordingSender
+) -> None:
+    """A support user searching the destination sees it locked, until when, and by which
+    verification."""
+    service = api.create_service()
+    sid = lock_out(api, sender, service)
+    cancel_in_the_console(api, app, service, sid)
+    console = Console(app.test_client())
+    assert console.login().status_code == 303
+    console.search(service, TO)
+    assert 'id="destination-lock"' in console.text
+    assert "Locked until" in console.text
+    assert sid in console.text
+    clock.advance(TTL_SECONDS)
+    console.search(service, TO)
+    assert 'id="destination-lock"' not in console.text
+
+
+def test_the_lock_record_holds_no_destination_and_expires_with_the_verification(
+    api: Api, app: Flask, sender: RecordingSender, redis_client: redis.Redis
+) -> None:
+    """One key per locked destination, named by the keyed tag, valued 'expiry|sid', with
+    the verification's remaining lifetime as its TTL."""
+    service = api.create_service()
+    sid = lock_out(api, sender, service)
+    cancel_by_backend(api, app, service, sid)
+    keys = list(redis_client.scan_iter(match="it:lock:*"))
+    assert len(keys) == 1
+    assert b"4155552671" not in keys[0]
+    value = redis_client.get(keys[0])
+    assert value is not None
+    assert value.decode().endswith(f"|{sid}")
+    assert 0 < redis_client.pttl(keys[0]) <= TTL_SECONDS * 1000
