@@ -105,6 +105,13 @@ def test_smtp_dsn_keeps_relay_sender_and_starttls() -> None:
     )
 
 
+def test_smtp_sender_domain_is_kept_in_its_idna_form() -> None:
+    """An internationalized sender domain is stored as plain SMTP carries it."""
+    (config,) = providers(Channel.EMAIL, "smtp://h?from=otp@b%C3%BCcher.example")
+    assert isinstance(config, SmtpConfig)
+    assert config.sender == "otp@xn--bcher-kva.example"
+
+
 def test_smtps_dsn_uses_implicit_tls_on_465() -> None:
     """smtps:// is TLS from the first byte (RFC 8314); credentials are optional."""
     (config,) = providers(Channel.EMAIL, "smtps://mail.example.com?from=otp@example.com")
@@ -197,6 +204,7 @@ MALFORMED = [
     ("VERIFY_EMAIL_PROVIDERS", "smtps://mail.example.com?from=a@b.c&starttls=true", "already"),
     ("VERIFY_EMAIL_PROVIDERS", "smtp://?from=a@b.c", "needs a host"),
     ("VERIFY_EMAIL_PROVIDERS", "smtp://h?from=a@b.c&from_name=A%0D%0ABcc:x", "control char"),
+    ("VERIFY_EMAIL_PROVIDERS", "smtp://h?from=j%C3%BCrgen@b.example", "e-mail address"),
     ("VERIFY_SMS_PROVIDERS", f"webhook://gw.example.com/?secret={SECRET}", "webhook+https"),
     ("VERIFY_SMS_PROVIDERS", f"webhook+http://gw.example.com/?secret={SECRET}", "loopback"),
     ("VERIFY_SMS_PROVIDERS", "webhook+https://gw.example.com/?secret=short", "16 characters"),

@@ -78,3 +78,13 @@ def display_masked_destination(destination: str) -> str:
     else:
         head, tail = "", national[-2:]
     return " ".join(part for part in (f"+{number.country_code}", head, "••••", tail) if part)
+
+
+def require_smtp_address(address: str) -> str:
+    """`address` (normalised) if plain SMTP can carry it: a non-ASCII local part needs the
+    SMTPUTF8 extension, which relays need not offer, so it is refused (60200); a non-ASCII
+    domain is fine (the SMTP provider sends its IDNA form)."""
+    local, _, _ = address.rpartition("@")
+    if not local.isascii():
+        raise InvalidParameter("To", "an e-mail address with a non-ASCII local part")
+    return address

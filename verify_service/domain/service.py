@@ -18,6 +18,7 @@ from verify_service.domain.delivery.fallback import (
 )
 from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.messages.message_text import MAX_NAME_LENGTH, require_name
 from verify_service.domain.models import (
     DEFAULT_TTL_SECONDS,
     MAX_TTL_SECONDS,
@@ -43,9 +44,8 @@ from verify_service.domain.protection.protection_settings import (
 )
 
 # Twilio: "up to 30 characters"; the name is sent in every message, so links are refused
-# (a friendly name is a phishing vector in an SMS body).
-MAX_FRIENDLY_NAME_LENGTH = 30
-_LINK_LIKE = re.compile(r"(://|www\.|https?:)", re.IGNORECASE)
+# (a friendly name is a phishing vector in an SMS body): domain/messages/message_text.py.
+MAX_FRIENDLY_NAME_LENGTH = MAX_NAME_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,18 +146,10 @@ def _geo_permissions(stored: str) -> GeoPermissions:
 _SERVICE_FIELDS = frozenset(f.name for f in dataclasses.fields(Service))
 
 
-def is_acceptable_friendly_name(name: str) -> bool:
-    """1-30 characters and nothing link-like: the rule for any name put into a message."""
-    return 0 < len(name) <= MAX_FRIENDLY_NAME_LENGTH and not _LINK_LIKE.search(name)
-
-
 def validate_service_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Check the honoured parameters' ranges; returns `changes` unchanged when valid."""
     if "friendly_name" in changes:
-        name = str(changes["friendly_name"]).strip()
-        if not name or len(name) > MAX_FRIENDLY_NAME_LENGTH or _LINK_LIKE.search(name):
-            raise InvalidParameter("FriendlyName", "1-30 characters, no links")
-        changes["friendly_name"] = name
+        changes["friendly_name"] = require_name(str(changes["friendly_name"]), "FriendlyName")
     if "code_length" in changes and not (
         MIN_CODE_LENGTH <= changes["code_length"] <= MAX_CODE_LENGTH
     ):

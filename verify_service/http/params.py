@@ -16,6 +16,7 @@ def request_params() -> dict[str, Any]:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise InvalidParameter("body", "a JSON object is required")
+        _refuse_lone_surrogates(body)
         return body
     return request.form.to_dict()
 
@@ -29,3 +30,33 @@ def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
         name = next(iter(messages), "body") if isinstance(messages, dict) else "body"
         raise InvalidParameter(str(name)) from None
     return loaded
+
+
+def _refuse_lone_surrogates(body: dict[str, Any]) -> None:
+    """JSON's `\\ud800` escapes decode to lone surrogates, which no UTF-8 encoder (SMTP,
+    HTTP, the outbox) will write: 60200 naming the parameter, as a form body cannot carry
+    them at all."""
+    for name, value in body.items():
+        if not _is_utf8(name):
+            raise InvalidParameter("body", "a parameter name is not valid Unicode")
+        if not _is_utf8(value):
+            raise InvalidParameter(name, "not valid Unicode (a lone surrogate)")
+
+
+def _is_utf8(value: Any) -> bool:
+    """Every string in `value` (keys included, at any depth) encodes as UTF-8; iterative,
+    so a deeply nested body cannot exhaust the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True

@@ -12,6 +12,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from verify_service.domain.messages.message_text import is_wire_safe
+
 
 class _Lenient(Schema):
     class Meta:
@@ -69,6 +71,13 @@ def _pattern(expression: str) -> validate.Regexp:
     """A whole-value match (marshmallow's Regexp uses re.match, where `$` allows a final
     newline)."""
     return validate.Regexp(rf"\A(?:{expression})\Z")
+
+
+def _wire_safe(value: str) -> bool:
+    """Text meant for a message carries no control or invisible formatting character."""
+    if not is_wire_safe(value):
+        raise ValidationError("control or invisible formatting characters")
+    return True
 
 
 def _text(key: str, max_length: int = 256) -> fields.String:
@@ -160,7 +169,10 @@ class StartParams(_Lenient):
         data_key="TemplateSid", validate=validate.Regexp(r"^HJ[0-9a-fA-F]{32}$")
     )
     enable_sna_client_token = _flag("EnableSnaClientToken")
-    custom_message = _text("CustomMessage", 1600)
+    # Ignored, but text meant for a message: no control characters (docs/messages.md).
+    custom_message = fields.String(
+        data_key="CustomMessage", validate=[validate.Length(max=1600), _wire_safe]
+    )
 
 
 class CheckParams(_Lenient):

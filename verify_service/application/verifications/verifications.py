@@ -32,6 +32,7 @@ from verify_service.domain.destinations import (
     mask_destination,
     normalize_any_destination,
     normalize_destination,
+    require_smtp_address,
 )
 from verify_service.domain.errors import (
     FeatureNotEnabled,
@@ -44,6 +45,7 @@ from verify_service.domain.errors import (
     TooManyConcurrentRequests,
 )
 from verify_service.domain.keyring import Keyring
+from verify_service.domain.messages.message_text import require_name, require_wire_safe
 from verify_service.domain.messages.messages import MessageContent, render, resolve_locale
 from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
@@ -54,7 +56,7 @@ from verify_service.domain.models import (
     VerificationStatus,
     live_status,
 )
-from verify_service.domain.service import Service, is_acceptable_friendly_name
+from verify_service.domain.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +139,7 @@ class Verifications:
         """Create a verification for `To`, or resend a new code on the pending one."""
         to = normalize_destination(request.channel, request.to)
         ref = self._ref(service_sid, to)
-        friendly_name = request.custom_friendly_name
-        if friendly_name is not None and not is_acceptable_friendly_name(friendly_name):
-            raise InvalidParameter("CustomFriendlyName", "1-30 characters, no links")
+        friendly_name = _require_deliverable_text(request, to)
         tags_json = json.dumps(request.tags, separators=(",", ":")) if request.tags else None
 
         facts = StartFacts(
@@ -169,6 +169,7 @@ class Verifications:
             test_code = self._protection.test_code(service, to)
             code = test_code or self._code_for(service, request)
             amount, payee = self._psd2_terms(service, request.amount, request.payee)
+            _require_sendable_stored_text(service, friendly_name, pending)
             if not admitted and test_code is None:
                 # Last of the checks, so a malformed request is not counted; and counted
                 # once, however many races the write below loses.
@@ -378,6 +379,35 @@ class Verifications:
             self._record_manual_approval(service_sid, ended.to, now_ms)
         log.info("verification %s: %s by update", verification_sid, status.value)
         return ended
+
+
+def _require_deliverable_text(request: StartRequest, to: str) -> str | None:
+    """What a message carries must reach every provider of its channel: text without
+    control characters, a name without links, an e-mail address SMTP can carry
+    (docs/messages.md). Returns the `CustomFriendlyName` to use, if any."""
+    if request.channel is Channel.EMAIL:
+        require_smtp_address(to)
+    for value, parameter in ((request.amount, "Amount"), (request.payee, "Payee")):
+        if value is not None:
+            require_wire_safe(value, parameter)
+    if request.custom_friendly_name is None:
+        return None
+    return require_name(request.custom_friendly_name, "CustomFriendlyName")
+
+
+def _require_sendable_stored_text(
+    service: Service, friendly_name: str | None, pending: PendingSnapshot | None
+) -> None:
+    """Text stored before the wire-safe rule (a service name, a pending verification's terms)
+    is checked too: a start it would make undeliverable is a 60200, not a dead letter."""
+    stored: list[tuple[str | None, str]] = []
+    if friendly_name is None:
+        stored.append((service.friendly_name, "FriendlyName"))
+    if pending is not None:
+        stored += [(pending.amount, "Amount"), (pending.payee, "Payee")]
+    for value, parameter in stored:
+        if value is not None:
+            require_wire_safe(value, parameter)
 
 
 def _refuse_while_locked(lock: DestinationLock | None, now_ms: int) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from verify_service.adapters.delivery.providers.dsn import Dsn, ProviderConfigError
+from verify_service.adapters.delivery.providers.wire_encoding import utf8
 from verify_service.domain.delivery.delivery import DeliveryReceipt, DeliveryRequest
 from verify_service.domain.models import Channel
 
@@ -46,20 +47,7 @@ class ConsoleProvider:
         return "console"
 
     def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
-        message = request.message
-        line = json.dumps(
-            {
-                "to": request.to,
-                "channel": message.channel.value,
-                "body": message.text,
-                "service_sid": request.service_sid,
-                "verification_sid": request.verification_sid,
-                "attempt_sid": request.attempt_sid,
-                "locale": message.locale,
-            },
-            ensure_ascii=False,
-        )
-        data = (line + "\n").encode("utf-8")
+        data = self.encode(request)
         with self._lock:
             if self._path is None:
                 sys.stdout.buffer.write(data)
@@ -71,6 +59,20 @@ class ConsoleProvider:
                 finally:
                     os.close(descriptor)
         return DeliveryReceipt(provider=self.name, provider_message_id=None)
+
+    def encode(self, request: DeliveryRequest) -> bytes:
+        """The outbox line `deliver` appends, newline included."""
+        message = request.message
+        document = {
+            "to": request.to,
+            "channel": message.channel.value,
+            "body": message.text,
+            "service_sid": request.service_sid,
+            "verification_sid": request.verification_sid,
+            "attempt_sid": request.attempt_sid,
+            "locale": message.locale,
+        }
+        return utf8(json.dumps(document, ensure_ascii=False) + "\n", self.name)
 
     def close(self) -> None:
         """Nothing to release; here so every provider can be closed the same way."""

@@ -14,6 +14,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -21,6 +22,7 @@ from email.utils import format_datetime, make_msgid
 from typing import ClassVar
 
 from verify_service.adapters.delivery.providers.dsn import Dsn, ProviderConfigError, is_loopback
+from verify_service.adapters.delivery.providers.wire_encoding import smtp_address
 from verify_service.domain.delivery.delivery import (
     DeliveryError,
     DeliveryReceipt,
@@ -78,6 +80,10 @@ class SmtpConfig:
             raise ProviderConfigError("from= must be an e-mail address") from None
         if "@" not in sender:
             raise ProviderConfigError("from= must be an e-mail address")
+        try:
+            sender = smtp_address(sender, "from=")  # the domain in its IDNA form
+        except DeliveryError:
+            raise ProviderConfigError("from= must be an e-mail address") from None
         sender_name = dsn.option("from_name") or None
         if sender_name is not None and not sender_name.isprintable():
             raise ProviderConfigError("from_name= must not contain control characters")
@@ -121,12 +127,13 @@ class SmtpProvider:
             )
         try:
             message = self.compose(request)
+            data = self.wire_bytes(message)
         except ValueError:  # e.g. a line break in a header: never worth a retry
             raise PermanentDeliveryError(
                 f"{self._name} cannot put the message's headers together"
             ) from None
         try:
-            self._send(message, request.to)
+            self._send(data, str(message["To"]))
         # `from None`: smtplib's exceptions repeat addresses; ours say only the reply code.
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
@@ -150,6 +157,23 @@ class SmtpProvider:
     def close(self) -> None:
         """Nothing to release: each message has its own session."""
 
+    def encode(self, request: DeliveryRequest) -> bytes:
+        """The message as `deliver` sends it after DATA: 7-bit, CRLF line ends."""
+        if request.message.channel is not Channel.EMAIL:
+            raise PermanentDeliveryError(
+                f"{self._name} cannot deliver {request.message.channel.value} messages"
+            )
+        try:
+            return self.wire_bytes(self.compose(request))
+        except ValueError:
+            raise PermanentDeliveryError(
+                f"{self._name} cannot put the message's headers together"
+            ) from None
+
+    def wire_bytes(self, message: EmailMessage) -> bytes:
+        """`message` flattened for SMTP: headers RFC 2047-encoded, CRLF line ends."""
+        return message.as_bytes(policy=policy.SMTP)
+
     def compose(self, request: DeliveryRequest) -> EmailMessage:
         rendered = request.message
         message = EmailMessage()
@@ -158,7 +182,8 @@ class SmtpProvider:
         message["From"] = Address(
             display_name=self._config.sender_name or "", addr_spec=self._config.sender
         )
-        message["To"] = request.to
+        # The domain in its IDNA (ASCII) form: no relay needs SMTPUTF8 for it.
+        message["To"] = smtp_address(request.to, self._name)
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(domain=self._helo_name)
         message["Auto-Submitted"] = "auto-generated"
@@ -171,7 +196,7 @@ class SmtpProvider:
         message["Content-Language"] = rendered.locale  # after set_content, which clears Content-*
         return message
 
-    def _send(self, message: EmailMessage, to: str) -> None:
+    def _send(self, data: bytes, to: str) -> None:
         config = self._config
         client: smtplib.SMTP
         if config.implicit_tls:
@@ -194,7 +219,7 @@ class SmtpProvider:
                 client.starttls(context=self._ssl_context)
             if config.username is not None and config.password is not None:
                 client.login(config.username, config.password)
-            client.send_message(message, from_addr=config.sender, to_addrs=[to])
+            client.sendmail(config.sender, [to], data)
             # The message was accepted: a failed QUIT must not cause a resend.
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 client.quit()

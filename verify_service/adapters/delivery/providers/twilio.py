@@ -21,6 +21,11 @@ from verify_service.adapters.delivery.providers.http_transport import (
     failure_for_status,
     json_object,
 )
+from verify_service.adapters.delivery.providers.wire_encoding import (
+    FORM_CONTENT_TYPE,
+    form_body,
+    xml_document,
+)
 from verify_service.domain.delivery.delivery import (
     DeliveryReceipt,
     DeliveryRequest,
@@ -93,23 +98,12 @@ class TwilioProvider:
         return self._name
 
     def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
-        channel = request.message.channel
-        if channel not in TwilioConfig.CHANNELS:
-            raise PermanentDeliveryError(f"{self._name} cannot deliver {channel.value} messages")
-        if channel is Channel.CALL:
-            url = f"{self._account_url}/Calls.json"
-            form = {
-                "To": request.to,
-                "From": self._config.sender,
-                "Twiml": spoken_twiml(request.message),
-            }
-        else:
-            url = f"{self._account_url}/Messages.json"
-            form = self._message_form(request)
-        if request.status_callback_url:
-            form["StatusCallback"] = request.status_callback_url
+        url, body = self._url(request), self.encode(request)
         response = self._transport.post(
-            url, form=form, auth=(self._config.account_sid, self._config.auth_token)
+            url,
+            body=body,
+            headers={"Content-Type": FORM_CONTENT_TYPE},
+            auth=(self._config.account_sid, self._config.auth_token),
         )
         payload = json_object(response)
         if not 200 <= response.status_code < 300:
@@ -117,6 +111,27 @@ class TwilioProvider:
             raise failure_for_status(self._name, response.status_code, code)
         sid = payload.get("sid")
         return DeliveryReceipt(self._name, sid if isinstance(sid, str) else None)
+
+    def encode(self, request: DeliveryRequest) -> bytes:
+        """The form body `deliver` posts (Messages.json or Calls.json)."""
+        channel = request.message.channel
+        if channel not in TwilioConfig.CHANNELS:
+            raise PermanentDeliveryError(f"{self._name} cannot deliver {channel.value} messages")
+        if channel is Channel.CALL:
+            form = {
+                "To": request.to,
+                "From": self._config.sender,
+                "Twiml": xml_document(spoken_twiml(request.message), self._name),
+            }
+        else:
+            form = self._message_form(request)
+        if request.status_callback_url:
+            form["StatusCallback"] = request.status_callback_url
+        return form_body(form, self._name)
+
+    def _url(self, request: DeliveryRequest) -> str:
+        resource = "Calls" if request.message.channel is Channel.CALL else "Messages"
+        return f"{self._account_url}/{resource}.json"
 
     def close(self) -> None:
         self._transport.close()

@@ -27,6 +27,7 @@ from verify_service.adapters.delivery.providers.http_transport import (
     failure_for_status,
     json_object,
 )
+from verify_service.adapters.delivery.providers.wire_encoding import FORM_CONTENT_TYPE, form_body
 from verify_service.domain.delivery.delivery import (
     DeliveryReceipt,
     DeliveryRequest,
@@ -101,6 +102,18 @@ class VonageProvider:
         return self._name
 
     def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
+        body = self.encode(request)
+        response = self._transport.post(
+            f"{self._config.base_url}/sms/json",
+            body=body,
+            headers={"Content-Type": FORM_CONTENT_TYPE},
+        )
+        if not 200 <= response.status_code < 300:
+            raise failure_for_status(self._name, response.status_code, None)
+        return self._receipt(json_object(response))
+
+    def encode(self, request: DeliveryRequest) -> bytes:
+        """The form body `deliver` posts to /sms/json (it carries the API secret)."""
         message = request.message
         if message.channel not in VonageConfig.CHANNELS:
             raise PermanentDeliveryError(
@@ -118,10 +131,7 @@ class VonageProvider:
             form["type"] = "unicode"
         if request.status_callback_url:
             form["callback"] = request.status_callback_url
-        response = self._transport.post(f"{self._config.base_url}/sms/json", form=form)
-        if not 200 <= response.status_code < 300:
-            raise failure_for_status(self._name, response.status_code, None)
-        return self._receipt(json_object(response))
+        return form_body(form, self._name)
 
     def close(self) -> None:
         self._transport.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from verify_service.adapters.delivery.providers.http_transport import (
     failure_for_status,
     json_object,
 )
+from verify_service.adapters.delivery.providers.wire_encoding import json_body
 from verify_service.domain.delivery.delivery import DeliveryReceipt, DeliveryRequest
 from verify_service.domain.models import Channel
 
@@ -113,18 +113,7 @@ class WebhookProvider:
         return self._name
 
     def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
-        message = request.message
-        document: dict[str, str | None] = {
-            "to": request.to,
-            "channel": message.channel.value,
-            "body": message.text,
-            "locale": message.locale,
-            "verification_sid": request.verification_sid,
-            "attempt_sid": request.attempt_sid,
-        }
-        if request.status_callback_url:
-            document["status_callback_url"] = request.status_callback_url
-        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = self.encode(request)
         timestamp = str(int(self._clock()))
         headers = {
             "Content-Type": "application/json; charset=utf-8",
@@ -140,6 +129,21 @@ class WebhookProvider:
         if isinstance(receipt_id, bool) or not isinstance(receipt_id, str | int):
             return DeliveryReceipt(self._name, None)
         return DeliveryReceipt(self._name, str(receipt_id)[:_MAX_RECEIPT_ID_LENGTH])
+
+    def encode(self, request: DeliveryRequest) -> bytes:
+        """The signed JSON body `deliver` posts (the signature covers exactly these bytes)."""
+        message = request.message
+        document: dict[str, str | None] = {
+            "to": request.to,
+            "channel": message.channel.value,
+            "body": message.text,
+            "locale": message.locale,
+            "verification_sid": request.verification_sid,
+            "attempt_sid": request.attempt_sid,
+        }
+        if request.status_callback_url:
+            document["status_callback_url"] = request.status_callback_url
+        return json_body(document, self._name)
 
     def close(self) -> None:
         self._transport.close()
