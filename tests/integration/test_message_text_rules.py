@@ -24,8 +24,20 @@ UNSAFE_NAMES = [
     "Acme\u200f",
     "Acme\u200bBank",
     "Acme\ufeff",
+    "=?utf-8?q?=0AX-Injected:yes?=",  # decoded in a Subject: a new header
+    "\u3164",  # a Hangul filler: shows nothing
 ]
-LINKS = ["evil.com", "bit .ly/x", "evil。com", "hxxp evil", "evil[.]com", "ｅｖｉｌ．ｃｏｍ"]
+LINKS = [
+    "evil.com",
+    "bit .ly/x",
+    "bit. ly/x",
+    "evil。com",
+    "hxxp evil",
+    "evil[.]com",
+    "ｅｖｉｌ．ｃｏｍ",
+    "evil\ufe0f.com",
+    "=?utf-8?q?evil=2Ecom?=",
+]
 
 
 def assert_refused(response: Any, parameter: str, value: str) -> None:

@@ -162,6 +162,20 @@ def test_an_address_that_cannot_be_a_header_is_permanent(
     assert server.received == []
 
 
+@pytest.mark.parametrize(
+    "name", ["=?utf-8?q?=0AX-Injected:yes?=", "=?utf-8?q?a=0D=0Ab?=", "=?utf-8?q?evil=2Ecom?="]
+)
+def test_a_subject_with_an_encoded_word_is_permanent_never_decoded(
+    server: SmtpServer, provider: SmtpProvider, name: str
+) -> None:
+    """A name stored before the API refused MIME encoded words: the mail library would
+    decode `=0A` into a line break and a header; the message is refused before connecting."""
+    message = RenderedMessage(Channel.EMAIL, "en", TEXT, subject=f"Your {name} verification code")
+    with pytest.raises(PermanentDeliveryError, match="headers"):
+        provider.deliver(DeliveryRequest(TO, message, "VA", "VE", "VL"))
+    assert server.received == []
+
+
 def test_a_wrong_password_is_permanent(server: SmtpServer) -> None:
     """535 authentication failed: retrying the same credentials cannot help."""
     wrong = provider_for(f"smtp://{USER}:nope-{PASSWORD}@127.0.0.1:{server.port}?from={SENDER}")

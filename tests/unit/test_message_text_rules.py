@@ -23,6 +23,10 @@ LINK_EVASIONS = [
     "evil⋅com",  # dot operator (U+22C5)
     "evil‧com",  # hyphenation point (U+2027)
     "evil˙com",  # dot above (U+02D9)
+    "evil\ufe0f.com",  # a variation selector before the dot
+    "evil.\u0301com",  # a combining accent after it
+    "evil.\u2800com",  # the blank braille pattern after it
+    "evil.\u3164com",  # a Hangul filler after it
     "evil。com",  # ideographic full stop (U+3002)
     "evil．com",  # full-width full stop (U+FF0E)
     "evil｡com",  # half-width ideographic full stop (U+FF61)
@@ -146,9 +150,25 @@ def test_a_control_or_invisible_character_is_refused(char: str, what: str) -> No
     assert "Acme" not in str(refused.value)
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 31, "\u0301\u0301", "\u3000"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "   ",
+        "x" * 31,
+        "\u0301\u0301",
+        "\u3000",
+        "\u2800",  # blank braille pattern
+        "\u3164",  # Hangul filler
+        "\u115f\u1160",  # Hangul choseong and jungseong fillers
+        "\uffa0",  # half-width Hangul filler
+        "\U0001d159",  # musical null notehead
+        "\u2800 \u3164",
+    ],
+)
 def test_a_name_shows_one_to_thirty_characters(name: str) -> None:
-    """Empty, blank, only combining marks, or longer than 30: refused."""
+    """Empty, blank (spaces, fillers that show nothing), only combining marks, or longer
+    than 30: refused."""
     with pytest.raises(InvalidParameter):
         require_name(name, "FriendlyName")
 
@@ -156,3 +176,19 @@ def test_a_name_shows_one_to_thirty_characters(name: str) -> None:
 def test_outer_spaces_are_trimmed() -> None:
     """A name is stored and sent without its outer spaces."""
     assert require_name("  Acme  ", "FriendlyName") == "Acme"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "=?utf-8?q?=0AX-Injected:yes?=",
+        "=?l1?q?=0AFrom:x=40y=2Eio?=",
+        "Acme =?UTF-8?B?4oCuQWNtZQ==?=",
+        "=?utf-8?q?a=0D=0Ab?=",
+    ],
+)
+def test_a_mime_encoded_word_in_a_name_is_refused(name: str) -> None:
+    """A name goes into an e-mail's Subject, where a mail library decodes `=?…?=`: `=0A`
+    would become a line break and a header of the caller's choosing."""
+    with pytest.raises(InvalidParameter, match="encoded words"):
+        require_name(name, "FriendlyName")

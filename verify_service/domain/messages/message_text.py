@@ -14,6 +14,9 @@ a message the service accepted can always be delivered:
   punctuation or symbol), not only spaces and combining marks.
 - **no links** (`is_link_like`), for names: nothing a phone, mail reader or person would
   take for a web address, including the usual evasions (`bit .ly`, `evil。com`, `hxxp`).
+- **no encoded words**, for names (they go into an e-mail's Subject): nothing of the form
+  `=?charset?q|b?…?=`, which a mail library decodes, so `=0A` would become a line break
+  and a new header (RFC 2047).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ _ALLOWED_FORMAT = frozenset("\u200c\u200d")
 # Zl, Zp: U+2028, U+2029 (line breaks to JavaScript and some mail readers).
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
 _SHOWN_CATEGORIES = ("L", "N", "P", "S")
+# Letters and symbols that show as blank space: Hangul fillers, the blank braille pattern,
+# the musical null notehead. A name of only these (and spaces) shows nothing.
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\U0001d159")
+# RFC 2047 encoded word: mail libraries decode it inside a header.
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
 
 # Characters that read as a full stop in a host name: browsers and phones treat the
 # ideographic and full-width stops as dots (UTS #46), the others look like one. (Middle
@@ -80,7 +88,10 @@ def is_wire_safe(value: str) -> bool:
 
 def require_displayed(value: str, parameter: str) -> str:
     """`value` if it shows at least one letter, digit, punctuation mark or symbol."""
-    if not any(unicodedata.category(char).startswith(_SHOWN_CATEGORIES) for char in value):
+    if not any(
+        unicodedata.category(char).startswith(_SHOWN_CATEGORIES) and char not in _BLANK
+        for char in value
+    ):
         raise InvalidParameter(parameter, "no visible characters")
     return value
 
@@ -88,10 +99,15 @@ def require_displayed(value: str, parameter: str) -> str:
 def link_skeleton(value: str) -> str:
     """The form the no-links rule reads: compatibility characters folded (full-width,
     mathematical and circled letters become plain ones), joiners removed, every dot
-    look-alike and written-out dot made a `.`, lower case."""
+    look-alike and written-out dot made a `.`, lower case; then every combining mark (accents,
+    variation selectors, the grapheme joiner) and blank filler dropped, since `evil\ufe0f.com`
+    and `evil.\u0301com` read as `evil.com`."""
     # Dots first: NFKC decomposes some look-alikes (U+02D9 becomes a space and a mark).
     folded = unicodedata.normalize("NFKC", value.translate(_TO_DOT)).casefold()
     folded = folded.replace("\u200c", "").replace("\u200d", "").translate(_TO_DOT)
+    folded = "".join(
+        char for char in folded if unicodedata.category(char) != "Mn" and char not in _BLANK
+    )
     return _WRITTEN_DOT.sub(".", folded)
 
 
@@ -109,4 +125,6 @@ def require_name(value: str, parameter: str) -> str:
     require_displayed(name, parameter)
     if is_link_like(name):
         raise InvalidParameter(parameter, "no links or web addresses")
+    if _ENCODED_WORD.search(name):
+        raise InvalidParameter(parameter, "no MIME encoded words (=?…?=)")
     return name

@@ -179,6 +179,11 @@ class SmtpProvider:
         message = EmailMessage()
         if rendered.subject is not None:
             message["Subject"] = rendered.subject
+            # The header parser decodes RFC 2047 words (`=?utf-8?q?=0A…?=`) in what it is
+            # given: a subject that does not read back as written would carry text or
+            # headers nobody wrote. The API refuses such names; this catches stored ones.
+            if str(message["Subject"]) != rendered.subject:
+                raise ValueError("the subject does not survive as written")
         message["From"] = Address(
             display_name=self._config.sender_name or "", addr_spec=self._config.sender
         )
