@@ -15,14 +15,17 @@ from verify_service.settings import ConfigError, Settings
     [
         ("+14155552671", "+1 415 •••• 671"),
         ("+447911123456", "+44 791 •••• 456"),
-        ("+33612345678", "+33 612 •••• 678"),
-        ("+3725123456", "+372 51 •••• 56"),  # Estonia: 7-digit national numbers
+        ("+33612345678", "+33 612 •••• 78"),  # 9 national digits: 4 hidden, not 3
+        ("+3546111234", "+354 61 •••• 4"),  # Iceland: 7 national digits
+        ("+3725123456", "+372 51 •••• 6"),  # Estonia: 7 digits
+        ("+6831234", "+683 ••••"),  # Niue: 4 digits, all hidden
         ("jane.doe@example.com", "j•••@example.com"),
         ("j@example.com", "•••@example.com"),
     ],
 )
 def test_display_masking_shows_at_most_a_few_digits(destination: str, shown: str) -> None:
-    """Enough to confirm with the customer on the phone, never the whole number."""
+    """Enough to confirm with the customer on the phone, never the whole number: at most 6
+    national digits shown, at least 4 hidden, so a masked number takes 10^4 look-ups."""
     assert display_masked_destination(destination) == shown
 
 

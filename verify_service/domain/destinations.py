@@ -58,6 +58,11 @@ def mask_destination(destination: str) -> str:
     return destination[:3] + "•" * max(len(destination) - 5, 0) + destination[-2:]
 
 
+# Digits of a national number a support page never shows: 10^4 guesses per number, at
+# `VERIFY_DESTINATION_LOOKUPS_PER_HOUR` (60) a week of look-ups for one support key.
+HIDDEN_DIGITS = 4
+
+
 def display_masked_destination(destination: str) -> str:
     """A form for support staff's pages: enough to confirm with the customer, never the
     whole value. `+14155552671` → `+1 415 •••• 671`; `jane@example.com` → `j•••@example.com`.
@@ -70,13 +75,10 @@ def display_masked_destination(destination: str) -> str:
     except phonenumbers.NumberParseException:
         return mask_destination(destination)
     national = phonenumbers.national_significant_number(number)
-    # At most 6 of the national digits, and never more than they hide.
-    if len(national) >= 9:
-        head, tail = national[:3], national[-3:]
-    elif len(national) >= 7:
-        head, tail = national[:2], national[-2:]
-    else:
-        head, tail = "", national[-2:]
+    # At most 6 of the national digits, and at least HIDDEN_DIGITS hidden whatever the length:
+    # each hidden digit multiplies the look-ups needed to recover the number by ten.
+    shown = max(0, min(6, len(national) - HIDDEN_DIGITS))
+    head, tail = national[: shown - shown // 2], national[len(national) - shown // 2 :]
     return " ".join(part for part in (f"+{number.country_code}", head, "••••", tail) if part)
 
 
