@@ -111,3 +111,13 @@ def test_api_paths_keep_the_basic_challenge_and_json(browser: FlaskClient, api: 
     lookalike = browser.get("/consoles", headers=api.headers)
     assert lookalike.status_code == 404
     assert lookalike.mimetype == "application/json"
+
+
+def test_console_pages_never_send_the_browser_to_the_api_for_an_icon(
+    browser: FlaskClient,
+) -> None:
+    """Without an icon of its own a page makes the browser fetch `/favicon.ico`, an API path
+    that answers 401 with a Basic challenge: every console page names an inline icon."""
+    page = browser.get("/console/login").get_data(as_text=True)
+    assert '<link rel="icon" href="data:,">' in page
+    assert browser.get("/favicon.ico").status_code == 401  # the API's, never requested
