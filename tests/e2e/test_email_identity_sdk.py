@@ -1,6 +1,7 @@
 """One mailbox, one identity, through the official twilio SDK against the real server
 (gunicorn, real Redis): spellings of one mailbox share one pending verification and its
-5 sends, even when they arrive together, and a check in another spelling approves it."""
+5 sends, even when they arrive together, every send goes to the verification's own address,
+and a check in another spelling approves it."""
 
 from __future__ import annotations
 
@@ -46,13 +47,21 @@ def test_spellings_of_one_mailbox_share_one_verification_and_its_five_sends(
     (sid,) = sids
     assert refused == [60203] * (3 * len(SPELLINGS) - MAX_SENDS_PER_VERIFICATION)
     sent_to = [message["to"] for message in outbox.messages_for(sid, MAX_SENDS_PER_VERIFICATION)]
-    assert sent_to == [
-        "victim@example.com",
-        "Victim@example.com",
-        "VICTIM@example.com",
-        "victim+1@example.com",
-        "Victim+shop@example.com",
-    ]  # each message to the address as given, its domain lower-cased
+    assert sent_to == ["victim@example.com"] * MAX_SENDS_PER_VERIFICATION  # the first's
+
+
+def test_a_resend_in_another_spelling_goes_to_the_verification_s_own_address(
+    twilio: Client, outbox: Outbox
+) -> None:
+    """Attacker: `a+x@corp.com` (another person at corp.com) starts while `a@corp.com` is
+    pending: the new code goes to `a@corp.com`, and the answer's `to` is that of a fetch."""
+    service = twilio.verify.v2.services(twilio.verify.v2.services.create(friendly_name="Acme").sid)
+    first = service.verifications.create(to="a@corp.com", channel="email")
+    resent = service.verifications.create(to="A+x@Corp.com", channel="email")
+    assert resent.sid == first.sid
+    assert resent.to == service.verifications(first.sid).fetch().to == "a@corp.com"
+    sent_to = [message["to"] for message in outbox.messages_for(first.sid, 2)]
+    assert sent_to == ["a@corp.com", "a@corp.com"]
 
 
 def test_a_check_in_another_spelling_approves_the_mailbox_s_verification(
@@ -96,4 +105,9 @@ def test_spellings_that_race_share_one_verification_and_its_five_sends(
     assert refused == Counter({(429, 60203): 2 * len(SPELLINGS) - MAX_SENDS_PER_VERIFICATION})
     sids = {r.json()["sid"] for r in responses if r.status_code == 201}
     assert len(sids) == 1
-    assert len(outbox.messages_for(sids.pop(), MAX_SENDS_PER_VERIFICATION)) == 5
+    sid = sids.pop()
+    # every send goes to the one address the verification was created for, and says so
+    address = twilio.verify.v2.services(service.sid).verifications(sid).fetch().to
+    assert {r.json()["to"] for r in responses if r.status_code == 201} == {address}
+    messages = outbox.messages_for(sid, MAX_SENDS_PER_VERIFICATION)
+    assert [message["to"] for message in messages] == [address] * MAX_SENDS_PER_VERIFICATION

@@ -79,7 +79,8 @@ def test_a_start_that_keeps_losing_races_answers_60212(
     def stale_read(ref: object, now_ms: int, probe: object) -> StartContext:
         # Every read sees a verification that another request has just replaced.
         context = real_prepare(ref, now_ms, probe)
-        return dataclasses.replace(context, pending=PendingSnapshot("VE" + "0" * 32, b"\0" * 16))
+        stale = PendingSnapshot("VE" + "0" * 32, b"\0" * 16, to=TO)
+        return dataclasses.replace(context, pending=stale)
 
     monkeypatch.setattr(store, "prepare_protected_start", stale_read)
     response = api.start(service_sid, TO)

@@ -48,8 +48,9 @@ def test_different_mailboxes_keep_different_identities() -> None:
     assert len({destination_identity(s) for s in spellings}) == len(spellings)
 
 
-def test_a_test_destination_is_recognised_in_any_spelling() -> None:
-    """A test mailbox's fixed code answers its every spelling, as its pending verification does."""
+def test_a_test_destination_is_its_exact_address_only() -> None:
+    """A test destination's fixed code answers that address only, never its mailbox's other
+    spellings (each of them may be a real person's)."""
     service = Service(
         sid="VA" + "0" * 32,
         friendly_name="Acme",
@@ -57,8 +58,9 @@ def test_a_test_destination_is_recognised_in_any_spelling() -> None:
         date_updated_ms=0,
         test_destinations=(("qa@example.com", "0000"),),
     )
-    assert service.test_code_for("QA+run7@Example.COM") == "0000"
-    assert service.test_code_for("qa2@example.com") is None
+    assert service.test_code_for("qa@example.com") == "0000"
+    for other in ("QA+run7@example.com", "qa+1@example.com", "QA@example.com", "qa2@example.com"):
+        assert service.test_code_for(other) is None
 
 
 @pytest.mark.parametrize(

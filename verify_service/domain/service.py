@@ -16,7 +16,6 @@ from verify_service.domain.delivery.fallback import (
     MIN_FALLBACK_AFTER_SECONDS,
     parse_fallback_channels,
 )
-from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.errors import InvalidParameter
 from verify_service.domain.messages.message_text import MAX_NAME_LENGTH, require_name
 from verify_service.domain.models import (
@@ -115,10 +114,11 @@ class Service:
         return _geo_permissions(json.dumps(self.geo_permissions, sort_keys=True))
 
     def test_code_for(self, destination: str) -> str | None:
-        """The fixed code of `destination` if it is a test destination (in any spelling)."""
-        identity = destination_identity(destination)
+        """The fixed code of `destination` (normalised) if it is exactly a test destination.
+        Never by identity: `qa+1@corp.com` as a test destination must not turn the real
+        `qa@corp.com` into one (docs/abuse-protection.md)."""
         for test_destination, code in self.test_destinations:
-            if destination_identity(test_destination) == identity:
+            if test_destination == destination:
                 return code
         return None
 

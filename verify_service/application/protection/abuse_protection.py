@@ -34,7 +34,6 @@ from verify_service.application.verifications.ports import (
     StartContext,
     StartProbe,
 )
-from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.destinations import mask_destination
 from verify_service.domain.errors import (
     DeliveryBlocked,
@@ -384,8 +383,7 @@ class AbuseProtection:
     def _is_test_destination(self, settings: ProtectionSettings, to: str) -> bool:
         if not self._allow_test_destinations:
             return False
-        identity = destination_identity(to)
-        return any(destination_identity(test) == identity for test in settings.test_destinations)
+        return to in settings.test_destinations  # exactly, never by identity (as a start)
 
     def record_approval(
         self, service_sid: str, to: str, settings: ProtectionSettings, now_ms: int

@@ -49,6 +49,10 @@ class PendingSnapshot:
     amount: str | None = None
     payee: str | None = None
     locale: str | None = None
+    # The address its messages go to (sealed in the verification, opened by the store):
+    # a resend in another spelling of the mailbox goes here, never to the new spelling.
+    # None only when it cannot be opened (then none of its codes can match either).
+    to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,7 +166,10 @@ class Verifications:
             if request.resend_only and pending is None:
                 raise NotFound  # nothing to resend: a resender never creates a verification
             _refuse_from_snapshot(pending, now_ms)
-            test_code = self._protection.test_code(service, to)
+            # A resend goes to the address the verification was started for, whatever
+            # spelling of the mailbox asked for it (docs/abuse-protection.md).
+            address = _delivery_address(pending, to)
+            test_code = self._test_code(service, to, address)
             code = test_code or self._code_for(service, request)
             amount, payee = self._psd2_terms(service, request.amount, request.payee)
             _require_sendable_stored_text(service, friendly_name, pending)
@@ -197,7 +200,10 @@ class Verifications:
                 webotp_domain=service.webotp_domain,
             )
             message = render(
-                request.channel, content, code, resolve_locale(stored_locale, to, request.channel)
+                request.channel,
+                content,
+                code,
+                resolve_locale(stored_locale, address, request.channel),
             )
             write = StartWrite(
                 ref=ref,
@@ -209,14 +215,14 @@ class Verifications:
                 channel=request.channel,
                 now_ms=now_ms,
                 ttl_ms=service.verification_ttl_seconds * 1000,
-                to=to,
+                to=address,
                 amount=amount,
                 payee=payee,
                 locale=request.locale,
                 tags_json=tags_json,
                 fraud_guard_note=note,
-                destination_digest=destination_digest(self._keyring, to),
-                country=destination_country(request.channel, to),
+                destination_digest=destination_digest(self._keyring, address),
+                country=destination_country(request.channel, address),
                 fallback=None
                 if test_code
                 else next_step(
@@ -232,7 +238,7 @@ class Verifications:
                 verification_sid=sid,
                 service_sid=service_sid,
                 verification_tag=ref.tag,
-                to=to,
+                to=address,
                 message=message,
                 enqueued_ms=now_ms,
             )
@@ -248,6 +254,21 @@ class Verifications:
             _log_start(outcome.result, write, test_code is not None)
             return _with_lookup(outcome.verification, service)
         raise TooManyConcurrentRequests
+
+    def _test_code(self, service: Service, to: str, address: str) -> str | None:
+        """The fixed code when the verification's address is a test destination (exactly,
+        never by identity). A test verification takes no real send and a real one no test
+        code: a start whose `To` is a test destination and the pending verification's
+        address is not (or the reverse) is refused with 60200, and nothing changes."""
+        test_code = self._protection.test_code(service, address)
+        if (test_code is None) != (self._protection.test_code(service, to) is None):
+            raise InvalidParameter(
+                "To",
+                "a verification is pending for this mailbox at an address that is"
+                + (" not" if test_code is None else "")
+                + " a test destination; it ends at its expiry or when canceled",
+            )
+        return test_code
 
     @staticmethod
     def _code_for(service: Service, request: StartRequest) -> str:
@@ -443,6 +464,16 @@ def _log_start(result: StartResult, write: StartWrite, test_destination: bool) -
         mask_destination(write.to),
         write.channel.value,
     )
+
+
+def _delivery_address(pending: PendingSnapshot | None, to: str) -> str:
+    """Where this send goes: the pending verification's own address (a resend, in whatever
+    spelling of the mailbox it was asked for), else `To` as given (a new verification)."""
+    if pending is None:
+        return to
+    if pending.to is None:
+        raise NotFound  # its address cannot be opened: none of its codes can match either
+    return pending.to
 
 
 def _require_resend_target(request: StartRequest, pending: PendingSnapshot | None) -> None:

@@ -66,8 +66,10 @@ log = logging.getLogger(__name__)
 # salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags.
 
 
-def _pending(fields: list[bytes | None], now_ms: int) -> PendingSnapshot | None:
-    sid, salt, expires, sends, checks, amount, payee, locale = fields
+def _pending(
+    fields: list[bytes | None], now_ms: int, cipher: DestinationCipher, context: bytes
+) -> PendingSnapshot | None:
+    sid, salt, expires, sends, checks, amount, payee, locale, to = fields
     if sid is None or salt is None or expires is None or int(expires) <= now_ms:
         return None
     return PendingSnapshot(
@@ -79,6 +81,7 @@ def _pending(fields: list[bytes | None], now_ms: int) -> PendingSnapshot | None:
         amount=amount.decode() if amount else None,
         payee=payee.decode() if payee else None,
         locale=locale.decode() if locale else None,
+        to=cipher.open(to, context) if to else None,
     )
 
 
@@ -201,7 +204,9 @@ class RedisVerificationStore:
         pipe = self._client.pipeline(transaction=False)
         pipe.hgetall(self._keys.service(ref.service_sid))
         pipe.hgetall(self._keys.rate_limits(ref.service_sid))
-        pipe.hmget(self._keys.verification(ref), "sid", "salt", "ex", "n", "c", "am", "pa", "lo")
+        pipe.hmget(
+            self._keys.verification(ref), "sid", "salt", "ex", "n", "c", "am", "pa", "lo", "to"
+        )
         pipe.get(self._keys.lock(ref))
         if probe.safe_list_field is not None:
             pipe.hexists(self._keys.safe_list(), probe.safe_list_field)
@@ -219,7 +224,7 @@ class RedisVerificationStore:
         service = decode_service(raw_service)
         return StartContext(
             service=service,
-            pending=_pending(pending_fields, now_ms),
+            pending=_pending(pending_fields, now_ms, self._cipher, self._context(ref)),
             rate_limits=decode_rate_limits(ref.service_sid, raw_limits) if service else (),
             safe_listed=safe_listed,
             block=block,
