@@ -62,6 +62,25 @@ def settings(redis_server: RedisServer) -> Settings:
     )
 
 
+@pytest.fixture(autouse=True)
+def _close_redis_pools(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every Redis connection pool a test opens (an app it builds, a client) is closed when
+    the test ends. Left to the garbage collector, a pool closes its sockets at some later,
+    arbitrary moment, as a ResourceWarning that warnings-as-errors turns into a failure of
+    whichever test happens to be running then."""
+    pools: list[redis.ConnectionPool] = []
+    opened = redis.ConnectionPool.__init__
+
+    def recording(self: redis.ConnectionPool, *args: Any, **kwargs: Any) -> None:
+        opened(self, *args, **kwargs)
+        pools.append(self)
+
+    monkeypatch.setattr(redis.ConnectionPool, "__init__", recording)
+    yield
+    for pool in pools:
+        pool.disconnect()
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
