@@ -128,6 +128,26 @@ def test_the_sixth_send_to_a_mailbox_is_refused_whatever_the_spelling(api: Api) 
     assert_error(api.start(service, SPELLINGS[5], "email"), 429, 60203)
 
 
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["jdoe@proton.me", "j.doe@proton.me", "j_doe@protonmail.com", "j-doe@protonmail.ch"],
+        ["x@joe.fastmail.com", "y@joe.fastmail.com", "joe@fastmail.com", "Z@Joe.Fastmail.com"],
+    ],
+    ids=["proton", "fastmail"],
+)
+def test_a_provider_s_other_spellings_share_the_mailbox_s_sends(
+    api: Api, spellings: list[str]
+) -> None:
+    """Proton ignores `.`, `_` and `-` and has four domains; Fastmail delivers
+    `anything@user.fastmail.com` to `user@fastmail.com`: one mailbox, one budget."""
+    service = api.create_service(SendsPerDestinationPerHour=2)
+    assert api.start(service, spellings[0], "email").status_code == 201
+    assert api.start(service, spellings[1], "email").status_code == 201
+    for spelling in spellings[2:]:
+        assert_error(api.start(service, spelling, "email"), 429, 60203)
+
+
 def test_a_check_by_to_in_any_spelling_finds_the_verification(
     api: Api, sender: RecordingSender
 ) -> None:

@@ -25,11 +25,21 @@ from verify_service.domain.service import Service
         ("v.i.c.t.i.m@gmail.com", "victim@gmail.com"),
         ("V.ictim+1@GoogleMail.com", "victim@gmail.com"),
         ("Ünïcode+x@bücher.de", "ünïcode@bücher.de"),
+        ("j.doe@proton.me", "jdoe@proton.me"),  # Proton ignores . _ - and has four domains
+        ("j_doe@protonmail.com", "jdoe@proton.me"),
+        ("J-Doe+x@ProtonMail.ch", "jdoe@proton.me"),
+        ("jdoe@pm.me", "jdoe@proton.me"),
+        ("x@joe.fastmail.com", "joe@fastmail.com"),  # Fastmail's subdomain addressing
+        ("y+z@Joe.FastMail.fm", "joe@fastmail.fm"),
+        ("joe@fastmail.com", "joe@fastmail.com"),
+        ("x@a.b.fastmail.com", "x@a.b.fastmail.com"),  # only one label is a user
+        ("j.doe@notproton.me", "j.doe@notproton.me"),
         ("+14155552671", "+14155552671"),  # a phone number is its own identity
     ],
 )
 def test_identity_folds_the_spellings_of_one_mailbox(spelling: str, identity: str) -> None:
-    """Case, a +tag sub-address and (at Gmail) dots do not make another destination."""
+    """Case, a +tag sub-address, the characters Gmail and Proton ignore, their alias domains
+    and Fastmail's subdomain addressing do not make another destination."""
     assert destination_identity(normalize_email(spelling) if "@" in spelling else spelling) == (
         identity
     )

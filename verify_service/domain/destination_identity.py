@@ -11,7 +11,12 @@ one identity"):
   A local part that starts with `+` keeps it (nothing would be left);
 - Gmail ignores dots and treats `googlemail.com` as `gmail.com`, so at those two domains the
   dots of the local part go and the domain is `gmail.com`: `v.i.c.t.i.m@googlemail.com` →
-  `victim@gmail.com`. Other domains keep their dots (they may mean different mailboxes).
+  `victim@gmail.com`. Proton ignores `.`, `_` and `-` in user names and delivers
+  `proton.me`, `protonmail.com`, `protonmail.ch` and `pm.me` to one mailbox, so those fold to
+  `…@proton.me` without them. Other domains keep their dots (they may mean different
+  mailboxes);
+- Fastmail's subdomain addressing delivers `anything@user.fastmail.com` to
+  `user@fastmail.com` (and `.fm` likewise), so such an address counts as `user@fastmail.com`.
 
 Messages still go to the address as given (its domain lower-cased): the identity is never
 an address anything is sent to.
@@ -22,7 +27,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SUBADDRESS_SEPARATOR = "+"
-DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+# Domains of one provider whose mailboxes ignore some characters of the local part:
+# domain → (the domain its identity uses, the characters dropped from the local part).
+FOLDED_DOMAINS: dict[str, tuple[str, str]] = {
+    "gmail.com": ("gmail.com", "."),
+    "googlemail.com": ("gmail.com", "."),
+    "proton.me": ("proton.me", "._-"),
+    "protonmail.com": ("proton.me", "._-"),
+    "protonmail.ch": ("proton.me", "._-"),
+    "pm.me": ("proton.me", "._-"),
+}
+# Fastmail's subdomain addressing: `anything@user.<domain>` reaches `user@<domain>`.
+SUBDOMAIN_ADDRESSED = ("fastmail.com", "fastmail.fm")
 
 
 def destination_identity(destination: str) -> str:
@@ -34,10 +50,14 @@ def destination_identity(destination: str) -> str:
     cut = local.find(SUBADDRESS_SEPARATOR)
     if cut > 0:
         local = local[:cut]
-    canonical_domain = DOTLESS_DOMAINS.get(domain)
-    if canonical_domain is not None:
-        local = local.replace(".", "") or local
-        domain = canonical_domain
+    for parent in SUBDOMAIN_ADDRESSED:
+        user, dot, rest = domain.partition(".")
+        if dot and rest == parent and user:
+            local, domain = user, parent
+    folded = FOLDED_DOMAINS.get(domain)
+    if folded is not None:
+        domain, ignored = folded
+        local = local.translate(str.maketrans("", "", ignored)) or local
     return f"{local}@{domain}"
 
 
