@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -295,6 +295,28 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
     )
 
 
+def _misconfiguration(settings: Settings, client: redis.Redis) -> Callable[[], str | None]:
+    """`/readyz`'s check of Redis's fitness: a code only, since `/readyz` is not
+    authenticated. The detail (host:port, policy) goes to the log, once each time it changes,
+    not at every probe of a load balancer."""
+    logged: list[str | None] = [None]  # the detail this process logged last
+
+    def misconfiguration() -> str | None:
+        if settings.embedded:
+            return None
+        try:
+            unfit = readiness_problem(client, allow_eviction=settings.allow_redis_eviction)
+        except UNAVAILABLE:
+            raise health.NotReachable from None  # stopped answering during the check
+        detail = unfit.detail if unfit is not None else None
+        if detail is not None and detail != logged[0]:
+            log.error("not ready: %s", detail)
+        logged[0] = detail
+        return unfit.code if unfit is not None else None
+
+    return misconfiguration
+
+
 def create_app(
     settings: Settings,
     *,
@@ -348,15 +370,7 @@ def create_app(
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    def misconfiguration() -> str | None:
-        if settings.embedded:
-            return None
-        try:
-            return readiness_problem(client, allow_eviction=settings.allow_redis_eviction)
-        except UNAVAILABLE:
-            return "Redis stopped answering during the check"  # still a 503
-
-    health.init_app(app, ping, misconfiguration)
+    health.init_app(app, ping, _misconfiguration(settings, client))
     app.register_blueprint(services_api.blueprint)
     app.register_blueprint(verifications_api.blueprint)
     app.register_blueprint(rate_limits_api.blueprint)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -74,10 +76,54 @@ _PLAIN_ENVIRON_ATOMS = frozenset(
 )
 
 
+_INVALID_REQUEST = "Invalid request from ip="
+_ERROR_HANDLING_REQUEST = "Error handling request"
+
+
+class RequestDetailFilter(logging.Filter):
+    """Keeps a client's request out of gunicorn's own log (`gunicorn.error`, on standard
+    error), whose messages repeat what gunicorn could not parse: `Invalid request from ip=…:
+    Invalid HTTP request line: 'GET /v2/Attempts?To=josé@… HTTP/1.1'`.
+
+    - a refused request is logged as `Invalid request from ip=<address>: <error class>`,
+      never the request line, a header name or value, or the URI;
+    - `Error handling request <method> <uri>` shows the URI masked as the access log does;
+    - an exception given as an argument (`Ignored premature client disconnection. %s`, whose
+      text repeats the bytes received) is shown by its class name.
+
+    Every other message is left as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        if message.startswith(_INVALID_REQUEST):
+            # gunicorn formats the message itself, inside the `except` that caught the error.
+            address = message[len(_INVALID_REQUEST) :].partition(": ")[0]
+            error = sys.exc_info()[1]
+            kind = type(error).__name__ if error is not None else "unparsable request"
+            record.msg, record.args = f"{_INVALID_REQUEST}%s: %s", (address, kind)
+        elif message.startswith(_ERROR_HANDLING_REQUEST) and isinstance(record.args, tuple):
+            if record.args:  # the URI is the last argument; `(no URI read)` has none
+                uri = access_log.loggable_target(str(record.args[-1]))
+                record.args = (*record.args[:-1], uri)
+        elif isinstance(record.args, tuple):
+            record.args = tuple(
+                type(arg).__name__ if isinstance(arg, BaseException) else arg for arg in record.args
+            )
+        return True
+
+
+_REQUEST_DETAIL_FILTER = RequestDetailFilter()
+
+
 class MaskingLogger(glogging.Logger):  # type: ignore[misc]
     """gunicorn's logger, whose access log shows a request's route and sids but no personal
     value in any spelling: path segments other than sids and words, and every query value,
-    are `*` (http/access_log.py)."""
+    are `*` (http/access_log.py); and whose error log never repeats a request gunicorn
+    refused (RequestDetailFilter)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        self.error_log.addFilter(_REQUEST_DETAIL_FILTER)  # once: the same filter is kept once
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)

@@ -9,7 +9,7 @@ import logging
 import redis
 
 from verify_service.adapters.redis_connection import redis_address
-from verify_service.adapters.redis_durability import Durability
+from verify_service.adapters.redis_durability import REQUIRED_EVICTION_POLICY, Durability, Unfit
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +35,20 @@ def check_redis(client: redis.Redis, *, allow_eviction: bool) -> None:
         ) from None
     problem = durability.eviction_problem(address, allow_eviction)
     if problem is not None:
-        raise RedisNotUsable(problem)
-    if durability.eviction_policy != "noeviction":
+        raise RedisNotUsable(problem.detail)
+    if durability.eviction_policy != REQUIRED_EVICTION_POLICY:
         log.warning(
             "Redis at %s may evict keys (maxmemory-policy %s): allowed by "
             "VERIFY_ALLOW_REDIS_EVICTION=true",
             address,
-            durability.eviction_policy,
+            durability.eviction_policy or "not reported",
         )
     warning = durability.persistence_warning(address)
     if warning is not None:
         log.warning("%s", warning)
 
 
-def readiness_problem(client: redis.Redis, *, allow_eviction: bool) -> str | None:
+def readiness_problem(client: redis.Redis, *, allow_eviction: bool) -> Unfit | None:
     """What makes this Redis unfit right now, for `/readyz` (None: ready). Raises the
     client's error when Redis cannot be reached."""
     return Durability.read(client).eviction_problem(redis_address(client), allow_eviction)
