@@ -68,6 +68,8 @@ _URL_ATOMS: dict[str, Callable[[str], str]] = {
     "{query_string}e": access_log.loggable_query,
     "f": access_log.loggable_url,
     "{referer}i": access_log.loggable_url,
+    # The Basic user name: an account or key sid, or whatever a client typed (an e-mail).
+    "u": access_log.loggable_user,
     "{http_referer}e": access_log.loggable_url,
 }
 # Other WSGI environ atoms kept; the rest may repeat the URL (`werkzeug.request`) and are dropped.

@@ -13,6 +13,7 @@ from verify_service.http.access_log import (
     loggable_query,
     loggable_request_line,
     loggable_url,
+    loggable_user,
 )
 from verify_service.server import MaskingLogger
 
@@ -125,3 +126,18 @@ def test_the_gunicorn_logger_masks_every_atom_that_carries_the_url() -> None:
     assert atoms["q"] == "To=*"
     assert "werkzeug.request" not in " ".join(atoms)
     assert [value for value in atoms.values() if not shows_nothing_personal(str(value))] == []
+
+
+@pytest.mark.parametrize(
+    ("user", "logged"),
+    [
+        ("victim@example.com", "*"),
+        ("+14155552671", "*"),
+        ("AC" + "0123456789abcdef" * 2, "AC" + "0123456789abcdef" * 2),
+        ("SK" + "f" * 32, "SK" + "f" * 32),
+        ("-", "-"),
+    ],
+)
+def test_the_basic_user_name_is_kept_only_when_it_is_a_sid(user: str, logged: str) -> None:
+    """A client that types its e-mail or number as the user name does not put it in the log."""
+    assert loggable_user(user) == logged

@@ -8,7 +8,8 @@ log keeps only what is known not to be personal and replaces everything else by 
 - a path segment is kept when it is a sid (`VA` + 32 hex digits) or a plain word (letters,
   `.`, `_`, `-`, and an API version such as `v2`); any other segment is `*`;
 - a query string keeps its parameter names (plain words, else `*`) and shows every value as
-  `*`.
+  `*`;
+- the Basic user name is kept when it is a sid (the account's `AC…`, a key's `SK…`), else `*`.
 
 `/v2/SafeList/Numbers/+1-415-555-2671?PageSize=5` is logged `/v2/SafeList/Numbers/*?PageSize=*`.
 """
@@ -44,6 +45,11 @@ def loggable_query(query: str) -> str:
         name = name if _WORD.fullmatch(name) else MASK
         pairs.append(f"{name}={MASK}" if has_value else name)
     return "&".join(pairs)
+
+
+def loggable_user(user: str) -> str:
+    """The Basic user name: a sid, or `-` for none, as given; anything else `*`."""
+    return user if user == "-" or _SID.fullmatch(user) else MASK
 
 
 def loggable_target(target: str) -> str:
