@@ -83,11 +83,16 @@ def _pending(fields: list[bytes | None], now_ms: int) -> PendingSnapshot | None:
 
 
 def _lock(value: bytes | None, now_ms: int) -> DestinationLock | None:
-    """The destination's lock record ("expiry ms|VE sid"), while it lasts."""
+    """The destination's lock, while it lasts: the record a cancel left ("expiry ms|VE sid|
+    checks used"; an older "expiry ms|VE sid" had them all used) with all its checks used.
+    Fewer only carry over into the next verification (start_or_resend.lua): no lock."""
     if value is None:
         return None
-    expires, _, sid = value.decode("ascii").partition("|")
-    return DestinationLock(sid, int(expires)) if int(expires) > now_ms else None
+    expires, sid, checks = ([*value.decode("ascii").split("|"), ""])[:3]
+    used = int(checks) if checks else MAX_CHECKS_PER_VERIFICATION
+    if int(expires) <= now_ms or used < MAX_CHECKS_PER_VERIFICATION:
+        return None
+    return DestinationLock(sid, int(expires))
 
 
 _PROTECTION_FIELDS = (
@@ -364,7 +369,7 @@ class RedisVerificationStore:
         key = self._keys.verification(ref)
         history = self._keys.verification_history(ref)
         args = [now_ms, sid, outcome.value, "1" if by_check else "0", self._history_ttl_ms]
-        args.append(MAX_CHECKS_PER_VERIFICATION)  # a canceled locked one leaves a lock
+        args.append(MAX_CHECKS_PER_VERIFICATION)  # a cancel leaves the checks it used
         args.append(encode_ended_by(ended_by) if ended_by is not None else "")
         lock = self._keys.lock(ref)
 
