@@ -18,6 +18,7 @@ from tests.integration.test_api_keys import basic, create_key
 from tests.integration.test_console import ADMIN_PASSWORD, PASSWORD, Console
 from tests.integration.test_rate_limit_store import run_concurrently
 from tests.support.fakes import FixedClock, RecordingSender
+from verify_service.adapters.redis_store.audit import audit_log
 from verify_service.app import CONTAINER_KEY, build_staff_users, create_app
 from verify_service.application.access.destination_lookups import DEFAULT_LOOKUPS_PER_HOUR
 from verify_service.settings import ConfigError, Settings
@@ -308,3 +309,18 @@ def test_a_limit_out_of_bounds_stops_the_start(value: str) -> None:
     """Anything else stops the start, naming the variable."""
     with pytest.raises(ConfigError, match="VERIFY_DESTINATION_LOOKUPS_PER_HOUR"):
         Settings.from_env(production_env(VERIFY_DESTINATION_LOOKUPS_PER_HOUR=value))
+
+
+def test_a_console_search_that_loses_the_audit_race_is_a_console_page(
+    small_limit_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When other processes keep moving the audit log's head (here: no append attempt is
+    left), the search is refused on an HTML page with Retry-After, never the API's JSON."""
+    service = Api(small_limit_app.test_client()).create_service()
+    sam = console_of(small_limit_app, "sam", PASSWORD, "support")
+    monkeypatch.setattr(audit_log, "APPEND_ATTEMPTS", 0)
+    refused = sam.search(service, TO)
+    assert refused.status_code == 429
+    assert refused.mimetype == "text/html"
+    assert "Too many changes at once" in sam.text
+    assert refused.headers["Retry-After"] == "1"

@@ -71,11 +71,16 @@ def test_a_test_destination_is_recognised_in_any_spelling() -> None:
         ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
         ("2001:0DB8:0001:0002:0000:0000:0000:0006", "2001:db8:1:2::/64"),
         ("fe80::1%eth0", "fe80::/64"),
+        ("64:ff9b::203.0.113.7", "203.0.113.7"),  # NAT64: one client per IPv4 host
+        ("64:ff9b::198.51.100.9", "198.51.100.9"),
+        ("2002:cb00:7107:1234::1", "203.0.113.7"),  # 6to4: all its /64s are one host
+        ("2002:cb00:7107:ffff::9", "203.0.113.7"),
         ("unknown", "unknown"),
     ],
 )
 def test_a_client_address_counts_by_its_network(address: str, network: str) -> None:
-    """IPv4 as itself, IPv4-mapped IPv6 as its IPv4 address, other IPv6 per /64."""
+    """IPv4 as itself; IPv4-mapped, NAT64 and 6to4 IPv6 as their IPv4 host; other IPv6 per
+    /64."""
     assert client_network(address) == network
 
 

@@ -17,6 +17,12 @@ LINK_EVASIONS = [
     "EVIL.COM",
     "bit .ly/x",
     "bit . ly",
+    "bit. ly/x",  # a space after the dot, then a path
+    "evil. com/login",
+    "evil∙com",  # bullet operator (U+2219)
+    "evil⋅com",  # dot operator (U+22C5)
+    "evil‧com",  # hyphenation point (U+2027)
+    "evil˙com",  # dot above (U+02D9)
     "evil。com",  # ideographic full stop (U+3002)
     "evil．com",  # full-width full stop (U+FF0E)
     "evil｡com",  # half-width ideographic full stop (U+FF61)

@@ -42,6 +42,7 @@ from verify_service.domain.errors import (
     NotFound,
     RateLimitExceeded,
     StoreUnavailable,
+    TooManyConcurrentRequests,
     VerifyError,
 )
 from verify_service.domain.models import MAX_CHECKS_PER_VERIFICATION, MAX_SENDS_PER_VERIFICATION
@@ -156,6 +157,20 @@ def unavailable(_exc: StoreUnavailable) -> Response:
         503,
         title="Unavailable",
         message="The service's store cannot be reached. Nothing was changed; try again.",
+    )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+@blueprint.errorhandler(TooManyConcurrentRequests)
+def busy(_exc: TooManyConcurrentRequests) -> Response:
+    """Another process kept winning a race (the audit log's head, a verification's slot):
+    an HTML page that says so, never the API's JSON."""
+    response = _page(
+        "message.html",
+        429,
+        title="Busy",
+        message="Too many changes at once. Nothing was changed; try again (error 60212).",
     )
     response.headers["Retry-After"] = "1"
     return response

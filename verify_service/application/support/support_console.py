@@ -52,9 +52,10 @@ class Staff:
 
     @property
     def lookups_limited(self) -> bool:
-        """`support` users' searches by destination are counted and limited (the console
-        shows everyone destinations masked; console admins are trusted like the API's)."""
-        return self.role == StaffRole.SUPPORT.value
+        """Every console user but an admin has searches by destination counted and limited
+        (the console shows everyone destinations masked; console admins are trusted like the
+        API's). A role added later is limited until it is deliberately exempted."""
+        return self.role != StaffRole.ADMIN.value
 
 
 @dataclass(frozen=True, slots=True)

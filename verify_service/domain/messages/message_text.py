@@ -37,7 +37,10 @@ _SHOWN_CATEGORIES = ("L", "N", "P", "S")
 # Characters that read as a full stop in a host name: browsers and phones treat the
 # ideographic and full-width stops as dots (UTS #46), the others look like one. (Middle
 # dots are not among them: Catalan "l·l" and Japanese "ジョン・スミス" are names.)
-_DOT_LOOK_ALIKES = "\u3002\uff0e\uff61\u2024\ufe52\u06d4\u0701\u0702\u2e3c\ua60e"
+_DOT_LOOK_ALIKES = (
+    "\u3002\uff0e\uff61\u2024\ufe52\u06d4\u0701\u0702\u2e3c\ua60e"
+    "\u2219\u22c5\u2027\u02d9"  # bullet and dot operators, hyphenation point, dot above
+)
 _TO_DOT = str.maketrans(dict.fromkeys(_DOT_LOOK_ALIKES, "."))
 # "evil[.]com", "evil(dot)com", "evil {dot} com": the written-out dot of a defanged link.
 _WRITTEN_DOT = re.compile(r"\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*", re.IGNORECASE)
@@ -50,6 +53,7 @@ _LINK_LIKE = re.compile(
     | \b(?:mailto|tel|sms|file|data|javascript):  # other schemes that open something
     | \w\.[^\W\d_]\w                              # label.tld: evil.com, evil.c0m, 例子.中国
     | \w\s+\.\s*[^\W\d_]                          # spaced dot: "bit .ly", "bit . ly"
+    | \w\.\s+[^\W\d_]\w*\s*/                       # dot, space, then a path: "bit. ly/x"
     | \d+\.\d+\.\d+\.\d+                          # an IPv4 address
     """,
     re.VERBOSE,
@@ -85,7 +89,8 @@ def link_skeleton(value: str) -> str:
     """The form the no-links rule reads: compatibility characters folded (full-width,
     mathematical and circled letters become plain ones), joiners removed, every dot
     look-alike and written-out dot made a `.`, lower case."""
-    folded = unicodedata.normalize("NFKC", value).casefold()
+    # Dots first: NFKC decomposes some look-alikes (U+02D9 becomes a space and a mark).
+    folded = unicodedata.normalize("NFKC", value.translate(_TO_DOT)).casefold()
     folded = folded.replace("\u200c", "").replace("\u200d", "").translate(_TO_DOT)
     return _WRITTEN_DOT.sub(".", folded)
 
