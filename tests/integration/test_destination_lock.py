@@ -360,3 +360,18 @@ def test_the_lock_record_holds_no_destination_and_expires_with_the_verification(
     assert value is not None
     assert value.decode().endswith(f"|{sid}|5")
     assert 0 < redis_client.pttl(keys[0]) <= TTL_SECONDS * 1000
+
+
+def test_the_console_shows_the_checks_carried_over_a_cancel(
+    api: Api, app: Flask, sender: RecordingSender
+) -> None:
+    """The verification after a cancel shows the checks it started with as used."""
+    service = api.create_service()
+    sid = api.start(service, TO).json["sid"]  # type: ignore[index]
+    wrong_checks(api, sender, service, sid, 3)
+    cancel_in_the_console(api, app, service, sid)
+    api.start(service, TO)
+    console = Console(app.test_client())
+    assert console.login().status_code == 303
+    console.search(service, TO)
+    assert '<dd id="check-count">3 of 5 (3 used before a cancel' in console.text

@@ -63,7 +63,8 @@ log = logging.getLogger(__name__)
 
 # Hash fields (short names keep a pending verification small; see docs/performance.md):
 # sid, to (sealed), ch channel, ca/ua created/updated ms, ex expiry ms, n sends, c checks,
-# salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags.
+# salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags,
+# cc the checks carried from a canceled verification (counted in c from the start).
 
 
 def _pending(fields: list[bytes | None], now_ms: int) -> PendingSnapshot | None:
@@ -182,6 +183,7 @@ class RedisVerificationStore:
             expires_ms=int(fields["ex"]),
             send_attempts=tuple(attempts),
             check_count=checks,
+            carried_checks=int(fields.get("cc", 0)),
             amount=_text(fields, "am"),
             payee=_text(fields, "pa"),
             locale=_text(fields, "lo"),
