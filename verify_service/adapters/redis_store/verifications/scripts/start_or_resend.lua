@@ -36,7 +36,8 @@ if ARGV[3] == '1' then
   end
   local expires = string.format('%d', now + tonumber(ARGV[4]))
   redis.call('HSET', key, 'sid', ARGV[2], 'to', ARGV[11], 'ch', ARGV[7], 'ca', ARGV[1],
-    'ua', ARGV[1], 'ex', expires, 'n', 1, 'c', carried, 'salt', ARGV[10], 'h1', ARGV[9], 'a1', attempt)
+    'ua', ARGV[1], 'ex', expires, 'n', 1, 'c', carried, 'salt', ARGV[10], 'h1', ARGV[9],
+    'a1', attempt)
   if carried > 0 then
     redis.call('HSET', key, 'cc', carried)
   end
