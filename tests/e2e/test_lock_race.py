@@ -4,12 +4,15 @@ Through the real server (gunicorn, two workers) and the official SDK: a verifica
 by five wrong checks is canceled, and hundreds of starts for its destination arrive at once,
 right after the cancel or together with it. Every one is refused with 429/60202: the lock is
 written by the script that ends the verification and read by the script that creates one.
+And wrong checks, cancels and starts released together, round after round, never evaluate
+more than five wrong checks in all: the checks a cancel ends carry into the next start.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import redis
@@ -87,3 +90,74 @@ def test_starts_racing_the_cancel_are_all_refused(
     assert (canceled.status_code, canceled.json()["status"]) == (200, "canceled")
     assert Counter(outcome(r) for r in started) == {(429, 60202): starts}
     assert verification_keys(redis_client) == []
+
+
+def test_wrong_checks_racing_cancels_and_starts_never_exceed_five_in_all(
+    twilio: Client, api_server: ApiServer, outbox: Outbox
+) -> None:
+    """Eight rounds of a start, then two wrong checks, a cancel and a start released together
+    (hourly limits off): of all the wrong checks, exactly five are ever evaluated."""
+    created = requests.post(
+        f"{api_server.url}/v2/Services",
+        data={
+            "FriendlyName": "Acme",
+            "ChecksPerDestinationPerHour": "0",
+            "SendsPerDestinationPerHour": "0",
+            "SendsPerDestinationPerDay": "0",
+        },
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=TIMEOUT_SECONDS,
+    )
+    assert created.status_code == 201, created.text
+    starts_url = f"{api_server.url}/v2/Services/{created.json()['sid']}/Verifications"
+    checks_url = f"{api_server.url}/v2/Services/{created.json()['sid']}/VerificationCheck"
+    wrong = "000000"  # replaced by a code known to be wrong before any check
+
+    def start() -> requests.Response:
+        return requests.post(
+            starts_url,
+            data={"To": TO, "Channel": "sms"},
+            auth=(ACCOUNT_SID, AUTH_TOKEN),
+            timeout=TIMEOUT_SECONDS,
+        )
+
+    def round_of(sid: str, wrong: str) -> Callable[[requests.Session, int], requests.Response]:
+        """A cancel of `sid`, a start and wrong checks by To, one per thread."""
+
+        def one(session: requests.Session, index: int) -> requests.Response:
+            if index == 0:
+                return session.post(f"{starts_url}/{sid}", data={"Status": "canceled"}, timeout=30)
+            if index == 1:
+                return session.post(starts_url, data={"To": TO, "Channel": "sms"}, timeout=30)
+            return session.post(checks_url, data={"To": TO, "Code": wrong}, timeout=30)
+
+        return one
+
+    checks: list[requests.Response] = []
+    for _ in range(8):
+        started = start()
+        if started.status_code != 201:
+            assert outcome(started) == (429, 60202)  # locked: all five used
+            continue
+        sid = started.json()["sid"]
+        wrong = wrong_code(outbox.last_code(sid))
+        responses = run_together(4, round_of(sid, wrong))
+        checks += responses[2:]
+    # Then, one by one, wrong checks of whatever is left until they are refused.
+    started = start()
+    if started.status_code == 201:
+        wrong = wrong_code(outbox.last_code(started.json()["sid"]))
+    for _ in range(6):
+        checks.append(
+            requests.post(
+                checks_url,
+                data={"To": TO, "Code": wrong},
+                auth=(ACCOUNT_SID, AUTH_TOKEN),
+                timeout=30,
+            )
+        )
+
+    evaluated = [r for r in checks if r.status_code == 200]
+    assert len(evaluated) == 5, Counter(outcome(r) for r in checks)
+    assert [r.json()["status"] for r in evaluated].count("max_attempts_reached") == 1
+    assert outcome(start()) == (429, 60202)

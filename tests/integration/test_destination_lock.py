@@ -2,6 +2,8 @@
 checks leaves its destination locked until the verification's own expiry, whoever cancels it
 (a backend key, a support key, a console user). Meanwhile every start is refused with
 429/60202 and `Retry-After`, and so is a check by To: a cancel never hands out fresh guesses.
+Canceled with fewer checks used, they carry over: the next verification of the destination
+starts with them used, so cycles of wrong checks and cancels never add up to more than five.
 
 Real Redis, the Flask test client and a FixedClock; time passes only through `clock.advance`.
 """
@@ -166,14 +168,126 @@ def test_a_check_by_to_is_refused_while_the_lock_lasts(
 def test_cancelling_a_verification_with_checks_left_leaves_no_lock(
     api: Api, app: Flask, sender: RecordingSender
 ) -> None:
-    """Only a verification whose checks are used up locks its destination."""
+    """Only a verification whose checks are used up locks its destination: with checks
+    left, a start is accepted (and a check by To finds nothing pending)."""
     service = api.create_service()
     sid = api.start(service, TO).json["sid"]  # type: ignore[index]
     wrong = wrong_code(sender.last_code(sid))
     for _ in range(4):
         api.check(service, wrong, To=TO)
     cancel_by_backend(api, app, service, sid)
+    assert api.check(service, wrong, To=TO).status_code == 404
     assert api.start(service, TO).status_code == 201
+
+
+def wrong_checks(
+    api: Api, sender: RecordingSender, service: str, sid: str, count: int
+) -> list[str | int]:
+    """`count` wrong checks by To of verification `sid`: the statuses (or error codes)."""
+    wrong = wrong_code(sender.last_code(sid))
+    answers = [api.check(service, wrong, To=TO).json for _ in range(count)]
+    return [answer.get("code", answer["status"]) for answer in answers]  # type: ignore[union-attr]
+
+
+def test_a_cancel_never_refunds_guesses(
+    api: Api, app: Flask, clock: FixedClock, sender: RecordingSender
+) -> None:
+    """4 wrong, a cancel, a start, 1 wrong: the next check is refused (60202), even with the
+    right code, and so is every start until the first verification would have expired."""
+    service = api.create_service()
+    first = api.start(service, TO).json["sid"]  # type: ignore[index]
+    assert wrong_checks(api, sender, service, first, 4) == ["pending"] * 4
+    clock.advance(100)
+    cancel_by_backend(api, app, service, first)
+    started = api.start(service, TO)
+    assert started.status_code == 201, started.json
+    second: str = started.json["sid"]  # type: ignore[index]
+    assert wrong_checks(api, sender, service, second, 1) == ["max_attempts_reached"]
+    assert_locked(api.check(service, wrong_code(sender.last_code(second)), To=TO), TTL_SECONDS)
+    assert_locked(api.check(service, sender.last_code(second), To=TO), TTL_SECONDS)
+    assert_locked(api.start(service, TO), TTL_SECONDS)
+    clock.advance(TTL_SECONDS - 100 - 1)  # the first verification's last second
+    assert_locked(api.start(service, TO), 101)
+    cancel_by_backend(api, app, service, second)  # and a cancel of this one refunds nothing
+    assert_locked(api.start(service, TO), 101)
+    assert_locked(api.check(service, "123456", To=TO), 101)
+
+
+def test_guesses_used_before_a_cancel_count_against_the_next_verification(
+    api: Api, app: Flask, sender: RecordingSender
+) -> None:
+    """2 wrong, a cancel, a start: three wrong checks lock the new verification."""
+    service = api.create_service()
+    first = api.start(service, TO).json["sid"]  # type: ignore[index]
+    assert wrong_checks(api, sender, service, first, 2) == ["pending"] * 2
+    cancel_by_backend(api, app, service, first)
+    second = api.start(service, TO).json["sid"]  # type: ignore[index]
+    assert wrong_checks(api, sender, service, second, 4) == [
+        "pending",
+        "pending",
+        "max_attempts_reached",
+        60202,
+    ]
+    assert_locked(api.start(service, TO), TTL_SECONDS)
+
+
+def test_guesses_carry_over_through_any_number_of_cancels(
+    api: Api, app: Flask, sender: RecordingSender
+) -> None:
+    """4 wrong, then start-and-cancel five times: the sixth verification has one check."""
+    service = api.create_service()
+    sid = api.start(service, TO).json["sid"]  # type: ignore[index]
+    assert wrong_checks(api, sender, service, sid, 4) == ["pending"] * 4
+    for _ in range(5):
+        cancel_by_backend(api, app, service, sid)
+        started = api.post(f"/v2/Services/{service}/Verifications", To=TO, Channel="sms")
+        assert started.status_code == 201, started.json
+        deliver_queued(app)
+        sid = started.json["sid"]  # type: ignore[index]
+    assert wrong_checks(api, sender, service, sid, 2) == ["max_attempts_reached", 60202]
+
+
+def test_a_cancel_with_no_check_leaves_nothing(
+    api: Api, app: Flask, sender: RecordingSender, redis_client: redis.Redis
+) -> None:
+    """Canceled before any check, a verification leaves no record: the next has five checks."""
+    service = api.create_service()
+    cancel_by_backend(api, app, service, api.start(service, TO).json["sid"])  # type: ignore[index]
+    assert list(redis_client.scan_iter(match="it:lock:*")) == []
+    sid = api.start(service, TO).json["sid"]  # type: ignore[index]
+    assert wrong_checks(api, sender, service, sid, 5) == ["pending"] * 4 + ["max_attempts_reached"]
+
+
+def test_an_approval_ends_the_carried_guesses(
+    api: Api, app: Flask, sender: RecordingSender
+) -> None:
+    """4 wrong, a cancel, a start approved by its code: the next verification has five."""
+    service = api.create_service()
+    first = api.start(service, TO).json["sid"]  # type: ignore[index]
+    wrong_checks(api, sender, service, first, 4)
+    cancel_by_backend(api, app, service, first)
+    second = api.start(service, TO).json["sid"]  # type: ignore[index]
+    assert api.check(service, sender.last_code(second), To=TO).json["status"] == "approved"  # type: ignore[index]
+    third = api.start(service, TO).json["sid"]  # type: ignore[index]
+    assert wrong_checks(api, sender, service, third, 5) == ["pending"] * 4 + [
+        "max_attempts_reached"
+    ]
+
+
+def test_a_lock_record_of_the_older_form_still_locks(
+    api: Api, clock: FixedClock, redis_client: redis.Redis
+) -> None:
+    """A record written before checks were carried ('expiry|sid') means all five used."""
+    service = api.create_service()
+    api.start(service, TO)
+    keys = list(redis_client.scan_iter(match="it:v:*"))
+    assert len(keys) == 1
+    lock_key = b"it:lock:" + keys[0].removeprefix(b"it:v:")
+    redis_client.delete(keys[0])
+    expires = clock.now_ms() + 300_000
+    redis_client.set(lock_key, f"{expires}|VE{'0' * 32}", px=300_000)
+    assert_locked(api.start(service, TO), 300)
+    assert_locked(api.check(service, "123456", To=TO), 300)
 
 
 def test_a_right_fifth_check_leaves_no_lock(api: Api, sender: RecordingSender) -> None:
@@ -216,11 +330,26 @@ def test_the_console_shows_the_lock(
     assert 'id="destination-lock"' not in console.text
 
 
+def test_the_console_shows_no_lock_while_checks_are_left(
+    api: Api, app: Flask, sender: RecordingSender
+) -> None:
+    """Canceled with 4 wrong checks, the destination is not locked, and not shown locked."""
+    service = api.create_service()
+    sid = api.start(service, TO).json["sid"]  # type: ignore[index]
+    wrong_checks(api, sender, service, sid, 4)
+    cancel_in_the_console(api, app, service, sid)
+    console = Console(app.test_client())
+    assert console.login().status_code == 303
+    console.search(service, TO)
+    assert 'id="no-current"' in console.text
+    assert 'id="destination-lock"' not in console.text
+
+
 def test_the_lock_record_holds_no_destination_and_expires_with_the_verification(
     api: Api, app: Flask, sender: RecordingSender, redis_client: redis.Redis
 ) -> None:
-    """One key per locked destination, named by the keyed tag, valued 'expiry|sid', with
-    the verification's remaining lifetime as its TTL."""
+    """One key per locked destination, named by the keyed tag, valued 'expiry|sid|checks',
+    with the verification's remaining lifetime as its TTL."""
     service = api.create_service()
     sid = lock_out(api, sender, service)
     cancel_by_backend(api, app, service, sid)
@@ -229,5 +358,20 @@ def test_the_lock_record_holds_no_destination_and_expires_with_the_verification(
     assert b"4155552671" not in keys[0]
     value = redis_client.get(keys[0])
     assert value is not None
-    assert value.decode().endswith(f"|{sid}")
+    assert value.decode().endswith(f"|{sid}|5")
     assert 0 < redis_client.pttl(keys[0]) <= TTL_SECONDS * 1000
+
+
+def test_the_console_shows_the_checks_carried_over_a_cancel(
+    api: Api, app: Flask, sender: RecordingSender
+) -> None:
+    """The verification after a cancel shows the checks it started with as used."""
+    service = api.create_service()
+    sid = api.start(service, TO).json["sid"]  # type: ignore[index]
+    wrong_checks(api, sender, service, sid, 3)
+    cancel_in_the_console(api, app, service, sid)
+    api.start(service, TO)
+    console = Console(app.test_client())
+    assert console.login().status_code == 303
+    console.search(service, TO)
+    assert '<dd id="check-count">3 of 5 (3 used before a cancel' in console.text

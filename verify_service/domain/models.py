@@ -65,6 +65,9 @@ class Verification:
     status: VerificationStatus = VerificationStatus.PENDING
     # The service has LookupEnabled: representations show the number's offline lookup.
     lookup_enabled: bool = False
+    # Of `check_count`, those a canceled verification of the destination used (a cancel
+    # never refunds guesses): counted from the start.
+    carried_checks: int = 0
 
     def with_status(self, status: VerificationStatus, updated_ms: int) -> Verification:
         return Verification(
@@ -78,6 +81,7 @@ class Verification:
             expires_ms=self.expires_ms,
             send_attempts=self.send_attempts,
             check_count=self.check_count,
+            carried_checks=self.carried_checks,
             amount=self.amount,
             payee=self.payee,
             locale=self.locale,

@@ -39,8 +39,9 @@ class KeySpace:
         return f"{self.prefix}:vh:{{{ref.service_sid}:{ref.tag}}}"
 
     def lock(self, ref: VerificationRef) -> str:
-        """A canceled locked verification's lock: "expiry ms|VE sid" until that expiry. The
-        verification's hash tag, so the scripts that end, start and check read it atomically."""
+        """The checks a canceled verification used: "expiry ms|VE sid|checks" until that
+        expiry (all used: a lock; an older "expiry ms|VE sid" had all used). The verification's
+        hash tag, so the scripts that end, start and check read it atomically."""
         return f"{self.prefix}:lock:{{{ref.service_sid}:{ref.tag}}}"
 
 

@@ -78,6 +78,7 @@ class CurrentVerification:
     sends: tuple[SendView, ...]
     check_count: int
     checks: tuple[CheckEvent, ...]  # as recorded by the attempt history
+    carried_checks: int = 0  # of check_count, used by a canceled verification before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,7 @@ class SupportConsole:
             ),
             check_count=verification.check_count,
             checks=checks,
+            carried_checks=verification.carried_checks,
         )
 
     def timeline(self, service_sid: str, destination: str) -> Timeline:

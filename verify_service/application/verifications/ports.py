@@ -59,7 +59,8 @@ class PendingSnapshot:
 class DestinationLock:
     """What a verification canceled with its checks used up leaves: until `expires_ms` (its
     own expiry) no start creates another for the destination and a check by To is refused,
-    so a cancel never hands out fresh guesses."""
+    so a cancel never hands out fresh guesses. (Canceled with fewer used, they carry over
+    into the next verification of the destination instead: no lock.)"""
 
     verification_sid: str
     expires_ms: int

@@ -63,7 +63,8 @@ log = logging.getLogger(__name__)
 
 # Hash fields (short names keep a pending verification small; see docs/performance.md):
 # sid, to (sealed), ch channel, ca/ua created/updated ms, ex expiry ms, n sends, c checks,
-# salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags.
+# salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags,
+# cc the checks carried from a canceled verification (counted in c from the start).
 
 
 def _pending(
@@ -86,11 +87,16 @@ def _pending(
 
 
 def _lock(value: bytes | None, now_ms: int) -> DestinationLock | None:
-    """The destination's lock record ("expiry ms|VE sid"), while it lasts."""
+    """The destination's lock, while it lasts: the record a cancel left ("expiry ms|VE sid|
+    checks used"; an older "expiry ms|VE sid" had them all used) with all its checks used.
+    Fewer only carry over into the next verification (start_or_resend.lua): no lock."""
     if value is None:
         return None
-    expires, _, sid = value.decode("ascii").partition("|")
-    return DestinationLock(sid, int(expires)) if int(expires) > now_ms else None
+    expires, sid, checks = ([*value.decode("ascii").split("|"), ""])[:3]
+    used = int(checks) if checks else MAX_CHECKS_PER_VERIFICATION
+    if int(expires) <= now_ms or used < MAX_CHECKS_PER_VERIFICATION:
+        return None
+    return DestinationLock(sid, int(expires))
 
 
 _PROTECTION_FIELDS = (
@@ -180,6 +186,7 @@ class RedisVerificationStore:
             expires_ms=int(fields["ex"]),
             send_attempts=tuple(attempts),
             check_count=checks,
+            carried_checks=int(fields.get("cc", 0)),
             amount=_text(fields, "am"),
             payee=_text(fields, "pa"),
             locale=_text(fields, "lo"),
@@ -369,7 +376,7 @@ class RedisVerificationStore:
         key = self._keys.verification(ref)
         history = self._keys.verification_history(ref)
         args = [now_ms, sid, outcome.value, "1" if by_check else "0", self._history_ttl_ms]
-        args.append(MAX_CHECKS_PER_VERIFICATION)  # a canceled locked one leaves a lock
+        args.append(MAX_CHECKS_PER_VERIFICATION)  # a cancel leaves the checks it used
         args.append(encode_ended_by(ended_by) if ended_by is not None else "")
         lock = self._keys.lock(ref)
 

@@ -19,14 +19,21 @@ if tonumber(current[2]) <= tonumber(ARGV[1]) then
   redis.call('DEL', key)
   return {'missing'}
 end
--- The lock outlives a cancel: a verification canceled with its checks used up leaves
--- 'expiry ms|sid' until its own expiry, which start_or_resend.lua and a check by To read.
+-- A cancel never refunds guesses: a verification canceled with checks used leaves
+-- 'expiry ms|sid|checks used' (never more than ARGV[6]) until its own expiry, or the record
+-- it carried, if that lasts longer; start_or_resend.lua starts the next one with those
+-- checks used (none at all while they are all used), and a check by To is refused while
+-- they are. An approval ends the chain: the record goes.
 if ARGV[3] == 'canceled' then
-  local checks = redis.call('HGET', key, 'c')
-  if tonumber(checks or '0') >= tonumber(ARGV[6]) then
-    local left = tonumber(current[2]) - tonumber(ARGV[1])
-    redis.call('SET', KEYS[3], current[2] .. '|' .. ARGV[2], 'PX', left)
+  local checks = math.min(tonumber(redis.call('HGET', key, 'c') or '0'), tonumber(ARGV[6]))
+  if checks > 0 then
+    local carried = tonumber(string.match(redis.call('GET', KEYS[3]) or '', '^%d+') or '0')
+    local expires = math.max(tonumber(current[2]), carried)
+    redis.call('SET', KEYS[3], string.format('%d', expires) .. '|' .. ARGV[2] .. '|' .. checks,
+      'PX', expires - tonumber(ARGV[1]))
   end
+else
+  redis.call('DEL', KEYS[3])
 end
 
 local fields = redis.call('HGETALL', key)

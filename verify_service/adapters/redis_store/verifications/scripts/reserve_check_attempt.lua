@@ -3,7 +3,7 @@
 -- The attempt history notes each counted check ('w': wrong unless end_verification.lua
 -- later marks it as the approving one) and each refusal of a locked verification ('l').
 -- KEYS[1] verification hash   KEYS[2] the destination's verification history (hash)
--- KEYS[3] the destination's lock (a canceled locked verification's, end_verification.lua)
+-- KEYS[3] the destination's lock (a canceled verification's checks, end_verification.lua)
 -- ARGV[1] now (ms)   ARGV[2] expected sid ('' when checked by To)
 -- ARGV[3] max checks ARGV[4] '1' when the check carries Amount and Payee
 -- ARGV[5] history retention (ms)   ARGV[6] most check events noted per verification
@@ -27,10 +27,12 @@ end
 
 local current = redis.call('HMGET', key, 'sid', 'ex', 'c', 'am')
 if not current[1] then
-  -- Checked by To while a canceled locked verification's lock lasts: still locked.
+  -- Checked by To while a canceled verification's record says its checks are all used
+  -- ('expiry|sid|checks', end_verification.lua; an older 'expiry|sid'): still locked.
   local lock = ARGV[2] == '' and redis.call('GET', KEYS[3])
-  local locked_until, sid = string.match(lock or '', '^(%d+)|(.+)$')
-  if locked_until and tonumber(locked_until) > now then
+  local locked_until, sid, used = string.match(lock or '', '^(%d+)|([^|]+)|?(%d*)$')
+  local all_used = (tonumber(used) or tonumber(ARGV[3])) >= tonumber(ARGV[3])
+  if locked_until and tonumber(locked_until) > now and all_used then
     note(sid, 'l')
     return {'locked', tonumber(locked_until) - now}
   end

@@ -22,15 +22,25 @@ if ARGV[3] == '1' then
   if current[1] then
     return {'conflict'}
   end
-  -- A locked verification's cancel left a lock: no new one (no fresh guesses) until its expiry.
+  -- A cancel never refunds guesses: a canceled verification's record 'expiry|sid|checks'
+  -- (end_verification.lua; an older 'expiry|sid' means all used) carries its checks into
+  -- the new one until that expiry; with all of them used, no new one (no fresh guesses).
   local lock = redis.call('GET', KEYS[2])
-  local locked_until = lock and tonumber(string.match(lock, '^%d+'))
-  if locked_until and locked_until > now then
-    return {'locked', locked_until - now}
+  local locked_until, _, used = string.match(lock or '', '^(%d+)|([^|]+)|?(%d*)$')
+  local carried = 0
+  if locked_until and tonumber(locked_until) > now then
+    carried = math.min(tonumber(used) or tonumber(ARGV[6]), tonumber(ARGV[6]))
+    if carried >= tonumber(ARGV[6]) then
+      return {'locked', tonumber(locked_until) - now}
+    end
   end
   local expires = string.format('%d', now + tonumber(ARGV[4]))
   redis.call('HSET', key, 'sid', ARGV[2], 'to', ARGV[11], 'ch', ARGV[7], 'ca', ARGV[1],
-    'ua', ARGV[1], 'ex', expires, 'n', 1, 'c', 0, 'salt', ARGV[10], 'h1', ARGV[9], 'a1', attempt)
+    'ua', ARGV[1], 'ex', expires, 'n', 1, 'c', carried, 'salt', ARGV[10], 'h1', ARGV[9],
+    'a1', attempt)
+  if carried > 0 then
+    redis.call('HSET', key, 'cc', carried)
+  end
   local optional = {'am', 'pa', 'lo', 'tg'}
   for index, field in ipairs(optional) do
     if ARGV[11 + index] ~= '' then
