@@ -288,3 +288,13 @@ def test_a_real_start_on_a_test_pending_verification_is_refused(
     resent = test_api.start(service, "qa+1@corp.com", "email")
     assert (resent.status_code, resent.json["sid"]) == (201, sid)
     assert test_api.check(service, "918273", To="qa+1@corp.com").json["status"] == "approved"
+
+
+def test_a_test_verification_answers_only_a_check_by_its_exact_address(test_api: Api) -> None:
+    """The fixed test code approves the test address's verification only when the check
+    names that exact address: a check by the real mailbox's spelling counts as wrong."""
+    service = qa_service(test_api)
+    test_api.start(service, "qa+1@corp.com", "email")
+    for spelling in ("qa@corp.com", "QA+2@corp.com"):
+        assert test_api.check(service, "918273", To=spelling).json["status"] == "pending"
+    assert test_api.check(service, "918273", To="qa+1@corp.com").json["status"] == "approved"

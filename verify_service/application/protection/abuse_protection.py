@@ -380,6 +380,10 @@ class AbuseProtection:
         if outcome.refused is not None:
             raise MaxChecksPerDestinationReached(outcome.retry_after_seconds)
 
+    def is_test_destination(self, settings: ProtectionSettings, to: str) -> bool:
+        """`to` (normalised) is exactly one of the service's honoured test destinations."""
+        return self._is_test_destination(settings, to)
+
     def _is_test_destination(self, settings: ProtectionSettings, to: str) -> bool:
         if not self._allow_test_destinations:
             return False
