@@ -64,6 +64,10 @@ LINK_EVASIONS = [
 ]
 
 LEGIT_NAMES = [
+    "ม.ร.ว.สุขุมพันธุ์ บริพัตร",  # Thai: a title with dots, then vowel marks (combining)
+    "ม.ร.ว.คึกฤทธิ์ ปราโมช",
+    "Acme Inc. Sales/Support",
+    "Dr. Who / Clinic",
     "Acme",
     "Acme Inc.",
     "Dr. Smith",
@@ -185,6 +189,8 @@ def test_outer_spaces_are_trimmed() -> None:
         "=?l1?q?=0AFrom:x=40y=2Eio?=",
         "Acme =?UTF-8?B?4oCuQWNtZQ==?=",
         "=?utf-8?q?a=0D=0Ab?=",
+        "A =?utf 8?q?=0ABcc:x@y?= B",  # a space in the charset: still decoded
+        "=?utf-8?q?=0A",  # no closing ?=: still decoded
     ],
 )
 def test_a_mime_encoded_word_in_a_name_is_refused(name: str) -> None:

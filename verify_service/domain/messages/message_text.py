@@ -14,9 +14,9 @@ a message the service accepted can always be delivered:
   punctuation or symbol), not only spaces and combining marks.
 - **no links** (`is_link_like`), for names: nothing a phone, mail reader or person would
   take for a web address, including the usual evasions (`bit .ly`, `evil。com`, `hxxp`).
-- **no encoded words**, for names (they go into an e-mail's Subject): nothing of the form
-  `=?charset?q|b?…?=`, which a mail library decodes, so `=0A` would become a line break
-  and a new header (RFC 2047).
+- **no encoded words**, for names (they go into an e-mail's Subject): no `=?`, the opening
+  of `=?charset?q|b?…?=`, which a mail library decodes (leniently), so `=0A` would become a
+  line break and a new header (RFC 2047).
 """
 
 from __future__ import annotations
@@ -39,8 +39,14 @@ _SHOWN_CATEGORIES = ("L", "N", "P", "S")
 # Letters and symbols that show as blank space: Hangul fillers, the blank braille pattern,
 # the musical null notehead. A name of only these (and spaces) shows nothing.
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\U0001d159")
-# RFC 2047 encoded word: mail libraries decode it inside a header.
-_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
+# The opening of an RFC 2047 encoded word: mail libraries decode `=?charset?q?…` inside a
+# header, leniently (a space in the charset, no closing `?=`), so any `=?` is refused.
+_ENCODED_WORD_OPENING = "=?"
+# Marks that change nothing a reader sees: variation selectors, the grapheme joiner,
+# Mongolian free variation selectors. Dropped anywhere; other combining marks are dropped only
+# right after a dot (`evil.\u0301com`), since Thai vowels and Indic signs are combining marks.
+_INVISIBLE_MARKS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\u034f\u180b-\u180f]")
+_MARKS_AFTER_DOT = re.compile(r"(?<=\.)\s*[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff]+")
 
 # Characters that read as a full stop in a host name: browsers and phones treat the
 # ideographic and full-width stops as dots (UTS #46), the others look like one. (Middle
@@ -61,7 +67,7 @@ _LINK_LIKE = re.compile(
     | \b(?:mailto|tel|sms|file|data|javascript):  # other schemes that open something
     | \w\.[^\W\d_]\w                              # label.tld: evil.com, evil.c0m, 例子.中国
     | \w\s+\.\s*[^\W\d_]                          # spaced dot: "bit .ly", "bit . ly"
-    | \w\.\s+[^\W\d_]\w*\s*/                       # dot, space, then a path: "bit. ly/x"
+    | \w\.\s+[a-z]{2,3}/                          # dot, space, short label, path: "bit. ly/x"
     | \d+\.\d+\.\d+\.\d+                          # an IPv4 address
     """,
     re.VERBOSE,
@@ -99,15 +105,14 @@ def require_displayed(value: str, parameter: str) -> str:
 def link_skeleton(value: str) -> str:
     """The form the no-links rule reads: compatibility characters folded (full-width,
     mathematical and circled letters become plain ones), joiners removed, every dot
-    look-alike and written-out dot made a `.`, lower case; then every combining mark (accents,
-    variation selectors, the grapheme joiner) and blank filler dropped, since `evil\ufe0f.com`
-    and `evil.\u0301com` read as `evil.com`."""
+    look-alike and written-out dot made a `.`, lower case; then invisible marks (variation
+    selectors, the grapheme joiner), accents right after a dot and blank fillers dropped,
+    since `evil\ufe0f.com` and `evil.\u0301com` read as `evil.com`."""
     # Dots first: NFKC decomposes some look-alikes (U+02D9 becomes a space and a mark).
     folded = unicodedata.normalize("NFKC", value.translate(_TO_DOT)).casefold()
     folded = folded.replace("\u200c", "").replace("\u200d", "").translate(_TO_DOT)
-    folded = "".join(
-        char for char in folded if unicodedata.category(char) != "Mn" and char not in _BLANK
-    )
+    folded = _MARKS_AFTER_DOT.sub("", _INVISIBLE_MARKS.sub("", folded))
+    folded = "".join(char for char in folded if char not in _BLANK)
     return _WRITTEN_DOT.sub(".", folded)
 
 
@@ -125,6 +130,6 @@ def require_name(value: str, parameter: str) -> str:
     require_displayed(name, parameter)
     if is_link_like(name):
         raise InvalidParameter(parameter, "no links or web addresses")
-    if _ENCODED_WORD.search(name):
+    if _ENCODED_WORD_OPENING in name:
         raise InvalidParameter(parameter, "no MIME encoded words (=?…?=)")
     return name
