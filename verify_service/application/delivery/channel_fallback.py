@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
+from verify_service.application.delivery.resilient_loop import run_until_stopped
 from verify_service.application.ports import Clock
 from verify_service.application.verifications.ports import VerificationRef, VerificationStore
 from verify_service.application.verifications.verifications import StartRequest, Verifications
@@ -131,20 +132,12 @@ class ChannelFallback:
     def run(self, stop: threading.Event, idle_wait_s: float = 0.1) -> None:
         """Until `stop` is set: run the due steps, then wait `idle_wait_s` for more to fall
         due. A Redis outage pauses the loop; it resumes by itself."""
-        pause_s = 0.1
-        while not stop.is_set():
-            try:
-                self.run_due(stop)
-                pause_s = 0.1
-                stop.wait(idle_wait_s)
-            except StoreUnavailable:
-                log.warning("channel fallback: store unavailable, retrying in %.1f s", pause_s)
-                stop.wait(pause_s)
-                pause_s = min(pause_s * 2, 5.0)
-            except Exception:  # a bug or a bad entry must not stop fallbacks for good
-                log.exception("channel fallback: unexpected error, going on in %.1f s", pause_s)
-                stop.wait(pause_s)
-                pause_s = min(pause_s * 2, 5.0)
+
+        def turn() -> float:
+            self.run_due(stop)
+            return idle_wait_s
+
+        run_until_stopped("channel fallback", stop, turn)
 
     def delivery_failed(self, job: DeliveryJob, now_ms: int) -> None:
         """Every provider refused `job`: the step that follows its send goes now."""

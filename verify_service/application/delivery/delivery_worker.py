@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from verify_service.application.delivery.ports import DeliveryProvider
+from verify_service.application.delivery.resilient_loop import run_until_stopped
 from verify_service.application.ports import Clock
 from verify_service.domain.delivery.delivery import (
     AttemptStatus,
@@ -25,7 +26,6 @@ from verify_service.domain.delivery.delivery import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from verify_service.domain.errors import StoreUnavailable
 from verify_service.domain.models import Channel
 
 log = logging.getLogger(__name__)
@@ -131,21 +131,12 @@ class DeliveryWorker:
         With `block_ms=0` (a store that cannot block, like the embedded one) the loop
         polls, waiting `idle_wait_s` whenever there was nothing to do.
         """
-        pause_s = 0.1
-        while not stop.is_set():
-            try:
-                handled = self.run_once(block_ms)
-                pause_s = 0.1
-                if handled == 0 and block_ms == 0:
-                    stop.wait(idle_wait_s)
-            except StoreUnavailable:
-                log.warning("delivery worker: store unavailable, retrying in %.1f s", pause_s)
-                stop.wait(pause_s)
-                pause_s = min(pause_s * 2, 5.0)
-            except Exception:  # a bug or a bad entry must not stop deliveries for good
-                log.exception("delivery worker: unexpected error, going on in %.1f s", pause_s)
-                stop.wait(pause_s)
-                pause_s = min(pause_s * 2, 5.0)
+
+        def turn() -> float:
+            handled = self.run_once(block_ms)
+            return idle_wait_s if handled == 0 and block_ms == 0 else 0.0
+
+        run_until_stopped("delivery worker", stop, turn)
 
     def process(self, job: DeliveryJob) -> None:
         now_ms = self._clock.now_ms()
