@@ -456,11 +456,7 @@ def main_delivery_only(args: argparse.Namespace) -> int:
     results["run_seconds"] = time.monotonic() - started
     log("\n" + "=" * 78)
     missed = delivery.report(results["delivery"], log)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
-    log(f"\nwrote {shown} ({results['run_seconds']:.0f} s)")
-    return 1 if (missed and args.strict) else 0
+    return _write_results(args, results, missed)
 
 
 def main_fallback_only(args: argparse.Namespace) -> int:
@@ -483,6 +479,12 @@ def main_fallback_only(args: argparse.Namespace) -> int:
     results["run_seconds"] = time.monotonic() - started
     log("\n" + "=" * 78)
     missed = fallback.report(results["fallback"], log)
+    return _write_results(args, results, missed)
+
+
+def _write_results(args: argparse.Namespace, results: dict[str, Any], missed: bool) -> int:
+    """Write one phase's results to `--output`; exit status 1 when `--strict` and a target
+    was missed."""
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
