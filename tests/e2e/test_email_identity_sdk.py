@@ -13,19 +13,10 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from tests.e2e.test_concurrency import outcome, run_together
+from tests.integration.test_destination_identity import SPELLINGS
 from tests.support.outbox import Outbox
 from tests.support.processes import ApiServer
 
-SPELLINGS = [
-    "victim@example.com",
-    "Victim@Example.COM",
-    "VICTIM@EXAMPLE.COM",
-    "victim+1@example.com",
-    "Victim+shop@example.com",
-    "VICTIM+News@Example.com",
-    "vIcTiM+a+b@EXAMPLE.com",
-    "victim+@example.com",
-]
 MAX_SENDS_PER_VERIFICATION = 5
 
 

@@ -53,24 +53,22 @@ def assert_locked(response: TestResponse, retry_after: int) -> None:
     assert response.headers["Retry-After"] == str(retry_after)
 
 
-def cancel_by_backend(api: Api, app: Flask, service: str, sid: str) -> None:
-    key = create_key(api, role="backend")
+def _cancel_with_key(api: Api, app: Flask, service: str, sid: str, **key_options: str) -> None:
+    key = create_key(api, **key_options)
     response = app.test_client().post(
         f"/v2/Services/{service}/Verifications/{sid}",
         data={"Status": "canceled"},
         headers=basic(key["sid"], key["secret"]),
     )
     assert response.json["status"] == "canceled", response.json  # type: ignore[index]
+
+
+def cancel_by_backend(api: Api, app: Flask, service: str, sid: str) -> None:
+    _cancel_with_key(api, app, service, sid, role="backend")
 
 
 def cancel_by_support_key(api: Api, app: Flask, service: str, sid: str) -> None:
-    key = create_key(api, role="support", name="helpdesk")
-    response = app.test_client().post(
-        f"/v2/Services/{service}/Verifications/{sid}",
-        data={"Status": "canceled"},
-        headers=basic(key["sid"], key["secret"]),
-    )
-    assert response.json["status"] == "canceled", response.json  # type: ignore[index]
+    _cancel_with_key(api, app, service, sid, role="support", name="helpdesk")
 
 
 def cancel_in_the_console(api: Api, app: Flask, service: str, sid: str) -> None:
