@@ -57,3 +57,17 @@ def twilio_client(base_url: str, username: str = ACCOUNT_SID, password: str = AU
 def twilio(api_server: ApiServer, redis_client: object) -> Client:
     """An SDK client on a flushed Redis (the fixture `redis_client` flushes it)."""
     return twilio_client(api_server.url)
+
+
+# The console's browser tests drive Debian's Chromium; Playwright never downloads one.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """A launched Chromium (Playwright's sync API), closed after the test."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield launched
+        launched.close()

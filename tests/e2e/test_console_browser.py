@@ -21,14 +21,13 @@ import redis
 import requests
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from tests.e2e.conftest import server_env
+from tests.e2e.conftest import CHROMIUM, server_env
 from tests.support.outbox import Outbox
 from tests.support.processes import REPO, ApiServer, RedisServer
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
 PREFIX = "cb"  # this server's keys, apart from the other end-to-end server's
 TO = "+14155552671"
 MASKED = "+1 415 •••• 671"
@@ -94,14 +93,6 @@ def api(server: ApiServer, path: str, **data: str) -> dict[str, str]:
     assert response.status_code == 201, response.text
     body: dict[str, str] = response.json()
     return body
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.e2e.conftest import CHROMIUM
 from tests.support.embedded import Banner, EmbeddedServer, clean_env
 from tests.support.processes import free_port
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
 TO = "+14155552671"
 MASKED = "+1 415 •••• 671"
 
@@ -43,14 +43,6 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServe
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield launched
-        launched.close()
 
 
 def start_verification(server: EmbeddedServer, banner: Banner) -> str:
