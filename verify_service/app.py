@@ -3,8 +3,6 @@ at import time, and is the one place that knows the concrete adapters."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -142,6 +140,11 @@ class Container:
         )
 
 
+def ring_cipher(keyring: Keyring, purpose: str) -> DestinationCipher:
+    """An AES-GCM cipher over every ring entry's `purpose` key, sealing under the primary."""
+    return DestinationCipher(keyring.by_purpose(purpose), keyring.primary_id)
+
+
 def build_container(
     settings: Settings,
     *,
@@ -156,14 +159,14 @@ def build_container(
         else connect(settings.redis_url or "", settings.redis_timeout_seconds)
     )
     clock = clock or SystemClock()
-    keyring = Keyring.from_secret(settings.secret_key)
+    keyring = Keyring(settings.key_ring())
     scripts = ScriptBook()
     keys = KeySpace(settings.key_prefix)
     outbox = RedisDeliveryQueue(
         client,
         scripts,
         OutboxKeys(settings.key_prefix),
-        DestinationCipher(keyring.outbox_encryption_key),
+        ring_cipher(keyring, "outbox_encryption_key"),
         # Attempts' status records are the attempt history: kept for the retention period.
         settings.attempt_retention_days * DAY_MS,
     )
@@ -172,7 +175,7 @@ def build_container(
         scripts,
         keys,
         HistoryKeys(settings.key_prefix),
-        DestinationCipher(keyring.destination_encryption_key),
+        ring_cipher(keyring, "destination_encryption_key"),
         settings.attempt_retention_days * DAY_MS,
     )
     fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
@@ -181,7 +184,7 @@ def build_container(
         client,
         scripts,
         keys,
-        DestinationCipher(keyring.destination_encryption_key),
+        ring_cipher(keyring, "destination_encryption_key"),
         outbox,
         fallbacks,
         fraud_guard,
@@ -219,7 +222,7 @@ def build_container(
         client,
         scripts,
         AuditKeys(settings.key_prefix),
-        keyring.audit_chain_key,
+        keyring.by_purpose("audit_chain_key"),
         settings.audit_max_entries,
     )
     return Container(
@@ -256,7 +259,7 @@ def build_staff_users(container: Container) -> StaffUsers:
         RedisStaffUserStore(container.redis, scripts, StaffKeys(settings.key_prefix)),
         Argon2PasswordHasher(),
         LimitsRateLimiter(container.redis, scripts, settings.key_prefix, container.clock),
-        Keyring.from_secret(settings.secret_key),
+        Keyring(settings.key_ring()),
         container.clock,
         SessionPolicy(
             idle_timeout_seconds=settings.console_idle_timeout_seconds,
@@ -268,10 +271,6 @@ def build_staff_users(container: Container) -> StaffUsers:
 
 def build_console(container: Container, delivery: DeliveryAttempts) -> console.ConsoleComponents:
     """The support console (`/console`, docs/support-console.md)."""
-    # Its own key, derived like the Keyring's: seals a search into the page's forms.
-    search_key = hmac.new(
-        container.settings.secret_key, b"verify-service/console-search/v1\x01", hashlib.sha256
-    ).digest()
     support = SupportConsole(
         container.catalog,
         container.verifications,
@@ -289,7 +288,8 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
     return console.ConsoleComponents(
         staff=staff,
         support=support,
-        sealer=DestinationCipher(search_key),
+        # Its own key per ring entry: seals a search into the page's forms.
+        sealer=ring_cipher(Keyring(container.settings.key_ring()), "console_search_key"),
         secure_cookie=container.settings.console_secure_cookie,
         time_zone=ZoneInfo(container.settings.console_time_zone),
     )

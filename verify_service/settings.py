@@ -23,7 +23,12 @@ from verify_service.application.access.destination_lookups import (
     MAX_LOOKUPS_PER_HOUR,
     MIN_LOOKUPS_PER_HOUR,
 )
-from verify_service.domain.keyring import MIN_SECRET_KEY_BYTES
+from verify_service.domain.keyring import (
+    LEGACY_KEY_ID,
+    MIN_SECRET_KEY_BYTES,
+    KeyRingError,
+    parse_ring,
+)
 from verify_service.domain.models import Channel
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
@@ -65,6 +70,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_REDIS_TIMEOUT_SECONDS",
         "VERIFY_REDIS_URL",
         "VERIFY_SECRET_KEY",
+        "VERIFY_SECRET_KEYS",
         *PROVIDER_VARIABLES.values(),
     }
 )
@@ -83,7 +89,7 @@ class Settings:
 
     account_sid: str
     auth_token: str
-    secret_key: bytes
+    secret_key: bytes  # the primary key's secret
     redis_url: str | None = None  # None: the embedded in-process store
     public_url: str | None = None  # None: absolute URLs use the request's host
     console_outbox: str | None = None  # None: standard output
@@ -123,6 +129,8 @@ class Settings:
     allow_redis_eviction: bool = False
     # The IANA time zone the console shows times in (and reads the audit filter's in).
     console_time_zone: str = "UTC"
+    # (id, secret) pairs, primary first (VERIFY_SECRET_KEYS); empty: `k0` = secret_key.
+    secret_keys: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -147,6 +155,9 @@ class Settings:
         account_sid = env.get("VERIFY_ACCOUNT_SID") or None
         auth_token = env.get("VERIFY_AUTH_TOKEN") or None
         secret = env.get("VERIFY_SECRET_KEY") or None
+        ring = _key_ring(env.get("VERIFY_SECRET_KEYS") or None, secret)
+        if ring:
+            secret = ring[0][1].decode("utf-8")
         ephemeral = False
         generated_token = redis_url is None and auth_token is None
         if redis_url is None:
@@ -185,6 +196,7 @@ class Settings:
             account_sid=account_sid,
             auth_token=auth_token,
             secret_key=secret.encode("utf-8"),
+            secret_keys=tuple(ring),
             redis_url=redis_url,
             public_url=public_url,
             console_outbox=_writable_outbox(_outbox(env.get("VERIFY_CONSOLE_OUTBOX"))),
@@ -231,6 +243,10 @@ class Settings:
             console_time_zone=_time_zone(env),
         )
 
+    def key_ring(self) -> list[tuple[str, bytes]]:
+        """(id, secret) pairs, primary first: `secret_keys`, else `k0:secret_key`."""
+        return list(self.secret_keys) or [(LEGACY_KEY_ID, self.secret_key)]
+
     def __repr__(self) -> str:  # never print secrets
         store = "embedded" if self.embedded else "redis"
         return f"Settings(account_sid={self.account_sid!r}, store={store!r})"
@@ -254,6 +270,18 @@ def _public_url(value: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise ConfigError("VERIFY_PUBLIC_URL must be an absolute http(s) URL")
     return value.rstrip("/")
+
+
+def _key_ring(text: str | None, single: str | None) -> list[tuple[str, bytes]]:
+    """`VERIFY_SECRET_KEYS` (docs/key-rotation.md); the error names the entry, not its secret."""
+    if text is None:
+        return []
+    if single is not None:
+        raise ConfigError("set VERIFY_SECRET_KEYS or VERIFY_SECRET_KEY, not both")
+    try:
+        return parse_ring(text)
+    except KeyRingError as exc:
+        raise ConfigError(f"VERIFY_SECRET_KEYS: {exc}") from None
 
 
 def _check_credentials(account_sid: str, auth_token: str, secret: str) -> None:

@@ -1,9 +1,9 @@
 """The audit log in Redis: a stream bounded by MAXLEN, and a head record naming the newest
 entry's hash (docs/audit-log.md).
 
-An append reads the head, hashes the entry against it in Python (the chain key never
-reaches Redis), and runs `append_audit_entry.lua`, which adds the entry only if the head is
-still the one read (compare-and-set) and moves the head in the same step. A concurrent
+An append reads the head, links and MACs the entry against it in Python under the ring's
+primary audit key (the key never reaches Redis; the entry stores its id as `k`), and runs
+`append_audit_entry.lua`, which adds the entry only if the head is still the one read (compare-and-set) and moves the head in the same step. A concurrent
 append makes it read the new head and try again, so entries form one chain in stream order.
 Appends from the threads of one process take turns (a lock): compare-and-set then only
 races other processes, and many threads of one process never starve each other into
@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import redis
@@ -31,9 +31,10 @@ from verify_service.domain.audit_chain import (
     ChainRecord,
     ChainReport,
     ChainVerifier,
-    seal,
+    seal_entry,
 )
 from verify_service.domain.errors import TooManyConcurrentRequests
+from verify_service.domain.keyring import LEGACY_KEY_ID
 
 APPEND_ATTEMPTS = 20
 PAGE = 500
@@ -54,6 +55,8 @@ def _record(entry_id: bytes, fields: dict[bytes, bytes]) -> ChainRecord:
         body=fields.get(b"entry", b""),
         prev=_text(fields.get(b"prev")),
         hash=_text(fields.get(b"hash")),
+        key_id=_text(fields[b"k"]) if b"k" in fields else None,
+        mac=_text(fields.get(b"mac")),
     )
 
 
@@ -65,15 +68,19 @@ class RedisAuditLog:
         client: redis.Redis,
         scripts: ScriptBook,
         keys: AuditKeys,
-        chain_key: bytes,
+        chain_key: bytes | Mapping[str, bytes],
         max_entries: int,
     ) -> None:
-        if not chain_key:
+        """`chain_key`: the ring's audit keys by id, the primary first (a bare key is the
+        one-key ring `k0`)."""
+        ring = {LEGACY_KEY_ID: chain_key} if isinstance(chain_key, bytes) else dict(chain_key)
+        if not ring or not all(ring.values()):
             raise ValueError("the audit chain needs a key")
         self._client = client
         self._scripts = scripts
         self._keys = keys
-        self._chain_key = chain_key
+        self._ring = ring
+        self._key_id, self._chain_key = next(iter(ring.items()))
         self._max_entries = max_entries
         self._appending = threading.Lock()
 
@@ -91,12 +98,14 @@ class RedisAuditLog:
         current, seq = _text(raw[0]), _seq(raw[1])
         for attempt in range(APPEND_ATTEMPTS):
             prev = current or GENESIS
-            body, digest = seal(self._chain_key, prev, _fields(entry, seq + 1))
+            body, digest, mac = seal_entry(
+                self._key_id, self._chain_key, prev, _fields(entry, seq + 1)
+            )
             result = self._scripts.run(
                 self._client,
                 "append_audit_entry",
                 [self._keys.log, self._keys.head],
-                [current, digest, seq + 1, body, prev, self._max_entries],
+                [current, digest, seq + 1, body, prev, self._max_entries, self._key_id, mac],
             )
             if int(result[0]) == 1:
                 return
@@ -144,7 +153,7 @@ class RedisAuditLog:
     def verify(self) -> ChainReport:
         """Page through the stream oldest first; the last page and the head are read in one
         MULTI, so appends running meanwhile are either checked or not yet in the head."""
-        verifier = ChainVerifier(self._chain_key)
+        verifier = ChainVerifier(self._ring)
         cursor = "-"
         while True:
             pipe = self._client.pipeline(transaction=True)

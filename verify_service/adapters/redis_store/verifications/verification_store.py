@@ -216,13 +216,18 @@ class RedisVerificationStore:
         )
         pipe.get(self._keys.lock(ref))
         if probe.safe_list_field is not None:
-            pipe.hexists(self._keys.safe_list(), probe.safe_list_field)
+            fields = [probe.safe_list_field, *probe.safe_list_others]
+            pipe.hmget(self._keys.safe_list(), fields)
         if probe.prefix is not None and self._fraud_guard is not None:
             self._fraud_guard.queue_block_read(pipe, ref.service_sid, probe.prefix)
         replies = pipe.execute()
         raw_service, raw_limits, pending_fields, lock = replies[:4]
         rest = iter(replies[4:])
-        safe_listed = bool(next(rest)) if probe.safe_list_field is not None else False
+        safe_listed = (
+            any(value is not None for value in next(rest))
+            if probe.safe_list_field is not None
+            else False
+        )
         block = (
             decode_trip(next(rest))
             if probe.prefix is not None and self._fraud_guard is not None
