@@ -21,7 +21,10 @@ from verify_service.adapters.password_hasher import Argon2PasswordHasher
 from verify_service.adapters.redis_connection import connect, embedded
 from verify_service.adapters.redis_preflight import readiness_problem
 from verify_service.adapters.redis_store.access.api_key_store import RedisApiKeyStore
-from verify_service.adapters.redis_store.attempts.attempt_history import RedisAttemptHistory
+from verify_service.adapters.redis_store.attempts.attempt_history import (
+    RedisAttemptHistory,
+    attempt_context,
+)
 from verify_service.adapters.redis_store.audit.audit_log import RedisAuditLog
 from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
@@ -40,6 +43,7 @@ from verify_service.adapters.redis_store.protection.rate_limit_store import Redi
 from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
 from verify_service.adapters.redis_store.protection.safe_list_store import RedisSafeListStore
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.adapters.redis_store.secrets.sealed_fields import SealedHashFields
 from verify_service.adapters.redis_store.services.service_store import RedisServiceStore
 from verify_service.adapters.redis_store.support.staff_user_store import (
     RedisStaffUserStore,
@@ -63,6 +67,7 @@ from verify_service.application.protection.abuse_protection import AbuseProtecti
 from verify_service.application.protection.fraud_guard_blocks import FraudGuardBlocks
 from verify_service.application.protection.rate_limit_catalog import RateLimitCatalog
 from verify_service.application.protection.safe_list import SafeList
+from verify_service.application.secrets.ports import Resealable
 from verify_service.application.services.service_catalog import ServiceCatalog
 from verify_service.application.support.staff_users import SessionPolicy, StaffUsers
 from verify_service.application.support.support_console import SupportConsole
@@ -114,6 +119,33 @@ class Container:
     attempts: Attempts | None = None  # the attempt history (/v2/Attempts)
     # Look-ups by destination by whoever sees destinations masked: audited and limited.
     lookups: DestinationLookups | None = None
+    keyring: Keyring | None = None
+
+    def resealables(self) -> list[Resealable]:
+        """Every kind of long-lived value a rotation must move to the primary key
+        (`verify-service secrets`, docs/key-rotation.md). Staff users and sessions hold
+        nothing keyed by the ring (argon2id password hashes, SHA-256 session ids)."""
+        keyring = self.keyring or Keyring(self.settings.key_ring())
+        found: list[Resealable] = []
+        if self.api_keys is not None:
+            found.append(self.api_keys)
+        if self.safe_list is not None:
+            found.append(self.safe_list)
+        found.append(self.outbox)
+        found.append(
+            SealedHashFields(
+                self.redis,
+                ScriptBook(),
+                "attempt history",
+                OutboxKeys(self.settings.key_prefix).attempt("*"),
+                "to",
+                lambda key: attempt_context(key[key.rindex("{") + 1 : -1]),
+                ring_cipher(keyring, "destination_encryption_key"),
+            )
+        )
+        if isinstance(self.audit, RedisAuditLog):
+            found.append(self.audit)
+        return found
 
     def _receipt_url(self, provider: DeliveryProvider, attempt_sid: str) -> str | None:
         """Where `provider` posts the attempt's delivery receipt (needs VERIFY_PUBLIC_URL)."""
@@ -248,6 +280,7 @@ def build_container(
         lookups=DestinationLookups(
             limiter, Auditor(audit, clock), clock, settings.destination_lookups_per_hour
         ),
+        keyring=keyring,
     )
 
 

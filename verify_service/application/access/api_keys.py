@@ -148,7 +148,7 @@ class ApiKeys:
                 counts[record.key_id or LEGACY_KEY_ID] += 1
         return counts
 
-    def reseal(self, progress: Progress) -> ResealCount:
+    def reseal(self, progress: Progress, _now_ms: int) -> ResealCount:
         """Re-MAC each key's proof under the primary. A key from before key ids holds no
         proof: it is upgraded the next time it is used (`ApiKeyCredentials`), until then it
         counts as unreadable."""

@@ -124,7 +124,7 @@ class SafeList:
             counts[key_id if colon else LEGACY_KEY_ID] += 1
         return counts
 
-    def reseal(self, progress: Progress) -> ResealCount:
+    def reseal(self, progress: Progress, _now_ms: int) -> ResealCount:
         """Re-digest each number under the primary. An entry from before key ids holds no
         number: adding the number again (or deleting it) is the way off `k0`."""
         count = ResealCount(self.kind)

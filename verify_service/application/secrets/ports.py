@@ -37,7 +37,7 @@ class Resealable(Protocol):
         """How many values each key id still holds (`k0`: from before key ids)."""
         ...
 
-    def reseal(self, progress: Progress) -> ResealCount:
+    def reseal(self, progress: Progress, now_ms: int) -> ResealCount:
         """Re-seal or re-MAC every value not under the primary; each replacement is a
         compare-and-set, so concurrent writers and an interrupted run are safe."""
         ...

@@ -3,8 +3,9 @@ entry's hash (docs/audit-log.md).
 
 An append reads the head, links and MACs the entry against it in Python under the ring's
 primary audit key (the key never reaches Redis; the entry stores its id as `k`), and runs
-`append_audit_entry.lua`, which adds the entry only if the head is still the one read (compare-and-set) and moves the head in the same step. A concurrent
-append makes it read the new head and try again, so entries form one chain in stream order.
+`append_audit_entry.lua`, which adds the entry only if the head is still the one read
+(compare-and-set) and moves the head in the same step. A concurrent append makes it read
+the new head and try again, so entries form one chain in stream order.
 Appends from the threads of one process take turns (a lock): compare-and-set then only
 races other processes, and many threads of one process never starve each other into
 `TooManyConcurrentRequests` (a busy support desk's audited look-ups, say).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -25,12 +27,15 @@ from verify_service.adapters.redis_store.keys import AuditKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.application.audit.audit import AuditRecord, audit_record
 from verify_service.application.audit.ports import AuditEntry
+from verify_service.application.secrets.ports import Progress, ResealCount
 from verify_service.domain.audit_chain import (
+    CHECKPOINT_ACTION,
     GENESIS,
     ChainHead,
     ChainRecord,
     ChainReport,
     ChainVerifier,
+    parse_body,
     seal_entry,
 )
 from verify_service.domain.errors import TooManyConcurrentRequests
@@ -167,6 +172,76 @@ class RedisAuditLog:
                 found = None if head[0] is None else ChainHead(_text(head[0]), _seq(head[1]))
                 return verifier.finish(found)
             cursor = f"({_text(page[-1][0])}"
+
+    # -- rotation (`Resealable`) ----------------------------------------------------------
+
+    kind = "audit log"
+
+    def _needing(self) -> tuple[Counter[str], int]:
+        """How many entries each key id is needed for, and how many entries a checkpoint
+        under the primary would newly vouch for. An entry followed by a checkpoint MAC'd
+        under a ring key needs only that key; an entry from before key ids always needs
+        `k0` (its hash is keyed)."""
+        counts: Counter[str] = Counter()
+        waiting: Counter[str] = Counter()  # entries since the last checkpoint, by key id
+        for record in self.records():
+            if record.key_id is None:
+                counts[LEGACY_KEY_ID] += 1
+                continue
+            waiting[record.key_id] += 1
+            try:
+                checkpoint = parse_body(record.body)["action"] == CHECKPOINT_ACTION
+            except ValueError:
+                checkpoint = False
+            if checkpoint:
+                counts[record.key_id] += sum(waiting.values())
+                waiting.clear()
+        unvouched = sum(n for key_id, n in waiting.items() if key_id != self._key_id)
+        counts.update(waiting)
+        return counts, unvouched
+
+    def key_ids(self) -> Counter[str]:
+        return self._needing()[0]
+
+    def reseal(self, progress: Progress, now_ms: int) -> ResealCount:
+        """Append a checkpoint MAC'd under the primary when entries made under other keys
+        are not yet vouched for by one, after checking the whole chain under the full ring
+        (a chain that does not check gets no checkpoint: it would vouch for tampering)."""
+        count = ResealCount(self.kind)
+        counts, unvouched = self._needing()
+        count.looked_at = sum(counts.values())
+        progress(self.kind, count.looked_at)
+        legacy = counts.get(LEGACY_KEY_ID, 0) if self._key_id != LEGACY_KEY_ID else 0
+        if legacy:
+            count.unreadable += legacy
+            count.notes.append(
+                f"{legacy} entries from before key ids need k0 until retention trims them"
+            )
+        if not unvouched:
+            count.already_primary = count.looked_at - count.unreadable
+            return count
+        report = self.verify()
+        if report.first_break is not None:
+            count.unreadable += unvouched
+            count.notes.append(
+                f"the chain does not check ({report.first_break.entry_id}: "
+                f"{report.first_break.problem}): no checkpoint appended"
+            )
+            return count
+        self.append(
+            AuditEntry(
+                actor="cli",
+                role="admin",
+                action=CHECKPOINT_ACTION,
+                target="audit",
+                outcome="ok",
+                time_ms=now_ms,
+                reason=f"vouches for entries through {report.head or GENESIS}",
+            )
+        )
+        count.resealed = unvouched
+        count.already_primary = count.looked_at - unvouched - count.unreadable
+        return count
 
 
 def _fields(entry: AuditEntry, seq: int) -> dict[str, Any]:
