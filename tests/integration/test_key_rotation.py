@@ -24,6 +24,7 @@ from verify_service.adapters.redis_store.keys import AuditKeys, KeySpace, Outbox
 from verify_service.app import CONTAINER_KEY, Container, build_staff_users, create_app
 from verify_service.cli import main
 from verify_service.console.guard import SESSION_COOKIE
+from verify_service.domain.keyring import Keyring
 from verify_service.settings import Settings
 
 K1 = "k1-secret-of-at-least-thirty-two-bytes-0001"
@@ -324,3 +325,99 @@ def test_a_number_listed_under_the_old_key_is_safe_listed_on_the_new_ring(
     again = both.post("/v2/SafeList/Numbers", PhoneNumber=SAFE_NUMBER)
     assert again.json["sid"] == listed.json["sid"]  # type: ignore[index]
     assert redis_client.hlen(KeySpace("it").safe_list()) == 1
+
+
+# -- concurrent writers: each replacement is a compare-and-set ------------------------------
+
+
+def reseal_kind(app: Flask, kind: str, meanwhile: Any) -> Any:
+    """Reseal one kind, running `meanwhile` between the read of the first value and its
+    replacement (the window a concurrent writer has)."""
+    [resealable] = [r for r in container(app).resealables() if r.kind == kind]
+    done: list[bool] = []
+
+    def progress(_kind: str, _looked_at: int) -> None:
+        if not done:
+            done.append(True)
+            meanwhile()
+
+    return resealable.reseal(progress, 0)
+
+
+def test_a_reseal_never_revives_a_key_revoked_meanwhile(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    old = Api(rotation.app("k1").test_client())
+    key: dict[str, Any] = old.post("/v2/Keys", Role="backend").json  # type: ignore[assignment]
+    both = rotation.app("k2,k1")
+    revoke = lambda: Api(both.test_client()).client.delete(  # noqa: E731
+        f"/v2/Keys/{key['sid']}", headers=old.headers
+    )
+    count = reseal_kind(both, "api keys", revoke)
+    assert count.raced == 1
+    assert count.resealed == 0
+    assert not redis_client.exists(f"it:{{keys}}:{key['sid']}")
+
+
+def test_a_reseal_never_revives_a_number_deleted_meanwhile(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    Api(rotation.app("k1").test_client()).post("/v2/SafeList/Numbers", PhoneNumber=SAFE_NUMBER)
+    both = rotation.app("k2,k1")
+    api = Api(both.test_client())
+    count = reseal_kind(
+        both,
+        "safe list",
+        lambda: api.client.delete(f"/v2/SafeList/Numbers/{SAFE_NUMBER}", headers=api.headers),
+    )
+    assert count.raced == 1
+    assert redis_client.hlen(KeySpace("it").safe_list()) == 0
+
+
+def test_a_reseal_leaves_a_job_a_worker_took_meanwhile_to_that_worker(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """Re-adding a stream entry a worker holds would send the message twice: it is skipped,
+    and the worker's delivery completes."""
+    old = rotation.app("k1")
+    api = Api(old.test_client())
+    verification = start_queued(api, api.create_service(), "+14155550105")
+    both = rotation.app("k2,k1")
+    taken: list[Any] = []
+    outbox = container(both).outbox
+    count = reseal_kind(both, "outbox", lambda: taken.extend(outbox.read("w", 1, 0, 60_000)))
+    assert count.raced == 1
+    assert redis_client.xlen(OutboxKeys("it").stream) == 1
+    assert outbox.complete(taken[0])
+    assert redis_client.xlen(OutboxKeys("it").stream) == 0
+    assert rotation.sender.sent == []  # nothing was handed out twice
+    assert taken[0].verification_sid == verification
+
+
+# -- values from before key ids (an upgrade) ------------------------------------------------
+
+
+def test_an_api_key_from_before_key_ids_works_is_upgraded_on_use_and_then_rotates(
+    rotation: Rotation, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """VERIFY_SECRET_KEY is the ring k0: a key stored as the older release did (the keyed
+    digest of the secret, no key id) authenticates, is rewritten with its proof on first
+    use, and then survives a rotation to k2."""
+    SECRETS["k0"] = settings.secret_key.decode()
+    try:
+        legacy = rotation.app("k0")
+        api = Api(legacy.test_client())
+        key: dict[str, Any] = api.post("/v2/Keys", Role="backend").json  # type: ignore[assignment]
+        record = f"it:{{keys}}:{key['sid']}"
+        digest = Keyring.from_secret(settings.secret_key).api_key_digest(key["sid"], key["secret"])
+        redis_client.hset(record, "h", digest)
+        redis_client.hdel(record, "k", "p")
+        reseal = rotation.run("k2,k0", "secrets", "reseal")
+        assert "1 unreadable" in reseal.output  # no proof yet: it waits for its next use
+        assert as_key(legacy.test_client(), key) == 200
+        assert redis_client.hget(record, "k") == b"k0"
+        assert rotation.run("k2,k0", "secrets", "reseal").exit_code == 0
+        assert redis_client.hget(record, "k") == b"k2"
+        assert as_key(rotation.app("k2").test_client(), key) == 200
+    finally:
+        del SECRETS["k0"]
