@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -92,7 +93,7 @@ class Keyring:
     The primary's purpose keys are readable on the ring itself (`keyring.code_hmac_key` …),
     as before key ids."""
 
-    __slots__ = ("_by_id", "_ids", "primary")
+    __slots__ = ("_by_id", "_ids", "_nobodys_key", "primary")
 
     def __init__(self, entries: Sequence[tuple[str, bytes]]) -> None:
         if not entries:
@@ -100,6 +101,8 @@ class Keyring:
         self._ids = tuple(key_id for key_id, _ in entries)
         self._by_id = {key_id: PurposeKeys.from_secret(secret) for key_id, secret in entries}
         self.primary = self._by_id[self._ids[0]]
+        # Stands in for a key id not on the ring: random, held by no one, never stored.
+        self._nobodys_key = secrets.token_bytes(32)
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyring:
@@ -171,10 +174,8 @@ class Keyring:
         the ring gives a MAC under a key nobody has: no code matches it.
         """
         keys = self.primary if key_id is None else self._by_id.get(key_id)
-        key = keys.code_hmac_key if keys is not None else hashlib.sha256(b"no key").digest()
+        key = keys.code_hmac_key if keys is not None else self._nobodys_key
         message = verification_sid.encode("ascii") + code.encode("utf-8")
-        if keys is None:
-            message = b"\x00unknown-key\x00" + message
         return hmac.new(key, message, hashlib.sha256).digest()
 
     # -- keyed digests of identifiers (primary only: they age out) -------------------------
