@@ -24,6 +24,7 @@ from verify_service.adapters.redis_store.keys import AuditKeys, KeySpace, Outbox
 from verify_service.app import CONTAINER_KEY, Container, build_staff_users, create_app
 from verify_service.cli import main
 from verify_service.console.guard import SESSION_COOKIE
+from verify_service.domain.audit_chain import GENESIS, seal
 from verify_service.domain.keyring import Keyring
 from verify_service.settings import Settings
 
@@ -419,5 +420,65 @@ def test_an_api_key_from_before_key_ids_works_is_upgraded_on_use_and_then_rotate
         assert rotation.run("k2,k0", "secrets", "reseal").exit_code == 0
         assert redis_client.hget(record, "k") == b"k2"
         assert as_key(rotation.app("k2").test_client(), key) == 200
+    finally:
+        del SECRETS["k0"]
+
+
+def write_legacy_audit_entries(redis_client: redis.Redis, secret: bytes, count: int) -> None:
+    """Entries as the release before key ids wrote them: a keyed hash, no `k`, no `mac`."""
+    key = Keyring.from_secret(secret).audit_chain_key
+    keys = AuditKeys("it")
+    prev = GENESIS
+    for seq in range(1, count + 1):
+        fields = {
+            "seq": seq,
+            "actor": "cli",
+            "role": "admin",
+            "action": "services.create",
+            "target": f"VA{seq:032x}",
+            "outcome": "ok",
+            "time_ms": 1_700_000_000_000 + seq,
+            "reason": None,
+        }
+        body, digest = seal(key, prev, fields)
+        redis_client.xadd(keys.log, {"entry": body, "prev": prev, "hash": digest})
+        prev = digest
+    redis_client.hset(keys.head, mapping={"hash": prev, "seq": count})
+
+
+@pytest.mark.parametrize("tamper", ["none", "body", "body-and-legacy-link"])
+def test_audit_entries_from_before_key_ids_stay_verifiable_after_k0_is_dropped(
+    rotation: Rotation, redis_client: redis.Redis, settings: Settings, tamper: str
+) -> None:
+    """The upgrade path: entries keyed under VERIFY_SECRET_KEY (k0, no key id) are vouched
+    for by the reseal's checkpoint through their legacy links, so `audit verify` passes on
+    "k2" alone, and altering one (even with its legacy link) is still detected."""
+    SECRETS["k0"] = settings.secret_key.decode()
+    try:
+        write_legacy_audit_entries(redis_client, settings.secret_key, 4)
+        Api(rotation.app("k0").test_client()).create_service()  # a k0 entry with a key id
+        assert rotation.run("k0", "audit", "verify").exit_code == 0
+        assert rotation.run("k2", "audit", "verify").exit_code == 1  # not yet vouched for
+        resealed = rotation.run("k2,k0", "secrets", "reseal")
+        assert resealed.exit_code == 0, resealed.output
+        status = rotation.run("k2,k0", "secrets", "status").output
+        assert "k0: holds nothing: it can be dropped from the ring" in status, status
+        log, links = AuditKeys("it").log, AuditKeys("it").legacy_links
+        if tamper != "none":
+            entries: list[Any] = redis_client.xrange(log)  # type: ignore[assignment]
+            target_id, target = entries[1]
+            altered = target[b"entry"].replace(b'"outcome":"ok"', b'"outcome":"no"')
+            redis_client.delete(log)
+            for entry_id, stored in entries:
+                redis_client.xadd(
+                    log,
+                    {**stored, b"entry": altered} if entry_id == target_id else stored,
+                    id=entry_id,
+                )
+            if tamper == "body-and-legacy-link":
+                new_link = hashlib.sha256(target[b"prev"] + b"\n" + altered).hexdigest()
+                redis_client.hset(links, target[b"hash"], new_link)
+        verified = rotation.run("k2", "audit", "verify")
+        assert verified.exit_code == (0 if tamper == "none" else 1), verified.output
     finally:
         del SECRETS["k0"]

@@ -12,7 +12,10 @@ chain under the full ring) whose MAC checks; an entry under a key not on the rin
 checkpoint follows is a break (someone who can write to Redis could have made it).
 
 Entries from before key ids have no `k`: their `hash` is `HMAC-SHA256(k_audit[k0], prev ‖
-0x0a ‖ body)` and they are checked under `k0` while it is on the ring. The body carries a
+0x0a ‖ body)` and they are checked under `k0` while it is on the ring. Once it is not, each is
+checked through its *legacy link* (`hash` → `SHA-256(prev ‖ 0x0a ‖ body)`, written by the
+reseal that checked them under `k0`) and the table of those links must be the one a later
+checkpoint names by its digest (`legacy_links_digest`). The body carries a
 sequence number (`seq`, 1 for the first entry ever), so a check can say how many entries a
 gap lost.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +76,21 @@ def seal(key: bytes, prev: str, fields: Mapping[str, Any]) -> tuple[bytes, str]:
     body = canonical(fields)
     parse_body(body)  # refuse to write what a check would reject
     return body, entry_hash(key, prev, body)
+
+
+_LEGACY_LINKS = re.compile(r"legacy links ([0-9a-f]{64})")
+
+
+def legacy_links_digest(links: Mapping[str, str]) -> str:
+    """SHA-256 over the sorted `hash:link` lines of the legacy-link table: what a checkpoint
+    names (`legacy links <digest>` in its reason) to vouch for the whole table."""
+    lines = "".join(f"{entry}:{link}\n" for entry, link in sorted(links.items()))
+    return hashlib.sha256(lines.encode("ascii")).hexdigest()
+
+
+def checkpoint_reason(head: str, legacy_digest: str | None) -> str:
+    reason = f"vouches for entries through {head}"
+    return reason if legacy_digest is None else f"{reason}; legacy links {legacy_digest}"
 
 
 def link_hash(prev: str, body: bytes) -> str:
@@ -170,10 +189,16 @@ class ChainVerifier:
     the anchor). Stops at the first break.
     """
 
-    def __init__(self, keys: bytes | Mapping[str, bytes]) -> None:
+    def __init__(
+        self, keys: bytes | Mapping[str, bytes], legacy_links: Mapping[str, str] | None = None
+    ) -> None:
         self._keys = {LEGACY_KEY_ID: keys} if isinstance(keys, bytes) else dict(keys)
-        # The first entry (id, key id) not yet vouched for by a MAC that checks.
+        # The first entry (id, key id) not yet vouched for by a checkpoint whose MAC checks;
+        # the first entry from before key ids checked by its legacy link only.
         self._unattested: tuple[str, str] | None = None
+        self._legacy_pending: str | None = None
+        self._legacy_links = dict(legacy_links or {})
+        self._legacy_digest = legacy_links_digest(self._legacy_links)
         self._checked = 0
         self._previous: tuple[str, int] | None = None  # (hash, seq) of the last good entry
         self._anchor: str | None = None
@@ -212,7 +237,14 @@ class ChainVerifier:
     def _legacy_problem(self, record: ChainRecord) -> str | None:
         legacy = self._keys.get(LEGACY_KEY_ID)
         if legacy is None:
-            return "made before key ids, under key k0, which is not on the ring"
+            link = self._legacy_links.get(record.hash)
+            if link is None:
+                return "made before key ids, under key k0, which is not on the ring"
+            if not hmac.compare_digest(link, link_hash(record.prev, record.body)):
+                return "altered: its content does not match its legacy link"
+            if self._legacy_pending is None:
+                self._legacy_pending = record.entry_id
+            return None
         if not hmac.compare_digest(entry_hash(legacy, record.prev, record.body), record.hash):
             return "altered: its hash does not match its content"
         return None
@@ -229,9 +261,12 @@ class ChainVerifier:
             return None
         if not hmac.compare_digest(entry_mac(key, record.key_id, record.hash), record.mac):
             return "altered: its MAC does not match (or was made without the key)"
-        checkpoint = parse_body(record.body)["action"] == CHECKPOINT_ACTION
-        if self._unattested is not None and checkpoint:
+        fields = parse_body(record.body)
+        if fields["action"] == CHECKPOINT_ACTION:
             self._unattested = None  # a checkpoint vouches for the links before it
+            named = _LEGACY_LINKS.search(fields["reason"] or "")
+            if named is not None and hmac.compare_digest(named.group(1), self._legacy_digest):
+                self._legacy_pending = None  # … and for the legacy links it names
         return None
 
     def finish(self, head: ChainHead | None) -> ChainReport:
@@ -239,6 +274,12 @@ class ChainVerifier:
         problem = None if self._break is not None else self._head_problem(head)
         if problem is not None:
             self._break = ChainBreak("head", problem)
+        elif self._break is None and self._legacy_pending is not None:
+            self._break = ChainBreak(
+                self._legacy_pending,
+                "made before key ids under k0, which is not on the ring, and no checkpoint "
+                "vouches for its legacy link",
+            )
         elif self._break is None and self._unattested is not None:
             entry_id, key_id = self._unattested
             self._break = ChainBreak(
@@ -269,10 +310,13 @@ class ChainVerifier:
 
 
 def verify_chain(
-    keys: bytes | Mapping[str, bytes], records: Iterable[ChainRecord], head: ChainHead | None
+    keys: bytes | Mapping[str, bytes],
+    records: Iterable[ChainRecord],
+    head: ChainHead | None,
+    legacy_links: Mapping[str, str] | None = None,
 ) -> ChainReport:
     """Check a whole sequence (oldest first) and the head record: see `ChainVerifier`."""
-    verifier = ChainVerifier(keys)
+    verifier = ChainVerifier(keys, legacy_links)
     for record in records:
         if not verifier.feed(record):
             break

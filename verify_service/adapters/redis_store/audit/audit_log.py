@@ -35,6 +35,10 @@ from verify_service.domain.audit_chain import (
     ChainRecord,
     ChainReport,
     ChainVerifier,
+    checkpoint_reason,
+    entry_hash,
+    legacy_links_digest,
+    link_hash,
     parse_body,
     seal_entry,
 )
@@ -158,7 +162,7 @@ class RedisAuditLog:
     def verify(self) -> ChainReport:
         """Page through the stream oldest first; the last page and the head are read in one
         MULTI, so appends running meanwhile are either checked or not yet in the head."""
-        verifier = ChainVerifier(self._ring)
+        verifier = ChainVerifier(self._ring, self._legacy_links())
         cursor = "-"
         while True:
             pipe = self._client.pipeline(transaction=True)
@@ -173,6 +177,10 @@ class RedisAuditLog:
                 return verifier.finish(found)
             cursor = f"({_text(page[-1][0])}"
 
+    def _legacy_links(self) -> dict[str, str]:
+        raw: dict[bytes, bytes] = self._client.hgetall(self._keys.legacy_links)  # type: ignore[assignment]
+        return {_text(entry): _text(link) for entry, link in raw.items()}
+
     # -- rotation (`Resealable`) ----------------------------------------------------------
 
     kind = "audit log"
@@ -180,25 +188,32 @@ class RedisAuditLog:
     def _needing(self) -> tuple[Counter[str], int]:
         """How many entries each key id is needed for, and how many entries a checkpoint
         under the primary would newly vouch for. An entry followed by a checkpoint MAC'd
-        under a ring key needs only that key; an entry from before key ids always needs
-        `k0` (its hash is keyed)."""
+        under a ring key needs only that key (an entry from before key ids: a checkpoint
+        that names the legacy links)."""
         counts: Counter[str] = Counter()
         waiting: Counter[str] = Counter()  # entries since the last checkpoint, by key id
+        legacy_waiting = 0
         for record in self.records():
             if record.key_id is None:
-                counts[LEGACY_KEY_ID] += 1
+                legacy_waiting += 1
                 continue
             waiting[record.key_id] += 1
             try:
-                checkpoint = parse_body(record.body)["action"] == CHECKPOINT_ACTION
+                fields = parse_body(record.body)
             except ValueError:
-                checkpoint = False
-            if checkpoint:
-                counts[record.key_id] += sum(waiting.values())
+                continue
+            if fields["action"] == CHECKPOINT_ACTION:
+                vouched = sum(waiting.values())
+                if "legacy links" in (fields["reason"] or ""):
+                    vouched, legacy_waiting = vouched + legacy_waiting, 0
+                counts[record.key_id] += vouched
                 waiting.clear()
+        counts[LEGACY_KEY_ID] += legacy_waiting
         unvouched = sum(n for key_id, n in waiting.items() if key_id != self._key_id)
+        if self._key_id != LEGACY_KEY_ID:
+            unvouched += legacy_waiting
         counts.update(waiting)
-        return counts, unvouched
+        return +counts, unvouched
 
     def key_ids(self) -> Counter[str]:
         return self._needing()[0]
@@ -206,28 +221,37 @@ class RedisAuditLog:
     def reseal(self, progress: Progress, now_ms: int) -> ResealCount:
         """Append a checkpoint MAC'd under the primary when entries made under other keys
         are not yet vouched for by one, after checking the whole chain under the full ring
-        (a chain that does not check gets no checkpoint: it would vouch for tampering)."""
+        (a chain that does not check gets no checkpoint: it would vouch for tampering).
+        Entries from before key ids get their legacy links written first, and the
+        checkpoint names the links' digest."""
         count = ResealCount(self.kind)
         counts, unvouched = self._needing()
         count.looked_at = sum(counts.values())
         progress(self.kind, count.looked_at)
-        legacy = counts.get(LEGACY_KEY_ID, 0) if self._key_id != LEGACY_KEY_ID else 0
-        if legacy:
-            count.unreadable += legacy
-            count.notes.append(
-                f"{legacy} entries from before key ids need k0 until retention trims them"
-            )
         if not unvouched:
-            count.already_primary = count.looked_at - count.unreadable
+            count.already_primary = count.looked_at
             return count
         report = self.verify()
         if report.first_break is not None:
-            count.unreadable += unvouched
+            count.unreadable = unvouched
             count.notes.append(
                 f"the chain does not check ({report.first_break.entry_id}: "
                 f"{report.first_break.problem}): no checkpoint appended"
             )
             return count
+        legacy_key = self._ring.get(LEGACY_KEY_ID)
+        legacy = {
+            record.hash: link_hash(record.prev, record.body)
+            for record in self.records()
+            if record.key_id is None
+            # Only what checks under k0 (read again here, so nothing changed since verify).
+            and legacy_key is not None
+            and entry_hash(legacy_key, record.prev, record.body) == record.hash
+        }
+        digest = None
+        if legacy:
+            self._client.hset(self._keys.legacy_links, mapping=legacy)  # type: ignore[arg-type]
+            digest = legacy_links_digest(self._legacy_links())
         self.append(
             AuditEntry(
                 actor="cli",
@@ -236,11 +260,11 @@ class RedisAuditLog:
                 target="audit",
                 outcome="ok",
                 time_ms=now_ms,
-                reason=f"vouches for entries through {report.head or GENESIS}",
+                reason=checkpoint_reason(report.head or GENESIS, digest),
             )
         )
         count.resealed = unvouched
-        count.already_primary = count.looked_at - unvouched - count.unreadable
+        count.already_primary = count.looked_at - unvouched
         return count
 
 
