@@ -126,7 +126,7 @@ class SafeList:
 
     def reseal(self, progress: Progress, _now_ms: int) -> ResealCount:
         """Re-digest each number under the primary. An entry from before key ids holds no
-        number: adding the number again (or deleting it) is the way off `k0`."""
+        number: deleting the number and adding it again is the way off `k0`."""
         count = ResealCount(self.kind)
         primary = self._keyring.primary_id
         for field, value, record in list(self._store.entries()):
@@ -152,7 +152,7 @@ class SafeList:
             else:
                 count.raced += 1
         if count.unreadable:
-            count.notes.append("entries from before key ids: add the number again to move it")
+            count.notes.append("entries from before key ids: delete and add the number to move it")
         return count
 
     @staticmethod
