@@ -167,7 +167,7 @@ class Settings:
             secret = secret or secrets.token_urlsafe(48)
         account_sid = _required("VERIFY_ACCOUNT_SID", account_sid)
         auth_token = _required("VERIFY_AUTH_TOKEN", auth_token)
-        secret = _required("VERIFY_SECRET_KEY", secret)
+        secret = _required("VERIFY_SECRET_KEY (or VERIFY_SECRET_KEYS)", secret)
         _check_credentials(account_sid, auth_token, secret)
         public_url = _public_url(env.get("VERIFY_PUBLIC_URL") or None)
 
