@@ -6,6 +6,7 @@ put back for another worker, never dropped (docs/key-rotation.md)."""
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.application.secrets.ports import Progress, ResealCount
 from verify_service.domain.delivery.delivery import DeliveryJob, RenderedMessage
 from verify_service.domain.models import Channel
+
+log = logging.getLogger(__name__)
 
 GROUP = "delivery"
 DEAD_LETTER_BOUND = 10_000
@@ -193,6 +196,11 @@ class RedisDeliveryQueue:
         """A job sealed under a key not on this ring: into the delayed set as it is (same
         sealed bytes, same provider and try), due a little later, for a worker that has the
         key. Redis's clock, since this is the one place the queue needs the time."""
+        log.warning(
+            "outbox: a job sealed under key %s, which this process's ring lacks, is put back "
+            "for a worker that has it",
+            key_id_of(fields[b"job"]),
+        )
         seconds, micros = self._client.time()
         due_ms = int(seconds) * 1000 + int(micros) // 1000 + FOREIGN_KEY_RETRY_MS
         member = b":".join([fields[b"att"], fields[b"p"], fields[b"t"], fields[b"q"]])
