@@ -482,3 +482,25 @@ def test_audit_entries_from_before_key_ids_stay_verifiable_after_k0_is_dropped(
         assert verified.exit_code == (0 if tamper == "none" else 1), verified.output
     finally:
         del SECRETS["k0"]
+
+
+def test_during_a_zero_downtime_promotion_both_rings_understand_each_other(
+    rotation: Rotation,
+) -> None:
+    """Step 1 puts k2 everywhere as a verify-only key ("k1,k2"); while step 2 promotes it
+    ("k2,k1") process by process, each side opens what the other made."""
+    verify_only, promoted = rotation.app("k1,k2"), rotation.app("k2,k1")
+    made_by_promoted = Api(promoted.test_client()).post("/v2/Keys", Role="backend").json
+    made_by_verify_only = Api(verify_only.test_client()).post("/v2/Keys", Role="backend").json
+    assert as_key(verify_only.test_client(), made_by_promoted) == 200  # type: ignore[arg-type]
+    assert as_key(promoted.test_client(), made_by_verify_only) == 200  # type: ignore[arg-type]
+    api = Api(promoted.test_client())
+    service_sid = api.create_service()
+    verification = start_queued(api, service_sid, "+14155550106")
+    assert deliver(verify_only) == 1  # sealed under k2, delivered by a "k1,k2" worker
+    checked = Api(verify_only.test_client()).post(
+        f"/v2/Services/{service_sid}/VerificationCheck",
+        VerificationSid=verification,
+        Code=rotation.sender.last_code(verification),
+    )
+    assert checked.json["status"] == "approved"  # type: ignore[index]
