@@ -167,6 +167,9 @@ def test_a_rotation_keeps_every_long_lived_value_working(
         for kind in container(both).resealables():
             kind.reseal(interrupt, rotation.clock.now_ms())
 
+    before = rotation.run("k2,k1", "secrets", "status").output
+    for kind in ("api keys", "safe list", "outbox", "attempt history", "audit log"):
+        assert "k1=" in before.split(f"\n{kind}: ", 1)[1].split("\n", 1)[0], kind
     with pytest.raises(KeyboardInterrupt):
         reseal_all()
     status = rotation.run("k2,k1", "secrets", "status")
