@@ -10,27 +10,37 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from verify_service.adapters import redis_sentinel
+
 log = logging.getLogger(__name__)
 
 
 def connect(url: str, timeout_seconds: float) -> redis.Redis:
     """A client that fails fast: no transparent retries, so a timed-out script is never
     sent twice, and an outage becomes a 503 at once. The pool reconnects by itself, and
-    each change of Redis's availability is logged once (`Availability`)."""
-    client = redis.Redis.from_url(
-        url,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
-    )
+    each change of Redis's availability is logged once (`Availability`). A
+    `redis+sentinel://` URL connects to the master its sentinels name (redis_sentinel.py)."""
+    options: dict[str, Any] = {
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": timeout_seconds,
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 30,
+    }
+    if url.startswith(f"{redis_sentinel.SCHEME}://"):
+        target = redis_sentinel.parse_sentinel_url(url)
+        return redis_sentinel.master_client(target, options, Availability(target.describe()))
+    client = redis.Redis.from_url(url, **options)
     pool = client.connection_pool
     pool.connection_class = _tracked(pool.connection_class, Availability(redis_address(client)))
     return client
 
 
 def redis_address(client: redis.Redis) -> str:
-    """Where `client` connects, as `host:port` (or a socket path): never a user or password."""
+    """Where `client` connects, as `host:port` (or a socket path, or a Sentinel master):
+    never a user or password."""
+    managed = redis_sentinel.sentinel_address(client)
+    if managed is not None:
+        return managed
     options = client.connection_pool.connection_kwargs
     if "path" in options:
         return str(options["path"])
