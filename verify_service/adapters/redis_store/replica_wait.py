@@ -60,7 +60,7 @@ class ReplicaWait:
         elif ended is not None:
             log.warning(
                 "Redis replicas acknowledge durable writes again; %d were answered with "
-                "fewer than %d acknowledgements",
+                "fewer acknowledgements than the %d required",
                 ended,
                 self.replicas,
             )
