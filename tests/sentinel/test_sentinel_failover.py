@@ -123,21 +123,28 @@ def test_service_answers_503_during_a_failover_and_recovers_by_itself(
     slowest = max(a.received - a.sent for a in load.answers)
     assert slowest < HTTP_TIMEOUT_SECONDS
 
-    first_503 = min(a.sent for a in unavailable)
-    last_503 = max(a.received for a in unavailable)
+    # The gap: from the first 503 after the kill to the first 2xx of a request sent after
+    # it (only the promoted replica can answer one). A 503 before the kill is a timeout on
+    # a busy machine, counted apart.
+    after_kill = [a for a in unavailable if a.received >= killed_at]
+    first_503 = min(a.received for a in after_kill)
+    last_503 = max(a.received for a in after_kill)
     first_success = min(
         a.received for a in load.answers if a.sent > first_503 and 200 <= a.status < 300
     )
     with capsys.disabled():
         print(  # the figure docs/durability.md records
-            f"\nSentinel failover: {len(load.answers)} answers, {len(unavailable)} × 503; "
-            f"gap first 503 → first 2xx after it {first_success - first_503:.2f} s, "
-            f"first 503 → last 503 {last_503 - first_503:.2f} s, "
-            f"kill → last 503 {last_503 - killed_at:.2f} s; slowest answer {slowest:.2f} s"
+            f"\nSentinel failover: {len(load.answers)} answers, {len(after_kill)} × 503 after "
+            f"the kill ({len(unavailable) - len(after_kill)} before it); gap first 503 → "
+            f"first 2xx after it {first_success - first_503:.2f} s, kill → last 503 "
+            f"{last_503 - killed_at:.2f} s; slowest answer {slowest:.2f} s"
         )
 
-    # Delivery recovered too: a new start's code reaches the outbox, and approves.
-    approve(sentinel_api_server, sentinel_service_sid, sentinel_outbox, "+14155550100")
+    # Delivery recovered too: a new start's code reaches the outbox, and approves. Waiting
+    # for this message, not for an empty outbox: a message the worker took from the old
+    # master whose completion was lost stays claimed until the visibility timeout (60 s),
+    # then is delivered again (at-least-once, docs/durability.md).
+    approve(sentinel_api_server, sentinel_service_sid, Outbox(sentinel_outbox.path), "+14155550100")
 
 
 def approve(server: ApiServer, service_sid: str, outbox: Outbox, to: str) -> None:

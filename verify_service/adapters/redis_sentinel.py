@@ -139,6 +139,7 @@ def master_client(
     sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
     client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
         target.master_name,
+        redis_class=SentinelMasterClient,
         connection_class=_tracked_connection(availability, MasterLog(target.master_name)),
         db=target.db,
         username=target.username,
@@ -146,6 +147,16 @@ def master_client(
         **options,
     )
     return client
+
+
+class SentinelMasterClient(redis.Redis):
+    """The master's client; closing it closes the connections to the sentinels too."""
+
+    def close(self) -> None:
+        super().close()
+        pool = self.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            pool.sentinel_manager.close()
 
 
 def sentinel_address(client: redis.Redis) -> str | None:
