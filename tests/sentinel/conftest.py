@@ -33,15 +33,19 @@ def sentinel_outbox_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sentinel_server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where `sentinel_api_server` writes its log (its workers' and delivery worker's too)."""
+    return tmp_path_factory.mktemp("sentinel-logs") / "server.log"
+
+
+@pytest.fixture(scope="session")
 def sentinel_api_server(
-    sentinel_group: SentinelGroup,
-    sentinel_outbox_path: Path,
-    tmp_path_factory: pytest.TempPathFactory,
+    sentinel_group: SentinelGroup, sentinel_outbox_path: Path, sentinel_server_log: Path
 ) -> Iterator[ApiServer]:
     """`serve` (gunicorn, two workers, a delivery worker) on the Sentinel URL."""
     server = ApiServer(server_env(sentinel_group.url, sentinel_outbox_path), workers=2)
     try:
-        server.start(tmp_path_factory.mktemp("sentinel-logs") / "server.log")
+        server.start(sentinel_server_log)
         yield server
     finally:
         server.stop()

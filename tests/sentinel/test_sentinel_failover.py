@@ -9,6 +9,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,12 +17,13 @@ import requests
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.outbox import Outbox
 from tests.support.processes import ApiServer
-from tests.support.redis_sentinel_group import SentinelGroup, wait_until
+from tests.support.redis_sentinel_group import MASTER_NAME, PASSWORD, SentinelGroup, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sentinel]
 
 LOAD_THREADS = 4
 HTTP_TIMEOUT_SECONDS = 10  # far above VERIFY_REDIS_TIMEOUT_SECONDS (0.5): a hang, not a wait
+PROCESSES = 3  # serve's two gunicorn workers and its delivery worker
 SUCCESSES_TO_RECOVER = 20  # 2xx starts in a row after the failover: recovered
 
 
@@ -86,6 +88,7 @@ def test_service_answers_503_during_a_failover_and_recovers_by_itself(
     sentinel_group: SentinelGroup,
     sentinel_service_sid: str,
     sentinel_outbox: Outbox,
+    sentinel_server_log: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """SIGKILL the master under load: only 2xx/4xx/503 answers, a promoted replica, and
@@ -100,6 +103,7 @@ def test_service_answers_503_during_a_failover_and_recovers_by_itself(
     old = None
     try:
         wait_until(lambda: load.starts_in_a_row_since(0) >= 10, "the load's first starts")
+        log_before = sentinel_server_log.stat().st_size
         killed_at = time.monotonic()
         old = sentinel_group.kill_master()
         sentinel_group.wait_for_failover(old)
@@ -122,6 +126,16 @@ def test_service_answers_503_during_a_failover_and_recovers_by_itself(
     assert all('"code":20503' in a.body.replace(" ", "") for a in unavailable)
     slowest = max(a.received - a.sent for a in load.answers)
     assert slowest < HTTP_TIMEOUT_SECONDS
+
+    # Each process (two gunicorn workers, the delivery worker) logs the outage, the return
+    # and the master's move once: not once per request.
+    with sentinel_server_log.open("rb") as log:
+        log.seek(log_before)
+        lines = log.read().decode("utf-8", "replace")
+    assert 1 <= lines.count("is unreachable") <= PROCESSES
+    assert 1 <= lines.count("is reachable again") <= PROCESSES
+    assert 1 <= lines.count(f"Redis master {MASTER_NAME} moved from") <= PROCESSES
+    assert PASSWORD not in lines
 
     # The gap: from the first 503 after the kill to the first 2xx of a request sent after
     # it (only the promoted replica can answer one). A 503 before the kill is a timeout on
