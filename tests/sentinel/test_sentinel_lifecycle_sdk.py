@@ -4,18 +4,26 @@ and `/readyz` read it like a standalone Redis."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY
 from tests.support.outbox import Outbox
 from tests.support.processes import ApiServer, run_cli
-from tests.support.redis_sentinel_group import SentinelGroup
+from tests.support.redis_sentinel_group import PASSWORD, SentinelGroup
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sentinel]
 
 TO = "+14155552671"
+CREDENTIALS = {
+    "VERIFY_ACCOUNT_SID": ACCOUNT_SID,
+    "VERIFY_AUTH_TOKEN": AUTH_TOKEN,
+    "VERIFY_SECRET_KEY": SECRET_KEY,
+}
 
 
 def wrong(code: str) -> str:
@@ -68,12 +76,7 @@ def test_start_up_check_names_the_master_when_it_evicts(sentinel_group: Sentinel
     client = sentinel_group.master().client()
     client.config_set("maxmemory-policy", "allkeys-lru")
     try:
-        env = {
-            "VERIFY_REDIS_URL": sentinel_group.url,
-            "VERIFY_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
-            "VERIFY_AUTH_TOKEN": "test-auth-token-0123456789",
-            "VERIFY_SECRET_KEY": "test-secret-key-that-is-at-least-32-bytes-long",
-        }
+        env = {**CREDENTIALS, "VERIFY_REDIS_URL": sentinel_group.url}
         result = run_cli(["worker"], env, timeout_seconds=30)
     finally:
         client.config_set("maxmemory-policy", "noeviction")
@@ -81,4 +84,26 @@ def test_start_up_check_names_the_master_when_it_evicts(sentinel_group: Sentinel
     assert result.returncode != 0
     assert "allkeys-lru" in result.stderr
     assert "master verify" in result.stderr
-    assert "sentinel-group-password" not in result.stderr
+    assert PASSWORD not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda url: url.replace("/verify", "/unknown"), "No master found for 'unknown'"),
+        (lambda url: url.replace(PASSWORD, "wrong-password"), "refused the credentials"),
+    ],
+    ids=["unknown master name", "wrong master password"],
+)
+def test_start_up_check_says_why_the_sentinel_master_is_not_usable(
+    sentinel_group: SentinelGroup, change: Callable[[str], str], expected: str
+) -> None:
+    """An unknown master name or a wrong password stops `worker` before it starts, naming
+    the sentinels, never a password."""
+    env = {**CREDENTIALS, "VERIFY_REDIS_URL": change(sentinel_group.url)}
+    result = run_cli(["worker"], env, timeout_seconds=30)
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "via sentinels 127.0.0.1:" in result.stderr
+    assert PASSWORD not in result.stderr
+    assert "wrong-password" not in result.stderr
