@@ -20,17 +20,17 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from bench.inprocess import CodeCatcher, counting_round_trips
+from bench.inprocess import CodeCatcher, counting_round_trips, drain_outbox
 from tests.support.redis_sentinel_group import SentinelGroup
 from verify_service.adapters.redis_connection import connect
-from verify_service.app import create_app
+from verify_service.app import CONTAINER_KEY, create_app
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = secrets.token_hex(16)  # this run's own
 SECRET_KEY = secrets.token_urlsafe(48)
-CHECKS_PER_VERIFICATION = 4  # wrong codes; the fifth would end the verification's checks
+CHECKS_PER_VERIFICATION = 4  # three wrong codes, then the right one
 
 
 class Client:
@@ -49,7 +49,9 @@ class Client:
             redis_wait_timeout_ms=100,
         )
         providers = {channel: [self.catcher] for channel in Channel}
-        self.http: FlaskClient = create_app(settings, providers=providers).test_client()
+        app = create_app(settings, providers=providers)
+        self.container = app.extensions[CONTAINER_KEY]
+        self.http: FlaskClient = app.test_client()
         token = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}"}
         self.service = self.post("/v2/Services", {"FriendlyName": "Bench"}, 201)["sid"]
@@ -63,17 +65,18 @@ class Client:
         body: dict[str, Any] = response.json  # type: ignore[assignment]
         return body
 
-    def new_verification(self) -> None:
+    def new_verification(self) -> str:
         self.number += 1
         self.to = f"+1415{2_000_000 + self.number:07d}"
         path = f"/v2/Services/{self.service}/Verifications"
-        self.post(path, {"To": self.to, "Channel": "sms"}, 201)
+        sid: str = self.post(path, {"To": self.to, "Channel": "sms"}, 201)["sid"]
+        return sid
 
-    def check(self) -> float:
-        """One wrong-code check; its latency in milliseconds."""
+    def check(self, code: str = "000000") -> float:
+        """One check (a wrong code by default); its latency in milliseconds."""
         path = f"/v2/Services/{self.service}/VerificationCheck"
         started = time.perf_counter()
-        self.post(path, {"To": self.to, "Code": "000000"}, 200)
+        self.post(path, {"To": self.to, "Code": code}, 200)
         return (time.perf_counter() - started) * 1000
 
 
@@ -86,29 +89,42 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def round_trips_per_check(client: Client) -> int:
+def round_trips_per_check(client: Client) -> dict[str, int]:
+    """Round trips of a wrong-code check (a reservation) and of a right-code one (a
+    reservation and an approval)."""
     client.new_verification()
-    with counting_round_trips() as counter:
+    with counting_round_trips() as wrong:
         client.check()
-    return counter[0]
+    sid = client.new_verification()
+    drain_outbox(client.container)  # the worker's job, outside the count
+    with counting_round_trips() as right:
+        client.check(client.catcher.codes[sid])
+    return {"wrong_code": wrong[0], "right_code": right[0]}
 
 
 def measure(group: SentinelGroup, iterations: int) -> dict[str, Any]:
+    """`iterations` checks per setting, interleaved so both see the same machine: per
+    verification, three wrong codes (a reservation each) then the right one (a reservation
+    and an approval)."""
     clients = {0: Client(group, 0, "bench-w0"), 1: Client(group, 1, "bench-w1")}
     trips = {wait: round_trips_per_check(client) for wait, client in clients.items()}
-    samples: dict[int, list[float]] = {0: [], 1: []}
-    for index in range(iterations):
-        for wait, client in clients.items():  # interleaved: both see the same machine
-            if index % CHECKS_PER_VERIFICATION == 0:
-                client.new_verification()
-            samples[wait].append(client.check())
-    raw = raw_write_latency(group, iterations)
+    wrong: dict[int, list[float]] = {0: [], 1: []}
+    right: dict[int, list[float]] = {0: [], 1: []}
+    for _ in range(iterations // CHECKS_PER_VERIFICATION):
+        for wait, client in clients.items():
+            sid = client.new_verification()
+            drain_outbox(client.container)
+            for _ in range(CHECKS_PER_VERIFICATION - 1):
+                wrong[wait].append(client.check())
+            right[wait].append(client.check(client.catcher.codes[sid]))
     return {
         "iterations": iterations,
-        "check_wait_0": summary(samples[0]),
-        "check_wait_1": summary(samples[1]),
+        "wrong_code_check_wait_0": summary(wrong[0]),
+        "wrong_code_check_wait_1": summary(wrong[1]),
+        "right_code_check_wait_0": summary(right[0]),
+        "right_code_check_wait_1": summary(right[1]),
         "round_trips_per_check": {"wait_0": trips[0], "wait_1": trips[1]},
-        "raw_write_ms": raw,
+        "raw_write_ms": raw_write_latency(group, iterations),
     }
 
 
