@@ -18,21 +18,32 @@ log = logging.getLogger(__name__)
 def connect(url: str, timeout_seconds: float) -> redis.Redis:
     """A client that fails fast: no transparent retries, so a timed-out script is never
     sent twice, and an outage becomes a 503 at once. The pool reconnects by itself, and
-    each change of Redis's availability is logged once (`Availability`). A
-    `redis+sentinel://` URL connects to the master its sentinels name (redis_sentinel.py)."""
+    each change of Redis's availability is logged once (`Availability`)."""
+    if url.startswith(f"{redis_sentinel.SCHEME}://"):
+        return connect_sentinel(url, timeout_seconds)
+    client = redis.Redis.from_url(
+        url,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+    )
+    pool = client.connection_pool
+    pool.connection_class = _tracked(pool.connection_class, Availability(redis_address(client)))
+    return client
+
+
+def connect_sentinel(url: str, timeout_seconds: float) -> redis.Redis:
+    """The master a Sentinel group names (`redis+sentinel://`, redis_sentinel.py), with the
+    same fail-fast options; found again through the sentinels after a failover."""
+    target = redis_sentinel.parse_sentinel_url(url)
     options: dict[str, Any] = {
         "socket_timeout": timeout_seconds,
         "socket_connect_timeout": timeout_seconds,
         "retry": Retry(NoBackoff(), 0),
         "health_check_interval": 30,
     }
-    if url.startswith(f"{redis_sentinel.SCHEME}://"):
-        target = redis_sentinel.parse_sentinel_url(url)
-        return redis_sentinel.master_client(target, options, Availability(target.describe()))
-    client = redis.Redis.from_url(url, **options)
-    pool = client.connection_pool
-    pool.connection_class = _tracked(pool.connection_class, Availability(redis_address(client)))
-    return client
+    return redis_sentinel.master_client(target, options, Availability(target.describe()))
 
 
 def redis_address(client: redis.Redis) -> str:

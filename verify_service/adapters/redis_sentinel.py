@@ -160,8 +160,9 @@ class SentinelMasterClient(redis.Redis):
 
 
 def sentinel_address(client: redis.Redis) -> str | None:
-    """Where a Sentinel-managed client connects, for messages (None: not one)."""
-    pool = client.connection_pool
+    """Where a Sentinel-managed client connects, for messages (None: not one; a cluster
+    client has no single pool)."""
+    pool = getattr(client, "connection_pool", None)
     if not isinstance(pool, SentinelConnectionPool):
         return None
     sentinels = ",".join(
