@@ -42,6 +42,7 @@ from verify_service.adapters.redis_store.protection.fraud_guard_store import Red
 from verify_service.adapters.redis_store.protection.rate_limit_store import RedisRateLimitStore
 from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
 from verify_service.adapters.redis_store.protection.safe_list_store import RedisSafeListStore
+from verify_service.adapters.redis_store.replica_wait import ReplicaWait
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.secrets.sealed_fields import SealedHashFields
 from verify_service.adapters.redis_store.services.service_store import RedisServiceStore
@@ -192,7 +193,11 @@ def build_container(
     )
     clock = clock or SystemClock()
     keyring = Keyring(settings.key_ring())
-    scripts = ScriptBook()
+    scripts = ScriptBook(
+        ReplicaWait(settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
+        if settings.redis_wait_replicas
+        else None
+    )
     keys = KeySpace(settings.key_prefix)
     outbox = RedisDeliveryQueue(
         client,

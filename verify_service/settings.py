@@ -18,6 +18,7 @@ from verify_service.adapters.delivery.providers.registry import (
     ProviderConfig,
     parse_provider_list,
 )
+from verify_service.adapters.redis_sentinel import SentinelUrlError, parse_sentinel_url
 from verify_service.application.access.destination_lookups import (
     DEFAULT_LOOKUPS_PER_HOUR,
     MAX_LOOKUPS_PER_HOUR,
@@ -34,6 +35,9 @@ from verify_service.domain.models import Channel
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MIN_AUTH_TOKEN_LENGTH = 16
+# `WAIT` for replicas (docs/durability.md): at most this many, for this long by default.
+MAX_WAIT_REPLICAS = 16
+DEFAULT_WAIT_TIMEOUT_MS = 100
 # One failover list of provider DSNs per channel (`dsn || dsn`), see docs/providers.md.
 PROVIDER_VARIABLES = {
     Channel.SMS: "VERIFY_SMS_PROVIDERS",
@@ -69,6 +73,8 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_REDIS_KEY_PREFIX",
         "VERIFY_REDIS_TIMEOUT_SECONDS",
         "VERIFY_REDIS_URL",
+        "VERIFY_REDIS_WAIT_REPLICAS",
+        "VERIFY_REDIS_WAIT_TIMEOUT_MS",
         "VERIFY_SECRET_KEY",
         "VERIFY_SECRET_KEYS",
         *PROVIDER_VARIABLES.values(),
@@ -131,6 +137,11 @@ class Settings:
     console_time_zone: str = "UTC"
     # (id, secret) pairs, primary first (VERIFY_SECRET_KEYS); empty: `k0` = secret_key.
     secret_keys: tuple[tuple[str, bytes], ...] = ()
+    # Opt-in durability (docs/durability.md): an attempt reservation and an approval wait,
+    # in the same round trip, until this many replicas acknowledge them (0: no wait), for
+    # at most `redis_wait_timeout_ms`.
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = DEFAULT_WAIT_TIMEOUT_MS
 
     @property
     def embedded(self) -> bool:
@@ -148,9 +159,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read and validate; in embedded mode missing secrets are generated."""
-        redis_url = env.get("VERIFY_REDIS_URL") or None
-        if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError("VERIFY_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        redis_url = _redis_url(env.get("VERIFY_REDIS_URL") or None)
 
         account_sid = env.get("VERIFY_ACCOUNT_SID") or None
         auth_token = env.get("VERIFY_AUTH_TOKEN") or None
@@ -186,6 +195,8 @@ class Settings:
         prefix = env.get("VERIFY_REDIS_KEY_PREFIX") or "vs"
         if not _PREFIX.fullmatch(prefix):
             raise ConfigError("VERIFY_REDIS_KEY_PREFIX must be 1-32 letters, digits, _ . or -")
+
+        wait_replicas, wait_timeout_ms = _replica_wait(env, redis_url, timeout)
 
         allow_test = (env.get("VERIFY_ALLOW_TEST_DESTINATIONS") or "false").strip().lower()
         if allow_test not in ("true", "false"):
@@ -241,6 +252,8 @@ class Settings:
             ),
             allow_redis_eviction=_boolean(env, "VERIFY_ALLOW_REDIS_EVICTION", default=False),
             console_time_zone=_time_zone(env),
+            redis_wait_replicas=wait_replicas,
+            redis_wait_timeout_ms=wait_timeout_ms,
         )
 
     def key_ring(self) -> list[tuple[str, bytes]]:
@@ -250,6 +263,48 @@ class Settings:
     def __repr__(self) -> str:  # never print secrets
         store = "embedded" if self.embedded else "redis"
         return f"Settings(account_sid={self.account_sid!r}, store={store!r})"
+
+
+def _redis_url(url: str | None) -> str | None:
+    """`VERIFY_REDIS_URL`: redis://, rediss://, unix://, or redis+sentinel:// (checked
+    here, so a malformed Sentinel URL stops the start with the reason)."""
+    if url is None:
+        return None
+    scheme = urlsplit(url).scheme
+    if scheme == "redis+sentinel":
+        try:
+            parse_sentinel_url(url)
+        except SentinelUrlError as exc:
+            raise ConfigError(f"VERIFY_REDIS_URL: {exc}") from None
+        return url
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            "VERIFY_REDIS_URL must be a redis://, rediss://, unix:// or redis+sentinel:// URL"
+        )
+    return url
+
+
+def _replica_wait(
+    env: Mapping[str, str], redis_url: str | None, redis_timeout_seconds: float
+) -> tuple[int, int]:
+    """`VERIFY_REDIS_WAIT_REPLICAS` and `VERIFY_REDIS_WAIT_TIMEOUT_MS`. The wait must end
+    before the socket timeout, or a slow replica would turn every check into a 503."""
+    replicas = _bounded_int(env, "VERIFY_REDIS_WAIT_REPLICAS", 0, 0, MAX_WAIT_REPLICAS)
+    longest_ms = max(int(redis_timeout_seconds * 1000) // 2, 1)
+    timeout_ms = _bounded_int(
+        env,
+        "VERIFY_REDIS_WAIT_TIMEOUT_MS",
+        min(DEFAULT_WAIT_TIMEOUT_MS, longest_ms),
+        1,
+        longest_ms,
+    )
+    if replicas and redis_url is None:
+        raise ConfigError(
+            "VERIFY_REDIS_WAIT_REPLICAS needs VERIFY_REDIS_URL (a Redis with replicas)"
+        )
+    if replicas and redis_url is not None and "cluster" in urlsplit(redis_url).scheme:
+        raise ConfigError("VERIFY_REDIS_WAIT_REPLICAS is not supported on Redis Cluster")
+    return replicas, timeout_ms
 
 
 def _outbox(value: str | None) -> str | None:

@@ -342,7 +342,8 @@ class RedisVerificationStore:
             pipe.hmget(self._keys.service(ref.service_sid), *_PROTECTION_FIELDS)
             pipe.evalsha(sha, 3, key, history, self._keys.lock(ref), *args)
 
-        exists, settings, reply = self._scripts.run_pipeline(self._client, build)
+        # durability: an attempt reservation waits for replicas (docs/durability.md)
+        exists, settings, reply = self._scripts.run_pipeline(self._client, build, durable=True)
         result = ReserveResult(reply[0].decode())
         if result is not ReserveResult.RESERVED:
             retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
@@ -391,7 +392,8 @@ class RedisVerificationStore:
             if self._fallbacks is not None:
                 self._fallbacks.unschedule_commands(pipe, ref.service_sid, sid)
 
-        exists, reply = self._scripts.run_pipeline(self._client, build)[:2]
+        durable = outcome is VerificationStatus.APPROVED  # durability: docs/durability.md
+        exists, reply = self._scripts.run_pipeline(self._client, build, durable=durable)[:2]
         if not exists or reply[0] == b"missing":
             return None
         ended = self._decode(ref, _pairs(reply[1]), outcome)
