@@ -25,7 +25,7 @@ from verify_service.application.protection.ports import (
     FraudGuardStore,
     LimitOutcome,
     RateLimiter,
-    WindowCount,
+    TallyHit,
     WindowLimit,
 )
 from verify_service.application.protection.safe_list import safe_list_field
@@ -50,7 +50,6 @@ from verify_service.domain.models import Channel
 from verify_service.domain.protection.client_network import client_network
 from verify_service.domain.protection.fraud_guard import (
     APPROVAL_GRACE_SECONDS,
-    TALLY_MAX,
     BreakerSettings,
     settled_sends,
     should_trip,
@@ -141,15 +140,13 @@ class AbuseProtection:
     # -- tallies (shared by starts and approvals) -----------------------------------------
 
     @staticmethod
-    def _tally(kind: str, service_sid: str, prefix: str, window_seconds: int) -> WindowLimit:
-        """A Fraud Guard tally: a moving window as long as the service's Fraud Guard window,
-        holding up to TALLY_MAX events (docs/abuse-protection.md)."""
-        return WindowLimit(
-            f"FraudGuard{kind.title()}",
-            (service_sid, f"fg-{kind}", prefix),
-            TALLY_MAX,
-            window_seconds,
-            enforced=False,
+    def _tally(
+        service_sid: str, prefix: str, window_seconds: int, sends: int = 0, approvals: int = 0
+    ) -> TallyHit:
+        """The prefix's Fraud Guard tally: sends and approvals over the service's Fraud Guard
+        window, counted per time bucket (docs/abuse-protection.md)."""
+        return TallyHit(
+            service_sid, prefix, window_seconds, APPROVAL_GRACE_SECONDS, sends, approvals
         )
 
     # -- start ------------------------------------------------------------------------------
@@ -199,7 +196,7 @@ class AbuseProtection:
                 raise GeoPermissionDenied(country or "001", facts.channel.value)
             _refuse_if_blocked(context.block, breaker, now_ms)
         limits = self._start_limits(service, context, facts, country)
-        reads: list[WindowCount] = []
+        tally: TallyHit | None = None
         prefix = destination_prefix(facts.to) if facts.is_phone and not bypass else None
         # A record of the service's current mode means the prefix is judged already; a
         # monitor-mode record gives way when the service switches to block mode.
@@ -211,20 +208,11 @@ class AbuseProtection:
         if watch and prefix is not None:
             # The approval rate is per verification: resends and fallback sends are not
             # counted, as one approval answers all of a verification's sends.
-            if context.pending is None and not facts.fallback:
-                limits.append(
-                    self._tally("sends", facts.service_sid, prefix, breaker.window_seconds)
-                )
-            sends = self._tally("sends", facts.service_sid, prefix, breaker.window_seconds)
-            reads += [
-                WindowCount(sends, breaker.window_seconds),
-                WindowCount(sends, APPROVAL_GRACE_SECONDS),
-                WindowCount(
-                    self._tally("approvals", facts.service_sid, prefix, breaker.window_seconds),
-                    breaker.window_seconds,
-                ),
-            ]
-        outcome = self._limiter.hit(limits, reads, now_ms)
+            counted = context.pending is None and not facts.fallback
+            tally = self._tally(
+                facts.service_sid, prefix, breaker.window_seconds, sends=int(counted)
+            )
+        outcome = self._limiter.hit(limits, [], now_ms, tally)
         if outcome.refused is not None:
             raise _refusal(outcome.refused, outcome)
         if not watch or prefix is None:
@@ -339,7 +327,7 @@ class AbuseProtection:
             return
         # The prefix starts afresh when the block ends (or is lifted): the sends that
         # tripped it must not trip it again at once.
-        self.forget_prefix(service_sid, prefix, breaker.window_seconds)
+        self.forget_prefix(service_sid, prefix)
         log.warning(
             "fraud guard %s: service %s prefix %s, %d settled sends, %d approvals",
             "tripped" if breaker.mode is FraudGuardMode.BLOCK else "would trip (monitor)",
@@ -351,10 +339,9 @@ class AbuseProtection:
         if breaker.mode is FraudGuardMode.BLOCK:
             raise DeliveryBlocked(f"Fraud Guard paused sends to {prefix}", breaker.cooldown_seconds)
 
-    def forget_prefix(self, service_sid: str, prefix: str, window_seconds: int) -> None:
-        """Clear the prefix's Fraud Guard tallies."""
-        self._limiter.clear(self._tally("sends", service_sid, prefix, window_seconds))
-        self._limiter.clear(self._tally("approvals", service_sid, prefix, window_seconds))
+    def forget_prefix(self, service_sid: str, prefix: str) -> None:
+        """Clear the prefix's Fraud Guard tally (its window no longer matters)."""
+        self._limiter.forget_tally(service_sid, prefix)
 
     # -- check and approval -------------------------------------------------------------------
 
@@ -401,10 +388,10 @@ class AbuseProtection:
         ):
             return
         tally = self._tally(
-            "approvals", service_sid, destination_prefix(to), settings.fraud_guard_window_seconds
+            service_sid, destination_prefix(to), settings.fraud_guard_window_seconds, approvals=1
         )
         try:
-            self._limiter.hit([tally], [], now_ms)
+            self._limiter.hit([], [], now_ms, tally)
         except StoreUnavailable:
             log.warning("fraud guard: an approval of service %s was not counted", service_sid)
 
