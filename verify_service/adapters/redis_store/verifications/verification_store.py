@@ -122,6 +122,24 @@ def _protection_settings(values: list[bytes | None]) -> ProtectionSettings:
     )
 
 
+# Decoded services and rate limits by their stored bytes: a start reads both every time, and
+# decoding the service's ~50 JSON fields was the largest Python cost of a start after argon2
+# (docs/performance.md). Keyed by the exact bytes read, so a changed service is decoded
+# afresh; the values are immutable. Bounded: cleared when it holds more than this.
+_DECODED_MAX = 256
+_decoded: dict[tuple[str, tuple[tuple[bytes, bytes], ...]], Any] = {}
+
+
+def _decoded_once(kind: str, raw: dict[bytes, bytes], decode: Any) -> Any:
+    key = (kind, tuple(raw.items()))
+    found = _decoded.get(key)
+    if found is None:
+        if len(_decoded) >= _DECODED_MAX:
+            _decoded.clear()
+        found = _decoded[key] = decode()
+    return found
+
+
 def _pairs(flat: list[bytes]) -> dict[str, bytes]:
     return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
 
@@ -228,11 +246,22 @@ class RedisVerificationStore:
             if probe.prefix is not None and self._fraud_guard is not None
             else None
         )
-        service = decode_service(raw_service)
+        service = (
+            _decoded_once("service", raw_service, lambda: decode_service(raw_service))
+            if raw_service
+            else None
+        )
+        rate_limits = (
+            _decoded_once(
+                ref.service_sid, raw_limits, lambda: decode_rate_limits(ref.service_sid, raw_limits)
+            )
+            if service
+            else ()
+        )
         return StartContext(
             service=service,
             pending=_pending(pending_fields, now_ms, self._cipher, self._context(ref)),
-            rate_limits=decode_rate_limits(ref.service_sid, raw_limits) if service else (),
+            rate_limits=rate_limits,
             safe_listed=safe_listed,
             block=block,
             lock=_lock(lock, now_ms),
