@@ -14,6 +14,7 @@ from flask import Flask
 from tests.conftest import Api, deliver_queued
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.app import CONTAINER_KEY, create_app
+from verify_service.application.protection.ports import TallyHit
 from verify_service.settings import Settings
 
 GB_MOBILE = "+447400123456"
@@ -563,3 +564,26 @@ def test_checks_of_a_test_destination_are_not_limited(test_app: Flask) -> None:
     api.start(service, GB_MOBILE)
     for _ in range(3):
         assert api.check(service, "111111", To=GB_MOBILE).status_code == 200
+
+
+def test_concurrent_right_codes_count_one_approval_for_fraud_guard(
+    app: Flask, api: Api, sender: RecordingSender
+) -> None:
+    """The approval is counted with the approval itself; the right codes that find the
+    verification ended take theirs back, so Fraud Guard sees one approval, not five."""
+    from tests.integration.test_store_scripts import run_concurrently  # noqa: PLC0415
+
+    service = fraud_guard_service(api)
+    started = api.start(service, GB_MOBILE)
+    code = sender.last_code(started.json["sid"])
+    statuses = run_concurrently(
+        5, lambda: Api(app.test_client()).check(service, code, To=GB_MOBILE).status_code
+    )
+    assert sorted(statuses) == [200] + [404] * 4
+    container = app.extensions[CONTAINER_KEY]
+    tally = TallyHit(service, "+44740", 3600, 120)
+    assert container.protection._limiter.hit([], [], container.clock.now_ms(), tally).counts == (
+        1,
+        1,
+        1,
+    )

@@ -376,20 +376,30 @@ class AbuseProtection:
             return False
         return to in settings.test_destinations  # exactly, never by identity (as a start)
 
-    def record_approval(
-        self, service_sid: str, to: str, settings: ProtectionSettings, now_ms: int
-    ) -> None:
-        """Count an approval for Fraud Guard. Losing one only makes the breaker stricter, so
-        a store error here is logged rather than failing an approval already made."""
+    def approval_tally(
+        self, service_sid: str, to: str, settings: ProtectionSettings
+    ) -> TallyHit | None:
+        """What an approval of a verification to `to` counts for Fraud Guard (None: nothing,
+        for an e-mail, a test destination, or with Fraud Guard off)."""
         if (
             "@" in to
             or settings.fraud_guard_mode == FraudGuardMode.OFF.value
             or self._is_test_destination(settings, to)
         ):
-            return
-        tally = self._tally(
+            return None
+        return self._tally(
             service_sid, destination_prefix(to), settings.fraud_guard_window_seconds, approvals=1
         )
+
+    def record_approval(
+        self, service_sid: str, to: str, settings: ProtectionSettings, now_ms: int
+    ) -> None:
+        """Count an approval for Fraud Guard (an approval by update; a right code counts it
+        with the approval itself, `approval_tally`). Losing one only makes the breaker
+        stricter, so a store error here is logged rather than failing an approval made."""
+        tally = self.approval_tally(service_sid, to, settings)
+        if tally is None:
+            return
         try:
             self._limiter.hit([], [], now_ms, tally)
         except StoreUnavailable:

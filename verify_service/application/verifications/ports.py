@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from verify_service.application.protection.ports import BreakerTrip, FraudGuardNote
+from verify_service.application.protection.ports import BreakerTrip, FraudGuardNote, TallyHit
 from verify_service.domain.delivery.delivery import DeliveryJob
 from verify_service.domain.delivery.fallback import FallbackStep
 from verify_service.domain.models import Channel, EndedBy, Verification
@@ -172,10 +172,13 @@ class VerificationStore(Protocol):
         now_ms: int,
         by_check: bool = False,
         ended_by: EndedBy | None = None,
+        tally: TallyHit | None = None,
     ) -> Verification | None:
         """End a pending verification as approved (`by_check`: by a right code, which the
         attempt history marks); None when it already ended. `ended_by` (an approval by
-        update) is kept in the attempt history with the end, in the same step."""
+        update) is kept in the attempt history with the end, in the same step. `tally`:
+        Fraud Guard's approval, counted in the same round trip (taken back when the
+        verification had already ended)."""
         ...
 
     def cancel(

@@ -340,10 +340,13 @@ class Verifications:
             return verification.with_status(
                 live_status(verification.check_count), verification.updated_ms
             )
-        approved = self._store.approve(ref, verification.sid, self._clock.now_ms(), by_check=True)
+        # Fraud Guard's approval is counted in the approval's own round trip.
+        tally = self._protection.approval_tally(service_sid, verification.to, settings)
+        approved = self._store.approve(
+            ref, verification.sid, self._clock.now_ms(), by_check=True, tally=tally
+        )
         if approved is None:
             raise NotFound
-        self._protection.record_approval(service_sid, approved.to, settings, self._clock.now_ms())
         log.info("verification %s: approved", verification.sid)
         return approved
 

@@ -10,8 +10,9 @@ import redis
 
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import FraudGuardKeys
+from verify_service.adapters.redis_store.protection.rate_limiter import TALLY, tally_arguments
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.application.protection.ports import BreakerTrip, FraudGuardNote
+from verify_service.application.protection.ports import BreakerTrip, FraudGuardNote, TallyHit
 
 RECENT_DESTINATIONS = 10
 INDEX_GRACE_MS = 60_000
@@ -62,6 +63,24 @@ class RedisFraudGuardStore:
             note.masked_destination,
             RECENT_DESTINATIONS,
             note.keep_seconds,
+        )
+
+    def queue_tally(self, pipe: Any, tally: TallyHit, now_ms: int, approvals: int) -> None:
+        """Count an approval in the prefix's tally, in a caller's pipeline."""
+        pipe.evalsha(
+            self._scripts.sha(TALLY),
+            1,
+            self._keys.tally(tally.service_sid, tally.prefix),
+            *tally_arguments(tally, now_ms, 0, approvals),
+        )
+
+    @fail_closed
+    def take_back_approval(self, tally: TallyHit, now_ms: int) -> None:
+        self._scripts.run(
+            self._client,
+            TALLY,
+            [self._keys.tally(tally.service_sid, tally.prefix)],
+            tally_arguments(tally, now_ms, 0, -1),
         )
 
     # -- FraudGuardStore ---------------------------------------------------------------------

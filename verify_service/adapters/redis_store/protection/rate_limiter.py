@@ -88,6 +88,18 @@ def tally_bucket_ms(window_seconds: int) -> int:
     return max(MIN_TALLY_BUCKET_MS, -(-window_seconds * 1000 // TALLY_BUCKETS_PER_WINDOW))
 
 
+def tally_arguments(tally: TallyHit, now_ms: int, sends: int, approvals: int) -> list[Any]:
+    """ARGV of count_fraud_guard.lua."""
+    return [
+        now_ms,
+        tally.window_seconds * 1000,
+        tally.grace_seconds * 1000,
+        tally_bucket_ms(tally.window_seconds),
+        sends,
+        approvals,
+    ]
+
+
 def _retry_after(oldest_s: float, interval_seconds: int, now_s: float) -> int:
     """A window refuses while its Max-th newest event is >= now - interval: it frees one
     moment after `oldest + interval`."""
@@ -134,16 +146,6 @@ class LimitsRateLimiter:
         large = [limit for limit in limits if limit.scope not in small]
         return small, large
 
-    def _tally_args(self, tally: TallyHit, now_ms: int, sends: int) -> list[Any]:
-        return [
-            now_ms,
-            tally.window_seconds * 1000,
-            tally.grace_seconds * 1000,
-            tally_bucket_ms(tally.window_seconds),
-            sends,
-            tally.approvals,
-        ]
-
     @fail_closed
     def hit(
         self,
@@ -188,7 +190,12 @@ class LimitsRateLimiter:
                     key = self.key(read.window)
                     pipe.evalsha(window, 1, key, now - read.seconds, read.window.max)
             if tally is not None:
-                pipe.evalsha(tally_sha, 1, tally_key, *self._tally_args(tally, now_ms, tally.sends))
+                pipe.evalsha(
+                    tally_sha,
+                    1,
+                    tally_key,
+                    *tally_arguments(tally, now_ms, tally.sends, tally.approvals),
+                )
 
         results = iter(self._scripts.run_pipeline(self._client, build))
         refusals: dict[WindowLimit, int] = {}  # refused limit -> Retry-After
@@ -250,7 +257,9 @@ class LimitsRateLimiter:
                 pipe.evalsha(release, 1, self.key(limit), now)
             if tally is not None:
                 key = self._fraud_guard_keys.tally(tally.service_sid, tally.prefix)
-                pipe.evalsha(self._scripts.sha(TALLY), 1, key, *self._tally_args(tally, now_ms, -1))
+                pipe.evalsha(
+                    self._scripts.sha(TALLY), 1, key, *tally_arguments(tally, now_ms, -1, 0)
+                )
             if read_large:
                 pipe.lindex(self.key(refused), refused.max - 1)
 

@@ -27,6 +27,7 @@ from verify_service.adapters.redis_store.protection.fraud_guard_store import (
 from verify_service.adapters.redis_store.protection.rate_limit_store import decode_rate_limits
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.services.service_store import decode_service
+from verify_service.application.protection.ports import TallyHit
 from verify_service.application.verifications.ports import (
     DestinationLock,
     PendingSnapshot,
@@ -400,8 +401,11 @@ class RedisVerificationStore:
         outcome: VerificationStatus,
         by_check: bool = False,
         ended_by: EndedBy | None = None,
+        tally: TallyHit | None = None,
     ) -> Verification | None:
         sha = self._scripts.sha("end_verification")
+        if self._fraud_guard is None:
+            tally = None
         key = self._keys.verification(ref)
         history = self._keys.verification_history(ref)
         args = [now_ms, sid, outcome.value, "1" if by_check else "0", self._history_ttl_ms]
@@ -414,12 +418,26 @@ class RedisVerificationStore:
             pipe.evalsha(sha, 3, key, history, lock, *args)
             if self._fallbacks is not None:
                 self._fallbacks.unschedule_commands(pipe, ref.service_sid, sid)
+            if tally is not None and self._fraud_guard is not None:
+                self._fraud_guard.queue_tally(pipe, tally, now_ms, 1)
 
         exists, reply = self._scripts.run_pipeline(self._client, build)[:2]
         if not exists or reply[0] == b"missing":
+            self._take_back_approval(tally, now_ms)
             return None
         ended = self._decode(ref, _pairs(reply[1]), outcome)
         return ended.with_status(outcome, now_ms) if ended is not None else None
+
+    def _take_back_approval(self, tally: TallyHit | None, now_ms: int) -> None:
+        """The verification had ended already (a concurrent right code): its approval was
+        counted by that one. Losing this take-back only makes Fraud Guard more lenient for
+        one approval, so a store error here is logged, not raised."""
+        if tally is None or self._fraud_guard is None:
+            return
+        try:
+            self._fraud_guard.take_back_approval(tally, now_ms)
+        except StoreUnavailable:
+            log.warning("fraud guard: an approval counted twice was not taken back")
 
     @fail_closed
     def approve(
@@ -429,8 +447,9 @@ class RedisVerificationStore:
         now_ms: int,
         by_check: bool = False,
         ended_by: EndedBy | None = None,
+        tally: TallyHit | None = None,
     ) -> Verification | None:
-        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED, by_check, ended_by)
+        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED, by_check, ended_by, tally)
 
     @fail_closed
     def cancel(
