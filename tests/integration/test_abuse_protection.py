@@ -89,6 +89,33 @@ def test_checks_per_destination_per_hour_span_verifications(api: Api, clock: Fix
     assert int(refused.headers["Retry-After"]) == 3601
 
 
+def test_a_lowered_check_limit_holds_at_the_next_check_of_a_process_that_saw_the_old_one(
+    api: Api,
+) -> None:
+    """A check counts its per-destination limit with its reservation, as the process last
+    saw the service; the settings read with it correct a stale one at once."""
+    service = api.create_service(ChecksPerDestinationPerHour=10)
+    api.start(service, GB_MOBILE)
+    for _ in range(2):
+        assert api.check(service, "000000", To=GB_MOBILE).json["status"] == "pending"
+    api.post(f"/v2/Services/{service}", ChecksPerDestinationPerHour=2)
+    assert_error(api.check(service, "000000", To=GB_MOBILE), 429, 60202)
+
+
+def test_checks_of_a_missing_verification_do_not_spend_the_destination_s_check_limit(
+    api: Api,
+) -> None:
+    service = api.create_service(ChecksPerDestinationPerHour=3)
+    sid = api.start(service, GB_MOBILE).json["sid"]
+    assert api.check(service, "000000", VerificationSid=sid).status_code == 200
+    missing = sid[:-12] + ("0" * 12 if not sid.endswith("0" * 12) else "1" * 12)
+    for _ in range(5):  # same destination tag, no such verification
+        assert_error(api.check(service, "000000", VerificationSid=missing), 404, 20404)
+    for _ in range(2):
+        assert api.check(service, "000000", VerificationSid=sid).status_code == 200
+    assert_error(api.check(service, "000000", VerificationSid=sid), 429, 60202)
+
+
 def test_starts_per_service_per_minute(api: Api, clock: FixedClock) -> None:
     service = api.create_service(StartsPerServicePerMinute=2)
     assert api.start(service, GB_MOBILE).status_code == 201

@@ -66,6 +66,7 @@ from verify_service.domain.service import Service
 log = logging.getLogger(__name__)
 
 HOUR = 3_600
+MAX_CACHED_SETTINGS = 1_000  # services whose check settings a process keeps (then cleared)
 DAY = 86_400
 MISSING_VALUE = "missing"
 MAX_RATE_LIMIT_VALUE_LENGTH = 256
@@ -136,6 +137,8 @@ class AbuseProtection:
         self._fraud_guard = fraud_guard
         self._keyring = keyring
         self._allow_test_destinations = allow_test_destinations
+        # The protection settings each service had at its last check in this process.
+        self._check_settings: dict[str, ProtectionSettings] = {}
 
     # -- tallies (shared by starts and approvals) -----------------------------------------
 
@@ -345,6 +348,38 @@ class AbuseProtection:
 
     # -- check and approval -------------------------------------------------------------------
 
+    @staticmethod
+    def _check_limit(
+        service_sid: str, destination_tag: str, settings: ProtectionSettings
+    ) -> WindowLimit | None:
+        limit_value = settings.checks_per_destination_per_hour
+        if limit_value <= 0:
+            return None
+        return WindowLimit(
+            CHECKS_PER_DESTINATION_PER_HOUR,
+            (service_sid, "checks-destination", destination_tag),
+            limit_value,
+            HOUR,
+        )
+
+    def check_window(self, service_sid: str, destination_tag: str) -> WindowLimit | None:
+        """The check's ChecksPerDestinationPerHour window as this process last saw the
+        service's settings, to count it with the reservation (one round trip, not two);
+        `admit_check` then confirms it against the settings read with that reservation."""
+        settings = self._check_settings.get(service_sid)
+        if settings is None:
+            return None
+        return self._check_limit(service_sid, destination_tag, settings)
+
+    def take_back_check(
+        self, counted: WindowLimit | None, outcome: LimitOutcome | None, now_ms: int
+    ) -> None:
+        """The reservation failed (no such verification, locked, PSD2 terms missing): the
+        window counted with it gives its event back. (A Redis error here is raised: the
+        request answers 503, as its reservation's would.)"""
+        if counted is not None and outcome is not None and outcome.refused is None:
+            self._limiter.release(counted, now_ms)
+
     def admit_check(
         self,
         service_sid: str,
@@ -352,18 +387,26 @@ class AbuseProtection:
         settings: ProtectionSettings,
         to: str,
         now_ms: int,
+        counted: WindowLimit | None = None,
+        outcome: LimitOutcome | None = None,
     ) -> None:
-        """Count the check against ChecksPerDestinationPerHour (test destinations excepted)."""
-        limit_value = settings.checks_per_destination_per_hour
-        if limit_value <= 0 or self._is_test_destination(settings, to):
+        """Count the check against ChecksPerDestinationPerHour (test destinations excepted).
+        `counted`/`outcome`: the window the reservation counted and what it answered; used
+        when it is the service's current limit, taken back otherwise (settings changed
+        since this process last saw them, or a test destination)."""
+        if len(self._check_settings) >= MAX_CACHED_SETTINGS:
+            self._check_settings.clear()
+        self._check_settings[service_sid] = settings
+        limit = self._check_limit(service_sid, destination_tag, settings)
+        exempt = self._is_test_destination(settings, to)
+        if counted is not None and outcome is not None and (counted != limit or exempt):
+            if outcome.refused is None:
+                self._limiter.release(counted, now_ms)
+            outcome = None
+        if limit is None or exempt:
             return
-        limit = WindowLimit(
-            CHECKS_PER_DESTINATION_PER_HOUR,
-            (service_sid, "checks-destination", destination_tag),
-            limit_value,
-            HOUR,
-        )
-        outcome = self._limiter.hit([limit], [], now_ms)
+        if outcome is None:
+            outcome = self._limiter.hit([limit], [], now_ms)
         if outcome.refused is not None:
             raise MaxChecksPerDestinationReached(outcome.retry_after_seconds)
 

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from verify_service.application.protection.ports import BreakerTrip, FraudGuardNote, TallyHit
+from verify_service.application.protection.ports import (
+    BreakerTrip,
+    FraudGuardNote,
+    LimitOutcome,
+    TallyHit,
+    WindowLimit,
+)
 from verify_service.domain.delivery.delivery import DeliveryJob
 from verify_service.domain.delivery.fallback import FallbackStep
 from verify_service.domain.models import Channel, EndedBy, Verification
@@ -135,6 +141,9 @@ class Reservation:
     code_digests: tuple[bytes, ...] = ()
     retry_after_ms: int = 0
     settings: ProtectionSettings | None = None  # the service's, read with the reservation
+    # The outcome of the checks-per-destination window counted in the same round trip, when
+    # one was asked for (`reserve_check`'s `window`).
+    window: LimitOutcome | None = None
 
 
 class VerificationStore(Protocol):
@@ -160,9 +169,15 @@ class VerificationStore(Protocol):
         ...
 
     def reserve_check(
-        self, ref: VerificationRef, expected_sid: str | None, now_ms: int, psd2_given: bool
+        self,
+        ref: VerificationRef,
+        expected_sid: str | None,
+        now_ms: int,
+        psd2_given: bool,
+        window: WindowLimit | None = None,
     ) -> Reservation:
-        """Count one check attempt atomically (together with reading the service)."""
+        """Count one check attempt atomically (together with reading the service), and
+        count `window` in the same round trip when given (`Reservation.window`)."""
         ...
 
     def approve(

@@ -303,20 +303,35 @@ class Verifications:
             raise InvalidParameter("VerificationSid", "To or VerificationSid is required")
         psd2_given = bool(request.amount) and bool(request.payee)
         now_ms = self._clock.now_ms()
-        reservation = self._store.reserve_check(ref, request.verification_sid, now_ms, psd2_given)
+        # The per-destination check limit is counted in the reservation's round trip, with
+        # the service's limit as this process last read it (confirmed by admit_check).
+        window = self._protection.check_window(service_sid, ref.tag)
+        reservation = self._store.reserve_check(
+            ref, request.verification_sid, now_ms, psd2_given, window
+        )
+        verification = reservation.verification
+        if reservation.result is not ReserveResult.RESERVED or verification is None:
+            self._protection.take_back_check(window, reservation.window, now_ms)
         if not reservation.service_exists or reservation.result is ReserveResult.MISSING:
             raise NotFound
         if reservation.result is ReserveResult.LOCKED:
             raise MaxCheckAttemptsReached(_seconds(reservation.retry_after_ms))
         if reservation.result is ReserveResult.PSD2_REQUIRED:
             raise Psd2ParametersRequired
-        verification = reservation.verification
         if verification is None:
             raise NotFound  # unreachable: a reservation carries its verification
         # After the reservation (it needs the service's limit, read in the same round trip):
         # a refused check still used up one of the verification's attempts.
         settings = reservation.settings or self._store.protection_settings(service_sid)
-        self._protection.admit_check(service_sid, ref.tag, settings, verification.to, now_ms)
+        self._protection.admit_check(
+            service_sid,
+            ref.tag,
+            settings,
+            verification.to,
+            now_ms,
+            counted=window,
+            outcome=reservation.window,
+        )
         right = self._hasher.matches(
             verification.sid, code, reservation.salt, reservation.code_digests
         )

@@ -100,6 +100,30 @@ def tally_arguments(tally: TallyHit, now_ms: int, sends: int, approvals: int) ->
     ]
 
 
+def _small_args(group: Sequence[WindowLimit], now_ms: int) -> list[Any]:
+    """ARGV of hit_small_window.lua's 'hit' for the limits of one scope."""
+    args: list[Any] = [
+        now_ms,
+        "hit",
+        max(limit.max for limit in group),
+        max(limit.interval_seconds for limit in group) * 1000,
+    ]
+    for limit in group:
+        args += [limit.max, limit.interval_seconds * 1000, int(limit.enforced)]
+    return args
+
+
+def _small_refusal(
+    group: Sequence[WindowLimit], reply: Any, now_ms: int
+) -> tuple[WindowLimit, int] | None:
+    """The limit that refused, and its Retry-After, from hit_small_window.lua's reply."""
+    index = int(reply[0])
+    if index == 0:
+        return None
+    limit = group[index - 1]
+    return limit, _retry_after(int(reply[1]) / 1000, limit.interval_seconds, now_ms / 1000)
+
+
 def _retry_after(oldest_s: float, interval_seconds: int, now_s: float) -> int:
     """A window refuses while its Max-th newest event is >= now - interval: it frees one
     moment after `oldest + interval`."""
@@ -165,15 +189,7 @@ class LimitsRateLimiter:
 
         def build(pipe: Any) -> None:
             for scope, group in small.items():
-                args: list[Any] = [
-                    now_ms,
-                    "hit",
-                    max(limit.max for limit in group),
-                    max(limit.interval_seconds for limit in group) * 1000,
-                ]
-                for limit in group:
-                    args += [limit.max, limit.interval_seconds * 1000, int(limit.enforced)]
-                pipe.evalsha(small_sha, 1, self.scope_key(scope), *args)
+                pipe.evalsha(small_sha, 1, self.scope_key(scope), *_small_args(group, now_ms))
             for limit in large:
                 pipe.evalsha(acquire, 1, self.key(limit), now, limit.max, limit.interval_seconds, 1)
             for read in reads:
@@ -201,14 +217,11 @@ class LimitsRateLimiter:
         refusals: dict[WindowLimit, int] = {}  # refused limit -> Retry-After
         admitted_scopes: list[tuple[str, ...]] = []
         for scope, group in small.items():
-            reply = next(results)
-            index = int(reply[0])
-            if index == 0:
+            refusal = _small_refusal(group, next(results), now_ms)
+            if refusal is None:
                 admitted_scopes.append(scope)
             else:
-                refusals[group[index - 1]] = _retry_after(
-                    int(reply[1]) / 1000, group[index - 1].interval_seconds, now
-                )
+                refusals[refusal[0]] = refusal[1]
         admitted_large: list[WindowLimit] = []
         for limit in large:
             if next(results):
@@ -272,6 +285,26 @@ class LimitsRateLimiter:
         if oldest is None:
             return 1
         return _retry_after(float(oldest), refused.interval_seconds, now)
+
+    # -- one small limit, in a caller's pipeline (a check's, with its reservation) ---------
+
+    def can_queue(self, limit: WindowLimit) -> bool:
+        return limit.max <= SMALL_WINDOW_MAX
+
+    def queue_hit(self, pipe: Any, limit: WindowLimit, now_ms: int) -> None:
+        """Queue `hit([limit], [], now_ms)` of a small limit in a caller's pipeline."""
+        now_ms = int(now_ms)
+        pipe.evalsha(
+            self._scripts.sha(SMALL), 1, self.scope_key(limit.scope), *_small_args([limit], now_ms)
+        )
+
+    def queued_outcome(self, limit: WindowLimit, reply: Any, now_ms: int) -> LimitOutcome:
+        """What `hit` would have answered, from the queued script's reply (a refused hit
+        counted nothing: nothing to take back)."""
+        refusal = _small_refusal([limit], reply, int(now_ms))
+        if refusal is None:
+            return LimitOutcome()
+        return LimitOutcome(refusal[0], refusal[1])
 
     @fail_closed
     def release(self, limit: WindowLimit, now_ms: int) -> None:

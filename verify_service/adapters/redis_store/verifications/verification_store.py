@@ -25,9 +25,10 @@ from verify_service.adapters.redis_store.protection.fraud_guard_store import (
     decode_trip,
 )
 from verify_service.adapters.redis_store.protection.rate_limit_store import decode_rate_limits
+from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.services.service_store import decode_service
-from verify_service.application.protection.ports import TallyHit
+from verify_service.application.protection.ports import TallyHit, WindowLimit
 from verify_service.application.verifications.ports import (
     DestinationLock,
     PendingSnapshot,
@@ -161,8 +162,10 @@ class RedisVerificationStore:
         fallbacks: RedisFallbackSchedule | None = None,
         fraud_guard: RedisFraudGuardStore | None = None,
         history: RedisAttemptHistory | None = None,
+        limiter: LimitsRateLimiter | None = None,
     ) -> None:
         self._client = client
+        self._limiter = limiter
         self._history = history
         self._history_ttl_ms = history.retention_ms if history else DEFAULT_RETENTION_MS
         self._fraud_guard = fraud_guard
@@ -348,8 +351,16 @@ class RedisVerificationStore:
 
     @fail_closed
     def reserve_check(
-        self, ref: VerificationRef, expected_sid: str | None, now_ms: int, psd2_given: bool
+        self,
+        ref: VerificationRef,
+        expected_sid: str | None,
+        now_ms: int,
+        psd2_given: bool,
+        window: WindowLimit | None = None,
     ) -> Reservation:
+        limiter = self._limiter
+        if window is not None and (limiter is None or not limiter.can_queue(window)):
+            window = None
         sha = self._scripts.sha("reserve_check_attempt")
         key = self._keys.verification(ref)
         args: list[Any] = [
@@ -366,16 +377,23 @@ class RedisVerificationStore:
             pipe.exists(self._keys.service(ref.service_sid))
             pipe.hmget(self._keys.service(ref.service_sid), *_PROTECTION_FIELDS)
             pipe.evalsha(sha, 3, key, history, self._keys.lock(ref), *args)
+            if window is not None and limiter is not None:
+                limiter.queue_hit(pipe, window, now_ms)
 
-        exists, settings, reply = self._scripts.run_pipeline(self._client, build)
+        exists, settings, reply, *rest = self._scripts.run_pipeline(self._client, build)
+        counted = (
+            limiter.queued_outcome(window, rest[0], now_ms)
+            if window is not None and limiter is not None
+            else None
+        )
         result = ReserveResult(reply[0].decode())
         if result is not ReserveResult.RESERVED:
             retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
-            return Reservation(result, bool(exists), retry_after_ms=retry_after_ms)
+            return Reservation(result, bool(exists), retry_after_ms=retry_after_ms, window=counted)
         fields = _pairs(reply[1])
         verification = self._decode(ref, fields, None)
         if verification is None:
-            return Reservation(ReserveResult.MISSING, bool(exists))
+            return Reservation(ReserveResult.MISSING, bool(exists), window=counted)
         digests = tuple(fields[f"h{i}"] for i in range(1, int(fields["n"]) + 1))
         return Reservation(
             result,
@@ -384,6 +402,7 @@ class RedisVerificationStore:
             salt=fields["salt"],
             code_digests=digests,
             settings=_protection_settings(settings),
+            window=counted,
         )
 
     @fail_closed
