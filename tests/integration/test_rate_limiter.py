@@ -244,3 +244,18 @@ def test_threads_hammering_different_limits_stay_exact(
     for thread in threads:
         thread.join()
     assert admitted == {"a": 9, "b": 9}
+
+
+def test_the_tally_keeps_the_last_ten_masked_destinations_and_a_refused_start_s_goes(
+    limiter: LimitsRateLimiter, redis_client: redis.Redis, clock: FixedClock
+) -> None:
+    for n in range(12):
+        limiter.hit([], [], clock.now, TallyHit("VA1", "+44740", 600, 120, 1, 0, f"+44••{n:02d}"))
+    refused = per_minute(1, "full")
+    limiter.hit([refused], [], clock.now)
+    hit = TallyHit("VA1", "+44740", 600, 120, 1, 0, "+44••99")
+    assert limiter.hit([refused], [], clock.now, hit).refused == refused
+    recent = redis_client.hget("it:fg:{VA1:+44740}:tally", "r")
+    # the refused start's note is gone (the one it pushed out is not restored: nine are left)
+    assert recent == "\n".join(f"+44••{n:02d}" for n in range(11, 2, -1)).encode()
+    assert limiter.hit([], [], clock.now, TallyHit("VA1", "+44740", 600, 120)).counts[0] == 12

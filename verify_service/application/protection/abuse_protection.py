@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 from verify_service.application.protection.ports import (
     BreakerTrip,
-    FraudGuardNote,
     FraudGuardStore,
     LimitOutcome,
     RateLimiter,
@@ -172,14 +171,13 @@ class AbuseProtection:
             return None
         return service.test_code_for(to)
 
-    def admit_start(
-        self, context: StartContext, facts: StartFacts, now_ms: int
-    ) -> FraudGuardNote | None:
-        """Raise the refusal of the first defence that refuses; count the start otherwise.
-        Returns what the start's write should note for Fraud Guard, if it watches it."""
+    def admit_start(self, context: StartContext, facts: StartFacts, now_ms: int) -> None:
+        """Raise the refusal of the first defence that refuses; count the start otherwise
+        (with its masked destination among the prefix's recent ones, if Fraud Guard watches
+        it)."""
         service = context.service
         if service is None:
-            return None
+            return
         country: str | None = None
         if facts.is_phone:
             number = describe(facts.to)
@@ -212,18 +210,19 @@ class AbuseProtection:
             # The approval rate is per verification: resends and fallback sends are not
             # counted, as one approval answers all of a verification's sends.
             counted = context.pending is None and not facts.fallback
-            tally = self._tally(
-                facts.service_sid, prefix, breaker.window_seconds, sends=int(counted)
+            tally = TallyHit(
+                facts.service_sid,
+                prefix,
+                breaker.window_seconds,
+                APPROVAL_GRACE_SECONDS,
+                sends=int(counted),
+                masked_destination=mask_destination(facts.to),
             )
         outcome = self._limiter.hit(limits, [], now_ms, tally)
         if outcome.refused is not None:
             raise _refusal(outcome.refused, outcome)
-        if not watch or prefix is None:
-            return None
-        self._maybe_trip(facts.service_sid, prefix, breaker, outcome.counts, now_ms)
-        return FraudGuardNote(
-            facts.service_sid, prefix, mask_destination(facts.to), breaker.window_seconds
-        )
+        if watch and prefix is not None:
+            self._maybe_trip(facts.service_sid, prefix, breaker, outcome.counts, now_ms)
 
     def _start_limits(
         self, service: Service, context: StartContext, facts: StartFacts, country: str | None

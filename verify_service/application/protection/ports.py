@@ -12,14 +12,6 @@ from verify_service.domain.protection.rate_limits import Bucket, RateLimit
 
 
 @dataclass(frozen=True, slots=True)
-class FraudGuardNote:
-    service_sid: str
-    prefix: str
-    masked_destination: str
-    keep_seconds: int
-
-
-@dataclass(frozen=True, slots=True)
 class WindowLimit:
     """At most `max` events per moving window of `interval_seconds`, for one scope.
 
@@ -55,6 +47,7 @@ class TallyHit:
     grace_seconds: int
     sends: int = 0
     approvals: int = 0
+    masked_destination: str = ""  # a start's, noted among the prefix's recent ones
 
 
 @dataclass(frozen=True, slots=True)

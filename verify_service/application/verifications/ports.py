@@ -9,7 +9,6 @@ from typing import Protocol
 
 from verify_service.application.protection.ports import (
     BreakerTrip,
-    FraudGuardNote,
     LimitOutcome,
     TallyHit,
     WindowLimit,
@@ -92,7 +91,6 @@ class StartWrite:
     tags_json: str | None
     fallback: FallbackStep | None = None  # the channel fallback step this send schedules
     # Fraud Guard: remember this masked destination among its prefix's recent ones.
-    fraud_guard_note: FraudGuardNote | None = None
     # Attempt history: the keyed digest `To` is searched by, and its country (phones).
     destination_digest: str | None = None
     country: str | None = None

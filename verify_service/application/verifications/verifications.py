@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from verify_service.application.attempts.attempts import destination_country, destination_digest
 from verify_service.application.ports import Clock
 from verify_service.application.protection.abuse_protection import AbuseProtection, StartFacts
-from verify_service.application.protection.ports import FraudGuardNote
 from verify_service.application.verifications.ports import (
     CodeHasher,
     DestinationLock,
@@ -154,7 +153,6 @@ class Verifications:
         )
         probe = self._protection.probe(facts)
         admitted = False
-        note: FraudGuardNote | None = None
         for _ in range(MAX_START_RACES):
             now_ms = self._clock.now_ms()
             context = self._store.prepare_protected_start(ref, now_ms, probe)
@@ -176,7 +174,7 @@ class Verifications:
             if not admitted and test_code is None:
                 # Last of the checks, so a malformed request is not counted; and counted
                 # once, however many races the write below loses.
-                note = self._protection.admit_start(context, facts, now_ms)
+                self._protection.admit_start(context, facts, now_ms)
                 admitted = True
             if pending is None:
                 sid, salt, is_new = (
@@ -220,7 +218,6 @@ class Verifications:
                 payee=payee,
                 locale=request.locale,
                 tags_json=tags_json,
-                fraud_guard_note=note,
                 destination_digest=destination_digest(self._keyring, address),
                 country=destination_country(request.channel, address),
                 fallback=None

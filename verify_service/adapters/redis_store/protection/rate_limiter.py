@@ -48,6 +48,8 @@ NAMESPACE = "limit"
 # A scope whose limits all allow at most this many events is one small string; a string
 # of 64 times is ~900 bytes, parsed whole by each hit (a list is read by index instead).
 SMALL_WINDOW_MAX = 64
+# The masked destinations a Fraud Guard trip shows (the prefix's last ones).
+RECENT_DESTINATIONS = 10
 # Fraud Guard's buckets: at least half the approval grace, and at most ~60 per window, so a
 # tally stays a small hash (listpack) whatever the window (600 s to a day).
 MIN_TALLY_BUCKET_MS = 60_000
@@ -88,8 +90,10 @@ def tally_bucket_ms(window_seconds: int) -> int:
     return max(MIN_TALLY_BUCKET_MS, -(-window_seconds * 1000 // TALLY_BUCKETS_PER_WINDOW))
 
 
-def tally_arguments(tally: TallyHit, now_ms: int, sends: int, approvals: int) -> list[Any]:
-    """ARGV of count_fraud_guard.lua."""
+def tally_arguments(
+    tally: TallyHit, now_ms: int, sends: int, approvals: int, take_back: bool = False
+) -> list[Any]:
+    """ARGV of count_fraud_guard.lua (`take_back`: the start's send and note)."""
     return [
         now_ms,
         tally.window_seconds * 1000,
@@ -97,6 +101,9 @@ def tally_arguments(tally: TallyHit, now_ms: int, sends: int, approvals: int) ->
         tally_bucket_ms(tally.window_seconds),
         sends,
         approvals,
+        tally.masked_destination,
+        RECENT_DESTINATIONS,
+        "1" if take_back else "0",
     ]
 
 
@@ -242,7 +249,7 @@ class LimitsRateLimiter:
             refusals[refused],
             admitted_scopes,
             admitted_large,
-            tally if tally is not None and tally.sends > 0 else None,
+            tally if tally is not None and (tally.sends > 0 or tally.masked_destination) else None,
             now_ms,
         )
         return LimitOutcome(refused, retry, tuple(counts))
@@ -268,10 +275,13 @@ class LimitsRateLimiter:
                 pipe.evalsha(small_sha, 1, self.scope_key(scope), now_ms, "release")
             for limit in large:
                 pipe.evalsha(release, 1, self.key(limit), now)
-            if tally is not None:
+            if tally is not None:  # its send, and its note among the recent destinations
                 key = self._fraud_guard_keys.tally(tally.service_sid, tally.prefix)
                 pipe.evalsha(
-                    self._scripts.sha(TALLY), 1, key, *tally_arguments(tally, now_ms, -1, 0)
+                    self._scripts.sha(TALLY),
+                    1,
+                    key,
+                    *tally_arguments(tally, now_ms, -tally.sends, 0, take_back=True),
                 )
             if read_large:
                 pipe.lindex(self.key(refused), refused.max - 1)

@@ -314,8 +314,6 @@ class RedisVerificationStore:
                 )
             elif delivery is not None:
                 self._outbox.queue_commands(pipe, delivery)
-            if write.fraud_guard_note is not None and self._fraud_guard is not None:
-                self._fraud_guard.queue_destination_note(pipe, write.fraud_guard_note)
 
         reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
