@@ -15,6 +15,7 @@ Order of a start's defences (docs/abuse-protection.md):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from verify_service.application.verifications.ports import (
     ProtectionSettings,
     StartContext,
     StartProbe,
+    TallyCorrection,
 )
 from verify_service.domain.destinations import mask_destination
 from verify_service.domain.errors import (
@@ -43,6 +45,7 @@ from verify_service.domain.errors import (
     MaxSendAttemptsReached,
     RateLimitExceeded,
     StoreUnavailable,
+    VerifyError,
 )
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
@@ -60,6 +63,7 @@ from verify_service.domain.protection.number_intelligence import (
     require_deliverable,
 )
 from verify_service.domain.protection.protection_settings import FraudGuardMode
+from verify_service.domain.protection.rate_limits import RateLimit
 from verify_service.domain.service import Service
 
 log = logging.getLogger(__name__)
@@ -138,6 +142,8 @@ class AbuseProtection:
         self._allow_test_destinations = allow_test_destinations
         # The protection settings each service had at its last check in this process.
         self._check_settings: dict[str, ProtectionSettings] = {}
+        # The service and rate limits each service had at its last start in this process.
+        self._start_settings: dict[str, tuple[Service, tuple[RateLimit, ...]]] = {}
 
     # -- tallies (shared by starts and approvals) -----------------------------------------
 
@@ -154,15 +160,34 @@ class AbuseProtection:
     # -- start ------------------------------------------------------------------------------
 
     def probe(self, facts: StartFacts) -> StartProbe:
-        """What the start's first read fetches for protection (no extra round trip)."""
+        """What the start's first read fetches for protection, and the limits (with Fraud
+        Guard's tally) it counts in that same round trip, as this process last saw the
+        service's settings (none on its first start here). `admit_start` confirms them
+        against the service read with them, and counts afresh only if they changed."""
+        limits, tally = self._plan(facts)
         if not facts.is_phone:
-            return StartProbe()
+            return StartProbe(limits=limits, tally=tally)
         fields = safe_list_fields(self._keyring, facts.to)
         return StartProbe(
             safe_list_field=fields[0],
             safe_list_others=tuple(fields[1:]),
             prefix=destination_prefix(facts.to) if facts.risk_check else None,
+            limits=limits,
+            tally=tally,
         )
+
+    def _plan(self, facts: StartFacts) -> tuple[tuple[WindowLimit, ...], TallyHit | None]:
+        """The limits and tally of `_judge` with the service as last read here, assuming
+        a new verification, no block and no safe-list entry (what most starts find)."""
+        cached = self._start_settings.get(facts.service_sid)
+        if cached is None or self.test_code(cached[0], facts.to) is not None:
+            return (), None
+        context = StartContext(service=cached[0], pending=None, rate_limits=cached[1])
+        try:
+            limits, tally, _breaker_settings = self._judge(cached[0], context, facts, 0)
+        except (VerifyError, ValueError):
+            return (), None  # refused before counting: nothing to count early
+        return tuple(limits), tally
 
     def safe_list_field(self, e164: str) -> str:
         return safe_list_field(self._keyring, e164)
@@ -173,13 +198,12 @@ class AbuseProtection:
             return None
         return service.test_code_for(to)
 
-    def admit_start(self, context: StartContext, facts: StartFacts, now_ms: int) -> None:
-        """Raise the refusal of the first defence that refuses; count the start otherwise
-        (with its masked destination among the prefix's recent ones, if Fraud Guard watches
-        it)."""
-        service = context.service
-        if service is None:
-            return
+    def _judge(
+        self, service: Service, context: StartContext, facts: StartFacts, now_ms: int
+    ) -> tuple[list[WindowLimit], TallyHit | None, BreakerSettings]:
+        """Raise the refusal of the first defence before the limits that refuses; the
+        limits to count and Fraud Guard's tally otherwise (None: the prefix is not
+        watched)."""
         country: str | None = None
         if facts.is_phone:
             number = describe(facts.to)
@@ -199,32 +223,73 @@ class AbuseProtection:
                 raise GeoPermissionDenied(country or "001", facts.channel.value)
             _refuse_if_blocked(context.block, breaker, now_ms)
         limits = self._start_limits(service, context, facts, country)
-        tally: TallyHit | None = None
         prefix = destination_prefix(facts.to) if facts.is_phone and not bypass else None
         # A record of the service's current mode means the prefix is judged already; a
         # monitor-mode record gives way when the service switches to block mode.
-        watch = (
-            prefix is not None
-            and breaker.mode is not FraudGuardMode.OFF
-            and (context.block is None or context.block.mode != breaker.mode.value)
+        if (
+            prefix is None
+            or breaker.mode is FraudGuardMode.OFF
+            or (context.block is not None and context.block.mode == breaker.mode.value)
+        ):
+            return limits, None, breaker
+        # The approval rate is per verification: resends and fallback sends are not
+        # counted, as one approval answers all of a verification's sends.
+        counted = context.pending is None and not facts.fallback
+        tally = TallyHit(
+            facts.service_sid,
+            prefix,
+            breaker.window_seconds,
+            APPROVAL_GRACE_SECONDS,
+            sends=int(counted),
+            masked_destination=mask_destination(facts.to),
         )
-        if watch and prefix is not None:
-            # The approval rate is per verification: resends and fallback sends are not
-            # counted, as one approval answers all of a verification's sends.
-            counted = context.pending is None and not facts.fallback
-            tally = TallyHit(
-                facts.service_sid,
-                prefix,
-                breaker.window_seconds,
-                APPROVAL_GRACE_SECONDS,
-                sends=int(counted),
-                masked_destination=mask_destination(facts.to),
-            )
-        outcome = self._limiter.hit(limits, [], now_ms, tally)
+        return limits, tally, breaker
+
+    def admit_start(
+        self, context: StartContext, facts: StartFacts, probe: StartProbe, now_ms: int
+    ) -> TallyCorrection | None:
+        """Raise the refusal of the first defence that refuses; count the start otherwise
+        (with its masked destination among the prefix's recent ones, if Fraud Guard watches
+        it). What `probe` counted with the read (`context.counted`) stands when it is what
+        the service read asks for; otherwise it is taken back and the start counted afresh
+        (one more round trip: the settings changed). Returns what the write's round trip
+        must take back of the early tally (a resend, a number not watched), if anything."""
+        service = context.service
+        if service is None:
+            self.take_back_start(context, probe)
+            return None
+        if len(self._start_settings) >= MAX_CACHED_SETTINGS:
+            self._start_settings.clear()
+        self._start_settings[facts.service_sid] = (service, context.rate_limits)
+        try:
+            limits, tally, breaker = self._judge(service, context, facts, now_ms)
+        except Exception:
+            self.take_back_start(context, probe)
+            raise
+        early = context.counted
+        stands, correction = (
+            _tally_correction(probe.tally, tally, context.counted_ms)
+            if early is not None and tuple(limits) == probe.limits
+            else (False, None)
+        )
+        if early is not None and stands:
+            outcome = early
+        else:
+            self.take_back_start(context, probe)
+            outcome = self._limiter.hit(limits, [], now_ms, tally)
         if outcome.refused is not None:
             raise _refusal(outcome.refused, outcome)
-        if watch and prefix is not None:
-            self._maybe_trip(facts.service_sid, prefix, breaker, outcome.counts, now_ms)
+        if tally is not None:
+            self._maybe_trip(facts.service_sid, tally.prefix, breaker, outcome.counts, now_ms)
+        return correction
+
+    def take_back_start(self, context: StartContext, probe: StartProbe) -> None:
+        """Take back what the start's read counted (`probe`), when it counted and admitted:
+        the start is refused after all, or its settings changed (one more round trip)."""
+        counted = context.counted
+        if counted is None or counted.refused is not None:
+            return
+        self._limiter.take_back(probe.limits, probe.tally, context.counted_ms)
 
     def _start_limits(
         self, service: Service, context: StartContext, facts: StartFacts, country: str | None
@@ -448,6 +513,26 @@ class AbuseProtection:
             self._limiter.hit([], [], now_ms, tally)
         except StoreUnavailable:
             log.warning("fraud guard: an approval of service %s was not counted", service_sid)
+
+
+def _tally_correction(
+    planned: TallyHit | None, actual: TallyHit | None, counted_ms: int
+) -> tuple[bool, TallyCorrection | None]:
+    """Whether the tally counted early (`planned`) stands for `actual`, and what the write
+    must take back of it for that (None: nothing). It does not stand when taking back is
+    not enough (another prefix, window or destination, or a send not counted): count
+    afresh."""
+    if planned is None:
+        return actual is None, None
+    if actual is None:  # not watched after all (safe-listed, a block in force)
+        return True, TallyCorrection(dataclasses.replace(planned, sends=-planned.sends), counted_ms)
+    if dataclasses.replace(actual, sends=planned.sends) != planned or actual.sends > planned.sends:
+        return False, None
+    if actual.sends == planned.sends:
+        return True, None
+    # A resend: its send is not counted, its note stays.
+    taken = dataclasses.replace(planned, sends=actual.sends - planned.sends, masked_destination="")
+    return True, TallyCorrection(taken, counted_ms)
 
 
 def _seconds_until(until_ms: int, now_ms: int) -> int:

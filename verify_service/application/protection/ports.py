@@ -78,6 +78,11 @@ class RateLimiter(Protocol):
         """Clear a prefix's Fraud Guard tally."""
         ...
 
+    def take_back(self, limits: Sequence[WindowLimit], tally: TallyHit | None, now_ms: int) -> None:
+        """Take back everything an admitted `hit(limits, [], now_ms, tally)` counted (the
+        request was refused after all), in one round trip."""
+        ...
+
     def release(self, limit: WindowLimit, now_ms: int) -> None:
         """Take back one event `hit` counted at `now_ms` (the request it admitted was not
         answered after all)."""

@@ -155,12 +155,19 @@ class VerificationStore(Protocol):
         self, ref: VerificationRef, now_ms: int, probe: StartProbe
     ) -> StartContext:
         """`prepare_start` plus the service's rate limits and what `probe` asks for, in the
-        same round trip."""
+        same round trip: `probe.limits` and `probe.tally` are counted there too
+        (`StartContext.counted`)."""
         ...
 
-    def start_or_resend(self, write: StartWrite, delivery: DeliveryJob | None) -> StartOutcome:
+    def start_or_resend(
+        self,
+        write: StartWrite,
+        delivery: DeliveryJob | None,
+        correction: TallyCorrection | None = None,
+    ) -> StartOutcome:
         """Record the send and queue its delivery (None: a test destination, nothing to
-        send) in one round trip. The delivery is queued
+        send) in one round trip, with `correction` to the start's early tally. The delivery
+        is queued
         even when the script refuses (a race): the worker drops a delivery whose attempt
         the verification does not hold. `write.fallback`, if any, is scheduled once the
         send is accepted (a refused start schedules nothing)."""
@@ -223,6 +230,20 @@ class StartProbe:
     # The number's fields under the ring's other keys (one HMGET with the first).
     safe_list_others: tuple[str, ...] = ()
     prefix: str | None = None
+    # The limits (and Fraud Guard tally) to count in the same round trip, as this process
+    # last saw the service's settings: confirmed, or taken back, once the read is in.
+    limits: tuple[WindowLimit, ...] = ()
+    tally: TallyHit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TallyCorrection:
+    """What a start's early tally counted too much, taken back in the write's round trip:
+    a resend is not a new send, a safe-listed number is not watched (`sends` negative; the
+    note of `masked_destination` too when not empty). `counted_ms`: when it was counted."""
+
+    tally: TallyHit
+    counted_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,3 +254,6 @@ class StartContext:
     safe_listed: bool = False
     block: BreakerTrip | None = None
     lock: DestinationLock | None = None  # a canceled locked verification's, still lasting
+    # What the probe's limits answered (None: none were counted), and when they were.
+    counted: LimitOutcome | None = None
+    counted_ms: int = 0

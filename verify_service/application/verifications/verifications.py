@@ -16,9 +16,11 @@ from verify_service.application.verifications.ports import (
     DestinationLock,
     PendingSnapshot,
     ReserveResult,
+    StartContext,
     StartProbe,
     StartResult,
     StartWrite,
+    TallyCorrection,
     VerificationRef,
     VerificationStore,
 )
@@ -151,30 +153,27 @@ class Verifications:
             risk_check=request.risk_check,
             fallback=request.resend_of is not None,
         )
-        probe = self._protection.probe(facts)
+        probe = counted_probe = self._protection.probe(facts)
         admitted = False
+        correction: TallyCorrection | None = None
         for _ in range(MAX_START_RACES):
             now_ms = self._clock.now_ms()
             context = self._store.prepare_protected_start(ref, now_ms, probe)
-            service, pending = context.service, context.pending
-            if service is None:
-                raise NotFound
-            _require_resend_target(request, pending)
-            _refuse_while_locked(context.lock, now_ms)
-            if request.resend_only and pending is None:
-                raise NotFound  # nothing to resend: a resender never creates a verification
-            _refuse_from_snapshot(pending, now_ms)
-            # A resend goes to the address the verification was started for, whatever
-            # spelling of the mailbox asked for it (docs/abuse-protection.md).
-            address = _delivery_address(pending, to)
-            test_code = self._test_code(service, to, address)
-            code = test_code or self._code_for(service, request)
-            amount, payee = self._psd2_terms(service, request.amount, request.payee)
-            _require_sendable_stored_text(service, friendly_name, pending)
-            if not admitted and test_code is None:
+            # Only the first read counts the probe's limits (admit_start settles them).
+            probe = dataclasses.replace(probe, limits=(), tally=None)
+            try:
+                service, pending, address, test_code, code, amount, payee = self._admissible(
+                    request, context, to, friendly_name, now_ms
+                )
+            except Exception:
+                self._protection.take_back_start(context, counted_probe)
+                raise
+            if admitted or test_code is not None:
+                self._protection.take_back_start(context, counted_probe)
+            else:
                 # Last of the checks, so a malformed request is not counted; and counted
                 # once, however many races the write below loses.
-                self._protection.admit_start(context, facts, now_ms)
+                correction = self._protection.admit_start(context, facts, counted_probe, now_ms)
                 admitted = True
             if pending is None:
                 sid, salt, is_new = (
@@ -239,7 +238,10 @@ class Verifications:
                 message=message,
                 enqueued_ms=now_ms,
             )
-            outcome = self._store.start_or_resend(write, None if test_code else delivery)
+            outcome = self._store.start_or_resend(
+                write, None if test_code else delivery, correction
+            )
+            correction = None  # taken back once, whatever races the write loses
             if outcome.result is StartResult.CONFLICT:
                 continue
             if outcome.result is StartResult.LOCKED:
@@ -251,6 +253,34 @@ class Verifications:
             _log_start(outcome.result, write, test_code is not None)
             return _with_lookup(outcome.verification, service)
         raise TooManyConcurrentRequests
+
+    def _admissible(
+        self,
+        request: StartRequest,
+        context: StartContext,
+        to: str,
+        friendly_name: str | None,
+        now_ms: int,
+    ) -> tuple[Service, PendingSnapshot | None, str, str | None, str, str | None, str | None]:
+        """Every refusal a start's read decides (before protection's): the service, the
+        pending verification, the address to send to, the test code if any, the code, and
+        the PSD2 terms."""
+        service, pending = context.service, context.pending
+        if service is None:
+            raise NotFound
+        _require_resend_target(request, pending)
+        _refuse_while_locked(context.lock, now_ms)
+        if request.resend_only and pending is None:
+            raise NotFound  # nothing to resend: a resender never creates a verification
+        _refuse_from_snapshot(pending, now_ms)
+        # A resend goes to the address the verification was started for, whatever
+        # spelling of the mailbox asked for it (docs/abuse-protection.md).
+        address = _delivery_address(pending, to)
+        test_code = self._test_code(service, to, address)
+        code = test_code or self._code_for(service, request)
+        amount, payee = self._psd2_terms(service, request.amount, request.payee)
+        _require_sendable_stored_text(service, friendly_name, pending)
+        return service, pending, address, test_code, code, amount, payee
 
     def _test_code(self, service: Service, to: str, address: str) -> str | None:
         """The fixed code when the verification's address is a test destination (exactly,

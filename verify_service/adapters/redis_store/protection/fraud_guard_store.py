@@ -66,6 +66,16 @@ class RedisFraudGuardStore:
             *tally_arguments(tally, now_ms, 0, approvals),
         )
 
+    def queue_correction(self, pipe: Any, tally: TallyHit, counted_ms: int) -> None:
+        """Take back, in a caller's pipeline, what a start's tally counted too much (its
+        send, and its note when `tally.masked_destination` is set), at the time counted."""
+        pipe.evalsha(
+            self._scripts.sha(TALLY),
+            1,
+            self._keys.tally(tally.service_sid, tally.prefix),
+            *tally_arguments(tally, counted_ms, tally.sends, 0, take_back=True),
+        )
+
     @fail_closed
     def take_back_approval(self, tally: TallyHit, now_ms: int) -> None:
         self._scripts.run(

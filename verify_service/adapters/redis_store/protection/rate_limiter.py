@@ -20,7 +20,7 @@ is atomic on its own key, so N concurrent hits on a limit of Max M admit exactly
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import redis
@@ -54,6 +54,8 @@ RECENT_DESTINATIONS = 10
 # tally stays a small hash (listpack) whatever the window (600 s to a day).
 MIN_TALLY_BUCKET_MS = 60_000
 TALLY_BUCKETS_PER_WINDOW = 60
+# What `take_back` passes as the refused limit: no window is read.
+_NO_LIMIT = WindowLimit("", (), 0, 0)
 
 
 class _ClockedRedisStorage(RedisStorage):
@@ -187,51 +189,84 @@ class LimitsRateLimiter:
     ) -> LimitOutcome:
         if not limits and not reads and tally is None:
             return LimitOutcome()
+        finish: list[Callable[[Iterator[Any]], LimitOutcome]] = []
+
+        def build(pipe: Any) -> None:
+            finish.append(self.queue(pipe, limits, reads, now_ms, tally))
+
+        replies = self._scripts.run_pipeline(self._client, build)
+        return finish[0](iter(replies))
+
+    def queue(
+        self,
+        pipe: Any,
+        limits: Sequence[WindowLimit],
+        reads: Sequence[WindowCount],
+        now_ms: int,
+        tally: TallyHit | None = None,
+    ) -> Callable[[Iterator[Any]], LimitOutcome]:
+        """Queue `hit` in a caller's pipeline (a start's first read); the function returned
+        takes the pipeline's replies from that point and answers what `hit` would (taking
+        back, in one more round trip, what a refused request counted)."""
         now_ms = int(now_ms)
         now = now_ms / 1000
         small, large = self._groups(limits)
         acquire, window = self._scripts.sha(ACQUIRE), self._scripts.sha(WINDOW)
         small_sha, tally_sha = self._scripts.sha(SMALL), self._scripts.sha(TALLY)
         tally_key = self._fraud_guard_keys.tally(tally.service_sid, tally.prefix) if tally else ""
-
-        def build(pipe: Any) -> None:
-            for scope, group in small.items():
-                pipe.evalsha(small_sha, 1, self.scope_key(scope), *_small_args(group, now_ms))
-            for limit in large:
-                pipe.evalsha(acquire, 1, self.key(limit), now, limit.max, limit.interval_seconds, 1)
-            for read in reads:
-                if read.window.scope in small or read.window.max <= SMALL_WINDOW_MAX:
-                    pipe.evalsha(
-                        small_sha,
-                        1,
-                        self.scope_key(read.window.scope),
-                        now_ms,
-                        "count",
-                        read.seconds * 1000,
-                    )
-                else:
-                    key = self.key(read.window)
-                    pipe.evalsha(window, 1, key, now - read.seconds, read.window.max)
-            if tally is not None:
+        for scope, group in small.items():
+            pipe.evalsha(small_sha, 1, self.scope_key(scope), *_small_args(group, now_ms))
+        for limit in large:
+            pipe.evalsha(acquire, 1, self.key(limit), now, limit.max, limit.interval_seconds, 1)
+        for read in reads:
+            if read.window.scope in small or read.window.max <= SMALL_WINDOW_MAX:
                 pipe.evalsha(
-                    tally_sha,
+                    small_sha,
                     1,
-                    tally_key,
-                    *tally_arguments(tally, now_ms, tally.sends, tally.approvals),
+                    self.scope_key(read.window.scope),
+                    now_ms,
+                    "count",
+                    read.seconds * 1000,
                 )
+            else:
+                key = self.key(read.window)
+                pipe.evalsha(window, 1, key, now - read.seconds, read.window.max)
+        if tally is not None:
+            pipe.evalsha(
+                tally_sha,
+                1,
+                tally_key,
+                *tally_arguments(tally, now_ms, tally.sends, tally.approvals),
+            )
 
-        results = iter(self._scripts.run_pipeline(self._client, build))
+        def finish(results: Iterator[Any]) -> LimitOutcome:
+            return self._outcome(limits, reads, now_ms, tally, small, large, results)
+
+        return finish
+
+    def _outcome(
+        self,
+        limits: Sequence[WindowLimit],
+        reads: Sequence[WindowCount],
+        now_ms: int,
+        tally: TallyHit | None,
+        small: dict[tuple[str, ...], list[WindowLimit]],
+        large: list[WindowLimit],
+        results: Iterator[Any],
+    ) -> LimitOutcome:
         refusals: dict[WindowLimit, int] = {}  # refused limit -> Retry-After
         admitted_scopes: list[tuple[str, ...]] = []
         for scope, group in small.items():
-            refusal = _small_refusal(group, next(results), now_ms)
+            reply = next(results)
+            refusal = _small_refusal(group, reply, now_ms)
             if refusal is None:
                 admitted_scopes.append(scope)
             else:
                 refusals[refusal[0]] = refusal[1]
         admitted_large: list[WindowLimit] = []
         for limit in large:
-            if next(results):
+            reply = next(results)
+            if reply:
                 admitted_large.append(limit)
             elif limit.enforced:
                 refusals[limit] = 0  # read below
@@ -240,7 +275,8 @@ class LimitsRateLimiter:
             reply = next(results)
             counts.append(int(reply[1]) if isinstance(reply, list) and reply else int(reply or 0))
         if tally is not None:
-            counts += [int(value) for value in next(results)]
+            reply = next(results)
+            counts += [int(value) for value in reply]
         refused = next((limit for limit in limits if limit in refusals), None)
         if refused is None:
             return LimitOutcome(None, 0, tuple(counts))
@@ -253,6 +289,17 @@ class LimitsRateLimiter:
             now_ms,
         )
         return LimitOutcome(refused, retry, tuple(counts))
+
+    @fail_closed
+    def take_back(self, limits: Sequence[WindowLimit], tally: TallyHit | None, now_ms: int) -> None:
+        """Take back everything an admitted `hit(limits, [], now_ms, tally)` counted (the
+        request was refused afterwards), in one round trip."""
+        small, large = self._groups(limits)
+        if tally is not None and tally.sends <= 0 and not tally.masked_destination:
+            tally = None
+        if not small and not large and tally is None:
+            return
+        self._take_back(_NO_LIMIT, 1, list(small), large, tally, now_ms)
 
     def _take_back(
         self,

@@ -40,6 +40,7 @@ from verify_service.application.verifications.ports import (
     StartProbe,
     StartResult,
     StartWrite,
+    TallyCorrection,
     VerificationRef,
 )
 from verify_service.domain.delivery.delivery import DeliveryJob
@@ -230,19 +231,26 @@ class RedisVerificationStore:
     ) -> StartContext:
         """One round trip: the service, its rate limits, the pending verification, and what
         `probe` asks for (safe-list membership, the prefix's Fraud Guard record)."""
-        pipe = self._client.pipeline(transaction=False)
-        pipe.hgetall(self._keys.service(ref.service_sid))
-        pipe.hgetall(self._keys.rate_limits(ref.service_sid))
-        pipe.hmget(
-            self._keys.verification(ref), "sid", "salt", "ex", "n", "c", "am", "pa", "lo", "to"
-        )
-        pipe.get(self._keys.lock(ref))
-        if probe.safe_list_field is not None:
-            fields = [probe.safe_list_field, *probe.safe_list_others]
-            pipe.hmget(self._keys.safe_list(), fields)
-        if probe.prefix is not None and self._fraud_guard is not None:
-            self._fraud_guard.queue_block_read(pipe, ref.service_sid, probe.prefix)
-        replies = pipe.execute()
+        limiter = self._limiter if probe.limits or probe.tally is not None else None
+        finish: Any = None
+
+        def build(pipe: Any) -> None:
+            nonlocal finish
+            pipe.hgetall(self._keys.service(ref.service_sid))
+            pipe.hgetall(self._keys.rate_limits(ref.service_sid))
+            pipe.hmget(
+                self._keys.verification(ref), "sid", "salt", "ex", "n", "c", "am", "pa", "lo", "to"
+            )
+            pipe.get(self._keys.lock(ref))
+            if probe.safe_list_field is not None:
+                fields = [probe.safe_list_field, *probe.safe_list_others]
+                pipe.hmget(self._keys.safe_list(), fields)
+            if probe.prefix is not None and self._fraud_guard is not None:
+                self._fraud_guard.queue_block_read(pipe, ref.service_sid, probe.prefix)
+            if limiter is not None:
+                finish = limiter.queue(pipe, probe.limits, [], now_ms, probe.tally)
+
+        replies = self._scripts.run_pipeline(self._client, build)
         raw_service, raw_limits, pending_fields, lock = replies[:4]
         rest = iter(replies[4:])
         safe_listed = (
@@ -255,6 +263,7 @@ class RedisVerificationStore:
             if probe.prefix is not None and self._fraud_guard is not None
             else None
         )
+        counted = finish(rest) if finish is not None else None
         service = (
             _decoded_once("service", raw_service, lambda: decode_service(raw_service))
             if raw_service
@@ -274,10 +283,17 @@ class RedisVerificationStore:
             safe_listed=safe_listed,
             block=block,
             lock=_lock(lock, now_ms),
+            counted=counted,
+            counted_ms=now_ms,
         )
 
     @fail_closed
-    def start_or_resend(self, write: StartWrite, delivery: DeliveryJob | None) -> StartOutcome:
+    def start_or_resend(
+        self,
+        write: StartWrite,
+        delivery: DeliveryJob | None,
+        correction: TallyCorrection | None = None,
+    ) -> StartOutcome:
         sha = self._scripts.sha("start_or_resend")
         key = self._keys.verification(write.ref)
         args: list[Any] = [
@@ -319,6 +335,8 @@ class RedisVerificationStore:
                 )
             elif delivery is not None:
                 self._outbox.queue_commands(pipe, delivery)
+            if correction is not None and self._fraud_guard is not None:
+                self._fraud_guard.queue_correction(pipe, correction.tally, correction.counted_ms)
 
         reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
