@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -9,6 +12,31 @@ from verify_service.domain.errors import InvalidParameter
 from verify_service.domain.models import Channel
 
 _MAX_EMAIL_LENGTH = 254
+# Numbers whose parse a process keeps: a start reads its number's validity, region, line
+# type and country; each costs a metadata search, done once per number (docs/performance.md).
+_PARSED_NUMBERS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedNumber:
+    """A phone number as phonenumbers reads it, once per process (never changed)."""
+
+    number: phonenumbers.PhoneNumber
+    region: str | None  # phonenumbers.region_code_for_number
+    number_type: int  # phonenumbers.number_type (PhoneNumberType)
+
+
+@lru_cache(maxsize=_PARSED_NUMBERS)
+def parse_number(text: str) -> ParsedNumber | None:
+    """`text` parsed as an international number (None: not one), with its region and
+    line type: shared by normalisation, number intelligence and locale resolution."""
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return ParsedNumber(
+        number, phonenumbers.region_code_for_number(number), phonenumbers.number_type(number)
+    )
 
 
 def normalize_phone(value: str) -> str:
@@ -16,13 +44,13 @@ def normalize_phone(value: str) -> str:
     candidate = value.strip()
     if not candidate.startswith("+"):
         raise InvalidParameter("To", "an E.164 phone number starts with +")
-    try:
-        number = phonenumbers.parse(candidate, None)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidParameter("To", "not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
+    parsed = parse_number(candidate)
+    if parsed is None:
+        raise InvalidParameter("To", "not a phone number")
+    # phonenumbers.is_valid_number: a region for the number, and a known line type there.
+    if parsed.region is None or parsed.number_type == phonenumbers.PhoneNumberType.UNKNOWN:
         raise InvalidParameter("To", "not a valid number for its region")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(parsed.number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalize_email(value: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Collection
 
 import phonenumbers
 
+from verify_service.domain.destinations import parse_number
 from verify_service.domain.models import Channel
 
 DEFAULT_LOCALE = "en"
@@ -72,14 +73,13 @@ def region_of(destination: str) -> str | None:
     """The ISO 3166 region of an E.164 number, or None (e-mail, non-geographic numbers)."""
     if "@" in destination:
         return None
-    try:
-        number = phonenumbers.parse(destination, None)
-    except phonenumbers.NumberParseException:
+    parsed = parse_number(destination)
+    if parsed is None:
         return None
     # An unassigned range has no region of its own; its country code still names one.
-    region: str = phonenumbers.region_code_for_number(
-        number
-    ) or phonenumbers.region_code_for_country_code(number.country_code or 0)
+    region: str = parsed.region or phonenumbers.region_code_for_country_code(
+        parsed.number.country_code or 0
+    )
     return region
 
 

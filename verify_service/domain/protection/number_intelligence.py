@@ -18,6 +18,7 @@ from typing import Any
 import phonenumbers
 from phonenumbers import PhoneNumberType, carrier
 
+from verify_service.domain.destinations import parse_number
 from verify_service.domain.errors import InvalidParameter
 
 _CACHE_SIZE = 4096
@@ -113,14 +114,13 @@ def describe(e164: str, with_carrier: bool = False) -> NumberFacts:
 
     The carrier's name costs as much again as the rest (another metadata search), and only
     the `lookup` object shows it, so it is looked up only `with_carrier`."""
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
+    parsed = parse_number(e164)
+    if parsed is None:
         return _UNKNOWN
-    region = phonenumbers.region_code_for_number(number)
+    region = parsed.region
     country = None if region is None or region in _NO_COUNTRY else region
-    line_type = _LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
-    name = (carrier.name_for_number(number, "en") or None) if with_carrier else None
+    line_type = _LINE_TYPES.get(parsed.number_type, "unknown")
+    name = (carrier.name_for_number(parsed.number, "en") or None) if with_carrier else None
     mcc = (
         _MCC_BY_REGION.get(country)
         if country is not None and line_type in _MOBILE_LINE_TYPES
