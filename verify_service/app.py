@@ -159,14 +159,6 @@ def build_container(
     keyring = Keyring.from_secret(settings.secret_key)
     scripts = ScriptBook()
     keys = KeySpace(settings.key_prefix)
-    outbox = RedisDeliveryQueue(
-        client,
-        scripts,
-        OutboxKeys(settings.key_prefix),
-        DestinationCipher(keyring.outbox_encryption_key),
-        # Attempts' status records are the attempt history: kept for the retention period.
-        settings.attempt_retention_days * DAY_MS,
-    )
     history = RedisAttemptHistory(
         client,
         scripts,
@@ -174,6 +166,14 @@ def build_container(
         HistoryKeys(settings.key_prefix),
         DestinationCipher(keyring.destination_encryption_key),
         settings.attempt_retention_days * DAY_MS,
+    )
+    outbox = RedisDeliveryQueue(
+        client,
+        scripts,
+        OutboxKeys(settings.key_prefix),
+        DestinationCipher(keyring.outbox_encryption_key),
+        # Attempts' delivery status lives in their attempt history records.
+        history.records,
     )
     fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
     fraud_guard = RedisFraudGuardStore(client, scripts, FraudGuardKeys(settings.key_prefix))

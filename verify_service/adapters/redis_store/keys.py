@@ -4,6 +4,7 @@ one slot: a verification's tag is `{service sid:destination tag}`; services shar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from verify_service.application.verifications.ports import VerificationRef
 
@@ -70,9 +71,6 @@ class OutboxKeys:
     @property
     def dead_letters(self) -> str:
         return f"{self.prefix}:{{outbox}}:dead-letters"
-
-    def attempt(self, attempt_sid: str) -> str:
-        return f"{self.prefix}:att:{{{attempt_sid}}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,20 +139,20 @@ class ApiKeyKeys:
 
 @dataclass(frozen=True, slots=True)
 class HistoryKeys:
-    """The attempt history's indexes (sorted sets of `VL` sids by creation time), under one
-    hash tag so one script updates them all; a destination is named by a keyed digest."""
+    """The attempt history, in buckets of one service and one UTC hour: a stream of the
+    attempts' records (entry ids are creation times) and a hash of their delivery status
+    (by attempt key), both under the bucket's hash tag `{service locator:yyyymmddhh}`, so one
+    script writes them and each bucket sits in its own Cluster slot. A bucket expires whole,
+    at the end of its hour plus the retention period."""
 
     prefix: str = "vs"
 
-    @property
-    def all(self) -> str:
-        return f"{self.prefix}:{{hist}}:all"
+    def _bucket(self, service_locator: str, hour: int) -> str:
+        when = datetime.fromtimestamp(hour * 3600, UTC).strftime("%Y%m%d%H")
+        return f"{self.prefix}:h:{{{service_locator}:{when}}}"
 
-    def service(self, service_sid: str) -> str:
-        return f"{self.prefix}:{{hist}}:svc:{service_sid}"
+    def records(self, service_locator: str, hour: int) -> str:
+        return self._bucket(service_locator, hour) + ":r"
 
-    def destination(self, digest: str) -> str:
-        return f"{self.prefix}:{{hist}}:to:{digest}"
-
-    def verification(self, verification_sid: str) -> str:
-        return f"{self.prefix}:{{hist}}:ve:{verification_sid}"
+    def statuses(self, service_locator: str, hour: int) -> str:
+        return self._bucket(service_locator, hour) + ":s"
