@@ -17,6 +17,7 @@ so retention is whole buckets expiring: nothing is trimmed, nothing refreshed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +30,12 @@ from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.domain import sids
 
 DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000
-_SEPARATOR = "\x1f"
-_STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
+_SEPARATOR = b"\x1f"
+_SID_MARKERS = {"SM": 1, "MM": 2, "CA": 3}
+_MARKER_PREFIXES = {marker: prefix for prefix, marker in _SID_MARKERS.items()}
+# The entry's time in the status: ms after the bucket's start in 5 base-36 digits (16.8 h).
+_ENTRY_MS_LIMIT = 36**5
+_TWILIO_SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 _STATUS_LETTER = {"queued": "q", "sent": "s", "delivered": "d", "undelivered": "u", "failed": "f"}
 _LETTER_STATUS = {letter: status for status, letter in _STATUS_LETTER.items()}
 # Channels by one byte in the packed record (a new channel needs a new byte here).
@@ -103,33 +108,62 @@ def unpack_record(blob: bytes) -> PackedRecord | None:
     )
 
 
+def pack_message_id(value: str) -> bytes:
+    """A provider message id as the status keeps it: a Twilio-style sid (two letters, 32 hex
+    digits) in 17 bytes (SM, MM, CA) or 19, anything else as its text (never starting with a
+    marker byte)."""
+    if _TWILIO_SID.fullmatch(value):
+        marker = _SID_MARKERS.get(value[:2])
+        head = bytes([marker]) if marker else b"\x04" + value[:2].encode("ascii")
+        return head + bytes.fromhex(value[2:])
+    return value.lstrip("\x01\x02\x03\x04").encode("utf-8")
+
+
+def unpack_message_id(value: bytes) -> str:
+    if len(value) == 17 and value[0] in _MARKER_PREFIXES:
+        return _MARKER_PREFIXES[value[0]] + value[1:].hex()
+    if len(value) == 19 and value[0] == 4:
+        return value[1:3].decode("ascii", "replace") + value[3:].hex()
+    return value.decode("utf-8", "replace")
+
+
 def decode_status(raw: bytes, hour_start_ms: int) -> dict[str, str]:
-    """The status value as the fields of the former status hash (times in epoch ms)."""
-    parts = raw.decode("utf-8").split(_SEPARATOR)
-    if len(parts) != 11:
+    """The status value (record_attempt.lua) as the fields of the former per-attempt status
+    hash, times in epoch ms: status, ca, ua, t_<status>, provider, pmid, err."""
+    status = _LETTER_STATUS.get(raw[:1].decode("ascii", "replace"))
+    parts = raw[7:].split(_SEPARATOR, 6)
+    if status is None or len(parts) != 7 or raw[6:7] != _SEPARATOR:
         return {}
-    entry_ms, _seq, rank, letter, updated, queued, sent, final, provider, pmid, err = parts
-    status = _LETTER_STATUS.get(letter, "queued")
-    fields = {
-        "ca": str(hour_start_ms + int(entry_ms)),
-        "status": status,
-        "rank": rank,
-        "ua": str(hour_start_ms + int(updated)),
-    }
-    for name, offset in (("t_queued", queued), ("t_sent", sent)):
-        if offset:
-            fields[name] = str(hour_start_ms + int(offset))
-    if final:
-        fields[f"t_{status}"] = str(hour_start_ms + int(final))
-    for name, value in (("provider", provider), ("pmid", pmid), ("err", err)):
+    _seq, queued, sent, final, provider, err, pmid = parts
+    try:
+        created = hour_start_ms + int(raw[1:6], 36)
+        times = {"t_queued": created + int(queued, 36) if queued else created}
+        if sent:
+            times["t_sent"] = created + int(sent, 36)
+        if final:
+            times[f"t_{status}"] = created + int(final, 36)
+    except ValueError:
+        return {}
+    fields = {name: str(value) for name, value in times.items()}
+    # The last change is the latest of the status times (each change stamps its own).
+    fields.update(ca=str(created), ua=str(max(times.values())), status=status)
+    for name, value in (("provider", provider), ("err", err)):
         if value:
-            fields[name] = value
+            fields[name] = value.decode("utf-8", "replace")
+    if pmid:
+        fields["pmid"] = unpack_message_id(pmid)
     return fields
+
+
+def entry_seq(raw: bytes) -> int:
+    """The stream entry's sequence number in a status value."""
+    seq = raw[7:].split(_SEPARATOR, 1)[0]
+    return int(seq) if seq.isdigit() else 0
 
 
 def _clean(value: str) -> str:
     """A value written into the status (never the separator)."""
-    return value.replace(_SEPARATOR, "")
+    return value.replace(_SEPARATOR.decode(), "")
 
 
 class RedisAttemptRecords:
@@ -176,6 +210,8 @@ class RedisAttemptRecords:
         location = sids.attempt_location(attempt_sid)
         if location is None:
             raise ValueError("not a VL sid")
+        if not 0 <= now_ms - location.hour_start_ms < _ENTRY_MS_LIMIT // 2:
+            raise ValueError("the VL sid names another hour (sids.new_attempt_sid makes them)")
         records, statuses = self.bucket_keys(location)
         sealed = self._cipher.seal(to, attempt_context(attempt_sid))
         # The bucket lives until its hour ends plus the retention (relative to the caller's
@@ -218,10 +254,9 @@ class RedisAttemptRecords:
                 now_ms,
                 location.hour_start_ms,
                 _STATUS_LETTER[status],
-                _STATUS_RANK[status],
                 _clean(provider),
-                _clean(provider_message_id),
                 _clean(error_code),
+                pack_message_id(provider_message_id) if provider_message_id else b"",
             ],
         )
         return bool(done)
@@ -272,7 +307,7 @@ class RedisAttemptRecords:
             country=record.country,
             sealed_to=record.sealed_to,
             created_ms=int(status["ca"]),
-            entry_seq=int(raw_status.split(b"\x1f", 2)[1]),
+            entry_seq=entry_seq(raw_status),
             status=status,
         )
 

@@ -7,8 +7,16 @@ local found = redis.call('HMGET', KEYS[1], ARGV[1], 'va')
 if not found[1] then
   return {}
 end
-local ms, seq = string.match(found[1], '^(-?%d+)\31(%d+)\31')
-local id = string.format('%d', tonumber(ARGV[2]) + tonumber(ms)) .. '-' .. seq
+-- The status value starts with its letter, the entry's time (ms after the bucket's start,
+-- 5 digits base 36), then '\31' and its sequence number (record_attempt.lua).
+local ms, seq = string.match(found[1], '^%a(%w%w%w%w%w)\31(%d*)\31')
+if not ms then
+  return {}
+end
+if seq == '' then
+  seq = '0'
+end
+local id = string.format('%d', tonumber(ARGV[2]) + tonumber(ms, 36)) .. '-' .. seq
 local entries = redis.call('XRANGE', KEYS[2], id, id)
 if #entries == 0 then
   return {}

@@ -8,9 +8,25 @@
 -- ARGV[4] the record (packed, the destination sealed)   ARGV[5] the bucket's TTL (ms)
 -- ARGV[6] service (VA) sid, kept once per bucket
 -- Returns 1
--- Status value: fields joined by \31, times in ms after the bucket's start:
--- entry ms, entry seq, rank, status (q s d u f), updated, queued, sent, final, provider,
--- provider message id, error code.
+-- Status value (kept under 45 bytes, so Redis allocates it in 48): the status letter
+-- (q s d u f), then the record's stream entry time in ms after the bucket's start (5 digits
+-- base 36), then joined by \31: the entry's sequence number ('' for 0), then queued, sent and
+-- final (delivered, undelivered or failed) as ms after the entry's time in base 36 ('' for
+-- none; queued '' is the entry's time), provider, error code, and last the provider's
+-- message id (packed by the caller: any bytes).
+local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
+local function base36(n)
+  local sign, text = '', ''
+  if n < 0 then
+    sign, n = '-', -n
+  end
+  repeat
+    local digit = n % 36
+    text = string.sub(DIGITS, digit + 1, digit + 1) .. text
+    n = (n - digit) / 36
+  until n == 0
+  return sign .. text
+end
 local records = KEYS[1]
 local statuses = KEYS[2]
 local id = redis.pcall('XADD', records, 'NOMKSTREAM', ARGV[1] .. '-*', 'd', ARGV[4])
@@ -23,10 +39,15 @@ elseif not id then
   redis.call('PEXPIRE', records, ARGV[5])
   redis.call('PEXPIRE', statuses, ARGV[5])
 end
-local start = tonumber(ARGV[2])
 local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-local queued = string.format('%d', tonumber(ARGV[1]) - start)
-redis.call('HSET', statuses, ARGV[3], table.concat(
-  {string.format('%d', tonumber(ms) - start), seq, '0', 'q', queued, queued, '', '', '', '', ''},
-  '\31'))
+local entry = base36(tonumber(ms) - tonumber(ARGV[2]))
+local queued = ''
+if ms ~= ARGV[1] then
+  queued = base36(tonumber(ARGV[1]) - tonumber(ms))
+end
+if seq == '0' then
+  seq = ''
+end
+redis.call('HSET', statuses, ARGV[3], 'q' .. string.rep('0', 5 - #entry) .. entry ..
+  table.concat({'', seq, queued, '', '', '', '', ''}, '\31'))
 return 1
