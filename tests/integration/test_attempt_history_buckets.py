@@ -1,4 +1,4 @@
-"""The attempt history's storage: buckets of one service and one UTC hour, read newest first
+"""The attempt history's storage: buckets of one service and one UTC day, read newest first
 across bucket edges and across services, retention by whole buckets expiring, a start that
 writes its history in one script of few commands, and what a retained attempt costs."""
 
@@ -26,9 +26,8 @@ from verify_service.domain import sids
 from verify_service.domain.keyring import Keyring
 
 DAY_MS = 24 * 3600 * 1000
-HOUR_MS = 3600 * 1000
-# The fixed clock's hour ends this many ms after it starts (14:13:20 → 15:00:00).
-TO_THE_HOUR_MS = HOUR_MS - START_MS % HOUR_MS
+# The fixed clock's day ends this many ms after it starts (14:13:20 → 24:00:00).
+TO_MIDNIGHT_MS = DAY_MS - START_MS % DAY_MS
 
 
 def _get(api: Api, url: str) -> dict[str, Any]:
@@ -63,7 +62,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_a_vl_sid_names_its_service_and_hour(api: Api, clock: FixedClock) -> None:
+def test_a_vl_sid_names_its_service_and_day(api: Api, clock: FixedClock) -> None:
     """The VL sid carries where its record lives: still 32 hex digits, as Twilio's are."""
     service = api.create_service()
     sid = _attempt_sid(api, service, "+14155552671")
@@ -71,30 +70,30 @@ def test_a_vl_sid_names_its_service_and_hour(api: Api, clock: FixedClock) -> Non
     location = sids.attempt_location(sid)
     assert location is not None
     assert location.service_locator == service[-12:]
-    assert location.hour == clock.now_ms() // HOUR_MS
+    assert location.day == clock.now_ms() // DAY_MS
 
 
-def test_attempts_either_side_of_an_hour_edge_are_listed_in_order_across_pages(
+def test_attempts_either_side_of_midnight_are_listed_in_order_across_pages(
     api: Api, clock: FixedClock
 ) -> None:
     """Two services, two buckets each: newest first, one per page, none lost or repeated,
     with and without a service filter and with a date range across the edge."""
     first, second = api.create_service(), api.create_service()
-    clock.advance((TO_THE_HOUR_MS - 200) / 1000)  # 14:59:59.800
+    clock.advance((TO_MIDNIGHT_MS - 200) / 1000)  # 23:59:59.800
     a = _attempt_sid(api, first, "+14155550001")
     clock.advance(0.1)
     b = _attempt_sid(api, second, "+14155550002")
-    clock.advance(0.2)  # 15:00:00.100: the next hour's buckets
+    clock.advance(0.2)  # 00:00:00.100: the next day's buckets
     c = _attempt_sid(api, first, "+14155550003")
     clock.advance(0.1)
     d = _attempt_sid(api, second, "+14155550004")
-    assert sids.attempt_location(a).hour + 1 == sids.attempt_location(c).hour  # type: ignore[union-attr]
+    assert sids.attempt_location(a).day + 1 == sids.attempt_location(c).day  # type: ignore[union-attr]
     pages = list(_pages(api, "PageSize=1"))
     # A full page always offers a next one, which may then be empty (as today).
     assert pages in ([[d], [c], [b], [a]], [[d], [c], [b], [a], []])
     assert _listed(api, f"PageSize=1&VerifyServiceSid={first}") == [c, a]
     assert _listed(api, f"PageSize=3&VerifyServiceSid={second}") == [d, b]
-    edge = START_MS + TO_THE_HOUR_MS
+    edge = START_MS + TO_MIDNIGHT_MS
     window = f"DateCreatedAfter={_iso(edge - 1000)}&DateCreatedBefore={_iso(edge + 1000)}"
     assert _listed(api, f"PageSize=2&{window}") == [d, c, b, a]
     after_edge = f"DateCreatedAfter={_iso(edge)}"
@@ -141,7 +140,7 @@ def test_to_and_verification_filters_find_attempts_in_any_service(
     every service when none is named; `VerificationSid` by the sid."""
     first, second = api.create_service(), api.create_service()
     one = _attempt_sid(api, first, "+14155550301")
-    clock.advance(3600)
+    clock.advance(24 * 3600)
     two = _attempt_sid(api, second, "+14155550301")
     _attempt_sid(api, second, "+14155550302")
     to = "ChannelData.To=%2B14155550301"
@@ -155,15 +154,15 @@ def test_retention_is_whole_buckets_expiring_nothing_is_trimmed(
     api: Api, app: Flask, clock: FixedClock, redis_client: redis.Redis
 ) -> None:
     """An attempt older than the retention is not listed, fetched or summed; its bucket
-    carries a TTL to the end of its hour plus the retention, later starts trim nothing, and
+    carries a TTL to the end of its day plus the retention, later starts trim nothing, and
     once Redis expires the bucket the attempt is gone."""
     service = api.create_service()
     old = _attempt_sid(api, service, "+14155550401")
     location = sids.attempt_location(old)
     assert location is not None
-    records = f"it:h:{{{location.service_locator}:2026092114}}:r"
-    statuses = f"it:h:{{{location.service_locator}:2026092114}}:s"
-    expected_ms = location.hour_start_ms + HOUR_MS + 30 * DAY_MS - clock.now_ms()
+    records = f"it:h:{{{location.service_locator}:20260921}}:r"
+    statuses = f"it:h:{{{location.service_locator}:20260921}}:s"
+    expected_ms = location.day_start_ms + DAY_MS + 30 * DAY_MS - clock.now_ms()
     for key in (records, statuses):
         assert expected_ms - 5_000 < redis_client.pttl(key) <= expected_ms
     clock.advance(30 * 24 * 3600 + 1)
@@ -185,7 +184,7 @@ def test_retention_is_whole_buckets_expiring_nothing_is_trimmed(
 def test_a_start_writes_its_history_with_one_script_and_no_index_upkeep(
     api: Api, redis_client: redis.Redis
 ) -> None:
-    """Once the hour's bucket exists, a start's history is one EVALSHA running XADD and
+    """Once the day's bucket exists, a start's history is one EVALSHA running XADD and
     HSET: no sorted set, no trim, no TTL refresh."""
     service = api.create_service(**UNPROTECTED)
     _attempt_sid(api, service, "+14155550501")  # the bucket exists, scripts are loaded
@@ -248,7 +247,7 @@ def test_a_retained_attempt_costs_at_most_200_bytes_of_redis() -> None:
         )
         ScriptBook().load_all(client)
         _retained_bytes(client, records, START_MS)  # warm-up
-        measured = _retained_bytes(client, records, START_MS + HOUR_MS)
+        measured = _retained_bytes(client, records, START_MS + 3_600_000)
         # A record holds a sealed destination (40 B) and two sids: far more than 100 B.
         assert 100 < measured <= BOUND_BYTES, measured
         client.close()

@@ -39,27 +39,27 @@ def verification_tag(verification_sid: str) -> str | None:
 
 
 # A VL sid says where its record lives (adapters/redis_store/attempts): the service's locator
-# (the last 12 hex digits of its VA sid, which are random), the UTC hour it was created in
-# (hours since the epoch, 6 hex digits), then 14 random hex digits that name it in that hour.
+# (the last 12 hex digits of its VA sid, which are random), the UTC day it was created in
+# (days since the epoch, 6 hex digits), then 14 random hex digits that name it in that day.
 # Twilio's wire format for a VL sid is any 32 hex digits, so this is invisible to clients.
 ATTEMPT_SERVICE_HEX_DIGITS = 12
-ATTEMPT_HOUR_HEX_DIGITS = 6
-ATTEMPT_KEY_HEX_DIGITS = 32 - ATTEMPT_SERVICE_HEX_DIGITS - ATTEMPT_HOUR_HEX_DIGITS
-HOUR_MS = 3_600_000
+ATTEMPT_DAY_HEX_DIGITS = 6
+ATTEMPT_KEY_HEX_DIGITS = 32 - ATTEMPT_SERVICE_HEX_DIGITS - ATTEMPT_DAY_HEX_DIGITS
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
 class AttemptLocation:
-    """Where a send attempt's record lives: its service's locator, the hour it was created
-    in (hours since the epoch), and its key in that hour (14 hex digits)."""
+    """Where a send attempt's record lives: its service's locator, the UTC day it was
+    created in (days since the epoch), and its key in that day (14 hex digits)."""
 
     service_locator: str
-    hour: int
+    day: int
     key: str
 
     @property
-    def hour_start_ms(self) -> int:
-        return self.hour * HOUR_MS
+    def day_start_ms(self) -> int:
+        return self.day * DAY_MS
 
 
 def service_locator(service_sid: str) -> str:
@@ -67,23 +67,23 @@ def service_locator(service_sid: str) -> str:
     return service_sid[-ATTEMPT_SERVICE_HEX_DIGITS:].lower()
 
 
-def attempt_sid(service_locator_hex: str, hour: int, key: str) -> str:
-    return f"VL{service_locator_hex}{hour:0{ATTEMPT_HOUR_HEX_DIGITS}x}{key}"
+def attempt_sid(service_locator_hex: str, day: int, key: str) -> str:
+    return f"VL{service_locator_hex}{day:0{ATTEMPT_DAY_HEX_DIGITS}x}{key}"
 
 
 def new_attempt_sid(service_sid: str, now_ms: int) -> str:
     """A `VL` sid for a send attempt of `service_sid` created at `now_ms`."""
     key = secrets.token_hex(ATTEMPT_KEY_HEX_DIGITS // 2)
-    return attempt_sid(service_locator(service_sid), now_ms // HOUR_MS, key)
+    return attempt_sid(service_locator(service_sid), now_ms // DAY_MS, key)
 
 
 def attempt_location(sid: str) -> AttemptLocation | None:
     """Where the attempt's record lives, or None when `sid` is not a `VL` sid."""
     if not is_sid(sid, "VL"):
         return None
-    hour_end = 2 + ATTEMPT_SERVICE_HEX_DIGITS + ATTEMPT_HOUR_HEX_DIGITS
+    day_end = 2 + ATTEMPT_SERVICE_HEX_DIGITS + ATTEMPT_DAY_HEX_DIGITS
     return AttemptLocation(
         service_locator=sid[2 : 2 + ATTEMPT_SERVICE_HEX_DIGITS],
-        hour=int(sid[2 + ATTEMPT_SERVICE_HEX_DIGITS : hour_end], 16),
-        key=sid[hour_end:],
+        day=int(sid[2 + ATTEMPT_SERVICE_HEX_DIGITS : day_end], 16),
+        key=sid[day_end:],
     )

@@ -139,20 +139,20 @@ class ApiKeyKeys:
 
 @dataclass(frozen=True, slots=True)
 class HistoryKeys:
-    """The attempt history, in buckets of one service and one UTC hour: a stream of the
+    """The attempt history, in buckets of one service and one UTC day: a stream of the
     attempts' records (entry ids are creation times) and a hash of their delivery status
-    (by attempt key), both under the bucket's hash tag `{service locator:yyyymmddhh}`, so one
+    (by attempt key), both under the bucket's hash tag `{service locator:yyyymmdd}`, so one
     script writes them and each bucket sits in its own Cluster slot. A bucket expires whole,
-    at the end of its hour plus the retention period."""
+    at the end of its day plus the retention period."""
 
     prefix: str = "vs"
 
-    def _bucket(self, service_locator: str, hour: int) -> str:
-        when = datetime.fromtimestamp(hour * 3600, UTC).strftime("%Y%m%d%H")
+    def _bucket(self, service_locator: str, day: int) -> str:
+        when = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y%m%d")
         return f"{self.prefix}:h:{{{service_locator}:{when}}}"
 
-    def records(self, service_locator: str, hour: int) -> str:
-        return self._bucket(service_locator, hour) + ":r"
+    def records(self, service_locator: str, day: int) -> str:
+        return self._bucket(service_locator, day) + ":r"
 
-    def statuses(self, service_locator: str, hour: int) -> str:
-        return self._bucket(service_locator, hour) + ":s"
+    def statuses(self, service_locator: str, day: int) -> str:
+        return self._bucket(service_locator, day) + ":s"

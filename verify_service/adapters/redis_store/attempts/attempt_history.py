@@ -1,9 +1,9 @@
 """The attempt history in Redis: walking and reading the buckets of attempt_records.py.
 
-A list walks one service's buckets (or every service's, from the service index) newest hour
-first, and in each hour the buckets' streams newest entry first (XREVRANGE between the
+A list walks one service's buckets (or every service's, from the service index) newest day
+first, and in each day the buckets' streams newest entry first (XREVRANGE between the
 query's times: only the buckets in range are touched, and in each only the entries asked
-for). A bucket is probed with XLEN, 48 hours of every service in one round trip, then read
+for). A bucket is probed with XLEN, 31 days of every service in one round trip, then read
 in batches of `BATCH` entries with their statuses (list_attempts.lua, one round trip per
 batch); the verifications' outcomes cost one round trip per batch of records.
 
@@ -48,8 +48,8 @@ __all__ = ["DEFAULT_RETENTION_MS", "MAX_CHECK_EVENTS", "RedisAttemptHistory"]
 # The most check events recorded per verification; later ones are only counted.
 MAX_CHECK_EVENTS = 12
 BATCH = 200
-# Hours of buckets probed (XLEN) per round trip while looking for the next non-empty one.
-PROBE_HOURS = 48
+# Days of buckets probed (XLEN) per round trip while looking for the next non-empty one.
+PROBE_DAYS = 31
 _CHECK_OUTCOMES = {"w": "wrong", "a": "approved", "l": "refused"}
 _KEY_BYTES = sids.ATTEMPT_KEY_HEX_DIGITS // 2
 
@@ -70,11 +70,11 @@ def decode_ended_by(value: str) -> EndedBy | None:
 
 @dataclass(slots=True)
 class _Stream:
-    """One service's bucket of one hour, read in batches, newest first."""
+    """One service's bucket of one day, read in batches, newest first."""
 
     service_sid: str
     locator: str
-    hour: int
+    day: int
     records: str
     statuses: str
     upper: str  # the next batch's newest id (inclusive)
@@ -110,18 +110,18 @@ class RedisAttemptHistory:
         return [sid.decode() for sid in listed]
 
     @fail_closed
-    def _probe(self, hours: list[int], services: list[str]) -> list[tuple[int, list[str]]]:
-        """The hours (newest first) with their services whose bucket holds anything."""
+    def _probe(self, days: list[int], services: list[str]) -> list[tuple[int, list[str]]]:
+        """The days (newest first) with their services whose bucket holds anything."""
         pipe = self._client.pipeline(transaction=False)
-        for hour in hours:
+        for day in days:
             for service_sid in services:
-                pipe.xlen(self._history.records(sids.service_locator(service_sid), hour))
+                pipe.xlen(self._history.records(sids.service_locator(service_sid), day))
         lengths = iter(pipe.execute())
         found = []
-        for hour in hours:
+        for day in days:
             busy = [service_sid for service_sid in services if next(lengths)]
             if busy:
-                found.append((hour, busy))
+                found.append((day, busy))
         return found
 
     @fail_closed
@@ -166,20 +166,20 @@ class RedisAttemptHistory:
                     row = None
                 stream.buffer.append((cursor, row))
 
-    def _hour(
+    def _day(
         self,
-        hour: int,
+        day: int,
         services: list[str],
         newest_ms: int | None,
         oldest_ms: int,
         after: AttemptCursor | None,
         match: Any,
     ) -> Iterator[tuple[AttemptCursor, AttemptRow | None]]:
-        """The hour's entries of every service, newest first (ties: by sid)."""
+        """The day's entries of every service, newest first (ties: by sid)."""
         upper = "+" if newest_ms is None else str(newest_ms)
         located = sids.attempt_location(after.sid) if after is not None else None
-        if after is not None and located is not None and located.hour == hour:
-            # The cursor's own hour: from its entry down (the entries that tie with it are
+        if after is not None and located is not None and located.day == day:
+            # The cursor's own day: from its entry down (the entries that tie with it are
             # told apart by sid, in _fill).
             upper = f"{after.created_ms}-{after.seq}"
         else:
@@ -191,9 +191,9 @@ class RedisAttemptHistory:
                 _Stream(
                     service_sid,
                     locator,
-                    hour,
-                    self._history.records(locator, hour),
-                    self._history.statuses(locator, hour),
+                    day,
+                    self._history.records(locator, day),
+                    self._history.statuses(locator, day),
                     upper,
                     str(oldest_ms),
                     [],
@@ -231,19 +231,19 @@ class RedisAttemptHistory:
         services = self._services(service_sids)
         if not services:
             return
-        # Another process's clock may run ahead of ours: one hour more at the top.
-        top = newest_ms // sids.HOUR_MS if newest_ms is not None else now_ms // sids.HOUR_MS + 1
+        # Another process's clock may run ahead of ours: one day more at the top.
+        top = newest_ms // sids.DAY_MS if newest_ms is not None else now_ms // sids.DAY_MS + 1
         if after is not None:
             located = sids.attempt_location(after.sid)
             if located is not None:
-                top = min(top, located.hour)
-        bottom = oldest_ms // sids.HOUR_MS
-        hour = top
-        while hour >= bottom:
-            hours = list(range(hour, max(bottom, hour - PROBE_HOURS + 1) - 1, -1))
-            for busy_hour, busy in self._probe(hours, services):
-                yield from self._hour(busy_hour, busy, newest_ms, oldest_ms, after, match)
-            hour = hours[-1] - 1
+                top = min(top, located.day)
+        bottom = oldest_ms // sids.DAY_MS
+        day = top
+        while day >= bottom:
+            days = list(range(day, max(bottom, day - PROBE_DAYS + 1) - 1, -1))
+            for busy_day, busy in self._probe(days, services):
+                yield from self._day(busy_day, busy, newest_ms, oldest_ms, after, match)
+            day = days[-1] - 1
 
     def walk(
         self,
@@ -387,10 +387,10 @@ class RedisAttemptHistory:
 
 
 def _key(cursor: AttemptCursor) -> tuple[int, int, int, str]:
-    """A position in the walk's order, growing with age: hour, then time, then sid."""
+    """A position in the walk's order, growing with age: day, then time, then sid."""
     located = sids.attempt_location(cursor.sid)
-    hour = located.hour if located is not None else 0
-    return (-hour, -cursor.created_ms, -cursor.seq, cursor.sid)
+    day = located.day if located is not None else 0
+    return (-day, -cursor.created_ms, -cursor.seq, cursor.sid)
 
 
 def _key_of(cursor: AttemptCursor) -> tuple[int, int, str]:
@@ -405,12 +405,12 @@ def _row(
     record = unpack_record(blob)
     if record is None:
         return None
-    hour = stream.hour
-    sid = sids.attempt_sid(stream.locator, hour, record.key)
+    day = stream.day
+    sid = sids.attempt_sid(stream.locator, day, record.key)
     cursor = AttemptCursor(int(ms_text), sid, int(seq_text or 0))
     if raw_status is None:
         return cursor, None
-    status = decode_status(raw_status, hour * sids.HOUR_MS)
+    status = decode_status(raw_status, day * sids.DAY_MS)
     if not status:
         return cursor, None
     row = AttemptRow(

@@ -1,7 +1,7 @@
 """Send attempts' records in Redis: the attempt history's storage, and the delivery status
 the worker and the providers' receipts change.
 
-An attempt lives in the bucket of its service and UTC hour, which its `VL` sid names
+An attempt lives in the bucket of its service and UTC day, which its `VL` sid names
 (domain/sids.py), under one hash tag (keys.HistoryKeys):
 
 - `…:r`, a stream: one entry per attempt, its id the creation time, its one field `d` the
@@ -11,7 +11,7 @@ An attempt lives in the bucket of its service and UTC hour, which its `VL` sid n
 - `…:s`, a hash: the attempt key → its delivery status, which changes (see
   record_attempt.lua for the format), and `va` → the service sid.
 
-Both keys get one TTL when the bucket is created (the end of its hour plus the retention),
+Both keys get one TTL when the bucket is created (the end of its day plus the retention),
 so retention is whole buckets expiring: nothing is trimmed, nothing refreshed.
 """
 
@@ -33,8 +33,8 @@ DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000
 _SEPARATOR = b"\x1f"
 _SID_MARKERS = {"SM": 1, "MM": 2, "CA": 3}
 _MARKER_PREFIXES = {marker: prefix for prefix, marker in _SID_MARKERS.items()}
-# The entry's time in the status: ms after the bucket's start in 5 base-36 digits (16.8 h).
-_ENTRY_MS_LIMIT = 36**5
+# The entry's time in the status: ms after the bucket's start in 6 base-36 digits (25 days).
+_ENTRY_MS_LIMIT = 36**6
 _TWILIO_SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 _STATUS_LETTER = {"queued": "q", "sent": "s", "delivered": "d", "undelivered": "u", "failed": "f"}
 _LETTER_STATUS = {letter: status for status, letter in _STATUS_LETTER.items()}
@@ -127,16 +127,16 @@ def unpack_message_id(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
-def decode_status(raw: bytes, hour_start_ms: int) -> dict[str, str]:
+def decode_status(raw: bytes, day_start_ms: int) -> dict[str, str]:
     """The status value (record_attempt.lua) as the fields of the former per-attempt status
     hash, times in epoch ms: status, ca, ua, t_<status>, provider, pmid, err."""
     status = _LETTER_STATUS.get(raw[:1].decode("ascii", "replace"))
-    parts = raw[7:].split(_SEPARATOR, 6)
-    if status is None or len(parts) != 7 or raw[6:7] != _SEPARATOR:
+    parts = raw[8:].split(_SEPARATOR, 6)
+    if status is None or len(parts) != 7 or raw[7:8] != _SEPARATOR:
         return {}
     _seq, queued, sent, final, provider, err, pmid = parts
     try:
-        created = hour_start_ms + int(raw[1:6], 36)
+        created = day_start_ms + int(raw[1:7], 36)
         times = {"t_queued": created + int(queued, 36) if queued else created}
         if sent:
             times["t_sent"] = created + int(sent, 36)
@@ -157,7 +157,7 @@ def decode_status(raw: bytes, hour_start_ms: int) -> dict[str, str]:
 
 def entry_seq(raw: bytes) -> int:
     """The stream entry's sequence number in a status value."""
-    seq = raw[7:].split(_SEPARATOR, 1)[0]
+    seq = raw[8:].split(_SEPARATOR, 1)[0]
     return int(seq) if seq.isdigit() else 0
 
 
@@ -186,8 +186,8 @@ class RedisAttemptRecords:
     def bucket_keys(self, location: sids.AttemptLocation) -> tuple[str, str]:
         """(records stream, statuses hash) of a bucket."""
         return (
-            self._keys.records(location.service_locator, location.hour),
-            self._keys.statuses(location.service_locator, location.hour),
+            self._keys.records(location.service_locator, location.day),
+            self._keys.statuses(location.service_locator, location.day),
         )
 
     def open_destination(self, row: AttemptRow) -> str | None:
@@ -210,20 +210,20 @@ class RedisAttemptRecords:
         location = sids.attempt_location(attempt_sid)
         if location is None:
             raise ValueError("not a VL sid")
-        if not 0 <= now_ms - location.hour_start_ms < _ENTRY_MS_LIMIT // 2:
-            raise ValueError("the VL sid names another hour (sids.new_attempt_sid makes them)")
+        if not 0 <= now_ms - location.day_start_ms < _ENTRY_MS_LIMIT // 2:
+            raise ValueError("the VL sid names another day (sids.new_attempt_sid makes them)")
         records, statuses = self.bucket_keys(location)
         sealed = self._cipher.seal(to, attempt_context(attempt_sid))
-        # The bucket lives until its hour ends plus the retention (relative to the caller's
-        # clock, like every TTL here; at least 1 ms for a sid from another hour).
-        ttl_ms = max(1, location.hour_start_ms + sids.HOUR_MS + self.retention_ms - now_ms)
+        # The bucket lives until its day ends plus the retention (relative to the caller's
+        # clock, like every TTL here; at least 1 ms for a sid from another day).
+        ttl_ms = max(1, location.day_start_ms + sids.DAY_MS + self.retention_ms - now_ms)
         pipe.evalsha(
             self._scripts.sha("record_attempt"),
             2,
             records,
             statuses,
             now_ms,
-            location.hour_start_ms,
+            location.day_start_ms,
             bytes.fromhex(location.key),
             pack_record(location.key, verification_sid, channel, country, sealed),
             ttl_ms,
@@ -252,7 +252,7 @@ class RedisAttemptRecords:
             [
                 bytes.fromhex(location.key),
                 now_ms,
-                location.hour_start_ms,
+                location.day_start_ms,
                 _STATUS_LETTER[status],
                 _clean(provider),
                 _clean(error_code),
@@ -271,7 +271,7 @@ class RedisAttemptRecords:
             self._client,
             "reopen_attempt_status",
             [self.bucket_keys(location)[1]],
-            [bytes.fromhex(location.key), now_ms, location.hour_start_ms],
+            [bytes.fromhex(location.key), now_ms, location.day_start_ms],
         )
         return bool(done)
 
@@ -288,7 +288,7 @@ class RedisAttemptRecords:
             self._client,
             "read_attempt",
             [statuses, records],
-            [bytes.fromhex(location.key), location.hour_start_ms],
+            [bytes.fromhex(location.key), location.day_start_ms],
         )
         if not reply:
             return None
@@ -296,7 +296,7 @@ class RedisAttemptRecords:
         record = unpack_record(blob)
         if record is None:
             return None
-        status = decode_status(raw_status, location.hour_start_ms)
+        status = decode_status(raw_status, location.day_start_ms)
         if not status:
             return None
         return AttemptRow(

@@ -8,8 +8,8 @@ if not found[1] then
   return {}
 end
 -- The status value starts with its letter, the entry's time (ms after the bucket's start,
--- 5 digits base 36), then '\31' and its sequence number (record_attempt.lua).
-local ms, seq = string.match(found[1], '^%a(%w%w%w%w%w)\31(%d*)\31')
+-- 6 digits base 36), then '\31' and its sequence number (record_attempt.lua).
+local ms, seq = string.match(found[1], '^%a(%w%w%w%w%w%w)\31(%d*)\31')
 if not ms then
   return {}
 end

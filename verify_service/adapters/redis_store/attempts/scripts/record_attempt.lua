@@ -1,15 +1,15 @@
--- Record a new send attempt in its history bucket (one service, one UTC hour): its record
+-- Record a new send attempt in its history bucket (one service, one UTC day): its record
 -- appended to the bucket's stream, its delivery status ('queued') set in the bucket's hash.
 -- Stream ids are creation times; one that arrives after a later one (a slower process) takes
 -- the latest time, so ids only grow. The first attempt of a bucket creates it, with the TTL
--- that makes the whole bucket expire at the end of its hour plus the retention period.
+-- that makes the whole bucket expire at the end of its day plus the retention period.
 -- KEYS[1] the bucket's records (stream)   KEYS[2] the bucket's delivery statuses (hash)
 -- ARGV[1] now (ms)   ARGV[2] the bucket's start (ms)   ARGV[3] attempt key (status field)
 -- ARGV[4] the record (packed, the destination sealed)   ARGV[5] the bucket's TTL (ms)
 -- ARGV[6] service (VA) sid, kept once per bucket
 -- Returns 1
 -- Status value (kept under 45 bytes, so Redis allocates it in 48): the status letter
--- (q s d u f), then the record's stream entry time in ms after the bucket's start (5 digits
+-- (q s d u f), then the record's stream entry time in ms after the bucket's start (6 digits
 -- base 36), then joined by \31: the entry's sequence number ('' for 0), then queued, sent and
 -- final (delivered, undelivered or failed) as ms after the entry's time in base 36 ('' for
 -- none; queued '' is the entry's time), provider, error code, and last the provider's
@@ -48,6 +48,6 @@ end
 if seq == '0' then
   seq = ''
 end
-redis.call('HSET', statuses, ARGV[3], 'q' .. string.rep('0', 5 - #entry) .. entry ..
+redis.call('HSET', statuses, ARGV[3], 'q' .. string.rep('0', 6 - #entry) .. entry ..
   table.concat({'', seq, queued, '', '', '', '', ''}, '\31'))
 return 1

@@ -21,7 +21,7 @@ local function base36(n)
   return sign .. text
 end
 local function parse(raw)
-  local f, rest = {string.sub(raw, 1, 1), string.sub(raw, 2, 6)}, string.sub(raw, 8)
+  local f, rest = {string.sub(raw, 1, 1), string.sub(raw, 2, 7)}, string.sub(raw, 9)
   for i = 3, 8 do
     local at = string.find(rest, '\31', 1, true)
     f[i] = string.sub(rest, 1, at - 1)
