@@ -133,6 +133,15 @@ def test_a_record_that_arrives_late_keeps_ids_growing_and_is_found_by_its_sid(
     assert fetched["channel_data"]["message_status"] == "sent"
 
 
+def test_attempts_of_one_millisecond_in_one_service_page_by_their_sequence(api: Api) -> None:
+    """Same service, same millisecond: the stream numbers them; pages and fetch find each."""
+    service = api.create_service()
+    made = [_attempt_sid(api, service, f"+1415555060{i}") for i in range(3)]
+    assert _listed(api, f"PageSize=1&VerifyServiceSid={service}") == made[::-1]
+    for sid in made:
+        assert _get(api, f"/v2/Attempts/{sid}")["sid"] == sid
+
+
 def test_to_and_verification_filters_find_attempts_in_any_service(
     api: Api, clock: FixedClock
 ) -> None:
@@ -182,12 +191,13 @@ def test_retention_is_whole_buckets_expiring_nothing_is_trimmed(
 
 
 def test_a_start_writes_its_history_with_one_script_and_no_index_upkeep(
-    api: Api, redis_client: redis.Redis
+    api: Api, redis_client: redis.Redis, clock: FixedClock
 ) -> None:
     """Once the day's bucket exists, a start's history is one EVALSHA running XADD and
     HSET: no sorted set, no trim, no TTL refresh."""
     service = api.create_service(**UNPROTECTED)
     _attempt_sid(api, service, "+14155550501")  # the bucket exists, scripts are loaded
+    clock.advance(1)
     redis_client.config_resetstat()
     response = api.post(f"/v2/Services/{service}/Verifications", To="+14155550502", Channel="sms")
     assert response.status_code == 201

@@ -1,7 +1,7 @@
 -- Record a new send attempt in its history bucket (one service, one UTC day): its record
 -- appended to the bucket's stream, its delivery status ('queued') set in the bucket's hash.
--- Stream ids are creation times; one that arrives after a later one (a slower process) takes
--- the latest time, so ids only grow. The first attempt of a bucket creates it, with the TTL
+-- Stream ids are creation times; one that arrives after a later one (a slower process), or in
+-- the same millisecond, takes the newest entry's time, so ids only grow. The first attempt of a bucket creates it, with the TTL
 -- that makes the whole bucket expire at the end of its day plus the retention period.
 -- KEYS[1] the bucket's records (stream)   KEYS[2] the bucket's delivery statuses (hash)
 -- ARGV[1] now (ms)   ARGV[2] the bucket's start (ms)   ARGV[3] attempt key (status field)
@@ -29,12 +29,18 @@ local function base36(n)
 end
 local records = KEYS[1]
 local statuses = KEYS[2]
-local id = redis.pcall('XADD', records, 'NOMKSTREAM', ARGV[1] .. '-*', 'd', ARGV[4])
+-- 'now-*' (Redis 7 numbers entries of one millisecond), or 'now-0' on Redis 6.2, refused when
+-- a later entry (or on 6.2 one of this millisecond) is there already: then the newest entry's
+-- time and its sequence number plus one.
+local suffix = redis.REDIS_VERSION_NUM and '-*' or '-0'
+local id = redis.pcall('XADD', records, 'NOMKSTREAM', ARGV[1] .. suffix, 'd', ARGV[4])
 if type(id) == 'table' and id.err then
   local top = redis.call('XREVRANGE', records, '+', '-', 'COUNT', 1)
-  id = redis.call('XADD', records, string.match(top[1][1], '^%d+') .. '-*', 'd', ARGV[4])
+  local last, seq = string.match(top[1][1], '^(%d+)-(%d+)$')
+  id = redis.call('XADD', records, last .. '-' .. string.format('%d', tonumber(seq) + 1),
+    'd', ARGV[4])
 elseif not id then
-  id = redis.call('XADD', records, ARGV[1] .. '-*', 'd', ARGV[4])
+  id = redis.call('XADD', records, ARGV[1] .. suffix, 'd', ARGV[4])
   redis.call('HSET', statuses, 'va', ARGV[6])
   redis.call('PEXPIRE', records, ARGV[5])
   redis.call('PEXPIRE', statuses, ARGV[5])
