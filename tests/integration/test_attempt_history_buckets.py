@@ -263,3 +263,23 @@ def test_a_retained_attempt_costs_at_most_200_bytes_of_redis() -> None:
         client.close()
     finally:
         server.stop()
+
+
+def test_history_reads_and_writes_survive_a_script_flush(
+    api: Api, app: Flask, clock: FixedClock, redis_client: redis.Redis
+) -> None:
+    """NOSCRIPT (a Redis restart, SCRIPT FLUSH) on the history's own scripts is handled: list,
+    fetch, a status change and a start."""
+    service = api.create_service()
+    sid = _attempt_sid(api, service, "+14155550701")
+    redis_client.script_flush()
+    assert _listed(api, f"VerifyServiceSid={service}") == [sid]
+    redis_client.script_flush()
+    assert _get(api, f"/v2/Attempts/{sid}")["sid"] == sid
+    redis_client.script_flush()
+    container = app.extensions[CONTAINER_KEY]
+    assert container.outbox.record_status(sid, "delivered", clock.now_ms())
+    redis_client.script_flush()
+    clock.advance(1)
+    later = _attempt_sid(api, service, "+14155550702")
+    assert _listed(api, f"VerifyServiceSid={service}") == [later, sid]

@@ -127,23 +127,21 @@ class RedisAttemptHistory:
     @fail_closed
     def _fill(self, streams: list[_Stream], after: AttemptCursor | None, match: Any) -> None:
         """The next batch of each stream (one round trip)."""
-        pipe = self._client.pipeline(transaction=False)
-        for stream in streams:
-            pipe.evalsha(
-                self._scripts.sha("list_attempts"),
-                2,
-                stream.records,
-                stream.statuses,
-                stream.upper,
-                stream.oldest,
-                BATCH,
-                _KEY_BYTES,
-            )
-        try:
-            replies = pipe.execute()
-        except redis.exceptions.NoScriptError:
-            self._scripts.load_all(self._client)
-            replies = pipe.execute()
+
+        def build(pipe: Any) -> None:
+            for stream in streams:
+                pipe.evalsha(
+                    self._scripts.sha("list_attempts"),
+                    2,
+                    stream.records,
+                    stream.statuses,
+                    stream.upper,
+                    stream.oldest,
+                    BATCH,
+                    _KEY_BYTES,
+                )
+
+        replies = self._scripts.run_pipeline(self._client, build)
         for stream, reply in zip(streams, replies, strict=True):
             owner = reply[0].decode() if reply[0] else stream.service_sid
             entries = reply[1:]
