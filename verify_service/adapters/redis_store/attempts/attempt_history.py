@@ -3,7 +3,7 @@
 A list walks one service's buckets (or every service's, from the service index) newest day
 first, and in each day the buckets' streams newest entry first (XREVRANGE between the
 query's times: only the buckets in range are touched, and in each only the entries asked
-for). A bucket is probed with XLEN, 31 days of every service in one round trip, then read
+for). A bucket is probed with XLEN, 32 days of every service in one round trip, then read
 in batches of `BATCH` entries with their statuses (list_attempts.lua, one round trip per
 batch); the verifications' outcomes cost one round trip per batch of records.
 
@@ -49,7 +49,7 @@ __all__ = ["DEFAULT_RETENTION_MS", "MAX_CHECK_EVENTS", "RedisAttemptHistory"]
 MAX_CHECK_EVENTS = 12
 BATCH = 200
 # Days of buckets probed (XLEN) per round trip while looking for the next non-empty one.
-PROBE_DAYS = 31
+PROBE_DAYS = 32
 _CHECK_OUTCOMES = {"w": "wrong", "a": "approved", "l": "refused"}
 _KEY_BYTES = sids.ATTEMPT_KEY_HEX_DIGITS // 2
 
