@@ -283,3 +283,29 @@ def test_history_reads_and_writes_survive_a_script_flush(
     clock.advance(1)
     later = _attempt_sid(api, service, "+14155550702")
     assert _listed(api, f"VerifyServiceSid={service}") == [later, sid]
+
+
+def test_a_resealed_bucket_keeps_what_was_appended_during_the_copy_and_its_ttl(
+    redis_client: redis.Redis,
+) -> None:
+    """swap_attempt_bucket.lua: records are only appended, so the entries written after the
+    copy's last one are carried over, and the bucket keeps its TTL."""
+    records, copy = "it:h:{0123456789ab:20260921}:r", "it:h:{0123456789ab:20260921}:n"
+    for index in range(3):
+        redis_client.xadd(records, {"d": f"old-{index}"}, id=f"1790000000{index}00-0")
+    redis_client.pexpire(records, 5_000_000)
+    for index in range(2):  # the copy was made before the third record came
+        redis_client.xadd(copy, {"d": f"new-{index}"}, id=f"1790000000{index}00-0")
+    scripts = ScriptBook()
+    appended = scripts.run(
+        redis_client, "swap_attempt_bucket", [records, copy], ["1790000000100-0"]
+    )
+    assert appended == 1
+    assert [e[1][b"d"] for e in redis_client.xrange(records)] == [b"new-0", b"new-1", b"old-2"]
+    assert not redis_client.exists(copy)
+    assert 4_000_000 < redis_client.pttl(records) <= 5_000_000
+    # Gone meanwhile (expired): the copy goes too, nothing is recreated.
+    redis_client.delete(records)
+    redis_client.xadd(copy, {"d": "new-0"}, id="1790000000000-0")
+    assert scripts.run(redis_client, "swap_attempt_bucket", [records, copy], ["0-0"]) == -1
+    assert not redis_client.exists(records, copy)

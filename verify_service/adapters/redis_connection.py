@@ -10,6 +10,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from verify_service.adapters import redis_sentinel
+
 log = logging.getLogger(__name__)
 
 
@@ -17,6 +19,8 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
     """A client that fails fast: no transparent retries, so a timed-out script is never
     sent twice, and an outage becomes a 503 at once. The pool reconnects by itself, and
     each change of Redis's availability is logged once (`Availability`)."""
+    if url.startswith(f"{redis_sentinel.SCHEME}://"):
+        return connect_sentinel(url, timeout_seconds)
     client = redis.Redis.from_url(
         url,
         socket_timeout=timeout_seconds,
@@ -29,8 +33,25 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
     return client
 
 
+def connect_sentinel(url: str, timeout_seconds: float) -> redis.Redis:
+    """The master a Sentinel group names (`redis+sentinel://`, redis_sentinel.py), with the
+    same fail-fast options; found again through the sentinels after a failover."""
+    target = redis_sentinel.parse_sentinel_url(url)
+    options: dict[str, Any] = {
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": timeout_seconds,
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 30,
+    }
+    return redis_sentinel.master_client(target, options, Availability(target.describe()))
+
+
 def redis_address(client: redis.Redis) -> str:
-    """Where `client` connects, as `host:port` (or a socket path): never a user or password."""
+    """Where `client` connects, as `host:port` (or a socket path, or a Sentinel master):
+    never a user or password."""
+    managed = redis_sentinel.sentinel_address(client)
+    if managed is not None:
+        return managed
     options = client.connection_pool.connection_kwargs
     if "path" in options:
         return str(options["path"])

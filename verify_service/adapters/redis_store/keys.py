@@ -3,6 +3,7 @@ one slot: a verification's tag is `{service sid:destination tag}`; services shar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -118,6 +119,12 @@ class AuditKeys:
     def head(self) -> str:
         return f"{self.prefix}:{{audit}}:head"
 
+    @property
+    def legacy_links(self) -> str:
+        """Entries from before key ids: their keyed hash → unkeyed link (a reseal writes it,
+        a checkpoint names its digest; docs/audit-log.md)."""
+        return f"{self.prefix}:{{audit}}:legacy-links"
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyKeys:
@@ -156,3 +163,21 @@ class HistoryKeys:
 
     def statuses(self, service_locator: str, day: int) -> str:
         return self._bucket(service_locator, day) + ":s"
+
+    def rebuilt(self, service_locator: str, day: int) -> str:
+        """A bucket's records being re-sealed (a key rotation), renamed over `records`."""
+        return self._bucket(service_locator, day) + ":n"
+
+    @property
+    def records_pattern(self) -> str:
+        return f"{self.prefix}:h:*:r"
+
+    def bucket_of(self, records_key: str) -> tuple[str, int] | None:
+        """(service locator, day) of a records key."""
+        found = re.fullmatch(
+            rf"{re.escape(self.prefix)}:h:\{{([0-9a-f]+):([0-9]{{8}})\}}:r", records_key
+        )
+        if found is None:
+            return None
+        when = datetime.strptime(found.group(2), "%Y%m%d").replace(tzinfo=UTC)
+        return found.group(1), int(when.timestamp()) // 86_400
