@@ -4,6 +4,7 @@ writes its history in one script of few commands, and what a retained attempt co
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,15 +16,16 @@ from flask import Flask
 
 from bench.services import UNPROTECTED
 from tests.conftest import SECRET_KEY, Api
-from tests.support.fakes import START_MS, FixedClock
+from tests.support.fakes import START_MS, FixedClock, RecordingSender
 from tests.support.processes import RedisServer
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_store.attempts.attempt_records import RedisAttemptRecords
 from verify_service.adapters.redis_store.keys import HistoryKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.app import CONTAINER_KEY
+from verify_service.app import CONTAINER_KEY, create_app
 from verify_service.domain import sids
 from verify_service.domain.keyring import Keyring
+from verify_service.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
 # The fixed clock's day ends this many ms after it starts (14:13:20 → 24:00:00).
@@ -309,3 +311,24 @@ def test_a_resealed_bucket_keeps_what_was_appended_during_the_copy_and_its_ttl(
     redis_client.xadd(copy, {"d": "new-0"}, id="1790000000000-0")
     assert scripts.run(redis_client, "swap_attempt_bucket", [records, copy], ["0-0"]) == -1
     assert not redis_client.exists(records, copy)
+
+
+def test_a_search_by_number_finds_attempts_from_before_a_key_rotation(
+    settings: Settings, redis_client: redis.Redis, clock: FixedClock, sender: RecordingSender
+) -> None:
+    """`ChannelData.To` matches the storage tag under every key on the ring, so attempts of
+    verifications started under the old key are still found while it is on the ring."""
+    old_secret, new_secret = b"1" * 32, b"2" * 32
+    old = dataclasses.replace(settings, secret_key=old_secret, secret_keys=(("k1", old_secret),))
+    new = dataclasses.replace(
+        settings, secret_key=new_secret, secret_keys=(("k2", new_secret), ("k1", old_secret))
+    )
+    api_old = Api(create_app(old, clock=clock, providers=sender.as_providers()).test_client())
+    service = api_old.create_service()
+    before = _attempt_sid(api_old, service, "+14155550801")
+    clock.advance(1)
+    api_new = Api(create_app(new, clock=clock, providers=sender.as_providers()).test_client())
+    after = _attempt_sid(api_new, service, "+14155550801")
+    assert _listed(api_new, "ChannelData.To=%2B14155550801") == [after, before]
+    assert _listed(api_old, "ChannelData.To=%2B14155550801") == [before]
+    assert redis_client.exists(f"it:h:{{{service[-12:]}:20260921}}:r")

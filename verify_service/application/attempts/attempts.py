@@ -209,20 +209,21 @@ class Attempts:
         wanted = query.verification_sid
         if wanted is None and identity is None:
             return services, None
-        tags: dict[str, str] = {}
+        tags: dict[str, set[str]] = {}
 
         def match(service_sid: str, verification_sid: str) -> bool:
             if wanted is not None and verification_sid != wanted:
                 return False
             if identity is None:
                 return True
-            tag = tags.get(service_sid)
-            if tag is None:
-                tag = self._keyring.destination_tag(
+            found = tags.get(service_sid)
+            if found is None:
+                # Under every key on the ring: verifications started before a rotation.
+                found = self._keyring.destination_tags(
                     service_sid, identity, sids.VERIFICATION_TAG_HEX_DIGITS
                 )
-                tags[service_sid] = tag
-            return sids.verification_tag(verification_sid) == tag
+                tags[service_sid] = found
+            return sids.verification_tag(verification_sid) in found
 
         return services, match
 
@@ -311,10 +312,10 @@ class Attempts:
                 sends.setdefault(record.verification_sid, []).append(Attempt.of(record))
         if not sends:
             return []
-        tag = self._keyring.destination_tag(
-            service_sid, destination_identity(to), sids.VERIFICATION_TAG_HEX_DIGITS
-        )
-        trails = self._store.trails(service_sid, tag)
+        # Each verification's trail sits beside it, in the slot its own sid's tag names.
+        trails = {}
+        for tag in {sids.verification_tag(sid) for sid in sends} - {None}:
+            trails.update(self._store.trails(service_sid, str(tag)))
         ended = []
         for verification_sid, attempts in sends.items():  # newest first, by latest send
             trail = trails.get(verification_sid)
