@@ -180,8 +180,9 @@ def test_retention_is_whole_buckets_expiring_nothing_is_trimmed(
     assert redis_client.config_resetstat()
     new = _attempt_sid(api, service, "+14155550402")
     stats = redis_client.info("commandstats")
-    assert not {"cmdstat_zremrangebyscore", "cmdstat_xtrim", "cmdstat_hdel"} & set(stats)
-    assert redis_client.xlen(records) == 1  # untouched: it goes by expiring whole
+    assert not {"cmdstat_zremrangebyscore", "cmdstat_xtrim", "cmdstat_xdel"} & set(stats)
+    # Untouched: it goes by expiring whole (its record, its status and its service sid).
+    assert (redis_client.xlen(records), redis_client.hlen(statuses)) == (1, 2)
     assert _listed(api, f"VerifyServiceSid={service}") == [new]
     assert api.get(f"/v2/Attempts/{old}").status_code == 404
     assert _get(api, "/v2/Attempts/Summary")["total_attempts"] == 1
