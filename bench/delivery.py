@@ -58,7 +58,11 @@ from bench.processes import (
     VerifyServer,
     machine_cpu_seconds,
 )
+from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_connection import connect
+from verify_service.adapters.redis_store.attempts.attempt_records import RedisAttemptRecords
+from verify_service.adapters.redis_store.keys import HistoryKeys
+from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.app import build_container
 from verify_service.application.verifications.verifications import StartRequest, Verifications
 from verify_service.domain.keyring import Keyring
@@ -422,16 +426,15 @@ class Rig:
         return seen, waited
 
     def queued_ms(self, attempt_sids: list[str]) -> dict[str, int]:
-        """Each attempt's `t_queued` (ms) from its status hash."""
+        """Each attempt's `t_queued` (ms) from its attempt history record."""
+        records = RedisAttemptRecords(
+            self.redis_client, ScriptBook(), HistoryKeys(KEY_PREFIX), DestinationCipher(bytes(32))
+        )
         found: dict[str, int] = {}
-        for offset in range(0, len(attempt_sids), 1000):
-            chunk = attempt_sids[offset : offset + 1000]
-            pipe = self.redis_client.pipeline(transaction=False)
-            for sid in chunk:
-                pipe.hget(f"{KEY_PREFIX}:att:{{{sid}}}", "t_queued")
-            for sid, value in zip(chunk, pipe.execute(), strict=True):
-                if value is not None:
-                    found[sid] = int(value)
+        for sid in attempt_sids:
+            value = records.fields(sid).get("t_queued")
+            if value is not None:
+                found[sid] = int(value)
         return found
 
     def cpu(self) -> dict[str, float]:

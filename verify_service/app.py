@@ -21,10 +21,8 @@ from verify_service.adapters.password_hasher import Argon2PasswordHasher
 from verify_service.adapters.redis_connection import connect, embedded
 from verify_service.adapters.redis_preflight import readiness_problem
 from verify_service.adapters.redis_store.access.api_key_store import RedisApiKeyStore
-from verify_service.adapters.redis_store.attempts.attempt_history import (
-    RedisAttemptHistory,
-    attempt_context,
-)
+from verify_service.adapters.redis_store.attempts.attempt_history import RedisAttemptHistory
+from verify_service.adapters.redis_store.attempts.attempt_reseal import AttemptHistorySeals
 from verify_service.adapters.redis_store.audit.audit_log import RedisAuditLog
 from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
@@ -44,7 +42,6 @@ from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRa
 from verify_service.adapters.redis_store.protection.safe_list_store import RedisSafeListStore
 from verify_service.adapters.redis_store.replica_wait import ReplicaWait
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.adapters.redis_store.secrets.sealed_fields import SealedHashFields
 from verify_service.adapters.redis_store.services.service_store import RedisServiceStore
 from verify_service.adapters.redis_store.support.staff_user_store import (
     RedisStaffUserStore,
@@ -134,13 +131,10 @@ class Container:
             found.append(self.safe_list)
         found.append(self.outbox)
         found.append(
-            SealedHashFields(
+            AttemptHistorySeals(
                 self.redis,
                 ScriptBook(),
-                "attempt history",
-                OutboxKeys(self.settings.key_prefix).attempt("*"),
-                "to",
-                lambda key: attempt_context(key[key.rindex("{") + 1 : -1]),
+                HistoryKeys(self.settings.key_prefix),
                 ring_cipher(keyring, "destination_encryption_key"),
             )
         )
@@ -199,14 +193,6 @@ def build_container(
         else None
     )
     keys = KeySpace(settings.key_prefix)
-    outbox = RedisDeliveryQueue(
-        client,
-        scripts,
-        OutboxKeys(settings.key_prefix),
-        ring_cipher(keyring, "outbox_encryption_key"),
-        # Attempts' status records are the attempt history: kept for the retention period.
-        settings.attempt_retention_days * DAY_MS,
-    )
     history = RedisAttemptHistory(
         client,
         scripts,
@@ -214,6 +200,14 @@ def build_container(
         HistoryKeys(settings.key_prefix),
         ring_cipher(keyring, "destination_encryption_key"),
         settings.attempt_retention_days * DAY_MS,
+    )
+    outbox = RedisDeliveryQueue(
+        client,
+        scripts,
+        OutboxKeys(settings.key_prefix),
+        ring_cipher(keyring, "outbox_encryption_key"),
+        # Attempts' delivery status lives in their attempt history records.
+        history.records,
     )
     fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
     fraud_guard = RedisFraudGuardStore(client, scripts, FraudGuardKeys(settings.key_prefix))

@@ -26,8 +26,11 @@ from verify_service.adapters.delivery.providers.webhook import (
     TIMESTAMP_HEADER,
     verify_webhook_signature,
 )
+from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.attempts.attempt_records import RedisAttemptRecords
 from verify_service.adapters.redis_store.delivery.delivery_queue import GROUP
-from verify_service.adapters.redis_store.keys import OutboxKeys
+from verify_service.adapters.redis_store.keys import HistoryKeys, OutboxKeys
+from verify_service.adapters.redis_store.scripts import ScriptBook
 
 TO = "+14155552671"
 WEBHOOK_SECRET = "whsec-crash-recovery-0123456789"
@@ -102,9 +105,10 @@ def start_verification(api: ServeProcess) -> tuple[str, str]:
 
 
 def attempt_status(client: redis.Redis, attempt_sid: str) -> dict[str, str]:
-    """The record's text fields (the sealed destination it also holds is binary)."""
-    raw = client.hgetall(KEYS.attempt(attempt_sid))
-    return {k.decode(): v.decode() for k, v in raw.items() if k != b"to"}
+    """The attempt's delivery status, as its history record holds it (no destination: the
+    cipher is never asked to open one here)."""
+    records = RedisAttemptRecords(client, ScriptBook(), HistoryKeys(), DestinationCipher(bytes(32)))
+    return records.fields(attempt_sid)
 
 
 def test_a_worker_killed_mid_delivery_loses_nothing_another_takes_over_after_the_timeout(

@@ -218,12 +218,16 @@ def test_retention_by_the_clock(
     assert _summary(api)["total_attempts"] == 0
     assert api.get(f"/v2/Attempts/{attempt}").status_code == 404
     assert _history(app).history_for(service, US) == []
-    # A later send trims the expired entries from the indexes it writes.
+    # A later send writes a bucket of its own (one service, one day) and trims nothing.
     api.start(service, US)
     assert len(_attempts(api)["attempts"]) == 1
-    assert redis_client.zcard("it:{hist}:all") == 1
-    # The records carry a TTL of the retention (relative, so clock skew does not matter).
-    assert 0 < redis_client.pttl(f"it:att:{{{attempt}}}") <= 30 * DAY * 1000
+    streams = list(redis_client.scan_iter("it:h:*:r"))
+    assert len(streams) == 2
+    assert all(redis_client.xlen(stream) == 1 for stream in streams)
+    # Each bucket expires whole at the end of its day plus the retention (a TTL relative to
+    # the clock that wrote it, so clock skew does not matter).
+    for key in redis_client.scan_iter("it:h:*"):
+        assert 30 * DAY * 1000 < redis_client.pttl(key) <= 31 * DAY * 1000
 
 
 def test_retention_is_configurable(

@@ -20,7 +20,10 @@ from flask.testing import FlaskClient
 
 from tests.conftest import Api
 from tests.support.fakes import FixedClock, RecordingSender
-from verify_service.adapters.redis_store.keys import AuditKeys, KeySpace, OutboxKeys
+from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.attempts.attempt_records import RedisAttemptRecords
+from verify_service.adapters.redis_store.keys import AuditKeys, HistoryKeys, KeySpace, OutboxKeys
+from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.app import CONTAINER_KEY, Container, build_staff_users, create_app
 from verify_service.cli import main
 from verify_service.console.guard import SESSION_COOKIE
@@ -215,11 +218,11 @@ def _same_session(source: FlaskClient, target: FlaskClient) -> None:
 
 def _attempt_of(redis_client: redis.Redis, verification_sid: str) -> str:
     letters: list[bytes] = redis_client.lrange(OutboxKeys("it").dead, 0, -1)  # type: ignore[assignment]
+    records = RedisAttemptRecords(
+        redis_client, ScriptBook(), HistoryKeys("it"), DestinationCipher(bytes(32))
+    )
     for attempt in letters:
-        fields: dict[bytes, bytes] = redis_client.hgetall(  # type: ignore[assignment]
-            OutboxKeys("it").attempt(attempt.decode())
-        )
-        if fields.get(b"ve") == verification_sid.encode():
+        if records.fields(attempt.decode()).get("ve") == verification_sid:
             return attempt.decode()
     raise AssertionError("no dead letter for that verification")
 

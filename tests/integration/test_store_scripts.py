@@ -111,7 +111,7 @@ class Harness:
             is_new=is_new,
             salt=self.salt,
             code_digest=self.hasher.digest(sid, code, self.salt),
-            attempt_sid=sids.new_sid("VL"),
+            attempt_sid=sids.new_attempt_sid(self.service_sid, now_ms),
             channel=Channel.SMS,
             now_ms=now_ms,
             ttl_ms=TTL_MS,

@@ -186,6 +186,15 @@ class Keyring:
         digest = hmac.new(self.primary.destination_tag_key, message, hashlib.sha256).hexdigest()
         return digest[:hex_digits]
 
+    def destination_tags(self, service_sid: str, destination: str, hex_digits: int) -> set[str]:
+        """`destination_tag` under every key on the ring: what verifications started before a
+        rotation are named by (the attempt history's search by destination)."""
+        message = service_sid.encode("ascii") + b"\x00" + destination.encode("utf-8")
+        return {
+            hmac.new(keys.destination_tag_key, message, hashlib.sha256).hexdigest()[:hex_digits]
+            for keys in self._by_id.values()
+        }
+
     def identifier_tag(self, purpose: str, value: str, key_id: str | None = None) -> str:
         """A keyed digest (96 bits, hex) naming a personal value in a Redis key: a safe-listed
         number, a client IP, a rate-limit value. Redis never holds the value itself."""

@@ -3,7 +3,9 @@ one slot: a verification's tag is `{service sid:destination tag}`; services shar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from verify_service.application.verifications.ports import VerificationRef
 
@@ -70,9 +72,6 @@ class OutboxKeys:
     @property
     def dead_letters(self) -> str:
         return f"{self.prefix}:{{outbox}}:dead-letters"
-
-    def attempt(self, attempt_sid: str) -> str:
-        return f"{self.prefix}:att:{{{attempt_sid}}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,20 +149,38 @@ class ApiKeyKeys:
 
 @dataclass(frozen=True, slots=True)
 class HistoryKeys:
-    """The attempt history's indexes (sorted sets of `VL` sids by creation time), under one
-    hash tag so one script updates them all; a destination is named by a keyed digest."""
+    """The attempt history, in buckets of one service and one UTC day: a stream of the
+    attempts' records (entry ids are creation times) and a hash of their delivery status
+    (by attempt key), both under the bucket's hash tag `{service locator:yyyymmdd}`, so one
+    script writes them and each bucket sits in its own Cluster slot. A bucket expires whole,
+    at the end of its day plus the retention period."""
 
     prefix: str = "vs"
 
+    def _bucket(self, service_locator: str, day: int) -> str:
+        when = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y%m%d")
+        return f"{self.prefix}:h:{{{service_locator}:{when}}}"
+
+    def records(self, service_locator: str, day: int) -> str:
+        return self._bucket(service_locator, day) + ":r"
+
+    def statuses(self, service_locator: str, day: int) -> str:
+        return self._bucket(service_locator, day) + ":s"
+
+    def rebuilt(self, service_locator: str, day: int) -> str:
+        """A bucket's records being re-sealed (a key rotation), renamed over `records`."""
+        return self._bucket(service_locator, day) + ":n"
+
     @property
-    def all(self) -> str:
-        return f"{self.prefix}:{{hist}}:all"
+    def records_pattern(self) -> str:
+        return f"{self.prefix}:h:*:r"
 
-    def service(self, service_sid: str) -> str:
-        return f"{self.prefix}:{{hist}}:svc:{service_sid}"
-
-    def destination(self, digest: str) -> str:
-        return f"{self.prefix}:{{hist}}:to:{digest}"
-
-    def verification(self, verification_sid: str) -> str:
-        return f"{self.prefix}:{{hist}}:ve:{verification_sid}"
+    def bucket_of(self, records_key: str) -> tuple[str, int] | None:
+        """(service locator, day) of a records key."""
+        found = re.fullmatch(
+            rf"{re.escape(self.prefix)}:h:\{{([0-9a-f]+):([0-9]{{8}})\}}:r", records_key
+        )
+        if found is None:
+            return None
+        when = datetime.strptime(found.group(2), "%Y%m%d").replace(tzinfo=UTC)
+        return found.group(1), int(when.timestamp()) // 86_400

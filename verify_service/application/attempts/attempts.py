@@ -2,25 +2,28 @@
 `VERIFY_ATTEMPT_RETENTION_DAYS`, as Twilio's `/v2/Attempts` and `/v2/Attempts/Summary`, and
 the history of a destination's ended verifications for the support console.
 
-Destinations are stored sealed and searched by a keyed digest; every destination that leaves
-this module is masked. Filters that no index answers (channel, country, conversion,
-destination prefix) are applied while walking the most selective index, newest first, and a
-walk examines at most `LIST_SCAN_LIMIT` (a list page) or `SUMMARY_SCAN_LIMIT` (a summary)
-entries: a page may come back short with a `next` token to go on from, and a summary over
-more attempts than that counts the most recent ones and says it is not `complete`.
+Destinations are stored sealed; every destination that leaves this module is masked. The
+history is kept per service and hour, so a walk reads the buckets of the service asked for
+(or of every service), newest first, between the query's dates. `To` is searched by the
+verification sid's storage tag (a keyed digest of service and destination, inside every `VE`
+sid), and `VerificationSid` by the sid itself, both compared before anything is unsealed;
+the other filters (channel, country, conversion, destination prefix) are applied to the
+records. A walk examines at most `LIST_SCAN_LIMIT` (a list page) or `SUMMARY_SCAN_LIMIT` (a
+summary, the support console's history of a destination) entries: a page may come back short
+with a `next` token to go on from, and a summary over more attempts than that counts the
+most recent ones and says it is not `complete`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from verify_service.application.attempts.ports import (
     AttemptCursor,
     AttemptHistoryStore,
-    AttemptIndex,
     CheckEvent,
     HistoricAttempt,
 )
@@ -37,7 +40,7 @@ DESTINATION_PURPOSE = "attempt-destination"
 LIST_SCAN_LIMIT = 10_000
 SUMMARY_SCAN_LIMIT = 100_000
 DAY_MS = 24 * 3600 * 1000
-_TOKEN = re.compile(r"\A([0-9]{1,15})-(VL[0-9a-f]{32})\Z")
+_TOKEN = re.compile(r"\A([0-9]{1,15})-(?:([0-9]{1,10})-)?(VL[0-9a-f]{32})\Z")
 
 
 def destination_digest(keyring: Keyring, destination: str) -> str:
@@ -160,14 +163,14 @@ class EndedVerification:
 
 
 def encode_token(cursor: AttemptCursor) -> str:
-    return f"{cursor.created_ms}-{cursor.sid}"
+    return f"{cursor.created_ms}-{cursor.seq}-{cursor.sid}"
 
 
 def decode_token(token: str) -> AttemptCursor:
     found = _TOKEN.fullmatch(token)
     if found is None:
         raise InvalidParameter("PageToken", "a token from a previous page")
-    return AttemptCursor(int(found.group(1)), found.group(2))
+    return AttemptCursor(int(found.group(1)), found.group(3), int(found.group(2) or 0))
 
 
 class Attempts:
@@ -187,9 +190,14 @@ class Attempts:
             oldest = max(oldest, query.created_after_ms)
         return oldest
 
-    def _index(self, query: AttemptQuery) -> tuple[AttemptIndex, str | None]:
-        """The most selective index for the query, and the digest of `To` if given."""
-        digest = None
+    def _scope(
+        self, query: AttemptQuery
+    ) -> tuple[list[str] | None, Callable[[str, str], bool] | None]:
+        """The services to walk (None: every one), and what a record's (service sid,
+        verification sid) must be: the sid asked for, and for `To` a verification of that
+        destination (its sid carries the storage tag of service and destination)."""
+        services = [query.service_sid] if query.service_sid is not None else None
+        identity = None
         if query.to is not None:
             try:
                 to = normalize_any_destination(query.to)
@@ -197,25 +205,38 @@ class Attempts:
                 raise InvalidParameter(
                     "ChannelData.To", "an E.164 number or an e-mail address"
                 ) from None
-            digest = destination_digest(self._keyring, to)
-        if query.verification_sid is not None:
-            return AttemptIndex("verification", query.verification_sid), digest
-        if digest is not None:
-            return AttemptIndex("destination", digest), digest
-        if query.service_sid is not None:
-            return AttemptIndex("service", query.service_sid), digest
-        return AttemptIndex("all"), digest
+            identity = destination_identity(to)
+        wanted = query.verification_sid
+        if wanted is None and identity is None:
+            return services, None
+        tags: dict[str, set[str]] = {}
+
+        def match(service_sid: str, verification_sid: str) -> bool:
+            if wanted is not None and verification_sid != wanted:
+                return False
+            if identity is None:
+                return True
+            found = tags.get(service_sid)
+            if found is None:
+                # Under every key on the ring: verifications started before a rotation.
+                found = self._keyring.destination_tags(
+                    service_sid, identity, sids.VERIFICATION_TAG_HEX_DIGITS
+                )
+                tags[service_sid] = found
+            return sids.verification_tag(verification_sid) in found
+
+        return services, match
 
     def _walk(
         self, query: AttemptQuery, after: AttemptCursor | None, now_ms: int
     ) -> Iterator[tuple[AttemptCursor, HistoricAttempt | None]]:
-        index, digest = self._index(query)
+        services, match = self._scope(query)
         oldest = self._oldest(now_ms, query)
         newest = None if query.created_before_ms is None else query.created_before_ms - 1
         if newest is not None and newest < oldest:
             return
-        for cursor, record in self._store.walk(index, newest, oldest, after, now_ms):
-            if record is None or not _matches(record, query, digest):
+        for cursor, record in self._store.walk(services, newest, oldest, after, now_ms, match):
+            if record is None or not _matches(record, query):
                 yield cursor, None
             else:
                 yield cursor, record
@@ -284,15 +305,17 @@ class Attempts:
         query = AttemptQuery(service_sid=service_sid, to=to)
         now_ms = self._clock.now_ms()
         sends: dict[str, list[Attempt]] = {}
-        for _cursor, record in self._walk(query, None, now_ms):
+        for examined, (_cursor, record) in enumerate(self._walk(query, None, now_ms), 1):
+            if examined > SUMMARY_SCAN_LIMIT:
+                break
             if record is not None and record.outcome != "pending":
                 sends.setdefault(record.verification_sid, []).append(Attempt.of(record))
         if not sends:
             return []
-        tag = self._keyring.destination_tag(
-            service_sid, destination_identity(to), sids.VERIFICATION_TAG_HEX_DIGITS
-        )
-        trails = self._store.trails(service_sid, tag)
+        # Each verification's trail sits beside it, in the slot its own sid's tag names.
+        trails = {}
+        for tag in {sids.verification_tag(sid) for sid in sends} - {None}:
+            trails.update(self._store.trails(service_sid, str(tag)))
         ended = []
         for verification_sid, attempts in sends.items():  # newest first, by latest send
             trail = trails.get(verification_sid)
@@ -327,12 +350,11 @@ class Attempts:
         return trail.checks if trail else ()
 
 
-def _matches(record: HistoricAttempt, query: AttemptQuery, digest: str | None) -> bool:
+def _matches(record: HistoricAttempt, query: AttemptQuery) -> bool:
     prefix = query.destination_prefix
     return (
         (query.service_sid is None or record.service_sid == query.service_sid)
         and (query.verification_sid is None or record.verification_sid == query.verification_sid)
-        and (digest is None or record.destination_digest == digest)
         and (query.channel is None or record.channel == query.channel)
         and (query.country is None or record.country == query.country)
         and (query.converted is None or record.converted == query.converted)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -10,20 +10,14 @@ from verify_service.domain.models import EndedBy
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptIndex:
-    """Which index of the attempt history to walk: `all`, or by `service` (VA sid),
-    `destination` (keyed digest) or `verification` (VE sid)."""
-
-    kind: str
-    value: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class AttemptCursor:
-    """A position in an index: the entry's creation time and `VL` sid (ties broken by sid)."""
+    """A position in the history: the entry's creation time, `VL` sid and, among entries of
+    one service created in the same millisecond, its sequence number (ties across services
+    are broken by sid)."""
 
     created_ms: int
     sid: str
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +33,6 @@ class HistoricAttempt:
     channel: str
     country: str | None
     destination: str | None
-    destination_digest: str | None
     created_ms: int
     updated_ms: int
     delivery_status: str
@@ -74,14 +67,17 @@ class VerificationTrail:
 class AttemptHistoryStore(Protocol):
     def walk(
         self,
-        index: AttemptIndex,
+        service_sids: Sequence[str] | None,
         newest_ms: int | None,
         oldest_ms: int,
         after: AttemptCursor | None,
         now_ms: int,
+        match: Callable[[str, str], bool] | None = None,
     ) -> Iterator[tuple[AttemptCursor, HistoricAttempt | None]]:
-        """Index entries created in [oldest_ms, newest_ms], newest first, strictly after
-        `after`; each with its record (None: the record expired meanwhile)."""
+        """Attempts of these services (None: every service) created in [oldest_ms,
+        newest_ms], newest first, strictly after `after`; each with its record (None: the
+        record is unreadable, or `match(service sid, verification sid)` said no, which is
+        asked before anything is unsealed)."""
         ...
 
     def get(self, sid: str, now_ms: int) -> HistoricAttempt | None: ...

@@ -154,7 +154,8 @@ class DeliveryAttempts:
         self._on_delivery_failed = on_delivery_failed
 
     def get(self, attempt_sid: str) -> AttemptRecord:
-        """One attempt, while its record lives (the attempt retention after its last change)."""
+        """One attempt, while its record lives (the attempt retention from its creation, until
+        its day's history bucket expires)."""
         fields = self._fields(attempt_sid)
         return AttemptRecord.from_fields(attempt_sid, fields)
 

@@ -152,7 +152,7 @@ class SupportConsole:
     def _send(self, sid: str, channel: str, time_ms: int) -> SendView:
         try:
             record = self._delivery.get(sid)
-        except NotFound:  # the status record expired (it lives 24 h after its last change)
+        except NotFound:  # the record expired with its history bucket (the retention)
             return SendView(sid, channel, time_ms, "unknown", None, None)
         return SendView(sid, channel, time_ms, record.status, record.provider, record.error_code)
 

@@ -208,7 +208,7 @@ class Verifications:
                 is_new=is_new,
                 salt=salt,
                 code_digest=self._hasher.digest(sid, code, salt),
-                attempt_sid=sids.new_sid("VL"),
+                attempt_sid=sids.new_attempt_sid(service_sid, now_ms),
                 channel=request.channel,
                 now_ms=now_ms,
                 ttl_ms=service.verification_ttl_seconds * 1000,

@@ -2,7 +2,7 @@
 
 `GET /v2/Services/{VA}/Verifications/{VE}/DeliveryAttempts` while the verification is live,
 `GET /v2/DeliveryAttempts/{VL}` while the attempt's record lives (the attempt history's retention,
-VERIFY_ATTEMPT_RETENTION_DAYS, after its last change).
+VERIFY_ATTEMPT_RETENTION_DAYS from its creation, until its day's history bucket expires).
 """
 
 from __future__ import annotations

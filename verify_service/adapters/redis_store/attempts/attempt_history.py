@@ -1,31 +1,40 @@
-"""The attempt history in Redis.
+"""The attempt history in Redis: walking and reading the buckets of attempt_records.py.
 
-A send attempt's record is its delivery status hash `vs:att:{VL…}` (delivery_queue.py), kept
-for the retention period and given, when it is created, the history's fields: `to` (the
-destination sealed with AES-256-GCM, the attempt sid as associated data), `dg` (the keyed
-digest the destination is searched by) and `co` (its country). Four sorted sets index the
-`VL` sids by creation time (all, per service, per destination digest, per verification),
-written by `record_attempt_history.lua` in the start's own pipeline. How each verification
-ended, who ended it by hand and why (`b:<VE>`), and its checks live beside the verification,
-in `vs:vh:{VA…:tag}` (written by the check and end scripts). Nothing here holds a code or a
-destination in clear.
+A list walks one service's buckets (or every service's, from the service index) newest day
+first, and in each day the buckets' streams newest entry first (XREVRANGE between the
+query's times: only the buckets in range are touched, and in each only the entries asked
+for). A bucket is probed with XLEN, 32 days of every service in one round trip, then read
+in batches of `BATCH` entries with their statuses (list_attempts.lua, one round trip per
+batch); the verifications' outcomes cost one round trip per batch of records.
+
+How each verification ended, who ended it by hand and why (`b:<VE>`), and its checks live
+beside the verification, in `vs:vh:{VA…:tag}` (written by the check and end scripts).
+Nothing here holds a code or a destination in clear.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.attempts.attempt_records import (
+    DEFAULT_RETENTION_MS,
+    AttemptRow,
+    RedisAttemptRecords,
+    decode_status,
+    unpack_record,
+)
 from verify_service.adapters.redis_store.errors import fail_closed
-from verify_service.adapters.redis_store.keys import HistoryKeys, KeySpace, OutboxKeys
+from verify_service.adapters.redis_store.keys import HistoryKeys, KeySpace
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.application.attempts.ports import (
     AttemptCursor,
-    AttemptIndex,
     CheckEvent,
     HistoricAttempt,
     VerificationTrail,
@@ -34,11 +43,15 @@ from verify_service.application.verifications.ports import VerificationRef
 from verify_service.domain import sids
 from verify_service.domain.models import EndedBy
 
-DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000
+__all__ = ["DEFAULT_RETENTION_MS", "MAX_CHECK_EVENTS", "RedisAttemptHistory"]
+
 # The most check events recorded per verification; later ones are only counted.
 MAX_CHECK_EVENTS = 12
 BATCH = 200
+# Days of buckets probed (XLEN) per round trip while looking for the next non-empty one.
+PROBE_DAYS = 32
 _CHECK_OUTCOMES = {"w": "wrong", "a": "approved", "l": "refused"}
+_KEY_BYTES = sids.ATTEMPT_KEY_HEX_DIGITS // 2
 
 
 def encode_ended_by(ended_by: EndedBy) -> str:
@@ -55,9 +68,19 @@ def decode_ended_by(value: str) -> EndedBy | None:
         return None
 
 
-def attempt_context(attempt_sid: str) -> bytes:
-    """The associated data an attempt's destination is sealed with."""
-    return f"attempt:{attempt_sid}".encode("ascii")
+@dataclass(slots=True)
+class _Stream:
+    """One service's bucket of one day, read in batches, newest first."""
+
+    service_sid: str
+    locator: str
+    day: int
+    records: str
+    statuses: str
+    upper: str  # the next batch's newest id (inclusive)
+    oldest: str
+    buffer: list[tuple[AttemptCursor, AttemptRow | None]]
+    done: bool = False
 
 
 class RedisAttemptHistory:
@@ -74,132 +97,213 @@ class RedisAttemptHistory:
         self._scripts = scripts
         self._keys = keys
         self._history = history_keys
-        self._attempt_keys = OutboxKeys(keys.prefix)
-        self._cipher = cipher
+        self.records = RedisAttemptRecords(client, scripts, history_keys, cipher, retention_ms)
         self.retention_ms = retention_ms
 
-    # -- writing (inside the start's pipeline) ----------------------------------------------
-
-    def record_fields(
-        self, attempt_sid: str, to: str, digest: str | None, country: str | None
-    ) -> list[Any]:
-        """Field, value pairs the attempt's status record gets when it is created."""
-        fields: list[Any] = ["to", self._cipher.seal(to, attempt_context(attempt_sid))]
-        if digest:
-            fields += ["dg", digest]
-        if country:
-            fields += ["co", country]
-        return fields
-
-    def queue_index(
-        self,
-        pipe: Any,
-        attempt_sid: str,
-        service_sid: str,
-        verification_sid: str,
-        digest: str | None,
-        now_ms: int,
-    ) -> None:
-        """Index the attempt (one EVALSHA more in the caller's pipeline)."""
-        keys = [
-            self._history.all,
-            self._history.service(service_sid),
-            self._history.destination(digest or "-"),
-            self._history.verification(verification_sid),
-        ]
-        pipe.evalsha(
-            self._scripts.sha("record_attempt_history"),
-            len(keys),
-            *keys,
-            now_ms,
-            attempt_sid,
-            self.retention_ms,
-        )
-
-    # -- reading ------------------------------------------------------------------------------
-
-    def _index_key(self, index: AttemptIndex) -> str:
-        if index.kind == "service":
-            return self._history.service(index.value)
-        if index.kind == "destination":
-            return self._history.destination(index.value)
-        if index.kind == "verification":
-            return self._history.verification(index.value)
-        return self._history.all
-
-    def _entries(
-        self, key: str, newest_ms: int | None, oldest_ms: int, after: AttemptCursor | None
-    ) -> Iterator[AttemptCursor]:
-        """Index entries newest first, strictly after `after`, in batches (one round trip
-        each: the ties at the cursor's time and the next batch below it)."""
-        cursor = after
-        upper: Any = "+inf" if newest_ms is None else newest_ms
-        while True:
-            pipe = self._client.pipeline(transaction=False)
-            if cursor is not None:
-                pipe.zrevrangebyscore(key, cursor.created_ms, cursor.created_ms, withscores=True)
-                upper = f"({cursor.created_ms}"
-            pipe.zrevrangebyscore(key, upper, oldest_ms, start=0, num=BATCH, withscores=True)
-            replies = pipe.execute()
-            rows: list[tuple[bytes, float]] = []
-            if cursor is not None:
-                ties = replies[0]
-                rows += [row for row in ties if row[0].decode() < cursor.sid]
-            below = replies[-1]
-            rows += below
-            for member, score in rows:
-                cursor = AttemptCursor(int(score), member.decode())
-                yield cursor
-            if len(below) < BATCH:
-                return
-
-    def _decode(
-        self, sid: str, raw: dict[bytes, bytes]
-    ) -> tuple[dict[str, Any], str | None] | None:
-        fields = {k.decode(): v for k, v in raw.items()}
-        if not fields.get("va") or not fields.get("ve"):
-            return None
-        sealed = fields.get("to")
-        destination = self._cipher.open(sealed, attempt_context(sid)) if sealed else None
-        return fields, destination
+    # -- walking ------------------------------------------------------------------------
 
     @fail_closed
-    def _records(
-        self, cursors: list[AttemptCursor], now_ms: int
-    ) -> list[tuple[AttemptCursor, HistoricAttempt | None]]:
+    def _services(self, service_sids: Sequence[str] | None) -> list[str]:
+        if service_sids is not None:
+            return [sid for sid in service_sids if sids.is_sid(sid, "VA")]
+        listed: Any = self._client.zrange(self._keys.service_index(), 0, -1)
+        return [sid.decode() for sid in listed]
+
+    @fail_closed
+    def _probe(self, days: list[int], services: list[str]) -> list[tuple[int, list[str]]]:
+        """The days (newest first) with their services whose bucket holds anything."""
         pipe = self._client.pipeline(transaction=False)
-        for cursor in cursors:
-            pipe.hgetall(self._keys_attempt(cursor.sid))
-        raws = pipe.execute()
-        decoded = [self._decode(c.sid, raw) for c, raw in zip(cursors, raws, strict=True)]
+        for day in days:
+            for service_sid in services:
+                pipe.xlen(self._history.records(sids.service_locator(service_sid), day))
+        lengths = iter(pipe.execute())
+        found = []
+        for day in days:
+            busy = [service_sid for service_sid in services if next(lengths)]
+            if busy:
+                found.append((day, busy))
+        return found
+
+    @fail_closed
+    def _fill(self, streams: list[_Stream], after: AttemptCursor | None, match: Any) -> None:
+        """The next batch of each stream (one round trip)."""
+
+        def build(pipe: Any) -> None:
+            for stream in streams:
+                pipe.evalsha(
+                    self._scripts.sha("list_attempts"),
+                    2,
+                    stream.records,
+                    stream.statuses,
+                    stream.upper,
+                    stream.oldest,
+                    BATCH,
+                    _KEY_BYTES,
+                )
+
+        replies = self._scripts.run_pipeline(self._client, build)
+        for stream, reply in zip(streams, replies, strict=True):
+            owner = reply[0].decode() if reply[0] else stream.service_sid
+            entries = reply[1:]
+            stream.done = len(entries) < BATCH
+            for entry_id, blob, raw_status in entries:
+                stream.upper = "(" + entry_id.decode()
+                cursor_row = _row(stream, owner, entry_id, blob, raw_status)
+                if cursor_row is None:
+                    continue
+                cursor, row = cursor_row
+                if after is not None and _key(cursor) <= _key(after):
+                    continue
+                if row is not None and owner != stream.service_sid:
+                    row = None  # another service's bucket (a locator collision)
+                if (
+                    row is not None
+                    and match is not None
+                    and not match(row.service_sid, row.verification_sid)
+                ):
+                    row = None
+                stream.buffer.append((cursor, row))
+
+    def _day(
+        self,
+        day: int,
+        services: list[str],
+        newest_ms: int | None,
+        oldest_ms: int,
+        after: AttemptCursor | None,
+        match: Any,
+    ) -> Iterator[tuple[AttemptCursor, AttemptRow | None]]:
+        """The day's entries of every service, newest first (ties: by sid)."""
+        upper = "+" if newest_ms is None else str(newest_ms)
+        located = sids.attempt_location(after.sid) if after is not None else None
+        if after is not None and located is not None and located.day == day:
+            # The cursor's own day: from its entry down (the entries that tie with it are
+            # told apart by sid, in _fill).
+            upper = f"{after.created_ms}-{after.seq}"
+        else:
+            after = None
+        streams = []
+        for service_sid in services:
+            locator = sids.service_locator(service_sid)
+            streams.append(
+                _Stream(
+                    service_sid,
+                    locator,
+                    day,
+                    self._history.records(locator, day),
+                    self._history.statuses(locator, day),
+                    upper,
+                    str(oldest_ms),
+                    [],
+                )
+            )
+        self._fill(streams, after, match)
+        for stream in streams:
+            while not stream.buffer and not stream.done:
+                self._fill([stream], after, match)
+        heap: list[tuple[tuple[int, int, str], int, int]] = []
+        for index, stream in enumerate(streams):
+            if stream.buffer:
+                heapq.heappush(heap, (_key_of(stream.buffer[0][0]), index, 0))
+        while heap:
+            _, index, position = heapq.heappop(heap)
+            stream = streams[index]
+            yield stream.buffer[position]
+            position += 1
+            if position == len(stream.buffer) and not stream.done:
+                stream.buffer, position = [], 0
+                while not stream.buffer and not stream.done:
+                    self._fill([stream], after, match)
+            if position < len(stream.buffer):
+                heapq.heappush(heap, (_key_of(stream.buffer[position][0]), index, position))
+
+    def _rows(
+        self,
+        service_sids: Sequence[str] | None,
+        newest_ms: int | None,
+        oldest_ms: int,
+        after: AttemptCursor | None,
+        now_ms: int,
+        match: Any,
+    ) -> Iterator[tuple[AttemptCursor, AttemptRow | None]]:
+        services = self._services(service_sids)
+        if not services:
+            return
+        # Another process's clock may run ahead of ours: one day more at the top.
+        top = newest_ms // sids.DAY_MS if newest_ms is not None else now_ms // sids.DAY_MS + 1
+        if after is not None:
+            located = sids.attempt_location(after.sid)
+            if located is not None:
+                top = min(top, located.day)
+        bottom = oldest_ms // sids.DAY_MS
+        day = top
+        while day >= bottom:
+            days = list(range(day, max(bottom, day - PROBE_DAYS + 1) - 1, -1))
+            for busy_day, busy in self._probe(days, services):
+                yield from self._day(busy_day, busy, newest_ms, oldest_ms, after, match)
+            day = days[-1] - 1
+
+    def walk(
+        self,
+        service_sids: Sequence[str] | None,
+        newest_ms: int | None,
+        oldest_ms: int,
+        after: AttemptCursor | None,
+        now_ms: int,
+        match: Callable[[str, str], bool] | None = None,
+    ) -> Iterator[tuple[AttemptCursor, HistoricAttempt | None]]:
+        # A generator: each step that talks to Redis fails closed on its own.
+        rows = self._rows(service_sids, newest_ms, oldest_ms, after, now_ms, match)
+        while True:
+            batch = self._next_batch(rows)
+            if not batch:
+                return
+            yield from self._complete(batch, now_ms)
+
+    @fail_closed
+    def _next_batch(
+        self, rows: Iterator[tuple[AttemptCursor, AttemptRow | None]]
+    ) -> list[tuple[AttemptCursor, AttemptRow | None]]:
+        batch = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == BATCH:
+                break
+        return batch
+
+    @fail_closed
+    def _complete(
+        self, batch: list[tuple[AttemptCursor, AttemptRow | None]], now_ms: int
+    ) -> list[tuple[AttemptCursor, HistoricAttempt | None]]:
         verifications = {
-            (found[0]["va"].decode(), found[0]["ve"].decode())
-            for found in decoded
-            if found is not None
+            (row.service_sid, row.verification_sid) for _cursor, row in batch if row is not None
         }
         outcomes = self._outcomes(sorted(verifications), now_ms)
         results: list[tuple[AttemptCursor, HistoricAttempt | None]] = []
-        for cursor, found in zip(cursors, decoded, strict=True):
-            if found is None:
+        for cursor, row in batch:
+            if row is None:
                 results.append((cursor, None))
                 continue
-            fields, destination = found
-            service_sid, verification_sid = fields["va"].decode(), fields["ve"].decode()
-            results.append(
-                (
-                    cursor,
-                    _attempt(
-                        cursor.sid,
-                        fields,
-                        destination,
-                        outcomes.get((service_sid, verification_sid), "expired"),
-                    ),
-                )
-            )
+            outcome = outcomes.get((row.service_sid, row.verification_sid), "expired")
+            results.append((cursor, self._attempt(row, outcome)))
         return results
 
-    def _keys_attempt(self, attempt_sid: str) -> str:
-        return self._attempt_keys.attempt(attempt_sid)
+    def _attempt(self, row: AttemptRow, outcome: str) -> HistoricAttempt:
+        status = row.status
+        return HistoricAttempt(
+            sid=row.sid,
+            service_sid=row.service_sid,
+            verification_sid=row.verification_sid,
+            channel=row.channel,
+            country=row.country,
+            destination=self.records.open_destination(row),
+            created_ms=row.created_ms,
+            updated_ms=row.updated_ms,
+            delivery_status=status.get("status", "queued"),
+            provider=status.get("provider"),
+            error_code=status.get("err"),
+            outcome=outcome,
+        )
 
     def _outcomes(
         self, verifications: list[tuple[str, str]], now_ms: int
@@ -234,39 +338,13 @@ class RedisAttemptHistory:
                 outcomes[pair] = "expired"
         return outcomes
 
-    def walk(
-        self,
-        index: AttemptIndex,
-        newest_ms: int | None,
-        oldest_ms: int,
-        after: AttemptCursor | None,
-        now_ms: int,
-    ) -> Iterator[tuple[AttemptCursor, HistoricAttempt | None]]:
-        # A generator: each step that talks to Redis fails closed on its own.
-        entries = self._entries(self._index_key(index), newest_ms, oldest_ms, after)
-        while True:
-            batch = self._next_batch(entries)
-            if not batch:
-                return
-            yield from self._records(batch, now_ms)
-
-    @fail_closed
-    def _next_batch(self, entries: Iterator[AttemptCursor]) -> list[AttemptCursor]:
-        batch = []
-        for cursor in entries:
-            batch.append(cursor)
-            if len(batch) == BATCH:
-                break
-        return batch
-
     @fail_closed
     def get(self, sid: str, now_ms: int) -> HistoricAttempt | None:
-        raw: Any = self._client.hgetall(self._keys_attempt(sid))
-        created = raw.get(b"ca")
-        if created is None:
+        row = self.records.read(sid)
+        if row is None:
             return None
-        found = self._records([AttemptCursor(int(created), sid)], now_ms)
-        return found[0][1]
+        cursor = AttemptCursor(row.created_ms, sid, row.entry_seq)
+        return self._complete([(cursor, row)], now_ms)[0][1]
 
     @fail_closed
     def trails(self, service_sid: str, tag: str) -> dict[str, VerificationTrail]:
@@ -306,32 +384,42 @@ class RedisAttemptHistory:
         return trails
 
 
-def _millis(fields: dict[str, Any], name: str) -> int | None:
-    value = fields.get(name)
-    return int(value) if value is not None and value.isdigit() else None
+def _key(cursor: AttemptCursor) -> tuple[int, int, int, str]:
+    """A position in the walk's order, growing with age: day, then time, then sid."""
+    located = sids.attempt_location(cursor.sid)
+    day = located.day if located is not None else 0
+    return (-day, -cursor.created_ms, -cursor.seq, cursor.sid)
 
 
-def _text(fields: dict[str, Any], name: str) -> str | None:
-    value = fields.get(name)
-    return value.decode() if value else None
+def _key_of(cursor: AttemptCursor) -> tuple[int, int, str]:
+    return (-cursor.created_ms, -cursor.seq, cursor.sid)
 
 
-def _attempt(
-    sid: str, fields: dict[str, Any], destination: str | None, outcome: str
-) -> HistoricAttempt:
-    created = _millis(fields, "ca") or 0
-    return HistoricAttempt(
+def _row(
+    stream: _Stream, owner: str, entry_id: bytes, blob: bytes, raw_status: bytes | None
+) -> tuple[AttemptCursor, AttemptRow | None] | None:
+    """A stream entry as a cursor and a row (None: not readable)."""
+    ms_text, _, seq_text = entry_id.decode().partition("-")
+    record = unpack_record(blob)
+    if record is None:
+        return None
+    day = stream.day
+    sid = sids.attempt_sid(stream.locator, day, record.key)
+    cursor = AttemptCursor(int(ms_text), sid, int(seq_text or 0))
+    if raw_status is None:
+        return cursor, None
+    status = decode_status(raw_status, day * sids.DAY_MS)
+    if not status:
+        return cursor, None
+    row = AttemptRow(
         sid=sid,
-        service_sid=fields["va"].decode(),
-        verification_sid=fields["ve"].decode(),
-        channel=_text(fields, "ch") or "sms",
-        country=_text(fields, "co"),
-        destination=destination,
-        destination_digest=_text(fields, "dg"),
-        created_ms=created,
-        updated_ms=_millis(fields, "ua") or created,
-        delivery_status=_text(fields, "status") or "queued",
-        provider=_text(fields, "provider"),
-        error_code=_text(fields, "err"),
-        outcome=outcome,
+        service_sid=owner,
+        verification_sid=record.verification_sid,
+        channel=record.channel,
+        country=record.country,
+        sealed_to=record.sealed_to,
+        created_ms=int(ms_text),
+        entry_seq=int(seq_text or 0),
+        status=status,
     )
+    return cursor, row

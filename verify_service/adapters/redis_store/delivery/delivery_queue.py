@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from verify_service.adapters.destination_cipher import DestinationCipher, key_id_of
+from verify_service.adapters.redis_store.attempts.attempt_records import RedisAttemptRecords
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import OutboxKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
@@ -29,7 +30,6 @@ DEAD_LETTER_BOUND = 10_000
 # A job sealed under a key this worker's ring lacks (a newer worker's, mid-rotation) waits
 # this long in the delayed set, then is offered again: no worker drops or dead-letters it.
 FOREIGN_KEY_RETRY_MS = 5_000
-_STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +47,14 @@ class RedisDeliveryQueue:
         scripts: ScriptBook,
         keys: OutboxKeys,
         sealer: DestinationCipher,
-        attempt_ttl_ms: int,
+        attempts: RedisAttemptRecords,
     ) -> None:
         self._client = client
         self._scripts = scripts
         self._keys = keys
         self._sealer = sealer
-        self._attempt_ttl_ms = attempt_ttl_ms
+        # Attempts' delivery status lives in the attempt history (attempts/attempt_records.py).
+        self._attempts = attempts
 
     # -- sealing ------------------------------------------------------------------------
 
@@ -107,16 +108,13 @@ class RedisDeliveryQueue:
 
     # -- producing ----------------------------------------------------------------------
 
-    def queue_commands(self, pipe: Any, job: DeliveryJob, history: Sequence[Any] = ()) -> None:
+    def queue_commands(self, pipe: Any, job: DeliveryJob) -> None:
         """Add the commands that queue `job` to a caller's pipeline (one round trip with
-        the caller's own commands). `history`: more field, value pairs for the attempt's
-        status record (the attempt history's sealed destination, digest, country)."""
+        the caller's own commands). The caller records the attempt (status `queued`) in the
+        attempt history in the same pipeline (RedisAttemptRecords.queue_creation)."""
         pipe.xadd(
             self._keys.stream,
             {"att": job.attempt_sid, "job": self._seal(job), "p": 0, "t": 0, "q": job.enqueued_ms},
-        )
-        self._status_commands(
-            pipe, job.attempt_sid, "queued", job.enqueued_ms, creation=job, history=history
         )
 
     @fail_closed
@@ -278,56 +276,11 @@ class RedisDeliveryQueue:
         if entry is None:
             return False
         # Its attempt failed when it was dead-lettered; it is queued again now.
-        self._scripts.run(
-            self._client,
-            "reopen_attempt_status",
-            [self._keys.attempt(attempt_sid)],
-            [now_ms, self._attempt_ttl_ms],
-        )
+        self._attempts.reopen(attempt_sid, now_ms)
         return True
 
-    # -- attempt status -------------------------------------------------------------------
+    # -- attempt status (kept by the attempt history) ----------------------------------
 
-    def _status_commands(
-        self,
-        pipe: Any,
-        attempt_sid: str,
-        status: str,
-        now_ms: int,
-        provider: str = "",
-        provider_message_id: str = "",
-        error_code: str = "",
-        creation: DeliveryJob | None = None,
-        history: Sequence[Any] = (),
-    ) -> None:
-        created: list[Any] = []
-        if creation is not None:
-            created = [
-                "ve",
-                creation.verification_sid,
-                "va",
-                creation.service_sid,
-                "ch",
-                creation.message.channel.value,
-                "ca",
-                now_ms,
-                *history,
-            ]
-        pipe.evalsha(
-            self._scripts.sha("record_attempt_status"),
-            1,
-            self._keys.attempt(attempt_sid),
-            now_ms,
-            status,
-            _STATUS_RANK[status],
-            provider,
-            provider_message_id,
-            error_code,
-            self._attempt_ttl_ms,
-            *created,
-        )
-
-    @fail_closed
     def record_status(
         self,
         attempt_sid: str,
@@ -338,19 +291,12 @@ class RedisDeliveryQueue:
         error_code: str = "",
     ) -> bool:
         """True when recorded; False when the status would have moved backwards."""
+        return self._attempts.record_status(
+            attempt_sid, status, now_ms, provider, provider_message_id, error_code
+        )
 
-        def build(pipe: Any) -> None:
-            self._status_commands(
-                pipe, attempt_sid, status, now_ms, provider, provider_message_id, error_code
-            )
-
-        return bool(self._scripts.run_pipeline(self._client, build)[0])
-
-    @fail_closed
     def attempt_status(self, attempt_sid: str) -> dict[str, str]:
-        raw: Any = self._client.hgetall(self._keys.attempt(attempt_sid))
-        # `to` is the attempt history's sealed destination: bytes, and not for this reader.
-        return {k.decode(): v.decode() for k, v in raw.items() if k != b"to"}
+        return self._attempts.fields(attempt_sid)
 
     # -- rotation (`Resealable`) ----------------------------------------------------------
 

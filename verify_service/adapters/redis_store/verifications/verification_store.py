@@ -167,7 +167,7 @@ class RedisVerificationStore:
     ) -> None:
         self._client = client
         self._limiter = limiter
-        self._history = history
+        self._attempts = history.records if history else None
         self._history_ttl_ms = history.retention_ms if history else DEFAULT_RETENTION_MS
         self._fraud_guard = fraud_guard
         self._fallbacks = fallbacks
@@ -316,25 +316,20 @@ class RedisVerificationStore:
 
         def build(pipe: Any) -> None:
             pipe.evalsha(sha, 2, key, self._keys.lock(write.ref), *args)
-            if delivery is not None and self._history is not None:
-                # The attempt history: the status record's extra fields and its indexes.
-                self._outbox.queue_commands(
-                    pipe,
-                    delivery,
-                    self._history.record_fields(
-                        write.attempt_sid, write.to, write.destination_digest, write.country
-                    ),
-                )
-                self._history.queue_index(
-                    pipe,
-                    write.attempt_sid,
-                    write.ref.service_sid,
-                    write.sid,
-                    write.destination_digest,
-                    write.now_ms,
-                )
-            elif delivery is not None:
+            if delivery is not None:
                 self._outbox.queue_commands(pipe, delivery)
+                if self._attempts is not None:
+                    # The attempt history's record, which holds its delivery status.
+                    self._attempts.queue_creation(
+                        pipe,
+                        write.attempt_sid,
+                        write.ref.service_sid,
+                        write.sid,
+                        write.channel.value,
+                        write.to,
+                        write.country,
+                        write.now_ms,
+                    )
             if correction is not None and self._fraud_guard is not None:
                 self._fraud_guard.queue_correction(pipe, correction.tally, correction.counted_ms)
 
