@@ -29,6 +29,9 @@ from verify_service.domain.models import Channel
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MIN_AUTH_TOKEN_LENGTH = 16
+# One server (redis, rediss, unix) or a Redis Cluster (`+cluster`: a comma-separated list of
+# host:port to discover it from; adapters/redis_connection.py).
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 # One failover list of provider DSNs per channel (`dsn || dsn`), see docs/providers.md.
 PROVIDER_VARIABLES = {
     Channel.SMS: "VERIFY_SMS_PROVIDERS",
@@ -141,8 +144,11 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read and validate; in embedded mode missing secrets are generated."""
         redis_url = env.get("VERIFY_REDIS_URL") or None
-        if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError("VERIFY_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        if redis_url is not None and urlsplit(redis_url).scheme not in REDIS_URL_SCHEMES:
+            raise ConfigError(
+                "VERIFY_REDIS_URL must be a redis://, rediss://, unix://, redis+cluster:// "
+                "or rediss+cluster:// URL"
+            )
 
         account_sid = env.get("VERIFY_ACCOUNT_SID") or None
         auth_token = env.get("VERIFY_AUTH_TOKEN") or None

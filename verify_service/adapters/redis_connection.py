@@ -1,22 +1,40 @@
-"""Builds the Redis client: a real server from a URL, or the embedded in-process store."""
+"""Builds the Redis client: a real server from a URL, a Redis Cluster from a
+`redis+cluster://` URL, or the embedded in-process store."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.connection import parse_url
+from redis.exceptions import AskError, MovedError, TryAgainError
 from redis.retry import Retry
 
 log = logging.getLogger(__name__)
+
+# `redis+cluster://host:port[,host:port…]` (TLS: `rediss+cluster://`): the nodes the
+# client discovers the cluster from; one answering is enough.
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
 def connect(url: str, timeout_seconds: float) -> redis.Redis:
     """A client that fails fast: no transparent retries, so a timed-out script is never
     sent twice, and an outage becomes a 503 at once. The pool reconnects by itself, and
     each change of Redis's availability is logged once (`Availability`)."""
+    scheme = urlsplit(url).scheme
+    if scheme in CLUSTER_SCHEMES:
+        return connect_cluster(url, timeout_seconds)
+    return connect_server(url, timeout_seconds)
+
+
+def connect_server(url: str, timeout_seconds: float) -> redis.Redis:
+    """One Redis server (redis://, rediss://, unix://)."""
     client = redis.Redis.from_url(
         url,
         socket_timeout=timeout_seconds,
@@ -29,8 +47,199 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
     return client
 
 
+def connect_cluster(url: str, timeout_seconds: float) -> redis.Redis:
+    """A Redis Cluster client (`FailFastCluster`) that fails fast like `connect_server`'s,
+    but follows MOVED and ASK (the command did not run) and refreshes its slot map when a
+    node fails, so a promoted replica is found by the next request.
+
+    Typed as `redis.Redis`: the code is written against that class, and `RedisCluster`
+    offers the same command methods (redis-py's command mixins); where the two differ
+    (pipelines, per-node checks) the code asks `is_cluster`."""
+    scheme, _, rest = url.partition("://")
+    userinfo, _, after_at = rest.rpartition("@")
+    hosts, slash, tail = after_at.partition("/")
+    addresses = [address.strip() for address in hosts.split(",") if address.strip()]
+    if not addresses:
+        raise ValueError("a redis+cluster:// URL names at least one host:port")
+    credentials = f"{userinfo}@" if userinfo else ""
+    options = _parse_url(f"{CLUSTER_SCHEMES[scheme]}://{credentials}{addresses[0]}{slash}{tail}")
+    options.pop("db", None)
+    options.pop("connection_class", None)
+    options.pop("host", None)
+    options.pop("port", None)
+    if CLUSTER_SCHEMES[scheme] == "rediss":
+        options["ssl"] = True
+    nodes = []
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        nodes.append(_ClusterNode(host.strip("[]") or "localhost", int(port or 6379)))
+    availability = _Availabilities()
+    client = FailFastCluster(
+        availability,
+        startup_nodes=nodes,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+        redis_connect_func=availability.connected,
+        **options,
+    )
+    return cast("redis.Redis", client)
+
+
+def is_cluster(client: redis.Redis) -> bool:
+    return isinstance(client, RedisCluster)
+
+
+def node_clients(client: redis.Redis) -> list[redis.Redis]:
+    """One client per server: the cluster's nodes (primaries and replicas, each checked on
+    its own: a replica is a primary after a failover), or the one server."""
+    if isinstance(client, RedisCluster):
+        return [client.get_redis_connection(node) for node in client.get_nodes()]
+    return [client]
+
+
+def primary_clients(client: redis.Redis) -> list[redis.Redis]:
+    """One client per primary of a cluster, or the one server."""
+    if isinstance(client, RedisCluster):
+        return [client.get_redis_connection(node) for node in client.get_primaries()]
+    return [client]
+
+
+class _Availabilities:
+    """One `Availability` per node address of a cluster."""
+
+    def __init__(self) -> None:
+        self._by_address: dict[str, Availability] = {}
+        self._lock = threading.Lock()
+
+    def at(self, host: str, port: int) -> Availability:
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        with self._lock:
+            return self._by_address.setdefault(address, Availability(address))
+
+    def connected(self, connection: Any) -> None:
+        """`redis_connect_func`: a new connection to a node is up."""
+        self.at(str(connection.host), int(connection.port)).connected()
+
+    def failed(self, error: Exception) -> None:
+        where = getattr(error, "connection", None)
+        host, port = getattr(where, "host", None), getattr(where, "port", None)
+        if host is not None and port is not None:
+            self.at(str(host), int(port)).failed(error)
+
+
+# redis-py's cluster helpers carry no annotations.
+_parse_url: Any = parse_url
+_ClusterNode: Any = ClusterNode
+
+_NOT_RUN = (MovedError, AskError, TryAgainError)  # refused before running: safe to send again
+
+
+class FailFastCluster(RedisCluster):
+    """`RedisCluster` whose failures are logged per node (`Availability`) and whose
+    pipelines never send a command twice after a connection error or a timeout
+    (`FailFastClusterPipeline`)."""
+
+    def __init__(self, availability: _Availabilities, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.availability = availability
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            base: Any = super()  # redis-py's cluster module is untyped
+            return base.execute_command(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self.availability.failed(exc)
+            raise
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        if transaction:
+            # MULTI on a cluster: every key in one slot (redis-py checks), no retries
+            # (`retry` has none); the audit log's reads are its only use.
+            base: Any = super()
+            return base.pipeline(transaction=transaction, shard_hint=shard_hint)
+        return FailFastClusterPipeline(
+            self.availability,
+            nodes_manager=self.nodes_manager,
+            commands_parser=self.commands_parser,
+            startup_nodes=self.nodes_manager.startup_nodes,
+            result_callbacks=self.result_callbacks,
+            cluster_response_callbacks=self.cluster_response_callbacks,
+            read_from_replicas=self.read_from_replicas,
+            reinitialize_steps=self.reinitialize_steps,
+            retry=self.retry,
+            lock=self._lock,
+        )
+
+
+class FailFastClusterPipeline(ClusterPipeline):
+    """A cluster pipeline (one write and one read per node) that sends again only what a
+    node refused without running it (MOVED, ASK, TRYAGAIN: through the client, which
+    follows the redirection and patches its slot map). redis-py's own pipeline also sends
+    again, one by one, commands whose connection failed or timed out, and a timed-out
+    script may have run: here they fail (a 503), and the slot map is refreshed so the
+    next request finds a promoted replica."""
+
+    def __init__(self, availability: _Availabilities, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._availability = availability
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Queued like any keyed command (routed by its keys). redis-py refuses EVALSHA in
+        a cluster pipeline, since it cannot recover from NOSCRIPT there: `ScriptBook` does."""
+        untyped: Any = self
+        return untyped.execute_command("EVALSHA", sha, numkeys, *keys_and_args)
+
+    def queued_args(self) -> list[tuple[Any, ...]]:
+        """The queued commands' arguments, in order (`Pipeline.command_stack`'s)."""
+        return [command.args for command in self._execution_strategy.command_queue]
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        stack = list(self._execution_strategy.command_queue)
+        if not stack:
+            return []
+        untyped: Any = self  # redis-py's cluster module is untyped
+        try:
+            results: list[Any] = untyped.send_cluster_commands(
+                stack, raise_on_error=False, allow_redirections=False
+            )
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._availability.failed(exc)
+            self._refresh_slots()
+            raise
+        finally:
+            untyped.reset()
+        lost = False
+        for index, (command, result) in enumerate(zip(stack, results, strict=True)):
+            if isinstance(result, _NOT_RUN):
+                try:
+                    results[index] = untyped.parent_execute_command(
+                        *command.args, **command.options
+                    )
+                except redis.RedisError as exc:
+                    results[index] = exc
+            elif isinstance(result, (redis.ConnectionError, redis.TimeoutError)):
+                self._availability.failed(result)
+                lost = True
+        if lost:
+            self._refresh_slots()
+        if raise_on_error:
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+        return results
+
+    def _refresh_slots(self) -> None:
+        # No node may answer yet: the next command tries again.
+        with contextlib.suppress(redis.RedisError):
+            self.nodes_manager.initialize()
+
+
 def redis_address(client: redis.Redis) -> str:
     """Where `client` connects, as `host:port` (or a socket path): never a user or password."""
+    if isinstance(client, RedisCluster):
+        return "cluster " + ",".join(node.name for node in client.get_nodes())
     options = client.connection_pool.connection_kwargs
     if "path" in options:
         return str(options["path"])

@@ -50,6 +50,9 @@ class ScriptBook:
         return self._shas[name]
 
     def load_all(self, client: redis.Redis) -> None:
+        """Into the script cache of the server (of every primary of a cluster: redis-py
+        sends SCRIPT LOAD to each; a replica promoted later answers NOSCRIPT once, and is
+        loaded then)."""
         for source in self._sources.values():
             client.script_load(source)
 
@@ -76,7 +79,7 @@ class ScriptBook:
         """
         pipe = client.pipeline(transaction=False)
         build(pipe)
-        commands = [args for args, _options in pipe.command_stack]
+        commands = _queued_args(pipe)
         results: list[Any] = pipe.execute(raise_on_error=False)
         if any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
             # EVAL at once (one round trip, and Redis caches the script): the commands
@@ -93,3 +96,12 @@ class ScriptBook:
             if isinstance(result, Exception):
                 raise result
         return results
+
+
+def _queued_args(pipe: Any) -> list[tuple[Any, ...]]:
+    """The arguments of the commands queued on `pipe`, in order: a cluster pipeline keeps
+    them elsewhere than `Pipeline.command_stack` (adapters/redis_connection.py)."""
+    queued = getattr(pipe, "queued_args", None)
+    if queued is not None:
+        return list(queued())
+    return [args for args, _options in pipe.command_stack]

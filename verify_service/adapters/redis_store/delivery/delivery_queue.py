@@ -1,5 +1,7 @@
-"""The outbox: a Redis stream read by a consumer group, a delayed set for retries, and a
-bounded dead-letter list. Jobs carry the code, so each is sealed (AES-256-GCM) at rest."""
+"""The outbox: Redis streams read by a consumer group, delayed sets for retries, and bounded
+dead-letter lists, in `OutboxKeys.shards` shards (keys.py): a message goes to the shard of its
+attempt sid, and a worker reads every shard in turn. Jobs carry the code, so each is sealed
+(AES-256-GCM) at rest."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import redis
 
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_store.errors import fail_closed
-from verify_service.adapters.redis_store.keys import OutboxKeys
+from verify_service.adapters.redis_store.keys import OutboxKeys, OutboxShard
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.domain.delivery.delivery import DeliveryJob, RenderedMessage
 from verify_service.domain.models import Channel
@@ -44,6 +46,14 @@ class RedisDeliveryQueue:
         self._keys = keys
         self._sealer = sealer
         self._attempt_ttl_ms = attempt_ttl_ms
+        self._shards = keys.every_shard
+        self._by_tag = {shard.tag: shard for shard in self._shards}
+        self._next_shard = 0  # where the next read starts, so every shard gets its turn
+
+    def _job_shard(self, job_id: str) -> tuple[OutboxShard, str]:
+        """The shard and stream entry id of a job id (`<shard tag>/<entry id>`)."""
+        tag, _, entry_id = job_id.rpartition("/")
+        return self._by_tag[tag], entry_id
 
     # -- sealing ------------------------------------------------------------------------
 
@@ -102,7 +112,7 @@ class RedisDeliveryQueue:
         the caller's own commands). `history`: more field, value pairs for the attempt's
         status record (the attempt history's sealed destination, digest, country)."""
         pipe.xadd(
-            self._keys.stream,
+            self._keys.for_attempt(job.attempt_sid).stream,
             {"att": job.attempt_sid, "job": self._seal(job), "p": 0, "t": 0, "q": job.enqueued_ms},
         )
         self._status_commands(
@@ -119,8 +129,12 @@ class RedisDeliveryQueue:
 
     @fail_closed
     def ensure_group(self) -> None:
+        for shard in self._shards:
+            self._ensure_group(shard)
+
+    def _ensure_group(self, shard: OutboxShard) -> None:
         try:
-            self._client.xgroup_create(self._keys.stream, GROUP, id="0", mkstream=True)
+            self._client.xgroup_create(shard.stream, GROUP, id="0", mkstream=True)
         except redis.exceptions.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -130,22 +144,42 @@ class RedisDeliveryQueue:
         self, consumer: str, count: int, block_ms: int, visibility_ms: int
     ) -> list[DeliveryJob]:
         """Deliveries abandoned by a dead worker (idle past the visibility timeout) first,
-        then new ones, waiting up to `block_ms` for them. The consumer group is created
-        when missing (first start, or a Redis that restarted empty)."""
+        then new ones, shard after shard (starting where the last read stopped) until
+        `count` are found; when none is, waiting up to `block_ms` on the next shard (a
+        blocking read cannot span shards on a cluster: a message on another shard waits for
+        the next read, at most `block_ms`). A shard's consumer group is created when
+        missing (first start, or a Redis that restarted empty)."""
+        jobs: list[DeliveryJob] = []
+        shards = len(self._shards)
+        for turn in range(shards):
+            shard = self._shards[(self._next_shard + turn) % shards]
+            jobs += self._read_shard(shard, consumer, count - len(jobs), 0, visibility_ms)
+            if len(jobs) >= count:
+                self._next_shard = (self._next_shard + turn + 1) % shards
+                return jobs
+        shard = self._shards[self._next_shard]
+        self._next_shard = (self._next_shard + 1) % shards
+        if block_ms:
+            jobs += self._read_shard(shard, consumer, count, block_ms, visibility_ms)
+        return jobs
+
+    def _read_shard(
+        self, shard: OutboxShard, consumer: str, count: int, block_ms: int, visibility_ms: int
+    ) -> list[DeliveryJob]:
         try:
-            return self._read(consumer, count, block_ms, visibility_ms)
+            return self._read(shard, consumer, count, block_ms, visibility_ms)
         except redis.exceptions.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
-            self.ensure_group()
-            return self._read(consumer, count, block_ms, visibility_ms)
+            self._ensure_group(shard)
+            return self._read(shard, consumer, count, block_ms, visibility_ms)
 
     def _read(
-        self, consumer: str, count: int, block_ms: int, visibility_ms: int
+        self, shard: OutboxShard, consumer: str, count: int, block_ms: int, visibility_ms: int
     ) -> list[DeliveryJob]:
         entries: list[tuple[bytes, dict[bytes, bytes]]] = []
         claimed: Any = self._client.xautoclaim(
-            self._keys.stream, GROUP, consumer, visibility_ms, "0-0", count=count
+            shard.stream, GROUP, consumer, visibility_ms, "0-0", count=count
         )
         # A claimed entry deleted meanwhile comes back without fields: nothing to deliver.
         entries += [entry for entry in claimed[1] if entry and entry[1]]
@@ -153,16 +187,14 @@ class RedisDeliveryQueue:
         # worker must end as a dead letter, not come back forever (one look-up per reclaim).
         deliveries: dict[bytes, int] = {}
         for entry_id, _fields in entries:
-            pending: Any = self._client.xpending_range(
-                self._keys.stream, GROUP, entry_id, entry_id, 1
-            )
+            pending: Any = self._client.xpending_range(shard.stream, GROUP, entry_id, entry_id, 1)
             if pending:
                 deliveries[entry_id] = int(pending[0]["times_delivered"])
         if len(entries) < count:
             reply: Any = self._client.xreadgroup(
                 GROUP,
                 consumer,
-                {self._keys.stream: ">"},
+                {shard.stream: ">"},
                 count=count - len(entries),
                 block=block_ms or None,
             )
@@ -170,10 +202,11 @@ class RedisDeliveryQueue:
                 entries += stream_entries
         jobs = []
         for entry_id, fields in entries:
-            job = self._unseal(entry_id.decode(), fields, deliveries.get(entry_id, 1))
+            job_id = f"{shard.tag}/{entry_id.decode()}"
+            job = self._unseal(job_id, fields, deliveries.get(entry_id, 1))
             if job is None:
                 self._scripts.run(
-                    self._client, "complete_delivery", [self._keys.stream], [GROUP, entry_id]
+                    self._client, "complete_delivery", [shard.stream], [GROUP, entry_id]
                 )
                 continue
             jobs.append(job)
@@ -181,8 +214,9 @@ class RedisDeliveryQueue:
 
     @fail_closed
     def complete(self, job: DeliveryJob) -> bool:
+        shard, entry_id = self._job_shard(job.job_id)
         done = self._scripts.run(
-            self._client, "complete_delivery", [self._keys.stream], [GROUP, job.job_id]
+            self._client, "complete_delivery", [shard.stream], [GROUP, entry_id]
         )
         return bool(done)
 
@@ -191,58 +225,86 @@ class RedisDeliveryQueue:
         self, job: DeliveryJob, due_ms: int, provider_index: int, try_number: int
     ) -> bool:
         member = f"{job.attempt_sid}:{provider_index}:{try_number}:{job.enqueued_ms}"
+        shard, entry_id = self._job_shard(job.job_id)
         done = self._scripts.run(
             self._client,
             "reschedule_delivery",
-            [self._keys.stream, self._keys.delayed, self._keys.delayed_jobs],
-            [GROUP, job.job_id, due_ms, member, self._seal(job)],
+            [shard.stream, shard.delayed, shard.delayed_jobs],
+            [GROUP, entry_id, due_ms, member, self._seal(job)],
         )
         return bool(done)
 
     @fail_closed
     def promote_due(self, now_ms: int, limit: int = 100) -> int:
-        moved = self._scripts.run(
-            self._client,
-            "promote_due_deliveries",
-            [self._keys.stream, self._keys.delayed, self._keys.delayed_jobs],
-            [now_ms, limit],
-        )
-        return int(moved)
+        """Every shard's due retries, up to `limit` per shard, in one pipeline (one round
+        trip per Redis node)."""
+
+        def build(pipe: Any) -> None:
+            promote = self._scripts.sha("promote_due_deliveries")
+            for shard in self._shards:
+                pipe.evalsha(
+                    promote, 3, shard.stream, shard.delayed, shard.delayed_jobs, now_ms, limit
+                )
+
+        return sum(int(moved) for moved in self._scripts.run_pipeline(self._client, build))
 
     @fail_closed
     def dead_letter(self, job: DeliveryJob, reason: str, now_ms: int) -> bool:
         letter = f"{now_ms}|{job.message.channel.value}|{reason}"
+        shard, entry_id = self._job_shard(job.job_id)
         done = self._scripts.run(
             self._client,
             "dead_letter_delivery",
-            [self._keys.stream, self._keys.dead, self._keys.dead_letters],
-            [GROUP, job.job_id, job.attempt_sid, letter, self._seal(job), DEAD_LETTER_BOUND],
+            [shard.stream, shard.dead, shard.dead_letters],
+            [GROUP, entry_id, job.attempt_sid, letter, self._seal(job), DEAD_LETTER_BOUND],
         )
         return bool(done)
 
     @fail_closed
     def dead_letters(self, limit: int) -> list[DeadLetter]:
-        listed: Any = self._client.lrange(self._keys.dead, 0, limit - 1)
-        attempts = [a.decode() for a in listed]
-        if not attempts:
+        """The newest `limit` dead letters of all shards, newest first (each shard's list
+        is bounded by DEAD_LETTER_BOUND)."""
+
+        def listing(pipe: Any) -> None:
+            for shard in self._shards:
+                pipe.lrange(shard.dead, 0, limit - 1)
+
+        listed: list[Any] = self._scripts.run_pipeline(self._client, listing)
+        wanted = [
+            (shard, [a.decode() for a in attempts])
+            for shard, attempts in zip(self._shards, listed, strict=True)
+            if attempts
+        ]
+        if not wanted:
             return []
-        whys: Any = self._client.hmget(self._keys.dead_letters, [f"{a}:why" for a in attempts])
+
+        def reasons(pipe: Any) -> None:
+            for shard, attempts in wanted:
+                pipe.hmget(shard.dead_letters, [f"{a}:why" for a in attempts])
+
         letters = []
-        for attempt, why in zip(attempts, whys, strict=True):
-            if why is None:
-                continue
-            failed_ms, channel, reason = why.decode().split("|", 2)
-            letters.append(DeadLetter(attempt, int(failed_ms), channel, reason))
-        return letters
+        whys_by_shard = self._scripts.run_pipeline(self._client, reasons)
+        for (_shard, attempts), whys in zip(wanted, whys_by_shard, strict=True):
+            for attempt, why in zip(attempts, whys, strict=True):
+                if why is None:
+                    continue
+                failed_ms, channel, reason = why.decode().split("|", 2)
+                letters.append(DeadLetter(attempt, int(failed_ms), channel, reason))
+        letters.sort(key=lambda letter: letter.failed_ms, reverse=True)
+        return letters[:limit]
 
     @fail_closed
     def requeue(self, attempt_sid: str, now_ms: int) -> bool:
+        """Back on its own shard's stream (the legacy outbox's letters too, so they move)."""
+        shard = self._keys.for_attempt(attempt_sid)
         entry = self._scripts.run(
             self._client,
             "requeue_dead_letter",
-            [self._keys.stream, self._keys.dead, self._keys.dead_letters],
+            [shard.stream, shard.dead, shard.dead_letters],
             [attempt_sid, now_ms],
         )
+        if entry is None:
+            entry = self._requeue_legacy(self._keys.legacy, shard, attempt_sid, now_ms)
         if entry is None:
             return False
         # Its attempt failed when it was dead-lettered; it is queued again now.
@@ -253,6 +315,23 @@ class RedisDeliveryQueue:
             [now_ms, self._attempt_ttl_ms],
         )
         return True
+
+    def _requeue_legacy(
+        self, legacy: OutboxShard, target: OutboxShard, attempt_sid: str, now_ms: int
+    ) -> Any:
+        """A dead letter of the outbox before sharding: its sealed job is read there and
+        queued on its shard, then the letter removed (two slots: a crash between the two
+        leaves the letter listed as well as queued; requeuing it again is harmless, a
+        delivery is at-least-once)."""
+        job: Any = self._client.hget(legacy.dead_letters, attempt_sid)
+        if job is None:
+            return None
+        entry = self._client.xadd(
+            target.stream, {"att": attempt_sid, "job": job, "p": 0, "t": 0, "q": now_ms}
+        )
+        self._client.hdel(legacy.dead_letters, attempt_sid, f"{attempt_sid}:why")
+        self._client.lrem(legacy.dead, 0, attempt_sid)
+        return entry
 
     # -- attempt status -------------------------------------------------------------------
 
