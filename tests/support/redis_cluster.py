@@ -83,9 +83,9 @@ class RedisCluster:
             for port in self.ports:
                 self._start_node(server, port)
             nodes = [f"127.0.0.1:{port}" for port in self.ports]
+            replicas = ["--cluster-replicas", str(self.replicas)]
             subprocess.run(
-                [cli, "--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas)]
-                + ["--cluster-yes"],
+                [cli, "--cluster", "create", *nodes, *replicas, "--cluster-yes"],
                 check=True,
                 capture_output=True,
                 timeout=60,
