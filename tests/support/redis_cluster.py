@@ -138,6 +138,15 @@ class RedisCluster:
                 client.close()
             if info.get("cluster_state") != "ok":
                 return False
+            client = redis.Redis(port=port)
+            try:
+                ranges = client.execute_command("CLUSTER SLOTS")  # [start, end, *nodes]
+            finally:
+                client.close()
+            # Every replica attached and in sync (`--cluster create` attaches them last, and
+            # CLUSTER SLOTS, which clients read, lists a replica only once it has synced).
+            if any(len(nodes) < 1 + self.replicas for _start, _end, *nodes in ranges):
+                return False
         return True
 
     def node_clients(self) -> list[redis.Redis]:
