@@ -164,7 +164,9 @@ class RedisCluster:
         return masters
 
     def flush(self) -> None:
-        """Empty every master (the replicas follow)."""
+        """Empty every master (the replicas follow), once every node is back in sync (a
+        test may have failed a master over)."""
+        _wait(self._all_ok, "the cluster did not get every replica back in sync")
         for client in self.master_clients():
             try:
                 client.flushall()

@@ -6,7 +6,8 @@ attempt sid, and a worker reads every shard in turn. Jobs carry the code, so eac
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,9 @@ from verify_service.domain.models import Channel
 
 GROUP = "delivery"
 DEAD_LETTER_BOUND = 10_000
+# How often (clock ms) a worker looks at every shard's delayed retries: a retry is sent at
+# most this late (its own retries, this process finds at once). 17 scripts a look.
+PROMOTE_ALL_MS = 100
 _STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
 
 
@@ -30,6 +34,15 @@ class DeadLetter:
     failed_ms: int
     channel: str
     reason: str
+
+
+@dataclass(slots=True)
+class _ReclaimPass:
+    """A consumer's look for abandoned deliveries over every shard, a few shards a read."""
+
+    cursor: int = 0  # the next shard it looks at
+    left: int = 0  # shards it has still to look at (0: none under way)
+    next_s: float = 0.0  # when the next pass starts (time.monotonic)
 
 
 class RedisDeliveryQueue:
@@ -49,6 +62,9 @@ class RedisDeliveryQueue:
         self._shards = keys.every_shard
         self._by_tag = {shard.tag: shard for shard in self._shards}
         self._next_shard = 0  # where the next read starts, so every shard gets its turn
+        self._reclaims: dict[str, _ReclaimPass] = {}  # by consumer
+        self._promote_all_ms = 0  # when every shard's due retries are next looked at
+        self._own_due_ms: dict[str, int] = {}  # shard tag -> earliest retry this process set
 
     def _job_shard(self, job_id: str) -> tuple[OutboxShard, str]:
         """The shard and stream entry id of a job id (`<shard tag>/<entry id>`)."""
@@ -148,41 +164,62 @@ class RedisDeliveryQueue:
         `count` are found; when none is, waiting up to `block_ms` on the next shard (a
         blocking read cannot span shards on a cluster: a message on another shard waits for
         the next read, at most `block_ms`). A shard's consumer group is created when
-        missing (first start, or a Redis that restarted empty)."""
+        missing (first start, or a Redis that restarted empty).
+
+        Abandoned deliveries are looked for in passes over every shard, a pass at most
+        every quarter of the visibility timeout (and every second at most): the look costs
+        a command per shard, and what it finds has waited a whole timeout already."""
         jobs: list[DeliveryJob] = []
         shards = len(self._shards)
+        now_s = time.monotonic()
+        reclaim = self._reclaims.setdefault(consumer, _ReclaimPass())
+        if reclaim.left == 0 and now_s >= reclaim.next_s:
+            reclaim.left = shards
+        while reclaim.left and len(jobs) < count:
+            shard = self._shards[reclaim.cursor]
+            reclaim.cursor = (reclaim.cursor + 1) % shards
+            reclaim.left -= 1
+            if reclaim.left == 0:
+                reclaim.next_s = now_s + min(1.0, visibility_ms / 4000)
+            jobs += self._grouped(self._reclaim, shard, consumer, count - len(jobs), visibility_ms)
         for turn in range(shards):
-            shard = self._shards[(self._next_shard + turn) % shards]
-            jobs += self._read_shard(shard, consumer, count - len(jobs), 0, visibility_ms)
             if len(jobs) >= count:
-                self._next_shard = (self._next_shard + turn + 1) % shards
                 return jobs
-        shard = self._shards[self._next_shard]
-        self._next_shard = (self._next_shard + 1) % shards
-        if block_ms:
-            jobs += self._read_shard(shard, consumer, count, block_ms, visibility_ms)
+            shard = self._shards[self._next_shard]
+            self._next_shard = (self._next_shard + 1) % shards
+            jobs += self._grouped(self._read_new, shard, consumer, count - len(jobs), 0)
+            del turn
+        if not jobs and block_ms:
+            shard = self._shards[self._next_shard]
+            self._next_shard = (self._next_shard + 1) % shards
+            jobs += self._grouped(self._read_new, shard, consumer, count, block_ms)
         return jobs
 
-    def _read_shard(
-        self, shard: OutboxShard, consumer: str, count: int, block_ms: int, visibility_ms: int
+    def _grouped(
+        self,
+        take: Callable[[OutboxShard, str, int, int], list[DeliveryJob]],
+        shard: OutboxShard,
+        consumer: str,
+        count: int,
+        option: int,
     ) -> list[DeliveryJob]:
+        """`take` from `shard`, creating its consumer group once if it is missing."""
         try:
-            return self._read(shard, consumer, count, block_ms, visibility_ms)
+            return take(shard, consumer, count, option)
         except redis.exceptions.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             self._ensure_group(shard)
-            return self._read(shard, consumer, count, block_ms, visibility_ms)
+            return take(shard, consumer, count, option)
 
-    def _read(
-        self, shard: OutboxShard, consumer: str, count: int, block_ms: int, visibility_ms: int
+    def _reclaim(
+        self, shard: OutboxShard, consumer: str, count: int, visibility_ms: int
     ) -> list[DeliveryJob]:
-        entries: list[tuple[bytes, dict[bytes, bytes]]] = []
         claimed: Any = self._client.xautoclaim(
             shard.stream, GROUP, consumer, visibility_ms, "0-0", count=count
         )
         # A claimed entry deleted meanwhile comes back without fields: nothing to deliver.
-        entries += [entry for entry in claimed[1] if entry and entry[1]]
+        entries = [entry for entry in claimed[1] if entry and entry[1]]
         # How often each reclaimed entry was handed out: one that keeps killing or hanging its
         # worker must end as a dead letter, not come back forever (one look-up per reclaim).
         deliveries: dict[bytes, int] = {}
@@ -190,16 +227,25 @@ class RedisDeliveryQueue:
             pending: Any = self._client.xpending_range(shard.stream, GROUP, entry_id, entry_id, 1)
             if pending:
                 deliveries[entry_id] = int(pending[0]["times_delivered"])
-        if len(entries) < count:
-            reply: Any = self._client.xreadgroup(
-                GROUP,
-                consumer,
-                {shard.stream: ">"},
-                count=count - len(entries),
-                block=block_ms or None,
-            )
-            for _stream, stream_entries in reply or []:
-                entries += stream_entries
+        return self._jobs(shard, entries, deliveries)
+
+    def _read_new(
+        self, shard: OutboxShard, consumer: str, count: int, block_ms: int
+    ) -> list[DeliveryJob]:
+        reply: Any = self._client.xreadgroup(
+            GROUP, consumer, {shard.stream: ">"}, count=count, block=block_ms or None
+        )
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = []
+        for _stream, stream_entries in reply or []:
+            entries += stream_entries
+        return self._jobs(shard, entries, {})
+
+    def _jobs(
+        self,
+        shard: OutboxShard,
+        entries: list[tuple[bytes, dict[bytes, bytes]]],
+        deliveries: dict[bytes, int],
+    ) -> list[DeliveryJob]:
         jobs = []
         for entry_id, fields in entries:
             job_id = f"{shard.tag}/{entry_id.decode()}"
@@ -232,16 +278,33 @@ class RedisDeliveryQueue:
             [shard.stream, shard.delayed, shard.delayed_jobs],
             [GROUP, entry_id, due_ms, member, self._seal(job)],
         )
+        if done:
+            earliest = self._own_due_ms.get(shard.tag, due_ms)
+            self._own_due_ms[shard.tag] = min(earliest, due_ms)
         return bool(done)
 
     @fail_closed
     def promote_due(self, now_ms: int, limit: int = 100) -> int:
-        """Every shard's due retries, up to `limit` per shard, in one pipeline (one round
-        trip per Redis node)."""
+        """Due retries back onto their streams, up to `limit` per shard, in one pipeline
+        (a round trip per Redis node). Every shard at most every PROMOTE_ALL_MS of the
+        clock; in between, only the shards where this process scheduled a retry that is
+        now due (its own next provider goes at once, with no wait)."""
+        if now_ms >= self._promote_all_ms:
+            self._promote_all_ms = now_ms + PROMOTE_ALL_MS
+            for tag in [tag for tag, due_ms in self._own_due_ms.items() if due_ms <= now_ms]:
+                del self._own_due_ms[tag]
+            shards = self._shards
+        else:
+            due = {tag for tag, due_ms in self._own_due_ms.items() if due_ms <= now_ms}
+            if not due:
+                return 0
+            for tag in due:
+                del self._own_due_ms[tag]
+            shards = tuple(shard for shard in self._shards if shard.tag in due)
 
         def build(pipe: Any) -> None:
             promote = self._scripts.sha("promote_due_deliveries")
-            for shard in self._shards:
+            for shard in shards:
                 pipe.evalsha(
                     promote, 3, shard.stream, shard.delayed, shard.delayed_jobs, now_ms, limit
                 )
