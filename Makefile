@@ -46,6 +46,9 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 bench: $(STAMP) ## Throughput and latency against the framework ceiling (see docs/performance.md)
 	$(BIN)/python -m bench.run
 
+bench-cluster: $(STAMP) ## Slot balance: 10 000 starts on a local 3-master Redis Cluster (docs/scaling.md)
+	$(BIN)/python -m bench.cluster
+
 messages-extract: $(STAMP) ## Extract message ids into the .pot and update every .po
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --add-comments=TRANSLATORS: --strip-comment-tags \
 	  --add-location=file --sort-output --project=verify-service --version=0.1.0 \
@@ -59,4 +62,4 @@ messages-compile: $(STAMP) ## Compile the .po catalogues into the .mo files the 
 clean: ## Remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
-.PHONY: help install run test lint format bench messages-extract messages-compile clean
+.PHONY: help install run test lint format bench bench-cluster messages-extract messages-compile clean

@@ -529,3 +529,24 @@ def test_an_unexpected_error_does_not_stop_the_worker(
     monkeypatch.setattr(container.outbox, "read", flaky_read)
     worker.run(stop, block_ms=0, idle_wait_s=0)
     assert len(calls) == 2
+
+
+def test_a_waiting_worker_is_woken_by_a_message_on_any_outbox_shard(
+    api: Api, service_sid: str, container: Container
+) -> None:
+    """On one Redis server the worker waits on every shard at once: whichever shard a new
+    message lands on ends the wait (not only the shard whose turn it was)."""
+    assert container.outbox.read("waiter", 1, 0, 60_000) == []  # every shard empty
+    taken: list[str] = []
+
+    def wait() -> None:
+        taken.extend(job.attempt_sid for job in container.outbox.read("waiter", 1, 30_000, 60_000))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.2)  # the waiter is blocked (were it not, its first pass would find it)
+    queued = start(api, service_sid)
+    waiter.join(10)
+
+    assert not waiter.is_alive(), "the worker slept through a message on another shard"
+    assert taken == [queued.attempt_sid]

@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_connection import is_cluster
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import OutboxKeys, OutboxShard
 from verify_service.adapters.redis_store.scripts import ScriptBook
@@ -63,6 +64,7 @@ class RedisDeliveryQueue:
         self._by_tag = {shard.tag: shard for shard in self._shards}
         self._next_shard = 0  # where the next read starts, so every shard gets its turn
         self._reclaims: dict[str, _ReclaimPass] = {}  # by consumer
+        self._cluster = is_cluster(client)
         self._promote_all_ms = 0  # when every shard's due retries are next looked at
         self._own_due_ms: dict[str, int] = {}  # shard tag -> earliest retry this process set
 
@@ -161,10 +163,9 @@ class RedisDeliveryQueue:
     ) -> list[DeliveryJob]:
         """Deliveries abandoned by a dead worker (idle past the visibility timeout) first,
         then new ones, shard after shard (starting where the last read stopped) until
-        `count` are found; when none is, waiting up to `block_ms` on the next shard (a
-        blocking read cannot span shards on a cluster: a message on another shard waits for
-        the next read, at most `block_ms`). A shard's consumer group is created when
-        missing (first start, or a Redis that restarted empty).
+        `count` are found; when none is, waiting up to `block_ms` for one (`_wait_for_new`).
+        A shard's consumer group is created when missing (first start, or a Redis that
+        restarted empty).
 
         Abandoned deliveries are looked for in passes over every shard, a pass at most
         every quarter of the visibility timeout (and every second at most): the look costs
@@ -190,9 +191,32 @@ class RedisDeliveryQueue:
             jobs += self._grouped(self._read_new, shard, consumer, count - len(jobs), 0)
             del turn
         if not jobs and block_ms:
+            jobs += self._wait_for_new(consumer, count, block_ms)
+        return jobs
+
+    def _wait_for_new(self, consumer: str, count: int, block_ms: int) -> list[DeliveryJob]:
+        """Wait up to `block_ms` for a new delivery. One server: on every shard at once (an
+        XADD anywhere wakes the worker; every shard was just found empty, so one stream
+        answers). A cluster: a blocking read cannot span slots, so on the next shard only."""
+        if self._cluster:
             shard = self._shards[self._next_shard]
-            self._next_shard = (self._next_shard + 1) % shards
-            jobs += self._grouped(self._read_new, shard, consumer, count, block_ms)
+            self._next_shard = (self._next_shard + 1) % len(self._shards)
+            return self._grouped(self._read_new, shard, consumer, count, block_ms)
+        streams: dict[Any, Any] = {shard.stream: ">" for shard in self._shards}
+        try:
+            reply: Any = self._client.xreadgroup(
+                GROUP, consumer, streams, count=count, block=block_ms
+            )
+        except redis.exceptions.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self.ensure_group()
+            reply = self._client.xreadgroup(GROUP, consumer, streams, count=count, block=block_ms)
+        jobs = []
+        for stream, entries in reply or []:
+            name = stream.decode() if isinstance(stream, bytes) else str(stream)
+            shard = next(shard for shard in self._shards if shard.stream == name)
+            jobs += self._jobs(shard, entries, {})
         return jobs
 
     def _grouped(
