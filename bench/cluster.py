@@ -137,6 +137,20 @@ def _untagged(line: bytes) -> str:
     return f"(no tag) {command} " + ":".join(key.decode("utf-8", "replace").split(":")[:2])
 
 
+_DIGITS = re.compile(r"[0-9a-f]{8,}|\+?[0-9]{6,}")
+
+
+def _masked_key(line: bytes) -> str:
+    """The key a MONITOR line names (a script's first key), sids, digests and numbers
+    masked: the shape of a hot key, never whose it is."""
+    words: list[bytes] = _QUOTED.findall(line)
+    if len(words) < 2:
+        return "(no key)"
+    command = words[0].decode().lower()
+    key = words[3] if command in ("evalsha", "eval") and len(words) > 3 else words[1]
+    return _DIGITS.sub("…", key.decode("utf-8", "replace"))
+
+
 def tag_class(tag: str) -> str:
     """A hash tag's kind, for the per-kind breakdown (never a sid or a number)."""
     if tag.startswith("(no"):
@@ -201,6 +215,7 @@ def sample_under_monitor(
             master.close()
     by_kind: Counter[str] = Counter()
     by_tag: Counter[str] = Counter()
+    by_key: Counter[str] = Counter()
     by_master: dict[int, Counter[str]] = {}
     for index, line in lines:
         if b'"monitor"' in line.lower() or b'"info"' in line.lower():
@@ -210,6 +225,7 @@ def sample_under_monitor(
         by_kind[tag_class(tag)] += 1
         by_tag[tag] += 1
         by_master.setdefault(index, Counter())[tag_class(tag)] += 1
+        by_key[_masked_key(line)] += 1
     total = sum(by_kind.values()) or 1
     hottest, hottest_calls = by_tag.most_common(1)[0] if by_tag else ("", 0)
     return {
@@ -218,6 +234,9 @@ def sample_under_monitor(
         "by_kind": {kind: round(n / total, 4) for kind, n in by_kind.most_common()},
         "by_master": {
             str(index): dict(kinds.most_common(6)) for index, kinds in sorted(by_master.items())
+        },
+        "hottest_keys_commands_per_start": {
+            key: round(n / max(block.size, 1), 2) for key, n in by_key.most_common(8)
         },
         "hottest_tag_kind": tag_class(hottest),
         "hottest_tag_share": round(hottest_calls / total, 4),

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
+
+from redis.crc import key_slot
 
 from verify_service.application.verifications.ports import VerificationRef
 
@@ -48,11 +51,12 @@ class KeySpace:
 
 
 # The outbox and the fallback schedule grow with traffic, so each is N shards, each under a
-# hash tag of its own (`{outbox:3}`): Redis Cluster spreads them over its masters, and every
-# script still touches one shard only (DESIGN.md, "Cluster layout"). N is fixed: a message's
-# shard is a function of its attempt sid (a fallback step's, of its verification sid), and a
-# worker consumes every shard. Changing N is an operation (docs/operations.md, "Redis
-# Cluster"): entries on shards beyond the new N would no longer be read.
+# hash tag of its own (`{outbox:3:<n>}`, `spread_tags`): Redis Cluster spreads them over its
+# masters, and every script still touches one shard only (DESIGN.md, "Cluster layout"). N is
+# fixed: a message's shard is a function of its attempt sid (a fallback step's, of its
+# verification sid), and a worker consumes every shard. Changing N is an operation
+# (docs/operations.md, "Redis Cluster"): entries on shards beyond the new N would no longer
+# be read.
 SHARDS = 16
 
 
@@ -61,13 +65,33 @@ def shard_of(sid: str, shards: int) -> int:
     return zlib.crc32(sid.encode("utf-8")) % shards
 
 
+CLUSTER_SLOTS = 16_384
+
+
+@lru_cache(maxsize=8)
+def spread_tags(name: str, shards: int) -> tuple[str, ...]:
+    """A hash tag per shard, `name:i:n`, with `n` the first number that puts shard i's slot
+    in the i-th of `shards` equal parts of the cluster's 16 384 slots: on a cluster whose
+    masters own equal ranges of slots (as `redis-cli --cluster create` assigns them), M
+    masters hold at most ceil(shards / M) shards each. (`name:i` alone lands where CRC-16
+    puts it: 16 shards fell 9/4/3 on three masters.)"""
+    part = CLUSTER_SLOTS // shards
+    tags = []
+    for index in range(shards):
+        salt = 0
+        while key_slot(f"{name}:{index}:{salt}".encode()) // part != index:
+            salt += 1
+        tags.append(f"{name}:{index}:{salt}")
+    return tuple(tags)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxShard:
     """One shard of the delivery queue: a stream read by a consumer group, a delayed set
     for retries and their sealed jobs, and a bounded dead-letter list, under one hash tag."""
 
     prefix: str
-    tag: str  # `outbox:3`; `outbox` for the single outbox of versions before sharding
+    tag: str  # `outbox:3:<n>` (`spread_tags`); `outbox` for the outbox before sharding
 
     @property
     def stream(self) -> str:
@@ -102,7 +126,7 @@ class OutboxKeys:
     shards: int = SHARDS
 
     def shard(self, index: int) -> OutboxShard:
-        return OutboxShard(self.prefix, f"outbox:{index}")
+        return OutboxShard(self.prefix, spread_tags("outbox", self.shards)[index])
 
     def for_attempt(self, attempt_sid: str) -> OutboxShard:
         return self.shard(shard_of(attempt_sid, self.shards))
@@ -152,7 +176,7 @@ class FallbackKeys:
     shards: int = SHARDS
 
     def shard(self, index: int) -> FallbackShard:
-        return FallbackShard(self.prefix, f"fallback:{index}")
+        return FallbackShard(self.prefix, spread_tags("fallback", self.shards)[index])
 
     def for_verification(self, verification_sid: str) -> FallbackShard:
         return self.shard(shard_of(verification_sid, self.shards))
