@@ -187,3 +187,36 @@ def test_the_start_up_check_reads_every_node_replicas_included(
         replica.config_set("maxmemory-policy", "noeviction")
         for node in nodes:
             node.close()
+
+
+def test_scripts_and_stream_reads_are_routed_without_asking_a_server_for_their_keys(
+    client: redis.Redis, fresh_cluster: RedisCluster
+) -> None:
+    """A pipeline of scripts and a worker's stream read are routed from their arguments:
+    no `COMMAND GETKEYS` (a round trip more each, always to the same node)."""
+    book = ScriptBook()
+    book.load_all(client)
+    stream = KEYS.shard(1).stream
+    client.xgroup_create(stream, "g", id="0", mkstream=True)
+    nodes = fresh_cluster.node_clients()
+    for node in nodes:
+        node.config_resetstat()
+
+    def build(pipe: object) -> None:
+        for shard in KEYS.every_shard:
+            pipe.evalsha(  # type: ignore[attr-defined]
+                book.sha("promote_due_deliveries"), 3, *shard.keys[:3], 0, 10
+            )
+
+    book.run_pipeline(client, build)
+    client.xreadgroup("g", "c", {stream: ">"}, count=1)
+    pipe = client.pipeline(transaction=False)
+    pipe.xreadgroup("g", "c", {stream: ">"}, count=1)
+    pipe.execute()
+
+    try:
+        for node in nodes:
+            assert "cmdstat_command|getkeys" not in node.info("commandstats")
+    finally:
+        for node in nodes:
+            node.close()

@@ -156,7 +156,31 @@ class _ScriptsByTheirKeys(StaticPolicyResolver):
 SCRIPT_POLICIES = _ScriptsByTheirKeys()
 
 
-class FailFastCluster(RedisCluster):
+def _stream_read_keys(args: tuple[Any, ...]) -> list[Any] | None:
+    """The keys of an XREAD or XREADGROUP: the first half of what follows STREAMS."""
+    names = [str(arg).upper() if isinstance(arg, str) else arg for arg in args]
+    for index, name in enumerate(names):
+        if name in ("STREAMS", b"STREAMS"):
+            rest = args[index + 1 :]
+            return list(rest[: len(rest) // 2])
+    return None
+
+
+class _StreamKeysRead:
+    """Reads the keys of XREADGROUP (and XREAD) from its arguments. They are "movable keys"
+    to redis-py, which asks a server `COMMAND GETKEYS` before each one: a round trip more
+    per worker read, all to one node."""
+
+    def _get_command_keys(self, *args: Any) -> Any:
+        if str(args[0]).upper() in ("XREADGROUP", "XREAD"):
+            keys = _stream_read_keys(args)
+            if keys:
+                return keys
+        base: Any = super()
+        return base._get_command_keys(*args)
+
+
+class FailFastCluster(_StreamKeysRead, RedisCluster):
     """`RedisCluster` whose failures are logged per node (`Availability`) and whose
     pipelines never send a command twice after a connection error or a timeout
     (`FailFastClusterPipeline`)."""
@@ -194,7 +218,7 @@ class FailFastCluster(RedisCluster):
         )
 
 
-class FailFastClusterPipeline(ClusterPipeline):
+class FailFastClusterPipeline(_StreamKeysRead, ClusterPipeline):
     """A cluster pipeline (one write and one read per node) that sends again only what a
     node refused without running it (MOVED, ASK, TRYAGAIN: through the client, which
     follows the redirection and patches its slot map). redis-py's own pipeline also sends
