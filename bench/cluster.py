@@ -174,6 +174,10 @@ _KINDS = {
 }
 
 
+def _ratio(counts: list[int]) -> float:
+    return round(max(counts) / statistics.fmean(counts), 3) if counts else 0.0
+
+
 def sample_under_monitor(
     cluster: RedisCluster, base_url: str, service: services.BenchService, block: NumberBlock
 ) -> dict[str, Any]:
@@ -227,6 +231,12 @@ def sample_under_monitor(
         by_master.setdefault(index, Counter())[tag_class(tag)] += 1
         by_key[_masked_key(line)] += 1
     total = sum(by_kind.values()) or 1
+    # The same sample without the `limits` windows (`vs:rl:…`): how the rest spreads.
+    per_master = [sum(kinds.values()) for _index, kinds in sorted(by_master.items())]
+    without_windows = [
+        sum(n for kind, n in kinds.items() if "vs:rl" not in kind)
+        for _index, kinds in sorted(by_master.items())
+    ]
     hottest, hottest_calls = by_tag.most_common(1)[0] if by_tag else ("", 0)
     return {
         "starts": block.size,
@@ -238,6 +248,8 @@ def sample_under_monitor(
         "hottest_keys_commands_per_start": {
             key: round(n / max(block.size, 1), 2) for key, n in by_key.most_common(8)
         },
+        "busiest_over_mean": _ratio(per_master),
+        "busiest_over_mean_without_limit_windows": _ratio(without_windows),
         "hottest_tag_kind": tag_class(hottest),
         "hottest_tag_share": round(hottest_calls / total, 4),
         "hottest_tag_commands_per_start": round(hottest_calls / max(block.size, 1), 2),

@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.commands.policies import StaticPolicyResolver
 from redis.connection import parse_url
-from redis.exceptions import AskError, MovedError, TryAgainError
+from redis.exceptions import AskError, MovedError, RedisClusterException, TryAgainError
 from redis.retry import Retry
 
 log = logging.getLogger(__name__)
@@ -76,35 +76,77 @@ def connect_cluster(url: str, timeout_seconds: float) -> redis.Redis:
         host, _, port = address.rpartition(":")
         nodes.append(_ClusterNode(host.strip("[]") or "localhost", int(port or 6379)))
     availability = _Availabilities()
-    client = FailFastCluster(
-        availability,
-        startup_nodes=nodes,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
-        redis_connect_func=availability.connected,
-        **options,
-    )
-    return cast("redis.Redis", client)
+
+    def build() -> FailFastCluster:
+        return FailFastCluster(
+            availability,
+            startup_nodes=nodes,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=30,
+            redis_connect_func=availability.connected,
+            **options,
+        )
+
+    return cast("redis.Redis", ClusterOnFirstUse(build, "cluster " + ",".join(addresses)))
+
+
+class ClusterOnFirstUse:
+    """The cluster client, built when first used. redis-py's connects to a node as it is
+    built, and raises when none answers: a process started (a gunicorn worker restarted)
+    during an outage would die instead of answering 503 and recovering. Until a node
+    answers, every use raises `redis.ConnectionError` (a 503), and the next use tries again."""
+
+    def __init__(self, build: Any, address: str) -> None:
+        self._build = build
+        self.address = address  # the URL's nodes, never its password
+        self._client: FailFastCluster | None = None
+        self._lock = threading.Lock()
+
+    def connected(self) -> FailFastCluster:
+        with self._lock:
+            if self._client is None:
+                try:
+                    self._client = self._build()
+                except RedisClusterException as exc:
+                    raise redis.ConnectionError(str(exc)) from None
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connected(), name)
+
+
+def _cluster(client: Any) -> Any:
+    if isinstance(client, ClusterOnFirstUse):
+        return client.connected()
+    return client if isinstance(client, RedisCluster) else None
 
 
 def is_cluster(client: redis.Redis) -> bool:
-    return isinstance(client, RedisCluster)
+    untyped: Any = client
+    return isinstance(untyped, (RedisCluster, ClusterOnFirstUse))
 
 
 def node_clients(client: redis.Redis) -> list[redis.Redis]:
     """One client per server: the cluster's nodes (primaries and replicas, each checked on
     its own: a replica is a primary after a failover), or the one server."""
-    if isinstance(client, RedisCluster):
-        return [client.get_redis_connection(node) for node in client.get_nodes()]
+    cluster = _cluster(client)
+    if cluster is not None:
+        return [cluster.get_redis_connection(node) for node in cluster.get_nodes()]
     return [client]
 
 
 def primary_clients(client: redis.Redis) -> list[redis.Redis]:
     """One client per primary of a cluster, or the one server."""
-    if isinstance(client, RedisCluster):
-        return [client.get_redis_connection(node) for node in client.get_primaries()]
+    cluster = _cluster(client)
+    if cluster is not None:
+        return [cluster.get_redis_connection(node) for node in cluster.get_primaries()]
     return [client]
 
 
@@ -283,6 +325,8 @@ class FailFastClusterPipeline(_StreamKeysRead, ClusterPipeline):
 
 def redis_address(client: redis.Redis) -> str:
     """Where `client` connects, as `host:port` (or a socket path): never a user or password."""
+    if isinstance(client, ClusterOnFirstUse):
+        return client.address
     if isinstance(client, RedisCluster):
         return "cluster " + ",".join(node.name for node in client.get_nodes())
     options = client.connection_pool.connection_kwargs
