@@ -5,11 +5,13 @@ failover, and the start-up checks read every node."""
 from __future__ import annotations
 
 import time
+from base64 import b64encode
 from collections.abc import Iterator
 
 import pytest
 import redis
 
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY
 from tests.support.redis_cluster import RedisCluster
 from verify_service.adapters.redis_connection import connect, primary_clients
 from verify_service.adapters.redis_preflight import (
@@ -19,6 +21,8 @@ from verify_service.adapters.redis_preflight import (
 )
 from verify_service.adapters.redis_store.keys import OutboxKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.app import CONTAINER_KEY, create_app
+from verify_service.settings import Settings
 
 pytestmark = pytest.mark.cluster
 
@@ -220,3 +224,29 @@ def test_scripts_and_stream_reads_are_routed_without_asking_a_server_for_their_k
     finally:
         for node in nodes:
             node.close()
+
+
+def test_a_process_started_while_the_cluster_is_down_answers_503_then_recovers() -> None:
+    """No node answers when the app is built (a gunicorn worker restarted mid-outage): the
+    API answers a Twilio-shaped 503, not a crash, and works once the cluster is up."""
+    cluster = RedisCluster()
+    settings = Settings(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        secret_key=SECRET_KEY.encode(),
+        redis_url=cluster.url,
+        public_url="https://verify.example.test",
+        redis_timeout_seconds=0.5,
+    )
+    app = create_app(settings)
+    api = app.test_client()
+    auth = {"Authorization": "Basic " + b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()}
+    try:
+        down = api.post("/v2/Services", data={"FriendlyName": "Acme"}, headers=auth)
+        assert (down.status_code, down.json["code"]) == (503, 20503), down.text
+        cluster.start()
+        up = api.post("/v2/Services", data={"FriendlyName": "Acme"}, headers=auth)
+        assert up.status_code == 201, up.text
+    finally:
+        app.extensions[CONTAINER_KEY].redis.close()
+        cluster.stop()

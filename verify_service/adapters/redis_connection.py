@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 
 import redis
 from redis._parsers.commands import CommandPolicies, RequestPolicy, ResponsePolicy
+from redis._parsers.encoders import Encoder
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.commands.core import Script
 from redis.commands.policies import StaticPolicyResolver
 from redis.connection import parse_url
 from redis.exceptions import AskError, MovedError, RedisClusterException, TryAgainError
@@ -117,6 +119,17 @@ class ClusterOnFirstUse:
         with self._lock:
             if self._client is not None:
                 self._client.close()
+
+    def register_script(self, script: str | bytes) -> Script:
+        """A script object without a connection (the `limits` storage makes them when it is
+        built; ours run through `ScriptBook`)."""
+        return Script(cast("redis.Redis", self), script)
+
+    def get_encoder(self) -> Encoder:
+        """The cluster client's (its defaults: UTF-8, bytes in replies)."""
+        untyped: Any = Encoder
+        encoder: Encoder = untyped("utf-8", "strict", False)
+        return encoder
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.connected(), name)
