@@ -250,3 +250,32 @@ def test_a_process_started_while_the_cluster_is_down_answers_503_then_recovers()
     finally:
         app.extensions[CONTAINER_KEY].redis.close()
         cluster.stop()
+
+
+def test_the_audit_chain_verifies_on_the_cluster(fresh_cluster: RedisCluster) -> None:
+    """The audit log's verification reads its last page and head in one MULTI (one slot);
+    the replies are parsed as on one server, and the chain checks out."""
+    settings = Settings(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        secret_key=SECRET_KEY.encode(),
+        redis_url=fresh_cluster.url,
+        public_url="https://verify.example.test",
+    )
+    app = create_app(settings)
+    api = app.test_client()
+    auth = {"Authorization": "Basic " + b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()}
+    container = app.extensions[CONTAINER_KEY]
+    try:
+        created = api.post("/v2/Services", data={"FriendlyName": "Acme"}, headers=auth)
+        assert created.status_code == 201, created.text
+        sid = created.json["sid"]
+        renamed = api.post(f"/v2/Services/{sid}", data={"FriendlyName": "Acme 2"}, headers=auth)
+        assert renamed.status_code == 200, renamed.text
+
+        assert container.audit is not None
+        report = container.audit.verify()
+        assert report.first_break is None
+        assert report.checked >= 2
+    finally:
+        container.redis.close()

@@ -253,24 +253,46 @@ class FailFastCluster(_StreamKeysRead, RedisCluster):
             raise
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        options: dict[str, Any] = {
+            "nodes_manager": self.nodes_manager,
+            "commands_parser": self.commands_parser,
+            "startup_nodes": self.nodes_manager.startup_nodes,
+            "result_callbacks": self.result_callbacks,
+            "cluster_response_callbacks": self.cluster_response_callbacks,
+            "read_from_replicas": self.read_from_replicas,
+            "reinitialize_steps": self.reinitialize_steps,
+            "retry": self.retry,
+            "lock": self._lock,
+            "policy_resolver": SCRIPT_POLICIES,
+        }
         if transaction:
             # MULTI on a cluster: every key in one slot (redis-py checks), no retries
             # (`retry` has none); the audit log's reads are its only use.
-            base: Any = super()
-            return base.pipeline(transaction=transaction, shard_hint=shard_hint)
-        return FailFastClusterPipeline(
-            self.availability,
-            nodes_manager=self.nodes_manager,
-            commands_parser=self.commands_parser,
-            startup_nodes=self.nodes_manager.startup_nodes,
-            result_callbacks=self.result_callbacks,
-            cluster_response_callbacks=self.cluster_response_callbacks,
-            read_from_replicas=self.read_from_replicas,
-            reinitialize_steps=self.reinitialize_steps,
-            retry=self.retry,
-            lock=self._lock,
-            policy_resolver=SCRIPT_POLICIES,
-        )
+            return ClusterTransaction(transaction=True, **options)
+        return FailFastClusterPipeline(self.availability, **options)
+
+
+class ClusterTransaction(_StreamKeysRead, ClusterPipeline):
+    """A MULTI/EXEC pipeline on one slot whose replies are parsed as a server pipeline's
+    are: redis-py's cluster transaction hands back raw replies (an XRANGE as nested lists,
+    not (id, fields) pairs) for every command without a cluster-specific callback."""
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        untyped: Any = self  # redis-py's cluster module is untyped
+        queued = [(c.args, c.options) for c in untyped._execution_strategy.command_queue]
+        results: list[Any] = ClusterPipeline.execute(self, raise_on_error)
+        parsers = untyped.get_redis_connection(untyped.get_default_node()).response_callbacks
+        for index, ((args, options), result) in enumerate(zip(queued, results, strict=True)):
+            name = str(args[0]).upper()
+            parse = parsers.get(name)
+            if isinstance(result, Exception) or parse is None:
+                continue
+            if name in self.cluster_response_callbacks:
+                continue
+            results[index] = parse(result, **options)
+        return results
 
 
 class FailFastClusterPipeline(_StreamKeysRead, ClusterPipeline):
