@@ -13,7 +13,8 @@ import redis
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY
 from tests.support.redis_cluster import RedisCluster
-from verify_service.adapters.redis_connection import connect, primary_clients
+from verify_service.adapters.redis_cluster import primary_clients
+from verify_service.adapters.redis_connection import connect
 from verify_service.adapters.redis_preflight import (
     RedisNotUsable,
     check_redis,

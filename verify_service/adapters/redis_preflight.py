@@ -9,7 +9,8 @@ import logging
 
 import redis
 
-from verify_service.adapters.redis_connection import node_clients, redis_address
+from verify_service.adapters.redis_cluster import node_clients
+from verify_service.adapters.redis_connection import redis_address
 from verify_service.adapters.redis_durability import REQUIRED_EVICTION_POLICY, Durability, Unfit
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from verify_service.adapters.destination_cipher import DestinationCipher
-from verify_service.adapters.redis_connection import is_cluster
+from verify_service.adapters.redis_cluster import is_cluster
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import OutboxKeys, OutboxShard
 from verify_service.adapters.redis_store.scripts import ScriptBook

@@ -24,7 +24,7 @@ from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from verify_service.adapters.redis_connection import is_cluster
+from verify_service.adapters.redis_cluster import is_cluster
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.application.ports import Clock
