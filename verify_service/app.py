@@ -3,8 +3,6 @@ at import time, and is the one place that knows the concrete adapters."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +21,10 @@ from verify_service.adapters.password_hasher import Argon2PasswordHasher
 from verify_service.adapters.redis_connection import connect, embedded
 from verify_service.adapters.redis_preflight import readiness_problem
 from verify_service.adapters.redis_store.access.api_key_store import RedisApiKeyStore
-from verify_service.adapters.redis_store.attempts.attempt_history import RedisAttemptHistory
+from verify_service.adapters.redis_store.attempts.attempt_history import (
+    RedisAttemptHistory,
+    attempt_context,
+)
 from verify_service.adapters.redis_store.audit.audit_log import RedisAuditLog
 from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
@@ -41,7 +42,9 @@ from verify_service.adapters.redis_store.protection.fraud_guard_store import Red
 from verify_service.adapters.redis_store.protection.rate_limit_store import RedisRateLimitStore
 from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
 from verify_service.adapters.redis_store.protection.safe_list_store import RedisSafeListStore
+from verify_service.adapters.redis_store.replica_wait import ReplicaWait
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.adapters.redis_store.secrets.sealed_fields import SealedHashFields
 from verify_service.adapters.redis_store.services.service_store import RedisServiceStore
 from verify_service.adapters.redis_store.support.staff_user_store import (
     RedisStaffUserStore,
@@ -65,6 +68,7 @@ from verify_service.application.protection.abuse_protection import AbuseProtecti
 from verify_service.application.protection.fraud_guard_blocks import FraudGuardBlocks
 from verify_service.application.protection.rate_limit_catalog import RateLimitCatalog
 from verify_service.application.protection.safe_list import SafeList
+from verify_service.application.secrets.ports import Resealable
 from verify_service.application.services.service_catalog import ServiceCatalog
 from verify_service.application.support.staff_users import SessionPolicy, StaffUsers
 from verify_service.application.support.support_console import SupportConsole
@@ -116,6 +120,33 @@ class Container:
     attempts: Attempts | None = None  # the attempt history (/v2/Attempts)
     # Look-ups by destination by whoever sees destinations masked: audited and limited.
     lookups: DestinationLookups | None = None
+    keyring: Keyring | None = None
+
+    def resealables(self) -> list[Resealable]:
+        """Every kind of long-lived value a rotation must move to the primary key
+        (`verify-service secrets`, docs/key-rotation.md). Staff users and sessions hold
+        nothing keyed by the ring (argon2id password hashes, SHA-256 session ids)."""
+        keyring = self.keyring or Keyring(self.settings.key_ring())
+        found: list[Resealable] = []
+        if self.api_keys is not None:
+            found.append(self.api_keys)
+        if self.safe_list is not None:
+            found.append(self.safe_list)
+        found.append(self.outbox)
+        found.append(
+            SealedHashFields(
+                self.redis,
+                ScriptBook(),
+                "attempt history",
+                OutboxKeys(self.settings.key_prefix).attempt("*"),
+                "to",
+                lambda key: attempt_context(key[key.rindex("{") + 1 : -1]),
+                ring_cipher(keyring, "destination_encryption_key"),
+            )
+        )
+        if isinstance(self.audit, RedisAuditLog):
+            found.append(self.audit)
+        return found
 
     def _receipt_url(self, provider: DeliveryProvider, attempt_sid: str) -> str | None:
         """Where `provider` posts the attempt's delivery receipt (needs VERIFY_PUBLIC_URL)."""
@@ -142,6 +173,11 @@ class Container:
         )
 
 
+def ring_cipher(keyring: Keyring, purpose: str) -> DestinationCipher:
+    """An AES-GCM cipher over every ring entry's `purpose` key, sealing under the primary."""
+    return DestinationCipher(keyring.by_purpose(purpose), keyring.primary_id)
+
+
 def build_container(
     settings: Settings,
     *,
@@ -156,14 +192,18 @@ def build_container(
         else connect(settings.redis_url or "", settings.redis_timeout_seconds)
     )
     clock = clock or SystemClock()
-    keyring = Keyring.from_secret(settings.secret_key)
-    scripts = ScriptBook()
+    keyring = Keyring(settings.key_ring())
+    scripts = ScriptBook(
+        ReplicaWait(settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
+        if settings.redis_wait_replicas
+        else None
+    )
     keys = KeySpace(settings.key_prefix)
     outbox = RedisDeliveryQueue(
         client,
         scripts,
         OutboxKeys(settings.key_prefix),
-        DestinationCipher(keyring.outbox_encryption_key),
+        ring_cipher(keyring, "outbox_encryption_key"),
         # Attempts' status records are the attempt history: kept for the retention period.
         settings.attempt_retention_days * DAY_MS,
     )
@@ -172,7 +212,7 @@ def build_container(
         scripts,
         keys,
         HistoryKeys(settings.key_prefix),
-        DestinationCipher(keyring.destination_encryption_key),
+        ring_cipher(keyring, "destination_encryption_key"),
         settings.attempt_retention_days * DAY_MS,
     )
     fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
@@ -181,7 +221,7 @@ def build_container(
         client,
         scripts,
         keys,
-        DestinationCipher(keyring.destination_encryption_key),
+        ring_cipher(keyring, "destination_encryption_key"),
         outbox,
         fallbacks,
         fraud_guard,
@@ -219,7 +259,7 @@ def build_container(
         client,
         scripts,
         AuditKeys(settings.key_prefix),
-        keyring.audit_chain_key,
+        keyring.by_purpose("audit_chain_key"),
         settings.audit_max_entries,
     )
     return Container(
@@ -245,6 +285,7 @@ def build_container(
         lookups=DestinationLookups(
             limiter, Auditor(audit, clock), clock, settings.destination_lookups_per_hour
         ),
+        keyring=keyring,
     )
 
 
@@ -256,7 +297,7 @@ def build_staff_users(container: Container) -> StaffUsers:
         RedisStaffUserStore(container.redis, scripts, StaffKeys(settings.key_prefix)),
         Argon2PasswordHasher(),
         LimitsRateLimiter(container.redis, scripts, settings.key_prefix, container.clock),
-        Keyring.from_secret(settings.secret_key),
+        Keyring(settings.key_ring()),
         container.clock,
         SessionPolicy(
             idle_timeout_seconds=settings.console_idle_timeout_seconds,
@@ -268,10 +309,6 @@ def build_staff_users(container: Container) -> StaffUsers:
 
 def build_console(container: Container, delivery: DeliveryAttempts) -> console.ConsoleComponents:
     """The support console (`/console`, docs/support-console.md)."""
-    # Its own key, derived like the Keyring's: seals a search into the page's forms.
-    search_key = hmac.new(
-        container.settings.secret_key, b"verify-service/console-search/v1\x01", hashlib.sha256
-    ).digest()
     support = SupportConsole(
         container.catalog,
         container.verifications,
@@ -289,7 +326,8 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
     return console.ConsoleComponents(
         staff=staff,
         support=support,
-        sealer=DestinationCipher(search_key),
+        # Its own key per ring entry: seals a search into the page's forms.
+        sealer=ring_cipher(Keyring(container.settings.key_ring()), "console_search_key"),
         secure_cookie=container.settings.console_secure_cookie,
         time_zone=ZoneInfo(container.settings.console_time_zone),
     )

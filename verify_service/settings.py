@@ -18,20 +18,29 @@ from verify_service.adapters.delivery.providers.registry import (
     ProviderConfig,
     parse_provider_list,
 )
+from verify_service.adapters.redis_sentinel import SentinelUrlError, parse_sentinel_url
 from verify_service.application.access.destination_lookups import (
     DEFAULT_LOOKUPS_PER_HOUR,
     MAX_LOOKUPS_PER_HOUR,
     MIN_LOOKUPS_PER_HOUR,
 )
-from verify_service.domain.keyring import MIN_SECRET_KEY_BYTES
+from verify_service.domain.keyring import (
+    LEGACY_KEY_ID,
+    MIN_SECRET_KEY_BYTES,
+    KeyRingError,
+    parse_ring,
+)
 from verify_service.domain.models import Channel
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MIN_AUTH_TOKEN_LENGTH = 16
 # One server (redis, rediss, unix) or a Redis Cluster (`+cluster`: a comma-separated list of
-# host:port to discover it from; adapters/redis_connection.py).
+# host:port to discover it from; adapters/redis_cluster.py). Sentinel: `_redis_url`.
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+# `WAIT` for replicas (docs/durability.md): at most this many, for this long by default.
+MAX_WAIT_REPLICAS = 16
+DEFAULT_WAIT_TIMEOUT_MS = 100
 # One failover list of provider DSNs per channel (`dsn || dsn`), see docs/providers.md.
 PROVIDER_VARIABLES = {
     Channel.SMS: "VERIFY_SMS_PROVIDERS",
@@ -67,7 +76,10 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_REDIS_KEY_PREFIX",
         "VERIFY_REDIS_TIMEOUT_SECONDS",
         "VERIFY_REDIS_URL",
+        "VERIFY_REDIS_WAIT_REPLICAS",
+        "VERIFY_REDIS_WAIT_TIMEOUT_MS",
         "VERIFY_SECRET_KEY",
+        "VERIFY_SECRET_KEYS",
         *PROVIDER_VARIABLES.values(),
     }
 )
@@ -86,7 +98,7 @@ class Settings:
 
     account_sid: str
     auth_token: str
-    secret_key: bytes
+    secret_key: bytes  # the primary key's secret
     redis_url: str | None = None  # None: the embedded in-process store
     public_url: str | None = None  # None: absolute URLs use the request's host
     console_outbox: str | None = None  # None: standard output
@@ -126,6 +138,13 @@ class Settings:
     allow_redis_eviction: bool = False
     # The IANA time zone the console shows times in (and reads the audit filter's in).
     console_time_zone: str = "UTC"
+    # (id, secret) pairs, primary first (VERIFY_SECRET_KEYS); empty: `k0` = secret_key.
+    secret_keys: tuple[tuple[str, bytes], ...] = ()
+    # Opt-in durability (docs/durability.md): an attempt reservation and an approval wait,
+    # in the same round trip, until this many replicas acknowledge them (0: no wait), for
+    # at most `redis_wait_timeout_ms`.
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = DEFAULT_WAIT_TIMEOUT_MS
 
     @property
     def embedded(self) -> bool:
@@ -143,16 +162,14 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read and validate; in embedded mode missing secrets are generated."""
-        redis_url = env.get("VERIFY_REDIS_URL") or None
-        if redis_url is not None and urlsplit(redis_url).scheme not in REDIS_URL_SCHEMES:
-            raise ConfigError(
-                "VERIFY_REDIS_URL must be a redis://, rediss://, unix://, redis+cluster:// "
-                "or rediss+cluster:// URL"
-            )
+        redis_url = _redis_url(env.get("VERIFY_REDIS_URL") or None)
 
         account_sid = env.get("VERIFY_ACCOUNT_SID") or None
         auth_token = env.get("VERIFY_AUTH_TOKEN") or None
         secret = env.get("VERIFY_SECRET_KEY") or None
+        ring = _key_ring(env.get("VERIFY_SECRET_KEYS") or None, secret)
+        if ring:
+            secret = ring[0][1].decode("utf-8")
         ephemeral = False
         generated_token = redis_url is None and auth_token is None
         if redis_url is None:
@@ -162,7 +179,7 @@ class Settings:
             secret = secret or secrets.token_urlsafe(48)
         account_sid = _required("VERIFY_ACCOUNT_SID", account_sid)
         auth_token = _required("VERIFY_AUTH_TOKEN", auth_token)
-        secret = _required("VERIFY_SECRET_KEY", secret)
+        secret = _required("VERIFY_SECRET_KEY (or VERIFY_SECRET_KEYS)", secret)
         _check_credentials(account_sid, auth_token, secret)
         public_url = _public_url(env.get("VERIFY_PUBLIC_URL") or None)
 
@@ -182,6 +199,8 @@ class Settings:
         if not _PREFIX.fullmatch(prefix):
             raise ConfigError("VERIFY_REDIS_KEY_PREFIX must be 1-32 letters, digits, _ . or -")
 
+        wait_replicas, wait_timeout_ms = _replica_wait(env, redis_url, timeout)
+
         allow_test = (env.get("VERIFY_ALLOW_TEST_DESTINATIONS") or "false").strip().lower()
         if allow_test not in ("true", "false"):
             raise ConfigError("VERIFY_ALLOW_TEST_DESTINATIONS must be true or false")
@@ -191,6 +210,7 @@ class Settings:
             account_sid=account_sid,
             auth_token=auth_token,
             secret_key=secret.encode("utf-8"),
+            secret_keys=tuple(ring),
             redis_url=redis_url,
             public_url=public_url,
             console_outbox=_writable_outbox(_outbox(env.get("VERIFY_CONSOLE_OUTBOX"))),
@@ -235,11 +255,61 @@ class Settings:
             ),
             allow_redis_eviction=_boolean(env, "VERIFY_ALLOW_REDIS_EVICTION", default=False),
             console_time_zone=_time_zone(env),
+            redis_wait_replicas=wait_replicas,
+            redis_wait_timeout_ms=wait_timeout_ms,
         )
+
+    def key_ring(self) -> list[tuple[str, bytes]]:
+        """(id, secret) pairs, primary first: `secret_keys`, else `k0:secret_key`."""
+        return list(self.secret_keys) or [(LEGACY_KEY_ID, self.secret_key)]
 
     def __repr__(self) -> str:  # never print secrets
         store = "embedded" if self.embedded else "redis"
         return f"Settings(account_sid={self.account_sid!r}, store={store!r})"
+
+
+def _redis_url(url: str | None) -> str | None:
+    """`VERIFY_REDIS_URL`: redis://, rediss://, unix://, redis+sentinel:// (checked
+    here, so a malformed Sentinel URL stops the start with the reason), or a Redis
+    Cluster's redis+cluster:// / rediss+cluster://."""
+    if url is None:
+        return None
+    scheme = urlsplit(url).scheme
+    if scheme == "redis+sentinel":
+        try:
+            parse_sentinel_url(url)
+        except SentinelUrlError as exc:
+            raise ConfigError(f"VERIFY_REDIS_URL: {exc}") from None
+        return url
+    if scheme not in REDIS_URL_SCHEMES:
+        raise ConfigError(
+            "VERIFY_REDIS_URL must be a redis://, rediss://, unix://, redis+sentinel://, "
+            "redis+cluster:// or rediss+cluster:// URL"
+        )
+    return url
+
+
+def _replica_wait(
+    env: Mapping[str, str], redis_url: str | None, redis_timeout_seconds: float
+) -> tuple[int, int]:
+    """`VERIFY_REDIS_WAIT_REPLICAS` and `VERIFY_REDIS_WAIT_TIMEOUT_MS`. The wait must end
+    before the socket timeout, or a slow replica would turn every check into a 503."""
+    replicas = _bounded_int(env, "VERIFY_REDIS_WAIT_REPLICAS", 0, 0, MAX_WAIT_REPLICAS)
+    longest_ms = max(int(redis_timeout_seconds * 1000) // 2, 1)
+    timeout_ms = _bounded_int(
+        env,
+        "VERIFY_REDIS_WAIT_TIMEOUT_MS",
+        min(DEFAULT_WAIT_TIMEOUT_MS, longest_ms),
+        1,
+        longest_ms,
+    )
+    if replicas and redis_url is None:
+        raise ConfigError(
+            "VERIFY_REDIS_WAIT_REPLICAS needs VERIFY_REDIS_URL (a Redis with replicas)"
+        )
+    if replicas and redis_url is not None and "cluster" in urlsplit(redis_url).scheme:
+        raise ConfigError("VERIFY_REDIS_WAIT_REPLICAS is not supported on Redis Cluster")
+    return replicas, timeout_ms
 
 
 def _outbox(value: str | None) -> str | None:
@@ -260,6 +330,18 @@ def _public_url(value: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise ConfigError("VERIFY_PUBLIC_URL must be an absolute http(s) URL")
     return value.rstrip("/")
+
+
+def _key_ring(text: str | None, single: str | None) -> list[tuple[str, bytes]]:
+    """`VERIFY_SECRET_KEYS` (docs/key-rotation.md); the error names the entry, not its secret."""
+    if text is None:
+        return []
+    if single is not None:
+        raise ConfigError("set VERIFY_SECRET_KEYS or VERIFY_SECRET_KEY, not both")
+    try:
+        return parse_ring(text)
+    except KeyRingError as exc:
+        raise ConfigError(f"VERIFY_SECRET_KEYS: {exc}") from None
 
 
 def _check_credentials(account_sid: str, auth_token: str, secret: str) -> None:

@@ -91,11 +91,15 @@ def test_the_secret_is_never_shown_again(api: Api) -> None:
 def test_redis_holds_only_a_keyed_digest_of_the_secret(
     api: Api, redis_client: redis.Redis, settings: Settings
 ) -> None:
-    """HMAC-SHA256(k_api_key, sid ‖ 0 ‖ secret): nothing in Redis contains the secret."""
+    """HMAC-SHA256(k_api[k0], SHA-256(sid ‖ 0 ‖ secret)) and its key id: nothing in Redis
+    contains the secret."""
     key = create_key(api)
     stored = redis_client.hgetall(f"it:{{keys}}:{key['sid']}")
     keyring = Keyring.from_secret(settings.secret_key)
-    assert stored[b"h"] == keyring.api_key_digest(key["sid"], key["secret"])
+    proof = keyring.api_key_proof(key["sid"], key["secret"])
+    assert stored[b"h"] == keyring.api_key_mac("k0", proof)
+    assert stored[b"k"] == b"k0"
+    assert stored[b"p"] != proof
     assert stored[b"role"] == b"backend"
     secret = key["secret"].encode()
     for name in redis_client.scan_iter("*"):

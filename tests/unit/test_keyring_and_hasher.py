@@ -114,11 +114,11 @@ def test_otp_2m_profile_is_argon2id_with_2_mib() -> None:
     assert (profile.time_cost, profile.memory_cost_kib, profile.parallelism) == (1, 2048, 1)
 
 
-def test_new_salt_is_random_and_sixteen_bytes(hasher: Argon2CodeHasher) -> None:
-    """Each verification gets its own salt."""
+def test_new_salt_is_random_sixteen_bytes_after_the_key_id(hasher: Argon2CodeHasher) -> None:
+    """Each verification gets its own salt, which names the ring key its codes use."""
     salts = {hasher.new_salt() for _ in range(20)}
     assert len(salts) == 20
-    assert all(len(salt) == SALT_BYTES for salt in salts)
+    assert all(salt.startswith(b"k0:") and len(salt) == 3 + SALT_BYTES for salt in salts)
 
 
 def test_digest_is_deterministic_for_same_sid_code_and_salt(hasher: Argon2CodeHasher) -> None:

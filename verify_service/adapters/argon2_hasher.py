@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from argon2.low_level import Type, hash_secret_raw
 
-from verify_service.domain.keyring import Keyring
+from verify_service.domain.keyring import LEGACY_KEY_ID, Keyring
 
 SALT_BYTES = 16
 DIGEST_BYTES = 32
@@ -44,6 +44,13 @@ PROFILES = {
 DEFAULT_PROFILE = "otp-8m"
 
 
+def salt_key_id(salt: bytes) -> str:
+    """The key id a salt names; a bare 16-byte salt is from before key ids (`k0`)."""
+    if len(salt) == SALT_BYTES:
+        return LEGACY_KEY_ID
+    return salt[: -SALT_BYTES - 1].decode("ascii", "replace")
+
+
 class Argon2CodeHasher:
     """Implements the `CodeHasher` port."""
 
@@ -56,11 +63,14 @@ class Argon2CodeHasher:
         return self._profile
 
     def new_salt(self) -> bytes:
-        return os.urandom(SALT_BYTES)
+        """`<key id>:` + 16 random bytes: the salt carries the id of the key the codes are
+        MAC'd under, so a verification started before a rotation is still checked under its
+        own key while that key is on the ring (no extra field, no extra command)."""
+        return self._keyring.primary_id.encode("ascii") + b":" + os.urandom(SALT_BYTES)
 
     def digest(self, verification_sid: str, code: str, salt: bytes) -> bytes:
         return hash_secret_raw(
-            secret=self._keyring.code_mac(verification_sid, code),
+            secret=self._keyring.code_mac(verification_sid, code, salt_key_id(salt)),
             salt=salt,
             time_cost=self._profile.time_cost,
             memory_cost=self._profile.memory_cost_kib,

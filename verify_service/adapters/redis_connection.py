@@ -1,5 +1,6 @@
-"""Builds the Redis client: a real server from a URL, a Redis Cluster from a
-`redis+cluster://` URL, or the embedded in-process store."""
+"""Builds the Redis client: a real server from a URL, a Sentinel group's master
+(`redis+sentinel://`), a Redis Cluster (`redis+cluster://`), or the embedded in-process
+store."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from verify_service.adapters import redis_sentinel
 from verify_service.adapters.redis_cluster import CLUSTER_SCHEMES, cluster_address, connect_cluster
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,8 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
     sent twice, and an outage becomes a 503 at once. The pool reconnects by itself, and
     each change of Redis's availability is logged once (`Availability`)."""
     scheme = urlsplit(url).scheme
+    if scheme == redis_sentinel.SCHEME:
+        return connect_sentinel(url, timeout_seconds)
     if scheme in CLUSTER_SCHEMES:
         return connect_cluster(url, timeout_seconds, Availability)
     return connect_server(url, timeout_seconds)
@@ -41,11 +45,25 @@ def connect_server(url: str, timeout_seconds: float) -> redis.Redis:
     return client
 
 
+def connect_sentinel(url: str, timeout_seconds: float) -> redis.Redis:
+    """The master a Sentinel group names (`redis+sentinel://`, redis_sentinel.py), with the
+    same fail-fast options; found again through the sentinels after a failover."""
+    target = redis_sentinel.parse_sentinel_url(url)
+    options: dict[str, Any] = {
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": timeout_seconds,
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 30,
+    }
+    return redis_sentinel.master_client(target, options, Availability(target.describe()))
+
+
 def redis_address(client: redis.Redis) -> str:
-    """Where `client` connects, as `host:port` (or a socket path): never a user or password."""
-    cluster = cluster_address(client)
-    if cluster is not None:
-        return cluster
+    """Where `client` connects, as `host:port` (or a socket path, a Sentinel master, a
+    cluster's nodes): never a user or password."""
+    managed = redis_sentinel.sentinel_address(client) or cluster_address(client)
+    if managed is not None:
+        return managed
     options = client.connection_pool.connection_kwargs
     if "path" in options:
         return str(options["path"])

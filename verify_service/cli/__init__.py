@@ -7,7 +7,16 @@ from __future__ import annotations
 import click
 
 from verify_service import __version__
-from verify_service.cli import access, audit, delivery, protection, serve, services, staff
+from verify_service.cli import (
+    access,
+    audit,
+    delivery,
+    protection,
+    secrets,
+    serve,
+    services,
+    staff,
+)
 from verify_service.settings import KNOWN_VARIABLES
 
 
@@ -36,3 +45,4 @@ main.add_command(protection.fraud_guard)
 main.add_command(access.keys)
 main.add_command(audit.audit)
 main.add_command(staff.user)
+main.add_command(secrets.secrets)

@@ -221,6 +221,12 @@ class AuditKeys:
     def head(self) -> str:
         return f"{self.prefix}:{{audit}}:head"
 
+    @property
+    def legacy_links(self) -> str:
+        """Entries from before key ids: their keyed hash → unkeyed link (a reseal writes it,
+        a checkpoint names its digest; docs/audit-log.md)."""
+        return f"{self.prefix}:{{audit}}:legacy-links"
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyKeys:

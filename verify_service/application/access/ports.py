@@ -16,6 +16,11 @@ class ApiKeyRecord:
     secret_digest: bytes
     created_ms: int
     updated_ms: int
+    # The ring key `secret_digest` is MAC'd under; None: a key from before key ids, whose
+    # digest is HMAC(k_api[k0], sid 0x00 secret) (docs/key-rotation.md).
+    key_id: str | None = None
+    # The proof P = SHA-256(sid 0x00 secret), wrapped under `key_id`: what a reseal re-MACs.
+    wrapped_proof: bytes | None = None
 
 
 class ApiKeyStore(Protocol):
@@ -33,4 +38,15 @@ class ApiKeyStore(Protocol):
 
     def revoke(self, sid: str) -> bool:
         """Delete the key (one script); True when it existed."""
+        ...
+
+    def sids(self) -> tuple[str, ...]:
+        """Every key's sid (the index), for a reseal."""
+        ...
+
+    def replace_digest(
+        self, sid: str, expected_digest: bytes, key_id: str, digest: bytes, wrapped: bytes
+    ) -> bool:
+        """Compare-and-set: store the new digest, key id and wrapped proof only if the key
+        still holds `expected_digest`; False when it changed or is gone."""
         ...

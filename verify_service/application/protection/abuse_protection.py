@@ -28,7 +28,7 @@ from verify_service.application.protection.ports import (
     WindowCount,
     WindowLimit,
 )
-from verify_service.application.protection.safe_list import safe_list_field
+from verify_service.application.protection.safe_list import safe_list_field, safe_list_fields
 from verify_service.application.verifications.ports import (
     ProtectionSettings,
     StartContext,
@@ -158,8 +158,10 @@ class AbuseProtection:
         """What the start's first read fetches for protection (no extra round trip)."""
         if not facts.is_phone:
             return StartProbe()
+        fields = safe_list_fields(self._keyring, facts.to)
         return StartProbe(
-            safe_list_field=self.safe_list_field(facts.to),
+            safe_list_field=fields[0],
+            safe_list_others=tuple(fields[1:]),
             prefix=destination_prefix(facts.to) if facts.risk_check else None,
         )
 

@@ -4,7 +4,7 @@ programmable rate limits and the safe list."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -166,18 +166,34 @@ class SafeListRecord:
 
     sid: str
     created_ms: int
+    # The number wrapped under the field's key (base64), so a reseal can re-digest it;
+    # None on entries from before key ids.
+    wrapped_number: str | None = None
 
 
 class SafeListStore(Protocol):
     """The account's safe list, one entry per keyed digest (`field`) of a number."""
 
-    def add(self, field: str, record: SafeListRecord) -> SafeListRecord:
-        """Store `record` unless the field is listed already (atomic); the stored record
-        either way, so adding twice keeps the first sid."""
+    def add(self, field: str, record: SafeListRecord, others: Sequence[str] = ()) -> SafeListRecord:
+        """Store `record` unless the field, or one of `others` (the number's fields under
+        the ring's other keys), is listed already (atomic); the stored record either way,
+        so adding twice keeps the first sid."""
         ...
 
-    def get(self, field: str) -> SafeListRecord | None: ...
+    def get(self, field: str, others: Sequence[str] = ()) -> SafeListRecord | None:
+        """The entry under the first of `field`, `others` that is listed (one HMGET)."""
+        ...
 
-    def remove(self, field: str) -> bool:
-        """True when the field was listed."""
+    def remove(self, field: str, others: Sequence[str] = ()) -> bool:
+        """Delete the number under every field; True when one was listed."""
+        ...
+
+    def entries(self) -> Iterator[tuple[str, bytes, SafeListRecord | None]]:
+        """Every (field, stored value, its record or None when malformed), for a reseal
+        (HSCAN)."""
+        ...
+
+    def replace(self, field: str, value: bytes, new_field: str, record: SafeListRecord) -> bool:
+        """Compare-and-set: move the entry to `new_field` only if `field` still holds
+        `value`; False when it changed or is gone."""
         ...

@@ -204,6 +204,8 @@ class StartProbe:
     record."""
 
     safe_list_field: str | None = None
+    # The number's fields under the ring's other keys (one HMGET with the first).
+    safe_list_others: tuple[str, ...] = ()
     prefix: str | None = None
 
 

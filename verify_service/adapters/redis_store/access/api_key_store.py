@@ -14,6 +14,8 @@ from verify_service.application.access.ports import ApiKeyRecord
 
 # Short field names, like the verification hash.
 _SID, _NAME, _ROLE, _DIGEST, _CREATED, _UPDATED = "sid", "fn", "role", "h", "ca", "ua"
+# The ring key id of `h`, and the wrapped proof a reseal re-MACs (absent on older keys).
+_KEY_ID, _PROOF = "k", "p"
 
 
 def _decode(raw: dict[bytes, bytes]) -> ApiKeyRecord | None:
@@ -29,6 +31,8 @@ def _decode(raw: dict[bytes, bytes]) -> ApiKeyRecord | None:
         secret_digest=fields[_DIGEST],
         created_ms=int(fields[_CREATED]),
         updated_ms=int(fields[_UPDATED]),
+        key_id=fields[_KEY_ID].decode() if _KEY_ID in fields else None,
+        wrapped_proof=fields.get(_PROOF),
     )
 
 
@@ -54,6 +58,8 @@ class RedisApiKeyStore:
         ]
         if record.friendly_name is not None:
             pairs += [_NAME, record.friendly_name]
+        if record.key_id is not None and record.wrapped_proof is not None:
+            pairs += [_KEY_ID, record.key_id, _PROOF, record.wrapped_proof]
         position = self._scripts.run(
             self._client,
             "create_api_key",
@@ -85,5 +91,23 @@ class RedisApiKeyStore:
         return bool(
             self._scripts.run(
                 self._client, "revoke_api_key", [self._keys.key(sid), self._keys.index], [sid]
+            )
+        )
+
+    @fail_closed
+    def sids(self) -> tuple[str, ...]:
+        raw: list[bytes] = self._client.zrange(self._keys.index, 0, -1)  # type: ignore[assignment]
+        return tuple(sid.decode() for sid in raw)
+
+    @fail_closed
+    def replace_digest(
+        self, sid: str, expected_digest: bytes, key_id: str, digest: bytes, wrapped: bytes
+    ) -> bool:
+        return bool(
+            self._scripts.run(
+                self._client,
+                "reseal_api_key",
+                [self._keys.key(sid)],
+                [expected_digest, _DIGEST, digest, _KEY_ID, key_id, _PROOF, wrapped],
             )
         )

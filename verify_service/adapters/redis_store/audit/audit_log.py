@@ -1,10 +1,11 @@
 """The audit log in Redis: a stream bounded by MAXLEN, and a head record naming the newest
 entry's hash (docs/audit-log.md).
 
-An append reads the head, hashes the entry against it in Python (the chain key never
-reaches Redis), and runs `append_audit_entry.lua`, which adds the entry only if the head is
-still the one read (compare-and-set) and moves the head in the same step. A concurrent
-append makes it read the new head and try again, so entries form one chain in stream order.
+An append reads the head, links and MACs the entry against it in Python under the ring's
+primary audit key (the key never reaches Redis; the entry stores its id as `k`), and runs
+`append_audit_entry.lua`, which adds the entry only if the head is still the one read
+(compare-and-set) and moves the head in the same step. A concurrent append makes it read
+the new head and try again, so entries form one chain in stream order.
 Appends from the threads of one process take turns (a lock): compare-and-set then only
 races other processes, and many threads of one process never starve each other into
 `TooManyConcurrentRequests` (a busy support desk's audited look-ups, say).
@@ -15,7 +16,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import redis
@@ -25,15 +27,23 @@ from verify_service.adapters.redis_store.keys import AuditKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.application.audit.audit import AuditRecord, audit_record
 from verify_service.application.audit.ports import AuditEntry
+from verify_service.application.secrets.ports import Progress, ResealCount
 from verify_service.domain.audit_chain import (
+    CHECKPOINT_ACTION,
     GENESIS,
     ChainHead,
     ChainRecord,
     ChainReport,
     ChainVerifier,
-    seal,
+    checkpoint_reason,
+    entry_hash,
+    legacy_links_digest,
+    link_hash,
+    parse_body,
+    seal_entry,
 )
 from verify_service.domain.errors import TooManyConcurrentRequests
+from verify_service.domain.keyring import LEGACY_KEY_ID
 
 APPEND_ATTEMPTS = 20
 PAGE = 500
@@ -54,6 +64,8 @@ def _record(entry_id: bytes, fields: dict[bytes, bytes]) -> ChainRecord:
         body=fields.get(b"entry", b""),
         prev=_text(fields.get(b"prev")),
         hash=_text(fields.get(b"hash")),
+        key_id=_text(fields[b"k"]) if b"k" in fields else None,
+        mac=_text(fields.get(b"mac")),
     )
 
 
@@ -65,15 +77,19 @@ class RedisAuditLog:
         client: redis.Redis,
         scripts: ScriptBook,
         keys: AuditKeys,
-        chain_key: bytes,
+        chain_key: bytes | Mapping[str, bytes],
         max_entries: int,
     ) -> None:
-        if not chain_key:
+        """`chain_key`: the ring's audit keys by id, the primary first (a bare key is the
+        one-key ring `k0`)."""
+        ring = {LEGACY_KEY_ID: chain_key} if isinstance(chain_key, bytes) else dict(chain_key)
+        if not ring or not all(ring.values()):
             raise ValueError("the audit chain needs a key")
         self._client = client
         self._scripts = scripts
         self._keys = keys
-        self._chain_key = chain_key
+        self._ring = ring
+        self._key_id, self._chain_key = next(iter(ring.items()))
         self._max_entries = max_entries
         self._appending = threading.Lock()
 
@@ -91,12 +107,14 @@ class RedisAuditLog:
         current, seq = _text(raw[0]), _seq(raw[1])
         for attempt in range(APPEND_ATTEMPTS):
             prev = current or GENESIS
-            body, digest = seal(self._chain_key, prev, _fields(entry, seq + 1))
+            body, digest, mac = seal_entry(
+                self._key_id, self._chain_key, prev, _fields(entry, seq + 1)
+            )
             result = self._scripts.run(
                 self._client,
                 "append_audit_entry",
                 [self._keys.log, self._keys.head],
-                [current, digest, seq + 1, body, prev, self._max_entries],
+                [current, digest, seq + 1, body, prev, self._max_entries, self._key_id, mac],
             )
             if int(result[0]) == 1:
                 return
@@ -144,7 +162,7 @@ class RedisAuditLog:
     def verify(self) -> ChainReport:
         """Page through the stream oldest first; the last page and the head are read in one
         MULTI, so appends running meanwhile are either checked or not yet in the head."""
-        verifier = ChainVerifier(self._chain_key)
+        verifier = ChainVerifier(self._ring, self._legacy_links())
         cursor = "-"
         while True:
             pipe = self._client.pipeline(transaction=True)
@@ -158,6 +176,96 @@ class RedisAuditLog:
                 found = None if head[0] is None else ChainHead(_text(head[0]), _seq(head[1]))
                 return verifier.finish(found)
             cursor = f"({_text(page[-1][0])}"
+
+    def _legacy_links(self) -> dict[str, str]:
+        raw: dict[bytes, bytes] = self._client.hgetall(self._keys.legacy_links)  # type: ignore[assignment]
+        return {_text(entry): _text(link) for entry, link in raw.items()}
+
+    # -- rotation (`Resealable`) ----------------------------------------------------------
+
+    kind = "audit log"
+
+    def _needing(self) -> tuple[Counter[str], int]:
+        """How many entries each key id is needed for, and how many entries a checkpoint
+        under the primary would newly vouch for. An entry followed by a checkpoint MAC'd
+        under a ring key needs only that key (an entry from before key ids: a checkpoint
+        that names the legacy links)."""
+        counts: Counter[str] = Counter()
+        waiting: Counter[str] = Counter()  # entries since the last checkpoint, by key id
+        legacy_waiting = 0
+        for record in self.records():
+            if record.key_id is None:
+                legacy_waiting += 1
+                continue
+            waiting[record.key_id] += 1
+            try:
+                fields = parse_body(record.body)
+            except ValueError:
+                continue
+            if fields["action"] == CHECKPOINT_ACTION:
+                vouched = sum(waiting.values())
+                if "legacy links" in (fields["reason"] or ""):
+                    vouched, legacy_waiting = vouched + legacy_waiting, 0
+                counts[record.key_id] += vouched
+                waiting.clear()
+        counts[LEGACY_KEY_ID] += legacy_waiting
+        unvouched = sum(n for key_id, n in waiting.items() if key_id != self._key_id)
+        if self._key_id != LEGACY_KEY_ID:
+            unvouched += legacy_waiting
+        counts.update(waiting)
+        return +counts, unvouched
+
+    def key_ids(self) -> Counter[str]:
+        return self._needing()[0]
+
+    def reseal(self, progress: Progress, now_ms: int) -> ResealCount:
+        """Append a checkpoint MAC'd under the primary when entries made under other keys
+        are not yet vouched for by one, after checking the whole chain under the full ring
+        (a chain that does not check gets no checkpoint: it would vouch for tampering).
+        Entries from before key ids get their legacy links written first, and the
+        checkpoint names the links' digest."""
+        count = ResealCount(self.kind)
+        counts, unvouched = self._needing()
+        count.looked_at = sum(counts.values())
+        progress(self.kind, count.looked_at)
+        if not unvouched:
+            count.already_primary = count.looked_at
+            return count
+        report = self.verify()
+        if report.first_break is not None:
+            count.unreadable = unvouched
+            count.notes.append(
+                f"the chain does not check ({report.first_break.entry_id}: "
+                f"{report.first_break.problem}): no checkpoint appended"
+            )
+            return count
+        legacy_key = self._ring.get(LEGACY_KEY_ID)
+        legacy = {
+            record.hash: link_hash(record.prev, record.body)
+            for record in self.records()
+            if record.key_id is None
+            # Only what checks under k0 (read again here, so nothing changed since verify).
+            and legacy_key is not None
+            and entry_hash(legacy_key, record.prev, record.body) == record.hash
+        }
+        digest = None
+        if legacy:
+            self._client.hset(self._keys.legacy_links, mapping=legacy)  # type: ignore[arg-type]
+            digest = legacy_links_digest(self._legacy_links())
+        self.append(
+            AuditEntry(
+                actor="cli",
+                role="admin",
+                action=CHECKPOINT_ACTION,
+                target="audit",
+                outcome="ok",
+                time_ms=now_ms,
+                reason=checkpoint_reason(report.head or GENESIS, digest),
+            )
+        )
+        count.resealed = unvouched
+        count.already_primary = count.looked_at - unvouched
+        return count
 
 
 def _fields(entry: AuditEntry, seq: int) -> dict[str, Any]:

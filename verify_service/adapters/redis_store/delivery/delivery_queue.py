@@ -1,31 +1,40 @@
 """The outbox: Redis streams read by a consumer group, delayed sets for retries, and bounded
 dead-letter lists, in `OutboxKeys.shards` shards (keys.py): a message goes to the shard of its
 attempt sid, and a worker reads every shard in turn. Jobs carry the code, so each is sealed
-(AES-256-GCM) at rest."""
+(AES-256-GCM) at rest, naming its ring key (`DestinationCipher`); a job under a key this
+process does not hold is put back for another worker, never dropped (docs/key-rotation.md)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.destination_cipher import DestinationCipher, key_id_of
 from verify_service.adapters.redis_cluster import is_cluster
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import OutboxKeys, OutboxShard
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.application.secrets.ports import Progress, ResealCount
 from verify_service.domain.delivery.delivery import DeliveryJob, RenderedMessage
 from verify_service.domain.models import Channel
+
+log = logging.getLogger(__name__)
 
 GROUP = "delivery"
 DEAD_LETTER_BOUND = 10_000
 # How often (clock ms) a worker looks at every shard's delayed retries: a retry is sent at
 # most this late (its own retries, this process finds at once). 17 scripts a look.
 PROMOTE_ALL_MS = 100
+# A job sealed under a key this worker's ring lacks (a newer worker's, mid-rotation) waits
+# this long in the delayed set, then is offered again: no worker drops or dead-letters it.
+FOREIGN_KEY_RETRY_MS = 5_000
 _STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
 
 
@@ -274,6 +283,9 @@ class RedisDeliveryQueue:
         for entry_id, fields in entries:
             job_id = f"{shard.tag}/{entry_id.decode()}"
             job = self._unseal(job_id, fields, deliveries.get(entry_id, 1))
+            if job is None and not self._sealer.can_open(fields[b"job"]):
+                self._put_back(shard, entry_id, fields)
+                continue
             if job is None:
                 self._scripts.run(
                     self._client, "complete_delivery", [shard.stream], [GROUP, entry_id]
@@ -281,6 +293,25 @@ class RedisDeliveryQueue:
                 continue
             jobs.append(job)
         return jobs
+
+    def _put_back(self, shard: OutboxShard, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+        """A job sealed under a key not on this ring: into the delayed set as it is (same
+        sealed bytes, same provider and try), due a little later, for a worker that has the
+        key. Redis's clock, since this is the one place the queue needs the time."""
+        log.warning(
+            "outbox: a job sealed under key %s, which this process's ring lacks, is put back "
+            "for a worker that has it",
+            key_id_of(fields[b"job"]),
+        )
+        seconds, micros = self._client.time()
+        due_ms = int(seconds) * 1000 + int(micros) // 1000 + FOREIGN_KEY_RETRY_MS
+        member = b":".join([fields[b"att"], fields[b"p"], fields[b"t"], fields[b"q"]])
+        self._scripts.run(
+            self._client,
+            "reschedule_delivery",
+            [shard.stream, shard.delayed, shard.delayed_jobs],
+            [GROUP, entry_id, due_ms, member, fields[b"job"]],
+        )
 
     @fail_closed
     def complete(self, job: DeliveryJob) -> bool:
@@ -485,3 +516,71 @@ class RedisDeliveryQueue:
         raw: Any = self._client.hgetall(self._keys.attempt(attempt_sid))
         # `to` is the attempt history's sealed destination: bytes, and not for this reader.
         return {k.decode(): v.decode() for k, v in raw.items() if k != b"to"}
+
+    # -- rotation (`Resealable`) ----------------------------------------------------------
+
+    kind = "outbox"
+
+    def _outbox_keys(self) -> tuple[OutboxShard, ...]:
+        """Every shard of the outbox, the one from before sharding included."""
+        return self._shards
+
+    def _sealed_values(self, keys: OutboxShard) -> Iterator[tuple[str, str, bytes, bytes]]:
+        """(where, field or entry id, attempt sid, sealed job) of every job at rest: queued
+        in the stream, delayed for a retry, dead-lettered."""
+        cursor = "-"
+        while True:
+            page: Any = self._client.xrange(keys.stream, min=cursor, max="+", count=500)
+            for entry_id, fields in page:
+                if b"job" in fields:
+                    yield "stream", entry_id.decode(), fields[b"att"], fields[b"job"]
+            if len(page) < 500:
+                break
+            cursor = f"({page[-1][0].decode()}"
+        for member, job in self._client.hscan_iter(keys.delayed_jobs):
+            yield "delayed", member.decode(), member.split(b":", 1)[0], job
+        for field, job in self._client.hscan_iter(keys.dead_letters):
+            if not field.endswith(b":why"):
+                yield "dead", field.decode(), field, job
+
+    def key_ids(self) -> Counter[str]:
+        return Counter(
+            key_id_of(job)
+            for keys in self._outbox_keys()
+            for _where, _field, _attempt, job in self._sealed_values(keys)
+        )
+
+    def reseal(self, progress: Progress, _now_ms: int) -> ResealCount:
+        """Re-seal every job at rest under the primary, each by a compare-and-set script.
+        A queued job a worker holds (pending) is left to it: re-run once it is handled."""
+        count = ResealCount(self.kind)
+        for keys in self._outbox_keys():
+            for where, field, attempt, job in list(self._sealed_values(keys)):
+                count.looked_at += 1
+                progress(self.kind, count.looked_at)
+                new = self._sealer.reseal(job, attempt)
+                if new is None:
+                    if self._sealer.open(job, attempt) is None:
+                        count.unreadable += 1
+                    else:
+                        count.already_primary += 1
+                    continue
+                if where == "stream":
+                    done = self._scripts.run(
+                        self._client,
+                        "reseal_queued_delivery",
+                        [keys.stream],
+                        [GROUP, field, job, new],
+                    )
+                else:
+                    target = keys.delayed_jobs if where == "delayed" else keys.dead_letters
+                    done = self._scripts.run(
+                        self._client, "reseal_sealed_field", [target], [field, job, new]
+                    )
+                if done:
+                    count.resealed += 1
+                else:
+                    count.raced += 1
+        if count.raced:
+            count.notes.append("jobs in a worker's hands or changed meanwhile: run it again")
+        return count

@@ -216,13 +216,18 @@ class RedisVerificationStore:
         )
         pipe.get(self._keys.lock(ref))
         if probe.safe_list_field is not None:
-            pipe.hexists(self._keys.safe_list(), probe.safe_list_field)
+            fields = [probe.safe_list_field, *probe.safe_list_others]
+            pipe.hmget(self._keys.safe_list(), fields)
         if probe.prefix is not None and self._fraud_guard is not None:
             self._fraud_guard.queue_block_read(pipe, ref.service_sid, probe.prefix)
         replies = pipe.execute()
         raw_service, raw_limits, pending_fields, lock = replies[:4]
         rest = iter(replies[4:])
-        safe_listed = bool(next(rest)) if probe.safe_list_field is not None else False
+        safe_listed = (
+            any(value is not None for value in next(rest))
+            if probe.safe_list_field is not None
+            else False
+        )
         block = (
             decode_trip(next(rest))
             if probe.prefix is not None and self._fraud_guard is not None
@@ -337,7 +342,8 @@ class RedisVerificationStore:
             pipe.hmget(self._keys.service(ref.service_sid), *_PROTECTION_FIELDS)
             pipe.evalsha(sha, 3, key, history, self._keys.lock(ref), *args)
 
-        exists, settings, reply = self._scripts.run_pipeline(self._client, build)
+        # durability: an attempt reservation waits for replicas (docs/durability.md)
+        exists, settings, reply = self._scripts.run_pipeline(self._client, build, durable=True)
         result = ReserveResult(reply[0].decode())
         if result is not ReserveResult.RESERVED:
             retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
@@ -386,7 +392,8 @@ class RedisVerificationStore:
             if self._fallbacks is not None:
                 self._fallbacks.unschedule_commands(pipe, ref.service_sid, sid)
 
-        exists, reply = self._scripts.run_pipeline(self._client, build)[:2]
+        durable = outcome is VerificationStatus.APPROVED  # durability: docs/durability.md
+        exists, reply = self._scripts.run_pipeline(self._client, build, durable=durable)[:2]
         if not exists or reply[0] == b"missing":
             return None
         ended = self._decode(ref, _pairs(reply[1]), outcome)

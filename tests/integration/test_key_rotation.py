@@ -1,0 +1,514 @@
+"""Key rotation end to end, through the HTTP API and the CLI against a real Redis: values made
+under k1 keep working on the ring "k2,k1", `secrets reseal` moves them to k2 (idempotent,
+resumable), and on the ring "k2" alone everything still works while a stale copy of a
+k1-only value is refused. Processes still on the old ring neither lose messages nor 500
+(docs/key-rotation.md)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+import pytest
+import redis
+from click.testing import CliRunner, Result
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import Api
+from tests.support.fakes import FixedClock, RecordingSender
+from verify_service.adapters.redis_store.keys import AuditKeys, KeySpace, OutboxKeys
+from verify_service.app import CONTAINER_KEY, Container, build_staff_users, create_app
+from verify_service.cli import main
+from verify_service.console.guard import SESSION_COOKIE
+from verify_service.domain.audit_chain import GENESIS, seal
+from verify_service.domain.keyring import Keyring
+from verify_service.settings import Settings
+
+K1 = "k1-secret-of-at-least-thirty-two-bytes-0001"
+K2 = "k2-secret-of-at-least-thirty-two-bytes-0002"
+SECRETS = {"k1": K1, "k2": K2}
+SAFE_NUMBER = "+14155550100"
+PASSWORD = "correct horse battery staple"
+
+
+def ring_text(ring: str) -> str:
+    return ",".join(f"{key_id}:{SECRETS[key_id]}" for key_id in ring.split(","))
+
+
+class Rotation:
+    """Apps and CLI runs on one Redis, each with its own ring ("k1", "k2,k1", "k2")."""
+
+    def __init__(
+        self, settings: Settings, clock: FixedClock, sender: RecordingSender, cli: CliRunner
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.sender = sender
+        self.cli = cli
+
+    def settings_for(self, ring: str) -> Settings:
+        entries = tuple((key_id, SECRETS[key_id].encode()) for key_id in ring.split(","))
+        return dataclasses.replace(self.settings, secret_key=entries[0][1], secret_keys=entries)
+
+    def app(self, ring: str) -> Flask:
+        return create_app(
+            self.settings_for(ring), clock=self.clock, providers=self.sender.as_providers()
+        )
+
+    def run(self, ring: str, *args: str) -> Result:
+        env = {"VERIFY_SECRET_KEY": "", "VERIFY_SECRET_KEYS": ring_text(ring)}
+        return self.cli.invoke(main, list(args), env=env)
+
+
+@pytest.fixture
+def rotation(
+    settings: Settings,
+    clock: FixedClock,
+    sender: RecordingSender,
+    cli: CliRunner,
+    redis_client: redis.Redis,
+) -> Rotation:
+    return Rotation(settings, clock, sender, cli)
+
+
+def container(app: Flask) -> Container:
+    found: Container = app.extensions[CONTAINER_KEY]
+    return found
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def as_key(client: FlaskClient, key: dict[str, Any]) -> int:
+    return client.get("/v2/Services", headers=basic(key["sid"], key["secret"])).status_code
+
+
+def deliver(app: Flask) -> int:
+    worker = container(app).delivery_worker("rotation-test")
+    handled = 0
+    while batch := worker.run_once(block_ms=0):
+        handled += batch
+    return handled
+
+
+def start_queued(api: Api, service_sid: str, to: str) -> str:
+    """Start a verification and leave its message in the outbox (no worker runs)."""
+    response = api.post(f"/v2/Services/{service_sid}/Verifications", To=to, Channel="sms")
+    assert response.status_code == 201, response.json
+    sid: str = response.json["sid"]  # type: ignore[index]
+    return sid
+
+
+def login(client: FlaskClient, name: str = "ada") -> int:
+    form = client.get("/console/login").get_data(as_text=True)
+    token = form.split('name="login_token" value="', 1)[1].split('"', 1)[0]
+    response = client.post(
+        "/console/login", data={"login_token": token, "name": name, "password": PASSWORD}
+    )
+    return response.status_code
+
+
+def test_a_rotation_keeps_every_long_lived_value_working(
+    rotation: Rotation, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """k1 → "k2,k1" → reseal (twice; after an interrupted run) → "k2": API key, safe list,
+    queued message, dead letter, audit chain, staff user and session all keep working."""
+    # -- everything made under k1 ---------------------------------------------------------
+    old = rotation.app("k1")
+    api = Api(old.test_client())
+    service_sid = api.create_service()
+    created = api.post("/v2/Keys", FriendlyName="checkout", Role="backend")
+    assert created.status_code == 201
+    key: dict[str, Any] = created.json  # type: ignore[assignment]
+    assert api.post("/v2/SafeList/Numbers", PhoneNumber=SAFE_NUMBER).status_code == 201
+    build_staff_users(container(old)).add("ada", PASSWORD, "admin")
+    console = old.test_client()
+    assert login(console) == 303
+    # A verification whose code went out, to check after the restart.
+    pending = start_queued(api, service_sid, "+14155550101")
+    assert deliver(old) == 1
+    code = rotation.sender.last_code(pending)
+    # A message still queued, and one every provider refused (a dead letter).
+    dead = start_queued(api, service_sid, "+14155550102")
+    outbox = container(old).outbox
+    [job] = outbox.read("setup", count=1, block_ms=0, visibility_ms=60_000)
+    assert outbox.dead_letter(job, "every provider failed", rotation.clock.now_ms())
+    queued = start_queued(api, service_sid, "+14155550103")
+    stale_key_record = redis_client.dump(f"it:{{keys}}:{key['sid']}")
+    assert isinstance(stale_key_record, bytes)
+
+    # -- restart on "k2,k1": all of it still works ----------------------------------------
+    both = rotation.app("k2,k1")
+    api = Api(both.test_client())
+    assert as_key(both.test_client(), key) == 200
+    assert api.get(f"/v2/SafeList/Numbers/{SAFE_NUMBER}").status_code == 200
+    checked = api.post(
+        f"/v2/Services/{service_sid}/VerificationCheck", VerificationSid=pending, Code=code
+    )
+    assert checked.status_code == 200
+    assert checked.json["status"] == "approved"  # type: ignore[index]
+    console_both = both.test_client()
+    _same_session(console, console_both)
+    assert console_both.get("/console/search").status_code == 200
+    assert rotation.run("k2,k1", "audit", "verify").exit_code == 0
+
+    # -- reseal, interrupted part-way, then resumed, then once more -----------------------
+    def interrupt(kind: str, looked_at: int) -> None:
+        if kind == "outbox" and looked_at == 2:
+            raise KeyboardInterrupt
+
+    def reseal_all() -> None:
+        for kind in container(both).resealables():
+            kind.reseal(interrupt, rotation.clock.now_ms())
+
+    before = rotation.run("k2,k1", "secrets", "status").output
+    for kind in ("api keys", "safe list", "outbox", "attempt history", "audit log"):
+        assert "k1=" in before.split(f"\n{kind}: ", 1)[1].split("\n", 1)[0], kind
+    with pytest.raises(KeyboardInterrupt):
+        reseal_all()
+    status = rotation.run("k2,k1", "secrets", "status")
+    assert "k1: still needed by" in status.output
+    first = rotation.run("k2,k1", "secrets", "reseal")
+    assert first.exit_code == 0, first.output
+    assert "nothing left" in first.output
+    second = rotation.run("k2,k1", "secrets", "reseal")
+    assert second.exit_code == 0, second.output
+    assert "summary: 0 resealed under k2, nothing left" in second.output
+    status = rotation.run("k2,k1", "secrets", "status")
+    assert "k1: holds nothing: it can be dropped from the ring" in status.output, status.output
+
+    # -- the old key is gone: "k2" alone --------------------------------------------------
+    new = rotation.app("k2")
+    api = Api(new.test_client())
+    assert as_key(new.test_client(), key) == 200
+    assert api.get(f"/v2/SafeList/Numbers/{SAFE_NUMBER}").status_code == 200
+    requeued = rotation.run("k2", "dead-letters", "requeue", _attempt_of(redis_client, dead))
+    assert requeued.exit_code == 0, requeued.output
+    assert deliver(new) == 2
+    assert {m.verification_sid for m in rotation.sender.sent} >= {queued, dead}
+    console_new = new.test_client()
+    _same_session(console, console_new)
+    assert console_new.get("/console/search").status_code == 200
+    assert login(new.test_client()) == 303
+    verified = rotation.run("k2", "audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    assert "k1" not in rotation.run("k2", "secrets", "status").output.split("\n", 1)[1]
+
+    # A stale copy of the k1-only API key record (a backup restored) is refused: dropping
+    # k1 ended it, rather than leaving the old digest valid forever.
+    redis_client.restore(f"it:{{keys}}:{key['sid']}", 0, stale_key_record, replace=True)
+    assert as_key(new.test_client(), key) == 401
+
+
+def _same_session(source: FlaskClient, target: FlaskClient) -> None:
+    """Present `source`'s console session cookie to another app process."""
+    cookie = source.get_cookie(SESSION_COOKIE, path="/console")
+    assert cookie is not None
+    target.set_cookie(SESSION_COOKIE, cookie.value, path="/console")
+
+
+def _attempt_of(redis_client: redis.Redis, verification_sid: str) -> str:
+    letters: list[bytes] = [
+        attempt
+        for shard in OutboxKeys("it").every_shard
+        for attempt in redis_client.lrange(shard.dead, 0, -1)  # type: ignore[union-attr]
+    ]
+    for attempt in letters:
+        fields: dict[bytes, bytes] = redis_client.hgetall(  # type: ignore[assignment]
+            OutboxKeys("it").attempt(attempt.decode())
+        )
+        if fields.get(b"ve") == verification_sid.encode():
+            return attempt.decode()
+    raise AssertionError("no dead letter for that verification")
+
+
+def test_an_old_worker_puts_back_a_message_sealed_under_a_newer_key(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """A worker still on "k1" meets a k2-sealed message: not delivered, not dropped, not
+    dead-lettered; a worker with k2 delivers it."""
+    new = rotation.app("k2,k1")
+    api = Api(new.test_client())
+    verification = start_queued(api, api.create_service(), "+14155550104")
+    old = rotation.app("k1")
+    for _ in range(3):
+        assert deliver(old) == 0
+    shards = OutboxKeys("it").every_shard
+    assert sum(redis_client.llen(shard.dead) for shard in shards) == 0  # type: ignore[misc]
+    assert sum(redis_client.zcard(shard.delayed) for shard in shards) == 1  # type: ignore[misc]
+    assert container(new).outbox.promote_due(2**62) == 1
+    assert deliver(new) == 1
+    assert [m.verification_sid for m in rotation.sender.sent] == [verification]
+
+
+def test_an_old_app_answers_401_to_a_key_made_under_a_newer_key(rotation: Rotation) -> None:
+    """An app still on "k1" cannot check a k2 digest: 401, never a 500."""
+    new = rotation.app("k2,k1")
+    created = Api(new.test_client()).post("/v2/Keys", FriendlyName="new", Role="backend")
+    key: dict[str, Any] = created.json  # type: ignore[assignment]
+    assert as_key(rotation.app("k1").test_client(), key) == 401
+    assert as_key(new.test_client(), key) == 200
+
+
+@pytest.mark.parametrize("relinked", [False, True], ids=["body", "body-and-links"])
+def test_tampering_with_an_old_entry_is_detected_after_its_key_is_gone(
+    rotation: Rotation, redis_client: redis.Redis, relinked: bool
+) -> None:
+    """Entries made under k1, vouched for by the reseal's checkpoint: once k1 is dropped, an
+    altered k1 entry still breaks `audit verify` (the links lead to the k2 checkpoint)."""
+    old = rotation.app("k1")
+    api = Api(old.test_client())
+    for name in ("a", "b", "c"):
+        api.create_service(FriendlyName=name)
+    assert rotation.run("k2,k1", "secrets", "reseal").exit_code == 0
+    assert rotation.run("k2", "audit", "verify").exit_code == 0
+    log = AuditKeys("it").log
+    entries: list[Any] = redis_client.xrange(log)  # type: ignore[assignment]
+    target = entries[1][0]
+    redis_client.delete(log)
+    for entry_id, stored in entries:
+        fields = dict(stored)
+        if entry_id == target:
+            fields[b"entry"] = fields[b"entry"].replace(b'"outcome":"ok"', b'"outcome":"no"')
+            assert fields[b"entry"] != stored[b"entry"]
+            if relinked:
+                fields[b"hash"] = (
+                    hashlib.sha256(fields[b"prev"] + b"\n" + fields[b"entry"]).hexdigest().encode()
+                )
+        redis_client.xadd(log, fields, id=entry_id)
+    broken = rotation.run("k2", "audit", "verify")
+    assert broken.exit_code == 1, broken.output
+    assert "broken at" in broken.output
+
+
+def test_an_entry_claiming_a_dropped_key_after_the_checkpoint_is_a_break(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """Someone who can write to Redis appends an entry 'made under k1' after k1 was dropped
+    (no MAC can be checked): it is a break, and a later entry does not vouch for it."""
+    old = rotation.app("k1")
+    Api(old.test_client()).create_service()
+    assert rotation.run("k2,k1", "secrets", "reseal").exit_code == 0
+    head: dict[bytes, bytes] = redis_client.hgetall(AuditKeys("it").head)  # type: ignore[assignment]
+    body = json.loads(redis_client.xrange(AuditKeys("it").log)[-1][1][b"entry"])  # type: ignore[index]
+    body = {**body, "seq": int(head[b"seq"]) + 1, "action": "keys.create", "actor": "forged"}
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    link = hashlib.sha256(head[b"hash"] + b"\n" + raw).hexdigest()
+    redis_client.xadd(
+        AuditKeys("it").log,
+        {"entry": raw, "prev": head[b"hash"], "hash": link, "k": "k1", "mac": "0" * 64},
+    )
+    redis_client.hset(AuditKeys("it").head, mapping={"hash": link, "seq": body["seq"]})
+    new = rotation.app("k2")
+    Api(new.test_client()).create_service(FriendlyName="after")  # a k2 entry follows it
+    broken = rotation.run("k2", "audit", "verify")
+    assert broken.exit_code == 1, broken.output
+    assert "not on the ring" in broken.output
+
+
+def test_a_number_listed_under_the_old_key_is_safe_listed_on_the_new_ring(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """Listed under k1, before any reseal: a "k2,k1" start still bypasses geo permissions
+    for it (the start reads every ring key's field in its one HMGET), and adding it again
+    keeps the one entry."""
+    old = rotation.app("k1")
+    listed = Api(old.test_client()).post("/v2/SafeList/Numbers", PhoneNumber=SAFE_NUMBER)
+    both = Api(rotation.app("k2,k1").test_client())
+    service = both.create_service(GeoPermissions=json.dumps({"sms": {"allowed": []}}))
+    assert (
+        both.post(
+            f"/v2/Services/{service}/Verifications", To=SAFE_NUMBER, Channel="sms"
+        ).status_code
+        == 201
+    )
+    refused = both.post(f"/v2/Services/{service}/Verifications", To="+14155550199", Channel="sms")
+    assert refused.status_code == 403  # 60605, geo permissions
+    again = both.post("/v2/SafeList/Numbers", PhoneNumber=SAFE_NUMBER)
+    assert again.json["sid"] == listed.json["sid"]  # type: ignore[index]
+    assert redis_client.hlen(KeySpace("it").safe_list()) == 1
+
+
+# -- concurrent writers: each replacement is a compare-and-set ------------------------------
+
+
+def reseal_kind(app: Flask, kind: str, meanwhile: Any) -> Any:
+    """Reseal one kind, running `meanwhile` between the read of the first value and its
+    replacement (the window a concurrent writer has)."""
+    [resealable] = [r for r in container(app).resealables() if r.kind == kind]
+    done: list[bool] = []
+
+    def progress(_kind: str, _looked_at: int) -> None:
+        if not done:
+            done.append(True)
+            meanwhile()
+
+    return resealable.reseal(progress, 0)
+
+
+def test_a_reseal_never_revives_a_key_revoked_meanwhile(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    old = Api(rotation.app("k1").test_client())
+    key: dict[str, Any] = old.post("/v2/Keys", Role="backend").json  # type: ignore[assignment]
+    both = rotation.app("k2,k1")
+    revoke = lambda: Api(both.test_client()).client.delete(  # noqa: E731
+        f"/v2/Keys/{key['sid']}", headers=old.headers
+    )
+    count = reseal_kind(both, "api keys", revoke)
+    assert count.raced == 1
+    assert count.resealed == 0
+    assert not redis_client.exists(f"it:{{keys}}:{key['sid']}")
+
+
+def test_a_reseal_never_revives_a_number_deleted_meanwhile(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    Api(rotation.app("k1").test_client()).post("/v2/SafeList/Numbers", PhoneNumber=SAFE_NUMBER)
+    both = rotation.app("k2,k1")
+    api = Api(both.test_client())
+    count = reseal_kind(
+        both,
+        "safe list",
+        lambda: api.client.delete(f"/v2/SafeList/Numbers/{SAFE_NUMBER}", headers=api.headers),
+    )
+    assert count.raced == 1
+    assert redis_client.hlen(KeySpace("it").safe_list()) == 0
+
+
+def test_a_reseal_leaves_a_job_a_worker_took_meanwhile_to_that_worker(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """Re-adding a stream entry a worker holds would send the message twice: it is skipped,
+    and the worker's delivery completes."""
+    old = rotation.app("k1")
+    api = Api(old.test_client())
+    verification = start_queued(api, api.create_service(), "+14155550105")
+    both = rotation.app("k2,k1")
+    taken: list[Any] = []
+    outbox = container(both).outbox
+    count = reseal_kind(both, "outbox", lambda: taken.extend(outbox.read("w", 1, 0, 60_000)))
+    assert count.raced == 1
+    stream = OutboxKeys("it").for_attempt(taken[0].attempt_sid).stream
+    assert redis_client.xlen(stream) == 1
+    assert outbox.complete(taken[0])
+    assert redis_client.xlen(stream) == 0
+    assert rotation.sender.sent == []  # nothing was handed out twice
+    assert taken[0].verification_sid == verification
+
+
+# -- values from before key ids (an upgrade) ------------------------------------------------
+
+
+def test_an_api_key_from_before_key_ids_works_is_upgraded_on_use_and_then_rotates(
+    rotation: Rotation, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """VERIFY_SECRET_KEY is the ring k0: a key stored as the older release did (the keyed
+    digest of the secret, no key id) authenticates, is rewritten with its proof on first
+    use, and then survives a rotation to k2."""
+    SECRETS["k0"] = settings.secret_key.decode()
+    try:
+        legacy = rotation.app("k0")
+        api = Api(legacy.test_client())
+        key: dict[str, Any] = api.post("/v2/Keys", Role="backend").json  # type: ignore[assignment]
+        record = f"it:{{keys}}:{key['sid']}"
+        digest = Keyring.from_secret(settings.secret_key).api_key_digest(key["sid"], key["secret"])
+        redis_client.hset(record, "h", digest)
+        redis_client.hdel(record, "k", "p")
+        reseal = rotation.run("k2,k0", "secrets", "reseal")
+        assert "1 unreadable" in reseal.output  # no proof yet: it waits for its next use
+        assert as_key(legacy.test_client(), key) == 200
+        assert redis_client.hget(record, "k") == b"k0"
+        assert rotation.run("k2,k0", "secrets", "reseal").exit_code == 0
+        assert redis_client.hget(record, "k") == b"k2"
+        assert as_key(rotation.app("k2").test_client(), key) == 200
+    finally:
+        del SECRETS["k0"]
+
+
+def write_legacy_audit_entries(redis_client: redis.Redis, secret: bytes, count: int) -> None:
+    """Entries as the release before key ids wrote them: a keyed hash, no `k`, no `mac`."""
+    key = Keyring.from_secret(secret).audit_chain_key
+    keys = AuditKeys("it")
+    prev = GENESIS
+    for seq in range(1, count + 1):
+        fields = {
+            "seq": seq,
+            "actor": "cli",
+            "role": "admin",
+            "action": "services.create",
+            "target": f"VA{seq:032x}",
+            "outcome": "ok",
+            "time_ms": 1_700_000_000_000 + seq,
+            "reason": None,
+        }
+        body, digest = seal(key, prev, fields)
+        redis_client.xadd(keys.log, {"entry": body, "prev": prev, "hash": digest})
+        prev = digest
+    redis_client.hset(keys.head, mapping={"hash": prev, "seq": count})
+
+
+@pytest.mark.parametrize("tamper", ["none", "body", "body-and-legacy-link"])
+def test_audit_entries_from_before_key_ids_stay_verifiable_after_k0_is_dropped(
+    rotation: Rotation, redis_client: redis.Redis, settings: Settings, tamper: str
+) -> None:
+    """The upgrade path: entries keyed under VERIFY_SECRET_KEY (k0, no key id) are vouched
+    for by the reseal's checkpoint through their legacy links, so `audit verify` passes on
+    "k2" alone, and altering one (even with its legacy link) is still detected."""
+    SECRETS["k0"] = settings.secret_key.decode()
+    try:
+        write_legacy_audit_entries(redis_client, settings.secret_key, 4)
+        Api(rotation.app("k0").test_client()).create_service()  # a k0 entry with a key id
+        assert rotation.run("k0", "audit", "verify").exit_code == 0
+        assert rotation.run("k2", "audit", "verify").exit_code == 1  # not yet vouched for
+        resealed = rotation.run("k2,k0", "secrets", "reseal")
+        assert resealed.exit_code == 0, resealed.output
+        status = rotation.run("k2,k0", "secrets", "status").output
+        assert "k0: holds nothing: it can be dropped from the ring" in status, status
+        log, links = AuditKeys("it").log, AuditKeys("it").legacy_links
+        if tamper != "none":
+            entries: list[Any] = redis_client.xrange(log)  # type: ignore[assignment]
+            target_id, target = entries[1]
+            altered = target[b"entry"].replace(b'"outcome":"ok"', b'"outcome":"no"')
+            redis_client.delete(log)
+            for entry_id, stored in entries:
+                redis_client.xadd(
+                    log,
+                    {**stored, b"entry": altered} if entry_id == target_id else stored,
+                    id=entry_id,
+                )
+            if tamper == "body-and-legacy-link":
+                new_link = hashlib.sha256(target[b"prev"] + b"\n" + altered).hexdigest()
+                redis_client.hset(links, target[b"hash"], new_link)
+        verified = rotation.run("k2", "audit", "verify")
+        assert verified.exit_code == (0 if tamper == "none" else 1), verified.output
+    finally:
+        del SECRETS["k0"]
+
+
+def test_during_a_zero_downtime_promotion_both_rings_understand_each_other(
+    rotation: Rotation,
+) -> None:
+    """Step 1 puts k2 everywhere as a verify-only key ("k1,k2"); while step 2 promotes it
+    ("k2,k1") process by process, each side opens what the other made."""
+    verify_only, promoted = rotation.app("k1,k2"), rotation.app("k2,k1")
+    made_by_promoted = Api(promoted.test_client()).post("/v2/Keys", Role="backend").json
+    made_by_verify_only = Api(verify_only.test_client()).post("/v2/Keys", Role="backend").json
+    assert as_key(verify_only.test_client(), made_by_promoted) == 200  # type: ignore[arg-type]
+    assert as_key(promoted.test_client(), made_by_verify_only) == 200  # type: ignore[arg-type]
+    api = Api(promoted.test_client())
+    service_sid = api.create_service()
+    verification = start_queued(api, service_sid, "+14155550106")
+    assert deliver(verify_only) == 1  # sealed under k2, delivered by a "k1,k2" worker
+    checked = Api(verify_only.test_client()).post(
+        f"/v2/Services/{service_sid}/VerificationCheck",
+        VerificationSid=verification,
+        Code=rotation.sender.last_code(verification),
+    )
+    assert checked.json["status"] == "approved"  # type: ignore[index]

@@ -1,0 +1,1 @@
+"""Rotation helpers that span capabilities: resealing a sealed field of scanned hashes."""
