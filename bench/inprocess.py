@@ -5,8 +5,11 @@ the last two for an unprotected and a protected service alike (bench/services.py
 from __future__ import annotations
 
 import base64
+import cProfile
 import hashlib
+import io
 import os
+import pstats
 import re
 import statistics
 import time
@@ -103,6 +106,43 @@ def counting_round_trips() -> Iterator[list[int]]:
         AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
 
 
+@contextmanager
+def timing_argon2() -> Iterator[list[float]]:
+    """Seconds spent in `Argon2CodeHasher.digest` (HMAC + argon2id; a check's `matches` runs
+    it once) and how many hashes ran, measured in this process around each call: the argon2
+    share of a request's CPU, measured, not computed."""
+    spent = [0.0, 0.0]  # seconds, hashes
+    original = Argon2CodeHasher.digest
+
+    def timed(self: Argon2CodeHasher, verification_sid: str, code: str, salt: bytes) -> bytes:
+        started = time.process_time()
+        try:
+            return original(self, verification_sid, code, salt)
+        finally:
+            spent[0] += time.process_time() - started
+            spent[1] += 1
+
+    Argon2CodeHasher.digest = timed  # type: ignore[method-assign]
+    try:
+        yield spent
+    finally:
+        Argon2CodeHasher.digest = original  # type: ignore[method-assign]
+
+
+def redis_cpu_seconds(client: redis.Redis) -> float:
+    """redis-server's own CPU time (`INFO cpu`, user + system, µs resolution)."""
+    info: dict[str, Any] = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def profile_top(profiler: cProfile.Profile, count: int = 30) -> str:
+    """The functions with the most own time (cProfile), as pstats prints them."""
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(count)
+    return out.getvalue()
+
+
 class CodeCatcher:
     """A delivery provider that keeps the last code of each verification (so the round trips
     of a right-code check can be counted too)."""
@@ -134,11 +174,20 @@ def rate_limit_value(number: str) -> str:
 
 
 def measure_round_trips(
-    settings: Settings, protected: bool, block: NumberBlock, count: int
+    settings: Settings,
+    protected: bool,
+    block: NumberBlock,
+    count: int,
+    profile: bool = False,
 ) -> dict[str, Any]:
     """Runs `count` starts, `count` wrong-code checks and a right-code check per verification
     (up to `count`), sequentially through `create_app(settings).test_client()` against the
-    bench Redis, counting round trips (instrumented redis-py) and commands (commandstats).
+    bench Redis, counting round trips (instrumented redis-py) and commands (commandstats),
+    and timing the CPU: this process's (`process_time`: the use case, Flask and redis-py,
+    without gunicorn or the HTTP parsing of a real server), argon2's share of it (timed
+    around each hash) and redis-server's (`INFO cpu`). With `profile`, each operation runs
+    under cProfile and its top is kept (cProfile inflates this process's CPU figures: take
+    them from a run without it).
     The service is created first, through the same client: unprotected or protected
     (bench/services.py); a protected start names a `RateLimits` value of its own."""
     catcher = CodeCatcher()
@@ -176,18 +225,38 @@ def measure_round_trips(
     post("/VerificationCheck", {"VerificationSid": warm["sid"], "Code": "000000"}, 200)
 
     def measured(run: Callable[[], list[str]]) -> tuple[list[str], dict[str, Any]]:
+        profiler = cProfile.Profile() if profile else None
         before = commandstats(stats_client)
-        with counting_round_trips() as counter:
+        redis_before = redis_cpu_seconds(stats_client)
+        with counting_round_trips() as counter, timing_argon2() as argon2:
+            cpu_before = time.process_time()
+            if profiler is not None:
+                profiler.enable()
             outputs = run()
+            if profiler is not None:
+                profiler.disable()
+            cpu = time.process_time() - cpu_before
+        redis_cpu = redis_cpu_seconds(stats_client) - redis_before
         commands = command_delta(before, commandstats(stats_client))
         n = len(outputs)
-        return outputs, {
+        figures: dict[str, Any] = {
             "operations": n,
             "round_trips": counter[0],
             "round_trips_per_op": counter[0] / n,
             "commands_per_op": {k: v / n for k, v in commands.items()},
             "commands_total_per_op": sum(commands.values()) / n,
+            "cpu_ms_per_op": {
+                "python": cpu * 1000 / n,
+                "argon2": argon2[0] * 1000 / n,
+                "python_without_argon2": (cpu - argon2[0]) * 1000 / n,
+                "redis": redis_cpu * 1000 / n,
+            },
+            "hashes_per_op": argon2[1] / n,
+            "cpu_profiled": profiler is not None,
         }
+        if profiler is not None:
+            figures["profile"] = profile_top(profiler)
+        return outputs, figures
 
     sids, starts = measured(
         lambda: [
@@ -270,6 +339,49 @@ def used_memory(client: redis.Redis) -> int:
     return int(info["used_memory"])
 
 
+_SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
+_NUMBERS = re.compile(r"[0-9a-f]{8,}|\+?[0-9]+")
+
+
+def key_family(key: str) -> str:
+    """A key's name with its sids, digests, numbers and hash tag's content blanked: the
+    kind of key it is (`vs:v:{}`, `vs:att:{}`, a limit window's scope, ...)."""
+    return _NUMBERS.sub("#", _SID.sub("XX", re.sub(r"\{[^}]*\}", "{}", key)))
+
+
+def memory_by_family(client: redis.Redis) -> dict[str, dict[str, int]]:
+    """`MEMORY USAGE` (exact: SAMPLES 0) of every key, summed per `key_family`."""
+    families: dict[str, dict[str, int]] = {}
+    keys = [key.decode() for key in client.scan_iter(count=2000)]
+    for offset in range(0, len(keys), 1000):
+        batch = keys[offset : offset + 1000]
+        pipe = client.pipeline(transaction=False)
+        for key in batch:
+            pipe.memory_usage(key, samples=0)
+        for key, used in zip(batch, pipe.execute(), strict=True):
+            row = families.setdefault(key_family(key), {"keys": 0, "bytes": 0})
+            row["keys"] += 1
+            row["bytes"] += int(used or 0)
+    return families
+
+
+def family_delta(
+    before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], per: int
+) -> dict[str, dict[str, float]]:
+    """What each kind of key added, in total and per `per` (the pending verifications)."""
+    delta: dict[str, dict[str, float]] = {}
+    for family, row in after.items():
+        old = before.get(family, {"keys": 0, "bytes": 0})
+        added = row["bytes"] - old["bytes"]
+        if added:
+            delta[family] = {
+                "keys_added": row["keys"] - old["keys"],
+                "bytes_added": added,
+                "bytes_per_pending": added / max(per, 1),
+            }
+    return dict(sorted(delta.items(), key=lambda item: -item[1]["bytes_added"]))
+
+
 def measure_memory(
     settings: Settings, service: BenchService, block: NumberBlock, count: int
 ) -> dict[str, Any]:
@@ -307,6 +419,7 @@ def measure_memory(
     # measured window, where they would be subtracted from this fill's memory.
     drain_outbox(container)
     keys_before, memory_before = client.dbsize(), used_memory(client)
+    families_before = memory_by_family(client)
     refused: Counter[str] = Counter()
     started = time.monotonic()
     for index in range(count):
@@ -319,9 +432,10 @@ def measure_memory(
     drain_outbox(container)
     elapsed = time.monotonic() - started
     keys_after, memory_after = client.dbsize(), used_memory(client)
+    pending = count - sum(refused.values())
+    families = family_delta(families_before, memory_by_family(client), pending)
     client.close()
     created = int(keys_after) - int(keys_before)
-    pending = count - sum(refused.values())
     return {
         "service": service.sid,
         "protected": service.protected,
@@ -332,4 +446,7 @@ def measure_memory(
         "used_memory_after": memory_after,
         "bytes_per_pending": (memory_after - memory_before) / max(pending, 1),
         "fill_seconds": elapsed,
+        # MEMORY USAGE per kind of key (the key's own allocation; used_memory also counts
+        # the keyspace's dictionary): where the bytes per pending verification go.
+        "by_key_family": families,
     }

@@ -45,7 +45,7 @@ from typing import Any
 
 import redis
 
-from bench import delivery, fallback, inprocess, services
+from bench import cost, delivery, fallback, inprocess, services
 from bench.load import (
     CheckLoad,
     Load,
@@ -73,13 +73,18 @@ KEY_PREFIX = "vs"
 
 TARGET_RATIO = 0.8
 TARGET_ROUND_TRIPS = 2
-TARGET_BYTES_PER_PENDING = 600
+TARGET_BYTES_PER_PENDING = cost.TARGET_BYTES_UNPROTECTED  # issue 10 (600 before)
 TARGET_PROTECTED_RATIO = 0.85  # protected start rps / unprotected start rps
 TARGET_EXTRA_ROUND_TRIPS = 1  # protected start round trips - unprotected
 START_NUMBERS = 100_000  # distinct numbers per start phase, split over threads and rounds
 ARGON2_HASHES_PER_ROUND = 100
 MAX_ERROR_SHARE = 0.01  # a phase with more non-2xx/socket errors than this is not a measurement
-START_PHASES = ("start", "start_protected")  # every answer must be a 201: no refusal counts
+START_PHASES = ("start", "start_protected")
+HASHES_PER_REQUEST = {
+    "start": 1,
+    "start_protected": 1,
+    "check": 1,
+}  # every answer must be a 201: no refusal counts
 LABELS = {
     "start": "start (unprotected)",
     "start_protected": "start (protected)",
@@ -387,9 +392,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--only",
-        choices=["delivery", "fallback"],
+        choices=["delivery", "fallback", "cost"],
         help="run only this phase (default output bench/results/<phase>.json); the "
         "fallback phase runs only this way",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="with --only cost: a cProfile top of each protected operation too",
     )
     parser.add_argument("--skip-delivery", action="store_true", help="leave out the delivery phase")
     parser.add_argument(
@@ -482,6 +492,24 @@ def main_fallback_only(args: argparse.Namespace) -> int:
     return _write_results(args, results, missed)
 
 
+def main_cost_only(args: argparse.Namespace) -> int:
+    """The cost per verification in-process (bench/cost.py): no load generator, no server."""
+    started = time.monotonic()
+    with stop_on_signals():
+        results = cost.run(
+            args.round_trip_count,
+            args.memory_count,
+            args.profile,
+            log,
+            os.environ.get("VERIFY_ARGON2_PROFILE"),
+        )
+    results["run_seconds"] = time.monotonic() - started
+    results["git"] = git_state()
+    log("\n" + "=" * 78)
+    missed = cost.report(results, log)
+    return _write_results(args, results, missed)
+
+
 def _write_results(args: argparse.Namespace, results: dict[str, Any], missed: bool) -> int:
     """Write one phase's results to `--output`; exit status 1 when `--strict` and a target
     was missed."""
@@ -496,7 +524,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.only is not None:  # a phase of its own
-        return {"delivery": main_delivery_only, "fallback": main_fallback_only}[args.only](args)
+        return {
+            "delivery": main_delivery_only,
+            "fallback": main_fallback_only,
+            "cost": main_cost_only,
+        }[args.only](args)
     started = time.monotonic()
     wrk = None if args.loader == "python" else ensure_wrk(log)
     if wrk is None and args.loader == "wrk":
@@ -829,6 +861,21 @@ def run_all(
         "formula": "bound = cores_used / (cores_used / ceiling_rps + argon2_s); "
         "cores_used = min(workers, nproc); argon2_s = mean of the per-round timings",
     }
+    # Server CPU per request split into argon2 and the rest. Under load the argon2 share is
+    # computed: hashes per request (one per start, one per check: the in-process count of
+    # (f) confirms it) x the hash time measured in-process before each round.
+    results["cpu_split"] = {
+        phase: {
+            "server_ms": phases[phase]["cpu_ms_per_request"]["server"],
+            "argon2_ms": HASHES_PER_REQUEST[phase] * argon2_ms,
+            "rest_ms": phases[phase]["cpu_ms_per_request"]["server"]
+            - HASHES_PER_REQUEST[phase] * argon2_ms,
+            "redis_ms": phases[phase]["cpu_ms_per_request"]["redis"],
+            "redis_commands": phases[phase]["redis_commands_total_per_request"],
+            "argon2_method": "computed: hashes per request x in-process hash time",
+        }
+        for phase in (*START_PHASES, "check")
+    }
     unprotected, protected_phase = phases["start"], phases["start_protected"]
     results["protection"] = {
         "protected_services": protected_sids,
@@ -866,14 +913,8 @@ def run_all(
         round_trips = inprocess.measure_round_trips(
             rt_settings, protected_rt, round_trip_blocks[protected_rt], args.round_trip_count
         )
-        log(f"  {'protected' if protected_rt else 'unprotected'} service:")
-        for name in ("start", "check_wrong_code", "check_right_code"):
-            row = round_trips[name]
-            log(
-                f"    {name}: {row['round_trips_per_op']:.2f} round trips, "
-                f"{row['commands_total_per_op']:.2f} commands {row['commands_per_op']}"
-            )
         results[key] = round_trips
+    cost.print_operations(results, log)
 
     # (g) memory per pending verification.
     for protected_mem, key in ((False, "memory"), (True, "memory_protected")):
@@ -902,11 +943,69 @@ def run_all(
             f"{added['verifications']} verifications ({added['keys_added']} keys)"
         )
         results[key] = memory
+        cost.print_families(memory, log)
 
 
 def count_verifications(client: redis.Redis, service_sid: str) -> int:
     """Verification hashes of a service in Redis (the verifications its starts created)."""
     return sum(1 for _ in client.scan_iter(match=f"{KEY_PREFIX}:v:{{{service_sid}:*", count=2000))
+
+
+def _cost_figures(
+    results: dict[str, Any],
+) -> tuple[list[tuple[str, float, str, bool]], list[tuple[str, str]]]:
+    """Issue 10, item 5 (the cost per verification): its targets and its figures' rows."""
+    rt, memory = results["round_trips"], results["memory"]
+    rt_protected, memory_protected = results["round_trips_protected"], results["memory_protected"]
+    targets: list[tuple[str, float, str, bool]] = []
+    rows: list[tuple[str, str]] = []
+    split = results["cpu_split"]
+    for phase, target in (
+        ("start", cost.TARGET_PYTHON_MS_PER_START),
+        ("start_protected", cost.TARGET_PYTHON_MS_PER_START),
+        ("check", cost.TARGET_PYTHON_MS_PER_CHECK),
+    ):
+        rest = split[phase]["rest_ms"]
+        targets.append(
+            (f"{LABELS[phase]} server CPU - argon2 (ms)", rest, f"<= {target:g}", rest <= target)
+        )
+    redis_ms = split["start_protected"]["redis_ms"]
+    targets.append(
+        (
+            "redis CPU per protected start (ms, load)",
+            redis_ms,
+            f"<= {cost.TARGET_REDIS_MS_PER_START:g}",
+            redis_ms <= cost.TARGET_REDIS_MS_PER_START,
+        )
+    )
+    in_process = {"round_trips": rt, "round_trips_protected": rt_protected, "memory": memory}
+    in_process["memory_protected"] = memory_protected
+    targets += [
+        row
+        for row in cost.targets(in_process)
+        if not (row[0].startswith("round trips per") and row[0].endswith("unprotected"))
+    ]
+    for phase in (*START_PHASES, "check"):
+        row = split[phase]
+        rows.append(
+            (
+                f"{LABELS[phase]} CPU: server = argon2 + rest; redis (ms)",
+                f"{row['server_ms']:.2f} = {row['argon2_ms']:.2f} + {row['rest_ms']:.2f}; "
+                f"{row['redis_ms']:.3f}",
+            )
+        )
+    for kind, table in (("unprotected", rt), ("protected", rt_protected)):
+        for name in ("start", "check_wrong_code"):
+            cpu = table[name].get("cpu_ms_per_op")
+            if cpu:
+                rows.append(
+                    (
+                        f"in-process {name}, {kind}: argon2 + rest; redis (ms)",
+                        f"{cpu['argon2']:.2f} + {cpu['python_without_argon2']:.2f}; "
+                        f"{cpu['redis']:.3f}",
+                    )
+                )
+    return targets, rows
 
 
 def report(results: dict[str, Any]) -> bool:
@@ -974,6 +1073,8 @@ def report(results: dict[str, Any]) -> bool:
             memory["bytes_per_pending"] <= TARGET_BYTES_PER_PENDING,
         ),
     ]
+    cost_targets, cost_rows = _cost_figures(results)
+    targets += cost_targets
     rows = [
         ("workers per server (gunicorn sync)", f"{results['settings']['workers']}"),
         ("load generator", results["machine"]["load_generator"]),
@@ -1040,16 +1141,17 @@ def report(results: dict[str, Any]) -> bool:
             f"{memory_protected['cross_check_start_phase']['bytes_per_pending']:.0f}",
         ),
     ]
+    rows += cost_rows
     log("\n" + "=" * 78)
     log("figures")
     for name, value in rows:
-        log(f"  {name:<62} {value:>20}")
+        log(f"  {name:<62} {value:>26}")
     log("targets")
     missed = False
     results["targets"] = []
     for name, value, target, ok in targets:
         missed |= not ok
-        log(f"  {name:<40} {value:>10.3f}   {target:<8} {'PASS' if ok else 'MISS'}")
+        log(f"  {name:<52} {value:>10.3f}   {target:<8} {'PASS' if ok else 'MISS'}")
         results["targets"].append({"name": name, "value": value, "target": target, "pass": ok})
     for name in START_PHASES:
         if phases[name]["non_201"]:

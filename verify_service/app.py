@@ -217,6 +217,7 @@ def build_container(
     )
     fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
     fraud_guard = RedisFraudGuardStore(client, scripts, FraudGuardKeys(settings.key_prefix))
+    limiter = LimitsRateLimiter(client, scripts, settings.key_prefix, clock)
     store = RedisVerificationStore(
         client,
         scripts,
@@ -226,8 +227,8 @@ def build_container(
         fallbacks,
         fraud_guard,
         history=history,
+        limiter=limiter,  # a check counts its per-destination limit with its reservation
     )
-    limiter = LimitsRateLimiter(client, scripts, settings.key_prefix, clock)
     protection = AbuseProtection(
         limiter,
         fraud_guard,

@@ -14,6 +14,7 @@ from flask import Flask
 from tests.conftest import Api, deliver_queued
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.app import CONTAINER_KEY, create_app
+from verify_service.application.protection.ports import TallyHit
 from verify_service.settings import Settings
 
 GB_MOBILE = "+447400123456"
@@ -86,6 +87,33 @@ def test_checks_per_destination_per_hour_span_verifications(api: Api, clock: Fix
     refused = api.check(service, "000000", To=GB_MOBILE)
     assert_error(refused, 429, 60202)
     assert int(refused.headers["Retry-After"]) == 3601
+
+
+def test_a_lowered_check_limit_holds_at_the_next_check_of_a_process_that_saw_the_old_one(
+    api: Api,
+) -> None:
+    """A check counts its per-destination limit with its reservation, as the process last
+    saw the service; the settings read with it correct a stale one at once."""
+    service = api.create_service(ChecksPerDestinationPerHour=10)
+    api.start(service, GB_MOBILE)
+    for _ in range(2):
+        assert api.check(service, "000000", To=GB_MOBILE).json["status"] == "pending"
+    api.post(f"/v2/Services/{service}", ChecksPerDestinationPerHour=2)
+    assert_error(api.check(service, "000000", To=GB_MOBILE), 429, 60202)
+
+
+def test_checks_of_a_missing_verification_do_not_spend_the_destination_s_check_limit(
+    api: Api,
+) -> None:
+    service = api.create_service(ChecksPerDestinationPerHour=3)
+    sid = api.start(service, GB_MOBILE).json["sid"]
+    assert api.check(service, "000000", VerificationSid=sid).status_code == 200
+    missing = sid[:-12] + ("0" * 12 if not sid.endswith("0" * 12) else "1" * 12)
+    for _ in range(5):  # same destination tag, no such verification
+        assert_error(api.check(service, "000000", VerificationSid=missing), 404, 20404)
+    for _ in range(2):
+        assert api.check(service, "000000", VerificationSid=sid).status_code == 200
+    assert_error(api.check(service, "000000", VerificationSid=sid), 429, 60202)
 
 
 def test_starts_per_service_per_minute(api: Api, clock: FixedClock) -> None:
@@ -563,3 +591,26 @@ def test_checks_of_a_test_destination_are_not_limited(test_app: Flask) -> None:
     api.start(service, GB_MOBILE)
     for _ in range(3):
         assert api.check(service, "111111", To=GB_MOBILE).status_code == 200
+
+
+def test_concurrent_right_codes_count_one_approval_for_fraud_guard(
+    app: Flask, api: Api, sender: RecordingSender
+) -> None:
+    """The approval is counted with the approval itself; the right codes that find the
+    verification ended take theirs back, so Fraud Guard sees one approval, not five."""
+    from tests.integration.test_store_scripts import run_concurrently  # noqa: PLC0415
+
+    service = fraud_guard_service(api)
+    started = api.start(service, GB_MOBILE)
+    code = sender.last_code(started.json["sid"])
+    statuses = run_concurrently(
+        5, lambda: Api(app.test_client()).check(service, code, To=GB_MOBILE).status_code
+    )
+    assert sorted(statuses) == [200] + [404] * 4
+    container = app.extensions[CONTAINER_KEY]
+    tally = TallyHit(service, "+44740", 3600, 120)
+    assert container.protection._limiter.hit([], [], container.clock.now_ms(), tally).counts == (
+        1,
+        1,
+        1,
+    )

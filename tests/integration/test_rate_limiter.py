@@ -1,4 +1,5 @@
-"""The rate limiter on a real Redis: `limits` moving windows, batched in one round trip,
+"""The rate limiter on a real Redis: exact moving windows (small ones as one string per scope,
+large ones as `limits`' lists), Fraud Guard's bucketed tallies, batched in one round trip,
 exact under concurrency, timed by the injected clock, failing closed."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from tests.integration.test_store_scripts import run_concurrently
 from tests.support.fakes import FixedClock
 from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.application.protection.ports import WindowCount, WindowLimit
+from verify_service.application.protection.ports import TallyHit, WindowCount, WindowLimit
 from verify_service.domain.errors import StoreUnavailable
 
 
@@ -141,9 +142,81 @@ def test_keys_carry_the_deployment_prefix_and_no_raw_value(
     limiter: LimitsRateLimiter, redis_client: redis.Redis, clock: FixedClock
 ) -> None:
     limiter.hit([per_minute(2, "digest0123")], [], clock.now)
-    keys = [key.decode() for key in redis_client.scan_iter("*")]
-    assert keys == ["it:rl:limit/VA1/digest0123/2/60/second"]
-    assert redis_client.ttl(keys[0]) == 60
+    limiter.hit([per_minute(1000, "digest4567")], [], clock.now)
+    keys = sorted(key.decode() for key in redis_client.scan_iter("*"))
+    # A small window is one string per scope, in one hash tag; a large one `limits`' list.
+    assert keys == ["it:rl:limit/VA1/digest4567/1000/60/second", "it:w:{VA1/digest0123}"]
+    assert [redis_client.ttl(key) for key in keys] == [60, 60]
+
+
+def test_limits_on_one_scope_share_one_window_and_each_stays_exact(
+    limiter: LimitsRateLimiter, redis_client: redis.Redis, clock: FixedClock
+) -> None:
+    """Sends per destination per hour and per day: one key, each limit refusing on its own."""
+    hour = WindowLimit("Hour", ("VA1", "dest", "tag"), 2, 3600)
+    day = WindowLimit("Day", ("VA1", "dest", "tag"), 3, 86_400)
+    for _ in range(2):
+        assert limiter.hit([hour, day], [], clock.now).refused is None
+        clock.advance(60)
+    refused = limiter.hit([hour, day], [], clock.now)  # t=120: the hour is full
+    assert (refused.refused, refused.retry_after_seconds) == (hour, 3600 - 120 + 1)
+    clock.advance(3600 - 120 + 1)
+    assert limiter.hit([hour, day], [], clock.now).refused is None  # 3rd of the day
+    clock.advance(3600)
+    refused = limiter.hit([hour, day], [], clock.now)
+    assert refused.refused == day
+    assert refused.retry_after_seconds == 86_400 - (2 * 3600 + 1) + 1  # the t=0 send
+    assert [key.decode() for key in redis_client.scan_iter("*")] == ["it:w:{VA1/dest/tag}"]
+    assert redis_client.type("it:w:{VA1/dest/tag}") == b"string"
+    assert redis_client.ttl("it:w:{VA1/dest/tag}") <= 86_400
+
+
+def test_a_released_event_leaves_a_small_window(
+    limiter: LimitsRateLimiter, clock: FixedClock
+) -> None:
+    limit = per_minute(1, "release")
+    assert limiter.hit([limit], [], clock.now).refused is None
+    limiter.release(limit, clock.now)
+    assert limiter.hit([limit], [], clock.now).refused is None
+    assert limiter.hit([limit], [], clock.now).refused == limit
+
+
+def test_the_fraud_guard_tally_counts_sends_grace_and_approvals_by_bucket(
+    limiter: LimitsRateLimiter, redis_client: redis.Redis, clock: FixedClock
+) -> None:
+    """Buckets of a minute: a send is in the grace while its bucket ends inside it."""
+
+    def tally(sends: int = 0, approvals: int = 0) -> tuple[int, ...]:
+        hit = TallyHit("VA1", "+44740", 600, 120, sends, approvals)
+        return limiter.hit([], [], clock.now, hit).counts
+
+    clock.now -= clock.now % 60_000  # at the start of a bucket
+    for _ in range(3):
+        tally(sends=1)
+        clock.advance(60)
+    assert tally(approvals=1) == (3, 2, 1)  # t=180: the t=0 send is settled
+    clock.advance(600 - 180 + 60)  # the t=0 bucket has left the window
+    assert tally() == (2, 0, 1)
+    clock.advance(600)
+    assert tally() == (0, 0, 0)
+    assert redis_client.hlen("it:fg:{VA1:+44740}:tally") == 0  # stale buckets dropped
+    limiter.forget_tally("VA1", "+44740")
+    assert not redis_client.exists("it:fg:{VA1:+44740}:tally")
+
+
+def test_a_refused_start_takes_its_send_back_from_the_tally(
+    limiter: LimitsRateLimiter, clock: FixedClock
+) -> None:
+    limit = per_minute(1, "start")
+    hit = TallyHit("VA1", "+44740", 600, 120, sends=1)
+    assert limiter.hit([limit], [], clock.now, hit).counts == (1, 1, 0)
+    refused = limiter.hit([limit], [], clock.now, hit)
+    assert refused.refused == limit
+    assert limiter.hit([], [], clock.now, TallyHit("VA1", "+44740", 600, 120)).counts == (
+        1,
+        1,
+        0,
+    )
 
 
 def test_a_redis_outage_is_store_unavailable_never_an_admission(clock: FixedClock) -> None:
@@ -171,3 +244,18 @@ def test_threads_hammering_different_limits_stay_exact(
     for thread in threads:
         thread.join()
     assert admitted == {"a": 9, "b": 9}
+
+
+def test_the_tally_keeps_the_last_ten_masked_destinations_and_a_refused_start_s_goes(
+    limiter: LimitsRateLimiter, redis_client: redis.Redis, clock: FixedClock
+) -> None:
+    for n in range(12):
+        limiter.hit([], [], clock.now, TallyHit("VA1", "+44740", 600, 120, 1, 0, f"+44••{n:02d}"))
+    refused = per_minute(1, "full")
+    limiter.hit([refused], [], clock.now)
+    hit = TallyHit("VA1", "+44740", 600, 120, 1, 0, "+44••99")
+    assert limiter.hit([refused], [], clock.now, hit).refused == refused
+    recent = redis_client.hget("it:fg:{VA1:+44740}:tally", "r")
+    # the refused start's note is gone (the one it pushed out is not restored: nine are left)
+    assert recent == "\n".join(f"+44••{n:02d}" for n in range(11, 2, -1)).encode()
+    assert limiter.hit([], [], clock.now, TallyHit("VA1", "+44740", 600, 120)).counts[0] == 12

@@ -203,8 +203,11 @@ class FraudGuardKeys:
     def trips(self, service_sid: str) -> str:
         return f"{self.prefix}:fg:{{{service_sid}}}:trips"
 
-    def recent(self, service_sid: str, destination_prefix: str) -> str:
-        return f"{self.prefix}:fg:{{{service_sid}}}:recent:{destination_prefix}"
+    def tally(self, service_sid: str, destination_prefix: str) -> str:
+        """The prefix's sends and approvals per time bucket and its last masked destinations
+        (count_fraud_guard.lua): counted by every start to the prefix, so a slot of its own
+        per prefix, not the service's."""
+        return f"{self.prefix}:fg:{{{service_sid}:{destination_prefix}}}:tally"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 
 from verify_service.application.protection.ports import (
     BreakerTrip,
-    FraudGuardNote,
     FraudGuardStore,
     LimitOutcome,
     RateLimiter,
-    WindowCount,
+    TallyHit,
     WindowLimit,
 )
 from verify_service.application.protection.safe_list import safe_list_field, safe_list_fields
@@ -50,7 +49,6 @@ from verify_service.domain.models import Channel
 from verify_service.domain.protection.client_network import client_network
 from verify_service.domain.protection.fraud_guard import (
     APPROVAL_GRACE_SECONDS,
-    TALLY_MAX,
     BreakerSettings,
     settled_sends,
     should_trip,
@@ -67,6 +65,7 @@ from verify_service.domain.service import Service
 log = logging.getLogger(__name__)
 
 HOUR = 3_600
+MAX_CACHED_SETTINGS = 1_000  # services whose check settings a process keeps (then cleared)
 DAY = 86_400
 MISSING_VALUE = "missing"
 MAX_RATE_LIMIT_VALUE_LENGTH = 256
@@ -137,19 +136,19 @@ class AbuseProtection:
         self._fraud_guard = fraud_guard
         self._keyring = keyring
         self._allow_test_destinations = allow_test_destinations
+        # The protection settings each service had at its last check in this process.
+        self._check_settings: dict[str, ProtectionSettings] = {}
 
     # -- tallies (shared by starts and approvals) -----------------------------------------
 
     @staticmethod
-    def _tally(kind: str, service_sid: str, prefix: str, window_seconds: int) -> WindowLimit:
-        """A Fraud Guard tally: a moving window as long as the service's Fraud Guard window,
-        holding up to TALLY_MAX events (docs/abuse-protection.md)."""
-        return WindowLimit(
-            f"FraudGuard{kind.title()}",
-            (service_sid, f"fg-{kind}", prefix),
-            TALLY_MAX,
-            window_seconds,
-            enforced=False,
+    def _tally(
+        service_sid: str, prefix: str, window_seconds: int, sends: int = 0, approvals: int = 0
+    ) -> TallyHit:
+        """The prefix's Fraud Guard tally: sends and approvals over the service's Fraud Guard
+        window, counted per time bucket (docs/abuse-protection.md)."""
+        return TallyHit(
+            service_sid, prefix, window_seconds, APPROVAL_GRACE_SECONDS, sends, approvals
         )
 
     # -- start ------------------------------------------------------------------------------
@@ -174,14 +173,13 @@ class AbuseProtection:
             return None
         return service.test_code_for(to)
 
-    def admit_start(
-        self, context: StartContext, facts: StartFacts, now_ms: int
-    ) -> FraudGuardNote | None:
-        """Raise the refusal of the first defence that refuses; count the start otherwise.
-        Returns what the start's write should note for Fraud Guard, if it watches it."""
+    def admit_start(self, context: StartContext, facts: StartFacts, now_ms: int) -> None:
+        """Raise the refusal of the first defence that refuses; count the start otherwise
+        (with its masked destination among the prefix's recent ones, if Fraud Guard watches
+        it)."""
         service = context.service
         if service is None:
-            return None
+            return
         country: str | None = None
         if facts.is_phone:
             number = describe(facts.to)
@@ -201,7 +199,7 @@ class AbuseProtection:
                 raise GeoPermissionDenied(country or "001", facts.channel.value)
             _refuse_if_blocked(context.block, breaker, now_ms)
         limits = self._start_limits(service, context, facts, country)
-        reads: list[WindowCount] = []
+        tally: TallyHit | None = None
         prefix = destination_prefix(facts.to) if facts.is_phone and not bypass else None
         # A record of the service's current mode means the prefix is judged already; a
         # monitor-mode record gives way when the service switches to block mode.
@@ -213,28 +211,20 @@ class AbuseProtection:
         if watch and prefix is not None:
             # The approval rate is per verification: resends and fallback sends are not
             # counted, as one approval answers all of a verification's sends.
-            if context.pending is None and not facts.fallback:
-                limits.append(
-                    self._tally("sends", facts.service_sid, prefix, breaker.window_seconds)
-                )
-            sends = self._tally("sends", facts.service_sid, prefix, breaker.window_seconds)
-            reads += [
-                WindowCount(sends, breaker.window_seconds),
-                WindowCount(sends, APPROVAL_GRACE_SECONDS),
-                WindowCount(
-                    self._tally("approvals", facts.service_sid, prefix, breaker.window_seconds),
-                    breaker.window_seconds,
-                ),
-            ]
-        outcome = self._limiter.hit(limits, reads, now_ms)
+            counted = context.pending is None and not facts.fallback
+            tally = TallyHit(
+                facts.service_sid,
+                prefix,
+                breaker.window_seconds,
+                APPROVAL_GRACE_SECONDS,
+                sends=int(counted),
+                masked_destination=mask_destination(facts.to),
+            )
+        outcome = self._limiter.hit(limits, [], now_ms, tally)
         if outcome.refused is not None:
             raise _refusal(outcome.refused, outcome)
-        if not watch or prefix is None:
-            return None
-        self._maybe_trip(facts.service_sid, prefix, breaker, outcome.counts, now_ms)
-        return FraudGuardNote(
-            facts.service_sid, prefix, mask_destination(facts.to), breaker.window_seconds
-        )
+        if watch and prefix is not None:
+            self._maybe_trip(facts.service_sid, prefix, breaker, outcome.counts, now_ms)
 
     def _start_limits(
         self, service: Service, context: StartContext, facts: StartFacts, country: str | None
@@ -341,7 +331,7 @@ class AbuseProtection:
             return
         # The prefix starts afresh when the block ends (or is lifted): the sends that
         # tripped it must not trip it again at once.
-        self.forget_prefix(service_sid, prefix, breaker.window_seconds)
+        self.forget_prefix(service_sid, prefix)
         log.warning(
             "fraud guard %s: service %s prefix %s, %d settled sends, %d approvals",
             "tripped" if breaker.mode is FraudGuardMode.BLOCK else "would trip (monitor)",
@@ -353,12 +343,43 @@ class AbuseProtection:
         if breaker.mode is FraudGuardMode.BLOCK:
             raise DeliveryBlocked(f"Fraud Guard paused sends to {prefix}", breaker.cooldown_seconds)
 
-    def forget_prefix(self, service_sid: str, prefix: str, window_seconds: int) -> None:
-        """Clear the prefix's Fraud Guard tallies."""
-        self._limiter.clear(self._tally("sends", service_sid, prefix, window_seconds))
-        self._limiter.clear(self._tally("approvals", service_sid, prefix, window_seconds))
+    def forget_prefix(self, service_sid: str, prefix: str) -> None:
+        """Clear the prefix's Fraud Guard tally (its window no longer matters)."""
+        self._limiter.forget_tally(service_sid, prefix)
 
     # -- check and approval -------------------------------------------------------------------
+
+    @staticmethod
+    def _check_limit(
+        service_sid: str, destination_tag: str, settings: ProtectionSettings
+    ) -> WindowLimit | None:
+        limit_value = settings.checks_per_destination_per_hour
+        if limit_value <= 0:
+            return None
+        return WindowLimit(
+            CHECKS_PER_DESTINATION_PER_HOUR,
+            (service_sid, "checks-destination", destination_tag),
+            limit_value,
+            HOUR,
+        )
+
+    def check_window(self, service_sid: str, destination_tag: str) -> WindowLimit | None:
+        """The check's ChecksPerDestinationPerHour window as this process last saw the
+        service's settings, to count it with the reservation (one round trip, not two);
+        `admit_check` then confirms it against the settings read with that reservation."""
+        settings = self._check_settings.get(service_sid)
+        if settings is None:
+            return None
+        return self._check_limit(service_sid, destination_tag, settings)
+
+    def take_back_check(
+        self, counted: WindowLimit | None, outcome: LimitOutcome | None, now_ms: int
+    ) -> None:
+        """The reservation failed (no such verification, locked, PSD2 terms missing): the
+        window counted with it gives its event back. (A Redis error here is raised: the
+        request answers 503, as its reservation's would.)"""
+        if counted is not None and outcome is not None and outcome.refused is None:
+            self._limiter.release(counted, now_ms)
 
     def admit_check(
         self,
@@ -367,18 +388,26 @@ class AbuseProtection:
         settings: ProtectionSettings,
         to: str,
         now_ms: int,
+        counted: WindowLimit | None = None,
+        outcome: LimitOutcome | None = None,
     ) -> None:
-        """Count the check against ChecksPerDestinationPerHour (test destinations excepted)."""
-        limit_value = settings.checks_per_destination_per_hour
-        if limit_value <= 0 or self._is_test_destination(settings, to):
+        """Count the check against ChecksPerDestinationPerHour (test destinations excepted).
+        `counted`/`outcome`: the window the reservation counted and what it answered; used
+        when it is the service's current limit, taken back otherwise (settings changed
+        since this process last saw them, or a test destination)."""
+        if len(self._check_settings) >= MAX_CACHED_SETTINGS:
+            self._check_settings.clear()
+        self._check_settings[service_sid] = settings
+        limit = self._check_limit(service_sid, destination_tag, settings)
+        exempt = self._is_test_destination(settings, to)
+        if counted is not None and outcome is not None and (counted != limit or exempt):
+            if outcome.refused is None:
+                self._limiter.release(counted, now_ms)
+            outcome = None
+        if limit is None or exempt:
             return
-        limit = WindowLimit(
-            CHECKS_PER_DESTINATION_PER_HOUR,
-            (service_sid, "checks-destination", destination_tag),
-            limit_value,
-            HOUR,
-        )
-        outcome = self._limiter.hit([limit], [], now_ms)
+        if outcome is None:
+            outcome = self._limiter.hit([limit], [], now_ms)
         if outcome.refused is not None:
             raise MaxChecksPerDestinationReached(outcome.retry_after_seconds)
 
@@ -391,22 +420,32 @@ class AbuseProtection:
             return False
         return to in settings.test_destinations  # exactly, never by identity (as a start)
 
-    def record_approval(
-        self, service_sid: str, to: str, settings: ProtectionSettings, now_ms: int
-    ) -> None:
-        """Count an approval for Fraud Guard. Losing one only makes the breaker stricter, so
-        a store error here is logged rather than failing an approval already made."""
+    def approval_tally(
+        self, service_sid: str, to: str, settings: ProtectionSettings
+    ) -> TallyHit | None:
+        """What an approval of a verification to `to` counts for Fraud Guard (None: nothing,
+        for an e-mail, a test destination, or with Fraud Guard off)."""
         if (
             "@" in to
             or settings.fraud_guard_mode == FraudGuardMode.OFF.value
             or self._is_test_destination(settings, to)
         ):
-            return
-        tally = self._tally(
-            "approvals", service_sid, destination_prefix(to), settings.fraud_guard_window_seconds
+            return None
+        return self._tally(
+            service_sid, destination_prefix(to), settings.fraud_guard_window_seconds, approvals=1
         )
+
+    def record_approval(
+        self, service_sid: str, to: str, settings: ProtectionSettings, now_ms: int
+    ) -> None:
+        """Count an approval for Fraud Guard (an approval by update; a right code counts it
+        with the approval itself, `approval_tally`). Losing one only makes the breaker
+        stricter, so a store error here is logged rather than failing an approval made."""
+        tally = self.approval_tally(service_sid, to, settings)
+        if tally is None:
+            return
         try:
-            self._limiter.hit([tally], [], now_ms)
+            self._limiter.hit([], [], now_ms, tally)
         except StoreUnavailable:
             log.warning("fraud guard: an approval of service %s was not counted", service_sid)
 

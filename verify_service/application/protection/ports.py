@@ -12,14 +12,6 @@ from verify_service.domain.protection.rate_limits import Bucket, RateLimit
 
 
 @dataclass(frozen=True, slots=True)
-class FraudGuardNote:
-    service_sid: str
-    prefix: str
-    masked_destination: str
-    keep_seconds: int
-
-
-@dataclass(frozen=True, slots=True)
 class WindowLimit:
     """At most `max` events per moving window of `interval_seconds`, for one scope.
 
@@ -43,9 +35,26 @@ class WindowCount:
 
 
 @dataclass(frozen=True, slots=True)
+class TallyHit:
+    """Fraud Guard's tally of one prefix, counted and read in the same round trip as the
+    limits: `sends` and `approvals` to add (a send taken back is -1), then the counts of the
+    window, of its last `grace_seconds`, and of the approvals (approximate to a time bucket:
+    docs/abuse-protection.md)."""
+
+    service_sid: str
+    prefix: str
+    window_seconds: int
+    grace_seconds: int
+    sends: int = 0
+    approvals: int = 0
+    masked_destination: str = ""  # a start's, noted among the prefix's recent ones
+
+
+@dataclass(frozen=True, slots=True)
 class LimitOutcome:
     """The first enforced limit that refused (None: all admitted), when it frees, and the
-    counts read, one per `WindowCount` asked for, in order."""
+    counts read, one per `WindowCount` asked for, in order, then the tally's three (sends in
+    the window, sends in the grace, approvals), if one was asked for."""
 
     refused: WindowLimit | None = None
     retry_after_seconds: int = 0
@@ -54,12 +63,19 @@ class LimitOutcome:
 
 class RateLimiter(Protocol):
     def hit(
-        self, limits: Sequence[WindowLimit], reads: Sequence[WindowCount], now_ms: int
+        self,
+        limits: Sequence[WindowLimit],
+        reads: Sequence[WindowCount],
+        now_ms: int,
+        tally: TallyHit | None = None,
     ) -> LimitOutcome:
-        """Count one event in each limit and read the counts, in one round trip.
+        """Count one event in each limit (and the tally's), read the counts, in one round
+        trip. Each scope's limits are checked and counted atomically: when one refuses, the
+        request counts nowhere (what other scopes counted is taken back, the tally's too)."""
+        ...
 
-        Each limit is checked and counted atomically on its own: one at its Max refuses and
-        does not count, the others still count (a refused attempt is still an attempt)."""
+    def forget_tally(self, service_sid: str, prefix: str) -> None:
+        """Clear a prefix's Fraud Guard tally."""
         ...
 
     def release(self, limit: WindowLimit, now_ms: int) -> None:

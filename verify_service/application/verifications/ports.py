@@ -7,7 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from verify_service.application.protection.ports import BreakerTrip, FraudGuardNote
+from verify_service.application.protection.ports import (
+    BreakerTrip,
+    LimitOutcome,
+    TallyHit,
+    WindowLimit,
+)
 from verify_service.domain.delivery.delivery import DeliveryJob
 from verify_service.domain.delivery.fallback import FallbackStep
 from verify_service.domain.models import Channel, EndedBy, Verification
@@ -86,7 +91,6 @@ class StartWrite:
     tags_json: str | None
     fallback: FallbackStep | None = None  # the channel fallback step this send schedules
     # Fraud Guard: remember this masked destination among its prefix's recent ones.
-    fraud_guard_note: FraudGuardNote | None = None
     # Attempt history: the keyed digest `To` is searched by, and its country (phones).
     destination_digest: str | None = None
     country: str | None = None
@@ -135,6 +139,9 @@ class Reservation:
     code_digests: tuple[bytes, ...] = ()
     retry_after_ms: int = 0
     settings: ProtectionSettings | None = None  # the service's, read with the reservation
+    # The outcome of the checks-per-destination window counted in the same round trip, when
+    # one was asked for (`reserve_check`'s `window`).
+    window: LimitOutcome | None = None
 
 
 class VerificationStore(Protocol):
@@ -160,9 +167,15 @@ class VerificationStore(Protocol):
         ...
 
     def reserve_check(
-        self, ref: VerificationRef, expected_sid: str | None, now_ms: int, psd2_given: bool
+        self,
+        ref: VerificationRef,
+        expected_sid: str | None,
+        now_ms: int,
+        psd2_given: bool,
+        window: WindowLimit | None = None,
     ) -> Reservation:
-        """Count one check attempt atomically (together with reading the service)."""
+        """Count one check attempt atomically (together with reading the service), and
+        count `window` in the same round trip when given (`Reservation.window`)."""
         ...
 
     def approve(
@@ -172,10 +185,13 @@ class VerificationStore(Protocol):
         now_ms: int,
         by_check: bool = False,
         ended_by: EndedBy | None = None,
+        tally: TallyHit | None = None,
     ) -> Verification | None:
         """End a pending verification as approved (`by_check`: by a right code, which the
         attempt history marks); None when it already ended. `ended_by` (an approval by
-        update) is kept in the attempt history with the end, in the same step."""
+        update) is kept in the attempt history with the end, in the same step. `tally`:
+        Fraud Guard's approval, counted in the same round trip (taken back when the
+        verification had already ended)."""
         ...
 
     def cancel(

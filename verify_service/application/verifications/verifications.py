@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from verify_service.application.attempts.attempts import destination_country, destination_digest
 from verify_service.application.ports import Clock
 from verify_service.application.protection.abuse_protection import AbuseProtection, StartFacts
-from verify_service.application.protection.ports import FraudGuardNote
 from verify_service.application.verifications.ports import (
     CodeHasher,
     DestinationLock,
@@ -154,7 +153,6 @@ class Verifications:
         )
         probe = self._protection.probe(facts)
         admitted = False
-        note: FraudGuardNote | None = None
         for _ in range(MAX_START_RACES):
             now_ms = self._clock.now_ms()
             context = self._store.prepare_protected_start(ref, now_ms, probe)
@@ -176,7 +174,7 @@ class Verifications:
             if not admitted and test_code is None:
                 # Last of the checks, so a malformed request is not counted; and counted
                 # once, however many races the write below loses.
-                note = self._protection.admit_start(context, facts, now_ms)
+                self._protection.admit_start(context, facts, now_ms)
                 admitted = True
             if pending is None:
                 sid, salt, is_new = (
@@ -220,7 +218,6 @@ class Verifications:
                 payee=payee,
                 locale=request.locale,
                 tags_json=tags_json,
-                fraud_guard_note=note,
                 destination_digest=destination_digest(self._keyring, address),
                 country=destination_country(request.channel, address),
                 fallback=None
@@ -303,20 +300,35 @@ class Verifications:
             raise InvalidParameter("VerificationSid", "To or VerificationSid is required")
         psd2_given = bool(request.amount) and bool(request.payee)
         now_ms = self._clock.now_ms()
-        reservation = self._store.reserve_check(ref, request.verification_sid, now_ms, psd2_given)
+        # The per-destination check limit is counted in the reservation's round trip, with
+        # the service's limit as this process last read it (confirmed by admit_check).
+        window = self._protection.check_window(service_sid, ref.tag)
+        reservation = self._store.reserve_check(
+            ref, request.verification_sid, now_ms, psd2_given, window
+        )
+        verification = reservation.verification
+        if reservation.result is not ReserveResult.RESERVED or verification is None:
+            self._protection.take_back_check(window, reservation.window, now_ms)
         if not reservation.service_exists or reservation.result is ReserveResult.MISSING:
             raise NotFound
         if reservation.result is ReserveResult.LOCKED:
             raise MaxCheckAttemptsReached(_seconds(reservation.retry_after_ms))
         if reservation.result is ReserveResult.PSD2_REQUIRED:
             raise Psd2ParametersRequired
-        verification = reservation.verification
         if verification is None:
             raise NotFound  # unreachable: a reservation carries its verification
         # After the reservation (it needs the service's limit, read in the same round trip):
         # a refused check still used up one of the verification's attempts.
         settings = reservation.settings or self._store.protection_settings(service_sid)
-        self._protection.admit_check(service_sid, ref.tag, settings, verification.to, now_ms)
+        self._protection.admit_check(
+            service_sid,
+            ref.tag,
+            settings,
+            verification.to,
+            now_ms,
+            counted=window,
+            outcome=reservation.window,
+        )
         right = self._hasher.matches(
             verification.sid, code, reservation.salt, reservation.code_digests
         )
@@ -340,10 +352,13 @@ class Verifications:
             return verification.with_status(
                 live_status(verification.check_count), verification.updated_ms
             )
-        approved = self._store.approve(ref, verification.sid, self._clock.now_ms(), by_check=True)
+        # Fraud Guard's approval is counted in the approval's own round trip.
+        tally = self._protection.approval_tally(service_sid, verification.to, settings)
+        approved = self._store.approve(
+            ref, verification.sid, self._clock.now_ms(), by_check=True, tally=tally
+        )
         if approved is None:
             raise NotFound
-        self._protection.record_approval(service_sid, approved.to, settings, self._clock.now_ms())
         log.info("verification %s: approved", verification.sid)
         return approved
 

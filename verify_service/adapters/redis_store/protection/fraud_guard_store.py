@@ -10,10 +10,14 @@ import redis
 
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import FraudGuardKeys
+from verify_service.adapters.redis_store.protection.rate_limiter import (
+    RECENT_DESTINATIONS,
+    TALLY,
+    tally_arguments,
+)
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.application.protection.ports import BreakerTrip, FraudGuardNote
+from verify_service.application.protection.ports import BreakerTrip, TallyHit
 
-RECENT_DESTINATIONS = 10
 INDEX_GRACE_MS = 60_000
 
 
@@ -53,25 +57,34 @@ class RedisFraudGuardStore:
     def queue_block_read(self, pipe: Any, service_sid: str, prefix: str) -> None:
         pipe.get(self._keys.block(service_sid, prefix))
 
-    def queue_destination_note(self, pipe: Any, note: FraudGuardNote) -> None:
-        """Queued by the start's write, once the send is admitted."""
+    def queue_tally(self, pipe: Any, tally: TallyHit, now_ms: int, approvals: int) -> None:
+        """Count an approval in the prefix's tally, in a caller's pipeline."""
         pipe.evalsha(
-            self._scripts.sha("note_fraud_guard_destination"),
+            self._scripts.sha(TALLY),
             1,
-            self._keys.recent(note.service_sid, note.prefix),
-            note.masked_destination,
-            RECENT_DESTINATIONS,
-            note.keep_seconds,
+            self._keys.tally(tally.service_sid, tally.prefix),
+            *tally_arguments(tally, now_ms, 0, approvals),
+        )
+
+    @fail_closed
+    def take_back_approval(self, tally: TallyHit, now_ms: int) -> None:
+        self._scripts.run(
+            self._client,
+            TALLY,
+            [self._keys.tally(tally.service_sid, tally.prefix)],
+            tally_arguments(tally, now_ms, 0, -1),
         )
 
     # -- FraudGuardStore ---------------------------------------------------------------------
 
     @fail_closed
     def recent_destinations(self, service_sid: str, prefix: str) -> tuple[str, ...]:
-        raw: list[bytes] = self._client.lrange(  # type: ignore[assignment]
-            self._keys.recent(service_sid, prefix), 0, RECENT_DESTINATIONS - 1
+        """Noted with the tally (count_fraud_guard.lua), newest first, one per line."""
+        raw: bytes | None = self._client.hget(  # type: ignore[assignment]
+            self._keys.tally(service_sid, prefix), "r"
         )
-        return tuple(item.decode("utf-8") for item in raw)
+        lines = raw.decode("utf-8").split("\n") if raw else []
+        return tuple(line for line in lines[:RECENT_DESTINATIONS] if line)
 
     @fail_closed
     def trip(self, trip: BreakerTrip) -> tuple[bool, int]:

@@ -25,8 +25,10 @@ from verify_service.adapters.redis_store.protection.fraud_guard_store import (
     decode_trip,
 )
 from verify_service.adapters.redis_store.protection.rate_limit_store import decode_rate_limits
+from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.services.service_store import decode_service
+from verify_service.application.protection.ports import TallyHit, WindowLimit
 from verify_service.application.verifications.ports import (
     DestinationLock,
     PendingSnapshot,
@@ -122,6 +124,24 @@ def _protection_settings(values: list[bytes | None]) -> ProtectionSettings:
     )
 
 
+# Decoded services and rate limits by their stored bytes: a start reads both every time, and
+# decoding the service's ~50 JSON fields was the largest Python cost of a start after argon2
+# (docs/performance.md). Keyed by the exact bytes read, so a changed service is decoded
+# afresh; the values are immutable. Bounded: cleared when it holds more than this.
+_DECODED_MAX = 256
+_decoded: dict[tuple[str, tuple[tuple[bytes, bytes], ...]], Any] = {}
+
+
+def _decoded_once(kind: str, raw: dict[bytes, bytes], decode: Any) -> Any:
+    key = (kind, tuple(raw.items()))
+    found = _decoded.get(key)
+    if found is None:
+        if len(_decoded) >= _DECODED_MAX:
+            _decoded.clear()
+        found = _decoded[key] = decode()
+    return found
+
+
 def _pairs(flat: list[bytes]) -> dict[str, bytes]:
     return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
 
@@ -142,8 +162,10 @@ class RedisVerificationStore:
         fallbacks: RedisFallbackSchedule | None = None,
         fraud_guard: RedisFraudGuardStore | None = None,
         history: RedisAttemptHistory | None = None,
+        limiter: LimitsRateLimiter | None = None,
     ) -> None:
         self._client = client
+        self._limiter = limiter
         self._history = history
         self._history_ttl_ms = history.retention_ms if history else DEFAULT_RETENTION_MS
         self._fraud_guard = fraud_guard
@@ -233,11 +255,22 @@ class RedisVerificationStore:
             if probe.prefix is not None and self._fraud_guard is not None
             else None
         )
-        service = decode_service(raw_service)
+        service = (
+            _decoded_once("service", raw_service, lambda: decode_service(raw_service))
+            if raw_service
+            else None
+        )
+        rate_limits = (
+            _decoded_once(
+                ref.service_sid, raw_limits, lambda: decode_rate_limits(ref.service_sid, raw_limits)
+            )
+            if service
+            else ()
+        )
         return StartContext(
             service=service,
             pending=_pending(pending_fields, now_ms, self._cipher, self._context(ref)),
-            rate_limits=decode_rate_limits(ref.service_sid, raw_limits) if service else (),
+            rate_limits=rate_limits,
             safe_listed=safe_listed,
             block=block,
             lock=_lock(lock, now_ms),
@@ -286,8 +319,6 @@ class RedisVerificationStore:
                 )
             elif delivery is not None:
                 self._outbox.queue_commands(pipe, delivery)
-            if write.fraud_guard_note is not None and self._fraud_guard is not None:
-                self._fraud_guard.queue_destination_note(pipe, write.fraud_guard_note)
 
         reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
@@ -323,8 +354,16 @@ class RedisVerificationStore:
 
     @fail_closed
     def reserve_check(
-        self, ref: VerificationRef, expected_sid: str | None, now_ms: int, psd2_given: bool
+        self,
+        ref: VerificationRef,
+        expected_sid: str | None,
+        now_ms: int,
+        psd2_given: bool,
+        window: WindowLimit | None = None,
     ) -> Reservation:
+        limiter = self._limiter
+        if window is not None and (limiter is None or not limiter.can_queue(window)):
+            window = None
         sha = self._scripts.sha("reserve_check_attempt")
         key = self._keys.verification(ref)
         args: list[Any] = [
@@ -341,17 +380,26 @@ class RedisVerificationStore:
             pipe.exists(self._keys.service(ref.service_sid))
             pipe.hmget(self._keys.service(ref.service_sid), *_PROTECTION_FIELDS)
             pipe.evalsha(sha, 3, key, history, self._keys.lock(ref), *args)
+            if window is not None and limiter is not None:
+                limiter.queue_hit(pipe, window, now_ms)
 
         # durability: an attempt reservation waits for replicas (docs/durability.md)
-        exists, settings, reply = self._scripts.run_pipeline(self._client, build, durable=True)
+        exists, settings, reply, *rest = self._scripts.run_pipeline(
+            self._client, build, durable=True
+        )
+        counted = (
+            limiter.queued_outcome(window, rest[0], now_ms)
+            if window is not None and limiter is not None
+            else None
+        )
         result = ReserveResult(reply[0].decode())
         if result is not ReserveResult.RESERVED:
             retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
-            return Reservation(result, bool(exists), retry_after_ms=retry_after_ms)
+            return Reservation(result, bool(exists), retry_after_ms=retry_after_ms, window=counted)
         fields = _pairs(reply[1])
         verification = self._decode(ref, fields, None)
         if verification is None:
-            return Reservation(ReserveResult.MISSING, bool(exists))
+            return Reservation(ReserveResult.MISSING, bool(exists), window=counted)
         digests = tuple(fields[f"h{i}"] for i in range(1, int(fields["n"]) + 1))
         return Reservation(
             result,
@@ -360,6 +408,7 @@ class RedisVerificationStore:
             salt=fields["salt"],
             code_digests=digests,
             settings=_protection_settings(settings),
+            window=counted,
         )
 
     @fail_closed
@@ -377,8 +426,11 @@ class RedisVerificationStore:
         outcome: VerificationStatus,
         by_check: bool = False,
         ended_by: EndedBy | None = None,
+        tally: TallyHit | None = None,
     ) -> Verification | None:
         sha = self._scripts.sha("end_verification")
+        if self._fraud_guard is None:
+            tally = None
         key = self._keys.verification(ref)
         history = self._keys.verification_history(ref)
         args = [now_ms, sid, outcome.value, "1" if by_check else "0", self._history_ttl_ms]
@@ -391,13 +443,27 @@ class RedisVerificationStore:
             pipe.evalsha(sha, 3, key, history, lock, *args)
             if self._fallbacks is not None:
                 self._fallbacks.unschedule_commands(pipe, ref.service_sid, sid)
+            if tally is not None and self._fraud_guard is not None:
+                self._fraud_guard.queue_tally(pipe, tally, now_ms, 1)
 
         durable = outcome is VerificationStatus.APPROVED  # durability: docs/durability.md
         exists, reply = self._scripts.run_pipeline(self._client, build, durable=durable)[:2]
         if not exists or reply[0] == b"missing":
+            self._take_back_approval(tally, now_ms)
             return None
         ended = self._decode(ref, _pairs(reply[1]), outcome)
         return ended.with_status(outcome, now_ms) if ended is not None else None
+
+    def _take_back_approval(self, tally: TallyHit | None, now_ms: int) -> None:
+        """The verification had ended already (a concurrent right code): its approval was
+        counted by that one. Losing this take-back only makes Fraud Guard more lenient for
+        one approval, so a store error here is logged, not raised."""
+        if tally is None or self._fraud_guard is None:
+            return
+        try:
+            self._fraud_guard.take_back_approval(tally, now_ms)
+        except StoreUnavailable:
+            log.warning("fraud guard: an approval counted twice was not taken back")
 
     @fail_closed
     def approve(
@@ -407,8 +473,9 @@ class RedisVerificationStore:
         now_ms: int,
         by_check: bool = False,
         ended_by: EndedBy | None = None,
+        tally: TallyHit | None = None,
     ) -> Verification | None:
-        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED, by_check, ended_by)
+        return self._end(ref, sid, now_ms, VerificationStatus.APPROVED, by_check, ended_by, tally)
 
     @fail_closed
     def cancel(
