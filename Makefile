@@ -46,6 +46,9 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 bench: $(STAMP) ## Throughput and latency against the framework ceiling (see docs/performance.md)
 	$(BIN)/python -m bench.run
 
+bench-cluster: $(STAMP) ## Slot balance: 10 000 starts on a local 3-master Redis Cluster (docs/scaling.md)
+	$(BIN)/python -m bench.cluster
+
 bench-durability: $(STAMP) ## Cost of VERIFY_REDIS_WAIT_REPLICAS on a local Sentinel group (ITERATIONS=2000)
 	$(BIN)/python -m bench.durability --iterations $(or $(ITERATIONS),2000)
 
@@ -62,4 +65,4 @@ messages-compile: $(STAMP) ## Compile the .po catalogues into the .mo files the 
 clean: ## Remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
-.PHONY: help install run test lint format bench bench-durability messages-extract messages-compile clean
+.PHONY: help install run test lint format bench bench-cluster bench-durability messages-extract messages-compile clean

@@ -61,7 +61,7 @@ from bench.processes import (
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_connection import connect
 from verify_service.adapters.redis_store.attempts.attempt_records import RedisAttemptRecords
-from verify_service.adapters.redis_store.keys import HistoryKeys
+from verify_service.adapters.redis_store.keys import HistoryKeys, OutboxKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.app import build_container
 from verify_service.application.verifications.verifications import StartRequest, Verifications
@@ -349,9 +349,9 @@ class XaddObserver:
     It is woken by every XADD like the worker is; an entry the worker had already sent and
     deleted before the observer read it is simply not seen (counted as unobserved)."""
 
-    def __init__(self, url: str, stream: str) -> None:
+    def __init__(self, url: str, streams: list[str]) -> None:
         self._client = redis.Redis.from_url(url)
-        self._stream = stream
+        self._streams = streams  # every outbox shard's (one server: one XREAD for all)
         self._stop = threading.Event()
         self.added_ms: dict[str, int] = {}
         self._thread = threading.Thread(target=self._run, name="xadd-observer", daemon=True)
@@ -367,12 +367,12 @@ class XaddObserver:
         self._client.close()
 
     def _run(self) -> None:
-        last: str | bytes = "$"
+        last: dict[Any, str | bytes] = dict.fromkeys(self._streams, "$")
         while not self._stop.is_set():
-            reply: Any = self._client.xread({self._stream: last}, block=200)
-            for _stream, entries in reply or []:
+            reply: Any = self._client.xread(last, block=200)
+            for stream, entries in reply or []:
                 for entry_id, fields in entries:
-                    last = entry_id
+                    last[stream.decode() if isinstance(stream, bytes) else stream] = entry_id
                     attempt = fields.get(b"att")
                     if attempt is not None:
                         self.added_ms[attempt.decode()] = int(entry_id.split(b"-")[0])
@@ -487,8 +487,7 @@ def measure_throughput(rig: Rig, block: NumberBlock) -> dict[str, Any]:
             rig.service_sid, StartRequest(to=block.number(index), channel=Channel.SMS)
         )
     fill_s = time.monotonic() - started
-    stream = f"{KEY_PREFIX}:{{outbox}}:stream"
-    queued = int(rig.redis_client.xlen(stream))
+    queued = sum(int(rig.redis_client.xlen(s.stream)) for s in OutboxKeys(KEY_PREFIX).every_shard)
     rig.log(
         f"  queued {queued} messages in {fill_s:.1f} s (in-process starts); starting the worker"
     )
@@ -525,7 +524,9 @@ def measure_throughput(rig: Rig, block: NumberBlock) -> dict[str, Any]:
         "spawn_to_first_s": first_seen - spawned,
         "spawn_to_last_s": done - spawned,
         "fill_s": fill_s,
-        "stream_length_after": int(rig.redis_client.xlen(stream)),
+        "stream_length_after": sum(
+            int(rig.redis_client.xlen(s.stream)) for s in OutboxKeys(KEY_PREFIX).every_shard
+        ),
         "cpu_ms_per_message": {
             "worker": cpu.get("worker", 0.0) / measured * 1000,
             "redis": cpu["redis"] / measured * 1000,
@@ -586,7 +587,8 @@ def measure_latency(rig: Rig, drive: Callable[[], Driven]) -> dict[str, Any]:
     rig.arrivals()  # clear
     quiet = wait_for_quiet(rig.options.quiet_wait_s)
     stats0 = inprocess.commandstats(rig.redis_client)
-    with XaddObserver(rig.redis_server.url, f"{KEY_PREFIX}:{{outbox}}:stream") as observer:
+    streams = [shard.stream for shard in OutboxKeys(KEY_PREFIX).every_shard]
+    with XaddObserver(rig.redis_server.url, streams) as observer:
         cpu0 = rig.cpu()
         driven = drive()
         cpu1 = rig.cpu()

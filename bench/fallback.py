@@ -109,7 +109,8 @@ class Rig:
         return None
 
     def round(self, scenario: Scenario, timeout_s: float) -> dict[str, Any]:
-        self.client.delete(self.keys.due, self.keys.steps)  # a fresh schedule per round
+        for shard in self.keys.every_shard:  # a fresh schedule per round
+            self.client.delete(shard.due, shard.steps)
         live = [self.start() for _ in range(scenario.live)]
         probe = self.start()
         if self.wait_sent("sms", {*live, probe}, 30.0) is None:
@@ -117,23 +118,26 @@ class Rig:
         now = time.time_ns() // 1_000_000
         pipe = self.client.pipeline(transaction=True)
         for index in range(scenario.stale):  # the backlog appears at once
-            member = f"{self.service_sid}:VE{secrets.token_hex(16)}"
-            pipe.zadd(self.keys.due, {member: now - 600_000 + index})
-            pipe.hset(self.keys.steps, member, f"1|VL{secrets.token_hex(16)}|{now - 1}")
+            sid = f"VE{secrets.token_hex(16)}"
+            member, shard = f"{self.service_sid}:{sid}", self.keys.for_verification(sid)
+            pipe.zadd(shard.due, {member: now - 600_000 + index})
+            pipe.hset(shard.steps, member, f"1|VL{secrets.token_hex(16)}|{now - 1}")
         for index in range(scenario.ended):
-            member = f"{self.service_sid}:VE{secrets.token_hex(16)}"
-            pipe.zadd(self.keys.due, {member: now - 500_000 + index})
-            pipe.hset(self.keys.steps, member, f"1|VL{secrets.token_hex(16)}")
+            sid = f"VE{secrets.token_hex(16)}"
+            member, shard = f"{self.service_sid}:{sid}", self.keys.for_verification(sid)
+            pipe.zadd(shard.due, {member: now - 500_000 + index})
+            pipe.hset(shard.steps, member, f"1|VL{secrets.token_hex(16)}")
         steps = [*live, probe]
         for index, sid in enumerate(steps):  # the steps their starts scheduled fall due
             member = f"{self.service_sid}:{sid}"
-            pipe.zadd(self.keys.due, {member: now - len(steps) + 1 + index}, xx=True, ch=True)
+            due = self.keys.for_verification(sid).due
+            pipe.zadd(due, {member: now - len(steps) + 1 + index}, xx=True, ch=True)
         replies = pipe.execute()
         due_s = time.time()  # the backlog is visible from the EXEC on
         if replies[-len(steps) :] != [1] * len(steps):
             raise RuntimeError("a start scheduled no fallback step")
         arrived = self.wait_sent("call", {probe}, timeout_s)
-        left = int(self.client.zcard(self.keys.due))
+        left = sum(int(self.client.zcard(shard.due)) for shard in self.keys.every_shard)
         return {
             "delay_s": None if arrived is None else round(arrived - due_s, 3),
             "schedule_left": left,

@@ -35,6 +35,9 @@ from verify_service.domain.models import Channel
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MIN_AUTH_TOKEN_LENGTH = 16
+# One server (redis, rediss, unix) or a Redis Cluster (`+cluster`: a comma-separated list of
+# host:port to discover it from; adapters/redis_cluster.py). Sentinel: `_redis_url`.
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 # `WAIT` for replicas (docs/durability.md): at most this many, for this long by default.
 MAX_WAIT_REPLICAS = 16
 DEFAULT_WAIT_TIMEOUT_MS = 100
@@ -266,8 +269,9 @@ class Settings:
 
 
 def _redis_url(url: str | None) -> str | None:
-    """`VERIFY_REDIS_URL`: redis://, rediss://, unix://, or redis+sentinel:// (checked
-    here, so a malformed Sentinel URL stops the start with the reason)."""
+    """`VERIFY_REDIS_URL`: redis://, rediss://, unix://, redis+sentinel:// (checked
+    here, so a malformed Sentinel URL stops the start with the reason), or a Redis
+    Cluster's redis+cluster:// / rediss+cluster://."""
     if url is None:
         return None
     scheme = urlsplit(url).scheme
@@ -277,9 +281,10 @@ def _redis_url(url: str | None) -> str | None:
         except SentinelUrlError as exc:
             raise ConfigError(f"VERIFY_REDIS_URL: {exc}") from None
         return url
-    if scheme not in ("redis", "rediss", "unix"):
+    if scheme not in REDIS_URL_SCHEMES:
         raise ConfigError(
-            "VERIFY_REDIS_URL must be a redis://, rediss://, unix:// or redis+sentinel:// URL"
+            "VERIFY_REDIS_URL must be a redis://, rediss://, unix://, redis+sentinel://, "
+            "redis+cluster:// or rediss+cluster:// URL"
         )
     return url
 

@@ -99,15 +99,19 @@ def test_a_step_due_now_is_sent_at_once_behind_thousands_of_due_steps(
     pipe = client.pipeline(transaction=True)  # the whole backlog appears at once
     for index in range(STALE_EXPIRED):
         member = f"{service_sid}:VE{index:032x}"
-        pipe.zadd(keys.due, {member: now - 600_000 + index})
-        pipe.hset(keys.steps, member, f"1|VL{index:032x}|{now - 1}")
+        shard = keys.for_verification(f"VE{index:032x}")
+        pipe.zadd(shard.due, {member: now - 600_000 + index})
+        pipe.hset(shard.steps, member, f"1|VL{index:032x}|{now - 1}")
     for index in range(STALE_ENDED):
         member = f"{service_sid}:VE{index + 100_000:032x}"
-        pipe.zadd(keys.due, {member: now - 500_000 + index})
-        pipe.hset(keys.steps, member, f"1|VL{index + 100_000:032x}")
+        shard = keys.for_verification(f"VE{index + 100_000:032x}")
+        pipe.zadd(shard.due, {member: now - 500_000 + index})
+        pipe.hset(shard.steps, member, f"1|VL{index + 100_000:032x}")
     for index, sid in enumerate(live):  # their steps fall due, before the probe's
-        pipe.zadd(keys.due, {f"{service_sid}:{sid}": now - 1_000 + index}, xx=True, ch=True)
-    pipe.zadd(keys.due, {f"{service_sid}:{probe}": now}, xx=True, ch=True)  # due now
+        due = keys.for_verification(sid).due
+        pipe.zadd(due, {f"{service_sid}:{sid}": now - 1_000 + index}, xx=True, ch=True)
+    due = keys.for_verification(probe).due
+    pipe.zadd(due, {f"{service_sid}:{probe}": now}, xx=True, ch=True)  # due now
     replies = pipe.execute()
     assert replies[-LIVE - 1 :] == [1] * (LIVE + 1)  # each had its step scheduled
 
@@ -117,5 +121,5 @@ def test_a_step_due_now_is_sent_at_once_behind_thousands_of_due_steps(
         f"{STALE_EXPIRED + STALE_ENDED} stale and {LIVE} live due steps"
     )
     _wait_for(outbox_file, "call", set(live))
-    assert client.zcard(keys.due) == 0
+    assert sum(client.zcard(shard.due) for shard in keys.every_shard) == 0
     client.close()

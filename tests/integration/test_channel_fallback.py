@@ -293,7 +293,7 @@ def test_steps_keep_no_destination_in_the_clear(
 ) -> None:
     service_sid = _service(api)
     _start(api, service_sid)
-    for key in redis_client.keys("*{fallback}*"):
+    for key in redis_client.keys("*{fallback*"):
         dump = redis_client.dump(key) or b""
         assert b"4155552671" not in dump
 

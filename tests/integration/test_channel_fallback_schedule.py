@@ -89,16 +89,19 @@ def test_an_expired_verification_leaves_the_schedule_when_it_expires(
 def test_every_schedule_key_expires_with_the_latest_verification(
     api: Api, app: Flask, redis_client: redis.Redis, settings: Settings
 ) -> None:
-    """The schedule's keys carry a TTL that only grows: the latest verification's expiry."""
+    """A shard's keys carry a TTL that only grows: its latest verification's expiry."""
     keys = FallbackKeys(settings.key_prefix)
     long_lived = _service(api, VerificationTtlSeconds=900)
     short_lived = _service(api, VerificationTtlSeconds=60)
-    _start(api, long_lived)
-    for key in (keys.due, keys.steps):
+    shard = keys.for_verification(_start(api, long_lived))
+    for key in (shard.due, shard.steps):
         assert 850_000 < redis_client.pttl(key) <= 900_000
-    _start(api, short_lived, "+14155550100")
-    for key in (keys.due, keys.steps):
+    other = keys.for_verification(_start(api, short_lived, "+14155550100"))
+    for key in (shard.due, shard.steps):
         assert 850_000 < redis_client.pttl(key) <= 900_000
+    if other != shard:
+        for key in (other.due, other.steps):
+            assert 0 < redis_client.pttl(key) <= 60_000
 
 
 def test_racing_starts_schedule_only_the_accepted_sends_step(
@@ -145,7 +148,7 @@ def test_racing_starts_schedule_only_the_accepted_sends_step(
     members = set(_schedule(app).pending())
     assert members == {f"{service_sid}:{sid}" for sid in verification_sids.values()}
     for sid in verification_sids.values():
-        raw = redis_client.hget(keys.steps, f"{service_sid}:{sid}")
+        raw = redis_client.hget(keys.for_verification(sid).steps, f"{service_sid}:{sid}")
         assert isinstance(raw, bytes)
         after_attempt_sid = raw.decode().split("|")[1]
         assert after_attempt_sid in _attempt_sids(api, service_sid, sid)
@@ -168,12 +171,13 @@ def test_a_backlog_of_stale_steps_is_cleared_in_one_pass(
     pipe = redis_client.pipeline(transaction=False)
     for index in range(3_000):  # expired verifications' steps (with their expiry)
         member = f"{service_sid}:VE{index:032x}"
-        pipe.zadd(keys.due, {member: now - 30_000 + index})
-        pipe.hset(keys.steps, member, f"1|VL{index:032x}|{now - 1}")
+        shard = keys.for_verification(f"VE{index:032x}")
+        pipe.zadd(shard.due, {member: now - 30_000 + index})
+        pipe.hset(shard.steps, member, f"1|VL{index:032x}|{now - 1}")
     for index in range(1_000):  # steps of verifications ended long ago (no expiry recorded)
         member = f"{service_sid}:VE{index + 10_000:032x}"
-        pipe.zadd(keys.due, {member: now - 20_000 + index})
-        pipe.hset(keys.steps, member, f"1|VL{index:032x}")
+        pipe.zadd(keys.legacy.due, {member: now - 20_000 + index})  # before sharding
+        pipe.hset(keys.legacy.steps, member, f"1|VL{index:032x}")
     pipe.execute()
     deliver_queued(app)
     assert _channels(sender) == [Channel.SMS, Channel.CALL]

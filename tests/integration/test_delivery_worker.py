@@ -131,20 +131,32 @@ def code_in(request_body: str) -> str:
 
 
 def due_ms(redis_client: redis.Redis, keys: OutboxKeys) -> int:
-    """When the one delayed retry falls due."""
-    ((_member, score),) = redis_client.zrange(keys.delayed, 0, -1, withscores=True)
+    """When the one delayed retry falls due (whichever shard holds it)."""
+    ((_member, score),) = [
+        entry
+        for shard in keys.every_shard
+        for entry in redis_client.zrange(shard.delayed, 0, -1, withscores=True)
+    ]
     return int(score)
 
 
 def outbox_is_empty(redis_client: redis.Redis, keys: OutboxKeys) -> bool:
-    """Nothing queued, delayed or pending for a worker."""
-    pending = redis_client.xpending(keys.stream, GROUP)
-    return (
-        redis_client.xlen(keys.stream) == 0
-        and redis_client.zcard(keys.delayed) == 0
-        and redis_client.hlen(keys.delayed_jobs) == 0
-        and pending["pending"] == 0
+    """Nothing queued, delayed or pending for a worker, on any shard."""
+    return all(
+        redis_client.xlen(shard.stream) == 0
+        and redis_client.zcard(shard.delayed) == 0
+        and redis_client.hlen(shard.delayed_jobs) == 0
+        and (
+            redis_client.exists(shard.stream) == 0
+            or redis_client.xpending(shard.stream, GROUP)["pending"] == 0
+        )
+        for shard in keys.every_shard
     )
+
+
+def queued_entries(redis_client: redis.Redis, keys: OutboxKeys) -> int:
+    """Stream entries on every shard."""
+    return sum(redis_client.xlen(shard.stream) for shard in keys.every_shard)
 
 
 def test_a_start_queues_the_message_and_calls_no_provider(
@@ -161,7 +173,8 @@ def test_a_start_queues_the_message_and_calls_no_provider(
 
     assert webhook_gateway.requests == []
     assert twilio_gateway.requests == []
-    assert redis_client.xlen(keys.stream) == 1
+    assert queued_entries(redis_client, keys) == 1
+    assert redis_client.xlen(keys.for_attempt(queued.attempt_sid).stream) == 1
     status = container.outbox.attempt_status(queued.attempt_sid)
     assert status["status"] == "queued"
     assert status["ve"] == queued.verification_sid
@@ -423,7 +436,8 @@ def test_the_queued_stream_entry_is_sealed_and_deleted_once_delivered(
     """Neither the code nor the destination is readable in the stream; after the send the
     entry is gone (XDEL), not just acknowledged."""
     queued = start(api, service_sid)
-    ((_entry_id, fields),) = redis_client.xrange(keys.stream)
+    stream = keys.for_attempt(queued.attempt_sid).stream
+    ((_entry_id, fields),) = redis_client.xrange(stream)
 
     assert worker(container).run_once(block_ms=0) == 1
 
@@ -434,8 +448,8 @@ def test_the_queued_stream_entry_is_sealed_and_deleted_once_delivered(
     for value in fields.values():
         assert TO.encode() not in value
         assert TO.removeprefix("+").encode() not in value
-    assert redis_client.xlen(keys.stream) == 0
-    assert redis_client.xrange(keys.stream) == []
+    assert redis_client.xlen(stream) == 0
+    assert redis_client.xrange(stream) == []
 
 
 def test_a_message_left_by_a_dead_worker_is_reclaimed_after_the_visibility_timeout(
@@ -515,3 +529,24 @@ def test_an_unexpected_error_does_not_stop_the_worker(
     monkeypatch.setattr(container.outbox, "read", flaky_read)
     worker.run(stop, block_ms=0, idle_wait_s=0)
     assert len(calls) == 2
+
+
+def test_a_waiting_worker_is_woken_by_a_message_on_any_outbox_shard(
+    api: Api, service_sid: str, container: Container
+) -> None:
+    """On one Redis server the worker waits on every shard at once: whichever shard a new
+    message lands on ends the wait (not only the shard whose turn it was)."""
+    assert container.outbox.read("waiter", 1, 0, 60_000) == []  # every shard empty
+    taken: list[str] = []
+
+    def wait() -> None:
+        taken.extend(job.attempt_sid for job in container.outbox.read("waiter", 1, 30_000, 60_000))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.2)  # the waiter is blocked (were it not, its first pass would find it)
+    queued = start(api, service_sid)
+    waiter.join(10)
+
+    assert not waiter.is_alive(), "the worker slept through a message on another shard"
+    assert taken == [queued.attempt_sid]

@@ -16,10 +16,11 @@ from typing import Any
 
 import redis
 
+from verify_service.adapters.redis_store.keys import OutboxKeys
+
 # Voice messages spell the code digit by digit ("1, 2, 3"); text messages carry it whole.
 _CODE = re.compile(r"verification code is: ([0-9A-Za-z]+(?:, [0-9A-Za-z])*)")
-STREAM = "vs:{outbox}:stream"
-DELAYED = "vs:{outbox}:delayed"
+SHARDS = OutboxKeys("vs").every_shard  # the server's default prefix
 WAIT_SECONDS = 10.0
 
 
@@ -32,10 +33,10 @@ class Outbox:
         """Nothing queued, delayed or in a worker's hands."""
         assert self.redis is not None
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xlen(STREAM)
-        pipe.zcard(DELAYED)
-        queued, delayed = pipe.execute()
-        return queued == 0 and delayed == 0
+        for shard in SHARDS:
+            pipe.xlen(shard.stream)
+            pipe.zcard(shard.delayed)
+        return not any(pipe.execute())
 
     def wait_until_drained(self) -> None:
         deadline = time.monotonic() + WAIT_SECONDS

@@ -121,10 +121,17 @@ def test_console_outbox_dash_or_empty_means_standard_output(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["redis://localhost:6379/0", "rediss://cache.internal:6380", "unix:///run/redis.sock"]
+    "url",
+    [
+        "redis://localhost:6379/0",
+        "rediss://cache.internal:6380",
+        "unix:///run/redis.sock",
+        "redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000",
+        "rediss+cluster://user:pw-for-test@cache.internal:7000",
+    ],
 )
 def test_redis_url_schemes_are_accepted(url: str) -> None:
-    """TCP, TLS and Unix socket URLs."""
+    """TCP, TLS and Unix socket URLs, and a Redis Cluster's nodes (plain or TLS)."""
     assert Settings.from_env(production_env(VERIFY_REDIS_URL=url)).redis_url == url
 
 

@@ -1,16 +1,20 @@
-"""Builds the Redis client: a real server from a URL, or the embedded in-process store."""
+"""Builds the Redis client: a real server from a URL, a Sentinel group's master
+(`redis+sentinel://`), a Redis Cluster (`redis+cluster://`), or the embedded in-process
+store."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from verify_service.adapters import redis_sentinel
+from verify_service.adapters.redis_cluster import CLUSTER_SCHEMES, cluster_address, connect_cluster
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +23,16 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
     """A client that fails fast: no transparent retries, so a timed-out script is never
     sent twice, and an outage becomes a 503 at once. The pool reconnects by itself, and
     each change of Redis's availability is logged once (`Availability`)."""
-    if url.startswith(f"{redis_sentinel.SCHEME}://"):
+    scheme = urlsplit(url).scheme
+    if scheme == redis_sentinel.SCHEME:
         return connect_sentinel(url, timeout_seconds)
+    if scheme in CLUSTER_SCHEMES:
+        return connect_cluster(url, timeout_seconds, Availability)
+    return connect_server(url, timeout_seconds)
+
+
+def connect_server(url: str, timeout_seconds: float) -> redis.Redis:
+    """One Redis server (redis://, rediss://, unix://)."""
     client = redis.Redis.from_url(
         url,
         socket_timeout=timeout_seconds,
@@ -47,9 +59,9 @@ def connect_sentinel(url: str, timeout_seconds: float) -> redis.Redis:
 
 
 def redis_address(client: redis.Redis) -> str:
-    """Where `client` connects, as `host:port` (or a socket path, or a Sentinel master):
-    never a user or password."""
-    managed = redis_sentinel.sentinel_address(client)
+    """Where `client` connects, as `host:port` (or a socket path, a Sentinel master, a
+    cluster's nodes): never a user or password."""
+    managed = redis_sentinel.sentinel_address(client) or cluster_address(client)
     if managed is not None:
         return managed
     options = client.connection_pool.connection_kwargs

@@ -24,6 +24,9 @@ UNAVAILABLE = (
     redis.exceptions.TryAgainError,
     redis.exceptions.ClusterDownError,
     redis.exceptions.MasterDownError,
+    # The cluster client's own: no node answers, or a slot has no master (mid-failover).
+    # Not RedisErrors, so named here, or a failover would answer 500.
+    redis.exceptions.RedisClusterException,
 )
 
 

@@ -1,11 +1,16 @@
 """Key names. Every key one script touches shares a hash tag, so Redis Cluster keeps it in
-one slot: a verification's tag is `{service sid:destination tag}`; services share `{svc}`."""
+one slot: a verification's tag is `{service sid:destination tag}`; services share `{svc}`. What
+grows with traffic and is not per verification (the outbox, the fallback schedule) is sharded."""
 
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+
+from redis.crc import key_slot
 
 from verify_service.application.verifications.ports import VerificationRef
 
@@ -47,46 +52,142 @@ class KeySpace:
         return f"{self.prefix}:lock:{{{ref.service_sid}:{ref.tag}}}"
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxKeys:
-    """The delivery queue. One hash tag, so every outbox script stays in one slot."""
+# The outbox and the fallback schedule grow with traffic, so each is N shards, each under a
+# hash tag of its own (`{outbox:3:<n>}`, `spread_tags`): Redis Cluster spreads them over its
+# masters, and every script still touches one shard only (DESIGN.md, "Cluster layout"). N is
+# fixed: a message's shard is a function of its attempt sid (a fallback step's, of its
+# verification sid), and a worker consumes every shard. Changing N is an operation
+# (docs/operations.md, "Redis Cluster"): entries on shards beyond the new N would no longer
+# be read.
+SHARDS = 16
 
-    prefix: str = "vs"
+
+def shard_of(sid: str, shards: int) -> int:
+    """The shard of `sid`: stable across processes and versions (CRC-32, not `hash()`)."""
+    return zlib.crc32(sid.encode("utf-8")) % shards
+
+
+CLUSTER_SLOTS = 16_384
+
+
+@lru_cache(maxsize=8)
+def spread_tags(name: str, shards: int) -> tuple[str, ...]:
+    """A hash tag per shard, `name:i:n`, with `n` the first number that puts shard i's slot
+    in the i-th of `shards` equal parts of the cluster's 16 384 slots: on a cluster whose
+    masters own equal ranges of slots (as `redis-cli --cluster create` assigns them), M
+    masters hold at most ceil(shards / M) shards each. (`name:i` alone lands where CRC-16
+    puts it: 16 shards fell 9/4/3 on three masters.)"""
+    part = CLUSTER_SLOTS // shards
+    tags = []
+    for index in range(shards):
+        salt = 0
+        while key_slot(f"{name}:{index}:{salt}".encode()) // part != index:
+            salt += 1
+        tags.append(f"{name}:{index}:{salt}")
+    return tuple(tags)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxShard:
+    """One shard of the delivery queue: a stream read by a consumer group, a delayed set
+    for retries and their sealed jobs, and a bounded dead-letter list, under one hash tag."""
+
+    prefix: str
+    tag: str  # `outbox:3:<n>` (`spread_tags`); `outbox` for the outbox before sharding
 
     @property
     def stream(self) -> str:
-        return f"{self.prefix}:{{outbox}}:stream"
+        return f"{self.prefix}:{{{self.tag}}}:stream"
 
     @property
     def delayed(self) -> str:
-        return f"{self.prefix}:{{outbox}}:delayed"
+        return f"{self.prefix}:{{{self.tag}}}:delayed"
 
     @property
     def delayed_jobs(self) -> str:
-        return f"{self.prefix}:{{outbox}}:delayed-jobs"
+        return f"{self.prefix}:{{{self.tag}}}:delayed-jobs"
 
     @property
     def dead(self) -> str:
-        return f"{self.prefix}:{{outbox}}:dead"
+        return f"{self.prefix}:{{{self.tag}}}:dead"
 
     @property
     def dead_letters(self) -> str:
-        return f"{self.prefix}:{{outbox}}:dead-letters"
+        return f"{self.prefix}:{{{self.tag}}}:dead-letters"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.stream, self.delayed, self.delayed_jobs, self.dead, self.dead_letters)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxKeys:
+    """The delivery queue: `shards` shards, a message's shard chosen by its attempt sid."""
+
+    prefix: str = "vs"
+    shards: int = SHARDS
+
+    def shard(self, index: int) -> OutboxShard:
+        return OutboxShard(self.prefix, spread_tags("outbox", self.shards)[index])
+
+    def for_attempt(self, attempt_sid: str) -> OutboxShard:
+        return self.shard(shard_of(attempt_sid, self.shards))
+
+    @property
+    def legacy(self) -> OutboxShard:
+        """The single outbox written before sharding: consumed (never written) so that
+        messages queued before an upgrade are still delivered, and its dead letters listed."""
+        return OutboxShard(self.prefix, "outbox")
+
+    @property
+    def every_shard(self) -> tuple[OutboxShard, ...]:
+        """Every shard a worker consumes, the legacy one last."""
+        return (*(self.shard(i) for i in range(self.shards)), self.legacy)
+
+    @property
+    def every_key(self) -> tuple[str, ...]:
+        """Every key of the outbox (all shards): what a re-seal or an operator walks."""
+        return tuple(key for shard in self.every_shard for key in shard.keys)
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackShard:
+    """One shard of the channel fallback schedule: due times and step details, one tag."""
+
+    prefix: str
+    tag: str
+
+    @property
+    def due(self) -> str:
+        return f"{self.prefix}:{{{self.tag}}}:due"
+
+    @property
+    def steps(self) -> str:
+        return f"{self.prefix}:{{{self.tag}}}:steps"
 
 
 @dataclass(frozen=True, slots=True)
 class FallbackKeys:
-    """Channel fallback steps waiting for their time. One hash tag, like the outbox."""
+    """Channel fallback steps waiting for their time: `shards` shards, a step's shard chosen
+    by its verification sid, so a verification's step is always found in the same one."""
 
     prefix: str = "vs"
+    shards: int = SHARDS
+
+    def shard(self, index: int) -> FallbackShard:
+        return FallbackShard(self.prefix, spread_tags("fallback", self.shards)[index])
+
+    def for_verification(self, verification_sid: str) -> FallbackShard:
+        return self.shard(shard_of(verification_sid, self.shards))
 
     @property
-    def due(self) -> str:
-        return f"{self.prefix}:{{fallback}}:due"
+    def legacy(self) -> FallbackShard:
+        """The single schedule written before sharding: still taken from, never written."""
+        return FallbackShard(self.prefix, "fallback")
 
     @property
-    def steps(self) -> str:
-        return f"{self.prefix}:{{fallback}}:steps"
+    def every_shard(self) -> tuple[FallbackShard, ...]:
+        return (*(self.shard(i) for i in range(self.shards)), self.legacy)
 
 
 @dataclass(frozen=True, slots=True)

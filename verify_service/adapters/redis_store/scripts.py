@@ -54,6 +54,9 @@ class ScriptBook:
         return self._shas[name]
 
     def load_all(self, client: redis.Redis) -> None:
+        """Into the script cache of the server (of every primary of a cluster: redis-py
+        sends SCRIPT LOAD to each; a replica promoted later answers NOSCRIPT once, and is
+        loaded then)."""
         for source in self._sources.values():
             client.script_load(source)
 
@@ -87,7 +90,7 @@ class ScriptBook:
         wait = self.replica_wait if durable else None
         pipe = client.pipeline(transaction=False)
         build(pipe)
-        commands = [args for args, _options in pipe.command_stack]
+        commands = _queued_args(pipe)
         if wait is not None:
             pipe.execute_command(*wait.command())  # type: ignore[no-untyped-call]
         results: list[Any] = pipe.execute(raise_on_error=False)
@@ -133,3 +136,12 @@ class ScriptBook:
         for index, result in zip(failed, rerun, strict=False):
             results[index] = result
         return rerun[-1]
+
+
+def _queued_args(pipe: Any) -> list[tuple[Any, ...]]:
+    """The arguments of the commands queued on `pipe`, in order: a cluster pipeline keeps
+    them elsewhere than `Pipeline.command_stack` (adapters/redis_cluster.py)."""
+    queued = getattr(pipe, "queued_args", None)
+    if queued is not None:
+        return list(queued())
+    return [args for args, _options in pipe.command_stack]

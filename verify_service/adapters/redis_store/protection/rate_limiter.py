@@ -28,6 +28,7 @@ from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from verify_service.adapters.redis_cluster import is_cluster
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import FraudGuardKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
@@ -62,7 +63,9 @@ class _ClockedRedisStorage(RedisStorage):
     """`limits`' Redis storage on our client, reading time from the service's clock."""
 
     def __init__(self, client: redis.Redis, key_prefix: str, clock: Clock) -> None:
-        super().__init__("redis://", connection_pool=client.connection_pool, key_prefix=key_prefix)
+        # A cluster client has no one pool: the library's client is replaced just below.
+        pool = None if is_cluster(client) else client.connection_pool
+        super().__init__("redis://", connection_pool=pool, key_prefix=key_prefix)
         self.storage = client
         self.initialize_storage("redis://")
         self._clock = clock
