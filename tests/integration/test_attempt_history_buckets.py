@@ -333,3 +333,49 @@ def test_a_search_by_number_finds_attempts_from_before_a_key_rotation(
     assert _listed(api_new, "ChannelData.To=%2B14155550801") == [after, before]
     assert _listed(api_old, "ChannelData.To=%2B14155550801") == [before]
     assert redis_client.exists(f"it:h:{{{service[-12:]}:20260921}}:r")
+
+
+def _xlen_calls(redis_client: redis.Redis) -> int:
+    stats = redis_client.info("commandstats")
+    return int(stats.get("cmdstat_xlen", {}).get("calls", 0))
+
+
+def test_a_date_far_from_now_costs_no_more_than_the_retention_and_the_day_ahead(
+    api: Api, clock: FixedClock, redis_client: redis.Redis
+) -> None:
+    """An attacker's `DateCreatedBefore` in the year 2400 (or `DateCreatedAfter` in 1970)
+    probes the same buckets as no date at all (the retention's days and the day ahead, 32
+    `XLEN` for one service, counted by Redis), and lists the same; a range wholly past that
+    horizon answers an empty page without touching a bucket."""
+    service = api.create_service()
+    made = _attempt_sid(api, service, "+14155550901")
+    scope = f"VerifyServiceSid={service}"
+    tomorrow = _iso(START_MS + TO_MIDNIGHT_MS + 1000)
+    costs = {}
+    for label, dates in {
+        "none": "",
+        "tomorrow": f"&DateCreatedBefore={tomorrow}",
+        "2030": "&DateCreatedBefore=2030-01-01T00:00:00Z",
+        "2400": "&DateCreatedBefore=2400-01-01T00:00:00Z",
+        "1970-2400": "&DateCreatedAfter=1970-01-01T00:00:00Z"
+        "&DateCreatedBefore=2400-01-01T00:00:00Z",
+    }.items():
+        for path in ("/v2/Attempts", "/v2/Attempts/Summary"):
+            redis_client.config_resetstat()
+            body = _get(api, f"{path}?{scope}{dates}")
+            costs[label, path] = _xlen_calls(redis_client)
+            if path == "/v2/Attempts":
+                assert [a["sid"] for a in body["attempts"]] == [made], label
+            else:
+                assert body["total_attempts"] == 1, label
+    assert set(costs.values()) == {32}, costs
+    for path in ("/v2/Attempts", "/v2/Attempts/Summary"):
+        redis_client.config_resetstat()
+        body = _get(
+            api,
+            f"{path}?{scope}&DateCreatedAfter=2399-01-01T00:00:00Z"
+            "&DateCreatedBefore=2400-01-01T00:00:00Z",
+        )
+        assert _xlen_calls(redis_client) == 0
+        assert body.get("attempts", []) == []
+        assert body.get("total_attempts", 0) == 0
