@@ -314,6 +314,39 @@ def test_a_resealed_bucket_keeps_what_was_appended_during_the_copy_and_its_ttl(
     assert not redis_client.exists(records, copy)
 
 
+def test_a_swap_never_renames_a_copy_that_misses_a_record(redis_client: redis.Redis) -> None:
+    """swap_attempt_bucket.lua refuses (-2) a copy that does not end at the id it was told
+    (another run's, or one part-expired) or that still misses a record after the tail is
+    appended: the records stay as they were, the copy goes."""
+    records, copy = "it:h:{0123456789ab:20260921}:r", "it:h:{0123456789ab:20260921}:n:run"
+    for index in range(3):
+        redis_client.xadd(records, {"d": f"old-{index}"}, id=f"1790000000{index}00-0")
+    redis_client.pexpire(records, 5_000_000)
+    before = redis_client.xrange(records)
+    scripts = ScriptBook()
+    # Its newest entry is not the one the run copied last (a partial page of someone else).
+    redis_client.xadd(copy, {"d": "new-0"}, id="1790000000000-0")
+    assert (
+        scripts.run(redis_client, "swap_attempt_bucket", [records, copy], ["1790000000100-0"]) == -2
+    )
+    assert redis_client.xrange(records) == before
+    assert not redis_client.exists(copy)
+    # Ends where it was told, but a record in the middle is missing.
+    redis_client.xadd(copy, {"d": "new-0"}, id="1790000000000-0")
+    redis_client.xadd(copy, {"d": "new-2"}, id="1790000000200-0")
+    assert (
+        scripts.run(redis_client, "swap_attempt_bucket", [records, copy], ["1790000000200-0"]) == -2
+    )
+    assert redis_client.xrange(records) == before
+    assert not redis_client.exists(copy)
+    assert 4_000_000 < redis_client.pttl(records) <= 5_000_000
+    # Gone (expired) before the swap: nothing is renamed.
+    assert (
+        scripts.run(redis_client, "swap_attempt_bucket", [records, copy], ["1790000000200-0"]) == -2
+    )
+    assert redis_client.xrange(records) == before
+
+
 def test_a_search_by_number_finds_attempts_from_before_a_key_rotation(
     settings: Settings, redis_client: redis.Redis, clock: FixedClock, sender: RecordingSender
 ) -> None:
