@@ -314,6 +314,39 @@ def test_a_resealed_bucket_keeps_what_was_appended_during_the_copy_and_its_ttl(
     assert not redis_client.exists(records, copy)
 
 
+def test_a_swap_never_renames_a_copy_that_misses_a_record(redis_client: redis.Redis) -> None:
+    """swap_attempt_bucket.lua refuses (-2) a copy that does not end at the id it was told
+    (another run's, or one part-expired) or that still misses a record after the tail is
+    appended: the records stay as they were, the copy goes."""
+    records, copy = "it:h:{0123456789ab:20260921}:r", "it:h:{0123456789ab:20260921}:n:run"
+    for index in range(3):
+        redis_client.xadd(records, {"d": f"old-{index}"}, id=f"1790000000{index}00-0")
+    redis_client.pexpire(records, 5_000_000)
+    before = redis_client.xrange(records)
+    scripts = ScriptBook()
+    # Its newest entry is not the one the run copied last (a partial page of someone else).
+    redis_client.xadd(copy, {"d": "new-0"}, id="1790000000000-0")
+    assert (
+        scripts.run(redis_client, "swap_attempt_bucket", [records, copy], ["1790000000100-0"]) == -2
+    )
+    assert redis_client.xrange(records) == before
+    assert not redis_client.exists(copy)
+    # Ends where it was told, but a record in the middle is missing.
+    redis_client.xadd(copy, {"d": "new-0"}, id="1790000000000-0")
+    redis_client.xadd(copy, {"d": "new-2"}, id="1790000000200-0")
+    assert (
+        scripts.run(redis_client, "swap_attempt_bucket", [records, copy], ["1790000000200-0"]) == -2
+    )
+    assert redis_client.xrange(records) == before
+    assert not redis_client.exists(copy)
+    assert 4_000_000 < redis_client.pttl(records) <= 5_000_000
+    # Gone (expired) before the swap: nothing is renamed.
+    assert (
+        scripts.run(redis_client, "swap_attempt_bucket", [records, copy], ["1790000000200-0"]) == -2
+    )
+    assert redis_client.xrange(records) == before
+
+
 def test_a_search_by_number_finds_attempts_from_before_a_key_rotation(
     settings: Settings, redis_client: redis.Redis, clock: FixedClock, sender: RecordingSender
 ) -> None:
@@ -333,3 +366,49 @@ def test_a_search_by_number_finds_attempts_from_before_a_key_rotation(
     assert _listed(api_new, "ChannelData.To=%2B14155550801") == [after, before]
     assert _listed(api_old, "ChannelData.To=%2B14155550801") == [before]
     assert redis_client.exists(f"it:h:{{{service[-12:]}:20260921}}:r")
+
+
+def _xlen_calls(redis_client: redis.Redis) -> int:
+    stats = redis_client.info("commandstats")
+    return int(stats.get("cmdstat_xlen", {}).get("calls", 0))
+
+
+def test_a_date_far_from_now_costs_no_more_than_the_retention_and_the_day_ahead(
+    api: Api, clock: FixedClock, redis_client: redis.Redis
+) -> None:
+    """An attacker's `DateCreatedBefore` in the year 2400 (or `DateCreatedAfter` in 1970)
+    probes the same buckets as no date at all (the retention's days and the day ahead, 32
+    `XLEN` for one service, counted by Redis), and lists the same; a range wholly past that
+    horizon answers an empty page without touching a bucket."""
+    service = api.create_service()
+    made = _attempt_sid(api, service, "+14155550901")
+    scope = f"VerifyServiceSid={service}"
+    tomorrow = _iso(START_MS + TO_MIDNIGHT_MS + 1000)
+    costs = {}
+    for label, dates in {
+        "none": "",
+        "tomorrow": f"&DateCreatedBefore={tomorrow}",
+        "2030": "&DateCreatedBefore=2030-01-01T00:00:00Z",
+        "2400": "&DateCreatedBefore=2400-01-01T00:00:00Z",
+        "1970-2400": "&DateCreatedAfter=1970-01-01T00:00:00Z"
+        "&DateCreatedBefore=2400-01-01T00:00:00Z",
+    }.items():
+        for path in ("/v2/Attempts", "/v2/Attempts/Summary"):
+            redis_client.config_resetstat()
+            body = _get(api, f"{path}?{scope}{dates}")
+            costs[label, path] = _xlen_calls(redis_client)
+            if path == "/v2/Attempts":
+                assert [a["sid"] for a in body["attempts"]] == [made], label
+            else:
+                assert body["total_attempts"] == 1, label
+    assert set(costs.values()) == {32}, costs
+    for path in ("/v2/Attempts", "/v2/Attempts/Summary"):
+        redis_client.config_resetstat()
+        body = _get(
+            api,
+            f"{path}?{scope}&DateCreatedAfter=2399-01-01T00:00:00Z"
+            "&DateCreatedBefore=2400-01-01T00:00:00Z",
+        )
+        assert _xlen_calls(redis_client) == 0
+        assert body.get("attempts", []) == []
+        assert body.get("total_attempts", 0) == 0

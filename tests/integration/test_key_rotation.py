@@ -21,10 +21,18 @@ from flask.testing import FlaskClient
 from tests.conftest import Api
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.attempts import attempt_reseal
 from verify_service.adapters.redis_store.attempts.attempt_records import RedisAttemptRecords
+from verify_service.adapters.redis_store.attempts.attempt_reseal import AttemptHistorySeals
 from verify_service.adapters.redis_store.keys import AuditKeys, HistoryKeys, KeySpace, OutboxKeys
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.app import CONTAINER_KEY, Container, build_staff_users, create_app
+from verify_service.app import (
+    CONTAINER_KEY,
+    Container,
+    build_staff_users,
+    create_app,
+    ring_cipher,
+)
 from verify_service.cli import main
 from verify_service.console.guard import SESSION_COOKIE
 from verify_service.domain.audit_chain import GENESIS, seal
@@ -515,3 +523,139 @@ def test_during_a_zero_downtime_promotion_both_rings_understand_each_other(
         Code=rotation.sender.last_code(verification),
     )
     assert checked.json["status"] == "approved"  # type: ignore[index]
+
+
+# -- two reseals at once: the attempt history ---------------------------------------------
+
+
+class PausedRun(Exception):
+    """A reseal run stopped after its first page of copy (it still runs, elsewhere)."""
+
+
+class OnePageClient(redis.Redis):
+    """A reseal run's client that stops the run after its first page is copied."""
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        pipe = super().pipeline(transaction, shard_hint)
+        original = pipe.execute
+
+        def execute(raise_on_error: bool = True) -> Any:
+            original(raise_on_error)
+            raise PausedRun
+
+        pipe.execute = execute  # type: ignore[method-assign]
+        return pipe
+
+
+class SwapLater(ScriptBook):
+    """Runs `meanwhile` once, just before the first bucket swap: the window between a
+    run's copy and its swap."""
+
+    def __init__(self, meanwhile: Any) -> None:
+        super().__init__()
+        self.meanwhile = meanwhile
+
+    def run(self, client: redis.Redis, name: str, keys: Any, args: Any) -> Any:
+        if name == "swap_attempt_bucket" and self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        return super().run(client, name, keys, args)
+
+
+def history_seals(app: Flask, client: redis.Redis, scripts: ScriptBook) -> AttemptHistorySeals:
+    settings = container(app).settings
+    return AttemptHistorySeals(
+        client,
+        scripts,
+        HistoryKeys(settings.key_prefix),
+        ring_cipher(Keyring(settings.key_ring()), "destination_encryption_key"),
+    )
+
+
+def no_progress(_kind: str, _looked_at: int) -> None:
+    return None
+
+
+@pytest.mark.parametrize("meanwhile", ["a run copying its first page", "a whole run", "expiry"])
+def test_two_attempt_history_reseals_at_once_lose_no_record(
+    rotation: Rotation,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    meanwhile: str,
+) -> None:
+    """Between run A's copy of a bucket and A's swap: run B copies its first page (and goes
+    on later), or runs whole, or A's copy expires. Every record is still listed, A's swap
+    never renames an incomplete copy over the records, and a re-run finishes the job."""
+    monkeypatch.setattr(attempt_reseal, "PAGE", 2)
+    api = Api(rotation.app("k1").test_client())
+    service = api.create_service()
+    for index in range(5):
+        assert start_queued(api, service, f"+1415555070{index}")
+    both = rotation.app("k2,k1")
+    api_both = Api(both.test_client())
+    listing = f"/v2/Attempts?VerifyServiceSid={service}&PageSize=50"
+
+    def listed() -> list[str]:
+        response = api_both.get(listing)
+        assert response.status_code == 200, response.json
+        return [a["sid"] for a in response.json["attempts"]]  # type: ignore[index]
+
+    made = listed()
+    assert len(made) == 5
+
+    def run_b_one_page() -> None:
+        paused = OnePageClient(connection_pool=redis_client.connection_pool)
+        with pytest.raises(PausedRun):
+            history_seals(both, paused, ScriptBook()).reseal(no_progress, 0)
+
+    def run_b_whole() -> None:
+        count = history_seals(both, redis_client, ScriptBook()).reseal(no_progress, 0)
+        assert count.resealed == 5
+
+    def expire_copies() -> None:
+        copies = list(redis_client.scan_iter("it:h:*:n*"))
+        assert copies
+        redis_client.delete(*copies)
+
+    action = {
+        "a run copying its first page": run_b_one_page,
+        "a whole run": run_b_whole,
+        "expiry": expire_copies,
+    }[meanwhile]
+    run_a = history_seals(both, redis_client, SwapLater(action))
+    run_a.reseal(no_progress, 0)
+    assert listed() == made
+    # A re-run (B going on, or the operator) leaves every record under k2, all still listed.
+    history_seals(both, redis_client, ScriptBook()).reseal(no_progress, 0)
+    assert listed() == made
+    assert history_seals(both, redis_client, ScriptBook()).key_ids() == {"k2": 5}
+    # B's copy, if it was left part-way, goes by itself.
+    for copy in redis_client.scan_iter("it:h:*:n*"):
+        assert 0 < redis_client.pttl(copy) <= attempt_reseal.COPY_TTL_MS
+
+
+def test_an_attempt_history_swap_refused_every_time_leaves_the_bucket_and_says_so(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """Each copy lost before its swap (SWAP_TRIES times): the bucket is left as it was (all
+    listed, still under k1), its records are counted as changed meanwhile with a note, and
+    no copy is left behind."""
+    api = Api(rotation.app("k1").test_client())
+    service = api.create_service()
+    for index in range(3):
+        assert start_queued(api, service, f"+1415555071{index}")
+    both = rotation.app("k2,k1")
+
+    class CopyLost(ScriptBook):
+        def run(self, client: redis.Redis, name: str, keys: Any, args: Any) -> Any:
+            if name == "swap_attempt_bucket":
+                redis_client.delete(keys[1])
+            return super().run(client, name, keys, args)
+
+    count = history_seals(both, redis_client, CopyLost()).reseal(no_progress, 0)
+    assert (count.resealed, count.raced) == (0, 3)
+    assert "run the reseal again" in count.notes[0]
+    assert history_seals(both, redis_client, ScriptBook()).key_ids() == {"k1": 3}
+    response = Api(both.test_client()).get(f"/v2/Attempts?VerifyServiceSid={service}")
+    assert len(response.json["attempts"]) == 3  # type: ignore[index]
+    assert not list(redis_client.scan_iter("it:h:*:n*"))

@@ -268,9 +268,10 @@ class HistoryKeys:
     def statuses(self, service_locator: str, day: int) -> str:
         return self._bucket(service_locator, day) + ":s"
 
-    def rebuilt(self, service_locator: str, day: int) -> str:
-        """A bucket's records being re-sealed (a key rotation), renamed over `records`."""
-        return self._bucket(service_locator, day) + ":n"
+    def rebuilt(self, service_locator: str, day: int, run: str) -> str:
+        """A bucket's records being re-sealed by one reseal run (a key rotation), renamed
+        over `records`: each run its own copy (`run`, a random suffix)."""
+        return self._bucket(service_locator, day) + f":n:{run}"
 
     @property
     def records_pattern(self) -> str:

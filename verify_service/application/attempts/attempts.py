@@ -232,8 +232,13 @@ class Attempts:
     ) -> Iterator[tuple[AttemptCursor, HistoricAttempt | None]]:
         services, match = self._scope(query)
         oldest = self._oldest(now_ms, query)
-        newest = None if query.created_before_ms is None else query.created_before_ms - 1
-        if newest is not None and newest < oldest:
+        # Nothing is newer than the end of tomorrow (UTC; a clock ahead of ours): a date past
+        # it reads exactly what no date reads, so the walk stays bounded whatever is asked.
+        horizon = (now_ms // DAY_MS + 2) * DAY_MS - 1
+        newest = horizon
+        if query.created_before_ms is not None:
+            newest = min(horizon, query.created_before_ms - 1)
+        if newest < oldest:
             return
         for cursor, record in self._store.walk(services, newest, oldest, after, now_ms, match):
             if record is None or not _matches(record, query):

@@ -77,7 +77,8 @@ class AttemptHistoryStore(Protocol):
         """Attempts of these services (None: every service) created in [oldest_ms,
         newest_ms], newest first, strictly after `after`; each with its record (None: the
         record is unreadable, or `match(service sid, verification sid)` said no, which is
-        asked before anything is unsealed)."""
+        asked before anything is unsealed). Whatever the range, only the buckets from the
+        retention's first day to the day after `now_ms` are touched."""
         ...
 
     def get(self, sid: str, now_ms: int) -> HistoricAttempt | None: ...

@@ -229,13 +229,17 @@ class RedisAttemptHistory:
         services = self._services(service_sids)
         if not services:
             return
-        # Another process's clock may run ahead of ours: one day more at the top.
-        top = newest_ms // sids.DAY_MS if newest_ms is not None else now_ms // sids.DAY_MS + 1
+        # Another process's clock may run ahead of ours: one day more at the top. Never more,
+        # and never below the retention, whatever the caller's dates or token say: the walk
+        # probes at most the retention's days and the day ahead.
+        top = now_ms // sids.DAY_MS + 1
+        if newest_ms is not None:
+            top = min(top, newest_ms // sids.DAY_MS)
         if after is not None:
             located = sids.attempt_location(after.sid)
             if located is not None:
                 top = min(top, located.day)
-        bottom = oldest_ms // sids.DAY_MS
+        bottom = max(oldest_ms, now_ms - self.retention_ms) // sids.DAY_MS
         day = top
         while day >= bottom:
             days = list(range(day, max(bottom, day - PROBE_DAYS + 1) - 1, -1))

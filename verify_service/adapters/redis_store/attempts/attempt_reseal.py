@@ -2,15 +2,21 @@
 the buckets' records.
 
 A record is a stream entry, written once and never changed in place, so a bucket with
-records under an old key is rebuilt: a copy beside it (`…:n`, same hash tag) gets every
-entry with the same id, its destination re-sealed under the primary, then
-swap_attempt_bucket.lua appends what was written meanwhile, gives the copy the bucket's TTL
-and renames it over the records (a compare-free swap: records are only ever appended). The
-statuses (a hash beside the records) hold nothing sealed and are left as they are.
+records under an old key is rebuilt: a copy beside it (`…:n:<run>`, same hash tag, a random
+suffix of its own so two runs at once never write into each other's copy, with a TTL
+refreshed at each page so an interrupted run's copy goes by itself) gets every entry with the
+same id, its destination re-sealed under the primary, then swap_attempt_bucket.lua appends
+what was written meanwhile, checks the copy now holds every record of the bucket (same
+length, same newest id), gives it the bucket's TTL and renames it over the records. A swap
+refused (the copy lost an entry: it expired, or something else wrote to it) leaves the bucket
+as it was and is retried with a fresh copy; still refused, its records are counted as changed
+meanwhile (a re-run picks them up). The statuses (a hash beside the records) hold nothing
+sealed and are left as they are.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +36,12 @@ from verify_service.domain import sids
 
 SCAN_COUNT = 500
 PAGE = 500
-COPY_TTL_MS = 24 * 3600 * 1000
+# An interrupted run's copy goes this long after its last page was written.
+COPY_TTL_MS = 3600 * 1000
+# Fresh copies tried per bucket before its swap is given up for this run.
+SWAP_TRIES = 3
+SWAPPED_GONE = -1  # the bucket expired meanwhile
+SWAP_REFUSED = -2  # the copy does not hold every record
 
 
 class AttemptHistorySeals:
@@ -102,15 +113,35 @@ class AttemptHistorySeals:
                 else:
                     count.already_primary += 1
             if stale:
-                count.resealed += self._rebuild(key, locator, day)
+                resealed, raced = self._rebuild(key, locator, day)
+                count.resealed += resealed
+                if raced:
+                    count.raced += raced
+                    count.notes.append(
+                        f"an attempt history bucket ({raced} records) was not swapped: its "
+                        f"copy was incomplete {SWAP_TRIES} times (another reseal at once?); "
+                        "nothing was lost, run the reseal again"
+                    )
         return count
 
-    def _rebuild(self, key: str, locator: str, day: int) -> int:
-        """Copy the bucket with its destinations re-sealed, then swap it in; how many were
-        re-sealed."""
-        copy = self._keys.rebuilt(locator, day)
-        self._client.delete(copy)
-        last, resealed = "0-0", 0
+    def _rebuild(self, key: str, locator: str, day: int) -> tuple[int, int]:
+        """Copy the bucket with its destinations re-sealed and swap it in, with a fresh copy
+        while the swap refuses one: (re-sealed, left as they were)."""
+        copied = 0
+        for _try in range(SWAP_TRIES):
+            copy, last, resealed, copied = self.copy(key, locator, day)
+            swapped = self.swap(key, copy, last)
+            if swapped == SWAPPED_GONE:
+                return 0, 0
+            if swapped != SWAP_REFUSED:
+                return resealed, 0
+        return 0, copied
+
+    def copy(self, key: str, locator: str, day: int) -> tuple[str, str, int, int]:
+        """A copy of the bucket in a key of this run's own, its destinations re-sealed:
+        (copy key, its last entry id, how many were re-sealed, how many copied)."""
+        copy = self._keys.rebuilt(locator, day, secrets.token_hex(8))
+        last, resealed, copied = "0-0", 0, 0
         batch: list[tuple[bytes, bytes]] = []
 
         def flush() -> None:
@@ -123,18 +154,22 @@ class AttemptHistorySeals:
 
         for entry_id, blob in self._entries(key):
             record = unpack_record(blob)
-            copied = blob
+            new_blob = blob
             if record is not None:
                 sid = sids.attempt_sid(locator, day, record.key)
                 new = self._cipher.reseal(record.sealed_to, attempt_context(sid))
                 if new is not None:
-                    copied = blob[: len(blob) - len(record.sealed_to)] + new
+                    new_blob = blob[: len(blob) - len(record.sealed_to)] + new
                     resealed += 1
-            batch.append((entry_id, copied))
+            batch.append((entry_id, new_blob))
+            copied += 1
             last = entry_id.decode()
             if len(batch) == PAGE:
                 flush()
         if batch:
             flush()
-        swapped = self._scripts.run(self._client, "swap_attempt_bucket", [key, copy], [last])
-        return resealed if int(swapped) >= 0 else 0
+        return copy, last, resealed, copied
+
+    def swap(self, key: str, copy: str, last: str) -> int:
+        """swap_attempt_bucket.lua: the entries appended, SWAPPED_GONE or SWAP_REFUSED."""
+        return int(self._scripts.run(self._client, "swap_attempt_bucket", [key, copy], [last]))
