@@ -79,6 +79,7 @@ def seal(key: bytes, prev: str, fields: Mapping[str, Any]) -> tuple[bytes, str]:
 
 
 _LEGACY_LINKS = re.compile(r"legacy links ([0-9a-f]{64})")
+_THROUGH = re.compile(r"vouches for entries through ([0-9a-f]{64})")
 
 
 def legacy_links_digest(links: Mapping[str, str]) -> str:
@@ -199,6 +200,9 @@ class ChainVerifier:
         self._legacy_pending: str | None = None
         self._legacy_links = dict(legacy_links or {})
         self._legacy_digest = legacy_links_digest(self._legacy_links)
+        # The legacy link of every entry from before key ids this check accepted (what a
+        # reseal may write and name, computed here rather than read back from Redis).
+        self.checked_legacy_links: dict[str, str] = {}
         self._checked = 0
         self._previous: tuple[str, int] | None = None  # (hash, seq) of the last good entry
         self._anchor: str | None = None
@@ -244,9 +248,11 @@ class ChainVerifier:
                 return "altered: its content does not match its legacy link"
             if self._legacy_pending is None:
                 self._legacy_pending = record.entry_id
+            self.checked_legacy_links[record.hash] = link
             return None
         if not hmac.compare_digest(entry_hash(legacy, record.prev, record.body), record.hash):
             return "altered: its hash does not match its content"
+        self.checked_legacy_links[record.hash] = link_hash(record.prev, record.body)
         return None
 
     def _hash_problem(self, record: ChainRecord) -> str | None:
@@ -263,6 +269,11 @@ class ChainVerifier:
             return "altered: its MAC does not match (or was made without the key)"
         fields = parse_body(record.body)
         if fields["action"] == CHECKPOINT_ACTION:
+            # It vouches for what its reseal checked: the head it names must be its `prev`
+            # (else it would vouch for entries appended between the check and it).
+            through = _THROUGH.search(fields["reason"] or "")
+            if through is None or not hmac.compare_digest(through.group(1), record.prev):
+                return "a checkpoint that does not vouch for the entry before it"
             self._unattested = None  # a checkpoint vouches for the links before it
             named = _LEGACY_LINKS.search(fields["reason"] or "")
             if named is not None and hmac.compare_digest(named.group(1), self._legacy_digest):
