@@ -8,8 +8,9 @@ chain a plain hash chain, so a MAC'd entry commits to every entry before it. Who
 only write to Redis cannot forge an entry, nor alter one a MAC'd entry follows. Entries made
 under a key that has since left the ring are checked through the links up to the next
 checkpoint (`CHECKPOINT_ACTION`, appended by a rotation's reseal after checking the whole
-chain under the full ring) whose MAC checks; an entry under a key not on the ring that no
-checkpoint follows is a break (someone who can write to Redis could have made it).
+chain under the full ring) whose MAC checks and whose "through" head is its own `prev`; an
+entry under a key not on the ring that no checkpoint follows is a break (someone who can
+write to Redis could have made it).
 
 Entries from before key ids have no `k`: their `hash` is `HMAC-SHA256(k_audit[k0], prev ‖
 0x0a ‖ body)` and they are checked under `k0` while it is on the ring. Once it is not, each is

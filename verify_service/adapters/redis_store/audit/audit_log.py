@@ -257,7 +257,8 @@ class RedisAuditLog:
                 count.unreadable = unvouched
                 count.notes.append(
                     f"{len(changed)} legacy links in Redis differ from the entries they "
-                    "name: no checkpoint appended"
+                    "name: no checkpoint appended (with k0 still on the ring, delete the "
+                    "legacy-link table and run it again)"
                 )
                 return count
             table.update(verifier.checked_legacy_links)
