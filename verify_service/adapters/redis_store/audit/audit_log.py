@@ -163,6 +163,7 @@ class RedisAuditLog:
         MULTI, so appends running meanwhile are either checked or not yet in the head."""
         return self._check()[0]
 
+    @fail_closed
     def _check(self) -> tuple[ChainReport, ChainVerifier]:
         verifier = ChainVerifier(self._ring, self._legacy_links())
         cursor = "-"
@@ -179,6 +180,7 @@ class RedisAuditLog:
                 return verifier.finish(found), verifier
             cursor = f"({_text(page[-1][0])}"
 
+    @fail_closed
     def _legacy_links(self) -> dict[str, str]:
         raw: dict[bytes, bytes] = self._client.hgetall(self._keys.legacy_links)  # type: ignore[assignment]
         return {_text(entry): _text(link) for entry, link in raw.items()}
