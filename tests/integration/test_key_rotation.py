@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -624,6 +625,45 @@ def test_a_legacy_link_swapped_during_the_reseal_is_never_vouched_for(
             redis_client.xadd(keys.log, changed, id=entry_id)
         verified = rotation.run("k2", "audit", "verify")
         assert verified.exit_code == 1, verified.output
+    finally:
+        del SECRETS["k0"]
+
+
+def test_a_job_from_before_key_ids_whose_nonce_looks_like_a_key_id_is_counted_as_k0(
+    rotation: Rotation, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """A queued job sealed before key ids whose random nonce starts with `ab:` (about 1 in
+    1 024 do): `secrets status` counts it under k0, not under a key `ab` nobody has, reseal
+    moves it, and it is delivered on the new ring alone."""
+    SECRETS["k0"] = settings.secret_key.decode()
+    try:
+        api = Api(rotation.app("k0").test_client())
+        start_queued(api, api.create_service(), "+14155550123")
+        cipher = DestinationCipher(Keyring.from_secret(settings.secret_key).outbox_encryption_key)
+        streams = [key for key in redis_client.scan_iter(_type="stream") if b"outbox" in key]
+        rewritten = 0
+        for stream in streams:
+            entries: list[Any] = redis_client.xrange(stream)  # type: ignore[assignment]
+            for entry_id, fields in entries:
+                if b"job" not in fields:
+                    continue
+                plain = cipher.open(fields[b"job"], fields[b"att"])
+                assert plain is not None
+                nonce = b"ab:" + b"\x05" * 9
+                legacy = nonce + AESGCM(
+                    Keyring.from_secret(settings.secret_key).outbox_encryption_key
+                ).encrypt(nonce, plain.encode(), fields[b"att"])
+                redis_client.xdel(stream, entry_id)
+                redis_client.xadd(stream, {**fields, b"job": legacy})
+                rewritten += 1
+        assert rewritten == 1
+        status = rotation.run("k2,k0", "secrets", "status").output
+        assert "outbox: k0=1" in status, status
+        assert "not on the ring" not in status, status
+        assert rotation.run("k2,k0", "secrets", "reseal").exit_code == 0
+        status = rotation.run("k2,k0", "secrets", "status").output
+        assert "outbox: k2=1" in status, status
+        assert deliver(rotation.app("k2")) == 1
     finally:
         del SECRETS["k0"]
 
