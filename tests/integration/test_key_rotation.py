@@ -596,6 +596,27 @@ def test_a_checkpoint_never_vouches_for_an_entry_appended_after_the_check(
     assert "not on the ring" in broken.output
 
 
+def test_an_append_between_the_check_and_the_checkpoint_is_checked_then_vouched_for(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """A genuine append racing the reseal moves the head: the checkpoint's compare-and-set
+    fails, reseal checks again, and chains the checkpoint after it."""
+    Api(rotation.app("k1").test_client()).create_service()
+    both = rotation.app("k2,k1")
+    log = _audit_resealable(both)
+    log._client = _Meddling(
+        redis_client,
+        after_check=lambda: Api(both.test_client()).create_service(FriendlyName="racing"),
+    )
+    count = log.reseal(lambda *_: None, 0)
+    assert count.resealed > 0, count
+    entries: list[Any] = redis_client.xrange(AuditKeys("it").log)  # type: ignore[assignment]
+    assert b"secrets.reseal" in entries[-1][1][b"entry"]
+    assert b"services.create" in entries[-2][1][b"entry"]
+    verified = rotation.run("k2", "audit", "verify")
+    assert verified.exit_code == 0, verified.output
+
+
 def test_a_legacy_link_swapped_during_the_reseal_is_never_vouched_for(
     rotation: Rotation, redis_client: redis.Redis, settings: Settings
 ) -> None:

@@ -3,7 +3,8 @@ phone number, and each sealed value names the key that sealed it.
 
 Stored form: `<key id> ":" <12-byte nonce> <ciphertext and 16-byte tag>`. A value sealed
 before key ids (`<nonce><ciphertext>`, no prefix) is opened with the `k0` key when it is on
-the ring (docs/key-rotation.md).
+the ring (docs/key-rotation.md); since its random nonce may look like a prefix, a value the
+named key does not open is tried whole under `k0` (AES-GCM authenticates, so trying is safe).
 """
 
 from __future__ import annotations
