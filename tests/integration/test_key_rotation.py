@@ -564,13 +564,13 @@ def _audit_resealable(app: Flask) -> Any:
     return log
 
 
-def _forge_after_head(redis_client: redis.Redis, key_id: str) -> None:
+def _forge_after_head(redis_client: redis.Redis, key_id: str, action: str = "keys.create") -> None:
     """What a Redis-only writer can append: a linked entry under a made-up key, junk MAC."""
     keys = AuditKeys("it")
     head: dict[bytes, bytes] = redis_client.hgetall(keys.head)  # type: ignore[assignment]
     last: Any = redis_client.xrange(keys.log)[-1]  # type: ignore[index]
     body = json.loads(last[1][b"entry"])
-    body = {**body, "seq": int(head[b"seq"]) + 1, "action": "keys.create", "actor": "forged"}
+    body = {**body, "seq": int(head[b"seq"]) + 1, "action": action, "actor": "forged"}
     raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     link = hashlib.sha256(head[b"hash"] + b"\n" + raw).hexdigest()
     redis_client.xadd(
@@ -615,6 +615,19 @@ def test_an_append_between_the_check_and_the_checkpoint_is_checked_then_vouched_
     assert b"services.create" in entries[-2][1][b"entry"]
     verified = rotation.run("k2", "audit", "verify")
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_forged_checkpoint_does_not_make_status_drop_a_key(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """A Redis writer appends a 'checkpoint' claiming the primary, with a junk MAC: status
+    still says k1 is needed, and reseal does not take it for one (it reports the break)."""
+    Api(rotation.app("k1").test_client()).create_service()
+    _forge_after_head(redis_client, "k2", action="secrets.reseal")
+    status = rotation.run("k2,k1", "secrets", "status").output
+    assert "k1: still needed" in status, status
+    resealed = rotation.run("k2,k1", "secrets", "reseal")
+    assert "the chain does not check" in resealed.output, resealed.output
 
 
 def test_a_legacy_link_swapped_during_the_reseal_is_never_vouched_for(

@@ -37,6 +37,7 @@ from verify_service.domain.audit_chain import (
     ChainReport,
     ChainVerifier,
     checkpoint_reason,
+    entry_mac,
     legacy_links_digest,
     parse_body,
     seal_entry,
@@ -210,7 +211,7 @@ class RedisAuditLog:
                 fields = parse_body(record.body)
             except ValueError:
                 continue
-            if fields["action"] == CHECKPOINT_ACTION:
+            if fields["action"] == CHECKPOINT_ACTION and self._genuine(record):
                 covered, covered_by = covered + sum(linked.values()), record.key_id
                 linked.clear()
                 if "legacy links" in (fields["reason"] or ""):
@@ -220,6 +221,15 @@ class RedisAuditLog:
         counts[legacy_by] += legacy
         unvouched = sum(n for key_id, n in counts.items() if key_id != self._key_id)
         return +counts, unvouched
+
+    def _genuine(self, record: ChainRecord) -> bool:
+        """Whether a checkpoint's MAC checks (one under a key not on the ring cannot be
+        checked: it counts, and its entries show as needing that key)."""
+        key = self._ring.get(record.key_id or "")
+        if key is None:
+            return True
+        expected = entry_mac(key, record.key_id or "", record.hash)
+        return hmac.compare_digest(expected, record.mac)
 
     def key_ids(self) -> Counter[str]:
         return self._needing()[0]
