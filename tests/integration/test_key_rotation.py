@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -41,7 +42,8 @@ from verify_service.settings import Settings
 
 K1 = "k1-secret-of-at-least-thirty-two-bytes-0001"
 K2 = "k2-secret-of-at-least-thirty-two-bytes-0002"
-SECRETS = {"k1": K1, "k2": K2}
+K3 = "k3-secret-of-at-least-thirty-two-bytes-0003"
+SECRETS = {"k1": K1, "k2": K2, "k3": K3}
 SAFE_NUMBER = "+14155550100"
 PASSWORD = "correct horse battery staple"
 
@@ -499,6 +501,211 @@ def test_audit_entries_from_before_key_ids_stay_verifiable_after_k0_is_dropped(
                 redis_client.hset(links, target[b"hash"], new_link)
         verified = rotation.run("k2", "audit", "verify")
         assert verified.exit_code == (0 if tamper == "none" else 1), verified.output
+    finally:
+        del SECRETS["k0"]
+
+
+@pytest.mark.parametrize("first", ["k1", "k0"], ids=["key-ids", "before-key-ids"])
+def test_a_second_rotation_drops_the_previous_key_and_the_log_still_verifies(
+    rotation: Rotation, redis_client: redis.Redis, settings: Settings, first: str
+) -> None:
+    """first → k2 → k3: the second reseal appends a k3 checkpoint (the k2 one is not
+    settled once k3 is primary), `secrets status` then says k2 can be dropped, and on "k3"
+    alone `audit verify` passes (entries from before key ids included)."""
+    SECRETS["k0"] = settings.secret_key.decode()
+    try:
+        if first == "k0":
+            write_legacy_audit_entries(redis_client, settings.secret_key, 3)
+        Api(rotation.app(first).test_client()).create_service(FriendlyName="a")
+        assert rotation.run(f"k2,{first}", "secrets", "reseal").exit_code == 0
+        Api(rotation.app("k2").test_client()).create_service(FriendlyName="b")
+        assert rotation.run("k2", "audit", "verify").exit_code == 0
+        resealed = rotation.run("k3,k2", "secrets", "reseal")
+        assert resealed.exit_code == 0, resealed.output
+        assert "audit log: 0 resealed" not in resealed.output, resealed.output
+        status = rotation.run("k3,k2", "secrets", "status").output
+        assert "k2: holds nothing: it can be dropped from the ring" in status, status
+        verified = rotation.run("k3", "audit", "verify")
+        assert verified.exit_code == 0, verified.output
+        again = rotation.run("k3", "secrets", "reseal")
+        assert "audit log: 0 resealed" in again.output, again.output
+    finally:
+        del SECRETS["k0"]
+
+
+class _Meddling:
+    """A Redis client through which a reseal runs, and a writer acts at one chosen moment."""
+
+    def __init__(self, client: redis.Redis, **hooks: Any) -> None:
+        self._client = client
+        self._hooks = hooks
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        pipe = self._client.pipeline(*args, **kwargs)
+        after = self._hooks.get("after_check")
+        if after is None:
+            return pipe
+        execute = pipe.execute
+
+        def meddled_execute(*a: Any, **k: Any) -> Any:
+            result = execute(*a, **k)
+            if len(result) == 2 and not self._hooks.get("done"):
+                self._hooks["done"] = True
+                after()
+            return result
+
+        pipe.execute = meddled_execute  # type: ignore[method-assign]
+        return pipe
+
+    def hgetall(self, name: Any) -> Any:
+        before = self._hooks.get("before_hgetall")
+        if before is not None:
+            before(name)
+        return self._client.hgetall(name)
+
+
+def _audit_resealable(app: Flask) -> Any:
+    [log] = [r for r in container(app).resealables() if r.kind == "audit log"]
+    return log
+
+
+def _forge_after_head(redis_client: redis.Redis, key_id: str, action: str = "keys.create") -> None:
+    """What a Redis-only writer can append: a linked entry under a made-up key, junk MAC."""
+    keys = AuditKeys("it")
+    head: dict[bytes, bytes] = redis_client.hgetall(keys.head)  # type: ignore[assignment]
+    last: Any = redis_client.xrange(keys.log)[-1]  # type: ignore[index]
+    body = json.loads(last[1][b"entry"])
+    body = {**body, "seq": int(head[b"seq"]) + 1, "action": action, "actor": "forged"}
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    link = hashlib.sha256(head[b"hash"] + b"\n" + raw).hexdigest()
+    redis_client.xadd(
+        keys.log, {"entry": raw, "prev": head[b"hash"], "hash": link, "k": key_id, "mac": "0" * 64}
+    )
+    redis_client.hset(keys.head, mapping={"hash": link, "seq": body["seq"]})
+
+
+def test_a_checkpoint_never_vouches_for_an_entry_appended_after_the_check(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """An entry with a made-up key id and a junk MAC, appended between the reseal's check
+    and its checkpoint: the checkpoint is chained onto the checked head only (the head
+    moved, so it checks again and finds the forgery), and `audit verify` names it."""
+    Api(rotation.app("k1").test_client()).create_service()
+    log = _audit_resealable(rotation.app("k2,k1"))
+    log._client = _Meddling(redis_client, after_check=lambda: _forge_after_head(redis_client, "k9"))
+    count = log.reseal(lambda *_: None, 0)
+    assert count.resealed == 0, count
+    assert any("does not check" in note for note in count.notes), count.notes
+    broken = rotation.run("k2", "audit", "verify")
+    assert broken.exit_code == 1, broken.output
+    assert "not on the ring" in broken.output
+
+
+def test_an_append_between_the_check_and_the_checkpoint_is_checked_then_vouched_for(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """A genuine append racing the reseal moves the head: the checkpoint's compare-and-set
+    fails, reseal checks again, and chains the checkpoint after it."""
+    Api(rotation.app("k1").test_client()).create_service()
+    both = rotation.app("k2,k1")
+    log = _audit_resealable(both)
+    log._client = _Meddling(
+        redis_client,
+        after_check=lambda: Api(both.test_client()).create_service(FriendlyName="racing"),
+    )
+    count = log.reseal(lambda *_: None, 0)
+    assert count.resealed > 0, count
+    entries: list[Any] = redis_client.xrange(AuditKeys("it").log)  # type: ignore[assignment]
+    assert b"secrets.reseal" in entries[-1][1][b"entry"]
+    assert b"services.create" in entries[-2][1][b"entry"]
+    verified = rotation.run("k2", "audit", "verify")
+    assert verified.exit_code == 0, verified.output
+
+
+def test_a_forged_checkpoint_does_not_make_status_drop_a_key(
+    rotation: Rotation, redis_client: redis.Redis
+) -> None:
+    """A Redis writer appends a 'checkpoint' claiming the primary, with a junk MAC: status
+    still says k1 is needed, and reseal does not take it for one (it reports the break)."""
+    Api(rotation.app("k1").test_client()).create_service()
+    _forge_after_head(redis_client, "k2", action="secrets.reseal")
+    status = rotation.run("k2,k1", "secrets", "status").output
+    assert "k1: still needed" in status, status
+    resealed = rotation.run("k2,k1", "secrets", "reseal")
+    assert "the chain does not check" in resealed.output, resealed.output
+
+
+def test_a_legacy_link_swapped_during_the_reseal_is_never_vouched_for(
+    rotation: Rotation, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """A Redis writer swaps the legacy link of an entry from before key ids while the reseal
+    runs (to the link of an altered body): no checkpoint names that table, so once k0 is
+    dropped the altered entry does not verify."""
+    SECRETS["k0"] = settings.secret_key.decode()
+    try:
+        write_legacy_audit_entries(redis_client, settings.secret_key, 3)
+        keys = AuditKeys("it")
+        entries: list[Any] = redis_client.xrange(keys.log)  # type: ignore[assignment]
+        target_id, target = entries[1]
+        altered = target[b"entry"].replace(b'"outcome":"ok"', b'"outcome":"no"')
+        swapped = hashlib.sha256(target[b"prev"] + b"\n" + altered).hexdigest()
+
+        def swap(name: Any) -> None:
+            if name == keys.legacy_links:
+                redis_client.hset(keys.legacy_links, target[b"hash"], swapped)
+
+        log = _audit_resealable(rotation.app("k2,k0"))
+        log._client = _Meddling(redis_client, before_hgetall=swap)
+        count = log.reseal(lambda *_: None, 0)
+        assert count.resealed == 0, count
+        redis_client.delete(keys.log)
+        for entry_id, stored in entries:
+            changed = {**stored, b"entry": altered} if entry_id == target_id else stored
+            redis_client.xadd(keys.log, changed, id=entry_id)
+        verified = rotation.run("k2", "audit", "verify")
+        assert verified.exit_code == 1, verified.output
+    finally:
+        del SECRETS["k0"]
+
+
+def test_a_job_from_before_key_ids_whose_nonce_looks_like_a_key_id_is_counted_as_k0(
+    rotation: Rotation, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """A queued job sealed before key ids whose random nonce starts with `ab:` (about 1 in
+    1 024 do): `secrets status` counts it under k0, not under a key `ab` nobody has, reseal
+    moves it, and it is delivered on the new ring alone."""
+    SECRETS["k0"] = settings.secret_key.decode()
+    try:
+        api = Api(rotation.app("k0").test_client())
+        start_queued(api, api.create_service(), "+14155550123")
+        cipher = DestinationCipher(Keyring.from_secret(settings.secret_key).outbox_encryption_key)
+        streams = [key for key in redis_client.scan_iter(_type="stream") if b"outbox" in key]
+        rewritten = 0
+        for stream in streams:
+            entries: list[Any] = redis_client.xrange(stream)  # type: ignore[assignment]
+            for entry_id, fields in entries:
+                if b"job" not in fields:
+                    continue
+                plain = cipher.open(fields[b"job"], fields[b"att"])
+                assert plain is not None
+                nonce = b"ab:" + b"\x05" * 9
+                legacy = nonce + AESGCM(
+                    Keyring.from_secret(settings.secret_key).outbox_encryption_key
+                ).encrypt(nonce, plain.encode(), fields[b"att"])
+                redis_client.xdel(stream, entry_id)
+                redis_client.xadd(stream, {**fields, b"job": legacy})
+                rewritten += 1
+        assert rewritten == 1
+        status = rotation.run("k2,k0", "secrets", "status").output
+        assert "outbox: k0=1" in status, status
+        assert "not on the ring" not in status, status
+        assert rotation.run("k2,k0", "secrets", "reseal").exit_code == 0
+        status = rotation.run("k2,k0", "secrets", "status").output
+        assert "outbox: k2=1" in status, status
+        assert deliver(rotation.app("k2")) == 1
     finally:
         del SECRETS["k0"]
 

@@ -12,14 +12,17 @@ import pytest
 from verify_service.application.access.access import Permission
 from verify_service.application.audit.audit import admin_only, mask_target
 from verify_service.domain.audit_chain import (
+    CHECKPOINT_ACTION,
     GENESIS,
     ChainHead,
     ChainRecord,
     MalformedEntry,
     canonical,
+    checkpoint_reason,
     entry_hash,
     parse_body,
     seal,
+    seal_entry,
     verify_chain,
 )
 from verify_service.domain.keyring import Keyring
@@ -172,6 +175,31 @@ def test_a_chain_restarted_in_the_middle_is_detected() -> None:
     )
     assert report.first_break is not None
     assert report.first_break.entry_id == "4-0"
+
+
+@pytest.mark.parametrize("names", ["its prev", "an earlier head", "nothing"])
+def test_a_checkpoint_vouches_only_when_it_names_the_entry_before_it(names: str) -> None:
+    """k1 entries, k1 then dropped, a k2 checkpoint: it vouches for them only if the head its
+    reseal checked ("through …") is its own `prev` (else it vouches for entries nobody
+    checked: a forged one appended between the check and the checkpoint)."""
+    k1, k2 = b"1" * 32, b"2" * 32
+    records, prev = [], GENESIS
+    for seq in (1, 2):
+        body, link, mac = seal_entry("k1", k1, prev, fields(seq))
+        records.append(ChainRecord(f"{seq}-0", body, prev, link, "k1", mac))
+        prev = link
+    named = {"its prev": prev, "an earlier head": records[0].hash, "nothing": None}[names]
+    reason = "no head named" if named is None else checkpoint_reason(named, None)
+    checkpoint = fields(3, action=CHECKPOINT_ACTION, reason=reason)
+    body, link, mac = seal_entry("k2", k2, prev, checkpoint)
+    records.append(ChainRecord("3-0", body, prev, link, "k2", mac))
+    report = verify_chain({"k2": k2}, records, ChainHead(link, 3))
+    if names == "its prev":
+        assert report.ok, report
+    else:
+        assert report.first_break is not None
+        assert report.first_break.entry_id == "3-0"
+        assert "does not vouch" in report.first_break.problem
 
 
 def test_targets_are_masked_except_sids_and_prefixes() -> None:

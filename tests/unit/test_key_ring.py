@@ -4,6 +4,7 @@ one-key ring of `VERIFY_SECRET_KEY`, and values carrying the id of the key that 
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
 from verify_service.adapters.destination_cipher import DestinationCipher, key_id_of
@@ -95,6 +96,40 @@ def test_a_value_sealed_before_key_ids_opens_as_k0() -> None:
     assert DestinationCipher({"k2": b"2" * 32, "k0": key}, "k2").open(bare, b"ctx") == (
         "+14155552671"
     )
+
+
+@pytest.mark.parametrize("lookalike", [b"ab:", b"k2:"], ids=["off-the-ring", "the-primary"])
+def test_a_value_from_before_key_ids_whose_nonce_looks_like_a_prefix_is_a_k0_value(
+    lookalike: bytes,
+) -> None:
+    """About 1 in 1 024 bare `nonce ‖ ciphertext` values start with `<id>:` by chance. The
+    prefix is only a hint: the key that opens it (AES-GCM authenticates) names it, so it is
+    counted, opened and resealed as the `k0` value it is, even when the look-alike id is
+    the primary's."""
+    key = b"0" * 32
+    legacy = lookalike + b"\x07" * 9
+    bare = legacy + AESGCM(key).encrypt(legacy, b"+14155552671", b"ctx")
+    assert key_id_of(bare) == lookalike[:-1].decode()  # what the prefix alone suggests
+    ring = DestinationCipher({"k2": b"2" * 32, "k0": key}, "k2")
+    assert ring.open(bare, b"ctx") == "+14155552671"
+    assert ring.key_id(bare, b"ctx") == LEGACY_KEY_ID
+    resealed = ring.reseal(bare, b"ctx")
+    assert resealed is not None
+    assert ring.key_id(resealed, b"ctx") == "k2"
+    assert DestinationCipher({"k2": b"2" * 32}, "k2").open(resealed, b"ctx") == "+14155552671"
+    assert DestinationCipher({"k2": b"2" * 32}, "k2").key_id(bare, b"ctx") == key_id_of(bare)
+
+
+def test_a_salt_from_before_key_ids_is_read_as_k0_by_its_length_whatever_its_bytes() -> None:
+    """A bare salt is exactly 16 bytes and a salt with an id is longer, so a legacy salt that
+    starts with `ab:` is still a `k0` salt: its right code matches on a ring with k0."""
+    profile = PROFILES["otp-2m"]
+    legacy = Argon2CodeHasher(Keyring([(LEGACY_KEY_ID, A.encode())]), profile)
+    both = Argon2CodeHasher(Keyring([("k2", B.encode()), (LEGACY_KEY_ID, A.encode())]), profile)
+    salt = b"ab:" + b"\x07" * 13
+    digest = legacy.digest(SID, "123456", salt)
+    assert both.matches(SID, "123456", salt, [digest])
+    assert not both.matches(SID, "654321", salt, [digest])
 
 
 def test_a_code_is_checked_under_the_key_its_verification_started_with() -> None:

@@ -3,7 +3,8 @@ phone number, and each sealed value names the key that sealed it.
 
 Stored form: `<key id> ":" <12-byte nonce> <ciphertext and 16-byte tag>`. A value sealed
 before key ids (`<nonce><ciphertext>`, no prefix) is opened with the `k0` key when it is on
-the ring (docs/key-rotation.md).
+the ring (docs/key-rotation.md); since its random nonce may look like a prefix, a value the
+named key does not open is tried whole under `k0` (AES-GCM authenticates, so trying is safe).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ _PREFIX = re.compile(rb"^([A-Za-z0-9_-]{1,16}):")
 
 
 def key_id_of(sealed: bytes) -> str:
-    """The id a sealed value names (`k0` for a value from before key ids)."""
+    """The id a sealed value's prefix names (`k0` without one). Unauthenticated: about 1 in
+    1 024 values from before key ids has a random nonce that looks like a prefix; what
+    counts or reseals uses `DestinationCipher.key_id`, which opens the value."""
     found = _PREFIX.match(sealed)
     return found.group(1).decode("ascii") if found else LEGACY_KEY_ID
 
@@ -56,6 +59,20 @@ class DestinationCipher:
         # A value from before key ids (whose random nonce may even look like a prefix).
         return _decrypt(self._aeads.get(LEGACY_KEY_ID), sealed, context)
 
+    def key_id(self, sealed: bytes, context: bytes) -> str:
+        """The id of the ring key that opens the value (AES-GCM authenticates, so trying is
+        safe): the one its prefix names, else `k0` for a value from before key ids whose
+        random nonce merely looks like a prefix. A value no ring key opens is counted under
+        the id its prefix names (`k0` without one)."""
+        found = _PREFIX.match(sealed)
+        if found is not None:
+            named = found.group(1).decode("ascii")
+            if _decrypt(self._aeads.get(named), sealed[found.end() :], context) is not None:
+                return named
+        if _decrypt(self._aeads.get(LEGACY_KEY_ID), sealed, context) is not None:
+            return LEGACY_KEY_ID
+        return key_id_of(sealed)
+
     def can_open(self, sealed: bytes) -> bool:
         """Whether the key the value names is on this ring (without opening it)."""
         return key_id_of(sealed) in self._aeads
@@ -63,8 +80,11 @@ class DestinationCipher:
     def reseal(self, sealed: bytes, context: bytes) -> bytes | None:
         """The value sealed again under the primary; None when it is under the primary
         already or cannot be opened (the caller skips it)."""
-        if _PREFIX.match(sealed) is not None and key_id_of(sealed) == self.primary:
-            return None
+        found = _PREFIX.match(sealed)
+        if found is not None and found.group(1).decode("ascii") == self.primary:
+            opened = _decrypt(self._primary_aead, sealed[found.end() :], context)
+            if opened is not None:
+                return None  # under the primary already (not a legacy nonce that looks so)
         plain = self.open(sealed, context)
         return None if plain is None else self.seal(plain, context)
 

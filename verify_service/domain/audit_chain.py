@@ -8,8 +8,9 @@ chain a plain hash chain, so a MAC'd entry commits to every entry before it. Who
 only write to Redis cannot forge an entry, nor alter one a MAC'd entry follows. Entries made
 under a key that has since left the ring are checked through the links up to the next
 checkpoint (`CHECKPOINT_ACTION`, appended by a rotation's reseal after checking the whole
-chain under the full ring) whose MAC checks; an entry under a key not on the ring that no
-checkpoint follows is a break (someone who can write to Redis could have made it).
+chain under the full ring) whose MAC checks and whose "through" head is its own `prev`; an
+entry under a key not on the ring that no checkpoint follows is a break (someone who can
+write to Redis could have made it).
 
 Entries from before key ids have no `k`: their `hash` is `HMAC-SHA256(k_audit[k0], prev ‖
 0x0a ‖ body)` and they are checked under `k0` while it is on the ring. Once it is not, each is
@@ -79,6 +80,7 @@ def seal(key: bytes, prev: str, fields: Mapping[str, Any]) -> tuple[bytes, str]:
 
 
 _LEGACY_LINKS = re.compile(r"legacy links ([0-9a-f]{64})")
+_THROUGH = re.compile(r"vouches for entries through ([0-9a-f]{64})")
 
 
 def legacy_links_digest(links: Mapping[str, str]) -> str:
@@ -199,6 +201,9 @@ class ChainVerifier:
         self._legacy_pending: str | None = None
         self._legacy_links = dict(legacy_links or {})
         self._legacy_digest = legacy_links_digest(self._legacy_links)
+        # The legacy link of every entry from before key ids this check accepted (what a
+        # reseal may write and name, computed here rather than read back from Redis).
+        self.checked_legacy_links: dict[str, str] = {}
         self._checked = 0
         self._previous: tuple[str, int] | None = None  # (hash, seq) of the last good entry
         self._anchor: str | None = None
@@ -244,9 +249,11 @@ class ChainVerifier:
                 return "altered: its content does not match its legacy link"
             if self._legacy_pending is None:
                 self._legacy_pending = record.entry_id
+            self.checked_legacy_links[record.hash] = link
             return None
         if not hmac.compare_digest(entry_hash(legacy, record.prev, record.body), record.hash):
             return "altered: its hash does not match its content"
+        self.checked_legacy_links[record.hash] = link_hash(record.prev, record.body)
         return None
 
     def _hash_problem(self, record: ChainRecord) -> str | None:
@@ -263,6 +270,11 @@ class ChainVerifier:
             return "altered: its MAC does not match (or was made without the key)"
         fields = parse_body(record.body)
         if fields["action"] == CHECKPOINT_ACTION:
+            # It vouches for what its reseal checked: the head it names must be its `prev`
+            # (else it would vouch for entries appended between the check and it).
+            through = _THROUGH.search(fields["reason"] or "")
+            if through is None or not hmac.compare_digest(through.group(1), record.prev):
+                return "a checkpoint that does not vouch for the entry before it"
             self._unattested = None  # a checkpoint vouches for the links before it
             named = _LEGACY_LINKS.search(fields["reason"] or "")
             if named is not None and hmac.compare_digest(named.group(1), self._legacy_digest):

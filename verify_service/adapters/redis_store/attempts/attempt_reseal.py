@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from verify_service.adapters.destination_cipher import DestinationCipher, key_id_of
+from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.redis_store.attempts.attempt_records import (
     attempt_context,
     unpack_record,
@@ -86,11 +86,12 @@ class AttemptHistorySeals:
     @fail_closed
     def key_ids(self) -> Counter[str]:
         counts: Counter[str] = Counter()
-        for key, _locator, _day in self._buckets():
+        for key, locator, day in self._buckets():
             for _entry_id, blob in self._entries(key):
                 record = unpack_record(blob)
                 if record is not None and record.sealed_to:
-                    counts[key_id_of(record.sealed_to)] += 1
+                    sid = sids.attempt_sid(locator, day, record.key)
+                    counts[self._cipher.key_id(record.sealed_to, attempt_context(sid))] += 1
         return counts
 
     @fail_closed

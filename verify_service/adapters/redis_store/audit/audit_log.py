@@ -13,6 +13,7 @@ races other processes, and many threads of one process never starve each other i
 
 from __future__ import annotations
 
+import hmac
 import random
 import threading
 import time
@@ -36,9 +37,8 @@ from verify_service.domain.audit_chain import (
     ChainReport,
     ChainVerifier,
     checkpoint_reason,
-    entry_hash,
+    entry_mac,
     legacy_links_digest,
-    link_hash,
     parse_body,
     seal_entry,
 )
@@ -162,6 +162,10 @@ class RedisAuditLog:
     def verify(self) -> ChainReport:
         """Page through the stream oldest first; the last page and the head are read in one
         MULTI, so appends running meanwhile are either checked or not yet in the head."""
+        return self._check()[0]
+
+    @fail_closed
+    def _check(self) -> tuple[ChainReport, ChainVerifier]:
         verifier = ChainVerifier(self._ring, self._legacy_links())
         cursor = "-"
         while True:
@@ -171,12 +175,13 @@ class RedisAuditLog:
             page, head = pipe.execute()
             for entry_id, fields in page:
                 if not verifier.feed(_record(entry_id, fields)):
-                    return verifier.finish(None)
+                    return verifier.finish(None), verifier
             if len(page) < PAGE:
                 found = None if head[0] is None else ChainHead(_text(head[0]), _seq(head[1]))
-                return verifier.finish(found)
+                return verifier.finish(found), verifier
             cursor = f"({_text(page[-1][0])}"
 
+    @fail_closed
     def _legacy_links(self) -> dict[str, str]:
         raw: dict[bytes, bytes] = self._client.hgetall(self._keys.legacy_links)  # type: ignore[assignment]
         return {_text(entry): _text(link) for entry, link in raw.items()}
@@ -187,43 +192,57 @@ class RedisAuditLog:
 
     def _needing(self) -> tuple[Counter[str], int]:
         """How many entries each key id is needed for, and how many entries a checkpoint
-        under the primary would newly vouch for. An entry followed by a checkpoint MAC'd
-        under a ring key needs only that key (an entry from before key ids: a checkpoint
-        that names the legacy links)."""
-        counts: Counter[str] = Counter()
-        waiting: Counter[str] = Counter()  # entries since the last checkpoint, by key id
-        legacy_waiting = 0
+        under the primary would newly vouch for.
+
+        A checkpoint vouches, through the links, for every entry before it, so an entry
+        followed by one needs only the key of the *last* such checkpoint (an entry from
+        before key ids: of the last checkpoint that names the legacy links). An entry is
+        settled only when that key (or its own, when no checkpoint follows it) is the
+        primary: a checkpoint under an older key leaves its entries needing that key."""
+        linked: Counter[str] = Counter()  # entries since the last checkpoint, by key id
+        covered, covered_by = 0, ""  # entries before the last checkpoint, and its key
+        legacy, legacy_by = 0, LEGACY_KEY_ID  # entries from before key ids, and their key
         for record in self.records():
             if record.key_id is None:
-                legacy_waiting += 1
+                legacy += 1
                 continue
-            waiting[record.key_id] += 1
+            linked[record.key_id] += 1
             try:
                 fields = parse_body(record.body)
             except ValueError:
                 continue
-            if fields["action"] == CHECKPOINT_ACTION:
-                vouched = sum(waiting.values())
+            if fields["action"] == CHECKPOINT_ACTION and self._genuine(record):
+                covered, covered_by = covered + sum(linked.values()), record.key_id
+                linked.clear()
                 if "legacy links" in (fields["reason"] or ""):
-                    vouched, legacy_waiting = vouched + legacy_waiting, 0
-                counts[record.key_id] += vouched
-                waiting.clear()
-        counts[LEGACY_KEY_ID] += legacy_waiting
-        unvouched = sum(n for key_id, n in waiting.items() if key_id != self._key_id)
-        if self._key_id != LEGACY_KEY_ID:
-            unvouched += legacy_waiting
-        counts.update(waiting)
+                    legacy_by = record.key_id
+        counts = Counter(linked)
+        counts[covered_by] += covered
+        counts[legacy_by] += legacy
+        unvouched = sum(n for key_id, n in counts.items() if key_id != self._key_id)
         return +counts, unvouched
+
+    def _genuine(self, record: ChainRecord) -> bool:
+        """Whether a checkpoint's MAC checks (one under a key not on the ring cannot be
+        checked: it counts, and its entries show as needing that key)."""
+        key = self._ring.get(record.key_id or "")
+        if key is None:
+            return True
+        expected = entry_mac(key, record.key_id or "", record.hash)
+        return hmac.compare_digest(expected, record.mac)
 
     def key_ids(self) -> Counter[str]:
         return self._needing()[0]
 
     def reseal(self, progress: Progress, now_ms: int) -> ResealCount:
-        """Append a checkpoint MAC'd under the primary when entries made under other keys
-        are not yet vouched for by one, after checking the whole chain under the full ring
-        (a chain that does not check gets no checkpoint: it would vouch for tampering).
-        Entries from before key ids get their legacy links written first, and the
-        checkpoint names the links' digest."""
+        """Append a checkpoint MAC'd under the primary when entries are not yet vouched for
+        by one, after checking the whole chain under the full ring (a chain that does not
+        check gets no checkpoint: it would vouch for tampering). The checkpoint is chained
+        onto the very head that was checked (compare-and-set; checked again if an append
+        moved it), so it vouches for nothing unchecked. Entries from before key ids: the
+        links this check computed are written with the checkpoint, in one script, and the
+        checkpoint names the digest of the table they make (refused if Redis holds another
+        link for one of them)."""
         count = ResealCount(self.kind)
         counts, unvouched = self._needing()
         count.looked_at = sum(counts.values())
@@ -231,41 +250,73 @@ class RedisAuditLog:
         if not unvouched:
             count.already_primary = count.looked_at
             return count
-        report = self.verify()
-        if report.first_break is not None:
-            count.unreadable = unvouched
-            count.notes.append(
-                f"the chain does not check ({report.first_break.entry_id}: "
-                f"{report.first_break.problem}): no checkpoint appended"
-            )
-            return count
-        legacy_key = self._ring.get(LEGACY_KEY_ID)
-        legacy = {
-            record.hash: link_hash(record.prev, record.body)
-            for record in self.records()
-            if record.key_id is None
-            # Only what checks under k0 (read again here, so nothing changed since verify).
-            and legacy_key is not None
-            and entry_hash(legacy_key, record.prev, record.body) == record.hash
-        }
-        digest = None
-        if legacy:
-            self._client.hset(self._keys.legacy_links, mapping=legacy)  # type: ignore[arg-type]
-            digest = legacy_links_digest(self._legacy_links())
-        self.append(
-            AuditEntry(
-                actor="cli",
-                role="admin",
-                action=CHECKPOINT_ACTION,
-                target="audit",
-                outcome="ok",
-                time_ms=now_ms,
-                reason=checkpoint_reason(report.head or GENESIS, digest),
-            )
+        for _attempt in range(APPEND_ATTEMPTS):
+            report, verifier = self._check()
+            if report.first_break is not None:
+                count.unreadable = unvouched
+                count.notes.append(
+                    f"the chain does not check ({report.first_break.entry_id}: "
+                    f"{report.first_break.problem}): no checkpoint appended"
+                )
+                return count
+            table = self._legacy_links()
+            changed = [
+                entry
+                for entry, link in verifier.checked_legacy_links.items()
+                if entry in table and not hmac.compare_digest(table[entry], link)
+            ]
+            if changed:
+                count.unreadable = unvouched
+                count.notes.append(
+                    f"{len(changed)} legacy links in Redis differ from the entries they "
+                    "name: no checkpoint appended (with k0 still on the ring, delete the "
+                    "legacy-link table and run it again)"
+                )
+                return count
+            table.update(verifier.checked_legacy_links)
+            appended = self._append_checkpoint(report, table, now_ms)
+            if appended == 1:
+                count.resealed = unvouched
+                count.already_primary = count.looked_at - unvouched
+                return count
+            if appended == -1:
+                count.raced = unvouched
+                count.notes.append(
+                    "the legacy links changed in Redis during the reseal: no checkpoint "
+                    "appended (run it again)"
+                )
+                return count
+        raise TooManyConcurrentRequests("the audit log's head kept moving")
+
+    @fail_closed
+    def _append_checkpoint(self, report: ChainReport, table: dict[str, str], now_ms: int) -> int:
+        """Chain a checkpoint onto `report`'s head: 1 done, 0 the head moved since, -1 the
+        legacy-link table in Redis is not `table` (nothing written)."""
+        head = report.head or ""
+        seq = report.trimmed + report.checked
+        digest = legacy_links_digest(table) if table else None
+        entry = AuditEntry(
+            actor="cli",
+            role="admin",
+            action=CHECKPOINT_ACTION,
+            target="audit",
+            outcome="ok",
+            time_ms=now_ms,
+            reason=checkpoint_reason(head or GENESIS, digest),
         )
-        count.resealed = unvouched
-        count.already_primary = count.looked_at - unvouched
-        return count
+        prev = head or GENESIS
+        body, link, mac = seal_entry(self._key_id, self._chain_key, prev, _fields(entry, seq + 1))
+        args: list[str | bytes | int] = [head, link, seq + 1, body, prev, self._max_entries]
+        args += [self._key_id, mac, len(table)]
+        args += [item for pair in sorted(table.items()) for item in pair]
+        with self._appending:
+            result = self._scripts.run(
+                self._client,
+                "append_audit_checkpoint",
+                [self._keys.log, self._keys.head, self._keys.legacy_links],
+                args,
+            )
+        return int(result[0])
 
 
 def _fields(entry: AuditEntry, seq: int) -> dict[str, Any]:

@@ -491,9 +491,9 @@ class RedisDeliveryQueue:
 
     def key_ids(self) -> Counter[str]:
         return Counter(
-            key_id_of(job)
+            self._sealer.key_id(job, attempt)
             for keys in self._outbox_keys()
-            for _where, _field, _attempt, job in self._sealed_values(keys)
+            for _where, _field, attempt, job in self._sealed_values(keys)
         )
 
     def reseal(self, progress: Progress, _now_ms: int) -> ResealCount:
