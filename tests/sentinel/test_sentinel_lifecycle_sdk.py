@@ -73,7 +73,7 @@ def test_readyz_is_ready_on_the_sentinel_master(
 def test_start_up_check_names_the_master_when_it_evicts(sentinel_group: SentinelGroup) -> None:
     """`worker`'s preflight refuses a Sentinel master whose policy evicts, naming the master
     and its sentinels (never the password)."""
-    client = sentinel_group.master().client()
+    client = sentinel_group.settled_master().client()
     client.config_set("maxmemory-policy", "allkeys-lru")
     try:
         env = {**CREDENTIALS, "VERIFY_REDIS_URL": sentinel_group.url}

@@ -182,8 +182,43 @@ class SentinelGroup:
         return max(set(ports), key=ports.count) if ports else 0
 
     def master(self) -> Node:
-        port = self.master_port()
-        return next(node for node in self.data if node.port == port)
+        return next(node for node in self.data if node.port == self.master_port())
+
+    def settled_master(self) -> Node:
+        """The master once every live sentinel names the same node and that node says it is
+        the master: after a failover a client's sentinel may still name the old one for a
+        moment, so a test that changes the master's configuration waits for this first."""
+        agreed: list[Node] = []
+
+        def settled() -> bool:
+            ports = set()
+            for node in self.sentinels:
+                client = node.client()
+                try:
+                    ports.add(int(client.sentinel_get_master_addr_by_name(MASTER_NAME)[1]))
+                except (OSError, redis.exceptions.RedisError, TypeError):
+                    continue
+                finally:
+                    client.close()
+            if len(ports) != 1:
+                return False
+            (port,) = ports
+            master = next((node for node in self.data if node.port == port), None)
+            if master is None or master.process is None:
+                return False
+            client = master.client()
+            try:
+                if client.info("replication").get("role") != "master":
+                    return False
+            except (OSError, redis.exceptions.RedisError):
+                return False
+            finally:
+                client.close()
+            agreed[:] = [master]
+            return True
+
+        wait_until(settled, "every sentinel naming one master that says it is the master")
+        return agreed[0]
 
     def replicas(self) -> list[Node]:
         port = self.master_port()
