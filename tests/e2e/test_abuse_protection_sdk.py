@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
-import pytest
-import requests
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from tests.e2e.test_concurrency import outcome, run_together
+from tests.support import core_specs
+from tests.support.core_specs import outcome, refusal, run_together
 from tests.support.outbox import Outbox
 from tests.support.processes import ApiServer
 
@@ -27,21 +23,7 @@ UZ_MOBILE = "+998912345678"
 
 def create_service(api_server: ApiServer, **params: Any) -> str:
     """A service with extension parameters (the SDK knows only Twilio's)."""
-    response = requests.post(
-        f"{api_server.url}/v2/Services",
-        data={"FriendlyName": "Acme", **params},
-        auth=(ACCOUNT_SID, AUTH_TOKEN),
-        timeout=10,
-    )
-    assert response.status_code == 201, response.text
-    sid: str = response.json()["sid"]
-    return sid
-
-
-def refusal(call: Callable[[], object]) -> tuple[int, int]:
-    with pytest.raises(TwilioRestException) as raised:
-        call()
-    return raised.value.status, raised.value.code
+    return core_specs.create_service(api_server.url, **params)
 
 
 def test_sends_per_destination_refuse_with_60203(twilio: Client, api_server: ApiServer) -> None:
@@ -137,4 +119,5 @@ def test_thirty_concurrent_starts_against_a_bucket_of_seven_admit_exactly_seven(
     assert outcomes == {(201, "pending"): 7, (429, 20429): 23}, outcomes
     assert all(r.headers.get("Retry-After") for r in responses if r.status_code == 429)
     outbox.wait_until_drained()
-    assert len(outbox.messages()) == 7
+    # The outbox file is the session's: count this service's messages only.
+    assert sum(1 for m in outbox.messages() if m["service_sid"] == service.sid) == 7

@@ -3,56 +3,22 @@ limits, because every state change is one Lua script (DESIGN.md, "State and atom
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
-import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
+from tests.support.core_specs import TO, outcome, run_together, wrong_code
 from tests.support.outbox import Outbox
 from tests.support.processes import ApiServer
 
-TO = "+14155552671"
 VERIFICATION_KEYS = "vs:v:*"
-TIMEOUT_SECONDS = 30
-
-Call = Callable[[requests.Session, int], requests.Response]
-
-
-def run_together(count: int, call: Call) -> list[requests.Response]:
-    """`count` threads, each with its own session, released at once by a barrier."""
-    barrier = threading.Barrier(count)
-
-    def one(index: int) -> requests.Response:
-        with requests.Session() as session:
-            session.auth = (ACCOUNT_SID, AUTH_TOKEN)
-            barrier.wait(TIMEOUT_SECONDS)
-            response = call(session, index)
-            response.content  # noqa: B018 - read the body before the session closes
-            return response
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(one, range(count)))
-
-
-def outcome(response: requests.Response) -> tuple[int, int | str]:
-    """(HTTP status, Twilio error code) for an error, (status, verification status) else."""
-    body = response.json()
-    return response.status_code, body["code"] if response.status_code >= 400 else body["status"]
 
 
 def verification_keys(client: redis.Redis) -> list[bytes]:
     return list(client.scan_iter(match=VERIFICATION_KEYS))
-
-
-def wrong_code(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 def test_sixty_concurrent_wrong_checks_evaluate_exactly_five(

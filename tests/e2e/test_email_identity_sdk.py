@@ -12,8 +12,8 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.e2e.test_concurrency import outcome, run_together
 from tests.integration.test_destination_identity import SPELLINGS
+from tests.support.core_specs import outcome, run_together
 from tests.support.outbox import Outbox
 from tests.support.processes import ApiServer
 

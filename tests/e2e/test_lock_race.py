@@ -20,7 +20,8 @@ import requests
 from twilio.rest import Client
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from tests.e2e.test_concurrency import outcome, run_together, verification_keys, wrong_code
+from tests.e2e.test_concurrency import verification_keys
+from tests.support.core_specs import outcome, run_together, wrong_code
 from tests.support.outbox import Outbox
 from tests.support.processes import ApiServer
 

@@ -159,14 +159,14 @@ def rate_limits_refuse_at_the_limit(twilio: Client, base_url: str) -> None:
         lambda: verifications.create(to="+447911000002", channel="sms", rate_limits=ip)
     ) == (429, 20429)
 
-    capped = _create_service(base_url, SendsPerDestinationPerHour=2)
+    capped = create_service(base_url, SendsPerDestinationPerHour=2)
     sends = twilio.verify.v2.services(capped).verifications
     sends.create(to="+447400123456", channel="sms")
     sends.create(to="+447400123456", channel="sms")
     assert refusal(lambda: sends.create(to="+447400123456", channel="sms")) == (429, 60203)
 
 
-def _create_service(base_url: str, **params: Any) -> str:
+def create_service(base_url: str, **params: Any) -> str:
     """A service with extension parameters (the SDK knows only Twilio's)."""
     response = requests.post(
         f"{base_url}/v2/Services",
