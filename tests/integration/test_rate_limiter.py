@@ -168,7 +168,11 @@ def test_limits_on_one_scope_share_one_window_and_each_stays_exact(
     assert refused.retry_after_seconds == 86_400 - (2 * 3600 + 1) + 1  # the t=0 send
     assert [key.decode() for key in redis_client.scan_iter("*")] == ["it:w:{VA1/dest/tag}"]
     assert redis_client.type("it:w:{VA1/dest/tag}") == b"string"
-    assert redis_client.ttl("it:w:{VA1/dest/tag}") <= 86_400
+    # The key lives as long as its longest interval since its newest event. Redis counts the
+    # expiry in real time while this test's clock jumped 3 601 s since the newest event, so
+    # the script (which keeps what the last hit's longest interval still counts, whatever
+    # the caller's settings) sees that much more: in production both clocks advance alike.
+    assert 86_400 - 5 <= redis_client.ttl("it:w:{VA1/dest/tag}") <= 86_400 + 3_601
 
 
 def test_a_released_event_leaves_a_small_window(

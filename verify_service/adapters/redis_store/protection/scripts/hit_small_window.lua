@@ -55,6 +55,15 @@ for i = 5, #ARGV, 3 do
   end
 end
 local keep, longest = tonumber(ARGV[3]), tonumber(ARGV[4])
+-- The caller's limits may be stale (a process counts with the settings it last read): never
+-- drop what the window's writers so far still count. The key's expiry was set to the longest
+-- interval of the last hit (made at the newest event's time), and at most 64 events
+-- (rate_limiter.SMALL_WINDOW_MAX) are ever needed.
+local ttl = redis.call('PTTL', key)
+if ttl > 0 and events[1] then
+  longest = math.max(longest, ttl + now - events[1])
+end
+keep = math.max(keep, math.min(#events + 1, 64))
 local kept = {now}
 for _, time in ipairs(events) do
   if #kept >= keep then break end
