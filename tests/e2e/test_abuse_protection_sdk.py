@@ -43,15 +43,9 @@ def test_checks_per_destination_refuse_with_60202(twilio: Client, api_server: Ap
 
 
 def test_a_bucket_refuses_with_20429(twilio: Client, api_server: ApiServer) -> None:
-    service = twilio.verify.v2.services.create(friendly_name="Acme")
-    limit = twilio.verify.v2.services(service.sid).rate_limits.create(unique_name="end_user_ip")
-    twilio.verify.v2.services(service.sid).rate_limits(limit.sid).buckets.create(max=1, interval=60)
-    verifications = twilio.verify.v2.services(service.sid).verifications
-    ip = {"end_user_ip": "203.0.113.9"}
-    verifications.create(to="+447911000001", channel="sms", rate_limits=ip)
-    assert refusal(
-        lambda: verifications.create(to="+447911000002", channel="sms", rate_limits=ip)
-    ) == (429, 20429)
+    """The core spec every Redis deployment runs (tests/support/core_specs.py): a bucket of
+    one refuses the second start with 20429, two sends per destination per hour the third."""
+    core_specs.rate_limits_refuse_at_the_limit(twilio, api_server.url)
 
 
 def test_geo_permissions_refuse_with_60605_unless_the_number_is_safe_listed(

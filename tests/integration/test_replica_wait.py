@@ -5,35 +5,16 @@ every wait falls short: the shortfall is counted and logged once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import redis
-from redis.connection import AbstractConnection
 
+from bench.inprocess import counting_round_trips
 from verify_service.adapters.redis_store.replica_wait import ReplicaWait
 from verify_service.adapters.redis_store.scripts import ScriptBook
 
 PROBE = "return redis.call('INCR', KEYS[1])"
-
-
-@contextmanager
-def round_trips() -> Iterator[list[int]]:
-    """Counts requests written to a socket (a whole pipeline is one)."""
-    counter = [0]
-    original = AbstractConnection.send_packed_command
-
-    def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        counter[0] += 1
-        original(self, command, check_health)  # type: ignore[no-untyped-call]
-
-    AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
-    try:
-        yield counter
-    finally:
-        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
 
 
 def build(pipe: Any) -> None:
@@ -49,7 +30,7 @@ def test_a_durable_pipeline_is_one_round_trip_and_returns_only_its_own_results(
     wait = ReplicaWait(replicas=1, timeout_ms=1)
     book = ScriptBook(wait)
     book.load_all(redis_client)
-    with round_trips() as counter:
+    with counting_round_trips() as counter:
         assert book.run_pipeline(redis_client, build, durable=True) == [True, b"1"]
     assert counter[0] == 1
     book.run_pipeline(redis_client, build, durable=True)

@@ -18,7 +18,8 @@ from redis.sentinel import Sentinel
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY, Api
 from tests.support.fakes import FixedClock, RecordingSender
-from tests.support.redis_sentinel_group import MASTER_NAME, SentinelGroup, wait_until
+from tests.support.processes import wait_until
+from tests.support.redis_sentinel_group import MASTER_NAME, SentinelGroup
 from verify_service.app import CONTAINER_KEY, create_app
 from verify_service.settings import Settings
 
@@ -128,7 +129,7 @@ def test_a_demoted_master_answers_503_and_the_next_request_finds_the_new_master(
         finally:
             client.close()
 
-    wait_until(demoted, "the old master's demotion")
+    wait_until(demoted, "the old master's demotion", 30)
 
     first = api.check(service_sid, wrong(code), To=TO)
     assert first.status_code in (200, 503), first.json

@@ -16,8 +16,8 @@ import requests
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.outbox import Outbox
-from tests.support.processes import ApiServer
-from tests.support.redis_sentinel_group import MASTER_NAME, PASSWORD, SentinelGroup, wait_until
+from tests.support.processes import ApiServer, wait_until
+from tests.support.redis_sentinel_group import MASTER_NAME, PASSWORD, SentinelGroup
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sentinel]
 
@@ -102,7 +102,7 @@ def test_service_answers_503_during_a_failover_and_recovers_by_itself(
         thread.start()
     old = None
     try:
-        wait_until(lambda: load.starts_in_a_row_since(0) >= 10, "the load's first starts")
+        wait_until(lambda: load.starts_in_a_row_since(0) >= 10, "the load's first starts", 30)
         log_before = sentinel_server_log.stat().st_size
         killed_at = time.monotonic()
         old = sentinel_group.kill_master()

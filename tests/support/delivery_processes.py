@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import requests
 
-from tests.support.processes import REPO, ApiServer, _wait
+from tests.support.processes import REPO, ApiServer, wait_until
 
 
 def process_env(env: dict[str, str]) -> dict[str, str]:
@@ -93,5 +93,5 @@ class ServeProcess(ApiServer):
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
-        _wait(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, "verify-service")
+        wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, "verify-service")
         return self

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,16 +28,19 @@ def free_port() -> int:
         return port
 
 
-def _wait(predicate: object, what: str, timeout_seconds: float = 15.0) -> None:
+def wait_until(predicate: Callable[[], object], what: str, timeout_seconds: float = 15.0) -> None:
+    """Poll `predicate` until it is true (a Redis or HTTP error counts as "not yet"), else
+    fail naming `what`. Every server the tests start (one redis-server, a Cluster, a Sentinel
+    group, verify-service) waits through this."""
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         try:
-            if predicate():  # type: ignore[operator]
+            if predicate():
                 return
         except (OSError, redis.exceptions.RedisError, requests.RequestException):
             pass
         time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start within {timeout_seconds} s")
+    raise RuntimeError(f"waited {timeout_seconds} s in vain for: {what}")
 
 
 class RedisServer:
@@ -74,7 +78,7 @@ class RedisServer:
             [redis_server_binary().path, *arguments], stdout=subprocess.DEVNULL
         )
         client = redis.Redis(port=self.port, password=self.config.get("requirepass"))
-        _wait(client.ping, f"redis-server on port {self.port}")
+        wait_until(client.ping, f"redis-server on port {self.port}")
         client.close()
         return self
 
@@ -149,7 +153,7 @@ class ApiServer:
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
-        _wait(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, "verify-service")
+        wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, "verify-service")
         return self
 
     def stop(self) -> None:

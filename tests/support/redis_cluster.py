@@ -8,12 +8,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import redis
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_until
+
+CLUSTER_WAIT_SECONDS = 30.0  # six nodes to start, join and sync
 
 MASTERS = 3
 REPLICAS_PER_MASTER = 1
@@ -44,18 +45,6 @@ def free_node_port() -> int:
                 continue
         return port
     raise RuntimeError("no free port pair for a cluster node")
-
-
-def _wait(predicate: object, what: str, timeout_seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        try:
-            if predicate():  # type: ignore[operator]
-                return
-        except (OSError, redis.exceptions.RedisError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} within {timeout_seconds} s")
 
 
 class RedisCluster:
@@ -90,7 +79,11 @@ class RedisCluster:
                 capture_output=True,
                 timeout=60,
             )
-            _wait(self._all_ok, "the cluster did not reach cluster_state:ok on every node")
+            wait_until(
+                self._all_ok,
+                "the cluster did not reach cluster_state:ok on every node",
+                CLUSTER_WAIT_SECONDS,
+            )
         except BaseException:
             self.stop()
             raise
@@ -125,7 +118,7 @@ class RedisCluster:
             return bool(client.ping())
 
         try:
-            _wait(answers, f"redis-server on port {port} did not answer")
+            wait_until(answers, f"redis-server on port {port} did not answer", CLUSTER_WAIT_SECONDS)
         finally:
             client.close()
 
@@ -166,7 +159,9 @@ class RedisCluster:
     def flush(self) -> None:
         """Empty every master (the replicas follow), once every node is back in sync (a
         test may have failed a master over)."""
-        _wait(self._all_ok, "the cluster did not get every replica back in sync")
+        wait_until(
+            self._all_ok, "the cluster did not get every replica back in sync", CLUSTER_WAIT_SECONDS
+        )
         for client in self.master_clients():
             try:
                 client.flushall()

@@ -13,33 +13,19 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import redis
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_until
 from tests.support.redis_binary import redis_server_binary
 
+GROUP_WAIT_SECONDS = 30.0  # replicas to sync, sentinels to agree
 MASTER_NAME = "verify"
 PASSWORD = "sentinel-group-password"
 DOWN_AFTER_MS = 1_000
 FAILOVER_TIMEOUT_MS = 3_000
 QUORUM = 2
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout_seconds: float = 30.0) -> None:
-    """Poll `predicate` (Redis errors count as "not yet") until true, else fail naming `what`."""
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (OSError, redis.exceptions.RedisError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not happen within {timeout_seconds} s")
 
 
 class Node:
@@ -128,7 +114,7 @@ class SentinelGroup:
         try:
             master = Node(self.folder, "data-0", _data_arguments(None), sentinel=False)
             master.start()
-            wait_until(master.ping, "the master's start")
+            wait_until(master.ping, "the master's start", GROUP_WAIT_SECONDS)
             self.data.append(master)
             for index in (1, 2):
                 replica = Node(
@@ -217,7 +203,11 @@ class SentinelGroup:
             agreed[:] = [master]
             return True
 
-        wait_until(settled, "every sentinel naming one master that says it is the master")
+        wait_until(
+            settled,
+            "every sentinel naming one master that says it is the master",
+            GROUP_WAIT_SECONDS,
+        )
         return agreed[0]
 
     def replicas(self) -> list[Node]:
@@ -241,7 +231,11 @@ class SentinelGroup:
                 and sum(1 for slave in online if slave.get("state") == "online") >= count
             )
 
-        wait_until(synced, f"{count} replicas in sync with the master on port {master.port}")
+        wait_until(
+            synced,
+            f"{count} replicas in sync with the master on port {master.port}",
+            GROUP_WAIT_SECONDS,
+        )
 
     def wait_for_sentinels(self, master_port: int) -> None:
         """Every sentinel names `master_port`, sees the other two and both replicas."""
