@@ -144,7 +144,8 @@ def test_a_totp_factor_is_created_unverified_with_its_binding_once(
     client = app.test_client()
     fetched = client.get(f"{path}/{factor.sid}", auth=(ACCOUNT_SID, AUTH_TOKEN))
     listed = client.get(path, auth=(ACCOUNT_SID, AUTH_TOKEN))
-    assert fetched.json is not None and listed.json is not None
+    assert fetched.json is not None
+    assert listed.json is not None
     assert fetched.json.keys().isdisjoint({"binding", "options"})
     assert [f["sid"] for f in listed.json["factors"]] == [factor.sid]
     assert secret not in fetched.get_data(as_text=True) + listed.get_data(as_text=True)
