@@ -20,6 +20,8 @@ SUGGESTED_ACTIONS = (
     "console.search",
     "console.resend",
     "console.cancel",
+    "console.factors",
+    "console.factor-delete",
     "console.login",
     "console.logout",
     "keys.",
