@@ -139,8 +139,9 @@ def factor(api: Api, service: str, clock: FixedClock) -> dict[str, Any]:
 def test_support_sees_an_identitys_factors_and_never_a_secret(
     signed_in: Console, api: Api, service: str, factor: dict[str, Any], clock: FixedClock
 ) -> None:
-    """The list shows type, friendly name, status, created and last used for each factor;
-    no page holds the secret, the otpauth URI or any part of the binding."""
+    """The list shows type, friendly name, status, created and last used for each factor,
+    oldest first; no page holds the secret, the otpauth URI or any part of the binding."""
+    clock.advance(1)
     unverified = enrol_totp_second(api, service)
     page = look_up(signed_in, service)
     assert page.status_code == 200
@@ -244,7 +245,7 @@ def test_support_deletes_a_factor_with_a_reason_after_confirming(
     assert deletes[0] == {
         "actor": "sam",
         "role": "support",
-        "action": "console.factor-delete",
+        "action": "mfa.factor.delete",
         "target": f"{service}/{factor['entity_sid']}/{factor['sid']}",
         "outcome": "ok",
         "time_ms": deletes[0]["time_ms"],
@@ -274,7 +275,7 @@ def test_an_admin_may_delete_too(
     look_up(console, service)
     confirm(console, factor["sid"])
     assert delete(console, factor["sid"], "New phone").status_code == 200
-    entry = next(e for e in audit_entries(app) if e["action"] == "console.factor-delete")
+    entry = next(e for e in audit_entries(app) if e["action"] == "mfa.factor.delete")
     assert (entry["actor"], entry["role"], entry["reason"]) == ("ada", "admin", "New phone")
 
 
@@ -298,7 +299,7 @@ def test_a_forged_form_cannot_reach_a_factor_of_another_service_or_identity(
     )
     assert fetched.status_code == 200
     assert confirm(signed_in, theirs["sid"]).status_code == 404
-    entry = next(e for e in audit_entries(app) if e["action"] == "console.factor-delete")
+    entry = next(e for e in audit_entries(app) if e["action"] == "mfa.factor.delete")
     assert entry["outcome"] == "20404"
 
 
@@ -319,6 +320,7 @@ def test_a_token_from_another_session_or_a_destination_search_is_refused(
     assert refused.status_code == 400
     assert "earlier session" in refused.get_data(as_text=True)
     # A destination search's token (same session) is not a factor page's.
+    api.start(service, "+14155552671")
     signed_in.search(service, "+14155552671")
     search_token = hidden(signed_in.page, "search")  # type: ignore[arg-type]
     look_up(signed_in, service)

@@ -1,5 +1,5 @@
 """Every factor and challenge change leaves exactly one audit entry (who, role, action,
-target `VA…/YE…[/YF…|/YC…]`, outcome), and no entry ever holds a secret, a code, an
+target `VA…/YE…[/YF…[/YC…]]`, outcome), and no entry ever holds a secret, a code, an
 AuthPayload, a binding or the identity."""
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
     codes.append(bad)
     response, added = recorder.added_by(lambda: api.post(factor_path, AuthPayload=bad))
     entry = one(added)
-    assert entry["outcome"] != "ok"  # a wrong code is recorded as refused
+    assert entry["outcome"] == "wrong"
     actions.append(entry["action"])
 
     good = code_at(factor["binding"]["secret"], clock)
@@ -102,7 +102,8 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
     response, added = recorder.added_by(lambda: api.post(factor_path, AuthPayload=good))
     assert response.json["status"] == "verified"  # type: ignore[index]
     entry = one(added)
-    assert (entry["target"], entry["outcome"]) == (f"{service}/{entity_sid}/{factor['sid']}", "ok")
+    assert entry["target"] == f"{service}/{entity_sid}/{factor['sid']}"
+    assert entry["outcome"] == "verified"
     actions.append(entry["action"])
 
     response, added = recorder.added_by(lambda: api.post(factor_path, FriendlyName="Old phone"))
@@ -118,7 +119,8 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
     )
     assert response.json["status"] == "approved"  # type: ignore[index]
     entry = one(added)
-    assert entry["target"] == f"{service}/{entity_sid}/{response.json['sid']}"  # type: ignore[index]
+    challenge_target = f"{service}/{entity_sid}/{factor['sid']}/{response.json['sid']}"  # type: ignore[index]
+    assert entry["target"] == challenge_target
     actions.append(entry["action"])
 
     response, added = recorder.added_by(lambda: api.post(challenges, FactorSid=factor["sid"]))
@@ -133,7 +135,7 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
         lambda: api.post(f"{challenges}/{pending}", AuthPayload=bad)
     )
     entry = one(added)
-    assert entry["target"] == f"{service}/{entity_sid}/{pending}"
+    assert entry["target"] == f"{service}/{entity_sid}/{factor['sid']}/{pending}"
     actions.append(entry["action"])
 
     response, added = recorder.added_by(lambda: api.post(challenges, FactorSid=factor["sid"]))

@@ -18,19 +18,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
+from verify_service.application.access.access import Principal
 from verify_service.application.audit.audit import Auditor
+from verify_service.application.mfa.entities import Entities
+from verify_service.application.mfa.factors import Factors
 from verify_service.application.services.service_catalog import ServiceCatalog
 from verify_service.application.support.support_console import Staff
+from verify_service.domain import sids
 from verify_service.domain.errors import NotFound, VerifyError
 from verify_service.domain.mfa.identity import require_identity
-from verify_service.domain.mfa.models import Entity, Factor
+from verify_service.domain.mfa.limits import MAX_FACTORS_PER_ENTITY
+from verify_service.domain.mfa.models import Factor
 
 log = logging.getLogger(__name__)
 
 LOOKUP_ACTION = "console.factors"  # a look-up of an identity's factors
-DELETE_ACTION = "console.factor-delete"
+# A delete is recorded by the MFA use case under its own action, whoever asked (the API or
+# the console: a console user is named by user name, an API credential by its sid); a
+# refusal before it (not found) is recorded here under the same name.
+DELETE_ACTION = "mfa.factor.delete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,12 @@ class IdentityFactors:
     factors: tuple[FactorView, ...]
 
 
+def _sids(*parts: str) -> str:
+    """An audit target from what a form gave: its sids only (anything else typed into a
+    forged form is never recorded)."""
+    return "/".join(part for part in parts if sids.SID_PATTERN.fullmatch(part)) or "-"
+
+
 def factor_view(factor: Factor) -> FactorView:
     return FactorView(
         sid=factor.sid,
@@ -65,47 +78,24 @@ def factor_view(factor: Factor) -> FactorView:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class FactorDeletion:
-    """Who deletes a factor, why, and the action name the audit entry records."""
-
-    actor: str
-    role: str
-    action: str
-    reason: str | None
-
-
-class FactorDirectory(Protocol):
-    """What the console needs of the MFA use cases (`application/mfa`)."""
-
-    def entity(self, service_sid: str, identity: str) -> Entity:
-        """The entity, or NotFound."""
-        ...
-
-    def factors(self, service_sid: str, identity: str) -> list[Factor]:
-        """The entity's factors, oldest first (NotFound when there is no entity)."""
-        ...
-
-    def delete_factor(
-        self, service_sid: str, identity: str, factor_sid: str, deletion: FactorDeletion
-    ) -> None:
-        """Delete the factor and append its one audit entry (NotFound when it is gone)."""
-        ...
-
-
 class FactorSupport:
     def __init__(
         self,
         catalog: ServiceCatalog,
-        directory: FactorDirectory,
+        entities: Entities,
+        factors: Factors,
         auditor: Auditor | None,
+        account_sid: str,
         *,
         outcome_of: Callable[[VerifyError], str] = lambda exc: type(exc).__name__,
     ) -> None:
-        """`outcome_of` names a refusal for the audit log (the HTTP layer's wire code)."""
+        """`account_sid`: the account a console user acts for (in the MFA use cases'
+        `Principal`); `outcome_of` names a refusal for the audit log (the wire code)."""
         self._catalog = catalog
-        self._directory = directory
+        self._entities = entities
+        self._factors = factors
         self._auditor = auditor
+        self._account_sid = account_sid
         self._outcome_of = outcome_of
 
     def factors(self, service_sid: str, identity: str) -> IdentityFactors:
@@ -113,8 +103,7 @@ class FactorSupport:
         service = self._catalog.fetch(service_sid)
         identity = require_identity(identity)
         try:
-            entity = self._directory.entity(service.sid, identity)
-            factors = self._directory.factors(service.sid, identity)
+            entity = self._entities.fetch(service.sid, identity)
         except NotFound:
             return IdentityFactors(service.sid, service.friendly_name, identity, None, ())
         return IdentityFactors(
@@ -122,7 +111,12 @@ class FactorSupport:
             service_name=service.friendly_name,
             identity=identity,
             entity_sid=entity.sid,
-            factors=tuple(factor_view(factor) for factor in factors),
+            factors=tuple(
+                factor_view(factor)
+                for factor in self._factors.list(service.sid, identity, 0, MAX_FACTORS_PER_ENTITY)[
+                    0
+                ]
+            ),
         )
 
     def lookup(self, staff: Staff, service_sid: str, identity: str) -> IdentityFactors:
@@ -132,7 +126,8 @@ class FactorSupport:
         try:
             found = self.factors(service_sid, identity)
         except VerifyError as exc:
-            self._record(staff, LOOKUP_ACTION, service_sid, self._outcome_of(exc), strict=False)
+            outcome = self._outcome_of(exc)
+            self._record(staff, LOOKUP_ACTION, _sids(service_sid), outcome, strict=False)
             raise
         target = "/".join(part for part in (found.service_sid, found.entity_sid) if part)
         self._record(staff, LOOKUP_ACTION, target, "ok" if found.entity_sid else "20404")
@@ -141,15 +136,15 @@ class FactorSupport:
     def delete(
         self, staff: Staff, service_sid: str, identity: str, factor_sid: str, reason: str
     ) -> None:
-        """Delete one of the identity's factors. The MFA use case writes the audit entry of
-        a delete it made (exactly one); a refusal before it is recorded here."""
-        deletion = FactorDeletion(staff.name, staff.role, DELETE_ACTION, reason)
+        """Delete one of the identity's factors (and its challenges). The MFA use case writes
+        the one audit entry of a delete it made, with the reason; a refusal (not one of the
+        identity's factors in this service) is recorded here."""
+        principal = Principal(self._account_sid, staff.name, staff.role)
         try:
-            require_identity(identity)
-            self._directory.delete_factor(service_sid, identity, factor_sid, deletion)
+            self._factors.delete(service_sid, identity, factor_sid, principal, reason)
         except NotFound as exc:
             outcome = self._outcome_of(exc)
-            target = f"{service_sid}/{factor_sid}"
+            target = _sids(service_sid, factor_sid)
             self._record(staff, DELETE_ACTION, target, outcome, reason, strict=False)
             raise
         log.info("console: %s deleted factor %s", staff.name, factor_sid)
