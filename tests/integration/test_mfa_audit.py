@@ -148,7 +148,7 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
         lambda: api.post(f"{challenges}/{second}", AuthPayload=good)
     )
     assert response.json["status"] == "approved"  # type: ignore[index]
-    assert one(added)["outcome"] == "ok"
+    assert one(added)["outcome"] == "approved"
 
     response, added = recorder.added_by(lambda: api.client.delete(factor_path, headers=api.headers))
     assert response.status_code == 204
