@@ -10,6 +10,7 @@ Screenshots go to a temporary folder; `CONSOLE_SCREENSHOTS_DIR=docs/screenshots`
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,14 +74,15 @@ def shots(tmp_path: Path) -> Path:
 
 def enrol(client: Any, service: str, identity: str, name: str, *, verify: bool) -> Any:
     """The application's enrolment through the SDK: a TOTP factor, verified with a code
-    from the secret it returned once."""
+    from the secret it returned once (the previous time step's, which the default skew of 1
+    accepts, so that a sign-in with the current code can follow at once)."""
     factor = (
         client.verify.v2.services(service)
         .entities(identity)
         .new_factors.create(friendly_name=name, factor_type="totp")
     )
     if verify:
-        code = pyotp.TOTP(factor.binding["secret"]).now()
+        code = pyotp.TOTP(factor.binding["secret"]).at(time.time() - 30)
         verified = (
             client.verify.v2.services(service)
             .entities(identity)
@@ -89,6 +91,18 @@ def enrol(client: Any, service: str, identity: str, name: str, *, verify: bool) 
         )
         assert verified.status == "verified"
     return factor
+
+
+def sign_in_with(client: Any, service: str, identity: str, factor: Any) -> None:
+    """A login: a challenge answered at once with the current code (the factor's last use)."""
+    challenge = (
+        client.verify.v2.services(service)
+        .entities(identity)
+        .challenges.create(
+            factor_sid=factor.sid, auth_payload=pyotp.TOTP(factor.binding["secret"]).now()
+        )
+    )
+    assert challenge.status == "approved"
 
 
 def sign_in(page: Any, base: str, name: str, password: str) -> None:
@@ -124,6 +138,7 @@ def test_support_deletes_a_lost_phones_factor_in_the_browser(
     laptop = enrol(app, service, IDENTITY, "Work laptop (1Password)", verify=True)
     just_created = enrol(app, service, IDENTITY, "New phone", verify=False)
     theirs = enrol(app, other_service, OTHER_IDENTITY, "Someone else's", verify=True)
+    sign_in_with(app, service, IDENTITY, phone)
     secrets = [f.binding["secret"] for f in (phone, laptop, just_created, theirs)]
     uris = [f.binding["uri"] for f in (phone, laptop, just_created, theirs)]
     seen: list[str] = []
@@ -142,6 +157,9 @@ def test_support_deletes_a_lost_phones_factor_in_the_browser(
     statuses = page.locator("table.factors td[data-label=Status]").all_inner_texts()
     assert statuses == ["verified", "verified", "unverified"]
     assert set(page.locator("table.factors td[data-label=Type]").all_inner_texts()) == {"totp"}
+    last_used = page.locator("table.factors td[data-label='Last used']").all_inner_texts()
+    assert last_used[1:] == ["never", "never"]
+    assert last_used[0].endswith(" UTC")  # the phone's sign-in
     seen.append(page.content())
     screenshot(page, shots, "factors")
 
@@ -177,7 +195,7 @@ def test_support_deletes_a_lost_phones_factor_in_the_browser(
     page.click("header button.link")
     sign_in(page, base, "ada", ADMIN_PASSWORD)
     page.goto(f"{base}/audit")
-    page.fill("#action", "console.factor-delete")
+    page.fill("#action", "mfa.factor.delete")
     page.click("#audit-filters button[type=submit]")
     rows = page.locator("table.audit tbody tr")
     texts = rows.all_inner_texts()

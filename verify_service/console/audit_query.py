@@ -21,10 +21,11 @@ SUGGESTED_ACTIONS = (
     "console.resend",
     "console.cancel",
     "console.factors",
-    "console.factor-delete",
     "console.login",
     "console.logout",
     "keys.",
+    "mfa.",
+    "mfa.factor.delete",
     "services.",
 )
 
