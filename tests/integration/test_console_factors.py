@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
@@ -18,11 +19,14 @@ from tests.integration.test_console import ADMIN_PASSWORD, PASSWORD, Console, hi
 from tests.support.fakes import FixedClock
 from verify_service.app import CONTAINER_KEY, build_staff_users
 from verify_service.application.support.staff_users import StaffUsers
+from verify_service.console.times import shown_time
 
 IDENTITY = "ff483d1f-f591-898a-9942-916050d2ca3f"
 OTHER_IDENTITY = "a1b2c3d4-0000-4000-8000-00000000abcd"
 _TOKEN = re.compile(r'name="identity_token" value="([^"]*)"')
 _FACTOR_ROWS = re.compile(r'<tr id="factor-(YF[0-9a-f]{32})"')
+_LAST_USED = re.compile(r'<td data-label="Last used" class="time">(.*?)</td>', re.DOTALL)
+UTC = ZoneInfo("UTC")
 
 
 @pytest.fixture
@@ -178,7 +182,9 @@ def enrol_totp_second(api: Api, service: str) -> dict[str, Any]:
 def test_last_used_is_the_time_of_the_last_approved_challenge(
     signed_in: Console, api: Api, service: str, factor: dict[str, Any], clock: FixedClock
 ) -> None:
-    clock.advance(60)
+    """A factor's last use is its verification, then each approved sign-in."""
+    assert last_used(look_up(signed_in, service)) == [shown_time(clock.now_ms(), UTC)]
+    clock.advance(600)  # within the console session's idle timeout
     code = pyotp.TOTP(factor["binding"]["secret"]).at(clock.now_ms() // 1000)
     answered = api.post(
         f"/v2/Services/{service}/Entities/{IDENTITY}/Challenges",
@@ -186,8 +192,13 @@ def test_last_used_is_the_time_of_the_last_approved_challenge(
         AuthPayload=code,
     )
     assert answered.json["status"] == "approved", answered.json  # type: ignore[index]
-    text = look_up(signed_in, service).get_data(as_text=True)
-    assert ">never<" not in text
+    assert last_used(look_up(signed_in, service)) == [shown_time(clock.now_ms(), UTC)]
+
+
+def last_used(page: TestResponse) -> list[str]:
+    """The text of each row's "Last used" cell."""
+    cells = _LAST_USED.findall(page.get_data(as_text=True))
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
 
 
 def test_a_look_up_is_a_post_and_is_audited_by_entity_sid_never_by_identity(

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pyotp
 import pytest
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -19,6 +21,7 @@ from tests.conftest import Api
 from tests.integration.test_api_keys import basic, create_key
 from tests.support.fakes import FixedClock
 from verify_service.app import CONTAINER_KEY
+from verify_service.domain.staff import MAX_REASON_LENGTH
 
 IDENTITY = "ff483d1f-f591-898a-9942-916050d2ca3f"
 
@@ -243,3 +246,13 @@ def test_a_refused_delete_of_a_missing_factor_is_404_and_audited(
     again = support.delete(factor_path(service, factor), reason="lost phone")
     assert again.status_code == 404
     assert again.json["code"] == 20404  # type: ignore[index]
+
+
+def test_openapi_documents_the_reason_as_an_extension() -> None:
+    """openapi.yaml holds the `Reason` query parameter of DeleteFactor, marked x-extension."""
+    document = yaml.safe_load((Path(__file__).parents[2] / "openapi.yaml").read_text("utf-8"))
+    path = "/v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}"
+    (reason,) = document["paths"][path]["delete"]["parameters"]
+    assert (reason["name"], reason["in"], reason["x-extension"]) == ("Reason", "query", True)
+    assert reason["description"].startswith("verify-service extension")
+    assert reason["schema"]["maxLength"] == MAX_REASON_LENGTH
