@@ -107,6 +107,7 @@ def test_support_lists_and_fetches_entities_and_factors_without_any_secret(
         support.get(f"{base}/{IDENTITY}"),
         support.get(f"{base}/{IDENTITY}/Factors"),
         support.get(factor_path(service, factor)),
+        support.get(f"{base}/{IDENTITY}/Challenges"),
     ]
     for answer in answers:
         assert answer.status_code == 200, answer.json
