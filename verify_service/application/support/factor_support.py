@@ -106,17 +106,13 @@ class FactorSupport:
             entity = self._entities.fetch(service.sid, identity)
         except NotFound:
             return IdentityFactors(service.sid, service.friendly_name, identity, None, ())
+        factors, _more = self._factors.list(service.sid, identity, 0, MAX_FACTORS_PER_ENTITY)
         return IdentityFactors(
             service_sid=service.sid,
             service_name=service.friendly_name,
             identity=identity,
             entity_sid=entity.sid,
-            factors=tuple(
-                factor_view(factor)
-                for factor in self._factors.list(service.sid, identity, 0, MAX_FACTORS_PER_ENTITY)[
-                    0
-                ]
-            ),
+            factors=tuple(factor_view(factor) for factor in factors),
         )
 
     def lookup(self, staff: Staff, service_sid: str, identity: str) -> IdentityFactors:
@@ -159,18 +155,9 @@ class FactorSupport:
         *,
         strict: bool = True,
     ) -> None:
-        """Append the entry; `strict`: a failure to write it is raised (fail closed)."""
+        """Append the entry. `strict`: a failure to write it is raised (fail closed: the
+        answer is not given); otherwise logged (the answer is decided and must not change)."""
         if self._auditor is None:
-            return
-        if strict:
-            self._auditor.record(
-                actor=staff.name,
-                role=staff.role,
-                action=action,
-                target=target,
-                outcome=outcome,
-                reason=reason,
-            )
             return
         try:
             self._auditor.record(
@@ -181,5 +168,7 @@ class FactorSupport:
                 outcome=outcome,
                 reason=reason,
             )
-        except VerifyError as exc:  # the answer is decided; it must not change now
+        except VerifyError as exc:
+            if strict:
+                raise
             log.warning("audit entry for %s not recorded (%s)", action, type(exc).__name__)
