@@ -20,6 +20,8 @@ from tests.support.fakes import FixedClock
 from verify_service.app import CONTAINER_KEY, build_staff_users
 from verify_service.application.support.staff_users import StaffUsers
 from verify_service.console.times import shown_time
+from verify_service.domain.mfa.models import Factor, FactorStatus, FactorType
+from verify_service.domain.sids import new_sid
 
 IDENTITY = "ff483d1f-f591-898a-9942-916050d2ca3f"
 OTHER_IDENTITY = "a1b2c3d4-0000-4000-8000-00000000abcd"
@@ -379,3 +381,45 @@ def test_a_signed_out_visitor_cannot_list_or_delete(
         "/console/factors", data={"service": service, "identity": IDENTITY}
     )
     assert answer.status_code == 401
+
+
+def test_a_passkey_factor_is_listed_without_its_credential(
+    app: Flask,
+    signed_in: Console,
+    api: Api,
+    service: str,
+    factor: dict[str, Any],
+    clock: FixedClock,
+) -> None:
+    """A passkeys factor (stored as the passkeys capability stores it, with its `pk_*`
+    fields) is listed by type, name and status; none of its credential fields is shown."""
+    mfa = app.extensions[CONTAINER_KEY].mfa
+    entity = mfa.entities.fetch(service, IDENTITY)
+    passkey_fields = {
+        "credential_id": "cHJpdmF0ZS1jcmVkZW50aWFsLWlk",
+        "public_key": "pQECAyYgASFYIPublicKeyMaterialThatStaysHidden",
+        "config": '{"relying_party":{"id":"example.com"}}',
+    }
+    clock.advance(1)
+    now_ms = clock.now_ms()
+    passkey = Factor(
+        sid=new_sid("YF"),
+        service_sid=service,
+        entity_sid=entity.sid,
+        identity=IDENTITY,
+        factor_type=FactorType.PASSKEYS,
+        friendly_name="YubiKey",
+        status=FactorStatus.VERIFIED,
+        created_ms=now_ms,
+        updated_ms=now_ms,
+        passkey=passkey_fields,
+    )
+    assert mfa.store.create_factor(passkey, entity, 20) is not None
+    page = look_up(signed_in, service)
+    text = page.get_data(as_text=True)
+    assert factor_rows(page) == [factor["sid"], passkey.sid]
+    assert 'class="badge type-passkeys">passkeys<' in text
+    assert "YubiKey" in text
+    for value in passkey_fields.values():
+        assert value not in text
+    assert "relying_party" not in text
