@@ -423,3 +423,18 @@ def test_a_passkey_factor_is_listed_without_its_credential(
     for value in passkey_fields.values():
         assert value not in text
     assert "relying_party" not in text
+
+
+def test_a_friendly_name_is_shown_as_text_never_as_markup(
+    signed_in: Console, api: Api, service: str, factor: dict[str, Any]
+) -> None:
+    """The application chose the name (or let its user choose it): the page escapes it."""
+    created = api.post(
+        f"/v2/Services/{service}/Entities/{IDENTITY}/Factors",
+        FactorType="totp",
+        FriendlyName='<img src=x onerror="alert(1)">',
+    )
+    assert created.status_code == 201, created.json
+    text = look_up(signed_in, service).get_data(as_text=True)
+    assert "<img" not in text
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in text
