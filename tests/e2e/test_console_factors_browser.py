@@ -10,6 +10,7 @@ Screenshots go to a temporary folder; `CONSOLE_SCREENSHOTS_DIR=docs/screenshots`
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,7 @@ def look_up(page: Any, base: str, service: str, identity: str) -> None:
     page.select_option("#service", service)
     page.fill("#identity", identity)
     page.click("#factors-search button[type=submit]")
+    page.wait_for_selector("#factors")  # the answer's page, not the form's
 
 
 def test_support_deletes_a_lost_phones_factor_in_the_browser(
@@ -151,6 +153,7 @@ def test_support_deletes_a_lost_phones_factor_in_the_browser(
 
     # Delete the lost phone's factor: the confirmation page first.
     page.click(f"#factor-{phone.sid} button[type=submit]")
+    page.wait_for_selector("#confirm-delete")
     assert page.locator("h1").inner_text() == "Delete this factor?"
     assert "Jane's iPhone" in page.locator(".facts").inner_text()
     seen.append(page.content())
@@ -166,8 +169,8 @@ def test_support_deletes_a_lost_phones_factor_in_the_browser(
 
     # A forged form: the laptop's delete form pointed at another service's factor.
     page.click(f"#factor-{laptop.sid} button[type=submit]")
-    page.evaluate(
-        f"document.querySelector('#delete-form input[name=factor]').value = '{theirs.sid}'"
+    page.locator("#delete-form input[name=factor]").evaluate(
+        "(input, sid) => { input.value = sid; }", theirs.sid
     )
     page.select_option("#delete-reason", "Suspected compromise")
     page.click("#delete-form button[type=submit]")
@@ -183,6 +186,7 @@ def test_support_deletes_a_lost_phones_factor_in_the_browser(
     page.goto(f"{base}/audit")
     page.fill("#action", "mfa.factor.delete")
     page.click("#audit-filters button[type=submit]")
+    page.wait_for_url(re.compile(r"action=mfa\.factor\.delete"))
     rows = page.locator("table.audit tbody tr")
     texts = rows.all_inner_texts()
     assert any("Lost phone" in text and phone.sid in text and "sam" in text for text in texts)
