@@ -71,6 +71,7 @@ from verify_service.application.protection.rate_limit_catalog import RateLimitCa
 from verify_service.application.protection.safe_list import SafeList
 from verify_service.application.secrets.ports import Resealable
 from verify_service.application.services.service_catalog import ServiceCatalog
+from verify_service.application.support.factor_support import FactorSupport
 from verify_service.application.support.staff_users import SessionPolicy, StaffUsers
 from verify_service.application.support.support_console import SupportConsole
 from verify_service.application.verifications.verifications import Verifications
@@ -345,6 +346,16 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
     )
     staff = build_staff_users(container)
     staff.prepare_sign_in()  # the decoy hash, at start-up: no sign-in pays for building it
+    factors = None
+    if container.mfa is not None:  # "I lost my phone": an identity's factors, delete one
+        factors = FactorSupport(
+            container.catalog,
+            container.mfa.entities,
+            container.mfa.factors,
+            Auditor(container.audit, container.clock) if container.audit is not None else None,
+            container.settings.account_sid,
+            outcome_of=wire_outcome,
+        )
     return console.ConsoleComponents(
         staff=staff,
         support=support,
@@ -352,6 +363,7 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
         sealer=ring_cipher(Keyring(container.settings.key_ring()), "console_search_key"),
         secure_cookie=container.settings.console_secure_cookie,
         time_zone=ZoneInfo(container.settings.console_time_zone),
+        factors=factors,
     )
 
 

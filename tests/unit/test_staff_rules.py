@@ -6,7 +6,13 @@ import pytest
 
 from verify_service.domain.destinations import display_masked_destination
 from verify_service.domain.errors import InvalidParameter
-from verify_service.domain.staff import action_reason, require_password, require_user_name
+from verify_service.domain.staff import (
+    FACTOR_DELETE_REASONS,
+    action_reason,
+    require_password,
+    require_user_name,
+    stated_reason,
+)
 from verify_service.settings import ConfigError, Settings
 
 
@@ -91,3 +97,58 @@ def test_console_settings_are_read_and_checked() -> None:
     ]:
         with pytest.raises(ConfigError, match=name):
             Settings.from_env({name: value})
+
+
+def test_a_factor_delete_reason_is_one_of_its_own_presets() -> None:
+    """The console's factor form offers its own presets ("Lost phone" …); a verification
+    preset is not one of them."""
+    assert action_reason("Lost phone", "", FACTOR_DELETE_REASONS) == "Lost phone"
+    assert (
+        action_reason("New phone", "bought a new one", FACTOR_DELETE_REASONS)
+        == "New phone: bought a new one"
+    )
+    with pytest.raises(InvalidParameter):
+        action_reason("Customer did not receive the code", "", FACTOR_DELETE_REASONS)
+
+
+@pytest.mark.parametrize(
+    "details",
+    ["lost\nphone", "lost\tphone", "lost\x00phone", "\x1b[31mred", "lost \u202ephone", "a\u200bb"],
+)
+def test_a_console_reason_refuses_control_and_invisible_characters(details: str) -> None:
+    """A newline could forge a line of an exported log; a bidirectional override or a
+    zero-width character makes a reason read differently from what is stored."""
+    with pytest.raises(InvalidParameter, match="control or invisible"):
+        action_reason("", details)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("lost phone", "lost phone"),
+        ("  Kunde hat sein Telefon   verloren  ", "Kunde hat sein Telefon verloren"),
+        ("x" * 200, "x" * 200),
+    ],
+)
+def test_an_api_reason_is_free_text_on_one_line(text: str, reason: str) -> None:
+    assert stated_reason(text) == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "required"),
+        ("   ", "required"),
+        ("x" * 201, "at most 200"),
+        ("lost\nphone", "control"),
+        ("lost\rphone", "control"),
+        ("lost\x7fphone", "control"),
+        ("lost\u2066phone", "invisible"),
+        ("code 123456", "4 digits"),
+    ],
+)
+def test_an_api_reason_is_refused_naming_the_parameter(text: str, why: str) -> None:
+    """Refused as `Invalid parameter: Reason (…)`: the wire name the 400 names."""
+    with pytest.raises(InvalidParameter, match=why) as raised:
+        stated_reason(text)
+    assert raised.value.parameter == "Reason"

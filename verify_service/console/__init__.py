@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+# Imported for its routes (on the same blueprint): the MFA factor pages.
+from verify_service.console import factor_views as factor_views
 from verify_service.console.components import BLUEPRINT_NAME, COMPONENTS_KEY, ConsoleComponents
 from verify_service.console.views import blueprint, error_page, is_console_path
 

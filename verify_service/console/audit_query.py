@@ -20,9 +20,12 @@ SUGGESTED_ACTIONS = (
     "console.search",
     "console.resend",
     "console.cancel",
+    "console.factors",
     "console.login",
     "console.logout",
     "keys.",
+    "mfa.",
+    "mfa.factor.delete",
     "services.",
 )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from verify_service.application.support.factor_support import FactorSupport
 from verify_service.application.support.staff_users import StaffUsers
 from verify_service.application.support.support_console import SupportConsole
 
@@ -32,3 +33,5 @@ class ConsoleComponents:
     secure_cookie: bool = True
     # The display time zone of every time a page shows (VERIFY_CONSOLE_TIME_ZONE).
     time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    # An identity's MFA factors ("I lost my phone"); None: the factor pages answer 404.
+    factors: FactorSupport | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 
 from verify_service.domain.errors import InvalidParameter
 
@@ -18,7 +19,8 @@ _DIGIT_RUN = re.compile(r"[0-9]{4,}")
 
 
 class StaffRole(enum.StrEnum):
-    """`support` looks verifications up, resends and cancels; `admin` also reads the audit
+    """`support` looks verifications up, resends and cancels, lists an identity's MFA
+    factors and deletes one with a reason (never creates one); `admin` also reads the audit
     log and the API keys (sids and roles)."""
 
     SUPPORT = "support"
@@ -33,6 +35,17 @@ PRESET_REASONS = (
     "Suspected fraud or account takeover",
     "Testing on behalf of the customer",
 )
+# Preset reasons for deleting an MFA factor ("I lost my phone"), in the console's form.
+FACTOR_DELETE_REASONS = (
+    "Lost phone",
+    "New phone",
+    "Suspected compromise",
+    "Customer asked to remove it",
+)
+# Unicode categories never accepted in a reason: control characters (a newline could forge
+# a line of an exported log, an escape sequence a terminal's display) and invisible format
+# characters (bidirectional overrides could make a reason read differently than stored).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 
 def require_user_name(name: str) -> str:
@@ -49,17 +62,41 @@ def require_password(password: str) -> str:
     return password
 
 
-def action_reason(preset: str, details: str) -> str:
-    """The reason recorded for a console action: a preset, free text, or both."""
+def action_reason(preset: str, details: str, presets: tuple[str, ...] = PRESET_REASONS) -> str:
+    """The reason recorded for a console action: a preset (one of `presets`), free text,
+    or both."""
     preset = preset.strip()
-    details = " ".join(details.split())
-    if preset and preset not in PRESET_REASONS:
+    if preset and preset not in presets:
         raise InvalidParameter("reason", "one of the listed reasons")
+    details = _one_line(details, "reason")
     reason = f"{preset}: {details}" if preset and details else preset or details
     if not reason:
         raise InvalidParameter("reason", "choose a reason or describe it")
+    return _recordable(reason, "reason")
+
+
+def stated_reason(text: str, parameter: str = "Reason") -> str:
+    """A reason given through the API (`DELETE …/Factors/{YF}?Reason=…`): free text, its
+    runs of spaces folded; refused when empty, longer than MAX_REASON_LENGTH, holding a
+    control or invisible format character, or four digits in a row. It is recorded in the
+    audit log only: never part of a key name, never logged."""
+    reason = _one_line(text, parameter)
+    if not reason:
+        raise InvalidParameter(parameter, "a reason is required")
+    return _recordable(reason, parameter)
+
+
+def _one_line(text: str, parameter: str) -> str:
+    """`text` on one line, its runs of spaces folded into one; a control character (a tab
+    or a newline included) or an invisible format character refused."""
+    if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in text):
+        raise InvalidParameter(parameter, "no control or invisible characters")
+    return " ".join(text.split())
+
+
+def _recordable(reason: str, parameter: str) -> str:
     if len(reason) > MAX_REASON_LENGTH:
-        raise InvalidParameter("reason", f"at most {MAX_REASON_LENGTH} characters")
+        raise InvalidParameter(parameter, f"at most {MAX_REASON_LENGTH} characters")
     if _DIGIT_RUN.search(reason):
-        raise InvalidParameter("reason", "no codes or numbers (4 digits or more) in a reason")
+        raise InvalidParameter(parameter, "no codes or numbers (4 digits or more) in a reason")
     return reason

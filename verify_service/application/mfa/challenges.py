@@ -63,6 +63,7 @@ class NewChallengeRequest:
 
 
 _AUDITED = {
+    CodeOutcome.UNANSWERED: "pending",  # created without a code: a change too (support)
     CodeOutcome.ACCEPTED: "approved",
     CodeOutcome.REPLAYED: "denied",
     CodeOutcome.WRONG: "wrong",

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from verify_service.application.access.access import Permission
 from verify_service.application.mfa.factors import FactorUpdate, NewFactorRequest, TotpSettings
 from verify_service.http.access.auth import current_principal, requires
+from verify_service.http.mfa.deletion_reason import deletion_reason
 from verify_service.http.mfa.mfa_representations import entity_url, factor_json, new_factor_json
 from verify_service.http.mfa.mfa_schemas import NewFactorParams, UpdateFactorParams, load_mfa
 from verify_service.http.mfa.mfa_wiring import mfa
@@ -101,5 +102,6 @@ def update_factor(service_sid: str, identity: str, sid: str) -> Response:
 @blueprint.delete("/<sid>")
 @requires(Permission.MFA_FACTORS_DELETE)
 def delete_factor(service_sid: str, identity: str, sid: str) -> Response:
-    mfa().factors.delete(service_sid, identity, sid, current_principal())
+    reason = deletion_reason()  # `?Reason=`: required for support (deletion_reason.py)
+    mfa().factors.delete(service_sid, identity, sid, current_principal(), reason)
     return Response(status=204)
