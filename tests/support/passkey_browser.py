@@ -95,9 +95,7 @@ class PasskeyPage:
         self.page.evaluate("([text, kind]) => show(text, kind)", [html.escape(text), kind])
 
     def credentials(self) -> list[dict[str, Any]]:
-        found = self.cdp.send(
-            "WebAuthn.getCredentials", {"authenticatorId": self.authenticator_id}
-        )
+        found = self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.authenticator_id})
         credentials: list[dict[str, Any]] = found["credentials"]
         return credentials
 

@@ -117,7 +117,9 @@ def registration_options(
         timeout=CEREMONY_TIMEOUT_MS,
         attestation=AttestationConveyancePreference.NONE,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            authenticator_attachment=None if attachment == "any" else AuthenticatorAttachment(attachment),
+            authenticator_attachment=None
+            if attachment == "any"
+            else AuthenticatorAttachment(attachment),
             resident_key=ResidentKeyRequirement(config.discoverable_credentials.value),
             require_resident_key=config.discoverable_credentials is Requirement.REQUIRED,
             user_verification=_requirement(config.user_verification),

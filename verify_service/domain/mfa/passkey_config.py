@@ -129,7 +129,8 @@ def resolve_passkey_config(requested: dict[str, Any] | None, service: Service) -
     over the service's `Passkeys.*` settings. A missing relying party id or origin is a 400
     naming both places it may come from."""
     requested = requested or {}
-    party = requested.get("relying_party") or {}
+    party = requested.get("relying_party")
+    party = {} if party is None else party
     if not isinstance(party, dict):
         raise InvalidMfaRequest("config.relying_party", "an object")
     raw_id = party.get("id") or service.passkeys_relying_party_id
@@ -176,8 +177,7 @@ def resolve_passkey_config(requested: dict[str, Any] | None, service: Service) -
         ),
         discoverable_credentials=_choice(
             Requirement,
-            requested.get("discoverable_credentials")
-            or service.passkeys_discoverable_credentials,
+            requested.get("discoverable_credentials") or service.passkeys_discoverable_credentials,
             "config.discoverable_credentials",
             DEFAULT_DISCOVERABLE,
         ),

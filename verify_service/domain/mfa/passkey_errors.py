@@ -23,3 +23,14 @@ class PasskeyCeremonyNotFound(VerifyError):
             "No pending passkey registration or challenge matches this response"
             " (unknown, already used or expired): start a new one"
         )
+
+
+class PasskeyCeremonyExpired(VerifyError):
+    """The response's ceremony was past its timeout (the options' `timeout`) when it came:
+    it is gone now; the caller starts a new registration or challenge."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The passkey registration or challenge expired (options.publicKey.timeout):"
+            " start a new one"
+        )
