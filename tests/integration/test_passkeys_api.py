@@ -1,0 +1,387 @@
+"""The `/Passkeys/*` routes in-process on a real Redis, with a software authenticator as the
+browser and the clock moved by hand: registration, sign-in (by identity and discoverable),
+single use, expiry, origin, RP id, user verification, sign counter, malformed bodies,
+permissions and the audit trail. The Chromium specs are in tests/e2e/test_passkeys_browser.py."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.conftest import Api
+from tests.integration.test_api_keys import basic, create_key
+from tests.integration.test_audit_log import stored
+from tests.support.fakes import FixedClock
+from tests.support.soft_authenticator import SoftAuthenticator, b64url
+from verify_service.domain.mfa.passkey_ceremonies import CEREMONY_TIMEOUT_MS
+
+ORIGIN = "https://login.acme.test"
+IDENTITY = "ff483d1ff591898a9942916050d2ca3f"
+PASSKEY_SETTINGS = {
+    "Passkeys.RelyingParty.Id": "acme.test",
+    "Passkeys.RelyingParty.Name": "Acme",
+    "Passkeys.RelyingParty.Origins": ORIGIN,
+}
+
+
+class Passkeys:
+    """The four routes as JSON posts (what the SDK sends), with given credentials."""
+
+    def __init__(self, client: FlaskClient, headers: dict[str, str], service_sid: str) -> None:
+        self.client = client
+        self.headers = headers
+        self.base = f"/v2/Services/{service_sid}/Passkeys"
+
+    def post(self, path: str, body: Any) -> TestResponse:
+        return self.client.post(f"{self.base}/{path}", json=body, headers=self.headers)
+
+    def create_factor(self, identity: str = IDENTITY, **body: Any) -> TestResponse:
+        return self.post("Factors", {"friendly_name": "Ada's laptop", "identity": identity, **body})
+
+    def verify(self, credential: dict[str, Any]) -> TestResponse:
+        return self.post("VerifyFactor", credential)
+
+    def challenge(self, **body: Any) -> TestResponse:
+        return self.post("Challenges", body)
+
+    def approve(self, credential: dict[str, Any]) -> TestResponse:
+        return self.post("ApproveChallenge", credential)
+
+    def register(self, authenticator: SoftAuthenticator, identity: str = IDENTITY) -> dict[str, Any]:
+        created = self.create_factor(identity)
+        assert created.status_code == 201, created.json
+        verified = self.verify(authenticator.create(created.json["options"]))  # type: ignore[index]
+        assert verified.status_code == 200, verified.json
+        body: dict[str, Any] = verified.json  # type: ignore[assignment]
+        return body
+
+
+@pytest.fixture
+def service(api: Api) -> str:
+    return api.create_service(**PASSKEY_SETTINGS)
+
+
+@pytest.fixture
+def passkeys(api: Api, service: str) -> Passkeys:
+    return Passkeys(api.client, api.headers, service)
+
+
+@pytest.fixture
+def device() -> SoftAuthenticator:
+    return SoftAuthenticator(ORIGIN)
+
+
+def refused(response: TestResponse, status: int, code: int, words: str = "") -> None:
+    assert response.status_code == status, response.json
+    body = response.json
+    assert body is not None and body["code"] == code, body
+    assert words in body["message"], body["message"]
+    assert set(body) == {"code", "message", "more_info", "status"}
+
+
+def test_register_verify_and_sign_in(passkeys: Passkeys, device: SoftAuthenticator) -> None:
+    """Create → unverified with creation options; verify → verified; challenge → approved."""
+    created = passkeys.create_factor()
+    assert created.status_code == 201
+    factor = created.json
+    assert factor is not None
+    assert (factor["status"], factor["factor_type"], factor["identity"]) == (
+        "unverified",
+        "passkeys",
+        IDENTITY,
+    )
+    assert factor["sid"].startswith("YF") and factor["entity_sid"].startswith("YE")
+    public_key = factor["options"]["publicKey"]
+    assert public_key["rp"] == {"name": "Acme", "id": "acme.test"}
+    assert public_key["user"]["id"] == b64url(factor["entity_sid"].encode())
+    assert public_key["timeout"] == 600_000
+    assert public_key["excludeCredentials"] == []
+    assert factor["config"]["relying_party"]["origins"] == [ORIGIN]
+
+    verified = passkeys.verify(device.create(factor["options"]))
+    assert verified.status_code == 200, verified.json
+    assert verified.json is not None
+    assert (verified.json["sid"], verified.json["status"]) == (factor["sid"], "verified")
+    assert "options" not in verified.json
+    assert verified.json["metadata"] == {"aaguid": "00000000-0000-0000-0000-000000000000"}
+
+    challenge = passkeys.challenge(identity=IDENTITY)
+    assert challenge.status_code == 201, challenge.json
+    assert challenge.json is not None
+    assert challenge.json["status"] == "pending"
+    allowed = challenge.json["options"]["publicKey"]["allowCredentials"]
+    assert [c["id"] for c in allowed] == [b64url(device.credentials[-1].credential_id)]
+
+    approved = passkeys.approve(device.get(challenge.json["options"]))
+    assert approved.status_code == 200, approved.json
+    assert approved.json is not None
+    assert approved.json["sid"] == challenge.json["sid"]
+    assert (approved.json["status"], approved.json["factor_sid"]) == ("approved", factor["sid"])
+    assert approved.json["date_responded"] is not None
+
+
+def test_a_second_passkey_excludes_the_first(passkeys: Passkeys, device: SoftAuthenticator) -> None:
+    passkeys.register(device)
+    second = passkeys.create_factor()
+    excluded = second.json["options"]["publicKey"]["excludeCredentials"]  # type: ignore[index]
+    assert [c["id"] for c in excluded] == [b64url(device.credentials[-1].credential_id)]
+
+
+def test_a_discoverable_sign_in_finds_the_passkey_by_its_credential(
+    passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    """No identity: empty allowCredentials; the answer names the entity once approved."""
+    factor = passkeys.register(device)
+    challenge = passkeys.challenge()
+    assert challenge.status_code == 201, challenge.json
+    assert challenge.json is not None
+    assert challenge.json["options"]["publicKey"]["allowCredentials"] == []
+    assert (challenge.json["identity"], challenge.json["entity_sid"]) == ("", "")
+    approved = passkeys.approve(device.get(challenge.json["options"]))
+    assert approved.status_code == 200, approved.json
+    assert approved.json is not None
+    assert (approved.json["identity"], approved.json["entity_sid"]) == (
+        IDENTITY,
+        factor["entity_sid"],
+    )
+    assert approved.json["status"] == "approved"
+
+
+def test_a_discoverable_sign_in_needs_the_user_handle_of_the_passkeys_entity(
+    passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    passkeys.register(device)
+    challenge = passkeys.challenge().json
+    assert challenge is not None
+    assertion = device.get(challenge["options"])
+    assertion["response"]["userHandle"] = b64url(b"YE" + b"0" * 32)
+    refused(passkeys.approve(assertion), 400, 60306, "user handle")
+
+
+def test_a_replayed_registration_or_assertion_is_refused(
+    passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    """Each ceremony answers once: the same response posted again is 404/20404."""
+    created = passkeys.create_factor().json
+    assert created is not None
+    attestation = device.create(created["options"])
+    assert passkeys.verify(attestation).status_code == 200
+    refused(passkeys.verify(attestation), 404, 20404, "already used")
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    assertion = device.get(challenge["options"])
+    assert passkeys.approve(assertion).status_code == 200
+    refused(passkeys.approve(assertion), 404, 20404, "already used")
+
+
+def test_concurrent_answers_to_one_challenge_approve_exactly_once(
+    app: Flask, passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    passkeys.register(device)
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    assertion = device.get(challenge["options"])
+    statuses: list[int] = []
+
+    def answer() -> None:
+        client = Passkeys(app.test_client(), passkeys.headers, challenge["service_sid"])
+        statuses.append(client.approve(assertion).status_code)
+
+    threads = [threading.Thread(target=answer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [404] * 7
+
+
+def test_an_old_assertion_against_a_fresh_challenge_is_refused(
+    passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    """Its clientDataJSON holds the old challenge: no pending ceremony has it."""
+    passkeys.register(device)
+    first = passkeys.challenge(identity=IDENTITY).json
+    assert first is not None
+    old = device.get(first["options"])
+    assert passkeys.approve(old).status_code == 200
+    passkeys.challenge(identity=IDENTITY)
+    refused(passkeys.approve(old), 404, 20404)
+
+
+def test_ceremonies_expire_by_the_clock(
+    passkeys: Passkeys, device: SoftAuthenticator, clock: FixedClock
+) -> None:
+    """Past the options' timeout a registration or a sign-in is 403/60323, and gone after."""
+    created = passkeys.create_factor().json
+    assert created is not None
+    clock.advance(CEREMONY_TIMEOUT_MS / 1000)
+    attestation = device.create(created["options"])
+    refused(passkeys.verify(attestation), 403, 60323, "expired")
+    refused(passkeys.verify(attestation), 404, 20404)
+
+    passkeys.register(device)
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    clock.advance(CEREMONY_TIMEOUT_MS / 1000 - 1)
+    in_time = passkeys.challenge(identity=IDENTITY).json
+    assert in_time is not None
+    clock.advance(1)
+    refused(passkeys.approve(device.get(challenge["options"])), 403, 60323)
+    assert passkeys.approve(device.get(in_time["options"])).status_code == 200
+
+
+def test_an_origin_not_configured_is_refused(passkeys: Passkeys) -> None:
+    created = passkeys.create_factor().json
+    assert created is not None
+    phishing = SoftAuthenticator("https://login.acme-security.test")
+    refused(passkeys.verify(phishing.create(created["options"])), 400, 60306, "origin")
+
+
+def test_an_assertion_for_another_rp_id_is_refused(
+    passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    passkeys.register(device)
+    device.credentials[-1].rp_id = "login.acme.test"  # signs another RP id's hash
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    refused(passkeys.approve(device.get(challenge["options"])), 400, 60306, "RP ID")
+
+
+def test_a_lower_sign_count_is_refused_and_the_challenge_denied(
+    api: Api, passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    """A cloned authenticator: the counter went back. The stored count is unchanged."""
+    passkeys.register(device)
+    for _ in range(3):
+        challenge = passkeys.challenge(identity=IDENTITY).json
+        assert challenge is not None
+        assert passkeys.approve(device.get(challenge["options"])).status_code == 200
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    clone = device.get(challenge["options"], sign_count=2)
+    refused(passkeys.approve(clone), 400, 60306, "sign counter")
+    fetched = api.get(
+        f"/v2/Services/{challenge['service_sid']}/Entities/{IDENTITY}/Challenges/{challenge['sid']}"
+    )
+    assert fetched.json is not None and fetched.json["status"] == "denied"
+    again = passkeys.challenge(identity=IDENTITY).json
+    assert again is not None
+    assert passkeys.approve(device.get(again["options"], sign_count=5)).status_code == 200
+
+
+def test_user_verification_is_enforced_when_required(passkeys: Passkeys) -> None:
+    unverified = SoftAuthenticator(ORIGIN, user_verified=False)
+    created = passkeys.create_factor(config={"user_verification": "required"}).json
+    assert created is not None
+    assert created["options"]["publicKey"]["authenticatorSelection"]["userVerification"] == (
+        "required"
+    )
+    refused(passkeys.verify(unverified.create(created["options"])), 400, 60306, "verif")
+
+
+def test_a_service_without_a_relying_party_names_the_setting(api: Api) -> None:
+    bare = Passkeys(api.client, api.headers, api.create_service())
+    refused(bare.create_factor(), 400, 60306, "Passkeys.RelyingParty.Id")
+    refused(bare.challenge(), 400, 60306, "Passkeys.RelyingParty.Id")
+    with_id = Passkeys(
+        api.client, api.headers, api.create_service(**{"Passkeys.RelyingParty.Id": "acme.test"})
+    )
+    refused(with_id.create_factor(), 400, 60306, "Passkeys.RelyingParty.Origins")
+
+
+def test_a_challenge_for_an_identity_without_passkeys_is_refused(passkeys: Passkeys) -> None:
+    refused(passkeys.challenge(identity=IDENTITY), 400, 60306, "identity")
+    passkeys.create_factor()  # unverified: not usable for a sign-in
+    refused(passkeys.challenge(identity=IDENTITY), 400, 60306, "identity")
+
+
+MALFORMED: list[Any] = [
+    [],
+    "x",
+    None,
+    {"response": None},
+    {"response": {"clientDataJSON": "!!!"}},
+    {"id": 1, "rawId": {}, "response": {"clientDataJSON": [1]}},
+    {"id": "a", "rawId": "a", "response": {"clientDataJSON": b64url(b"{}")}},
+    {"id": "a", "rawId": "a", "response": {"attestationObject": "a", "clientDataJSON": "e30"}},
+    {"id": "a" * 20_000, "rawId": "a", "response": {}},
+    {"id": "\ud800", "rawId": "a", "response": {}},
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED)
+@pytest.mark.parametrize("path", ["VerifyFactor", "ApproveChallenge", "Factors", "Challenges"])
+def test_malformed_bodies_are_twilio_shaped_400s(passkeys: Passkeys, path: str, body: Any) -> None:
+    """Never a 500 nor a stack trace: 400 with 60306 (or 60200 for a non-object body)."""
+    response = passkeys.post(path, body)
+    assert response.status_code == 400, response.json
+    assert response.json is not None and response.json["code"] in (60200, 60306)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_form_encoded_body_is_refused(passkeys: Passkeys) -> None:
+    response = passkeys.client.post(
+        f"{passkeys.base}/Factors", data={"friendly_name": "x"}, headers=passkeys.headers
+    )
+    refused(response, 400, 60306, "JSON")
+
+
+def test_a_mangled_attestation_of_a_real_ceremony_is_refused_and_burns_it(
+    passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    created = passkeys.create_factor().json
+    assert created is not None
+    attestation = device.create(created["options"])
+    attestation["response"]["attestationObject"] = b64url(b"\xa1\x00\x00")
+    refused(passkeys.verify(attestation), 400, 60306, "passkey refused")
+
+
+def test_support_may_not_enrol_or_answer(
+    api: Api, app: Flask, service: str, device: SoftAuthenticator
+) -> None:
+    """Support staff never create factors nor answer challenges (403/20003)."""
+    key = create_key(api, role="support", name="helpdesk")
+    staff = Passkeys(app.test_client(), basic(key["sid"], key["secret"]), service)
+    refused(staff.create_factor(), 403, 20003)
+    refused(staff.challenge(identity=IDENTITY), 403, 20003)
+    backend_key = create_key(api, role="backend", name="app")
+    backend = Passkeys(app.test_client(), basic(backend_key["sid"], backend_key["secret"]), service)
+    backend.register(device)
+
+
+def test_every_call_is_audited_with_the_sids_it_touched(
+    passkeys: Passkeys, device: SoftAuthenticator, redis_client: redis.Redis, service: str
+) -> None:
+    factor = passkeys.register(device)
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    assertion = device.get(challenge["options"])
+    passkeys.approve(assertion)
+    passkeys.approve(assertion)  # a replay: refused, audited too
+    entries = [
+        (e["action"], e["target"], e["outcome"])
+        for _, e in stored(redis_client)
+        if e["action"].startswith("passkeys.")
+    ]
+    entity, factor_sid = factor["entity_sid"], factor["sid"]
+    assert entries == [
+        ("passkeys.create_passkey_factor", f"{service}/{entity}/{factor_sid}", "ok"),
+        ("passkeys.verify_passkey_factor", f"{service}/{entity}/{factor_sid}", "ok"),
+        ("passkeys.create_passkey_challenge", f"{service}/{entity}/{challenge['sid']}", "ok"),
+        (
+            "passkeys.approve_passkey_challenge",
+            f"{service}/{entity}/{factor_sid}/{challenge['sid']}",
+            "ok",
+        ),
+        ("passkeys.approve_passkey_challenge", service, "20404"),
+    ]
+    log = json.dumps(stored(redis_client))
+    assert device.credentials[-1].credential_id.hex() not in log
+    assert challenge["options"]["publicKey"]["challenge"] not in log
