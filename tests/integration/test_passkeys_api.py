@@ -54,7 +54,9 @@ class Passkeys:
     def approve(self, credential: dict[str, Any]) -> TestResponse:
         return self.post("ApproveChallenge", credential)
 
-    def register(self, authenticator: SoftAuthenticator, identity: str = IDENTITY) -> dict[str, Any]:
+    def register(
+        self, authenticator: SoftAuthenticator, identity: str = IDENTITY
+    ) -> dict[str, Any]:
         created = self.create_factor(identity)
         assert created.status_code == 201, created.json
         verified = self.verify(authenticator.create(created.json["options"]))  # type: ignore[index]
@@ -81,7 +83,8 @@ def device() -> SoftAuthenticator:
 def refused(response: TestResponse, status: int, code: int, words: str = "") -> None:
     assert response.status_code == status, response.json
     body = response.json
-    assert body is not None and body["code"] == code, body
+    assert body is not None
+    assert body["code"] == code, body
     assert words in body["message"], body["message"]
     assert set(body) == {"code", "message", "more_info", "status"}
 
@@ -97,7 +100,8 @@ def test_register_verify_and_sign_in(passkeys: Passkeys, device: SoftAuthenticat
         "passkeys",
         IDENTITY,
     )
-    assert factor["sid"].startswith("YF") and factor["entity_sid"].startswith("YE")
+    assert factor["sid"].startswith("YF")
+    assert factor["entity_sid"].startswith("YE")
     public_key = factor["options"]["publicKey"]
     assert public_key["rp"] == {"name": "Acme", "id": "acme.test"}
     assert public_key["user"]["id"] == b64url(factor["entity_sid"].encode())
@@ -270,7 +274,8 @@ def test_a_lower_sign_count_is_refused_and_the_challenge_denied(
     fetched = api.get(
         f"/v2/Services/{challenge['service_sid']}/Entities/{IDENTITY}/Challenges/{challenge['sid']}"
     )
-    assert fetched.json is not None and fetched.json["status"] == "denied"
+    assert fetched.json is not None
+    assert fetched.json["status"] == "denied"
     again = passkeys.challenge(identity=IDENTITY).json
     assert again is not None
     assert passkeys.approve(device.get(again["options"], sign_count=5)).status_code == 200
@@ -316,13 +321,28 @@ MALFORMED: list[Any] = [
 ]
 
 
-@pytest.mark.parametrize("body", MALFORMED)
-@pytest.mark.parametrize("path", ["VerifyFactor", "ApproveChallenge", "Factors", "Challenges"])
+MALFORMED_CHALLENGES: list[Any] = [
+    [],
+    "x",
+    {"identity": 7},
+    {"identity": "a/b/../c-0123456789"},
+    {"identity": IDENTITY, "factor_sid": "YF1"},
+    {"factor_sid": "YF" + "0" * 32},
+    {"identity": ["a"]},
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [(path, body) for path in ("VerifyFactor", "ApproveChallenge", "Factors") for body in MALFORMED]
+    + [("Challenges", body) for body in MALFORMED_CHALLENGES],
+)
 def test_malformed_bodies_are_twilio_shaped_400s(passkeys: Passkeys, path: str, body: Any) -> None:
     """Never a 500 nor a stack trace: 400 with 60306 (or 60200 for a non-object body)."""
     response = passkeys.post(path, body)
     assert response.status_code == 400, response.json
-    assert response.json is not None and response.json["code"] in (60200, 60306)
+    assert response.json is not None
+    assert response.json["code"] in (60200, 60306)
     assert "Traceback" not in response.get_data(as_text=True)
 
 
@@ -385,3 +405,53 @@ def test_every_call_is_audited_with_the_sids_it_touched(
     log = json.dumps(stored(redis_client))
     assert device.credentials[-1].credential_id.hex() not in log
     assert challenge["options"]["publicKey"]["challenge"] not in log
+
+
+def test_concurrent_sign_ins_with_one_counter_value_approve_exactly_once(
+    app: Flask, passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    """Two challenges answered at once with the same sign count (a clone racing the real
+    authenticator): the count is compared and set in one step, so one is refused."""
+    passkeys.register(device)
+    assertions = []
+    for _ in range(6):
+        challenge = passkeys.challenge(identity=IDENTITY).json
+        assert challenge is not None
+        assertions.append(device.get(challenge["options"], sign_count=7))
+    statuses: list[int] = []
+
+    def answer(assertion: dict[str, Any]) -> None:
+        client = Passkeys(app.test_client(), passkeys.headers, "")
+        client.base = passkeys.base
+        statuses.append(client.approve(assertion).status_code)
+
+    threads = [threading.Thread(target=answer, args=(a,)) for a in assertions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [400] * 5
+
+
+def test_passkey_factors_are_listed_and_deleted_with_the_entitys_factors(
+    api: Api, passkeys: Passkeys, device: SoftAuthenticator, service: str
+) -> None:
+    """Through /Entities/{Identity}/Factors: type passkeys, its config, never the key."""
+    factor = passkeys.register(device)
+    listed = api.get(f"/v2/Services/{service}/Entities/{IDENTITY}/Factors").json
+    assert listed is not None
+    [shown] = listed["factors"]
+    assert (shown["sid"], shown["factor_type"], shown["status"]) == (
+        factor["sid"],
+        "passkeys",
+        "verified",
+    )
+    assert shown["config"] == factor["config"]
+    assert "public_key" not in json.dumps(shown)
+    deleted = api.client.delete(
+        f"/v2/Services/{service}/Entities/{IDENTITY}/Factors/{factor['sid']}", headers=api.headers
+    )
+    assert deleted.status_code == 204
+    challenge = passkeys.challenge()
+    assert challenge.json is not None
+    refused(passkeys.approve(device.get(challenge.json["options"])), 400, 60306, "not registered")

@@ -121,11 +121,12 @@ def open_passkey_page(
     context: Any,
     origin: str,
     *,
-    user_verified: bool = True,
+    user_verification: bool = True,
     resident_key: bool = True,
 ) -> PasskeyPage:
     """A new tab at `origin` (served by Playwright), with a CTAP2 platform authenticator
-    that verifies users (`user_verified`) and can keep discoverable credentials."""
+    that can keep discoverable credentials and verifies its user (`user_verification`
+    False: one that cannot, like a security key without a PIN)."""
     page = context.new_page()
     body = PAGE.replace("__ORIGIN__", html.escape(origin))
     page.route(
@@ -142,8 +143,8 @@ def open_passkey_page(
                 "protocol": "ctap2",
                 "transport": "internal",
                 "hasResidentKey": resident_key,
-                "hasUserVerification": True,
-                "isUserVerified": user_verified,
+                "hasUserVerification": user_verification,
+                "isUserVerified": user_verification,
                 "automaticPresenceSimulation": True,
             }
         },

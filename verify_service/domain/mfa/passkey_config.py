@@ -97,7 +97,8 @@ def require_relying_party_id(value: str, parameter: str) -> str:
 
 def require_origin(value: str, rp_id: str, parameter: str) -> str:
     """An origin a ceremony may run on: `https://host[:port]` with `host` the RP id or one of
-    its subdomains (WebAuthn §13.4.9), or `http://localhost[:port]`, a secure context too."""
+    its subdomains (WebAuthn §13.4.9), or `http://localhost[:port]` (or a `*.localhost` name),
+    which browsers treat as secure contexts too."""
     origin = value.strip().lower().rstrip("/")
     try:
         parts = urlsplit(origin)
@@ -105,7 +106,8 @@ def require_origin(value: str, rp_id: str, parameter: str) -> str:
     except ValueError:
         raise InvalidMfaRequest(parameter, f"{value!r} is not an origin") from None
     host = parts.hostname or ""
-    secure = parts.scheme == "https" or (parts.scheme == "http" and host == "localhost")
+    loopback = host == "localhost" or host.endswith(".localhost")  # RFC 6761: loopback
+    secure = parts.scheme == "https" or (parts.scheme == "http" and loopback)
     if not secure or parts.path or parts.query or parts.fragment or parts.username:
         raise InvalidMfaRequest(
             parameter, "origins are https://host[:port] (http only for localhost)"

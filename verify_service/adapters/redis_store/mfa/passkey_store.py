@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from verify_service.adapters.redis_store.errors import UNAVAILABLE
+from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import MfaKeys
 from verify_service.adapters.redis_store.mfa.records import (
     challenge_fields,
@@ -21,7 +21,7 @@ from verify_service.adapters.redis_store.mfa.records import (
     decode_factor,
     pairs,
 )
-from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.adapters.redis_store.scripts import ScriptArg, ScriptBook
 from verify_service.application.mfa.passkey_ports import (
     Approval,
     Ceremony,
@@ -29,7 +29,6 @@ from verify_service.application.mfa.passkey_ports import (
     ClaimOutcome,
     StepOutcome,
 )
-from verify_service.domain.errors import StoreUnavailable
 from verify_service.domain.mfa.models import Challenge, Factor
 
 # A ceremony stays in Redis this long past its `expires_ms`, so a caller whose clock is a
@@ -78,11 +77,19 @@ class RedisPasskeyStore:
         self._scripts = scripts
         self._keys = keys
 
-    def _run(self, name: str, keys: list[str], args: list[str | bytes | int]) -> Any:
-        try:
-            return self._scripts.run(self._redis, name, keys, args)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from None
+    def _run(self, name: str, keys: list[str], args: list[ScriptArg]) -> Any:
+        return self._scripts.run(self._redis, name, keys, args)
+
+    def _durable(self, name: str, keys: list[str], args: list[ScriptArg]) -> Any:
+        """A script whose effect must survive a failover (a claimed ceremony must not come
+        back as a replayable one; a verified factor, an approval, a sign count): run with the
+        replica wait when one is configured (VERIFY_REDIS_WAIT_REPLICAS)."""
+        sha = self._scripts.sha(name)
+
+        def build(pipe: Any) -> None:
+            pipe.evalsha(sha, len(keys), *keys, *args)
+
+        return self._scripts.run_pipeline(self._redis, build, durable=True)[0]
 
     def _ceremony_key(self, service_sid: str, tag: str) -> str:
         return self._keys.passkeys(service_sid, f"ceremony:{tag}")
@@ -92,6 +99,7 @@ class RedisPasskeyStore:
         digest = hashlib.sha256(credential_id.encode("ascii")).hexdigest()
         return self._keys.passkeys(service_sid, f"credential:{digest}")
 
+    @fail_closed
     def open_ceremony(self, tag: str, ceremony: Ceremony, ttl_ms: int) -> bool:
         opened = self._run(
             "passkey_open_ceremony",
@@ -100,10 +108,11 @@ class RedisPasskeyStore:
         )
         return bool(opened)
 
+    @fail_closed
     def claim_ceremony(
         self, service_sid: str, tag: str, now_ms: int
     ) -> tuple[ClaimOutcome, Ceremony | None]:
-        reply = self._run(
+        reply = self._durable(
             "passkey_claim_ceremony", [self._ceremony_key(service_sid, tag)], [str(now_ms)]
         )
         outcome = ClaimOutcome(_text(reply[0]))
@@ -111,6 +120,7 @@ class RedisPasskeyStore:
             return outcome, None
         return outcome, _decode_ceremony(reply[1])
 
+    @fail_closed
     def verify_factor(
         self,
         service_sid: str,
@@ -120,10 +130,10 @@ class RedisPasskeyStore:
         metadata_json: str,
         now_ms: int,
     ) -> tuple[StepOutcome, Factor | None]:
-        flat: list[str | bytes | int] = [str(now_ms), metadata_json]
+        flat: list[ScriptArg] = [str(now_ms), metadata_json]
         for name, value in passkey_fields.items():
             flat += ["pk_" + name, value]
-        reply = self._run(
+        reply = self._durable(
             "passkey_verify_factor",
             [self._keys.of(service_sid, identity).factor(factor_sid)],
             flat,
@@ -131,6 +141,7 @@ class RedisPasskeyStore:
         outcome = StepOutcome(_text(reply[0]))
         return outcome, decode_factor(reply[1]) if len(reply) > 1 else None
 
+    @fail_closed
     def index_credential(
         self, service_sid: str, credential_id: str, identity: str, factor_sid: str
     ) -> None:
@@ -140,16 +151,15 @@ class RedisPasskeyStore:
             [f"{identity} {factor_sid}"],
         )
 
+    @fail_closed
     def find_credential(self, service_sid: str, credential_id: str) -> tuple[str, str] | None:
-        try:
-            found = self._redis.get(self._credential_key(service_sid, credential_id))
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from None
+        found = self._redis.get(self._credential_key(service_sid, credential_id))
         if found is None:
             return None
         identity, _, factor_sid = _text(found).partition(" ")
         return identity, factor_sid
 
+    @fail_closed
     def create_challenge(
         self, challenge: Challenge, ttl_ms: int, prune_before_ms: int
     ) -> Challenge | None:
@@ -169,6 +179,7 @@ class RedisPasskeyStore:
             return None
         return decode_challenge(reply[1])
 
+    @fail_closed
     def approve_challenge(
         self,
         service_sid: str,
@@ -180,7 +191,7 @@ class RedisPasskeyStore:
     ) -> tuple[StepOutcome, Challenge | None, Factor | None]:
         keys = self._keys.of(service_sid, identity)
         new = challenge_fields(approval.new_challenge) if approval.new_challenge else []
-        reply = self._run(
+        reply = self._durable(
             "passkey_approve_challenge",
             [keys.factor(factor_sid), keys.challenge(challenge_sid), keys.challenges],
             [
@@ -198,8 +209,9 @@ class RedisPasskeyStore:
             return outcome, None, None
         return outcome, decode_challenge(reply[1]), decode_factor(reply[2])
 
+    @fail_closed
     def deny_challenge(
         self, service_sid: str, identity: str, challenge_sid: str, now_ms: int
     ) -> None:
         keys = self._keys.of(service_sid, identity)
-        self._run("passkey_deny_challenge", [keys.challenge(challenge_sid)], [str(now_ms)])
+        self._durable("passkey_deny_challenge", [keys.challenge(challenge_sid)], [str(now_ms)])
