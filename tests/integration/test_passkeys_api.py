@@ -346,6 +346,19 @@ def test_malformed_bodies_are_twilio_shaped_400s(passkeys: Passkeys, path: str, 
     assert "Traceback" not in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    "body", ["[" * 30_000 + "]" * 30_000, '{"a":' * 10_000 + "1" + "}" * 10_000]
+)
+def test_json_nested_beyond_the_parsers_stack_is_a_400(passkeys: Passkeys, body: str) -> None:
+    """A 64 KiB body can nest deeper than Python's JSON parser recurses: 60200, not a 500."""
+    response = passkeys.client.post(
+        f"{passkeys.base}/Challenges",
+        data=body,
+        headers={**passkeys.headers, "Content-Type": "application/json"},
+    )
+    refused(response, 400, 60200, "body")
+
+
 def test_a_form_encoded_body_is_refused(passkeys: Passkeys) -> None:
     response = passkeys.client.post(
         f"{passkeys.base}/Factors", data={"friendly_name": "x"}, headers=passkeys.headers
