@@ -249,11 +249,17 @@ def build_container(
     )
     service_store = RedisServiceStore(client, scripts, keys)
     mfa_store = RedisMfaStore(client, scripts, MfaKeys(settings.key_prefix))
+    passkey_store = RedisPasskeyStore(client, scripts, MfaKeys(settings.key_prefix))
+
+    def delete_service_mfa(service_sid: str) -> None:
+        mfa_store.delete_service_entities(service_sid)
+        passkey_store.delete_service(service_sid)  # its credential index
+
     catalog = ServiceCatalog(
         service_store,
         clock,
         settings.allow_test_destinations,
-        after_delete=mfa_store.delete_service_entities,
+        after_delete=delete_service_mfa,
     )
     verifications = Verifications(
         store=store,
@@ -311,12 +317,7 @@ def build_container(
             clock,
             Auditor(audit, clock),
         ),
-        passkeys=Passkeys(
-            mfa_store,
-            RedisPasskeyStore(client, scripts, MfaKeys(settings.key_prefix)),
-            catalog,
-            clock,
-        ),
+        passkeys=Passkeys(mfa_store, passkey_store, catalog, clock),
     )
 
 

@@ -372,8 +372,10 @@ def test_a_mangled_attestation_of_a_real_ceremony_is_refused_and_burns_it(
     created = passkeys.create_factor().json
     assert created is not None
     attestation = device.create(created["options"])
+    intact = json.loads(json.dumps(attestation))
     attestation["response"]["attestationObject"] = b64url(b"\xa1\x00\x00")
-    refused(passkeys.verify(attestation), 400, 60306, "passkey refused")
+    refused(passkeys.verify(attestation), 400, 60306, "attestationObject was malformed")
+    refused(passkeys.verify(intact), 404, 20404)  # the ceremony was used by the refused one
 
 
 def test_support_may_not_enrol_or_answer(
@@ -468,3 +470,26 @@ def test_passkey_factors_are_listed_and_deleted_with_the_entitys_factors(
     challenge = passkeys.challenge()
     assert challenge.json is not None
     refused(passkeys.approve(device.get(challenge.json["options"])), 400, 60306, "not registered")
+
+
+def test_an_assertion_posted_to_verify_factor_leaves_the_sign_in_pending(
+    passkeys: Passkeys, device: SoftAuthenticator
+) -> None:
+    """A ceremony answers only its own route: the sign-in can still be approved."""
+    passkeys.register(device)
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    assertion = device.get(challenge["options"])
+    assert passkeys.verify(assertion).status_code == 400  # no attestationObject
+    assertion["response"]["attestationObject"] = assertion["response"]["authenticatorData"]
+    refused(passkeys.verify(assertion), 404, 20404)
+    assert passkeys.approve(assertion).status_code == 200
+
+
+def test_deleting_the_service_deletes_its_passkey_look_ups(
+    api: Api, passkeys: Passkeys, device: SoftAuthenticator, service: str, redis_client: redis.Redis
+) -> None:
+    passkeys.register(device)
+    assert redis_client.keys(f"it:mfa:{{mfa:{service}}}:pk:credentials")
+    assert api.client.delete(f"/v2/Services/{service}", headers=api.headers).status_code == 204
+    assert redis_client.keys(f"it:mfa:*{service}*") == []

@@ -69,9 +69,10 @@ class PasskeyStore(Protocol):
         ...
 
     def claim_ceremony(
-        self, service_sid: str, tag: str, now_ms: int
+        self, service_sid: str, tag: str, kind: CeremonyKind, now_ms: int
     ) -> tuple[ClaimOutcome, Ceremony | None]:
-        """Take the ceremony for one answer: read and delete in one step (single use)."""
+        """Take the ceremony of `kind` for one answer: read and delete in one step (single
+        use); one of the other kind is left alone (GONE)."""
         ...
 
     def verify_factor(
@@ -113,4 +114,8 @@ class PasskeyStore(Protocol):
         self, service_sid: str, identity: str, challenge_sid: str, now_ms: int
     ) -> None:
         """A pending challenge whose answer failed a check reads `denied`."""
+        ...
+
+    def delete_service(self, service_sid: str) -> None:
+        """Forget a deleted service's passkey look-ups."""
         ...

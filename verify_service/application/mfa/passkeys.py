@@ -463,11 +463,11 @@ class Passkeys:
         """The ceremony of the response's challenge, taken for this answer only."""
         challenge = challenge_of(credential)
         outcome, ceremony = self._store.claim_ceremony(
-            service_sid, ceremony_tag(challenge), self._clock.now_ms()
+            service_sid, ceremony_tag(challenge), kind, self._clock.now_ms()
         )
         if outcome is ClaimOutcome.EXPIRED:
             raise PasskeyCeremonyExpired
-        if ceremony is None or ceremony.kind is not kind:
+        if ceremony is None:
             raise PasskeyCeremonyNotFound
         return challenge, ceremony
 

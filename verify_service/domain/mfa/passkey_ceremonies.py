@@ -278,7 +278,7 @@ def check_assertion(
 def _reason(exc: WebAuthnException) -> str:
     """py_webauthn's message, which names the failed check (never a key or a secret); the
     sign-count one is reworded for what it means."""
-    message = str(exc) or type(exc).__name__
+    message = (str(exc) or type(exc).__name__).split(" See __cause__")[0]
     if "sign count" in message.lower():
         return "the sign counter did not increase (a cloned authenticator?)"
     return message[:200]

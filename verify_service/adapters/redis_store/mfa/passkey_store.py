@@ -40,6 +40,10 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+def _digest(credential_id: str) -> str:
+    return hashlib.sha256(credential_id.encode("ascii")).hexdigest()
+
+
 def _ceremony_fields(ceremony: Ceremony) -> list[str]:
     return [
         "kind", ceremony.kind.value,
@@ -94,10 +98,10 @@ class RedisPasskeyStore:
     def _ceremony_key(self, service_sid: str, tag: str) -> str:
         return self._keys.passkeys(service_sid, f"ceremony:{tag}")
 
-    def _credential_key(self, service_sid: str, credential_id: str) -> str:
-        # Hashed: a credential id is up to 1023 bytes the authenticator chose.
-        digest = hashlib.sha256(credential_id.encode("ascii")).hexdigest()
-        return self._keys.passkeys(service_sid, f"credential:{digest}")
+    def _credentials(self, service_sid: str) -> str:
+        """The service's credential index: a hash, SHA-256 of the credential id (hex, as a
+        credential id is up to 1023 bytes the authenticator chose) → "<identity> <YF>"."""
+        return self._keys.passkeys(service_sid, "credentials")
 
     @fail_closed
     def open_ceremony(self, tag: str, ceremony: Ceremony, ttl_ms: int) -> bool:
@@ -110,10 +114,12 @@ class RedisPasskeyStore:
 
     @fail_closed
     def claim_ceremony(
-        self, service_sid: str, tag: str, now_ms: int
+        self, service_sid: str, tag: str, kind: CeremonyKind, now_ms: int
     ) -> tuple[ClaimOutcome, Ceremony | None]:
         reply = self._durable(
-            "passkey_claim_ceremony", [self._ceremony_key(service_sid, tag)], [str(now_ms)]
+            "passkey_claim_ceremony",
+            [self._ceremony_key(service_sid, tag)],
+            [str(now_ms), kind.value],
         )
         outcome = ClaimOutcome(_text(reply[0]))
         if outcome is not ClaimOutcome.CLAIMED:
@@ -147,13 +153,13 @@ class RedisPasskeyStore:
     ) -> None:
         self._run(
             "passkey_index_credential",
-            [self._credential_key(service_sid, credential_id)],
-            [f"{identity} {factor_sid}"],
+            [self._credentials(service_sid)],
+            [_digest(credential_id), f"{identity} {factor_sid}"],
         )
 
     @fail_closed
     def find_credential(self, service_sid: str, credential_id: str) -> tuple[str, str] | None:
-        found = self._redis.get(self._credential_key(service_sid, credential_id))
+        found = self._redis.hget(self._credentials(service_sid), _digest(credential_id))
         if found is None:
             return None
         identity, _, factor_sid = _text(found).partition(" ")
@@ -215,3 +221,9 @@ class RedisPasskeyStore:
     ) -> None:
         keys = self._keys.of(service_sid, identity)
         self._durable("passkey_deny_challenge", [keys.challenge(challenge_sid)], [str(now_ms)])
+
+    @fail_closed
+    def delete_service(self, service_sid: str) -> None:
+        """A deleted service's credential index (its pending ceremonies expire within
+        minutes, and a deleted service's are refused before they are claimed)."""
+        self._redis.delete(self._credentials(service_sid))
