@@ -24,7 +24,7 @@ class FlaskHttpClient(HttpClient):
         self._client = client
         self.last_status: int | None = None
 
-    def request(  # noqa: PLR0913 - the SDK's signature
+    def request(
         self,
         method: str,
         url: str,
