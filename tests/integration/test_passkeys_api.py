@@ -403,19 +403,19 @@ def test_every_call_is_audited_with_the_sids_it_touched(
     entries = [
         (e["action"], e["target"], e["outcome"])
         for _, e in stored(redis_client)
-        if e["action"].startswith("passkeys.")
+        if e["action"].startswith("mfa.")
     ]
     entity, factor_sid = factor["entity_sid"], factor["sid"]
     assert entries == [
-        ("passkeys.create_passkey_factor", f"{service}/{entity}/{factor_sid}", "ok"),
-        ("passkeys.verify_passkey_factor", f"{service}/{entity}/{factor_sid}", "ok"),
-        ("passkeys.create_passkey_challenge", f"{service}/{entity}/{challenge['sid']}", "ok"),
+        ("mfa.factor.create", f"{service}/{entity}/{factor_sid}", "ok"),
+        ("mfa.factor.verify", f"{service}/{entity}/{factor_sid}", "ok"),
+        ("mfa.challenge.create", f"{service}/{entity}/{challenge['sid']}", "ok"),
         (
-            "passkeys.approve_passkey_challenge",
+            "mfa.challenge.answer",
             f"{service}/{entity}/{factor_sid}/{challenge['sid']}",
             "ok",
         ),
-        ("passkeys.approve_passkey_challenge", service, "20404"),
+        ("mfa.challenge.answer", service, "20404"),
     ]
     log = json.dumps(stored(redis_client))
     assert device.credentials[-1].credential_id.hex() not in log

@@ -102,26 +102,38 @@ def approve_passkey_challenge(service_sid: str) -> Response:
     return jsonify(passkey_challenge_json(challenge, account_sid(), base_url(), now, None))
 
 
+# The MFA audit vocabulary (application/mfa/mfa_audit.py): a passkey registration is a
+# factor's create and verify, a sign-in a challenge's create and answer; the sids tell which.
+_ACTIONS = {
+    "create_passkey_factor": "mfa.factor.create",
+    "verify_passkey_factor": "mfa.factor.verify",
+    "create_passkey_challenge": "mfa.challenge.create",
+    "approve_passkey_challenge": "mfa.challenge.answer",
+}
+
+
 @blueprint.after_request
 def audit_passkey_call(response: Response) -> Response:
-    """One entry per call: `passkeys.<view>`, target `VA…/YE…/YF…[/YC…]`, outcome."""
+    """One entry per call, accepted or refused: the action, target `VA…/YE…/YF…[/YC…]`
+    (sids only: never an identity, a challenge or a credential) and the outcome."""
     auditor: Auditor | None = current_app.extensions.get(AUDITOR_KEY)
     principal = authenticated_principal()
     if auditor is None or principal is None or request.routing_exception is not None:
         return response
     view = (request.endpoint or "").partition(".")[2]
+    action = _ACTIONS.get(view, f"passkeys.{view}")
     service_sid = (request.view_args or {}).get("service_sid", "")
     target = "/".join([mask_part(str(service_sid)), *g.get("passkey_target", [])])
     try:
         auditor.record(
             actor=principal.credential_sid,
             role=principal.role,
-            action=f"passkeys.{view}",
+            action=action,
             target=target,
             outcome=outcome(response),
         )
     except VerifyError as exc:
-        log.warning("audit entry for passkeys.%s not recorded (%s)", view, type(exc).__name__)
+        log.warning("audit entry for %s not recorded (%s)", action, type(exc).__name__)
     except Exception:  # an answered ceremony must not turn into a 500
-        log.exception("audit entry for passkeys.%s not recorded", view)
+        log.exception("audit entry for %s not recorded", action)
     return response
