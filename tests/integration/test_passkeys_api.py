@@ -20,7 +20,9 @@ from tests.integration.test_api_keys import basic, create_key
 from tests.integration.test_audit_log import stored
 from tests.support.fakes import FixedClock
 from tests.support.soft_authenticator import SoftAuthenticator, b64url
+from verify_service.app import create_app
 from verify_service.domain.mfa.passkey_ceremonies import CEREMONY_TIMEOUT_MS
+from verify_service.settings import Settings
 
 ORIGIN = "https://login.acme.test"
 IDENTITY = "ff483d1ff591898a9942916050d2ca3f"
@@ -493,3 +495,22 @@ def test_deleting_the_service_deletes_its_passkey_look_ups(
     assert redis_client.keys(f"it:mfa:{{mfa:{service}}}:pk:credentials")
     assert api.client.delete(f"/v2/Services/{service}", headers=api.headers).status_code == 204
     assert redis_client.keys(f"it:mfa:*{service}*") == []
+
+
+def test_passkeys_work_on_the_embedded_store(clock: FixedClock) -> None:
+    """No VERIFY_REDIS_URL: the same passkey scripts on fakeredis, register to sign-in,
+    a replay refused."""
+    settings = Settings.from_env({})
+    app = create_app(settings, clock=clock)
+    embedded = Api(app.test_client())
+    embedded.headers = basic(settings.account_sid, settings.auth_token)
+    passkeys = Passkeys(
+        embedded.client, embedded.headers, embedded.create_service(**PASSKEY_SETTINGS)
+    )
+    device = SoftAuthenticator(ORIGIN)
+    passkeys.register(device)
+    challenge = passkeys.challenge().json
+    assert challenge is not None
+    assertion = device.get(challenge["options"])
+    assert passkeys.approve(assertion).status_code == 200
+    refused(passkeys.approve(assertion), 404, 20404)
