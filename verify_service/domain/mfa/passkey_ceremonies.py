@@ -275,10 +275,27 @@ def check_assertion(
     return int(verified.new_sign_count)
 
 
+# py_webauthn's messages that quote a value from the response (docs/security.md: an error
+# names what failed, never echoes a value): each becomes a fixed text naming the check.
+_QUOTING_MESSAGES = (
+    ("Unexpected client data origin", "the origin is not one of the relying party's origins"),
+    ("Unexpected client data type", "the client data is of the other ceremony"),
+    ("Unexpected credential type", "the credential type is not public-key"),
+    ("Unexpected token_binding status", "the token binding status is not supported"),
+    ("Unsupported credential public key alg", "the key's algorithm is not ES256, EdDSA or RS256"),
+    ("Unsupported attestation type", "the attestation format is not supported"),
+    ("Response sign count", "the sign counter did not increase (a cloned authenticator?)"),
+)
+
+
 def _reason(exc: WebAuthnException) -> str:
-    """py_webauthn's message, which names the failed check (never a key or a secret); the
-    sign-count one is reworded for what it means."""
+    """The failed check, in py_webauthn's words when they hold no value from the response
+    (e.g. "Unexpected RP ID hash", "User verification is required but user was not verified
+    during attestation"), else a fixed text; never a key, a challenge or an echoed value."""
     message = (str(exc) or type(exc).__name__).split(" See __cause__")[0]
-    if "sign count" in message.lower():
-        return "the sign counter did not increase (a cloned authenticator?)"
-    return message[:200]
+    for prefix, reason in _QUOTING_MESSAGES:
+        if message.startswith(prefix):
+            return reason
+    if '"' in message or "'" in message or len(message) > 120:
+        return "the response failed a WebAuthn check"
+    return message
