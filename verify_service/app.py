@@ -39,6 +39,7 @@ from verify_service.adapters.redis_store.keys import (
 )
 from verify_service.adapters.redis_store.mfa.factor_secret_reseal import FactorSecretSeals
 from verify_service.adapters.redis_store.mfa.mfa_store import RedisMfaStore
+from verify_service.adapters.redis_store.mfa.passkey_store import RedisPasskeyStore
 from verify_service.adapters.redis_store.protection.fraud_guard_store import RedisFraudGuardStore
 from verify_service.adapters.redis_store.protection.rate_limit_store import RedisRateLimitStore
 from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
@@ -63,6 +64,7 @@ from verify_service.application.delivery.channel_fallback import ChannelFallback
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
 from verify_service.application.delivery.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.application.delivery.ports import DeliveryProvider
+from verify_service.application.mfa.passkeys import Passkeys
 from verify_service.application.mfa.use_cases import MfaUseCases
 from verify_service.application.ports import Clock
 from verify_service.application.protection.abuse_protection import AbuseProtection
@@ -86,7 +88,7 @@ from verify_service.http.audit import audit_api, audit_hooks
 from verify_service.http.delivery import delivery_attempts_api, delivery_receipts_api
 from verify_service.http.error_codes import register_error_handlers
 from verify_service.http.health import HEALTH_ENDPOINTS
-from verify_service.http.mfa import challenges_api, entities_api, factors_api
+from verify_service.http.mfa import challenges_api, entities_api, factors_api, passkeys_api
 from verify_service.http.mfa.mfa_wiring import MFA_KEY, MfaComponents
 from verify_service.http.protection import fraud_guard_api, rate_limits_api, safe_list_api
 from verify_service.http.wiring import EXTENSION_KEY, Components
@@ -126,6 +128,7 @@ class Container:
     lookups: DestinationLookups | None = None
     keyring: Keyring | None = None
     mfa: MfaUseCases | None = None  # entities, factors, challenges (docs/mfa.md)
+    passkeys: Passkeys | None = None  # passkey factors and sign-ins (docs/mfa.md, "Passkeys")
 
     def resealables(self) -> list[Resealable]:
         """Every kind of long-lived value a rotation must move to the primary key
@@ -247,11 +250,17 @@ def build_container(
     )
     service_store = RedisServiceStore(client, scripts, keys)
     mfa_store = RedisMfaStore(client, scripts, MfaKeys(settings.key_prefix))
+    passkey_store = RedisPasskeyStore(client, scripts, MfaKeys(settings.key_prefix))
+
+    def delete_service_mfa(service_sid: str) -> None:
+        mfa_store.delete_service_entities(service_sid)
+        passkey_store.delete_service(service_sid)  # its credential index
+
     catalog = ServiceCatalog(
         service_store,
         clock,
         settings.allow_test_destinations,
-        after_delete=mfa_store.delete_service_entities,
+        after_delete=delete_service_mfa,
     )
     verifications = Verifications(
         store=store,
@@ -309,6 +318,7 @@ def build_container(
             clock,
             Auditor(audit, clock),
         ),
+        passkeys=Passkeys(mfa_store, passkey_store, catalog, clock),
     )
 
 
@@ -477,6 +487,9 @@ def create_app(
         app.register_blueprint(entities_api.blueprint)
         app.register_blueprint(factors_api.blueprint)
         app.register_blueprint(challenges_api.blueprint)
+    if container.passkeys is not None:
+        app.extensions[passkeys_api.PASSKEYS_KEY] = container.passkeys
+        app.register_blueprint(passkeys_api.blueprint)
     if container.fraud_guard is not None:
         app.extensions[fraud_guard_api.FRAUD_GUARD_KEY] = FraudGuardBlocks(
             container.fraud_guard, container.catalog, container.clock

@@ -75,6 +75,10 @@ SUPPORTED_ROUTES = frozenset(
         ("get", "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges"),
         ("get", "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid}"),
         ("post", "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid}"),
+        ("post", "/v2/Services/{ServiceSid}/Passkeys/Factors"),
+        ("post", "/v2/Services/{ServiceSid}/Passkeys/VerifyFactor"),
+        ("post", "/v2/Services/{ServiceSid}/Passkeys/Challenges"),
+        ("post", "/v2/Services/{ServiceSid}/Passkeys/ApproveChallenge"),
     }
 )
 # Providers post delivery receipts without HTTP Basic: their signature authenticates them.

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from verify_service.application.delivery.delivery_receipts import ReceiptRejected
 from verify_service.domain import errors
 from verify_service.domain.destinations import mask_destination
+from verify_service.domain.mfa import passkey_errors
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,11 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.StoreUnavailable: WireError(
         20503, 503, lambda _: "Service unavailable: the state store cannot be reached"
     ),
+    # Passkeys (docs/mfa.md, "Passkeys"): a failed WebAuthn check, a ceremony that is unknown
+    # or already used (a replay), one past its timeout (Twilio's challenge-expired code).
+    passkey_errors.PasskeyRefused: WireError(60306, 400, str),
+    passkey_errors.PasskeyCeremonyNotFound: WireError(20404, 404, str),
+    passkey_errors.PasskeyCeremonyExpired: WireError(60323, 403, str),
 }
 
 # Errors raised outside the use cases (routing, authentication).

@@ -13,7 +13,10 @@ from verify_service.domain.errors import InvalidParameter
 def request_params() -> dict[str, Any]:
     """The request's parameters; a repeated form key keeps its first value."""
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # `[[[…]]]` deeper than the parser's stack: not a 500
+            raise InvalidParameter("body", "JSON nested too deeply") from None
         if not isinstance(body, dict):
             raise InvalidParameter("body", "a JSON object is required")
         _refuse_lone_surrogates(body)

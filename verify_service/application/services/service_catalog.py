@@ -10,6 +10,7 @@ from verify_service.application.ports import Clock
 from verify_service.application.services.ports import ServiceStore
 from verify_service.domain import sids
 from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter, NotFound
+from verify_service.domain.mfa.passkey_config import validate_passkey_settings
 from verify_service.domain.service import Service, validate_service_changes
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class ServiceCatalog:
 
     def _validated(self, values: dict[str, Any]) -> dict[str, Any]:
         values = validate_service_changes(dict(values))
+        validate_passkey_settings(values)  # Passkeys.*: domain/mfa/passkey_config.py
         if values.get("test_destinations") and not self._allow_test_destinations:
             # Fixed codes must not reach production unnoticed: this deployment has to opt in.
             raise FeatureNotEnabled("TestDestinations (VERIFY_ALLOW_TEST_DESTINATIONS)")

@@ -3,11 +3,19 @@ secret appears only in a created factor's `binding`; nothing else ever shows it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from verify_service.application.mfa.factors import NewTotpFactor
 from verify_service.domain.mfa.models import Challenge, Entity, Factor
 from verify_service.http.representations import twilio_time
+
+
+def passkey_config(factor: Factor) -> dict[str, Any] | None:
+    """A passkeys factor's `config` (its `pk_config`: relying party, attachment, discoverable
+    credentials, user verification); never its credential or public key."""
+    stored = factor.passkey.get("config")
+    return json.loads(stored) if stored else None
 
 
 def entity_url(base_url: str, service_sid: str, identity: str) -> str:
@@ -45,7 +53,7 @@ def factor_json(factor: Factor, account_sid: str, base_url: str) -> dict[str, An
         "friendly_name": factor.friendly_name,
         "status": factor.status.value,
         "factor_type": factor.factor_type.value,
-        "config": factor.totp.as_wire() if factor.totp is not None else None,
+        "config": factor.totp.as_wire() if factor.totp is not None else passkey_config(factor),
         "metadata": factor.metadata,
         "url": f"{url}/Factors/{factor.sid}",
     }
