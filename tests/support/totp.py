@@ -73,7 +73,9 @@ def oathtool(secret: str, at_seconds: int, time_step: int, digits: int, alg: str
     return completed.stdout.strip()
 
 
-def code(secret: str, at_seconds: int, time_step: int = 30, digits: int = 6, alg: str = "sha1") -> str:
+def code(
+    secret: str, at_seconds: int, time_step: int = 30, digits: int = 6, alg: str = "sha1"
+) -> str:
     """The code an authenticator app shows at `at_seconds`: oathtool where it can (6-8
     digits), RFC 6238 as written here for 3-5 digits."""
     if 6 <= digits <= 8:
