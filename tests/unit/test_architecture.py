@@ -17,6 +17,7 @@ CAPABILITIES = (
     "audit",
     "attempts",
     "support",
+    "mfa",
 )
 
 

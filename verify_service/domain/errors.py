@@ -127,3 +127,51 @@ class DeliveryBlocked(VerifyError):
         self.reason = reason
         self.retry_after_seconds = retry_after_seconds
         super().__init__(f"Verification delivery attempt blocked: {reason}")
+
+
+# -- MFA (entities, factors, challenges): Twilio's 603xx codes ------------------------------
+
+
+class InvalidMfaRequest(InvalidParameter):
+    """A parameter of an Entity, Factor or Challenge request is malformed or out of range
+    (Twilio's 60306 "Invalid Request"); `parameter` is its wire name."""
+
+    def __init__(self, parameter: str, reason: str = "") -> None:
+        super().__init__(parameter, reason)
+        self.args = (f"Invalid request: {parameter}" + (f" ({reason})" if reason else ""),)
+
+
+class TooManyFactors(VerifyError):
+    """The entity already has the most factors one entity may have."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"Max factors per entity reached ({limit})")
+
+
+class FactorNotVerified(VerifyError):
+    """A challenge names a factor that is still `unverified` (Twilio 60318)."""
+
+
+class ChallengeExpired(VerifyError):
+    """An answer reached a challenge after its expiration date (Twilio 60323)."""
+
+
+class ChallengeNotPending(VerifyError):
+    """An answer reached a challenge that was already approved or denied."""
+
+
+class FactorVerificationAttemptsReached(VerifyError):
+    """Too many wrong codes for a factor's verification in the window (Twilio 60310)."""
+
+    def __init__(self, retry_after_seconds: int | None = None) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__("Max factor verification attempts reached")
+
+
+class ChallengeVerificationAttemptsReached(VerifyError):
+    """Too many wrong codes for a factor's challenges in the window (Twilio 60308)."""
+
+    def __init__(self, retry_after_seconds: int | None = None) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__("Max challenge verification attempts reached")

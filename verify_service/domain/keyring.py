@@ -47,6 +47,8 @@ class PurposeKeys:
     # Wraps what a reseal must re-MAC (an API key's proof, a safe-listed number).
     wrap_key: bytes
     console_search_key: bytes
+    # Seals a TOTP factor's secret (AES-256-GCM, bound to its service and factor sids).
+    factor_secret_key: bytes
 
     @classmethod
     def from_secret(cls, secret: bytes) -> PurposeKeys:
@@ -62,6 +64,7 @@ class PurposeKeys:
             api_key_secret_key=_derive(secret, b"verify-service/api-key-secret/v1"),
             wrap_key=_derive(secret, b"verify-service/reseal-wrap/v1"),
             console_search_key=_derive(secret, b"verify-service/console-search/v1"),
+            factor_secret_key=_derive(secret, b"verify-service/factor-secret/v1"),
         )
 
 

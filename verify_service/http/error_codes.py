@@ -62,6 +62,22 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.DeliveryBlocked: WireError(60410, 403, str),
     ReceiptRejected: WireError(20003, 403, lambda _: "Permission Denied"),
     errors.RateLimitConfigError: WireError(60207, 400, str),  # code chosen per instance
+    # MFA (Twilio's 603xx codes: docs/mfa.md, "Errors").
+    errors.InvalidMfaRequest: WireError(60306, 400, str),
+    errors.TooManyFactors: WireError(60306, 400, lambda e: f"Invalid request: {e}"),
+    errors.FactorNotVerified: WireError(
+        60318, 403, lambda _: "Factor is unverified: verify it (AuthPayload) before a challenge"
+    ),
+    errors.ChallengeExpired: WireError(60323, 403, lambda _: "Challenge expired"),
+    errors.ChallengeNotPending: WireError(
+        60306, 400, lambda _: "Invalid request: the challenge was already answered"
+    ),
+    errors.FactorVerificationAttemptsReached: WireError(
+        60310, 429, lambda _: "Max factor verification attempts reached"
+    ),
+    errors.ChallengeVerificationAttemptsReached: WireError(
+        60308, 429, lambda _: "Max challenge verification attempts reached"
+    ),
     errors.StoreUnavailable: WireError(
         20503, 503, lambda _: "Service unavailable: the state store cannot be reached"
     ),

@@ -286,3 +286,76 @@ class HistoryKeys:
             return None
         when = datetime.strptime(found.group(2), "%Y%m%d").replace(tzinfo=UTC)
         return found.group(1), int(when.timestamp()) // 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class EntityKeys:
+    """Everything of one entity under the hash tag `{mfa:<VA sid>:<identity>}`: one script
+    sees the entity, its factors and its challenges (the identity is validated before it
+    reaches a key name: domain/mfa/identity.py)."""
+
+    prefix: str
+    service_sid: str
+    identity: str
+
+    @property
+    def _base(self) -> str:
+        return f"{self.prefix}:mfa:{{mfa:{self.service_sid}:{self.identity}}}"
+
+    @property
+    def entity(self) -> str:
+        return f"{self._base}:entity"
+
+    def factor(self, factor_sid: str) -> str:
+        return f"{self._base}:factor:{factor_sid}"
+
+    @property
+    def factors(self) -> str:
+        """Sorted set: factor sid by creation time (ms)."""
+        return f"{self._base}:factors"
+
+    def challenge(self, challenge_sid: str) -> str:
+        return f"{self._base}:challenge:{challenge_sid}"
+
+    @property
+    def challenges(self) -> str:
+        """Sorted set: challenge sid by creation time (ms)."""
+        return f"{self._base}:challenges"
+
+    @property
+    def factor_prefix(self) -> str:
+        """What a script appends a factor sid to (it reads the sids from the sorted set)."""
+        return f"{self._base}:factor:"
+
+    @property
+    def challenge_prefix(self) -> str:
+        return f"{self._base}:challenge:"
+
+
+@dataclass(frozen=True, slots=True)
+class MfaKeys:
+    """MFA records (docs/mfa.md, "Storage"): per entity, `EntityKeys`; per service, the
+    entity list under `{mfa:<VA sid>}` (its own slot, written after the entity's script;
+    a list tolerates an entry whose entity is gone) and the passkey look-ups."""
+
+    prefix: str = "vs"
+
+    def of(self, service_sid: str, identity: str) -> EntityKeys:
+        return EntityKeys(self.prefix, service_sid, identity)
+
+    def entities(self, service_sid: str) -> str:
+        """Sorted set: identity by creation order (a counter, like the service index)."""
+        return f"{self.prefix}:mfa:{{mfa:{service_sid}}}:entities"
+
+    def entity_counter(self, service_sid: str) -> str:
+        return f"{self.prefix}:mfa:{{mfa:{service_sid}}}:seq"
+
+    def passkeys(self, service_sid: str, name: str) -> str:
+        """A service-wide passkey look-up (`pk:<name>`, owned by the passkeys capability:
+        a pending ceremony by challenge, a factor by credential id)."""
+        return f"{self.prefix}:mfa:{{mfa:{service_sid}}}:pk:{name}"
+
+    @property
+    def factor_pattern(self) -> str:
+        """Every factor hash of every service (what a reseal walks with SCAN)."""
+        return f"{self.prefix}:mfa:{{mfa:*}}:factor:*"

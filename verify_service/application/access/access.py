@@ -30,6 +30,13 @@ class Permission(enum.StrEnum):
     KEYS_READ = "keys:read"
     KEYS_WRITE = "keys:write"
     AUDIT_READ = "audit:read"  # admin only: the audit log (`GET /v2/Audit/Entries`)
+    # MFA (docs/mfa.md): read entities, factors, challenges; enrol (create/delete an entity,
+    # create/update/verify a factor); challenge (create/answer challenges, passkey
+    # ceremonies); delete a factor (support too: "I lost my phone", with a reason).
+    MFA_READ = "mfa:read"
+    MFA_ENROL = "mfa:enrol"
+    MFA_CHALLENGE = "mfa:challenge"
+    MFA_FACTORS_DELETE = "mfa:factors-delete"
 
 
 ROLES: dict[str, frozenset[Permission]] = {
@@ -43,6 +50,10 @@ ROLES: dict[str, frozenset[Permission]] = {
             Permission.VERIFICATIONS_CHECK,
             Permission.VERIFICATIONS_READ,
             Permission.VERIFICATIONS_END,
+            Permission.MFA_READ,
+            Permission.MFA_ENROL,
+            Permission.MFA_CHALLENGE,
+            Permission.MFA_FACTORS_DELETE,
         }
     ),
     # Support staff: look verifications up, resend (a start while one is pending), cancel.
@@ -53,6 +64,10 @@ ROLES: dict[str, frozenset[Permission]] = {
             Permission.VERIFICATIONS_START,
             Permission.VERIFICATIONS_END,
             Permission.ATTEMPTS_READ,  # the attempt history (masked destinations)
+            # "I lost my phone": see an identity's factors, delete one (never enrol, never
+            # answer a challenge, which would let staff sign in as the user).
+            Permission.MFA_READ,
+            Permission.MFA_FACTORS_DELETE,
         }
     ),
 }

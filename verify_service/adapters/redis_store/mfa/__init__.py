@@ -1,0 +1,1 @@
+"""MFA records in Redis: one hash tag per entity (docs/mfa.md, "Storage")."""

@@ -1,0 +1,1 @@
+"""MFA use cases: entities, TOTP factors, challenges (docs/mfa.md)."""

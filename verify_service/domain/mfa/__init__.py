@@ -1,0 +1,1 @@
+"""MFA: entities, factors (TOTP, passkeys) and challenges — rules and values, no I/O."""

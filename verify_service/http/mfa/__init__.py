@@ -1,0 +1,1 @@
+"""`/v2/Services/{VA}/Entities/…`: entities, factors and challenges."""
