@@ -37,7 +37,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +45,10 @@ from typing import Any
 
 import redis
 
-from bench import cost, delivery, fallback, inprocess, services
+from bench import cost, delivery, fallback, inprocess, mfa, services
 from bench.load import (
     CheckLoad,
+    LinesLoad,
     Load,
     LoadGenerator,
     LoadResult,
@@ -90,6 +91,8 @@ LABELS = {
     "start_protected": "start (protected)",
     "check": "check",
     "ceiling": "ceiling",
+    "totp": "TOTP challenge (right code)",
+    "totp_ceiling": "ceiling (beside TOTP)",
 }
 
 # Number blocks (+44 7400 NNNNNN): disjoint, so no phase resends to another phase's number.
@@ -402,6 +405,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="with --only cost: a cProfile top of each protected operation too",
     )
     parser.add_argument("--skip-delivery", action="store_true", help="leave out the delivery phase")
+    parser.add_argument(
+        "--totp-duration", type=float, default=9.0, help="seconds of TOTP challenge load"
+    )
+    parser.add_argument(
+        "--mfa-memory-count", type=int, default=1000, help="verified factors for the memory figure"
+    )
+    parser.add_argument("--skip-mfa", action="store_true", help="leave out the MFA phase")
     parser.add_argument(
         "--delivery-messages", type=int, default=3000, help="messages queued for the throughput"
     )
@@ -945,6 +955,99 @@ def run_all(
         results[key] = memory
         cost.print_families(memory, log)
 
+    if not args.skip_mfa:
+        results["mfa"] = run_mfa(
+            args, bench, auth, redis_client, verify_server, ceiling_server, start_path, warmup_block
+        )
+
+
+def run_mfa(
+    args: argparse.Namespace,
+    bench: Bench,
+    auth: str,
+    redis_client: redis.Redis,
+    verify_server: VerifyServer,
+    ceiling_server: CeilingServer,
+    start_path: str,
+    ceiling_block: NumberBlock,
+) -> dict[str, Any]:
+    """(m) issue 11: TOTP challenges with the right code, in rounds interleaved with rounds
+    of the ceiling app (the same length), and Redis memory per verified factor (bench/mfa.py)."""
+    round_s = args.totp_duration / args.rounds
+    log(
+        f"\n(m) MFA (issue 11): TOTP challenges (FactorSid + right AuthPayload, every one "
+        f"approved) against the ceiling, {args.rounds} interleaved rounds of {round_s:g} s"
+    )
+    bench = dataclasses.replace(
+        bench, load_settings=LoadSettings(args.threads, args.connections, round_s)
+    )
+    service_sid = str(
+        http_post(f"{verify_server.url}/v2/Services", auth, {"FriendlyName": "Mfa"})["sid"]
+    )
+    enroller = mfa.Enroller(verify_server.url, auth, service_sid, "bench-pool")
+    rounds: dict[str, list[Round]] = {"totp": [], "totp_ceiling": []}
+    pools: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="verify-bench-mfa-") as folder:
+        lines_file = Path(folder) / "challenges.txt"
+        # Warm-up: every worker imports the challenge route and loads its scripts.
+        warm = enroller.enrol(args.threads * 8)
+        mfa.write_lines(lines_file, service_sid, warm)
+        bench.generator.run(
+            verify_server.url, "/", LinesLoad(lines_file), LoadSettings(args.threads, 4, 1.0)
+        )
+        quiesce(redis_client)
+        expected = 0.0
+        for index in range(args.rounds):
+            ceiling_round = bench.round(ceiling_server, start_path, StartLoad(ceiling_block))
+            rounds["totp_ceiling"].append(ceiling_round)
+            if index == 0:  # the target rate: a pool that would not run out at it
+                expected = ceiling_round.result.rps * mfa.TARGET_CEILING_RATIO
+            size = mfa.pool_size(expected, round_s, args.threads)
+            pool = enroller.enrol(size)
+            pools.append(size)
+            mfa.write_lines(lines_file, service_sid, pool)
+            totp_round = bench.round(verify_server, "/", LinesLoad(lines_file))
+            rounds["totp"].append(totp_round)
+            expected = max(totp_round.result.rps, 1.0)
+            counts = mfa.outcome_counts(totp_round.result.statuses)
+            log(
+                f"  round {index + 1}: ceiling {ceiling_round.result.rps:.0f} rps, TOTP "
+                f"challenges {totp_round.result.rps:.0f} rps ({counts['approved']} approved, "
+                f"{counts['not_approved']} not; pool of {size} factors enrolled first)"
+            )
+    phases = {name: combine(phase_rounds) for name, phase_rounds in rounds.items()}
+    for name in ("totp", "totp_ceiling"):
+        print_phase(name, phases[name])
+    counts = mfa.outcome_counts(phases["totp"]["statuses"])
+    ratio = phases["totp"]["rps"] / phases["totp_ceiling"]["rps"]
+    log(
+        f"  TOTP challenge rps / ceiling rps = {phases['totp']['rps']:.1f} / "
+        f"{phases['totp_ceiling']['rps']:.1f} = {ratio:.3f} (target >= "
+        f"{mfa.TARGET_CEILING_RATIO}); enrolment {enroller.factors_per_second:.0f} factors/s"
+    )
+    log(f"\n(m) Redis memory per verified TOTP factor ({args.mfa_memory_count} entities, one each)")
+    memory = mfa.measure_memory(
+        redis_client,
+        mfa.Enroller(verify_server.url, auth, service_sid, "bench-mem"),
+        args.mfa_memory_count,
+        inprocess.used_memory,
+        KEY_PREFIX,
+    )
+    log(
+        f"  {memory['bytes_per_verified_factor']:.0f} bytes per verified factor (entity "
+        f"included, used_memory delta); one entity's keys by MEMORY USAGE: "
+        f"{memory['sample_entity_bytes']} bytes {memory['sample_entity_keys']}"
+    )
+    return {
+        "phases": phases,
+        "ceiling_ratio": ratio,
+        "approved": counts["approved"],
+        "not_approved": counts["not_approved"],
+        "pools": pools,
+        "enrol_factors_per_second": enroller.factors_per_second,
+        "memory": memory,
+    }
+
 
 def count_verifications(client: redis.Redis, service_sid: str) -> int:
     """Verification hashes of a service in Redis (the verifications its starts created)."""
@@ -1005,6 +1108,62 @@ def _cost_figures(
                         f"{cpu['redis']:.3f}",
                     )
                 )
+    return targets, rows
+
+
+def _mfa_figures(
+    mfa_results: dict[str, Any] | None, valid: Callable[[dict[str, Any]], bool]
+) -> tuple[list[tuple[str, float, str, bool]], list[tuple[str, str]]]:
+    """Issue 11, item 9: the TOTP challenge target and the MFA figures' rows."""
+    if mfa_results is None:
+        return [], []
+    ratio = mfa_results["ceiling_ratio"]
+    totp, memory = mfa_results["phases"]["totp"], mfa_results["memory"]
+    if mfa_results["not_approved"]:
+        log(
+            f"  INVALID: {mfa_results['not_approved']} TOTP challenges were not approved "
+            "(a pool ran out, so codes were replayed; or errors): the TOTP target is missed"
+        )
+    targets = [
+        (
+            "TOTP challenge rps / ceiling rps",
+            ratio,
+            f">= {mfa.TARGET_CEILING_RATIO}",
+            ratio >= mfa.TARGET_CEILING_RATIO and mfa_results["not_approved"] == 0 and valid(totp),
+        )
+    ]
+    rows = [
+        ("TOTP challenge throughput (rps)", f"{totp['rps']:.1f}"),
+        (
+            "ceiling beside TOTP throughput (rps)",
+            f"{mfa_results['phases']['totp_ceiling']['rps']:.1f}",
+        ),
+        (
+            "TOTP challenge latency p50 / p99 (ms)",
+            f"{totp['latency_ms']['p50']:.1f} / {totp['latency_ms']['p99']:.1f}",
+        ),
+        (
+            "TOTP challenge server CPU per request (ms)",
+            f"{totp['cpu_ms_per_request']['server']:.2f}",
+        ),
+        (
+            "TOTP challenge redis commands per request",
+            f"{totp['redis_commands_total_per_request']:.2f}",
+        ),
+        (
+            "TOTP challenges approved / not approved",
+            f"{mfa_results['approved']} / {mfa_results['not_approved']}",
+        ),
+        (
+            "TOTP factors enrolled per second (create + verify)",
+            f"{mfa_results['enrol_factors_per_second']:.0f}",
+        ),
+        (
+            "Redis bytes per verified factor (entity included)",
+            f"{memory['bytes_per_verified_factor']:.0f}",
+        ),
+        ("Redis bytes of one entity's keys (MEMORY USAGE)", f"{memory['sample_entity_bytes']}"),
+    ]
     return targets, rows
 
 
@@ -1075,6 +1234,8 @@ def report(results: dict[str, Any]) -> bool:
     ]
     cost_targets, cost_rows = _cost_figures(results)
     targets += cost_targets
+    mfa_targets, mfa_rows = _mfa_figures(results.get("mfa"), valid)
+    targets += mfa_targets
     rows = [
         ("workers per server (gunicorn sync)", f"{results['settings']['workers']}"),
         ("load generator", results["machine"]["load_generator"]),
@@ -1142,6 +1303,7 @@ def report(results: dict[str, Any]) -> bool:
         ),
     ]
     rows += cost_rows
+    rows += mfa_rows
     log("\n" + "=" * 78)
     log("figures")
     for name, value in rows:
