@@ -34,8 +34,11 @@ from verify_service.adapters.redis_store.keys import (
     FraudGuardKeys,
     HistoryKeys,
     KeySpace,
+    MfaKeys,
     OutboxKeys,
 )
+from verify_service.adapters.redis_store.mfa.factor_secret_reseal import FactorSecretSeals
+from verify_service.adapters.redis_store.mfa.mfa_store import RedisMfaStore
 from verify_service.adapters.redis_store.protection.fraud_guard_store import RedisFraudGuardStore
 from verify_service.adapters.redis_store.protection.rate_limit_store import RedisRateLimitStore
 from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
@@ -60,6 +63,7 @@ from verify_service.application.delivery.channel_fallback import ChannelFallback
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
 from verify_service.application.delivery.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.application.delivery.ports import DeliveryProvider
+from verify_service.application.mfa.use_cases import MfaUseCases
 from verify_service.application.ports import Clock
 from verify_service.application.protection.abuse_protection import AbuseProtection
 from verify_service.application.protection.fraud_guard_blocks import FraudGuardBlocks
@@ -81,6 +85,8 @@ from verify_service.http.audit import audit_api, audit_hooks
 from verify_service.http.delivery import delivery_attempts_api, delivery_receipts_api
 from verify_service.http.error_codes import register_error_handlers
 from verify_service.http.health import HEALTH_ENDPOINTS
+from verify_service.http.mfa import challenges_api, entities_api, factors_api
+from verify_service.http.mfa.mfa_wiring import MFA_KEY, MfaComponents
 from verify_service.http.protection import fraud_guard_api, rate_limits_api, safe_list_api
 from verify_service.http.wiring import EXTENSION_KEY, Components
 from verify_service.settings import Settings
@@ -118,6 +124,7 @@ class Container:
     # Look-ups by destination by whoever sees destinations masked: audited and limited.
     lookups: DestinationLookups | None = None
     keyring: Keyring | None = None
+    mfa: MfaUseCases | None = None  # entities, factors, challenges (docs/mfa.md)
 
     def resealables(self) -> list[Resealable]:
         """Every kind of long-lived value a rotation must move to the primary key
@@ -140,6 +147,14 @@ class Container:
         )
         if isinstance(self.audit, RedisAuditLog):
             found.append(self.audit)
+        found.append(
+            FactorSecretSeals(
+                self.redis,
+                ScriptBook(),
+                MfaKeys(self.settings.key_prefix),
+                ring_cipher(keyring, "factor_secret_key"),
+            )
+        )
         return found
 
     def _receipt_url(self, provider: DeliveryProvider, attempt_sid: str) -> str | None:
@@ -229,8 +244,13 @@ def build_container(
         keyring,
         settings.allow_test_destinations,
     )
+    service_store = RedisServiceStore(client, scripts, keys)
+    mfa_store = RedisMfaStore(client, scripts, MfaKeys(settings.key_prefix))
     catalog = ServiceCatalog(
-        RedisServiceStore(client, scripts, keys), clock, settings.allow_test_destinations
+        service_store,
+        clock,
+        settings.allow_test_destinations,
+        after_delete=mfa_store.delete_service_entities,
     )
     verifications = Verifications(
         store=store,
@@ -281,6 +301,13 @@ def build_container(
             limiter, Auditor(audit, clock), clock, settings.destination_lookups_per_hour
         ),
         keyring=keyring,
+        mfa=MfaUseCases.build(
+            mfa_store,
+            service_store,
+            ring_cipher(keyring, "factor_secret_key"),
+            clock,
+            Auditor(audit, clock),
+        ),
     )
 
 
@@ -433,6 +460,11 @@ def create_app(
         app,
         build_console(container, app.extensions[delivery_attempts_api.DELIVERY_ATTEMPTS_KEY]),
     )
+    if container.mfa is not None:
+        app.extensions[MFA_KEY] = MfaComponents(container.mfa, container.clock)
+        app.register_blueprint(entities_api.blueprint)
+        app.register_blueprint(factors_api.blueprint)
+        app.register_blueprint(challenges_api.blueprint)
     if container.fraud_guard is not None:
         app.extensions[fraud_guard_api.FRAUD_GUARD_KEY] = FraudGuardBlocks(
             container.fraud_guard, container.catalog, container.clock

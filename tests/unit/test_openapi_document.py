@@ -62,6 +62,19 @@ SUPPORTED_ROUTES = frozenset(
         ("get", "/v2/Keys"),
         ("get", "/v2/Keys/{Sid}"),
         ("delete", "/v2/Keys/{Sid}"),
+        ("post", "/v2/Services/{ServiceSid}/Entities"),
+        ("get", "/v2/Services/{ServiceSid}/Entities"),
+        ("get", "/v2/Services/{ServiceSid}/Entities/{Identity}"),
+        ("delete", "/v2/Services/{ServiceSid}/Entities/{Identity}"),
+        ("post", "/v2/Services/{ServiceSid}/Entities/{Identity}/Factors"),
+        ("get", "/v2/Services/{ServiceSid}/Entities/{Identity}/Factors"),
+        ("get", "/v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}"),
+        ("post", "/v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}"),
+        ("delete", "/v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}"),
+        ("post", "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges"),
+        ("get", "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges"),
+        ("get", "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid}"),
+        ("post", "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid}"),
     }
 )
 # Providers post delivery receipts without HTTP Basic: their signature authenticates them.

@@ -154,11 +154,13 @@ def page_json(
     page: int,
     page_size: int,
     has_more: bool,
+    filters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Twilio's list envelope; `next_page_url` is absolute, and the SDK follows it verbatim."""
+    """Twilio's list envelope; `next_page_url` is absolute, and the SDK follows it verbatim,
+    so it carries the list's `filters` (query parameters) too."""
 
     def page_url(number: int) -> str:
-        return f"{list_url}?{urlencode({'PageSize': page_size, 'Page': number})}"
+        return f"{list_url}?{urlencode({**(filters or {}), 'PageSize': page_size, 'Page': number})}"
 
     return {
         key: records,

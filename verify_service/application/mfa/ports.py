@@ -123,10 +123,12 @@ class MfaStore(Protocol):
         service_sid: str,
         identity: str,
         challenge_sid: str,
+        factor_sid: str,
         evaluation: Evaluation,
         metadata: dict[str, Any] | None,
     ) -> AnswerResult:
-        """Record an answer to a pending challenge (its factor's version in `evaluation`)."""
+        """Record an answer to a pending challenge of `factor_sid` (the factor's version in
+        `evaluation`)."""
         ...
 
     def get_challenge(
@@ -145,3 +147,18 @@ class MfaStore(Protocol):
         """One page of the entity's challenges that match `query` (status as of `now_ms`),
         and whether more follow."""
         ...
+
+
+class SecretSealer(Protocol):
+    """AES-GCM under the key ring's `factor_secret_key` (adapters/destination_cipher.py):
+    the sealed value names its key id; `context` binds it to its factor."""
+
+    def seal(self, value: str, context: bytes, /) -> bytes: ...
+
+    def open(self, sealed: bytes, context: bytes, /) -> str | None: ...
+
+
+def secret_context(service_sid: str, factor_sid: str) -> bytes:
+    """The associated data a TOTP secret is sealed with: its service and factor sids, so a
+    sealed secret copied onto another factor does not open."""
+    return f"totp-secret\x00{service_sid}\x00{factor_sid}".encode("ascii")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from verify_service.application.ports import Clock
@@ -16,11 +17,17 @@ log = logging.getLogger(__name__)
 
 class ServiceCatalog:
     def __init__(
-        self, store: ServiceStore, clock: Clock, allow_test_destinations: bool = False
+        self,
+        store: ServiceStore,
+        clock: Clock,
+        allow_test_destinations: bool = False,
+        after_delete: Callable[[str], object] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._allow_test_destinations = allow_test_destinations
+        # What else goes with a deleted service (its MFA entities, factors, challenges).
+        self._after_delete = after_delete
 
     def _validated(self, values: dict[str, Any]) -> dict[str, Any]:
         values = validate_service_changes(dict(values))
@@ -63,4 +70,6 @@ class ServiceCatalog:
     def delete(self, sid: str) -> None:
         if not sids.is_sid(sid, "VA") or not self._store.delete_service(sid):
             raise NotFound
+        if self._after_delete is not None:
+            self._after_delete(sid)
         log.info("service %s deleted", sid)

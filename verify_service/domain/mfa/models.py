@@ -147,6 +147,7 @@ class Challenge:
 class CodeOutcome(enum.StrEnum):
     """What the evaluating script recorded for one answer (a code or none)."""
 
+    UNANSWERED = "pending"  # a challenge stored without a code to evaluate
     ACCEPTED = "accepted"  # right code, a time step after the last accepted one
     WRONG = "wrong"  # counted against the factor's wrong-code window
     REPLAYED = "replayed"  # right code of a time step already used: refused, not counted

@@ -1,0 +1,310 @@
+"""Entities, factors and challenges in Redis (docs/mfa.md, "Storage"): every record of one
+entity under its hash tag, each state change one Lua script (`scripts/`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.keys import MfaKeys
+from verify_service.adapters.redis_store.mfa.records import (
+    challenge_fields,
+    decode_challenge,
+    decode_entity,
+    decode_factor,
+    entity_fields,
+    factor_fields,
+)
+from verify_service.adapters.redis_store.scripts import ScriptArg, ScriptBook
+from verify_service.application.mfa.ports import AnswerResult, ChallengeQuery, Evaluation
+from verify_service.domain.mfa.limits import MAX_CHALLENGE_TTL_MS
+from verify_service.domain.mfa.models import (
+    Challenge,
+    CodeOutcome,
+    Entity,
+    Factor,
+    ListOrder,
+)
+
+# An unverified factor is deleted a day after its creation unless verified (Twilio:
+# "Unverified Factors can also be deleted … 1 to 24 hours after creation").
+UNVERIFIED_FACTOR_TTL_MS = 24 * 60 * 60 * 1000
+
+
+def _result(reply: list[Any], decode: Any) -> AnswerResult:
+    """A script's `{outcome, record HGETALL}` or `{'locked', ms}` reply."""
+    name = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+    outcome = CodeOutcome(name)
+    if outcome is CodeOutcome.LOCKED:
+        return AnswerResult(outcome, retry_after_ms=int(reply[1]))
+    record = decode(reply[1]) if len(reply) > 1 else None
+    if isinstance(record, Challenge):
+        return AnswerResult(outcome, challenge=record)
+    return AnswerResult(outcome, factor=record)
+
+
+def _evaluation_args(evaluation: Evaluation) -> list[ScriptArg]:
+    return [
+        evaluation.now_ms,
+        evaluation.factor_version,
+        "" if evaluation.matched_step is None else evaluation.matched_step,
+        evaluation.max_wrong,
+        evaluation.wrong_window_ms,
+    ]
+
+
+class RedisMfaStore:
+    def __init__(self, client: redis.Redis, scripts: ScriptBook, keys: MfaKeys) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+
+    def _durable(self, name: str, keys: list[str], args: list[ScriptArg]) -> Any:
+        """A script whose result must survive a failover (an approval, a verified factor,
+        a counted wrong code): run with the replica wait when one is configured."""
+        sha = self._scripts.sha(name)
+
+        def build(pipe: Any) -> None:
+            pipe.evalsha(sha, len(keys), *keys, *args)
+
+        return self._scripts.run_pipeline(self._client, build, durable=True)[0]
+
+    def _index(self, service_sid: str, identity: str) -> None:
+        self._scripts.run(
+            self._client,
+            "index_entity",
+            [self._keys.entities(service_sid), self._keys.entity_counter(service_sid)],
+            [identity],
+        )
+
+    # -- entities ------------------------------------------------------------------------
+
+    @fail_closed
+    def create_entity(self, entity: Entity) -> tuple[Entity, bool]:
+        keys = self._keys.of(entity.service_sid, entity.identity)
+        created, raw = self._scripts.run(
+            self._client, "create_entity", [keys.entity], entity_fields(entity)
+        )
+        self._index(entity.service_sid, entity.identity)
+        return decode_entity(raw) or entity, bool(created)
+
+    @fail_closed
+    def get_entity(self, service_sid: str, identity: str) -> Entity | None:
+        return decode_entity(self._client.hgetall(self._keys.of(service_sid, identity).entity))
+
+    @fail_closed
+    def list_entities(self, service_sid: str, offset: int, limit: int) -> tuple[list[Entity], bool]:
+        # One extra identity tells whether another page follows. An entry whose entity is
+        # gone (deleted between the two scripts) is skipped.
+        raw: list[bytes] = self._client.zrange(  # type: ignore[assignment]
+            self._keys.entities(service_sid), offset, offset + limit
+        )
+        more = len(raw) > limit
+        pipe = self._client.pipeline(transaction=False)
+        for identity in raw[:limit]:
+            pipe.hgetall(self._keys.of(service_sid, identity.decode()).entity)
+        entities = [decode_entity(found) for found in pipe.execute()]
+        return [e for e in entities if e is not None], more
+
+    def _delete_entity(self, service_sid: str, identity: str) -> bool:
+        keys = self._keys.of(service_sid, identity)
+        existed = self._scripts.run(
+            self._client,
+            "delete_entity",
+            [keys.entity, keys.factors, keys.challenges],
+            [keys.factor_prefix, keys.challenge_prefix],
+        )
+        self._scripts.run(
+            self._client, "unindex_entity", [self._keys.entities(service_sid)], [identity]
+        )
+        return bool(existed)
+
+    @fail_closed
+    def delete_entity(self, service_sid: str, identity: str) -> bool:
+        return self._delete_entity(service_sid, identity)
+
+    @fail_closed
+    def delete_service_entities(self, service_sid: str) -> int:
+        index = self._keys.entities(service_sid)
+        count = 0
+        while True:
+            batch: list[bytes] = self._client.zrange(index, 0, 99)  # type: ignore[assignment]
+            if not batch:
+                break
+            for identity in batch:
+                count += self._delete_entity(service_sid, identity.decode())
+        self._client.delete(self._keys.entity_counter(service_sid))
+        return count
+
+    # -- factors -------------------------------------------------------------------------
+
+    @fail_closed
+    def create_factor(self, factor: Factor, entity: Entity, max_factors: int) -> Factor | None:
+        keys = self._keys.of(factor.service_sid, factor.identity)
+        new_entity = entity_fields(entity)
+        reply = self._scripts.run(
+            self._client,
+            "create_factor",
+            [keys.entity, keys.factor(factor.sid), keys.factors],
+            [
+                max_factors,
+                keys.factor_prefix,
+                UNVERIFIED_FACTOR_TTL_MS,
+                len(new_entity),
+                *new_entity,
+                *factor_fields(factor),
+            ],
+        )
+        self._index(factor.service_sid, factor.identity)
+        if len(reply) < 2:  # {0}: the entity has its most factors
+            return None
+        return decode_factor(reply[1])
+
+    @fail_closed
+    def get_factor(self, service_sid: str, identity: str, factor_sid: str) -> Factor | None:
+        return decode_factor(
+            self._client.hgetall(self._keys.of(service_sid, identity).factor(factor_sid))
+        )
+
+    @fail_closed
+    def list_factors(self, service_sid: str, identity: str) -> list[Factor]:
+        keys = self._keys.of(service_sid, identity)
+        sids: list[bytes] = self._client.zrange(keys.factors, 0, -1)  # type: ignore[assignment]
+        pipe = self._client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hgetall(keys.factor(sid.decode()))
+        factors = [decode_factor(raw) for raw in pipe.execute()]
+        return [f for f in factors if f is not None]
+
+    @fail_closed
+    def update_factor(
+        self,
+        service_sid: str,
+        identity: str,
+        factor_sid: str,
+        changes: dict[str, Any],
+        expected_version: int,
+        now_ms: int,
+    ) -> AnswerResult:
+        flat: list[ScriptArg] = []
+        for name, value in changes.items():
+            flat += [name, value if isinstance(value, str | bytes | int) else json.dumps(value)]
+        reply = self._scripts.run(
+            self._client,
+            "update_factor",
+            [self._keys.of(service_sid, identity).factor(factor_sid)],
+            [expected_version, now_ms, *flat],
+        )
+        return _result(reply, decode_factor)
+
+    @fail_closed
+    def delete_factor(self, service_sid: str, identity: str, factor_sid: str) -> bool:
+        keys = self._keys.of(service_sid, identity)
+        existed = self._scripts.run(
+            self._client,
+            "delete_factor",
+            [keys.factor(factor_sid), keys.factors, keys.challenges],
+            [factor_sid, keys.challenge_prefix],
+        )
+        return bool(existed)
+
+    @fail_closed
+    def verify_factor(
+        self, service_sid: str, identity: str, factor_sid: str, evaluation: Evaluation
+    ) -> AnswerResult:
+        reply = self._durable(
+            "verify_factor",
+            [self._keys.of(service_sid, identity).factor(factor_sid)],
+            _evaluation_args(evaluation),
+        )
+        return _result(reply, decode_factor)
+
+    # -- challenges ----------------------------------------------------------------------
+
+    @fail_closed
+    def create_challenge(
+        self, challenge: Challenge, evaluation: Evaluation | None, retention_ms: int
+    ) -> AnswerResult:
+        keys = self._keys.of(challenge.service_sid, challenge.identity)
+        now_ms = challenge.created_ms
+        evaluated: list[ScriptArg] = (
+            ["", "", 0, 0] if evaluation is None else _evaluation_args(evaluation)[1:]
+        )
+        ttl_ms = max(1, challenge.expires_ms + retention_ms - now_ms)
+        # Every challenge created before this has expired and left its retention: a
+        # challenge lives at most the longest expiration plus the retention.
+        prune_before = now_ms - MAX_CHALLENGE_TTL_MS - retention_ms
+        reply = self._durable(
+            "create_challenge",
+            [keys.factor(challenge.factor_sid), keys.challenge(challenge.sid), keys.challenges],
+            [
+                now_ms,
+                *evaluated,
+                ttl_ms,
+                prune_before,
+                challenge.sid,
+                *challenge_fields(challenge),
+            ],
+        )
+        return _result(reply, decode_challenge)
+
+    @fail_closed
+    def answer_challenge(
+        self,
+        service_sid: str,
+        identity: str,
+        challenge_sid: str,
+        factor_sid: str,
+        evaluation: Evaluation,
+        metadata: dict[str, Any] | None,
+    ) -> AnswerResult:
+        keys = self._keys.of(service_sid, identity)
+        factor_key = keys.factor(factor_sid)
+        reply = self._durable(
+            "answer_challenge",
+            [keys.challenge(challenge_sid), factor_key],
+            [
+                *_evaluation_args(evaluation),
+                "" if metadata is None else json.dumps(metadata, separators=(",", ":")),
+            ],
+        )
+        return _result(reply, decode_challenge)
+
+    @fail_closed
+    def get_challenge(
+        self, service_sid: str, identity: str, challenge_sid: str
+    ) -> Challenge | None:
+        return decode_challenge(
+            self._client.hgetall(self._keys.of(service_sid, identity).challenge(challenge_sid))
+        )
+
+    @fail_closed
+    def list_challenges(
+        self,
+        service_sid: str,
+        identity: str,
+        query: ChallengeQuery,
+        now_ms: int,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[Challenge], bool]:
+        """The entity's challenges are few (a challenge lives at most its expiration plus
+        the retention), so the filter and the order are applied here, on all of them."""
+        keys = self._keys.of(service_sid, identity)
+        sids: list[bytes] = self._client.zrange(  # type: ignore[assignment]
+            keys.challenges, 0, -1, desc=query.order is ListOrder.DESC
+        )
+        pipe = self._client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hgetall(keys.challenge(sid.decode()))
+        found = [
+            c
+            for raw in pipe.execute()
+            if (c := decode_challenge(raw)) is not None
+            and (query.factor_sid is None or c.factor_sid == query.factor_sid)
+            and (query.status is None or c.status_at(now_ms) is query.status)
+        ]
+        return found[offset : offset + limit], len(found) > offset + limit
