@@ -11,11 +11,18 @@ from __future__ import annotations
 import threading
 
 import redis
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.app import create_app
 from verify_service.settings import Settings
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No line per request on the test's log (gunicorn's access log is off too)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class ClockedServer:
@@ -37,7 +44,9 @@ class ClockedServer:
         return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> ClockedServer:
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="clocked-server", daemon=True
         )

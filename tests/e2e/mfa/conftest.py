@@ -110,7 +110,8 @@ class Factor:
         return str(self.entity.factors(self.sid).fetch().status)
 
     def challenge(self, code: str) -> str:
-        """A challenge created with the code (AuthPayload): its status."""
+        """A challenge created with the code (AuthPayload): its status — `approved`, `pending`
+        for a wrong code (no error, as Twilio), `denied` for a replayed one."""
         created = self.entity.challenges.create(factor_sid=self.sid, auth_payload=code)
         return str(created.status)
 

@@ -31,14 +31,16 @@ def test_challenges_filter_by_factor_and_status_and_order_by_creation(
                 factor_sid=factor.sid, **({"auth_payload": payload} if payload else {})
             )
         )
-    assert [c.status for c in created] == ["approved", "denied", "pending", "approved"]
+    assert [c.status for c in created] == ["approved", "pending", "pending", "approved"]
     challenges = one.entity.challenges
 
     assert [c.sid for c in challenges.list()] == [c.sid for c in created]
     assert [c.sid for c in challenges.list(order="desc")] == [c.sid for c in created][::-1]
     assert [c.sid for c in challenges.list(factor_sid=one.sid)] == [created[0].sid, created[2].sid]
     assert [c.sid for c in challenges.list(status="approved")] == [created[0].sid, created[3].sid]
-    assert [c.sid for c in challenges.list(factor_sid=two.sid, status="denied")] == [created[1].sid]
+    assert [c.sid for c in challenges.list(factor_sid=two.sid, status="pending")] == [
+        created[1].sid
+    ]
     assert [c.sid for c in challenges.list(page_size=1, limit=4)] == [c.sid for c in created]
 
 

@@ -1,7 +1,8 @@
 """Wrong-code limits (issue 11, item 3; docs/mfa.md "Limits"): per factor, 5 wrong codes
 within 15 minutes; then every answer, the right code included, is refused with 429 — 60308 for
 challenges, 60310 for factor verification — until the window that began with the first wrong
-code has passed (the server's clock moved by the test)."""
+code has passed (the server's clock moved by the test). A wrong code itself is no error: the
+challenge stays `pending`, the factor `unverified` (Twilio's behaviour since October 2021)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def test_the_sixth_challenge_answer_after_five_wrong_codes_is_refused_until_the_
     at(server_clock, start)
     right = totp.at(start)
     for _ in range(5):
-        assert factor.challenge(wrong(right)) == "denied"
+        assert factor.challenge(wrong(right)) == "pending"
 
     with pytest.raises(TwilioRestException) as refused:
         factor.challenge(right)
@@ -66,6 +67,6 @@ def test_wrong_codes_of_one_factor_do_not_count_against_another(
     second = enrolled(client, server_clock, service_sid, totp_for("second"), friendly_name="B")
     at(server_clock, NOW + 300)
     for _ in range(5):
-        assert first.challenge(wrong(first.totp.at(NOW + 300))) == "denied"
+        assert first.challenge(wrong(first.totp.at(NOW + 300))) == "pending"
 
     assert second.challenge(second.totp.at(NOW + 300)) == "approved"
