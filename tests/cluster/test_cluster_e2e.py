@@ -62,3 +62,25 @@ def test_rate_limits_refuse_at_the_limit_on_the_cluster(
 ) -> None:
     """A bucket and the sends-per-destination limit refuse exactly at their limit."""
     core_specs.rate_limits_refuse_at_the_limit(cluster_twilio, cluster_servers[0].url)
+
+
+def test_a_totp_factor_lives_its_whole_life_on_the_cluster(cluster_twilio: Client) -> None:
+    """Enrol, challenges approved, answered and replayed, entity deleted: the MFA scripts
+    each stay in their entity's slot."""
+    core_specs.totp_lifecycle(cluster_twilio)
+
+
+def test_sixteen_concurrent_totp_challenges_approve_once_on_the_cluster(
+    cluster_twilio: Client, cluster_servers: list[ServeProcess]
+) -> None:
+    core_specs.sixteen_right_totp_codes_approve_once(
+        cluster_twilio, [server.url for server in cluster_servers]
+    )
+
+
+def test_sixty_concurrent_wrong_totp_answers_count_five_on_the_cluster(
+    cluster_twilio: Client, cluster_servers: list[ServeProcess]
+) -> None:
+    core_specs.sixty_wrong_totp_answers_count_exactly_five(
+        cluster_twilio, [server.url for server in cluster_servers]
+    )

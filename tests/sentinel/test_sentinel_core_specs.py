@@ -90,3 +90,17 @@ def test_rate_limits_refuse_at_the_limit_through_sentinel(
 ) -> None:
     """A bucket and the sends-per-destination limit refuse exactly at their limit."""
     core_specs.rate_limits_refuse_at_the_limit(sentinel_twilio, sentinel_api_server.url)
+
+
+def test_a_totp_factor_lives_its_whole_life_through_sentinel(
+    sentinel_twilio: Client, sentinel_api_server: ApiServer
+) -> None:
+    core_specs.totp_lifecycle(sentinel_twilio)
+
+
+def test_sixteen_concurrent_totp_challenges_approve_once_through_sentinel(
+    sentinel_twilio: Client, sentinel_api_server: ApiServer, second_server: ApiServer
+) -> None:
+    core_specs.sixteen_right_totp_codes_approve_once(
+        sentinel_twilio, [sentinel_api_server.url, second_server.url]
+    )

@@ -7,6 +7,7 @@ what they check is what a caller of the API sees."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
+from tests.support.mfa import IDENTITY, totp_code
 from tests.support.outbox import Outbox
 from verify_service.adapters.redis_store.keys import SHARDS, shard_of
 
@@ -177,3 +179,92 @@ def create_service(base_url: str, **params: Any) -> str:
     assert response.status_code == 201, response.text
     sid: str = response.json()["sid"]
     return sid
+
+
+# -- MFA: TOTP factors and challenges (docs/mfa.md) -------------------------------------------
+# Against a real server the clock is the wall clock: a code is made for the client's time
+# step, and the server accepts it within its skew (1 step), so a step boundary passing
+# between the two is harmless; the factor is verified with the current step's code and then
+# challenged with the next step's (a step already used would be a replay).
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def enrolled_totp_factor(twilio: Client, identity: str = IDENTITY) -> tuple[Any, str, str]:
+    """(entity context, factor sid, secret) of a TOTP factor verified now."""
+    service = twilio.verify.v2.services.create(friendly_name="Acme")
+    entity = twilio.verify.v2.services(service.sid).entities(identity)
+    factor = entity.new_factors.create(friendly_name="phone", factor_type="totp")
+    assert factor.status == "unverified"
+    secret: str = factor.binding["secret"]
+    verified = entity.factors(factor.sid).update(auth_payload=totp_code(secret, _now_ms()))
+    assert verified.status == "verified"
+    return entity, factor.sid, secret
+
+
+def _never_right(secret: str) -> str:
+    """A 6-digit code that is no code of the steps around now (so always wrong)."""
+    around = {totp_code(secret, _now_ms(), steps=s) for s in range(-3, 5)}
+    return next(c for c in (f"{n:06d}" for n in range(1000)) if c not in around)
+
+
+def totp_lifecycle(twilio: Client) -> None:
+    """Enrol (unverified → verified), a challenge approved at once, a pending one answered
+    after a wrong code, the code replayed (denied), then the entity deleted with all."""
+    entity, factor_sid, secret = enrolled_totp_factor(twilio)
+    next_code = totp_code(secret, _now_ms(), steps=1)
+    approved = entity.challenges.create(factor_sid=factor_sid, auth_payload=next_code)
+    assert approved.status == "approved"
+    pending = entity.challenges.create(factor_sid=factor_sid)
+    assert pending.status == "pending"
+    wrong = entity.challenges(pending.sid).update(auth_payload=_never_right(secret))
+    assert wrong.status == "pending"
+    assert entity.challenges(pending.sid).update(auth_payload=next_code).status == "denied"
+    assert [c.status for c in entity.challenges.list()] == ["approved", "denied"]
+    assert entity.delete() is True
+    assert refusal(entity.fetch) == (404, 20404)
+    assert refusal(entity.factors(factor_sid).fetch) == (404, 20404)
+
+
+def sixteen_right_totp_codes_approve_once(twilio: Client, base_urls: Sequence[str]) -> None:
+    """16 simultaneous challenges with the same right code: exactly one approved, the
+    other 15 denied (the code's time step is used up)."""
+    entity, factor_sid, secret = enrolled_totp_factor(twilio)
+    service_sid = entity._solution["service_sid"]
+    code = totp_code(secret, _now_ms(), steps=1)
+
+    def create(session: requests.Session, index: int) -> requests.Response:
+        url = f"{base_urls[index % len(base_urls)]}/v2/Services/{service_sid}/Entities/{IDENTITY}"
+        return session.post(
+            f"{url}/Challenges",
+            data={"FactorSid": factor_sid, "AuthPayload": code},
+            timeout=TIMEOUT_SECONDS,
+        )
+
+    outcomes = Counter(outcome(r) for r in run_together(16, create))
+    assert outcomes == {(201, "approved"): 1, (201, "denied"): 15}, outcomes
+
+
+def sixty_wrong_totp_answers_count_exactly_five(twilio: Client, base_urls: Sequence[str]) -> None:
+    """60 simultaneous wrong answers to one pending challenge: five evaluated (pending),
+    55 refused with 60308; then the right code is refused too (the window is full)."""
+    entity, factor_sid, secret = enrolled_totp_factor(twilio)
+    service_sid = entity._solution["service_sid"]
+    pending = entity.challenges.create(factor_sid=factor_sid)
+    wrong = _never_right(secret)
+
+    def answer(session: requests.Session, index: int) -> requests.Response:
+        url = f"{base_urls[index % len(base_urls)]}/v2/Services/{service_sid}/Entities/{IDENTITY}"
+        return session.post(
+            f"{url}/Challenges/{pending.sid}", data={"AuthPayload": wrong}, timeout=TIMEOUT_SECONDS
+        )
+
+    outcomes = Counter(outcome(r) for r in run_together(60, answer))
+    assert outcomes == {(200, "pending"): 5, (429, 60308): 55}, outcomes
+    right = totp_code(secret, _now_ms(), steps=1)
+    assert refusal(lambda: entity.challenges(pending.sid).update(auth_payload=right)) == (
+        429,
+        60308,
+    )

@@ -39,7 +39,7 @@ if f[4] and tonumber(ARGV[3]) <= tonumber(f[4]) then
   return {'replayed', redis.call('HGETALL', KEYS[1])}
 end
 redis.call('HSET', KEYS[1], 'totp_last_step', ARGV[3], 'status', 'verified',
-  'updated_ms', ARGV[1], 'wrong_codes', 0)
+  'updated_ms', ARGV[1], 'last_used_ms', ARGV[1], 'wrong_codes', 0)
 redis.call('HDEL', KEYS[1], 'wrong_start_ms')
 redis.call('PERSIST', KEYS[1])
 return {'accepted', redis.call('HGETALL', KEYS[1])}
