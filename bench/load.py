@@ -146,7 +146,8 @@ def run_wrk(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [ln for ln in completed.stdout.splitlines() if ln.startswith(RESULT_MARK)]
     if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
+        output = (completed.stderr.strip() or completed.stdout.strip())[-2000:]
+        raise RuntimeError(f"wrk failed ({completed.returncode}): {output}")
     raw = json.loads(lines[-1].removeprefix(RESULT_MARK))
     latency = {k: v / 1000.0 for k, v in raw["latency_us"].items()}
     return LoadResult(

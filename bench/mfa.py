@@ -147,13 +147,19 @@ def measure_memory(
     count: int,
     used_memory: Callable[[redis.Redis], int],
     prefix: str,
+    families: Callable[[redis.Redis], dict[str, dict[str, int]]],
+    family_delta: Callable[..., dict[str, dict[str, float]]],
 ) -> dict[str, Any]:
-    """used_memory added by `count` entities with one verified factor each, per factor; and
-    `MEMORY USAGE` of the first such entity's keys (its hash, factor, factor index)."""
+    """used_memory added by `count` entities with one verified factor each, per factor, with
+    what each kind of key added (`MEMORY USAGE` by key family: the entity's own keys, the
+    service's entity index, the audit log's entries for entity create, factor create and
+    factor verify); and `MEMORY USAGE` of the first such entity's keys."""
+    by_family_before = families(client)
     before = used_memory(client)
     keys_before = int(client.dbsize())
     enrolled = enroller.enrol(count, per_entity=1)
     after = used_memory(client)
+    by_family = family_delta(by_family_before, families(client), count)
     sample = enrolled[0]
     keys = sorted(k.decode() for k in client.scan_iter(match=f"{prefix}:mfa:*{sample.identity}*"))
     usage = {key: int(client.memory_usage(key, samples=0) or 0) for key in keys}
@@ -165,5 +171,6 @@ def measure_memory(
         "bytes_per_verified_factor": (after - before) / count,
         "sample_entity_keys": usage,
         "sample_entity_bytes": sum(usage.values()),
+        "by_family": by_family,
         "enrol_factors_per_second": enroller.factors_per_second,
     }

@@ -1032,12 +1032,19 @@ def run_mfa(
         args.mfa_memory_count,
         inprocess.used_memory,
         KEY_PREFIX,
+        inprocess.memory_by_family,
+        inprocess.family_delta,
     )
     log(
         f"  {memory['bytes_per_verified_factor']:.0f} bytes per verified factor (entity "
         f"included, used_memory delta); one entity's keys by MEMORY USAGE: "
         f"{memory['sample_entity_bytes']} bytes {memory['sample_entity_keys']}"
     )
+    for family, row in memory["by_family"].items():
+        log(
+            f"    {family:<48} {row['bytes_per_pending']:>8.0f} bytes per factor "
+            f"({int(row['keys_added']):+d} keys)"
+        )
     return {
         "phases": phases,
         "ceiling_ratio": ratio,
