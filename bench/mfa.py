@@ -78,17 +78,22 @@ class Enroller:
                 self.auth,
                 {"FriendlyName": "bench", "FactorType": "totp", "Binding.Secret": secret},
             )
-            # The step before now (accepted with skew 1): the load's codes are all later.
-            code = pyotp.TOTP(secret, interval=TIME_STEP).at(time.time() - TIME_STEP)
-            verified = _post(
-                f"{self.base}/{identity}/Factors/{factor['sid']}",
-                self.auth,
-                {"AuthPayload": code},
-            )
-            if verified.get("status") != "verified":
-                raise RuntimeError(f"bench factor not verified: {verified}")
+            self._verify(f"{self.base}/{identity}/Factors/{factor['sid']}", secret)
             made.append(Enrolled(identity, str(factor["sid"]), secret))
         return made
+
+    def _verify(self, url: str, secret: str) -> None:
+        """Verify with the code of the step before now (accepted with skew 1; the load's codes
+        are all later). Should a step boundary pass between computing it and the server's
+        evaluation (under load, a request may take half a second), it is a wrong code: the
+        next attempt computes it again (2 wrong codes stay far below the limit of 5)."""
+        answer: dict[str, Any] = {}
+        for _ in range(3):
+            code = pyotp.TOTP(secret, interval=TIME_STEP).at(time.time() - TIME_STEP)
+            answer = _post(url, self.auth, {"AuthPayload": code})
+            if answer.get("status") == "verified":
+                return
+        raise RuntimeError(f"bench factor not verified: {answer}")
 
     def enrol(self, count: int, per_entity: int = FACTORS_PER_ENTITY) -> list[Enrolled]:
         """`count` verified factors, `per_entity` to an entity (fewer in the last one)."""
@@ -130,9 +135,10 @@ def write_lines(path: Path, service_sid: str, factors: list[Enrolled]) -> int:
 
 
 def pool_size(expected_rps: float, round_s: float, threads: int) -> int:
-    """Factors for one round: every request approved at up to 1.3 x the expected rate, two
-    requests per factor; a multiple of the load threads."""
-    needed = math.ceil(expected_rps * round_s * 1.3 / 2)
+    """Factors for one round: every request approved at up to 1.5 x the expected rate (this
+    shared machine's speed varies from one round to the next), two requests per factor; a
+    multiple of the load threads."""
+    needed = math.ceil(expected_rps * round_s * 1.5 / 2)
     return max(threads, math.ceil(needed / threads) * threads)
 
 

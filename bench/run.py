@@ -996,7 +996,7 @@ def run_mfa(
             verify_server.url, "/", LinesLoad(lines_file), LoadSettings(args.threads, 4, 1.0)
         )
         quiesce(redis_client)
-        expected = 0.0
+        expected = fastest = 0.0
         for index in range(args.rounds):
             ceiling_round = bench.round(ceiling_server, start_path, StartLoad(ceiling_block))
             rounds["totp_ceiling"].append(ceiling_round)
@@ -1008,7 +1008,10 @@ def run_mfa(
             mfa.write_lines(lines_file, service_sid, pool)
             totp_round = bench.round(verify_server, "/", LinesLoad(lines_file))
             rounds["totp"].append(totp_round)
-            expected = max(totp_round.result.rps, 1.0)
+            # The next pool: for the fastest round so far (pool_size adds half again), so
+            # that a faster spell of this shared machine does not run it out.
+            fastest = max(fastest, totp_round.result.rps)
+            expected = max(fastest, 1.0)
             counts = mfa.outcome_counts(totp_round.result.statuses)
             log(
                 f"  round {index + 1}: ceiling {ceiling_round.result.rps:.0f} rps, TOTP "
