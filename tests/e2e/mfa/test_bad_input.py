@@ -133,6 +133,10 @@ OPERATIONS = {
     "create challenge": Operation("POST", CHALLENGES, {"FactorSid": "{YF}"}),
     "answer challenge": Operation("POST", CHALLENGES + "/{YC}", {"AuthPayload": "123456"}),
     "list entities": Operation("GET", ENTITIES, {}),
+    "create factor, Identity in the path": Operation(
+        "POST", ENTITIES + "/{identity}/Factors", {"FriendlyName": "x", "FactorType": "totp"}
+    ),
+    "fetch entity, Identity in the path": Operation("GET", ENTITIES + "/{identity}", {}),
     "list factors": Operation("GET", FACTORS, {}),
     "list challenges": Operation("GET", CHALLENGES, {}),
 }
@@ -163,6 +167,10 @@ TABLE: dict[str, list[Bad]] = {
             {"Binding.Secret": "A1B8C0D!"},
         ),
         Bad("Binding.Secret empty", {"Binding.Secret": ""}),
+        Bad(
+            "Binding.Secret of 80 bits (RFC 4226: at least 128)",
+            {"Binding.Secret": "JBSWY3DPEHPK3PXP"},
+        ),
         Bad("Config.TimeStep 19 (20 to 60)", {"Config.TimeStep": "19"}),
         Bad("Config.TimeStep 61", {"Config.TimeStep": "61"}),
         Bad("Config.TimeStep not a number", {"Config.TimeStep": "thirty"}),
@@ -222,6 +230,15 @@ TABLE: dict[str, list[Bad]] = {
         Bad("Metadata not JSON", {"Metadata": "{os"}),
         Bad("Metadata with a value that is not a string", {"Metadata": '{"os": 1}'}),
     ],
+    "create factor, Identity in the path": [
+        Bad("with an underscore", {"identity": "user_12345"}),
+        Bad("of 7 characters", {"identity": "abc-123"}),
+        Bad("with a leading dash", {"identity": "-user12345"}),
+    ],
+    "fetch entity, Identity in the path": [
+        Bad("with an underscore", {"identity": "user_12345"}),
+        Bad("with a doubled dash", {"identity": "user--12345"}),
+    ],
     "list entities": [
         Bad("PageSize 0 (1 to 1000)", {"PageSize": "0"}, 60200),
         Bad("PageSize 1001", {"PageSize": "1001"}, 60200),
@@ -243,6 +260,13 @@ CASES = [
 ]
 
 
+class _Keep(dict[str, str]):
+    """format_map filling only the names it has; every other {name} stays for World.path."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 def snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:
     """Every key under the clocked server's prefix, with its serialized value."""
     return {key: client.dump(key) for key in sorted(client.scan_iter(match=f"{PREFIX}:*"))}
@@ -251,9 +275,12 @@ def snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:
 def send(
     base_url: str, world: World, operation: Operation, params: dict[str, Any]
 ) -> requests.Response:
+    """The operation with `params`; a lower-case key is a part of the path, not a parameter."""
+    parts = {k: v for k, v in params.items() if k.islower()}
+    params = {k: v for k, v in params.items() if not k.islower()}
     merged = {**operation.valid, **params}
     values = {k: world.value(v) for k, v in merged.items() if v is not None}
-    url = f"{base_url}/v2{world.path(operation.path)}"
+    url = f"{base_url}/v2{world.path(operation.path.format_map(_Keep(parts)))}"
     auth = (ACCOUNT_SID, AUTH_TOKEN)
     if operation.method == "GET":
         return requests.get(url, params=values, auth=auth, timeout=30)
