@@ -13,6 +13,7 @@ from flask import Flask
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.fakes import FixedClock
 from tests.support.flask_sdk import sdk_client
 from tests.support.mfa import IDENTITY, other_code, refusal, refusal_message, totp_code
@@ -262,3 +263,23 @@ def test_the_list_filters_by_factor_and_status_and_orders(
     ]
     with pytest.raises(TwilioException):
         challenges.list(status="unknown")
+
+
+def test_a_refusal_past_the_limit_says_when_to_retry(
+    app: Flask, enrolled: Enrolled, clock: FixedClock
+) -> None:
+    """`Retry-After`: the seconds until the window that began with the first wrong code
+    ends."""
+    pending = enrolled.challenge()
+    context = enrolled.entity.challenges(pending.sid)
+    for _ in range(5):
+        context.update(auth_payload=other_code(enrolled.code()))
+    clock.advance(100)
+    service_sid = enrolled.service._solution["sid"]
+    response = app.test_client().post(
+        f"/v2/Services/{service_sid}/Entities/{IDENTITY}/Challenges/{pending.sid}",
+        data={"AuthPayload": enrolled.code()},
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+    )
+    assert (response.status_code, response.json["code"]) == (429, 60308)  # type: ignore[index]
+    assert response.headers["Retry-After"] == str(15 * 60 - 100)

@@ -205,6 +205,11 @@ class Challenges:
         it pending (Twilio: an incorrect AuthPayload is no error); a code of a time step
         already used denies it; past the wrong-code limit every answer is refused."""
         challenge = self.fetch(service_sid, identity, challenge_sid)
+        if challenge.factor_type is not FactorType.TOTP:
+            raise InvalidMfaRequest(
+                "AuthPayload",
+                "a passkey challenge is answered with /Passkeys/ApproveChallenge",
+            )
         code = require_auth_payload(auth_payload)
         factor = self._factor(service_sid, challenge.identity, challenge.factor_sid)
         for _ in range(MAX_EVALUATIONS):

@@ -262,6 +262,13 @@ class Factors:
     ) -> Factor:
         """Change the friendly name / config, then verify with `AuthPayload` if given."""
         factor = self.fetch(service_sid, identity, factor_sid)
+        if factor.factor_type is not FactorType.TOTP and (
+            update.auth_payload is not None or update.config.given
+        ):
+            raise InvalidMfaRequest(
+                "AuthPayload" if update.auth_payload is not None else "Config",
+                "a passkey factor is verified with POST /v2/Services/{VA}/Passkeys/VerifyFactor",
+            )
         if update.auth_payload is not None:
             require_auth_payload(update.auth_payload)
         if update.friendly_name is not None or update.config.given:
