@@ -482,7 +482,9 @@ def test_lua_header_lists_keys_and_argv(path: Path) -> None:
 
 @pytest.mark.parametrize("path", LUA_FILES, ids=lambda p: p.name)
 def test_lua_builds_no_key_names(path: Path) -> None:
-    """Every redis.call's key is KEYS[n], or a local that holds KEYS[n] and is never reassigned."""
+    """Every redis.call's key is KEYS[n], KEYS[i] in a loop over the declared keys (an MFA
+    cascade: the caller names every record), or a local that holds KEYS[n] and is never
+    reassigned."""
     source = path.read_text("utf-8")
     code = "\n".join(line.split("--", 1)[0] for line in source.splitlines())
     key_locals = set(re.findall(r"\blocal\s+(\w+)\s*=\s*KEYS\[\d+\]\s*$", code, re.MULTILINE))
@@ -493,7 +495,7 @@ def test_lua_builds_no_key_names(path: Path) -> None:
     assert calls
     for command, raw_key in calls:
         key = raw_key.strip()
-        assert re.fullmatch(r"KEYS\[\d+\]", key) or key in key_locals, (
+        assert re.fullmatch(r"KEYS\[(\d+|i)\]", key) or key in key_locals, (
             f"{path.name}: {command} is called on {key!r}, not on KEYS[n]"
         )
 

@@ -322,15 +322,6 @@ class EntityKeys:
         """Sorted set: challenge sid by creation time (ms)."""
         return f"{self._base}:challenges"
 
-    @property
-    def factor_prefix(self) -> str:
-        """What a script appends a factor sid to (it reads the sids from the sorted set)."""
-        return f"{self._base}:factor:"
-
-    @property
-    def challenge_prefix(self) -> str:
-        return f"{self._base}:challenge:"
-
 
 @dataclass(frozen=True, slots=True)
 class MfaKeys:

@@ -20,6 +20,7 @@ from verify_service.adapters.redis_store.mfa.records import (
 )
 from verify_service.adapters.redis_store.scripts import ScriptArg, ScriptBook
 from verify_service.application.mfa.ports import AnswerResult, ChallengeQuery, Evaluation
+from verify_service.domain.errors import TooManyConcurrentRequests
 from verify_service.domain.mfa.limits import MAX_CHALLENGE_TTL_MS
 from verify_service.domain.mfa.models import (
     Challenge,
@@ -32,6 +33,11 @@ from verify_service.domain.mfa.models import (
 # An unverified factor is deleted a day after its creation unless verified (Twilio:
 # "Unverified Factors can also be deleted … 1 to 24 hours after creation").
 UNVERIFIED_FACTOR_TTL_MS = 24 * 60 * 60 * 1000
+# A cascade script gets the keys of the records the caller listed; when a list changed
+# before it ran (a factor or challenge created meanwhile) it changes nothing, and the
+# caller lists again, at most this many times.
+MAX_TRIES = 5
+CHANGED = -1
 
 
 def _result(reply: list[Any], decode: Any) -> AnswerResult:
@@ -109,18 +115,33 @@ class RedisMfaStore:
         entities = [decode_entity(found) for found in pipe.execute()]
         return [e for e in entities if e is not None], more
 
+    def _listed(self, key: str) -> list[str]:
+        sids: list[bytes] = self._client.zrange(key, 0, -1)  # type: ignore[assignment]
+        return [sid.decode() for sid in sids]
+
     def _delete_entity(self, service_sid: str, identity: str) -> bool:
         keys = self._keys.of(service_sid, identity)
-        existed = self._scripts.run(
-            self._client,
-            "delete_entity",
-            [keys.entity, keys.factors, keys.challenges],
-            [keys.factor_prefix, keys.challenge_prefix],
-        )
-        self._scripts.run(
-            self._client, "unindex_entity", [self._keys.entities(service_sid)], [identity]
-        )
-        return bool(existed)
+        for _ in range(MAX_TRIES):
+            factors = self._listed(keys.factors)
+            challenges = self._listed(keys.challenges)
+            existed = self._scripts.run(
+                self._client,
+                "delete_entity",
+                [
+                    keys.entity,
+                    keys.factors,
+                    keys.challenges,
+                    *(keys.factor(sid) for sid in factors),
+                    *(keys.challenge(sid) for sid in challenges),
+                ],
+                [len(factors), *factors, *challenges],
+            )
+            if existed != CHANGED:
+                self._scripts.run(
+                    self._client, "unindex_entity", [self._keys.entities(service_sid)], [identity]
+                )
+                return bool(existed)
+        raise TooManyConcurrentRequests
 
     @fail_closed
     def delete_entity(self, service_sid: str, identity: str) -> bool:
@@ -145,23 +166,34 @@ class RedisMfaStore:
     def create_factor(self, factor: Factor, entity: Entity, max_factors: int) -> Factor | None:
         keys = self._keys.of(factor.service_sid, factor.identity)
         new_entity = entity_fields(entity)
-        reply = self._scripts.run(
-            self._client,
-            "create_factor",
-            [keys.entity, keys.factor(factor.sid), keys.factors],
-            [
-                max_factors,
-                keys.factor_prefix,
-                UNVERIFIED_FACTOR_TTL_MS,
-                len(new_entity),
-                *new_entity,
-                *factor_fields(factor),
-            ],
-        )
-        self._index(factor.service_sid, factor.identity)
-        if len(reply) < 2:  # {0}: the entity has its most factors
-            return None
-        return decode_factor(reply[1])
+        for _ in range(MAX_TRIES):
+            listed = self._listed(keys.factors)
+            reply = self._scripts.run(
+                self._client,
+                "create_factor",
+                [
+                    keys.entity,
+                    keys.factor(factor.sid),
+                    keys.factors,
+                    *(keys.factor(sid) for sid in listed),
+                ],
+                [
+                    max_factors,
+                    UNVERIFIED_FACTOR_TTL_MS,
+                    len(new_entity),
+                    *new_entity,
+                    len(listed),
+                    *listed,
+                    *factor_fields(factor),
+                ],
+            )
+            if reply[0] in (b"changed", "changed"):
+                continue
+            self._index(factor.service_sid, factor.identity)
+            if reply[0] in (b"full", "full"):
+                return None
+            return decode_factor(reply[1])
+        raise TooManyConcurrentRequests
 
     @fail_closed
     def get_factor(self, service_sid: str, identity: str, factor_sid: str) -> Factor | None:
@@ -203,13 +235,22 @@ class RedisMfaStore:
     @fail_closed
     def delete_factor(self, service_sid: str, identity: str, factor_sid: str) -> bool:
         keys = self._keys.of(service_sid, identity)
-        existed = self._scripts.run(
-            self._client,
-            "delete_factor",
-            [keys.factor(factor_sid), keys.factors, keys.challenges],
-            [factor_sid, keys.challenge_prefix],
-        )
-        return bool(existed)
+        for _ in range(MAX_TRIES):
+            challenges = self._listed(keys.challenges)
+            existed = self._scripts.run(
+                self._client,
+                "delete_factor",
+                [
+                    keys.factor(factor_sid),
+                    keys.factors,
+                    keys.challenges,
+                    *(keys.challenge(sid) for sid in challenges),
+                ],
+                [factor_sid, *challenges],
+            )
+            if existed != CHANGED:
+                return bool(existed)
+        raise TooManyConcurrentRequests
 
     @fail_closed
     def verify_factor(
