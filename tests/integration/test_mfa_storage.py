@@ -18,6 +18,8 @@ from twilio.rest import Client
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.flask_sdk import sdk_client
 from tests.support.mfa import IDENTITY, refusal, totp_code
+from verify_service.adapters.redis_store.keys import MfaKeys
+from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.app import CONTAINER_KEY, create_app
 from verify_service.cli import main
 from verify_service.settings import Settings
@@ -198,3 +200,24 @@ def test_a_rotation_reseals_the_secret_and_the_factor_still_verifies(
     assert result.exit_code == 0, result.output
     assert (redis_client.hget(key, "totp_secret") or b"").startswith(b"k2:")
     assert approves(app_on("k2"))
+
+
+def test_a_cascade_with_a_stale_list_changes_nothing(
+    twilio: Client, clock: FixedClock, redis_client: redis.Redis
+) -> None:
+    """delete_entity.lua is given the keys the caller listed: when a challenge was created
+    after the listing, it deletes nothing (-1) and the store lists again."""
+    service, factor, _secret = enrol(twilio, clock)
+    keys = MfaKeys("it").of(service._solution["sid"], IDENTITY)
+    stale = redis_client.zrange(keys.challenges, 0, -1)
+    service.entities(IDENTITY).challenges.create(factor_sid=factor.sid)
+    reply = ScriptBook().run(
+        redis_client,
+        "delete_entity",
+        [keys.entity, keys.factors, keys.challenges, keys.factor(factor.sid)],
+        [1, factor.sid, *stale],
+    )
+    assert reply == -1
+    assert redis_client.exists(keys.entity, keys.factor(factor.sid)) == 2
+    assert service.entities(IDENTITY).delete() is True  # the store lists afresh
+    assert list(redis_client.scan_iter(match=f"*{IDENTITY}*")) == []
