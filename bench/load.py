@@ -7,6 +7,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -41,7 +42,16 @@ class CheckLoad:
     code: str = "000000"
 
 
-Load = StartLoad | CheckLoad
+@dataclass(frozen=True, slots=True)
+class LinesLoad:
+    """Each line of `lines_file` is "PATH<TAB>BODY", taken in turn (bench/mfa.py: one TOTP
+    challenge per line). A 201 is counted by its body's `status` too: "201:approved"."""
+
+    lines_file: Path
+
+
+Load = StartLoad | CheckLoad | LinesLoad
+_STATUS = re.compile(rb'"status":\s*"([a-z_]+)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +115,8 @@ def _lua_args(path: str, auth: str, load: Load, settings: LoadSettings) -> list[
             str(load.block.span),
             load.rate_limit or "",
         ]
+    if isinstance(load, LinesLoad):
+        return [path, auth, "lines", str(load.lines_file), str(settings.threads)]
     return [path, auth, "check", str(load.sids_file), str(settings.threads), load.code]
 
 
@@ -134,7 +146,8 @@ def run_wrk(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [ln for ln in completed.stdout.splitlines() if ln.startswith(RESULT_MARK)]
     if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
+        output = (completed.stderr.strip() or completed.stdout.strip())[-2000:]
+        raise RuntimeError(f"wrk failed ({completed.returncode}): {output}")
     raw = json.loads(lines[-1].removeprefix(RESULT_MARK))
     latency = {k: v / 1000.0 for k, v in raw["latency_us"].items()}
     return LoadResult(
@@ -152,6 +165,8 @@ def run_wrk(
 
 
 def _body(load: Load, thread: int, counter: int, sids: list[str]) -> str:
+    if isinstance(load, LinesLoad):
+        return sids[counter % len(sids)].split("\t", 1)[1]
     if isinstance(load, StartLoad):
         number = load.block.for_thread(thread, counter)
         body = f"To={quote(number)}&Channel=sms"
@@ -173,6 +188,9 @@ def _worker(
     if isinstance(load, CheckLoad):
         lines = load.sids_file.read_text().split()
         sids = [s for i, s in enumerate(lines) if i % slots == slot]
+    elif isinstance(load, LinesLoad):  # "PATH<TAB>BODY" lines, kept whole in `sids`
+        lines = load.lines_file.read_text().splitlines()
+        sids = [s for i, s in enumerate(lines) if i % slots == slot]
     latencies: list[float] = []
     errors = {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
     statuses: dict[str, int] = {}
@@ -187,21 +205,26 @@ def _worker(
                 n = counter[0]
                 counter[0] += 1
             body = _body(load, slot, n, sids)
+            target = sids[n % len(sids)].split("\t", 1)[0] if isinstance(load, LinesLoad) else path
             started = time.perf_counter()
             try:
                 conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-                conn.request("POST", path, body=body, headers=headers)
+                conn.request("POST", target, body=body, headers=headers)
                 response = conn.getresponse()
-                response.read()
+                answer = response.read()
                 conn.close()
             except OSError:
                 with lock:
                     errors["read"] += 1
                 continue
             elapsed = time.perf_counter() - started
+            key = str(response.status)
+            if isinstance(load, LinesLoad) and response.status == 201:
+                found = _STATUS.search(answer)
+                key += ":" + (found.group(1).decode() if found else "?")
             with lock:
                 latencies.append(elapsed)
-                statuses[str(response.status)] = statuses.get(str(response.status), 0) + 1
+                statuses[key] = statuses.get(key, 0) + 1
                 if response.status >= 400:
                     errors["status"] += 1
 

@@ -14,6 +14,7 @@ docs/performance.md.
     .venv/bin/python -m bench.run [--workers 4] [--duration 15] [--connections 16]
     .venv/bin/python -m bench.run --only delivery    # the delivery phase alone (~1 minute)
     .venv/bin/python -m bench.run --only fallback    # channel fallback behind a backlog
+    .venv/bin/python -m bench.run --only mfa         # TOTP challenges and factor memory (~1 min)
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,10 @@ from typing import Any
 
 import redis
 
-from bench import cost, delivery, fallback, inprocess, services
+from bench import cost, delivery, fallback, inprocess, mfa, services
 from bench.load import (
     CheckLoad,
+    LinesLoad,
     Load,
     LoadGenerator,
     LoadResult,
@@ -90,6 +92,8 @@ LABELS = {
     "start_protected": "start (protected)",
     "check": "check",
     "ceiling": "ceiling",
+    "totp": "TOTP challenge (right code)",
+    "totp_ceiling": "ceiling (beside TOTP)",
 }
 
 # Number blocks (+44 7400 NNNNNN): disjoint, so no phase resends to another phase's number.
@@ -392,7 +396,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--only",
-        choices=["delivery", "fallback", "cost"],
+        choices=["delivery", "fallback", "cost", "mfa"],
         help="run only this phase (default output bench/results/<phase>.json); the "
         "fallback phase runs only this way",
     )
@@ -402,6 +406,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="with --only cost: a cProfile top of each protected operation too",
     )
     parser.add_argument("--skip-delivery", action="store_true", help="leave out the delivery phase")
+    parser.add_argument(
+        "--totp-duration", type=float, default=9.0, help="seconds of TOTP challenge load"
+    )
+    parser.add_argument(
+        "--mfa-memory-count", type=int, default=1000, help="verified factors for the memory figure"
+    )
+    parser.add_argument("--skip-mfa", action="store_true", help="leave out the MFA phase")
     parser.add_argument(
         "--delivery-messages", type=int, default=3000, help="messages queued for the throughput"
     )
@@ -510,6 +521,76 @@ def main_cost_only(args: argparse.Namespace) -> int:
     return _write_results(args, results, missed)
 
 
+def main_mfa_only(args: argparse.Namespace) -> int:
+    """The MFA phase (m) alone: its own Redis, verify-service and ceiling app."""
+    started = time.monotonic()
+    wrk = None if args.loader == "python" else ensure_wrk(log)
+    account_sid, auth_token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+    auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+    generator = LoadGenerator(wrk, auth)
+    quiet = wait_for_quiet(args.quiet_wait)
+    log(f"machine load before the run: {quiet:.2f} cores busy of {os.cpu_count()}")
+    ceiling_block = NumberBlock(WARMUP_BASE, 5_000, args.threads)
+    ceiling_block.validate()
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    redis_server = RedisServer()
+    servers: list[HttpServer] = []
+    try:
+        with stop_on_signals():
+            redis_server.start()
+            redis_client = redis_server.client()
+            env = {
+                "VERIFY_REDIS_URL": redis_server.url,
+                "VERIFY_SECRET_KEY": secrets.token_urlsafe(48),
+                "VERIFY_ACCOUNT_SID": account_sid,
+                "VERIFY_AUTH_TOKEN": auth_token,
+                "VERIFY_CONSOLE_OUTBOX": "/dev/null",
+                "VERIFY_REDIS_KEY_PREFIX": KEY_PREFIX,
+            }
+            verify_server = VerifyServer(env, args.workers, with_worker=False)
+            servers.append(verify_server.start(RESULTS / "verify-service.log"))
+            ceiling_server = CeilingServer(redis_server.url, args.workers)
+            servers.append(ceiling_server.start(RESULTS / "ceiling.log"))
+            bench = Bench(
+                generator,
+                LoadSettings(args.threads, args.connections, args.duration / args.rounds),
+                redis_server,
+                redis_client,
+                args.quiet_wait / 10,
+            )
+            warmup = LoadSettings(args.threads, args.connections, args.warmup)
+            start_path = "/v2/Services/VA" + "0" * 32 + "/Verifications"
+            generator.run(ceiling_server.url, start_path, StartLoad(ceiling_block), warmup)
+            results["mfa"] = run_mfa(
+                args,
+                bench,
+                auth,
+                redis_client,
+                verify_server,
+                ceiling_server,
+                start_path,
+                ceiling_block,
+            )
+            results["machine"] = machine_info(redis_server.version(), "wrk" if wrk else "python")
+            redis_client.close()
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        redis_server.stop()
+    results["run_seconds"] = time.monotonic() - started
+    log("\n" + "=" * 78)
+    targets, rows = _mfa_figures(
+        results["mfa"], lambda phase: phase["error_share"] <= MAX_ERROR_SHARE
+    )
+    for name, value in rows:
+        log(f"  {name:<62} {value:>26}")
+    missed = False
+    for name, value, target, ok in targets:
+        missed |= not ok
+        log(f"  {name:<52} {value:>10.3f}   {target:<8} {'PASS' if ok else 'MISS'}")
+    return _write_results(args, results, missed)
+
+
 def _write_results(args: argparse.Namespace, results: dict[str, Any], missed: bool) -> int:
     """Write one phase's results to `--output`; exit status 1 when `--strict` and a target
     was missed."""
@@ -528,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
             "delivery": main_delivery_only,
             "fallback": main_fallback_only,
             "cost": main_cost_only,
+            "mfa": main_mfa_only,
         }[args.only](args)
     started = time.monotonic()
     wrk = None if args.loader == "python" else ensure_wrk(log)
@@ -945,6 +1027,108 @@ def run_all(
         results[key] = memory
         cost.print_families(memory, log)
 
+    if not args.skip_mfa:
+        results["mfa"] = run_mfa(
+            args, bench, auth, redis_client, verify_server, ceiling_server, start_path, warmup_block
+        )
+
+
+def run_mfa(
+    args: argparse.Namespace,
+    bench: Bench,
+    auth: str,
+    redis_client: redis.Redis,
+    verify_server: VerifyServer,
+    ceiling_server: CeilingServer,
+    start_path: str,
+    ceiling_block: NumberBlock,
+) -> dict[str, Any]:
+    """(m) issue 11: TOTP challenges with the right code, in rounds interleaved with rounds
+    of the ceiling app (the same length), and Redis memory per verified factor (bench/mfa.py)."""
+    round_s = args.totp_duration / args.rounds
+    log(
+        f"\n(m) MFA (issue 11): TOTP challenges (FactorSid + right AuthPayload, every one "
+        f"approved) against the ceiling, {args.rounds} interleaved rounds of {round_s:g} s"
+    )
+    bench = dataclasses.replace(
+        bench, load_settings=LoadSettings(args.threads, args.connections, round_s)
+    )
+    service_sid = str(
+        http_post(f"{verify_server.url}/v2/Services", auth, {"FriendlyName": "Mfa"})["sid"]
+    )
+    enroller = mfa.Enroller(verify_server.url, auth, service_sid, "bench-pool")
+    rounds: dict[str, list[Round]] = {"totp": [], "totp_ceiling": []}
+    pools: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="verify-bench-mfa-") as folder:
+        lines_file = Path(folder) / "challenges.txt"
+        # Warm-up: every worker imports the challenge route and loads its scripts.
+        warm = enroller.enrol(args.threads * 8)
+        mfa.write_lines(lines_file, service_sid, warm)
+        bench.generator.run(
+            verify_server.url, "/", LinesLoad(lines_file), LoadSettings(args.threads, 4, 1.0)
+        )
+        quiesce(redis_client)
+        fastest = 0.0
+        for index in range(args.rounds):
+            ceiling_round = bench.round(ceiling_server, start_path, StartLoad(ceiling_block))
+            rounds["totp_ceiling"].append(ceiling_round)
+            # The pool: for the target rate at the machine's speed just measured, or the
+            # fastest TOTP round so far if faster (pool_size adds half again): this shared
+            # machine's speed varies by 3x from one round to the next.
+            expected = max(fastest, ceiling_round.result.rps * mfa.TARGET_CEILING_RATIO)
+            size = mfa.pool_size(expected, round_s, args.threads)
+            pool = enroller.enrol(size)
+            pools.append(size)
+            mfa.write_lines(lines_file, service_sid, pool)
+            totp_round = bench.round(verify_server, "/", LinesLoad(lines_file))
+            rounds["totp"].append(totp_round)
+            fastest = max(fastest, totp_round.result.rps)
+            counts = mfa.outcome_counts(totp_round.result.statuses)
+            log(
+                f"  round {index + 1}: ceiling {ceiling_round.result.rps:.0f} rps, TOTP "
+                f"challenges {totp_round.result.rps:.0f} rps ({counts['approved']} approved, "
+                f"{counts['not_approved']} not; pool of {size} factors enrolled first)"
+            )
+    phases = {name: combine(phase_rounds) for name, phase_rounds in rounds.items()}
+    for name in ("totp", "totp_ceiling"):
+        print_phase(name, phases[name])
+    counts = mfa.outcome_counts(phases["totp"]["statuses"])
+    ratio = phases["totp"]["rps"] / phases["totp_ceiling"]["rps"]
+    log(
+        f"  TOTP challenge rps / ceiling rps = {phases['totp']['rps']:.1f} / "
+        f"{phases['totp_ceiling']['rps']:.1f} = {ratio:.3f} (target >= "
+        f"{mfa.TARGET_CEILING_RATIO}); enrolment {enroller.factors_per_second:.0f} factors/s"
+    )
+    log(f"\n(m) Redis memory per verified TOTP factor ({args.mfa_memory_count} entities, one each)")
+    memory = mfa.measure_memory(
+        redis_client,
+        mfa.Enroller(verify_server.url, auth, service_sid, "bench-mem"),
+        args.mfa_memory_count,
+        inprocess.used_memory,
+        KEY_PREFIX,
+        inprocess.memory_by_family,
+        inprocess.family_delta,
+    )
+    log(
+        f"  {memory['bytes_per_verified_factor']:.0f} bytes per verified factor (entity "
+        f"included, used_memory delta); one entity's keys by MEMORY USAGE: "
+        f"{memory['sample_entity_bytes']} bytes {memory['sample_entity_keys']}"
+    )
+    for family, row in memory["by_family"].items():
+        log(
+            f"    {family:<48} {row['bytes_per_pending']:>8.0f} bytes per factor "
+            f"({int(row['keys_added']):+d} keys)"
+        )
+    return {
+        "phases": phases,
+        "ceiling_ratio": ratio,
+        "approved": counts["approved"],
+        "not_approved": counts["not_approved"],
+        "pools": pools,
+        "enrol_factors_per_second": enroller.factors_per_second,
+        "memory": memory,
+    }
+
 
 def count_verifications(client: redis.Redis, service_sid: str) -> int:
     """Verification hashes of a service in Redis (the verifications its starts created)."""
@@ -1005,6 +1189,62 @@ def _cost_figures(
                         f"{cpu['redis']:.3f}",
                     )
                 )
+    return targets, rows
+
+
+def _mfa_figures(
+    mfa_results: dict[str, Any] | None, valid: Callable[[dict[str, Any]], bool]
+) -> tuple[list[tuple[str, float, str, bool]], list[tuple[str, str]]]:
+    """Issue 11, item 9: the TOTP challenge target and the MFA figures' rows."""
+    if mfa_results is None:
+        return [], []
+    ratio = mfa_results["ceiling_ratio"]
+    totp, memory = mfa_results["phases"]["totp"], mfa_results["memory"]
+    if mfa_results["not_approved"]:
+        log(
+            f"  INVALID: {mfa_results['not_approved']} TOTP challenges were not approved "
+            "(a pool ran out, so codes were replayed; or errors): the TOTP target is missed"
+        )
+    targets = [
+        (
+            "TOTP challenge rps / ceiling rps",
+            ratio,
+            f">= {mfa.TARGET_CEILING_RATIO}",
+            ratio >= mfa.TARGET_CEILING_RATIO and mfa_results["not_approved"] == 0 and valid(totp),
+        )
+    ]
+    rows = [
+        ("TOTP challenge throughput (rps)", f"{totp['rps']:.1f}"),
+        (
+            "ceiling beside TOTP throughput (rps)",
+            f"{mfa_results['phases']['totp_ceiling']['rps']:.1f}",
+        ),
+        (
+            "TOTP challenge latency p50 / p99 (ms)",
+            f"{totp['latency_ms']['p50']:.1f} / {totp['latency_ms']['p99']:.1f}",
+        ),
+        (
+            "TOTP challenge server CPU per request (ms)",
+            f"{totp['cpu_ms_per_request']['server']:.2f}",
+        ),
+        (
+            "TOTP challenge redis commands per request",
+            f"{totp['redis_commands_total_per_request']:.2f}",
+        ),
+        (
+            "TOTP challenges approved / not approved",
+            f"{mfa_results['approved']} / {mfa_results['not_approved']}",
+        ),
+        (
+            "TOTP factors enrolled per second (create + verify)",
+            f"{mfa_results['enrol_factors_per_second']:.0f}",
+        ),
+        (
+            "Redis bytes per verified factor (entity included)",
+            f"{memory['bytes_per_verified_factor']:.0f}",
+        ),
+        ("Redis bytes of one entity's keys (MEMORY USAGE)", f"{memory['sample_entity_bytes']}"),
+    ]
     return targets, rows
 
 
@@ -1075,6 +1315,8 @@ def report(results: dict[str, Any]) -> bool:
     ]
     cost_targets, cost_rows = _cost_figures(results)
     targets += cost_targets
+    mfa_targets, mfa_rows = _mfa_figures(results.get("mfa"), valid)
+    targets += mfa_targets
     rows = [
         ("workers per server (gunicorn sync)", f"{results['settings']['workers']}"),
         ("load generator", results["machine"]["load_generator"]),
@@ -1142,6 +1384,7 @@ def report(results: dict[str, Any]) -> bool:
         ),
     ]
     rows += cost_rows
+    rows += mfa_rows
     log("\n" + "=" * 78)
     log("figures")
     for name, value in rows:

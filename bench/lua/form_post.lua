@@ -1,11 +1,16 @@
 -- wrk script for the bench: form-encoded POSTs with HTTP Basic auth (bench/load.py runs it).
 --   wrk ... -s form_post.lua URL -- PATH AUTH start PREFIX BASE SPAN [RATE_LIMIT]
 --   wrk ... -s form_post.lua URL -- PATH AUTH check SIDS_FILE THREADS CODE
+--   wrk ... -s form_post.lua URL -- PATH AUTH lines LINES_FILE THREADS
 -- start: To = PREFIX .. (BASE + thread * SPAN + counter % SPAN) as 6 digits, Channel=sms;
 --        with RATE_LIMIT, also RateLimits={"RATE_LIMIT":"<the same 6 digits>"}: a value of its
 --        own per request (bench/services.py).
 -- check: VerificationSid = the thread's share of SIDS_FILE (line i where i % THREADS == thread),
 --        taken in turn, with a wrong Code.
+-- lines: each line of LINES_FILE is "PATH<TAB>BODY" (bench/mfa.py writes them: a TOTP challenge
+--        per line, each with its own factor and code); the thread's share (line i where
+--        i % THREADS == thread) taken in turn. A 201 answer is counted by the `status` in its
+--        body too ("201:approved", "201:denied").
 -- done() prints one line "BENCH_RESULT {json}" that bench/load.py reads, with 1000 latency
 -- quantiles so that bench/run.py can pool several runs of a phase, and the count of every
 -- HTTP status answered (response() counts them per thread; done() adds the threads up).
@@ -21,6 +26,8 @@ end
 
 local counter = 0
 local sids = {}
+local paths = {}
+local bodies = {}
 statuses = {}
 
 function init(args)
@@ -47,6 +54,20 @@ function init(args)
     if #sids == 0 then
       error("no verification sids for thread " .. thread_index)
     end
+  elseif mode == "lines" then
+    local threads = tonumber(args[5])
+    local line_index = 0
+    for line in io.lines(args[4]) do
+      if line_index % threads == thread_index then
+        local tab = string.find(line, "\t", 1, true)
+        paths[#paths + 1] = string.sub(line, 1, tab - 1)
+        bodies[#bodies + 1] = string.sub(line, tab + 1)
+      end
+      line_index = line_index + 1
+    end
+    if #paths == 0 then
+      error("no lines for thread " .. thread_index)
+    end
   else
     error("unknown mode " .. tostring(mode))
   end
@@ -54,7 +75,11 @@ end
 
 function request()
   local body
-  if mode == "start" then
+  if mode == "lines" then
+    local index = counter % #paths + 1
+    counter = counter + 1
+    return wrk.format(nil, paths[index], nil, bodies[index])
+  elseif mode == "start" then
     local digits = string.format("%06d", base + thread_index * span + counter % span)
     body = "To=%2B" .. string.sub(prefix, 2) .. digits .. "&Channel=sms"
     if rate_limit then
@@ -69,6 +94,9 @@ end
 
 function response(status, headers, body)
   local key = tostring(status)
+  if mode == "lines" and status == 201 then
+    key = key .. ":" .. (string.match(body, '"status":%s*"(%a+)"') or "?")
+  end
   statuses[key] = (statuses[key] or 0) + 1
 end
 

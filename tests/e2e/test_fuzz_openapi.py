@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,8 @@ from schemathesis.checks import (
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.processes import ApiServer
+from tests.support.totp import base32
+from tests.support.totp import code as totp_code
 from verify_service.server import MAX_REQUEST_LINE_BYTES
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -44,6 +48,49 @@ def _real_service_sid(base_url: str) -> str:
     return sid
 
 
+def _real_mfa_sids(base_url: str, service_sid: str) -> dict[str, str]:
+    """An entity of the service with a verified TOTP factor and a pending challenge (the
+    factor verified with a code from tests/support/totp.py): its Identity and sids."""
+    identity = f"fuzz-{secrets.token_hex(8)}"
+    auth = (ACCOUNT_SID, AUTH_TOKEN)
+    entities = f"{base_url}/v2/Services/{service_sid}/Entities"
+    requests.post(entities, data={"Identity": identity}, auth=auth, timeout=5).raise_for_status()
+    secret = base32(secrets.token_bytes(20))
+    factor = requests.post(
+        f"{entities}/{identity}/Factors",
+        data={"FriendlyName": "fuzz", "FactorType": "totp", "Binding.Secret": secret},
+        auth=auth,
+        timeout=5,
+    )
+    factor.raise_for_status()
+    factor_sid: str = factor.json()["sid"]
+    requests.post(
+        f"{entities}/{identity}/Factors/{factor_sid}",
+        data={"AuthPayload": totp_code(secret, int(time.time()) - 30)},
+        auth=auth,
+        timeout=5,
+    ).raise_for_status()
+    challenge = requests.post(
+        f"{entities}/{identity}/Challenges", data={"FactorSid": factor_sid}, auth=auth, timeout=5
+    )
+    challenge.raise_for_status()
+    return {"Identity": identity, "factor": factor_sid, "challenge": challenge.json()["sid"]}
+
+
+def _address_real_mfa_resources(case: schemathesis.Case, base_url: str) -> None:
+    """Half the examples on the Entities routes of a real service address an entity that
+    exists, with its factor and challenge, so the deeper MFA paths are exercised too."""
+    parameters = case.path_parameters or {}
+    if "Identity" not in parameters or len(str(parameters["Identity"])) % 2:
+        return
+    real = _real_mfa_sids(base_url, parameters["ServiceSid"])
+    parameters["Identity"] = real["Identity"]
+    if "Sid" in parameters:
+        parameters["Sid"] = real["factor" if "/Factors/" in case.path else "challenge"]
+    if isinstance(case.body, dict) and "FactorSid" in case.body:
+        case.body["FactorSid"] = real["factor"]
+
+
 def _request_line(case: schemathesis.Case, base_url: str) -> bytes:
     """The request line the case would send: `METHOD /path?query HTTP/1.1`."""
     kwargs = case.as_transport_kwargs(base_url=base_url)
@@ -65,6 +112,7 @@ def test_api_conforms_to_openapi(case: schemathesis.Case, api_server: ApiServer)
         ("0", "2", "4", "6", "8", "a", "c", "e")
     ):
         case.path_parameters["ServiceSid"] = _real_service_sid(api_server.url)
+        _address_real_mfa_resources(case, api_server.url)
     # Past the documented request-line limit gunicorn answers 414 before the API is reached
     # (openapi.yaml, "Conventions"): such a request is outside the contract under test.
     assume(len(_request_line(case, api_server.url)) <= MAX_REQUEST_LINE_BYTES)
