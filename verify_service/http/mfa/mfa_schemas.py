@@ -29,8 +29,9 @@ class _Lenient(Schema):
 
 
 class JsonObjectText(fields.Field[dict[str, Any]]):
-    """A stringified JSON object of at most 1024 characters (Twilio's `Metadata`,
-    `HiddenDetails`), or an object in a JSON body."""
+    """A stringified JSON object of at most 1024 characters whose values are all strings
+    (Twilio's `Metadata`, `HiddenDetails`: "a stringified JSON with only strings values"),
+    or such an object in a JSON body."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
@@ -42,6 +43,8 @@ class JsonObjectText(fields.Field[dict[str, Any]]):
             raise ValidationError("not JSON") from None
         if not isinstance(parsed, dict):
             raise ValidationError("not a JSON object")
+        if not all(isinstance(item, str) for item in parsed.values()):
+            raise ValidationError("must be a JSON object whose values are all strings")
         return parsed
 
 
@@ -101,7 +104,10 @@ class UpdateChallengeParams(_Lenient):
 
 
 class ChallengeListParams(_Lenient):
-    factor_sid = _text("FactorSid", 64)
+    factor_sid = fields.String(
+        data_key="FactorSid",
+        validate=validate.Regexp(r"^YF[0-9a-fA-F]{32}\Z", error="must be a YF sid"),
+    )
     status = fields.String(
         data_key="Status", validate=validate.OneOf([s.value for s in ChallengeStatus])
     )
@@ -115,7 +121,17 @@ def load_mfa(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
     except InvalidMfaRequest:
         raise
     except InvalidParameter as exc:
-        raise InvalidMfaRequest(exc.parameter) from None
+        raise InvalidMfaRequest(exc.parameter, _reason(schema, data, exc.parameter)) from None
+
+
+def _reason(schema: Schema, data: dict[str, Any], parameter: str) -> str:
+    """Why `parameter` was refused, in the field's own words ("not JSON", "Not a valid
+    integer."), so the answer says what to fix; never the value itself."""
+    messages = schema.validate(data)
+    found = messages.get(parameter) if isinstance(messages, dict) else None
+    if isinstance(found, list) and found and isinstance(found[0], str):
+        return found[0].rstrip(".")
+    return ""
 
 
 def detail_fields(values: list[Any]) -> tuple[DetailField, ...]:
