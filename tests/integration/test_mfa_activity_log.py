@@ -62,7 +62,8 @@ class Totp:
         self.base = f"/v2/Services/{self.service}/Entities/{IDENTITY}"
         made = api.post(f"{self.base}/Factors", FriendlyName="Phone", FactorType="totp").json
         assert made is not None
-        self.sid, self.entity, self.secret = made["sid"], made["entity_sid"], made["binding"]["secret"]
+        self.sid, self.entity = made["sid"], made["entity_sid"]
+        self.secret = made["binding"]["secret"]
         verified = api.post(f"{self.base}/Factors/{self.sid}", AuthPayload=self.code())
         assert verified.json["status"] == "verified"  # type: ignore[index]
         self.target = f"{self.service}/{self.entity}/{self.sid}"
@@ -77,13 +78,14 @@ class Totp:
         return body
 
     def answer(self, challenge_sid: str, code: str) -> int:
-        return self.api.post(f"{self.base}/Challenges/{challenge_sid}", AuthPayload=code).status_code
+        path = f"{self.base}/Challenges/{challenge_sid}"
+        return self.api.post(path, AuthPayload=code).status_code
 
 
 def test_admin_entries_survive_ten_times_the_cap_of_challenge_traffic(
     small_api: Api, clock: FixedClock, redis_client: redis.Redis
 ) -> None:
-    """A support deletion with its reason, then 10× the audit log's cap of sign-ins and of
+    """A support deletion with its reason, then ten times the audit log's cap of sign-ins and of
     refused answers to a locked factor: the deletion is still on record."""
     totp = Totp(small_api, clock)
     old = small_api.post(f"{totp.base}/Factors", FriendlyName="Old", FactorType="totp").json
@@ -141,7 +143,8 @@ def test_each_challenge_change_leaves_one_activity_entry_and_none_in_the_audit_l
     ]
     assert stream(redis_client, MAIN) == main_before
     everything = json.dumps(stream(redis_client, ACTIVITY))
-    assert totp.secret not in everything and IDENTITY not in everything
+    assert totp.secret not in everything
+    assert IDENTITY not in everything
 
 
 @pytest.mark.parametrize("via", ["challenge", "factor"])
