@@ -16,10 +16,11 @@ from flask import Flask
 
 from tests.conftest import Api
 from tests.integration.test_api_keys import basic, create_key
+from tests.integration.test_console import ADMIN_PASSWORD, Console
 from tests.integration.test_key_rotation import Rotation
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.mfa import IDENTITY, other_code, totp_code
-from verify_service.app import create_app
+from verify_service.app import CONTAINER_KEY, build_staff_users, create_app
 from verify_service.cli import main
 from verify_service.domain.mfa.limits import MAX_WRONG_CODES
 from verify_service.settings import Settings
@@ -243,3 +244,36 @@ def test_the_audit_api_reads_the_activity_log_for_admins_only(
             "/v2/Audit/Entries?Log=mfa-activity", headers=basic(key["sid"], key["secret"])
         )
         assert refused.status_code == 403
+
+
+def test_the_activity_logs_pages_link_to_the_activity_log(api: Api, clock: FixedClock) -> None:
+    """`next_page_url` (followed verbatim by the SDKs) keeps `Log=mfa-activity`."""
+    totp = Totp(api, clock)
+    made = [totp.challenge()["sid"] for _ in range(3)]
+    first = api.get("/v2/Audit/Entries?Log=mfa-activity&PageSize=2").json
+    assert first is not None
+    following = first["meta"]["next_page_url"]
+    assert "Log=mfa-activity" in following
+    assert "Log=mfa-activity" in first["meta"]["first_page_url"]
+    second = api.get(following.removeprefix("https://verify.example.test")).json
+    assert second is not None
+    listed = [e["target"].rsplit("/", 1)[1] for e in first["entries"] + second["entries"]]
+    assert listed == made[::-1]
+
+
+def test_console_admins_pick_the_activity_log_on_the_audit_page(
+    app: Flask, api: Api, clock: FixedClock
+) -> None:
+    totp = Totp(api, clock)
+    yc = totp.challenge()["sid"]
+    build_staff_users(app.extensions[CONTAINER_KEY]).add("ada", ADMIN_PASSWORD, "admin")
+    console = Console(app.test_client())
+    assert console.login("ada", ADMIN_PASSWORD).status_code == 303
+    audit_page = console.get("/console/audit").get_data(as_text=True)
+    assert "mfa.factor.create" in audit_page
+    assert yc not in audit_page
+    activity_page = console.get("/console/audit?log=mfa-activity").get_data(as_text=True)
+    assert yc in activity_page
+    assert "mfa.factor.create" not in activity_page
+    filtered = console.get("/console/audit?log=mfa-activity&action=mfa.factor.")
+    assert yc not in filtered.get_data(as_text=True)

@@ -65,8 +65,7 @@ def verify_audit(log_name: str | None) -> None:
             click.get_current_context().exit(1)
         return
     results = [
-        _verify_one(log, "" if name == AUDIT_LOG else f"{name}: ")
-        for name, log in _logs().items()
+        _verify_one(log, "" if name == AUDIT_LOG else f"{name}: ") for name, log in _logs().items()
     ]
     if not all(results):
         click.get_current_context().exit(1)

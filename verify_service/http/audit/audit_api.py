@@ -69,11 +69,10 @@ def list_entries() -> Response:
     # one, `Page` pages are skipped (the log is bounded by its retention).
     records, more = trail.newest(size, before=token, skip=0 if token else page * size)
     url = f"{base_url()}/v2/Audit/Entries"
-    body = page_json("entries", [audit_entry_json(r) for r in records], url, page, size, more)
+    filters = {} if name == AUDIT_LOG else {"Log": name}
+    entries = [audit_entry_json(r) for r in records]
+    body = page_json("entries", entries, url, page, size, more, filters)
     if more:
-        query: dict[str, str | int] = {"PageSize": size, "Page": page + 1}
-        query["PageToken"] = records[-1].entry_id
-        if name != AUDIT_LOG:
-            query["Log"] = name
+        query = {**filters, "PageSize": size, "Page": page + 1, "PageToken": records[-1].entry_id}
         body["meta"]["next_page_url"] = f"{url}?{urlencode(query)}"
     return jsonify(body)
