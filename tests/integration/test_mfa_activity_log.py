@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -277,3 +278,31 @@ def test_console_admins_pick_the_activity_log_on_the_audit_page(
     assert "mfa.factor.create" not in activity_page
     filtered = console.get("/console/audit?log=mfa-activity&action=mfa.factor.")
     assert yc not in filtered.get_data(as_text=True)
+
+
+def test_concurrent_wrong_answers_lock_the_factor_once(
+    app: Flask, api: Api, clock: FixedClock, redis_client: redis.Redis
+) -> None:
+    """Thirty wrong answers at once: the script counts exactly five, so exactly one of them
+    fills the window and exactly one `mfa.factor.locked` is written; the refused ones
+    leave nothing, the five counted one `wrong` each in the activity log."""
+    totp = Totp(api, clock)
+    pending = totp.challenge()["sid"]
+    wrong = other_code(totp.code())
+    statuses: list[int] = []
+
+    def answer() -> None:
+        client = Api(app.test_client())
+        path = f"{totp.base}/Challenges/{pending}"
+        statuses.append(client.post(path, AuthPayload=wrong).status_code)
+
+    threads = [threading.Thread(target=answer) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] * MAX_WRONG_CODES + [429] * (30 - MAX_WRONG_CODES)
+    locked = [e for e in mfa_entries(redis_client, MAIN) if e[0] == "mfa.factor.locked"]
+    assert locked == [("mfa.factor.locked", totp.target, "ok")]
+    answers = [e for e in mfa_entries(redis_client, ACTIVITY) if e[0] == "mfa.challenge.answer"]
+    assert answers == [("mfa.challenge.answer", f"{totp.target}/{pending}", "wrong")] * 5

@@ -185,11 +185,12 @@ class PasskeySignIn:
                 self._ceremonies.store.deny_challenge(
                     service.sid, ceremony.identity, ceremony.sid, self._ceremonies.clock.now_ms()
                 )
-                found = self._ceremonies.mfa.get_challenge(
-                    service.sid, ceremony.identity, ceremony.sid
-                )
-                if denied is not None and found is not None:
-                    denied(found)
+                if denied is not None:
+                    found = self._ceremonies.mfa.get_challenge(
+                        service.sid, ceremony.identity, ceremony.sid
+                    )
+                    if found is not None:
+                        denied(found)
             raise
 
     def _approve(
