@@ -73,11 +73,11 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.ChallengeNotPending: WireError(
         60306, 400, lambda _: "Invalid request: the challenge was already answered"
     ),
-    errors.FactorVerificationAttemptsReached: WireError(
-        60310, 429, lambda _: "Max factor verification attempts reached"
-    ),
-    errors.ChallengeVerificationAttemptsReached: WireError(
-        60308, 429, lambda _: "Max challenge verification attempts reached"
+    errors.FactorVerificationAttemptsReached: WireError(60310, 429, str),
+    errors.ChallengeVerificationAttemptsReached: WireError(60308, 429, str),
+    errors.TooManyPendingChallenges: WireError(20429, 429, str),
+    errors.MfaConcurrentRequests: WireError(
+        60212, 429, lambda _: "Too many concurrent requests for this entity: retry"
     ),
     errors.StoreUnavailable: WireError(
         20503, 503, lambda _: "Service unavailable: the state store cannot be reached"

@@ -32,7 +32,7 @@ from verify_service.domain.errors import (
     FactorVerificationAttemptsReached,
     InvalidMfaRequest,
     NotFound,
-    TooManyConcurrentRequests,
+    MfaConcurrentRequests,
     TooManyFactors,
 )
 from verify_service.domain.mfa import totp
@@ -311,7 +311,7 @@ class Factors:
             if result.outcome is CodeOutcome.GONE:
                 raise NotFound
             factor = self.fetch(factor.service_sid, factor.identity, factor.sid)
-        raise TooManyConcurrentRequests
+        raise MfaConcurrentRequests
 
     def _verify(self, factor: Factor, code: str, principal: Principal) -> Factor:
         for _ in range(MAX_EVALUATIONS):
@@ -327,7 +327,7 @@ class Factors:
                 if result.outcome is CodeOutcome.LOCKED:
                     self._audit.record(principal, "mfa.factor.verify", _target(factor), "60310")
                     raise FactorVerificationAttemptsReached(
-                        retry_after_seconds(result.retry_after_ms)
+                        retry_after_seconds(result.retry_after_ms), result.entity_locked
                     )
                 raise NotFound
             outcome = {
@@ -337,7 +337,7 @@ class Factors:
             }.get(result.outcome, result.outcome.value)
             self._audit.record(principal, "mfa.factor.verify", _target(factor), outcome)
             return result.factor
-        raise TooManyConcurrentRequests
+        raise MfaConcurrentRequests
 
     def delete(
         self,
