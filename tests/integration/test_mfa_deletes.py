@@ -89,9 +89,12 @@ def test_an_entity_made_again_by_a_racing_factor_create_is_listed_and_dies_with_
     assert api.get(enrolled.base).status_code == 200
     listed = api.get(f"/v2/Services/{enrolled.service}/Entities").json
     assert [e["identity"] for e in listed["entities"]] == [IDENTITY]  # type: ignore[index]
-    assert enrolled.api.client.delete(
-        f"/v2/Services/{enrolled.service}", headers=api.headers
-    ).status_code == 204
+    assert (
+        enrolled.api.client.delete(
+            f"/v2/Services/{enrolled.service}", headers=api.headers
+        ).status_code
+        == 204
+    )
     assert list(redis_client.scan_iter(match=f"it:mfa:*{enrolled.service}*")) == []
 
 
@@ -129,7 +132,7 @@ def test_an_entity_has_at_most_50_pending_challenges(
     assert MAX_PENDING_CHALLENGES == 50
     path = f"{enrolled.base}/Challenges"
     first = None
-    for n in range(MAX_PENDING_CHALLENGES):
+    for _ in range(MAX_PENDING_CHALLENGES):
         created = api.post(path, FactorSid=enrolled.sid)
         assert created.status_code == 201, created.json
         first = first or created.json["sid"]  # type: ignore[index]
@@ -139,7 +142,9 @@ def test_an_entity_has_at_most_50_pending_challenges(
     assert refused.headers["Retry-After"] == "300"
     wrong = api.post(path, FactorSid=enrolled.sid, AuthPayload="000000")
     assert wrong.status_code == 429
-    right = api.post(path, FactorSid=enrolled.sid, AuthPayload=totp_code(enrolled.secret, clock.now))
+    right = api.post(
+        path, FactorSid=enrolled.sid, AuthPayload=totp_code(enrolled.secret, clock.now)
+    )
     assert right.json["status"] == "approved"  # type: ignore[index]
     clock.advance(30)
     answered = api.post(f"{path}/{first}", AuthPayload=totp_code(enrolled.secret, clock.now))

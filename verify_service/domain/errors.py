@@ -20,6 +20,13 @@ class NotFound(VerifyError):
     """The resource does not exist, or has ended (approved, canceled, expired)."""
 
 
+class FactorNotFound(NotFound):
+    """A challenge names a factor (`FactorSid`) the entity does not have."""
+
+    def __init__(self, factor_sid: str) -> None:
+        super().__init__(f"The requested resource FactorSid {factor_sid} was not found")
+
+
 class MaxCheckAttemptsReached(VerifyError):
     """The verification is locked after its allowed number of check attempts."""
 

@@ -42,6 +42,7 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.NotFound: WireError(
         20404, 404, lambda _: f"The requested resource {_shown_path()} was not found"
     ),
+    errors.FactorNotFound: WireError(20404, 404, lambda e: f"{e} for this entity"),
     errors.MaxCheckAttemptsReached: WireError(60202, 429, lambda _: "Max check attempts reached"),
     errors.MaxSendAttemptsReached: WireError(60203, 429, lambda _: "Max send attempts reached"),
     errors.FeatureNotEnabled: WireError(60204, 403, str),

@@ -30,6 +30,7 @@ from verify_service.domain.errors import (
     ChallengeExpired,
     ChallengeNotPending,
     ChallengeVerificationAttemptsReached,
+    FactorNotFound,
     FactorNotVerified,
     InvalidMfaRequest,
     MfaConcurrentRequests,
@@ -94,7 +95,7 @@ class Challenges:
             raise InvalidMfaRequest("FactorSid", "a YF sid")
         factor = self._store.get_factor(service_sid, identity, factor_sid)
         if factor is None:
-            raise NotFound
+            raise FactorNotFound(factor_sid)
         return factor
 
     def create(

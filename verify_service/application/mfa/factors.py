@@ -31,8 +31,8 @@ from verify_service.domain import sids
 from verify_service.domain.errors import (
     FactorVerificationAttemptsReached,
     InvalidMfaRequest,
-    NotFound,
     MfaConcurrentRequests,
+    NotFound,
     TooManyFactors,
 )
 from verify_service.domain.mfa import totp
@@ -113,7 +113,7 @@ def totp_config(settings: TotpSettings, base: TotpConfig) -> TotpConfig:
     alg = base.alg
     if settings.alg is not None:
         try:
-            alg = TotpAlgorithm(settings.alg)
+            alg = TotpAlgorithm(settings.alg.lower())  # the SDK's docs: sha1|sha256|sha512
         except ValueError:
             raise InvalidMfaRequest("Config.Alg", "sha1, sha256 or sha512") from None
     return TotpConfig(
@@ -169,7 +169,7 @@ def require_factor_type(value: str | None) -> None:
         raise InvalidMfaRequest(
             "FactorType", "passkey factors are created with POST /v2/Services/{VA}/Passkeys/Factors"
         )
-    raise InvalidMfaRequest("FactorType", "totp")
+    raise InvalidMfaRequest("FactorType", "must be totp or passkeys; push is not offered")
 
 
 class Factors:

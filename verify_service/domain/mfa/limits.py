@@ -53,6 +53,10 @@ MAX_DETAILS_FIELDS = 20
 MAX_FIELD_LABEL_LENGTH = 36
 MAX_FIELD_VALUE_LENGTH = 128
 MAX_JSON_OBJECT_LENGTH = 1024
+# One `Details.Fields` value (a stringified field, or a list of up to 20): its text is bounded
+# before it is parsed (20 fields of 36 + 128 characters fit several times over, JSON escapes
+# included); nesting deeper than Python's parser goes is refused too (60306, never a 500).
+MAX_DETAILS_FIELDS_TEXT_LENGTH = 8192
 
 # A factor's FriendlyName: up to 64 characters (Twilio, Factor resource).
 MAX_FACTOR_FRIENDLY_NAME_LENGTH = 64

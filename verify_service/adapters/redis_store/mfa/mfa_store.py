@@ -60,9 +60,7 @@ def _result(reply: list[Any], decode: Any) -> AnswerResult:
     outcome = CodeOutcome(name)
     if outcome is CodeOutcome.LOCKED:
         scope = reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
-        return AnswerResult(
-            outcome, retry_after_ms=int(reply[1]), entity_locked=scope == "entity"
-        )
+        return AnswerResult(outcome, retry_after_ms=int(reply[1]), entity_locked=scope == "entity")
     if outcome is CodeOutcome.FULL:
         return AnswerResult(outcome, retry_after_ms=int(reply[1]))
     record = decode(reply[1]) if len(reply) > 1 else None
@@ -282,7 +280,9 @@ class RedisMfaStore:
     ) -> AnswerResult:
         keys = self._keys.of(service_sid, identity)
         reply = self._durable(
-            "verify_factor", [keys.factor(factor_sid), keys.wrong_codes], _evaluation_args(evaluation)
+            "verify_factor",
+            [keys.factor(factor_sid), keys.wrong_codes],
+            _evaluation_args(evaluation),
         )
         return _result(reply, decode_factor)
 
@@ -361,8 +361,12 @@ class RedisMfaStore:
     ) -> Challenge | None:
         keys = self._keys.of(service_sid, identity)
         challenge = decode_challenge(self._client.hgetall(keys.challenge(challenge_sid)))
-        if challenge is None or not self._client.exists(keys.factor(challenge.factor_sid)):
-            return None  # a challenge of a deleted factor is gone with it
+        if challenge is None or (
+            # a challenge of a deleted factor is gone with it (a passkey challenge for any
+            # passkey of the identity names none)
+            challenge.factor_sid and not self._client.exists(keys.factor(challenge.factor_sid))
+        ):
+            return None
         return challenge
 
     @fail_closed
@@ -386,7 +390,7 @@ class RedisMfaStore:
             pipe.hgetall(keys.challenge(sid.decode()))
         stored = [c for raw in pipe.execute() if (c := decode_challenge(raw)) is not None]
         # A challenge of a deleted factor is gone with it (delete_factor.lua).
-        factor_sids = sorted({c.factor_sid for c in stored})
+        factor_sids = sorted({c.factor_sid for c in stored if c.factor_sid})
         pipe = self._client.pipeline(transaction=False)
         for factor_sid in factor_sids:
             pipe.exists(keys.factor(factor_sid))
@@ -394,7 +398,7 @@ class RedisMfaStore:
         found = [
             c
             for c in stored
-            if c.factor_sid in present
+            if (not c.factor_sid or c.factor_sid in present)
             and (query.factor_sid is None or c.factor_sid == query.factor_sid)
             and (query.status is None or c.status_at(now_ms) is query.status)
         ]
