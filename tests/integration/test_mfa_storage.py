@@ -105,15 +105,26 @@ def test_deleting_an_entity_deletes_its_factors_and_challenges(
     assert refusal(service.entities(IDENTITY).factors(factor.sid).fetch) == (404, 20404)
 
 
-def test_deleting_a_factor_deletes_its_challenges(
+def test_a_deleted_factors_challenges_are_gone_and_expire_by_their_ttl(
     twilio: Client, clock: FixedClock, redis_client: redis.Redis
 ) -> None:
-    service, factor, _secret = enrol(twilio, clock)
-    challenge = service.entities(IDENTITY).challenges.create(factor_sid=factor.sid)
-    service.entities(IDENTITY).factors(factor.sid).delete()
-    assert list(redis_client.scan_iter(match="it:mfa:*:challenge:*")) == []
-    assert refusal(service.entities(IDENTITY).challenges(challenge.sid).fetch) == (404, 20404)
-    assert service.entities(IDENTITY).fetch().identity == IDENTITY
+    """A factor delete takes the factor only (nothing a stream of challenge creations can
+    hold off); its challenges are no longer fetched, listed or answered, and Redis expires
+    their hashes (expiration + 24 h)."""
+    service, factor, secret = enrol(twilio, clock)
+    entity = service.entities(IDENTITY)
+    challenge = entity.challenges.create(factor_sid=factor.sid)
+    entity.factors(factor.sid).delete()
+    [key] = redis_client.scan_iter(match="it:mfa:*:challenge:*")
+    assert 0 < redis_client.pttl(key) <= (24 * 60 + 5) * 60 * 1000
+    assert refusal(entity.challenges(challenge.sid).fetch) == (404, 20404)
+    assert entity.challenges.list() == []
+    code = totp_code(secret, clock.now)
+    assert refusal(lambda: entity.challenges(challenge.sid).update(auth_payload=code)) == (
+        404,
+        20404,
+    )
+    assert entity.fetch().identity == IDENTITY
 
 
 def test_deleting_a_service_deletes_its_entities(
@@ -205,20 +216,28 @@ def test_a_rotation_reseals_the_secret_and_the_factor_still_verifies(
     assert approves(app_on("k2"))
 
 
-def test_a_cascade_with_a_stale_list_changes_nothing(
+def test_a_cascade_with_a_stale_factor_list_changes_nothing(
     twilio: Client, clock: FixedClock, redis_client: redis.Redis
 ) -> None:
-    """delete_entity.lua is given the keys the caller listed: when a challenge was created
-    after the listing, it deletes nothing (-1) and the store lists again."""
+    """delete_entity.lua is given the keys the caller listed: when a factor was created
+    after the listing, it deletes nothing (-1) and the store lists again. A challenge created
+    after the listing does not stop it (tests/integration/test_mfa_deletes.py)."""
     service, factor, _secret = enrol(twilio, clock)
     keys = MfaKeys("it").of(service._solution["sid"], IDENTITY)
-    stale = redis_client.zrange(keys.challenges, 0, -1)
-    service.entities(IDENTITY).challenges.create(factor_sid=factor.sid)
+    stale = [sid.decode() for sid in redis_client.zrange(keys.factors, 0, -1)]
+    service.entities(IDENTITY).new_factors.create(friendly_name="second", factor_type="totp")
     reply = ScriptBook().run(
         redis_client,
         "delete_entity",
-        [keys.entity, keys.factors, keys.challenges, keys.factor(factor.sid)],
-        [1, factor.sid, *stale],
+        [
+            keys.entity,
+            keys.factors,
+            keys.challenges,
+            keys.wrong_codes,
+            keys.pending,
+            keys.factor(factor.sid),
+        ],
+        stale,
     )
     assert reply == -1
     assert redis_client.exists(keys.entity, keys.factor(factor.sid)) == 2

@@ -9,6 +9,7 @@ from typing import Any
 
 import pyotp
 import pytest
+import redis
 from twilio.base.exceptions import TwilioRestException
 
 IDENTITY = "ff483d1f-f591-898a-9942-916050d2ca3f"
@@ -46,3 +47,17 @@ def refusal_message(call: Callable[[], Any]) -> str:
     with pytest.raises(TwilioRestException) as raised:
         call()
     return str(raised.value.msg)
+
+
+def age_wrong_code_windows(client: redis.Redis, seconds: int) -> None:
+    """Move every wrong-code window's start back by `seconds`, as if that much time had passed.
+    The windows are measured in Redis's own time (docs/mfa.md, "Limits"), not the app's
+    clock port: a test passes one by rewriting its start in Redis, the app clock untouched."""
+    shift = seconds * 1000
+    for key in client.scan_iter(match="*:mfa:*:factor:*"):
+        if client.hexists(key, "wrong_start_ms"):
+            client.hincrby(key, "wrong_start_ms", -shift)
+    for key in client.scan_iter(match="*:mfa:*:wrong_codes"):
+        entries: list[tuple[bytes, float]] = client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
+        if entries:
+            client.zadd(key, {member: score - shift for member, score in entries})

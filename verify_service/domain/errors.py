@@ -20,6 +20,13 @@ class NotFound(VerifyError):
     """The resource does not exist, or has ended (approved, canceled, expired)."""
 
 
+class FactorNotFound(NotFound):
+    """A challenge names a factor (`FactorSid`) the entity does not have."""
+
+    def __init__(self, factor_sid: str) -> None:
+        super().__init__(f"The requested resource FactorSid {factor_sid} was not found")
+
+
 class MaxCheckAttemptsReached(VerifyError):
     """The verification is locked after its allowed number of check attempts."""
 
@@ -161,17 +168,62 @@ class ChallengeNotPending(VerifyError):
     """An answer reached a challenge that was already approved or denied."""
 
 
-class FactorVerificationAttemptsReached(VerifyError):
-    """Too many wrong codes for a factor's verification in the window (Twilio 60310)."""
+def _wait(seconds: int | None) -> str:
+    """`try again in 15 minutes`, `… in 7 hours`: rounded up, never `0`."""
+    if seconds is None:
+        return "try again later"
+    if seconds < 3600:
+        minutes = max(1, -(-seconds // 60))
+        return f"try again in {minutes} minute{'s' if minutes > 1 else ''}"
+    hours = -(-seconds // 3600)
+    return f"try again in {hours} hour{'s' if hours > 1 else ''}"
 
-    def __init__(self, retry_after_seconds: int | None = None) -> None:
+
+def _wrong_code_lock(head: str, retry_after_seconds: int | None, entity: bool) -> str:
+    where = (
+        "too many wrong codes for this entity in 24 hours (all its factors)"
+        if entity
+        else "too many wrong codes for this factor"
+    )
+    return f"{head}: {where}; {_wait(retry_after_seconds)}"
+
+
+class FactorVerificationAttemptsReached(VerifyError):
+    """Too many wrong codes for a factor's verification in the window, or for its entity in
+    24 hours (Twilio 60310)."""
+
+    def __init__(self, retry_after_seconds: int | None = None, entity: bool = False) -> None:
         self.retry_after_seconds = retry_after_seconds
-        super().__init__("Max factor verification attempts reached")
+        super().__init__(
+            _wrong_code_lock(
+                "Max factor verification attempts reached", retry_after_seconds, entity
+            )
+        )
 
 
 class ChallengeVerificationAttemptsReached(VerifyError):
-    """Too many wrong codes for a factor's challenges in the window (Twilio 60308)."""
+    """Too many wrong codes for a factor's challenges in the window, or for its entity in
+    24 hours (Twilio 60308)."""
 
-    def __init__(self, retry_after_seconds: int | None = None) -> None:
+    def __init__(self, retry_after_seconds: int | None = None, entity: bool = False) -> None:
         self.retry_after_seconds = retry_after_seconds
-        super().__init__("Max challenge verification attempts reached")
+        super().__init__(
+            _wrong_code_lock(
+                "Max challenge verification attempts reached", retry_after_seconds, entity
+            )
+        )
+
+
+class TooManyPendingChallenges(VerifyError):
+    """The entity has its most pending challenges; a new one waits until one ends."""
+
+    def __init__(self, most: int, retry_after_seconds: int | None = None) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(
+            f"Too many pending challenges for this entity (at most {most}): answer one or"
+            f" wait until one expires; {_wait(retry_after_seconds)}"
+        )
+
+
+class MfaConcurrentRequests(TooManyConcurrentRequests):
+    """Concurrent changes to one entity (its factors) kept racing; the caller should retry."""

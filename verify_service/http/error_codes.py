@@ -42,6 +42,7 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.NotFound: WireError(
         20404, 404, lambda _: f"The requested resource {_shown_path()} was not found"
     ),
+    errors.FactorNotFound: WireError(20404, 404, lambda e: f"{e} for this entity"),
     errors.MaxCheckAttemptsReached: WireError(60202, 429, lambda _: "Max check attempts reached"),
     errors.MaxSendAttemptsReached: WireError(60203, 429, lambda _: "Max send attempts reached"),
     errors.FeatureNotEnabled: WireError(60204, 403, str),
@@ -73,11 +74,11 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     errors.ChallengeNotPending: WireError(
         60306, 400, lambda _: "Invalid request: the challenge was already answered"
     ),
-    errors.FactorVerificationAttemptsReached: WireError(
-        60310, 429, lambda _: "Max factor verification attempts reached"
-    ),
-    errors.ChallengeVerificationAttemptsReached: WireError(
-        60308, 429, lambda _: "Max challenge verification attempts reached"
+    errors.FactorVerificationAttemptsReached: WireError(60310, 429, str),
+    errors.ChallengeVerificationAttemptsReached: WireError(60308, 429, str),
+    errors.TooManyPendingChallenges: WireError(20429, 429, str),
+    errors.MfaConcurrentRequests: WireError(
+        60212, 429, lambda _: "Too many concurrent requests for this entity: retry"
     ),
     errors.StoreUnavailable: WireError(
         20503, 503, lambda _: "Service unavailable: the state store cannot be reached"

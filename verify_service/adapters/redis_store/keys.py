@@ -325,6 +325,17 @@ class EntityKeys:
         """Sorted set: challenge sid by creation time (ms)."""
         return f"{self._base}:challenges"
 
+    @property
+    def wrong_codes(self) -> str:
+        """Sorted set: the entity's wrong TOTP codes of the last 24 hours, by Redis time (ms)
+        (docs/mfa.md, "Limits")."""
+        return f"{self._base}:wrong_codes"
+
+    @property
+    def pending(self) -> str:
+        """Sorted set: `<YF>:<YC>` of the entity's pending TOTP challenges, by expiration (ms)."""
+        return f"{self._base}:pending"
+
 
 @dataclass(frozen=True, slots=True)
 class MfaKeys:

@@ -30,16 +30,19 @@ from verify_service.domain.errors import (
     ChallengeExpired,
     ChallengeNotPending,
     ChallengeVerificationAttemptsReached,
+    FactorNotFound,
     FactorNotVerified,
     InvalidMfaRequest,
+    MfaConcurrentRequests,
     NotFound,
-    TooManyConcurrentRequests,
+    TooManyPendingChallenges,
 )
 from verify_service.domain.mfa.identity import require_identity
 from verify_service.domain.mfa.limits import (
     CHALLENGE_RETENTION_MS,
     DEFAULT_CHALLENGE_TTL_MS,
     MAX_CHALLENGE_TTL_MS,
+    MAX_PENDING_CHALLENGES,
 )
 from verify_service.domain.mfa.models import (
     Challenge,
@@ -92,7 +95,7 @@ class Challenges:
             raise InvalidMfaRequest("FactorSid", "a YF sid")
         factor = self._store.get_factor(service_sid, identity, factor_sid)
         if factor is None:
-            raise NotFound
+            raise FactorNotFound(factor_sid)
         return factor
 
     def create(
@@ -131,7 +134,7 @@ class Challenges:
                 now_ms = self._clock.now_ms()
                 continue
             return self._recorded(result, factor, principal, "mfa.challenge.create")
-        raise TooManyConcurrentRequests
+        raise MfaConcurrentRequests
 
     def _expiration(self, requested_ms: int | None, now_ms: int) -> int:
         """Twilio: five minutes after creation by default, at most sixty."""
@@ -162,7 +165,11 @@ class Challenges:
                 raise ChallengeExpired
             case CodeOutcome.LOCKED:
                 raise ChallengeVerificationAttemptsReached(
-                    retry_after_seconds(result.retry_after_ms)
+                    retry_after_seconds(result.retry_after_ms), result.entity_locked
+                )
+            case CodeOutcome.FULL:
+                raise TooManyPendingChallenges(
+                    MAX_PENDING_CHALLENGES, retry_after_seconds(result.retry_after_ms)
                 )
         challenge = result.challenge
         if challenge is None:
@@ -225,4 +232,4 @@ class Challenges:
                 factor = self._factor(service_sid, challenge.identity, factor.sid)
                 continue
             return self._recorded(result, factor, principal, "mfa.challenge.answer")
-        raise TooManyConcurrentRequests
+        raise MfaConcurrentRequests

@@ -31,8 +31,8 @@ from verify_service.domain import sids
 from verify_service.domain.errors import (
     FactorVerificationAttemptsReached,
     InvalidMfaRequest,
+    MfaConcurrentRequests,
     NotFound,
-    TooManyConcurrentRequests,
     TooManyFactors,
 )
 from verify_service.domain.mfa import totp
@@ -113,7 +113,7 @@ def totp_config(settings: TotpSettings, base: TotpConfig) -> TotpConfig:
     alg = base.alg
     if settings.alg is not None:
         try:
-            alg = TotpAlgorithm(settings.alg)
+            alg = TotpAlgorithm(settings.alg.lower())  # the SDK's docs: sha1|sha256|sha512
         except ValueError:
             raise InvalidMfaRequest("Config.Alg", "sha1, sha256 or sha512") from None
     return TotpConfig(
@@ -169,7 +169,7 @@ def require_factor_type(value: str | None) -> None:
         raise InvalidMfaRequest(
             "FactorType", "passkey factors are created with POST /v2/Services/{VA}/Passkeys/Factors"
         )
-    raise InvalidMfaRequest("FactorType", "totp")
+    raise InvalidMfaRequest("FactorType", "must be totp or passkeys; push is not offered")
 
 
 class Factors:
@@ -311,7 +311,7 @@ class Factors:
             if result.outcome is CodeOutcome.GONE:
                 raise NotFound
             factor = self.fetch(factor.service_sid, factor.identity, factor.sid)
-        raise TooManyConcurrentRequests
+        raise MfaConcurrentRequests
 
     def _verify(self, factor: Factor, code: str, principal: Principal) -> Factor:
         for _ in range(MAX_EVALUATIONS):
@@ -327,7 +327,7 @@ class Factors:
                 if result.outcome is CodeOutcome.LOCKED:
                     # Refused while locked: nothing changed, no entry (the lock has one).
                     raise FactorVerificationAttemptsReached(
-                        retry_after_seconds(result.retry_after_ms)
+                        retry_after_seconds(result.retry_after_ms), result.entity_locked
                     )
                 raise NotFound
             outcome = {
@@ -338,7 +338,7 @@ class Factors:
             self._audit.record(principal, "mfa.factor.verify", _target(factor), outcome)
             self._audit.lock_if_filled(principal, result, _target(factor))
             return result.factor
-        raise TooManyConcurrentRequests
+        raise MfaConcurrentRequests
 
     def delete(
         self,

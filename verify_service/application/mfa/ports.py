@@ -30,6 +30,8 @@ class Evaluation:
     now_ms: int
     max_wrong: int
     wrong_window_ms: int
+    entity_max_wrong: int
+    entity_wrong_window_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ class AnswerResult:
     challenge: Challenge | None = None
     retry_after_ms: int | None = None
     wrong_codes: int | None = None
+    # With LOCKED: the entity's 24-hour budget binds, not the factor's window.
+    entity_locked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

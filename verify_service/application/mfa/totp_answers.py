@@ -10,6 +10,8 @@ from verify_service.application.mfa.ports import Evaluation, SecretSealer, secre
 from verify_service.domain.errors import InvalidMfaRequest
 from verify_service.domain.mfa import totp
 from verify_service.domain.mfa.limits import (
+    ENTITY_WRONG_CODE_WINDOW_MS,
+    MAX_ENTITY_WRONG_CODES,
     MAX_TOTP_CODE_LENGTH,
     MAX_WRONG_CODES,
     MIN_TOTP_CODE_LENGTH,
@@ -57,6 +59,8 @@ class TotpAnswers:
             now_ms=now_ms,
             max_wrong=MAX_WRONG_CODES,
             wrong_window_ms=WRONG_CODE_WINDOW_MS,
+            entity_max_wrong=MAX_ENTITY_WRONG_CODES,
+            entity_wrong_window_ms=ENTITY_WRONG_CODE_WINDOW_MS,
         )
 
 

@@ -10,6 +10,29 @@ from __future__ import annotations
 MAX_WRONG_CODES = 5
 WRONG_CODE_WINDOW_MS = 15 * 60 * 1000
 
+# Wrong codes per entity: 20 within any 24 hours (a rolling window), across all its TOTP
+# factors, counted beside the per-factor window in the same scripts. Why: the per-factor
+# window alone allows 5 guesses every 15 minutes forever (480 a day), once per factor. A
+# 6-digit code with skew 1 is matched by 3 of the 10^6 codes, so each guess wins with
+# p = 3e-6: 480 a day is P ≈ 4.2 % a month and 41 % a year for one factor (20 factors:
+# ≈ 58 % a month). With 20 a day per entity, whatever its factor count: 600 guesses a month,
+# P ≈ 0.18 % a month, ≈ 2.2 % a year (skew 2: 5/10^6, ≈ 0.3 % / 3.6 %). A CodeLength below 6
+# multiplies the chance by 10 per digit missing (docs/mfa.md, "Limits"). The price: an
+# attacker who can submit answers for an identity can lock its TOTP factors for up to a day.
+MAX_ENTITY_WRONG_CODES = 20
+ENTITY_WRONG_CODE_WINDOW_MS = 24 * 60 * 60 * 1000
+# Both windows are measured in Redis's time (`redis.call('TIME')` in the scripts), not the
+# caller's clock: app nodes whose clocks disagree share one window (docs/mfa.md, "Limits").
+
+# Pending challenges per entity (created, not yet answered or expired): past this a new one is
+# refused (429, 60306) until one ends; it bounds what a stream of challenge creations (a login
+# page driven by a bot) can pile up under one identity.
+MAX_PENDING_CHALLENGES = 50
+# An entity's challenge list keeps its newest 200 entries (a list reads every listed
+# challenge): an older challenge leaves the list on a create, still fetched by its sid until
+# its hash expires.
+MAX_LISTED_CHALLENGES = 200
+
 # Factors per entity: each is a hash in the entity's slot; a bound keeps an entity small
 # (Twilio does not publish its own bound; refused with 60306 naming FactorType).
 MAX_FACTORS_PER_ENTITY = 20
@@ -30,6 +53,10 @@ MAX_DETAILS_FIELDS = 20
 MAX_FIELD_LABEL_LENGTH = 36
 MAX_FIELD_VALUE_LENGTH = 128
 MAX_JSON_OBJECT_LENGTH = 1024
+# One `Details.Fields` value (a stringified field, or a list of up to 20): its text is bounded
+# before it is parsed (20 fields of 36 + 128 characters fit several times over, JSON escapes
+# included); nesting deeper than Python's parser goes is refused too (60306, never a 500).
+MAX_DETAILS_FIELDS_TEXT_LENGTH = 8192
 
 # A factor's FriendlyName: up to 64 characters (Twilio, Factor resource).
 MAX_FACTOR_FRIENDLY_NAME_LENGTH = 64

@@ -157,3 +157,4 @@ class CodeOutcome(enum.StrEnum):
     NOT_VERIFIED = "not_verified"  # a challenge for a factor that is not verified
     NOT_PENDING = "not_pending"  # the challenge was already answered
     EXPIRED = "expired"  # the challenge is past its expiration date
+    FULL = "full"  # the entity has its most pending challenges: refused, nothing stored

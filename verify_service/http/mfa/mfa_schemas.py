@@ -13,6 +13,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from verify_service.domain.errors import InvalidMfaRequest, InvalidParameter
 from verify_service.domain.mfa.limits import (
     MAX_DETAILS_FIELDS,
+    MAX_DETAILS_FIELDS_TEXT_LENGTH,
     MAX_DETAILS_MESSAGE_LENGTH,
     MAX_FIELD_LABEL_LENGTH,
     MAX_FIELD_VALUE_LENGTH,
@@ -28,6 +29,20 @@ class _Lenient(Schema):
         unknown = EXCLUDE
 
 
+def _refuse_constant(name: str) -> None:
+    """`NaN`, `Infinity`, `-Infinity`: Python's json takes them, JSON has none."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str) -> Any:
+    """JSON as RFC 8259 has it: no NaN/Infinity; nesting beyond the interpreter's recursion
+    limit is a ValueError too, never a 500 (callers bound the text's length first)."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 class JsonObjectText(fields.Field[dict[str, Any]]):
     """A stringified JSON object of at most 1024 characters whose values are all strings
     (Twilio's `Metadata`, `HiddenDetails`: "a stringified JSON with only strings values"),
@@ -38,7 +53,7 @@ class JsonObjectText(fields.Field[dict[str, Any]]):
         if len(text) > MAX_JSON_OBJECT_LENGTH:
             raise ValidationError("longer than 1024 characters")
         try:
-            parsed = json.loads(text)
+            parsed = strict_json(text)
         except ValueError:
             raise ValidationError("not JSON") from None
         if not isinstance(parsed, dict):
@@ -142,8 +157,12 @@ def detail_fields(values: list[Any]) -> tuple[DetailField, ...]:
     for value in values:
         parsed = value
         if isinstance(value, str):
+            if len(value) > MAX_DETAILS_FIELDS_TEXT_LENGTH:
+                raise InvalidMfaRequest(
+                    "Details.Fields", f"longer than {MAX_DETAILS_FIELDS_TEXT_LENGTH} characters"
+                )
             try:
-                parsed = json.loads(value)
+                parsed = strict_json(value)
             except ValueError:
                 raise InvalidMfaRequest("Details.Fields", "not JSON") from None
         items.extend(parsed if isinstance(parsed, list) else [parsed])

@@ -4,6 +4,7 @@ entity under its hash tag, each state change one Lua script (`scripts/`)."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import redis
@@ -20,8 +21,16 @@ from verify_service.adapters.redis_store.mfa.records import (
 )
 from verify_service.adapters.redis_store.scripts import ScriptArg, ScriptBook
 from verify_service.application.mfa.ports import AnswerResult, ChallengeQuery, Evaluation
-from verify_service.domain.errors import TooManyConcurrentRequests
-from verify_service.domain.mfa.limits import MAX_CHALLENGE_TTL_MS
+from verify_service.domain.errors import MfaConcurrentRequests
+from verify_service.domain.mfa.limits import (
+    ENTITY_WRONG_CODE_WINDOW_MS,
+    MAX_CHALLENGE_TTL_MS,
+    MAX_ENTITY_WRONG_CODES,
+    MAX_LISTED_CHALLENGES,
+    MAX_PENDING_CHALLENGES,
+    MAX_WRONG_CODES,
+    WRONG_CODE_WINDOW_MS,
+)
 from verify_service.domain.mfa.models import (
     Challenge,
     CodeOutcome,
@@ -33,11 +42,16 @@ from verify_service.domain.mfa.models import (
 # An unverified factor is deleted a day after its creation unless verified (Twilio:
 # "Unverified Factors can also be deleted … 1 to 24 hours after creation").
 UNVERIFIED_FACTOR_TTL_MS = 24 * 60 * 60 * 1000
-# A cascade script gets the keys of the records the caller listed; when a list changed
-# before it ran (a factor or challenge created meanwhile) it changes nothing, and the
-# caller lists again, at most this many times.
+# A cascade script gets the keys of the records the caller listed; when the factor list
+# changed before it ran (a factor created meanwhile) it changes nothing, and the caller lists
+# again, at most this many times (a challenge created meanwhile blocks nothing).
 MAX_TRIES = 5
 CHANGED = -1
+# Batches of 100 identities a service delete walks at most (1 000 000 entities, and their
+# entities made again by racing creates).
+MAX_SERVICE_PASSES = 10_000
+
+log = logging.getLogger(__name__)
 
 
 def _result(reply: list[Any], decode: Any) -> AnswerResult:
@@ -45,6 +59,9 @@ def _result(reply: list[Any], decode: Any) -> AnswerResult:
     name = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
     outcome = CodeOutcome(name)
     if outcome is CodeOutcome.LOCKED:
+        scope = reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
+        return AnswerResult(outcome, retry_after_ms=int(reply[1]), entity_locked=scope == "entity")
+    if outcome is CodeOutcome.FULL:
         return AnswerResult(outcome, retry_after_ms=int(reply[1]))
     record = decode(reply[1]) if len(reply) > 1 else None
     wrong = None
@@ -62,6 +79,8 @@ def _evaluation_args(evaluation: Evaluation) -> list[ScriptArg]:
         "" if evaluation.matched_step is None else evaluation.matched_step,
         evaluation.max_wrong,
         evaluation.wrong_window_ms,
+        evaluation.entity_max_wrong,
+        evaluation.entity_wrong_window_ms,
     ]
 
 
@@ -134,17 +153,24 @@ class RedisMfaStore:
                     keys.entity,
                     keys.factors,
                     keys.challenges,
+                    keys.wrong_codes,
+                    keys.pending,
                     *(keys.factor(sid) for sid in factors),
                     *(keys.challenge(sid) for sid in challenges),
                 ],
-                [len(factors), *factors, *challenges],
+                factors,
             )
             if existed != CHANGED:
                 self._scripts.run(
                     self._client, "unindex_entity", [self._keys.entities(service_sid)], [identity]
                 )
+                # A factor created between the two scripts made the entity again (Twilio
+                # creates an entity with its first factor): it is listed again, so it is
+                # seen, and a service delete walking the list deletes it too.
+                if self._client.exists(keys.entity):
+                    self._index(service_sid, identity)
                 return bool(existed)
-        raise TooManyConcurrentRequests
+        raise MfaConcurrentRequests
 
     @fail_closed
     def delete_entity(self, service_sid: str, identity: str) -> bool:
@@ -152,14 +178,19 @@ class RedisMfaStore:
 
     @fail_closed
     def delete_service_entities(self, service_sid: str) -> int:
+        """Walk the service's entity list until it is empty (an entity made again by a factor
+        create racing its delete is listed again, and deleted on a later pass), at most
+        MAX_SERVICE_PASSES batches (docs/mfa.md, "Deletes": the residual)."""
         index = self._keys.entities(service_sid)
         count = 0
-        while True:
+        for _ in range(MAX_SERVICE_PASSES):
             batch: list[bytes] = self._client.zrange(index, 0, 99)  # type: ignore[assignment]
             if not batch:
                 break
             for identity in batch:
                 count += self._delete_entity(service_sid, identity.decode())
+        else:
+            log.warning("service %s: entities still listed after its delete", service_sid)
         self._client.delete(self._keys.entity_counter(service_sid))
         return count
 
@@ -196,7 +227,7 @@ class RedisMfaStore:
             if reply[0] in (b"full", "full"):
                 return None
             return decode_factor(reply[1])
-        raise TooManyConcurrentRequests
+        raise MfaConcurrentRequests
 
     @fail_closed
     def get_factor(self, service_sid: str, identity: str, factor_sid: str) -> Factor | None:
@@ -238,30 +269,22 @@ class RedisMfaStore:
     @fail_closed
     def delete_factor(self, service_sid: str, identity: str, factor_sid: str) -> bool:
         keys = self._keys.of(service_sid, identity)
-        for _ in range(MAX_TRIES):
-            challenges = self._listed(keys.challenges)
-            existed = self._scripts.run(
-                self._client,
-                "delete_factor",
-                [
-                    keys.factor(factor_sid),
-                    keys.factors,
-                    keys.challenges,
-                    *(keys.challenge(sid) for sid in challenges),
-                ],
-                [factor_sid, *challenges],
-            )
-            if existed != CHANGED:
-                return bool(existed)
-        raise TooManyConcurrentRequests
+        existed = self._scripts.run(
+            self._client,
+            "delete_factor",
+            [keys.factor(factor_sid), keys.factors, keys.pending],
+            [factor_sid],
+        )
+        return bool(existed)
 
     @fail_closed
     def verify_factor(
         self, service_sid: str, identity: str, factor_sid: str, evaluation: Evaluation
     ) -> AnswerResult:
+        keys = self._keys.of(service_sid, identity)
         reply = self._durable(
             "verify_factor",
-            [self._keys.of(service_sid, identity).factor(factor_sid)],
+            [keys.factor(factor_sid), keys.wrong_codes],
             _evaluation_args(evaluation),
         )
         return _result(reply, decode_factor)
@@ -275,7 +298,16 @@ class RedisMfaStore:
         keys = self._keys.of(challenge.service_sid, challenge.identity)
         now_ms = challenge.created_ms
         evaluated: list[ScriptArg] = (
-            ["", "", 0, 0] if evaluation is None else _evaluation_args(evaluation)[1:]
+            [
+                "",
+                "",
+                MAX_WRONG_CODES,
+                WRONG_CODE_WINDOW_MS,
+                MAX_ENTITY_WRONG_CODES,
+                ENTITY_WRONG_CODE_WINDOW_MS,
+            ]
+            if evaluation is None
+            else _evaluation_args(evaluation)[1:]
         )
         ttl_ms = max(1, challenge.expires_ms + retention_ms - now_ms)
         # Every challenge created before this has expired and left its retention: a
@@ -283,13 +315,22 @@ class RedisMfaStore:
         prune_before = now_ms - MAX_CHALLENGE_TTL_MS - retention_ms
         reply = self._durable(
             "create_challenge",
-            [keys.factor(challenge.factor_sid), keys.challenge(challenge.sid), keys.challenges],
+            [
+                keys.factor(challenge.factor_sid),
+                keys.challenge(challenge.sid),
+                keys.challenges,
+                keys.wrong_codes,
+                keys.pending,
+            ],
             [
                 now_ms,
                 *evaluated,
                 ttl_ms,
                 prune_before,
                 challenge.sid,
+                MAX_PENDING_CHALLENGES,
+                challenge.expires_ms,
+                MAX_LISTED_CHALLENGES,
                 *challenge_fields(challenge),
             ],
         )
@@ -309,7 +350,7 @@ class RedisMfaStore:
         factor_key = keys.factor(factor_sid)
         reply = self._durable(
             "answer_challenge",
-            [keys.challenge(challenge_sid), factor_key],
+            [keys.challenge(challenge_sid), factor_key, keys.wrong_codes, keys.pending],
             [
                 *_evaluation_args(evaluation),
                 "" if metadata is None else json.dumps(metadata, separators=(",", ":")),
@@ -321,9 +362,15 @@ class RedisMfaStore:
     def get_challenge(
         self, service_sid: str, identity: str, challenge_sid: str
     ) -> Challenge | None:
-        return decode_challenge(
-            self._client.hgetall(self._keys.of(service_sid, identity).challenge(challenge_sid))
-        )
+        keys = self._keys.of(service_sid, identity)
+        challenge = decode_challenge(self._client.hgetall(keys.challenge(challenge_sid)))
+        if challenge is None or (
+            # a challenge of a deleted factor is gone with it (a passkey challenge for any
+            # passkey of the identity names none)
+            challenge.factor_sid and not self._client.exists(keys.factor(challenge.factor_sid))
+        ):
+            return None
+        return challenge
 
     @fail_closed
     def list_challenges(
@@ -335,8 +382,8 @@ class RedisMfaStore:
         offset: int,
         limit: int,
     ) -> tuple[list[Challenge], bool]:
-        """The entity's challenges are few (a challenge lives at most its expiration plus
-        the retention), so the filter and the order are applied here, on all of them."""
+        """The entity's challenges are few (its list keeps its newest MAX_LISTED_CHALLENGES,
+        create_challenge.lua), so the filter and the order are applied here, on all of them."""
         keys = self._keys.of(service_sid, identity)
         sids: list[bytes] = self._client.zrange(  # type: ignore[assignment]
             keys.challenges, 0, -1, desc=query.order is ListOrder.DESC
@@ -344,10 +391,17 @@ class RedisMfaStore:
         pipe = self._client.pipeline(transaction=False)
         for sid in sids:
             pipe.hgetall(keys.challenge(sid.decode()))
+        stored = [c for raw in pipe.execute() if (c := decode_challenge(raw)) is not None]
+        # A challenge of a deleted factor is gone with it (delete_factor.lua).
+        factor_sids = sorted({c.factor_sid for c in stored if c.factor_sid})
+        pipe = self._client.pipeline(transaction=False)
+        for factor_sid in factor_sids:
+            pipe.exists(keys.factor(factor_sid))
+        present = {sid for sid, exists in zip(factor_sids, pipe.execute(), strict=True) if exists}
         found = [
             c
-            for raw in pipe.execute()
-            if (c := decode_challenge(raw)) is not None
+            for c in stored
+            if (not c.factor_sid or c.factor_sid in present)
             and (query.factor_sid is None or c.factor_sid == query.factor_sid)
             and (query.status is None or c.status_at(now_ms) is query.status)
         ]
