@@ -20,13 +20,14 @@ class CeremonyKind(enum.StrEnum):
 class Ceremony:
     """A pending ceremony, found by its challenge (the request names no sid). `sid` is the
     factor (registration) or challenge (authentication) it answers; `identity` is empty for a
-    discoverable sign-in; `factor_sid` the one factor a challenge was limited to, if any."""
+    discoverable sign-in; `factor_sid` the one factor a challenge was limited to, if any.
+    The challenge itself is not kept: the record is stored under its SHA-256, and the answer
+    brings the challenge (py_webauthn compares it with the one in `clientDataJSON`)."""
 
     kind: CeremonyKind
     sid: str
     service_sid: str
     identity: str
-    challenge: str  # base64url
     created_ms: int
     expires_ms: int
     rp_id: str
