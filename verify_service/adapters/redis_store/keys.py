@@ -322,6 +322,12 @@ class EntityKeys:
         """Sorted set: challenge sid by creation time (ms)."""
         return f"{self._base}:challenges"
 
+    @property
+    def passkey_pending(self) -> str:
+        """Sorted set: pending passkeys challenge sid by expiry (ms), for the per-entity cap
+        (owned by passkeys; it expires by itself with its last member)."""
+        return f"{self._base}:pk:pending"
+
 
 @dataclass(frozen=True, slots=True)
 class MfaKeys:

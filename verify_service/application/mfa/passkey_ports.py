@@ -41,6 +41,12 @@ class ClaimOutcome(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class OpenOutcome(enum.StrEnum):
+    OPENED = "opened"
+    COLLIDED = "collided"  # a ceremony with this challenge exists (a 256-bit collision: never)
+    TOO_MANY = "too_many"  # the service has the most open discoverable ceremonies
+
+
 class StepOutcome(enum.StrEnum):
     """What a passkey state change recorded."""
 
@@ -65,8 +71,12 @@ class Approval:
 
 
 class PasskeyStore(Protocol):
-    def open_ceremony(self, tag: str, ceremony: Ceremony, ttl_ms: int) -> bool:
-        """Store a pending ceremony under `tag` (the SHA-256 of its challenge)."""
+    def open_ceremony(
+        self, tag: str, ceremony: Ceremony, ttl_ms: int, most_discoverable: int
+    ) -> OpenOutcome:
+        """Store a pending ceremony under `tag` (the SHA-256 of its challenge); a
+        discoverable one (no identity) only while the service has fewer than
+        `most_discoverable` open."""
         ...
 
     def claim_ceremony(
@@ -88,10 +98,22 @@ class PasskeyStore(Protocol):
         """Record a verified registration: the factor becomes verified with its credential."""
         ...
 
-    def index_credential(
-        self, service_sid: str, credential_id: str, identity: str, factor_sid: str
+    def claim_credential(
+        self,
+        service_sid: str,
+        credential_id: str,
+        holder: tuple[str, str],
+        previous: tuple[str, str] | None,
+    ) -> bool:
+        """Index the credential id to `holder` (identity, factor sid) if the entry is still
+        `previous` (what the caller read: None for no entry, or one whose factor is gone):
+        compare-and-set, so one credential is claimed by one factor. False: lost a race."""
+        ...
+
+    def release_credential(
+        self, service_sid: str, credential_id: str, holder: tuple[str, str]
     ) -> None:
-        """Find the factor by its credential id from now on (discoverable sign-in)."""
+        """Remove `holder`'s claim (its factor did not become verified)."""
         ...
 
     def find_credential(self, service_sid: str, credential_id: str) -> tuple[str, str] | None:
@@ -99,9 +121,10 @@ class PasskeyStore(Protocol):
         ...
 
     def create_challenge(
-        self, challenge: Challenge, ttl_ms: int, prune_before_ms: int
+        self, challenge: Challenge, ttl_ms: int, prune_before_ms: int, most_pending: int
     ) -> Challenge | None:
-        """Store a pending challenge of an existing entity (None when the entity is gone)."""
+        """Store a pending challenge of an existing entity (None when the entity is gone);
+        PasskeyTooManyPending when the entity has `most_pending` pending passkeys ones."""
         ...
 
     def approve_challenge(

@@ -122,8 +122,7 @@ class PasskeyRegistration:
         registered = check_registration(
             credential, challenge=challenge, config=factor_config(factor)
         )
-        if self._ceremonies.credential_factor(service.sid, registered.credential_id) is not None:
-            raise PasskeyRefused("this passkey is already registered")
+        self._ceremonies.claim_credential(factor, registered.credential_id)
         outcome, verified = self._ceremonies.store.verify_factor(
             service.sid,
             factor.identity,
@@ -138,13 +137,13 @@ class PasskeyRegistration:
             json.dumps({"aaguid": registered.aaguid}),
             self._ceremonies.clock.now_ms(),
         )
-        if outcome is StepOutcome.NOT_PENDING:
-            raise PasskeyRefused("the factor is already verified")
         if outcome is not StepOutcome.ACCEPTED or verified is None:
+            self._ceremonies.store.release_credential(
+                service.sid, registered.credential_id, (factor.identity, factor.sid)
+            )
+            if outcome is StepOutcome.NOT_PENDING:
+                raise PasskeyRefused("the factor is already verified")
             raise PasskeyCeremonyNotFound
-        self._ceremonies.store.index_credential(
-            service.sid, registered.credential_id, verified.identity, verified.sid
-        )
         log.info("passkey factor %s verified", verified.sid)
         return verified
 

@@ -36,6 +36,7 @@ from verify_service.domain.mfa.limits import CHALLENGE_RETENTION_MS, MAX_CHALLEN
 from verify_service.domain.mfa.models import Challenge, ChallengeStatus, Factor, FactorType
 from verify_service.domain.mfa.passkey_ceremonies import (
     CEREMONY_TIMEOUT_MS,
+    MAX_PENDING_PASSKEY_CHALLENGES,
     authentication_options,
     check_assertion,
     from_b64url,
@@ -103,6 +104,7 @@ class PasskeySignIn:
             record,
             CEREMONY_TIMEOUT_MS + CHALLENGE_RETENTION_MS,
             now - MAX_CHALLENGE_TTL_MS - CHALLENGE_RETENTION_MS,
+            MAX_PENDING_PASSKEY_CHALLENGES,
         )
         if stored is None:
             raise InvalidMfaRequest("identity", "the identity has no verified passkey")
