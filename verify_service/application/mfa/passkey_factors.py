@@ -33,8 +33,6 @@ from verify_service.domain.mfa.passkey_errors import (
     PasskeyCeremonyExpired,
     PasskeyCeremonyNotFound,
     PasskeyRefused,
-    PasskeyTooManyPending,
-    PendingScope,
 )
 
 # `pk_*` fields of a passkeys factor (the `pk_` prefix is added by the store).
@@ -103,8 +101,6 @@ class Ceremonies:
         outcome = self.store.open_ceremony(
             ceremony_tag(challenge), ceremony, CEREMONY_TIMEOUT_MS, MAX_OPEN_DISCOVERABLE_CEREMONIES
         )
-        if outcome is OpenOutcome.TOO_MANY:
-            raise PasskeyTooManyPending(PendingScope.SERVICE, MAX_OPEN_DISCOVERABLE_CEREMONIES)
         if outcome is not OpenOutcome.OPENED:
             raise PasskeyRefused("a challenge collided; try again")  # 2^-256: never
 

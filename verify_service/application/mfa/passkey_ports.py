@@ -44,7 +44,7 @@ class ClaimOutcome(enum.StrEnum):
 class OpenOutcome(enum.StrEnum):
     OPENED = "opened"
     COLLIDED = "collided"  # a ceremony with this challenge exists (a 256-bit collision: never)
-    TOO_MANY = "too_many"  # the service has the most open discoverable ceremonies
+    TOO_MANY = "too_many"  # the most open discoverable ceremonies (raised, never returned)
 
 
 class StepOutcome(enum.StrEnum):
@@ -76,7 +76,7 @@ class PasskeyStore(Protocol):
     ) -> OpenOutcome:
         """Store a pending ceremony under `tag` (the SHA-256 of its challenge); a
         discoverable one (no identity) only while the service has fewer than
-        `most_discoverable` open."""
+        `most_discoverable` open, else PasskeyTooManyPending."""
         ...
 
     def claim_ceremony(

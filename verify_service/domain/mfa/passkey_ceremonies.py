@@ -53,10 +53,10 @@ SUPPORTED_ALGORITHMS = (
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 )
 _TRANSPORTS = frozenset(transport.value for transport in AuthenticatorTransport)
-# Open sign-ins (docs/mfa.md, "Limits"): pending passkeys challenges per identity, as the
-# pending challenges of any type (issue 11's limits), and open discoverable sign-ins per
-# service (each is a login page shown in the last 10 minutes and not yet answered: 10 000
-# is ~17 page views a second; each open one is ~300 bytes of Redis).
+# Open sign-ins (docs/mfa.md, "Passkeys", "What is checked"): pending passkeys challenges
+# per identity (50, the figure of the pending TOTP challenges' bound), and open discoverable
+# sign-ins per service (each a login page shown in the last 10 minutes and not yet answered:
+# 10 000 is ~17 page views a second; each open one is ~300 bytes of Redis).
 MAX_PENDING_PASSKEY_CHALLENGES = 50
 MAX_OPEN_DISCOVERABLE_CEREMONIES = 10_000
 MAX_CREDENTIAL_FIELD_CHARS = 16_384  # an attestation object with a certificate chain fits

@@ -44,12 +44,13 @@ class PendingScope(enum.StrEnum):
 
 
 class PasskeyTooManyPending(VerifyError):
-    """Too many passkey sign-ins are open (docs/mfa.md, "Limits"): an identity's pending
+    """Too many passkey sign-ins are open (docs/mfa.md, "Passkeys"): an identity's pending
     challenges, or a service's discoverable sign-ins, until one is answered or expires."""
 
-    def __init__(self, scope: PendingScope, limit: int) -> None:
+    def __init__(self, scope: PendingScope, limit: int, wait_ms: int) -> None:
         self.scope = scope
         self.limit = limit
+        self.retry_after_seconds = max(-(-wait_ms // 1000), 1)  # the earliest one's expiry
         what = (
             "pending passkey challenges for this identity"
             if scope is PendingScope.IDENTITY

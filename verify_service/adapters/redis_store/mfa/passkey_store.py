@@ -42,6 +42,11 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+def _wait_ms(earliest_expiry: Any, now_ms: int) -> int:
+    """Until the earliest open ceremony expires (a bound's Retry-After)."""
+    return max(int(float(_text(earliest_expiry))) - now_ms, 0)
+
+
 def _digest(credential_id: str) -> str:
     return hashlib.sha256(credential_id.encode("ascii")).hexdigest()
 
@@ -126,9 +131,12 @@ class RedisPasskeyStore:
                 *_ceremony_fields(ceremony),
             ],
         )
-        return {1: OpenOutcome.OPENED, 0: OpenOutcome.COLLIDED}.get(
-            int(opened), OpenOutcome.TOO_MANY
-        )
+        outcome = OpenOutcome(_text(opened[0]))
+        if outcome is OpenOutcome.TOO_MANY:
+            raise PasskeyTooManyPending(
+                PendingScope.SERVICE, most_discoverable, _wait_ms(opened[1], ceremony.created_ms)
+            )
+        return outcome
 
     @fail_closed
     def claim_ceremony(
@@ -219,7 +227,9 @@ class RedisPasskeyStore:
         )
         outcome = _text(reply[0])
         if outcome == "too_many":
-            raise PasskeyTooManyPending(PendingScope.IDENTITY, most_pending)
+            raise PasskeyTooManyPending(
+                PendingScope.IDENTITY, most_pending, _wait_ms(reply[1], challenge.created_ms)
+            )
         if outcome != "pending":
             return None
         return decode_challenge(reply[1])

@@ -8,13 +8,14 @@
 -- ARGV[1] now ms   ARGV[2] challenge ttl ms   ARGV[3] prune-before ms   ARGV[4] challenge sid
 -- ARGV[5] most pending   ARGV[6] expires ms   ARGV[7] pending set ttl ms
 -- ARGV[8..] challenge field, value pairs
--- Returns {'gone'} | {'too_many'} | {'pending', challenge HGETALL}
+-- Returns {'gone'} | {'too_many', the earliest pending one's expires ms}
+--   | {'pending', challenge HGETALL}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'gone'}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[5]) then
-  return {'too_many'}
+  return {'too_many', redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')[2]}
 end
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[7])
