@@ -58,7 +58,11 @@ from verify_service.application.access.access import AccountCredentials, Authent
 from verify_service.application.access.api_keys import ApiKeyCredentials, ApiKeys
 from verify_service.application.access.destination_lookups import DestinationLookups
 from verify_service.application.attempts.attempts import DAY_MS, Attempts
-from verify_service.application.audit.audit import Auditor
+from verify_service.application.audit.audit import (
+    AUDIT_LOG,
+    MFA_ACTIVITY_LOG,
+    Auditor,
+)
 from verify_service.application.audit.ports import AuditLog
 from verify_service.application.delivery.channel_fallback import ChannelFallback
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
@@ -129,6 +133,14 @@ class Container:
     keyring: Keyring | None = None
     mfa: MfaUseCases | None = None  # entities, factors, challenges (docs/mfa.md)
     passkeys: Passkeys | None = None  # passkey factors and sign-ins (docs/mfa.md, "Passkeys")
+    # Challenges created and answered: their own log (docs/audit-log.md, "Two logs").
+    mfa_activity: AuditLog | None = None
+
+    def audit_logs(self) -> dict[str, RedisAuditLog]:
+        """The hash-chained logs by name (`audit`, `mfa-activity`), for reading and
+        checking (`verify-service audit`, `GET /v2/Audit/Entries?Log=`)."""
+        logs = {AUDIT_LOG: self.audit, MFA_ACTIVITY_LOG: self.mfa_activity}
+        return {name: log for name, log in logs.items() if isinstance(log, RedisAuditLog)}
 
     def resealables(self) -> list[Resealable]:
         """Every kind of long-lived value a rotation must move to the primary key
@@ -149,8 +161,7 @@ class Container:
                 ring_cipher(keyring, "destination_encryption_key"),
             )
         )
-        if isinstance(self.audit, RedisAuditLog):
-            found.append(self.audit)
+        found.extend(self.audit_logs().values())
         found.append(
             FactorSecretSeals(
                 self.redis,
@@ -287,6 +298,14 @@ def build_container(
         keyring.by_purpose("audit_chain_key"),
         settings.audit_max_entries,
     )
+    mfa_activity = RedisAuditLog(
+        client,
+        scripts,
+        AuditKeys(settings.key_prefix, MFA_ACTIVITY_LOG),
+        keyring.by_purpose("mfa_activity_chain_key"),
+        settings.mfa_activity_max_entries,
+        kind="mfa activity log",
+    )
     return Container(
         settings,
         client,
@@ -317,8 +336,10 @@ def build_container(
             ring_cipher(keyring, "factor_secret_key"),
             clock,
             Auditor(audit, clock),
+            Auditor(mfa_activity, clock),
         ),
         passkeys=Passkeys(mfa_store, passkey_store, catalog, clock),
+        mfa_activity=mfa_activity,
     )
 
 
@@ -349,7 +370,8 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
         container.clock,
         attempts=container.attempts,
         audit=container.audit,
-        audit_trail=container.audit if isinstance(container.audit, RedisAuditLog) else None,
+        audit_trail=container.audit_logs().get(AUDIT_LOG),
+        activity_trail=container.audit_logs().get(MFA_ACTIVITY_LOG),
         api_keys=container.api_keys,
         lookups=container.lookups,
         outcome_of=wire_outcome,
@@ -397,6 +419,18 @@ def _misconfiguration(settings: Settings, client: redis.Redis) -> Callable[[], s
         return unfit.code if unfit is not None else None
 
     return misconfiguration
+
+
+def _register_audit(app: Flask, container: Container) -> None:
+    """The audit hook, the MFA activity log's auditor and `GET /v2/Audit/Entries`."""
+    audit_hooks.init_app(app, container.audit, container.clock)
+    if container.mfa_activity is not None:
+        app.extensions[audit_hooks.MFA_ACTIVITY_AUDITOR_KEY] = Auditor(
+            container.mfa_activity, container.clock
+        )
+    if container.audit_logs():
+        app.extensions[audit_api.AUDIT_TRAILS_KEY] = container.audit_logs()
+        app.register_blueprint(audit_api.blueprint)
 
 
 def create_app(
@@ -474,10 +508,7 @@ def create_app(
     if container.attempts is not None:
         app.extensions[attempts_api.ATTEMPTS_KEY] = container.attempts
         app.register_blueprint(attempts_api.blueprint)
-    audit_hooks.init_app(app, container.audit, container.clock)
-    if isinstance(container.audit, RedisAuditLog):
-        app.extensions[audit_api.AUDIT_TRAIL_KEY] = container.audit
-        app.register_blueprint(audit_api.blueprint)
+    _register_audit(app, container)
     console.init_app(
         app,
         build_console(container, app.extensions[delivery_attempts_api.DELIVERY_ATTEMPTS_KEY]),

@@ -72,6 +72,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS",
         "VERIFY_DESTINATION_LOOKUPS_PER_HOUR",
         "VERIFY_LOG_LEVEL",
+        "VERIFY_MFA_ACTIVITY_MAX_ENTRIES",
         "VERIFY_PUBLIC_URL",
         "VERIFY_REDIS_KEY_PREFIX",
         "VERIFY_REDIS_TIMEOUT_SECONDS",
@@ -123,6 +124,9 @@ class Settings:
     # The audit log keeps at most this many entries (older ones are trimmed, see
     # docs/audit-log.md).
     audit_max_entries: int = 100_000
+    # The MFA activity log (challenges created and answered: end users' traffic) keeps at
+    # most this many entries, apart from the audit log's (docs/audit-log.md, "Two logs").
+    mfa_activity_max_entries: int = 100_000
     # The support console (docs/support-console.md). The session cookie is `Secure` unless
     # this is false, which only tests on http://127.0.0.1 and the embedded store (its
     # default there) should have: the console then answers loopback clients only.
@@ -235,6 +239,9 @@ class Settings:
             attempt_retention_days=_bounded_int(env, "VERIFY_ATTEMPT_RETENTION_DAYS", 30, 1, 400),
             audit_max_entries=_bounded_int(
                 env, "VERIFY_AUDIT_MAX_ENTRIES", 100_000, 100, 100_000_000
+            ),
+            mfa_activity_max_entries=_bounded_int(
+                env, "VERIFY_MFA_ACTIVITY_MAX_ENTRIES", 100_000, 100, 100_000_000
             ),
             console_secure_cookie=_console_secure_cookie(env, embedded=redis_url is None),
             console_idle_timeout_seconds=_bounded_int(

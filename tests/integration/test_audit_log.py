@@ -45,8 +45,8 @@ def entry(n: int) -> AuditEntry:
     )
 
 
-def stored(redis_client: redis.Redis) -> list[tuple[str, dict[str, Any]]]:
-    raw: list[Any] = redis_client.xrange(KEYS.log)  # type: ignore[assignment]
+def stored(redis_client: redis.Redis, keys: AuditKeys = KEYS) -> list[tuple[str, dict[str, Any]]]:
+    raw: list[Any] = redis_client.xrange(keys.log)  # type: ignore[assignment]
     return [
         (entry_id.decode(), {**json.loads(fields[b"entry"]), "hash": fields[b"hash"].decode()})
         for entry_id, fields in raw

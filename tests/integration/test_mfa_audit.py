@@ -1,6 +1,7 @@
-"""Every factor and challenge change leaves exactly one audit entry (who, role, action,
-target `VA…/YE…[/YF…[/YC…]]`, outcome), and no entry ever holds a secret, a code, an
-AuthPayload, a binding or the identity."""
+"""Every factor and challenge change leaves exactly one entry (who, role, action, target
+`VA…/YE…[/YF…[/YC…]]`, outcome), and no entry ever holds a secret, a code, an AuthPayload,
+a binding or the identity. Entities and factors are recorded in the audit log, challenges
+in the MFA activity log (docs/audit-log.md, "Two logs")."""
 
 from __future__ import annotations
 
@@ -17,17 +18,19 @@ from werkzeug.test import TestResponse
 from tests.conftest import ACCOUNT_SID, Api
 from tests.support.fakes import FixedClock
 from verify_service.app import CONTAINER_KEY
+from verify_service.application.audit.audit import AUDIT_LOG, LOG_NAMES, MFA_ACTIVITY_LOG
 
 IDENTITY = "c0ffee00-1234-abcd-9876-feedfacecafe"
 
 
-def entries(app: Flask) -> list[dict[str, Any]]:
-    records, _more = app.extensions[CONTAINER_KEY].audit.newest(500)
-    return [dataclasses.asdict(record.entry) for record in reversed(records)]
+def entries(app: Flask, log: str) -> list[dict[str, Any]]:
+    """One log's entries, oldest first, each with the log's name as `log`."""
+    records, _more = app.extensions[CONTAINER_KEY].audit_logs()[log].newest(500)
+    return [{**dataclasses.asdict(r.entry), "log": log} for r in reversed(records)]
 
 
 class Recorder:
-    """Runs one API call and returns the audit entries it added."""
+    """Runs one API call and returns the entries it added to either log."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -35,9 +38,9 @@ class Recorder:
     def added_by(
         self, call: Callable[[], TestResponse]
     ) -> tuple[TestResponse, list[dict[str, Any]]]:
-        before = len(entries(self.app))
+        before = {log: len(entries(self.app, log)) for log in LOG_NAMES}
         response = call()
-        return response, entries(self.app)[before:]
+        return response, [e for log in LOG_NAMES for e in entries(self.app, log)[before[log] :]]
 
 
 @pytest.fixture
@@ -58,9 +61,15 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 10**6:06d}"
 
 
-def one(added: list[dict[str, Any]]) -> dict[str, Any]:
+def one(added: list[dict[str, Any]], log: str = AUDIT_LOG) -> dict[str, Any]:
+    """The one entry added, in `log`."""
     assert len(added) == 1, added
+    assert added[0]["log"] == log, added
     return added[0]
+
+
+def activity(added: list[dict[str, Any]]) -> dict[str, Any]:
+    return one(added, MFA_ACTIVITY_LOG)
 
 
 def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
@@ -118,7 +127,7 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
         lambda: api.post(challenges, FactorSid=factor["sid"], AuthPayload=good)
     )
     assert response.json["status"] == "approved"  # type: ignore[index]
-    entry = one(added)
+    entry = activity(added)
     challenge_target = f"{service}/{entity_sid}/{factor['sid']}/{response.json['sid']}"  # type: ignore[index]
     assert entry["target"] == challenge_target
     actions.append(entry["action"])
@@ -126,7 +135,7 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
     response, added = recorder.added_by(lambda: api.post(challenges, FactorSid=factor["sid"]))
     assert response.json["status"] == "pending"  # type: ignore[index]
     pending = response.json["sid"]  # type: ignore[index]
-    actions.append(one(added)["action"])
+    actions.append(activity(added)["action"])
 
     clock.advance(60)
     bad = wrong(code_at(factor["binding"]["secret"], clock))
@@ -134,13 +143,13 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
     response, added = recorder.added_by(
         lambda: api.post(f"{challenges}/{pending}", AuthPayload=bad)
     )
-    entry = one(added)
+    entry = activity(added)
     assert entry["target"] == f"{service}/{entity_sid}/{factor['sid']}/{pending}"
     actions.append(entry["action"])
 
     response, added = recorder.added_by(lambda: api.post(challenges, FactorSid=factor["sid"]))
     second = response.json["sid"]  # type: ignore[index]
-    one(added)
+    activity(added)
     clock.advance(60)
     good = code_at(factor["binding"]["secret"], clock)
     codes.append(good)
@@ -148,7 +157,7 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
         lambda: api.post(f"{challenges}/{second}", AuthPayload=good)
     )
     assert response.json["status"] == "approved"  # type: ignore[index]
-    assert one(added)["outcome"] == "approved"
+    assert activity(added)["outcome"] == "approved"
 
     response, added = recorder.added_by(lambda: api.client.delete(factor_path, headers=api.headers))
     assert response.status_code == 204
@@ -166,7 +175,7 @@ def test_every_factor_and_challenge_change_leaves_exactly_one_entry(
     assert entry["target"] == f"{service}/{entity_sid}"
     actions.append(entry["action"])
 
-    everything = json.dumps(entries(app))
+    everything = json.dumps([e for log in LOG_NAMES for e in entries(app, log)])
     for value in secrets + codes:
         assert value not in everything
     assert IDENTITY not in everything

@@ -149,18 +149,21 @@ def test_changes_are_audited_without_secret_or_code(
     code = totp_code(secret, clock.now)
     service.entities(IDENTITY).challenges.create(factor_sid=factor.sid, auth_payload=code)
     service.entities(IDENTITY).factors(factor.sid).delete()
-    audit = app.extensions[CONTAINER_KEY].audit
-    records, _more = audit.newest(50)
+    container = app.extensions[CONTAINER_KEY]
+    records, _more = container.audit.newest(50)
+    activity, _more = container.mfa_activity.newest(50)  # challenges: docs/audit-log.md
     mfa = [r.entry for r in records if r.entry.action.startswith("mfa.")]
     assert [(e.action, e.outcome) for e in reversed(mfa)] == [
         ("mfa.factor.create", "ok"),
         ("mfa.factor.verify", "verified"),
-        ("mfa.challenge.create", "approved"),
         ("mfa.factor.delete", "ok"),
     ]
+    assert [(r.entry.action, r.entry.outcome) for r in activity] == [
+        ("mfa.challenge.create", "approved")
+    ]
     target = f"{factor.service_sid}/{factor.entity_sid}/{factor.sid}"
-    assert all(e.target.startswith(target) for e in mfa)
-    text = repr(records)
+    assert all(e.target.startswith(target) for e in [*mfa, activity[0].entry])
+    text = repr(records) + repr(activity)
     assert secret not in text
     assert code not in text
     assert IDENTITY not in text

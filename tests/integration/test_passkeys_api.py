@@ -17,10 +17,13 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import Api
 from tests.integration.test_api_keys import basic, create_key
+from tests.integration.test_audit_log import KEYS as AUDIT
 from tests.integration.test_audit_log import stored
 from tests.support.fakes import FixedClock
 from tests.support.soft_authenticator import SoftAuthenticator, b64url
+from verify_service.adapters.redis_store.keys import AuditKeys
 from verify_service.app import create_app
+from verify_service.application.audit.audit import MFA_ACTIVITY_LOG
 from verify_service.domain.mfa.passkey_ceremonies import CEREMONY_TIMEOUT_MS
 from verify_service.settings import Settings
 
@@ -31,6 +34,17 @@ PASSKEY_SETTINGS = {
     "Passkeys.RelyingParty.Name": "Acme",
     "Passkeys.RelyingParty.Origins": ORIGIN,
 }
+
+
+ACTIVITY = AuditKeys("it", MFA_ACTIVITY_LOG)
+
+
+def mfa_entries(redis_client: redis.Redis, keys: AuditKeys) -> list[tuple[str, str, str]]:
+    return [
+        (e["action"], e["target"], e["outcome"])
+        for _, e in stored(redis_client, keys)
+        if e["action"].startswith("mfa.")
+    ]
 
 
 class Passkeys:
@@ -420,15 +434,13 @@ def test_every_call_is_audited_with_the_sids_it_touched(
     assertion = device.get(challenge["options"])
     passkeys.approve(assertion)
     passkeys.approve(assertion)  # a replay: refused, audited too
-    entries = [
-        (e["action"], e["target"], e["outcome"])
-        for _, e in stored(redis_client)
-        if e["action"].startswith("mfa.")
-    ]
     entity, factor_sid = factor["entity_sid"], factor["sid"]
-    assert entries == [
+    # A registration in the audit log, a sign-in in the MFA activity log.
+    assert mfa_entries(redis_client, AUDIT) == [
         ("mfa.factor.create", f"{service}/{entity}/{factor_sid}", "ok"),
         ("mfa.factor.verify", f"{service}/{entity}/{factor_sid}", "ok"),
+    ]
+    assert mfa_entries(redis_client, ACTIVITY) == [
         ("mfa.challenge.create", f"{service}/{entity}/{challenge['sid']}", "ok"),
         (
             "mfa.challenge.answer",
@@ -437,9 +449,32 @@ def test_every_call_is_audited_with_the_sids_it_touched(
         ),
         ("mfa.challenge.answer", service, "20404"),
     ]
-    log = json.dumps(stored(redis_client))
+    log = json.dumps(stored(redis_client)) + json.dumps(stored(redis_client, ACTIVITY))
     assert device.credentials[-1].credential_id.hex() not in log
     assert challenge["options"]["publicKey"]["challenge"] not in log
+
+
+def test_a_refused_answer_names_the_challenge_it_denied(
+    passkeys: Passkeys, device: SoftAuthenticator, redis_client: redis.Redis, service: str
+) -> None:
+    """Finding F9: the request names no sid, yet the refusal denies a challenge: its entry
+    names that challenge (`VA…/YE…/YC…`), not the service alone."""
+    factor = passkeys.register(device)
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    assertion = device.get(challenge["options"])
+    assertion["response"]["signature"] = b64url(b"\x30\x06\x02\x01\x01\x02\x01\x01")
+    assert passkeys.approve(assertion).status_code == 400
+    fetched = passkeys.client.get(
+        f"/v2/Services/{service}/Entities/{IDENTITY}/Challenges/{challenge['sid']}",
+        headers=passkeys.headers,
+    ).json
+    assert fetched is not None
+    assert fetched["status"] == "denied"
+    action, target, outcome = mfa_entries(redis_client, ACTIVITY)[-1]
+    assert (action, outcome) == ("mfa.challenge.answer", "60306")
+    assert target.startswith(f"{service}/{factor['entity_sid']}/")
+    assert target.endswith(f"/{challenge['sid']}")
 
 
 def test_concurrent_sign_ins_with_one_counter_value_approve_exactly_once(

@@ -1,6 +1,7 @@
-"""The audit page's filters as a URL carries them (`?action=&user=&since=&until=&before=`):
+"""The audit page's filters as a URL carries them (`?log=&action=&user=&since=&until=&before=`):
 parsed into an `AuditQuery`, and back into the form and the paging links. Times are read in
-the console's display time zone, to the minute (`until` includes its minute)."""
+the console's display time zone, to the minute (`until` includes its minute). `log` picks
+the MFA activity log (`mfa-activity`) instead of the audit log (empty or anything else)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from verify_service.application.audit.audit import valid_entry_id
+from verify_service.application.audit.audit import AUDIT_LOG, LOG_NAMES, valid_entry_id
 from verify_service.application.audit.audit_search import AuditQuery
 from verify_service.console.times import parse_local
 
@@ -26,6 +27,8 @@ SUGGESTED_ACTIONS = (
     "keys.",
     "mfa.",
     "mfa.factor.delete",
+    "mfa.factor.locked",
+    "mfa.challenge.",
     "services.",
 )
 
@@ -39,6 +42,7 @@ class AuditFilters:
     query: AuditQuery
     before: str | None
     errors: tuple[str, ...] = field(default=())
+    log: str = AUDIT_LOG
 
     def link_args(self, before: str | None) -> dict[str, str]:
         """The URL arguments of another page of the same filters."""
@@ -54,6 +58,9 @@ def _text(args: Mapping[str, str], name: str) -> str:
 
 def audit_filters(args: Mapping[str, str], zone: ZoneInfo) -> AuditFilters:
     values = {name: _text(args, name) for name in ("action", "user", "since", "until")}
+    log = _text(args, "log")
+    if log in LOG_NAMES and log != AUDIT_LOG:
+        values["log"] = log
     errors: list[str] = []
     since_ms = until_ms = None
     if values["since"]:
@@ -75,4 +82,4 @@ def audit_filters(args: Mapping[str, str], zone: ZoneInfo) -> AuditFilters:
         since_ms=since_ms,
         until_ms=until_ms,
     )
-    return AuditFilters(values, query, before, tuple(errors))
+    return AuditFilters(values, query, before, tuple(errors), values.get("log", AUDIT_LOG))

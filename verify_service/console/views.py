@@ -405,7 +405,7 @@ def audit() -> Response:
     _require_admin()
     parts = components()
     filters = audit_filters(request.args, parts.time_zone)
-    found = parts.support.audit_page(filters.query, AUDIT_PAGE_SIZE, filters.before)
+    found = parts.support.audit_page(filters.query, AUDIT_PAGE_SIZE, filters.before, filters.log)
     return _page(
         "audit.html",
         400 if filters.errors else 200,

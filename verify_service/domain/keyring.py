@@ -49,6 +49,9 @@ class PurposeKeys:
     console_search_key: bytes
     # Seals a TOTP factor's secret (AES-256-GCM, bound to its service and factor sids).
     factor_secret_key: bytes
+    # MACs the MFA activity log's chain: its own key, so neither log's entries (or whole
+    # chain) can pass for the other's (docs/audit-log.md, "Two logs").
+    mfa_activity_chain_key: bytes
 
     @classmethod
     def from_secret(cls, secret: bytes) -> PurposeKeys:
@@ -65,6 +68,7 @@ class PurposeKeys:
             wrap_key=_derive(secret, b"verify-service/reseal-wrap/v1"),
             console_search_key=_derive(secret, b"verify-service/console-search/v1"),
             factor_secret_key=_derive(secret, b"verify-service/factor-secret/v1"),
+            mfa_activity_chain_key=_derive(secret, b"verify-service/mfa-activity-chain/v1"),
         )
 
 

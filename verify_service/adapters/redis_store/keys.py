@@ -211,23 +211,26 @@ class FraudGuardKeys:
 
 @dataclass(frozen=True, slots=True)
 class AuditKeys:
-    """The audit log: a stream and its head record, under one hash tag (one script)."""
+    """An audit log: a stream and its head record, under one hash tag (one script).
+    `name` is the log's hash tag: `audit` (the audit log) or `mfa-activity` (the MFA
+    activity log, docs/audit-log.md "Two logs")."""
 
     prefix: str = "vs"
+    name: str = "audit"
 
     @property
     def log(self) -> str:
-        return f"{self.prefix}:{{audit}}:log"
+        return f"{self.prefix}:{{{self.name}}}:log"
 
     @property
     def head(self) -> str:
-        return f"{self.prefix}:{{audit}}:head"
+        return f"{self.prefix}:{{{self.name}}}:head"
 
     @property
     def legacy_links(self) -> str:
         """Entries from before key ids: their keyed hash → unkeyed link (a reseal writes it,
         a checkpoint names its digest; docs/audit-log.md)."""
-        return f"{self.prefix}:{{audit}}:legacy-links"
+        return f"{self.prefix}:{{{self.name}}}:legacy-links"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,13 @@ from verify_service.application.ports import Clock
 from verify_service.domain.audit_chain import ChainRecord, ChainReport, MalformedEntry, parse_body
 from verify_service.domain.destinations import mask_destination
 
+# The two hash-chained logs (docs/audit-log.md, "Two logs"): what operators and support
+# did, and the MFA activity of end users (challenges created and answered), each with its
+# own bound so that sign-in traffic never pushes an operator's entry out.
+AUDIT_LOG = "audit"
+MFA_ACTIVITY_LOG = "mfa-activity"
+LOG_NAMES = (AUDIT_LOG, MFA_ACTIVITY_LOG)
+
 # Roles whose permissions are not admin-level: whatever neither of them may do is audited.
 NON_ADMIN_ROLES = ("backend", "support")
 _ENTRY_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")

@@ -146,7 +146,9 @@ class Challenges:
     def _recorded(
         self, result: AnswerResult, factor: Factor, principal: Principal, action: str
     ) -> Challenge:
-        """The challenge the store recorded, or the refusal as an error."""
+        """The challenge the store recorded, or the refusal as an error. The change goes
+        to the MFA activity log; a refusal while the factor is locked changes nothing and
+        is not recorded (the lock is, once, in the audit log)."""
         target = (factor.service_sid, factor.entity_sid, factor.sid)
         match result.outcome:
             case CodeOutcome.GONE:
@@ -156,10 +158,9 @@ class Challenges:
             case CodeOutcome.NOT_PENDING:
                 raise ChallengeNotPending
             case CodeOutcome.EXPIRED:
-                self._audit.record(principal, action, target, "60323")
+                self._audit.activity(principal, action, target, "60323")
                 raise ChallengeExpired
             case CodeOutcome.LOCKED:
-                self._audit.record(principal, action, target, "60308")
                 raise ChallengeVerificationAttemptsReached(
                     retry_after_seconds(result.retry_after_ms)
                 )
@@ -167,9 +168,10 @@ class Challenges:
         if challenge is None:
             raise NotFound
         if result.outcome in _AUDITED:
-            self._audit.record(
+            self._audit.activity(
                 principal, action, (*target, challenge.sid), _AUDITED[result.outcome]
             )
+        self._audit.lock_if_filled(principal, result, target)
         return challenge
 
     def fetch(self, service_sid: str, identity: str, challenge_sid: str) -> Challenge:

@@ -334,7 +334,7 @@ class Factors:
                 continue
             if result.outcome is CodeOutcome.GONE or result.factor is None:
                 if result.outcome is CodeOutcome.LOCKED:
-                    self._audit.record(principal, "mfa.factor.verify", _target(factor), "60310")
+                    # Refused while locked: nothing changed, no entry (the lock has one).
                     raise FactorVerificationAttemptsReached(
                         retry_after_seconds(result.retry_after_ms)
                     )
@@ -345,6 +345,7 @@ class Factors:
                 CodeOutcome.REPLAYED: "replayed",
             }.get(result.outcome, result.outcome.value)
             self._audit.record(principal, "mfa.factor.verify", _target(factor), outcome)
+            self._audit.lock_if_filled(principal, result, _target(factor))
             return result.factor
         raise TooManyConcurrentRequests
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from verify_service.application.mfa.passkey_factors import (
@@ -168,7 +169,14 @@ class PasskeySignIn:
         )
         return Started(options, challenge=record)
 
-    def approve_challenge(self, service_sid: str, credential: dict[str, Any]) -> Challenge:
+    def approve_challenge(
+        self,
+        service_sid: str,
+        credential: dict[str, Any],
+        denied: Callable[[Challenge], None] | None = None,
+    ) -> Challenge:
+        """The claimed challenge approved; a refused answer denies it, and `denied` is told
+        which challenge that was (its audit entry names it: the request names no sid)."""
         service = self._catalog.fetch(service_sid)
         require_credential_shape(credential, ("authenticatorData", "clientDataJSON", "signature"))
         challenge, ceremony = self._ceremonies.claim(
@@ -181,6 +189,12 @@ class PasskeySignIn:
                 self._ceremonies.store.deny_challenge(
                     service.sid, ceremony.identity, ceremony.sid, self._ceremonies.clock.now_ms()
                 )
+                if denied is not None:
+                    found = self._ceremonies.mfa.get_challenge(
+                        service.sid, ceremony.identity, ceremony.sid
+                    )
+                    if found is not None:
+                        denied(found)
             raise
 
     def _approve(

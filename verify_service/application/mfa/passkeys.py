@@ -49,5 +49,10 @@ class Passkeys:
     def create_challenge(self, service_sid: str, identity: Any, factor_sid: Any) -> Started:
         return self.sign_in.create_challenge(service_sid, identity, factor_sid)
 
-    def approve_challenge(self, service_sid: str, credential: dict[str, Any]) -> Challenge:
-        return self.sign_in.approve_challenge(service_sid, credential)
+    def approve_challenge(
+        self,
+        service_sid: str,
+        credential: dict[str, Any],
+        denied: Callable[[Challenge], None] | None = None,
+    ) -> Challenge:
+        return self.sign_in.approve_challenge(service_sid, credential, denied)

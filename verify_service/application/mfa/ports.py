@@ -35,12 +35,15 @@ class Evaluation:
 @dataclass(frozen=True, slots=True)
 class AnswerResult:
     """What the store recorded. `factor`/`challenge` as they are after the step (None when
-    gone); `retry_after_ms` with LOCKED: how long until the wrong-code window ends."""
+    gone); `retry_after_ms` with LOCKED: how long until the wrong-code window ends;
+    `wrong_codes` with WRONG: the factor's wrong codes in its window, this one included (at
+    the limit, this answer locked the factor)."""
 
     outcome: CodeOutcome
     factor: Factor | None = None
     challenge: Challenge | None = None
     retry_after_ms: int | None = None
+    wrong_codes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

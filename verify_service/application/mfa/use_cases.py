@@ -29,8 +29,10 @@ class MfaUseCases:
         sealer: SecretSealer,
         clock: Clock,
         auditor: Auditor | None,
+        activity: Auditor | None = None,
     ) -> MfaUseCases:
-        audit = MfaAudit(auditor)
+        """`auditor`: the audit log's; `activity`: the MFA activity log's (challenges)."""
+        audit = MfaAudit(auditor, activity)
         entities = Entities(store, services, clock, audit)
         return cls(
             entities=entities,

@@ -16,7 +16,7 @@ from verify_service.application.access.api_keys import ApiKey, ApiKeys
 from verify_service.application.access.destination_lookups import DestinationLookups, Looker
 from verify_service.application.attempts.attempts import Attempts, EndedVerification
 from verify_service.application.attempts.ports import CheckEvent
-from verify_service.application.audit.audit import AuditTrail
+from verify_service.application.audit.audit import AUDIT_LOG, MFA_ACTIVITY_LOG, AuditTrail
 from verify_service.application.audit.audit_search import AuditPage, AuditQuery, search_audit
 from verify_service.application.audit.ports import AuditEntry, AuditLog
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
@@ -114,11 +114,13 @@ class SupportConsole:
         attempts: Attempts | None = None,
         audit: AuditLog | None = None,
         audit_trail: AuditTrail | None = None,
+        activity_trail: AuditTrail | None = None,
         api_keys: ApiKeys | None = None,
         lookups: DestinationLookups | None = None,
         outcome_of: Callable[[VerifyError], str] = lambda exc: type(exc).__name__,
     ) -> None:
-        """`outcome_of` names a refusal for the audit log (the HTTP layer's wire code)."""
+        """`outcome_of` names a refusal for the audit log (the HTTP layer's wire code);
+        `activity_trail`: the MFA activity log, the audit page's other log."""
         self._catalog = catalog
         self._verifications = verifications
         self._delivery = delivery
@@ -126,6 +128,7 @@ class SupportConsole:
         self._attempts = attempts
         self._audit = audit
         self._audit_trail = audit_trail
+        self._activity_trail = activity_trail
         self._api_keys = api_keys
         self._lookups = lookups
         self._outcome_of = outcome_of
@@ -294,11 +297,15 @@ class SupportConsole:
 
     # -- admin pages ---------------------------------------------------------------------
 
-    def audit_page(self, query: AuditQuery, limit: int, before: str | None) -> AuditPage:
-        """A page of the audit log, newest first, filtered on the server."""
-        if self._audit_trail is None:
+    def audit_page(
+        self, query: AuditQuery, limit: int, before: str | None, log: str = AUDIT_LOG
+    ) -> AuditPage:
+        """A page of the audit log (or of the MFA activity log), newest first, filtered on
+        the server."""
+        trail = self._activity_trail if log == MFA_ACTIVITY_LOG else self._audit_trail
+        if trail is None:
             return AuditPage([], None)
-        return search_audit(self._audit_trail, query, limit, before)
+        return search_audit(trail, query, limit, before)
 
     def api_keys(self) -> list[ApiKey]:
         if self._api_keys is None:

@@ -1,4 +1,5 @@
-"""`GET /v2/Audit/Entries` (extension): the audit log, newest first, for admins."""
+"""`GET /v2/Audit/Entries` (extension): the audit log, newest first, for admins.
+`?Log=mfa-activity` reads the MFA activity log instead (docs/audit-log.md, "Two logs")."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from verify_service.application.access.access import Permission
-from verify_service.application.audit.audit import AuditRecord, AuditTrail, valid_entry_id
+from verify_service.application.audit.audit import (
+    AUDIT_LOG,
+    LOG_NAMES,
+    AuditRecord,
+    AuditTrail,
+    valid_entry_id,
+)
 from verify_service.domain.errors import InvalidParameter
 from verify_service.http.access.auth import requires
 from verify_service.http.params import load
@@ -17,13 +24,17 @@ from verify_service.http.schemas import PageParams
 from verify_service.http.wiring import account_sid, base_url
 
 blueprint = Blueprint("audit", __name__, url_prefix="/v2/Audit/Entries")
-AUDIT_TRAIL_KEY = "verify_service.audit_trail"
+# The logs by name (`audit`, `mfa-activity`): `Container.audit_logs()`.
+AUDIT_TRAILS_KEY = "verify_service.audit_trails"
 _page_params = PageParams()
 
 
-def _trail() -> AuditTrail:
-    found: AuditTrail = current_app.extensions[AUDIT_TRAIL_KEY]
-    return found
+def _trail(name: str) -> AuditTrail:
+    """The log `Log=` names (`audit` when absent); another name is 60200 naming `Log`."""
+    trails: dict[str, AuditTrail] = current_app.extensions[AUDIT_TRAILS_KEY]
+    if name not in LOG_NAMES or name not in trails:
+        raise InvalidParameter("Log", " or ".join(LOG_NAMES))
+    return trails[name]
 
 
 def audit_entry_json(record: AuditRecord) -> dict[str, Any]:
@@ -47,16 +58,21 @@ def audit_entry_json(record: AuditRecord) -> dict[str, Any]:
 @blueprint.get("")
 @requires(Permission.AUDIT_READ)
 def list_entries() -> Response:
-    paging = load(_page_params, request.args.to_dict())
+    args = request.args.to_dict()
+    name = args.pop("Log", AUDIT_LOG)
+    trail = _trail(name)
+    paging = load(_page_params, args)
     page, size, token = paging["page"], paging["page_size"], paging.get("page_token")
     if token is not None and not valid_entry_id(token):
         raise InvalidParameter("PageToken")
     # A token (from next_page_url) continues after the previous page's last entry; without
     # one, `Page` pages are skipped (the log is bounded by its retention).
-    records, more = _trail().newest(size, before=token, skip=0 if token else page * size)
+    records, more = trail.newest(size, before=token, skip=0 if token else page * size)
     url = f"{base_url()}/v2/Audit/Entries"
-    body = page_json("entries", [audit_entry_json(r) for r in records], url, page, size, more)
+    filters = {} if name == AUDIT_LOG else {"Log": name}
+    entries = [audit_entry_json(r) for r in records]
+    body = page_json("entries", entries, url, page, size, more, filters)
     if more:
-        query = {"PageSize": size, "Page": page + 1, "PageToken": records[-1].entry_id}
+        query = {**filters, "PageSize": size, "Page": page + 1, "PageToken": records[-1].entry_id}
         body["meta"]["next_page_url"] = f"{url}?{urlencode(query)}"
     return jsonify(body)

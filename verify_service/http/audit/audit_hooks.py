@@ -23,6 +23,8 @@ from verify_service.http.error_codes import AUTHENTICATE
 
 log = logging.getLogger(__name__)
 AUDITOR_KEY = "verify_service.auditor"
+# Appends to the MFA activity log (challenges created and answered: docs/audit-log.md).
+MFA_ACTIVITY_AUDITOR_KEY = "verify_service.mfa_activity_auditor"
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

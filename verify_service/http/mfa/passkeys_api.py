@@ -2,7 +2,9 @@
 
 The only Verify routes with JSON bodies (Twilio's spec; the SDK sends `application/json`).
 Every call, accepted or refused, leaves an audit entry (who, role, action, the sids it
-touched, outcome); never a challenge, a credential or a key.
+touched, outcome); never a challenge, a credential or a key. A registration (a factor's
+create and verify) goes to the audit log, a sign-in (a challenge's create and answer) to the
+MFA activity log (docs/audit-log.md, "Two logs").
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from verify_service.application.access.access import Permission
 from verify_service.application.audit.audit import Auditor, mask_part
 from verify_service.application.mfa.passkeys import Passkeys, factor_config
 from verify_service.domain.errors import InvalidMfaRequest, VerifyError
+from verify_service.domain.mfa.models import Challenge
 from verify_service.http.access.auth import authenticated_principal, requires
-from verify_service.http.audit.audit_hooks import AUDITOR_KEY, outcome
+from verify_service.http.audit.audit_hooks import AUDITOR_KEY, MFA_ACTIVITY_AUDITOR_KEY, outcome
 from verify_service.http.mfa.passkey_representations import (
     passkey_challenge_json,
     passkey_factor_json,
@@ -47,6 +50,11 @@ def _body() -> dict[str, Any]:
 def _touched(*sids: str) -> None:
     """The sids this call changed, for its audit entry."""
     g.passkey_target = [sid for sid in sids if sid]
+
+
+def _touched_challenge(challenge: Challenge) -> None:
+    """A refused answer denied this challenge: its entry names it (finding F9)."""
+    _touched(challenge.entity_sid, challenge.factor_sid, challenge.sid)
 
 
 @blueprint.post("/Factors")
@@ -96,7 +104,8 @@ def create_passkey_challenge(service_sid: str) -> Response:
 @blueprint.post("/ApproveChallenge")
 @requires(Permission.MFA_CHALLENGE)
 def approve_passkey_challenge(service_sid: str) -> Response:
-    challenge = _passkeys().approve_challenge(service_sid, _body())
+    body = _body()
+    challenge = _passkeys().approve_challenge(service_sid, body, denied=_touched_challenge)
     _touched(challenge.entity_sid, challenge.factor_sid, challenge.sid)
     now = _passkeys().now_ms()
     return jsonify(passkey_challenge_json(challenge, account_sid(), base_url(), now, None))
@@ -116,12 +125,13 @@ _ACTIONS = {
 def audit_passkey_call(response: Response) -> Response:
     """One entry per call, accepted or refused: the action, target `VA…/YE…/YF…[/YC…]`
     (sids only: never an identity, a challenge or a credential) and the outcome."""
-    auditor: Auditor | None = current_app.extensions.get(AUDITOR_KEY)
+    view = (request.endpoint or "").partition(".")[2]
+    action = _ACTIONS.get(view, f"passkeys.{view}")
+    log_key = MFA_ACTIVITY_AUDITOR_KEY if action.startswith("mfa.challenge.") else AUDITOR_KEY
+    auditor: Auditor | None = current_app.extensions.get(log_key)
     principal = authenticated_principal()
     if auditor is None or principal is None or request.routing_exception is not None:
         return response
-    view = (request.endpoint or "").partition(".")[2]
-    action = _ACTIONS.get(view, f"passkeys.{view}")
     service_sid = (request.view_args or {}).get("service_sid", "")
     target = "/".join([mask_part(str(service_sid)), *g.get("passkey_target", [])])
     try:

@@ -79,9 +79,11 @@ class RedisAuditLog:
         keys: AuditKeys,
         chain_key: bytes | Mapping[str, bytes],
         max_entries: int,
+        kind: str = "audit log",
     ) -> None:
         """`chain_key`: the ring's audit keys by id, the primary first (a bare key is the
-        one-key ring `k0`)."""
+        one-key ring `k0`). `kind`: the log's name in `verify-service secrets` (the audit
+        log, or the MFA activity log: same rules, its own keys and bound)."""
         ring = {LEGACY_KEY_ID: chain_key} if isinstance(chain_key, bytes) else dict(chain_key)
         if not ring or not all(ring.values()):
             raise ValueError("the audit chain needs a key")
@@ -91,6 +93,7 @@ class RedisAuditLog:
         self._ring = ring
         self._key_id, self._chain_key = next(iter(ring.items()))
         self._max_entries = max_entries
+        self.kind = kind
         self._appending = threading.Lock()
 
     # -- AuditLog ----------------------------------------------------------------------------
@@ -187,8 +190,6 @@ class RedisAuditLog:
         return {_text(entry): _text(link) for entry, link in raw.items()}
 
     # -- rotation (`Resealable`) ----------------------------------------------------------
-
-    kind = "audit log"
 
     def _needing(self) -> tuple[Counter[str], int]:
         """How many entries each key id is needed for, and how many entries a checkpoint

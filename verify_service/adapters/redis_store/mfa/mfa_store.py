@@ -41,15 +41,18 @@ CHANGED = -1
 
 
 def _result(reply: list[Any], decode: Any) -> AnswerResult:
-    """A script's `{outcome, record HGETALL}` or `{'locked', ms}` reply."""
+    """A script's `{outcome, record HGETALL[, wrong codes]}` or `{'locked', ms}` reply."""
     name = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
     outcome = CodeOutcome(name)
     if outcome is CodeOutcome.LOCKED:
         return AnswerResult(outcome, retry_after_ms=int(reply[1]))
     record = decode(reply[1]) if len(reply) > 1 else None
+    wrong = None
+    if outcome is CodeOutcome.WRONG:
+        wrong = int(reply[2]) if len(reply) > 2 else getattr(record, "wrong_codes", None)
     if isinstance(record, Challenge):
-        return AnswerResult(outcome, challenge=record)
-    return AnswerResult(outcome, factor=record)
+        return AnswerResult(outcome, challenge=record, wrong_codes=wrong)
+    return AnswerResult(outcome, factor=record, wrong_codes=wrong)
 
 
 def _evaluation_args(evaluation: Evaluation) -> list[ScriptArg]:

@@ -7,7 +7,7 @@
 -- ARGV[1] now ms   ARGV[2] factor version   ARGV[3] matched step or ''
 -- ARGV[4] most wrong codes   ARGV[5] window ms   ARGV[6] metadata JSON or ''
 -- Returns {'gone'} | {'not_pending'} | {'expired'} | {'not_verified'} | {'changed'}
---   | {'locked', ms} | {'wrong' | 'replayed' | 'accepted', challenge HGETALL}
+--   | {'locked', ms} | {'wrong' | 'replayed' | 'accepted', challenge HGETALL, wrong codes counted}
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then
   return {'gone'}
 end
@@ -39,11 +39,12 @@ if wrong >= tonumber(ARGV[4]) then
   return {'locked', start + window - now}
 end
 local outcome
+local counted = 0 -- with 'wrong': the factor's wrong codes in its window, this one included
 if ARGV[3] == '' then
   if wrong == 0 then
     redis.call('HSET', KEYS[2], 'wrong_start_ms', ARGV[1])
   end
-  redis.call('HINCRBY', KEYS[2], 'wrong_codes', 1)
+  counted = redis.call('HINCRBY', KEYS[2], 'wrong_codes', 1)
   outcome = 'wrong'
 elseif f[5] and tonumber(ARGV[3]) <= tonumber(f[5]) then
   redis.call('HSET', KEYS[1], 'status', 'denied', 'responded_ms', ARGV[1])
@@ -59,4 +60,4 @@ redis.call('HSET', KEYS[1], 'updated_ms', ARGV[1])
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[1], 'metadata', ARGV[6])
 end
-return {outcome, redis.call('HGETALL', KEYS[1])}
+return {outcome, redis.call('HGETALL', KEYS[1]), counted}

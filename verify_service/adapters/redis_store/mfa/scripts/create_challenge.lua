@@ -7,7 +7,7 @@
 -- ARGV[4] most wrong codes   ARGV[5] window ms   ARGV[6] challenge ttl ms
 -- ARGV[7] prune-before ms   ARGV[8] challenge sid   ARGV[9..] challenge field, value pairs
 -- Returns {'gone'} | {'not_verified'} | {'changed'} | {'locked', ms}
---   | {'pending' | 'wrong' | 'replayed' | 'accepted', challenge HGETALL}
+--   | {'pending' | 'wrong' | 'replayed' | 'accepted', challenge HGETALL, wrong codes counted}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'gone'}
 end
@@ -18,6 +18,7 @@ if f[1] ~= 'verified' then
 end
 local now = tonumber(ARGV[1])
 local outcome = 'pending'
+local counted = 0 -- with 'wrong': the factor's wrong codes in its window, this one included
 if ARGV[2] ~= '' then
   if f[2] ~= ARGV[2] then
     return {'changed'}
@@ -37,7 +38,7 @@ if ARGV[2] ~= '' then
     if wrong == 0 then
       redis.call('HSET', KEYS[1], 'wrong_start_ms', ARGV[1])
     end
-    redis.call('HINCRBY', KEYS[1], 'wrong_codes', 1)
+    counted = redis.call('HINCRBY', KEYS[1], 'wrong_codes', 1)
     outcome = 'wrong'
   elseif f[5] and tonumber(ARGV[3]) <= tonumber(f[5]) then
     outcome = 'replayed'
@@ -57,4 +58,4 @@ end
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[1], ARGV[8])
-return {outcome, redis.call('HGETALL', KEYS[2])}
+return {outcome, redis.call('HGETALL', KEYS[2]), counted}
