@@ -150,12 +150,18 @@ def test_register_verify_and_sign_in_with_a_passkey(
     signed_in = approve(twilio, service.sid, created(page.sign_in(discoverable.options, label)))
     assert (signed_in.status, signed_in.identity) == ("approved", IDENTITY)
     page.note(f"Backend: {signed_in.identity} signed in ({signed_in.sid})", "ok")
-    page.page.screenshot(path=str(shots / "passkeys-sign-in.png"))
 
     [listed] = twilio.verify.v2.services(service.sid).entities(IDENTITY).factors.list()
     assert (listed.sid, listed.factor_type, listed.status) == (factor.sid, "passkeys", "verified")
     assert listed.config["relying_party"]["origins"] == [ORIGIN]
     assert listed.metadata["date_last_approved"]
+    page.note(
+        f"Backend, the identity's factors: “{listed.friendly_name}”, {listed.factor_type},"
+        f" {listed.status}, origins {', '.join(listed.config['relying_party']['origins'])},"
+        f" last approved {listed.metadata['date_last_approved']}",
+        "ok",
+    )
+    page.page.screenshot(path=str(shots / "passkeys-sign-in.png"))
 
 
 def test_a_credential_made_on_an_origin_not_configured_is_refused(

@@ -47,7 +47,7 @@ EVERY_PARAMETER: dict[str, Any] = {
     "whatsapp_from": "+14155550100",
     "passkeys_relying_party_id": "example.com",
     "passkeys_relying_party_name": "Example App",
-    "passkeys_relying_party_origins": "login.example.com,www.example.com",
+    "passkeys_relying_party_origins": "https://login.example.com,https://www.example.com",
     "passkeys_authenticator_attachment": "platform",
     "passkeys_discoverable_credentials": "preferred",
     "passkeys_user_verification": "required",
@@ -74,7 +74,7 @@ EVERY_FIELD: dict[str, Any] = {
         "relying_party": {
             "id": "example.com",
             "name": "Example App",
-            "origins": ["login.example.com", "www.example.com"],
+            "origins": ["https://login.example.com", "https://www.example.com"],
         },
         "authenticator_attachment": "platform",
         "discoverable_credentials": "preferred",

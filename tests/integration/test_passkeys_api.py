@@ -337,6 +337,21 @@ MALFORMED: list[Any] = [
     {"id": "a", "rawId": "a", "response": {"attestationObject": "a", "clientDataJSON": "e30"}},
     {"id": "a" * 20_000, "rawId": "a", "response": {}},
     {"id": "\ud800", "rawId": "a", "response": {}},
+    # clientDataJSON nested deeper than Python's parser recurses (was a 500 RecursionError)
+    *(
+        {
+            "id": "AAAA",
+            "rawId": "AAAA",
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64url(raw),
+                "attestationObject": "AAAA",
+                "authenticatorData": "AAAA",
+                "signature": "AAAA",
+            },
+        }
+        for raw in (b"[" * 5000, b'{"challenge":' + b"[" * 5000 + b"]" * 5000 + b"}")
+    ),
 ]
 
 

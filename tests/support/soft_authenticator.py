@@ -63,15 +63,34 @@ class SoftAuthenticator:
         return UP | (UV if self.user_verified else 0)
 
     def create(
-        self, options: dict[str, Any], *, origin: str | None = None, rp_id: str | None = None
+        self,
+        options: dict[str, Any],
+        *,
+        origin: str | None = None,
+        rp_id: str | None = None,
+        again: SoftCredential | None = None,
+        credential_id: bytes | None = None,
+        cose: bytes | None = None,
     ) -> dict[str, Any]:
         """The JSON of `navigator.credentials.create({publicKey})` for `options`
-        (`{"publicKey": …}` as the server gave it)."""
+        (`{"publicKey": …}` as the server gave it). A forger's choices: `again` attests an
+        existing credential (its id and key) once more, `credential_id` the id to attest,
+        `cose` the public key bytes (a junk key)."""
         public_key = options["publicKey"]
         rp = rp_id or public_key["rp"]["id"]
-        key = ec.generate_private_key(ec.SECP256R1())
-        numbers = key.public_key().public_numbers()
-        cose = cbor2.dumps(
+        if again is not None:
+            credential = again
+        else:
+            credential = SoftCredential(
+                credential_id or os.urandom(32),
+                rp,
+                unb64url(public_key["user"]["id"]),
+                ec.generate_private_key(ec.SECP256R1()),
+                self.counter_step,
+            )
+            self.credentials.append(credential)
+        numbers = credential.key.public_key().public_numbers()
+        cose = cose or cbor2.dumps(
             {
                 1: 2,
                 3: -7,
@@ -80,11 +99,7 @@ class SoftAuthenticator:
                 -3: numbers.y.to_bytes(32, "big"),
             }
         )
-        credential_id = os.urandom(32)
-        credential = SoftCredential(
-            credential_id, rp, unb64url(public_key["user"]["id"]), key, self.counter_step
-        )
-        self.credentials.append(credential)
+        credential_id = credential.credential_id
         auth_data = (
             hashlib.sha256(rp.encode()).digest()
             + bytes([self._flags() | AT])

@@ -88,6 +88,7 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     passkey_errors.PasskeyRefused: WireError(60306, 400, str),
     passkey_errors.PasskeyCeremonyNotFound: WireError(20404, 404, str),
     passkey_errors.PasskeyCeremonyExpired: WireError(60323, 403, str),
+    passkey_errors.PasskeyTooManyPending: WireError(60306, 429, str),
 }
 
 # Errors raised outside the use cases (routing, authentication).

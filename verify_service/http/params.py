@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import request
@@ -43,7 +44,16 @@ def _refuse_lone_surrogates(body: dict[str, Any]) -> None:
         if not _is_utf8(name):
             raise InvalidParameter("body", "a parameter name is not valid Unicode")
         if not _is_utf8(value):
-            raise InvalidParameter(name, "not valid Unicode (a lone surrogate)")
+            shown = name if _PARAMETER_NAME.fullmatch(name) else "body"
+            raise InvalidParameter(shown, "not valid Unicode (a lone surrogate)")
+
+
+# A JSON key is named in an error only when it has the shape of a parameter name (Twilio's
+# `FriendlyName`, `Passkeys.RelyingParty.Id`, the Passkeys routes' `friendly_name`): any
+# other key is the caller's text (an e-mail address, a phone number) and is never echoed.
+_PARAMETER_NAME = re.compile(
+    r"[A-Z][A-Za-z]{0,40}(?:\.[A-Z][A-Za-z]{0,40}){0,3}|[a-z]{1,24}(?:_[a-z]{1,24}){0,3}"
+)
 
 
 def _is_utf8(value: Any) -> bool:

@@ -336,6 +336,12 @@ class EntityKeys:
         """Sorted set: `<YF>:<YC>` of the entity's pending TOTP challenges, by expiration (ms)."""
         return f"{self._base}:pending"
 
+    @property
+    def passkey_pending(self) -> str:
+        """Sorted set: pending passkeys challenge sid by expiry (ms), for the per-entity cap
+        (owned by passkeys; it expires by itself with its last member)."""
+        return f"{self._base}:pk:pending"
+
 
 @dataclass(frozen=True, slots=True)
 class MfaKeys:

@@ -91,6 +91,9 @@ class FactorUpdate:
     auth_payload: str | None = None
     friendly_name: str | None = None
     config: TotpSettings = TotpSettings()
+    # The first `Config.*` parameter of the request that is not a TOTP one (its wire name,
+    # or "Config" when that name is not parameter-shaped): refused on a passkeys factor.
+    other_config: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,12 +265,18 @@ class Factors:
     ) -> Factor:
         """Change the friendly name / config, then verify with `AuthPayload` if given."""
         factor = self.fetch(service_sid, identity, factor_sid)
+        if factor.factor_type is not FactorType.TOTP and update.auth_payload is not None:
+            raise InvalidMfaRequest(
+                "AuthPayload",
+                "a passkey factor is verified with POST /v2/Services/{VA}/Passkeys/VerifyFactor",
+            )
         if factor.factor_type is not FactorType.TOTP and (
-            update.auth_payload is not None or update.config.given
+            update.config.given or update.other_config is not None
         ):
             raise InvalidMfaRequest(
-                "AuthPayload" if update.auth_payload is not None else "Config",
-                "a passkey factor is verified with POST /v2/Services/{VA}/Passkeys/VerifyFactor",
+                update.other_config or "Config",
+                "a passkey factor's config is fixed at its creation; the service's current"
+                " Passkeys.* settings narrow it at every sign-in (docs/mfa.md)",
             )
         if update.auth_payload is not None:
             require_auth_payload(update.auth_payload)

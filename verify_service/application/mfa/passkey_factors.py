@@ -14,6 +14,7 @@ from verify_service.application.mfa.passkey_ports import (
     Ceremony,
     CeremonyKind,
     ClaimOutcome,
+    OpenOutcome,
     PasskeyStore,
 )
 from verify_service.application.mfa.ports import MfaStore
@@ -22,6 +23,7 @@ from verify_service.domain.mfa.models import Challenge, Factor, FactorStatus, Fa
 from verify_service.domain.mfa.passkey_ceremonies import (
     CEREMONY_TIMEOUT_MS,
     CHALLENGE_BYTES,
+    MAX_OPEN_DISCOVERABLE_CEREMONIES,
     StoredCredential,
     ceremony_tag,
     challenge_of,
@@ -96,7 +98,10 @@ class Ceremonies:
         return self._random(CHALLENGE_BYTES)
 
     def open(self, challenge: bytes, ceremony: Ceremony) -> None:
-        if not self.store.open_ceremony(ceremony_tag(challenge), ceremony, CEREMONY_TIMEOUT_MS):
+        outcome = self.store.open_ceremony(
+            ceremony_tag(challenge), ceremony, CEREMONY_TIMEOUT_MS, MAX_OPEN_DISCOVERABLE_CEREMONIES
+        )
+        if outcome is not OpenOutcome.OPENED:
             raise PasskeyRefused("a challenge collided; try again")  # 2^-256: never
 
     def claim(
@@ -112,6 +117,24 @@ class Ceremonies:
         if ceremony is None:
             raise PasskeyCeremonyNotFound
         return challenge, ceremony
+
+    def claim_credential(self, factor: Factor, credential_id: str) -> None:
+        """Index `credential_id` to `factor` (not yet verified) unless another live factor
+        holds it: one already verified with it, or an unverified one that claimed it first
+        (a registration racing this one). A stale entry (its factor deleted, or never
+        verified and gone) is taken over by compare-and-set. PasskeyRefused otherwise."""
+        holder = (factor.identity, factor.sid)
+        previous = self.store.find_credential(factor.service_sid, credential_id)
+        if previous is not None and previous != holder:
+            identity, factor_sid = previous
+            held = self.mfa.get_factor(factor.service_sid, identity, factor_sid)
+            if held is not None and (
+                held.status is FactorStatus.UNVERIFIED
+                or (is_verified_passkey(held) and held.passkey[CREDENTIAL_ID] == credential_id)
+            ):
+                raise PasskeyRefused("this passkey is already registered")
+        if not self.store.claim_credential(factor.service_sid, credential_id, holder, previous):
+            raise PasskeyRefused("this passkey is already registered")  # lost a race
 
     def credential_factor(self, service_sid: str, credential_id: str) -> Factor | None:
         """The verified passkeys factor with this credential id in the service, if any."""

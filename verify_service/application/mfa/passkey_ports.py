@@ -20,13 +20,14 @@ class CeremonyKind(enum.StrEnum):
 class Ceremony:
     """A pending ceremony, found by its challenge (the request names no sid). `sid` is the
     factor (registration) or challenge (authentication) it answers; `identity` is empty for a
-    discoverable sign-in; `factor_sid` the one factor a challenge was limited to, if any."""
+    discoverable sign-in; `factor_sid` the one factor a challenge was limited to, if any.
+    The challenge itself is not kept: the record is stored under its SHA-256, and the answer
+    brings the challenge (py_webauthn compares it with the one in `clientDataJSON`)."""
 
     kind: CeremonyKind
     sid: str
     service_sid: str
     identity: str
-    challenge: str  # base64url
     created_ms: int
     expires_ms: int
     rp_id: str
@@ -38,6 +39,12 @@ class ClaimOutcome(enum.StrEnum):
     CLAIMED = "claimed"
     GONE = "gone"  # unknown, or already claimed (a replay)
     EXPIRED = "expired"
+
+
+class OpenOutcome(enum.StrEnum):
+    OPENED = "opened"
+    COLLIDED = "collided"  # a ceremony with this challenge exists (a 256-bit collision: never)
+    TOO_MANY = "too_many"  # the most open discoverable ceremonies (raised, never returned)
 
 
 class StepOutcome(enum.StrEnum):
@@ -64,8 +71,12 @@ class Approval:
 
 
 class PasskeyStore(Protocol):
-    def open_ceremony(self, tag: str, ceremony: Ceremony, ttl_ms: int) -> bool:
-        """Store a pending ceremony under `tag` (the SHA-256 of its challenge)."""
+    def open_ceremony(
+        self, tag: str, ceremony: Ceremony, ttl_ms: int, most_discoverable: int
+    ) -> OpenOutcome:
+        """Store a pending ceremony under `tag` (the SHA-256 of its challenge); a
+        discoverable one (no identity) only while the service has fewer than
+        `most_discoverable` open, else PasskeyTooManyPending."""
         ...
 
     def claim_ceremony(
@@ -87,10 +98,22 @@ class PasskeyStore(Protocol):
         """Record a verified registration: the factor becomes verified with its credential."""
         ...
 
-    def index_credential(
-        self, service_sid: str, credential_id: str, identity: str, factor_sid: str
+    def claim_credential(
+        self,
+        service_sid: str,
+        credential_id: str,
+        holder: tuple[str, str],
+        previous: tuple[str, str] | None,
+    ) -> bool:
+        """Index the credential id to `holder` (identity, factor sid) if the entry is still
+        `previous` (what the caller read: None for no entry, or one whose factor is gone):
+        compare-and-set, so one credential is claimed by one factor. False: lost a race."""
+        ...
+
+    def release_credential(
+        self, service_sid: str, credential_id: str, holder: tuple[str, str]
     ) -> None:
-        """Find the factor by its credential id from now on (discoverable sign-in)."""
+        """Remove `holder`'s claim (its factor did not become verified)."""
         ...
 
     def find_credential(self, service_sid: str, credential_id: str) -> tuple[str, str] | None:
@@ -98,9 +121,10 @@ class PasskeyStore(Protocol):
         ...
 
     def create_challenge(
-        self, challenge: Challenge, ttl_ms: int, prune_before_ms: int
+        self, challenge: Challenge, ttl_ms: int, prune_before_ms: int, most_pending: int
     ) -> Challenge | None:
-        """Store a pending challenge of an existing entity (None when the entity is gone)."""
+        """Store a pending challenge of an existing entity (None when the entity is gone);
+        PasskeyTooManyPending when the entity has `most_pending` pending passkeys ones."""
         ...
 
     def approve_challenge(

@@ -30,18 +30,19 @@ from verify_service.domain import sids
 from verify_service.domain.errors import InvalidMfaRequest, TooManyFactors
 from verify_service.domain.mfa.identity import require_identity
 from verify_service.domain.mfa.limits import (
-    MAX_FACTOR_FRIENDLY_NAME_LENGTH,
     MAX_FACTORS_PER_ENTITY,
 )
 from verify_service.domain.mfa.models import Entity, Factor, FactorStatus, FactorType
 from verify_service.domain.mfa.passkey_ceremonies import (
     CEREMONY_TIMEOUT_MS,
-    b64url,
     check_registration,
     registration_options,
     require_credential_shape,
 )
-from verify_service.domain.mfa.passkey_config import resolve_passkey_config
+from verify_service.domain.mfa.passkey_config import (
+    require_display_name,
+    resolve_passkey_config,
+)
 from verify_service.domain.mfa.passkey_errors import PasskeyCeremonyNotFound, PasskeyRefused
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,6 @@ class PasskeyRegistration:
                 sid=created.sid,
                 service_sid=service.sid,
                 identity=identity,
-                challenge=b64url(challenge),
                 created_ms=now,
                 expires_ms=now + CEREMONY_TIMEOUT_MS,
                 rp_id=resolved.relying_party_id,
@@ -122,8 +122,7 @@ class PasskeyRegistration:
         registered = check_registration(
             credential, challenge=challenge, config=factor_config(factor)
         )
-        if self._ceremonies.credential_factor(service.sid, registered.credential_id) is not None:
-            raise PasskeyRefused("this passkey is already registered")
+        self._ceremonies.claim_credential(factor, registered.credential_id)
         outcome, verified = self._ceremonies.store.verify_factor(
             service.sid,
             factor.identity,
@@ -138,23 +137,21 @@ class PasskeyRegistration:
             json.dumps({"aaguid": registered.aaguid}),
             self._ceremonies.clock.now_ms(),
         )
-        if outcome is StepOutcome.NOT_PENDING:
-            raise PasskeyRefused("the factor is already verified")
         if outcome is not StepOutcome.ACCEPTED or verified is None:
+            self._ceremonies.store.release_credential(
+                service.sid, registered.credential_id, (factor.identity, factor.sid)
+            )
+            if outcome is StepOutcome.NOT_PENDING:
+                raise PasskeyRefused("the factor is already verified")
             raise PasskeyCeremonyNotFound
-        self._ceremonies.store.index_credential(
-            service.sid, registered.credential_id, verified.identity, verified.sid
-        )
         log.info("passkey factor %s verified", verified.sid)
         return verified
 
 
 def _friendly_name(value: Any) -> str:
+    """The factor's name, also the passkey's `user.name`/`displayName` in the creation
+    options (what the browser's passkey picker shows): 1-64 characters, no control or
+    invisible character."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidMfaRequest("friendly_name", "required")
-    name = value.strip()
-    if len(name) > MAX_FACTOR_FRIENDLY_NAME_LENGTH:
-        raise InvalidMfaRequest(
-            "friendly_name", f"at most {MAX_FACTOR_FRIENDLY_NAME_LENGTH} characters"
-        )
-    return name
+    return require_display_name(value, "friendly_name")

@@ -37,8 +37,8 @@ from verify_service.domain.mfa.limits import CHALLENGE_RETENTION_MS, MAX_CHALLEN
 from verify_service.domain.mfa.models import Challenge, ChallengeStatus, Factor, FactorType
 from verify_service.domain.mfa.passkey_ceremonies import (
     CEREMONY_TIMEOUT_MS,
+    MAX_PENDING_PASSKEY_CHALLENGES,
     authentication_options,
-    b64url,
     check_assertion,
     from_b64url,
     require_credential_shape,
@@ -47,8 +47,11 @@ from verify_service.domain.mfa.passkey_config import (
     PasskeyConfig,
     Requirement,
     resolve_passkey_config,
+    sign_in_origins,
+    sign_in_requires_user_verification,
 )
 from verify_service.domain.mfa.passkey_errors import PasskeyRefused
+from verify_service.domain.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,9 @@ class PasskeySignIn:
         allowed = [
             f for f in factors if factor_config(f).relying_party_id == first.relying_party_id
         ]
-        required = any(factor_config(f).user_verification is Requirement.REQUIRED for f in allowed)
+        required = any(
+            sign_in_requires_user_verification(factor_config(f), service) for f in allowed
+        )
         now = self._ceremonies.clock.now_ms()
         challenge_bytes = self._ceremonies.new_challenge()
         record = Challenge(
@@ -100,6 +105,7 @@ class PasskeySignIn:
             record,
             CEREMONY_TIMEOUT_MS + CHALLENGE_RETENTION_MS,
             now - MAX_CHALLENGE_TTL_MS - CHALLENGE_RETENTION_MS,
+            MAX_PENDING_PASSKEY_CHALLENGES,
         )
         if stored is None:
             raise InvalidMfaRequest("identity", "the identity has no verified passkey")
@@ -117,7 +123,6 @@ class PasskeySignIn:
                 sid=stored.sid,
                 service_sid=service.sid,
                 identity=identity,
-                challenge=b64url(challenge_bytes),
                 created_ms=now,
                 expires_ms=stored.expires_ms,
                 rp_id=first.relying_party_id,
@@ -156,7 +161,6 @@ class PasskeySignIn:
                 sid=record.sid,
                 service_sid=service_sid,
                 identity="",
-                challenge=b64url(challenge_bytes),
                 created_ms=now,
                 expires_ms=record.expires_ms,
                 rp_id=config.relying_party_id,
@@ -179,7 +183,7 @@ class PasskeySignIn:
             service.sid, credential, CeremonyKind.AUTHENTICATION
         )
         try:
-            return self._approve(service.sid, credential, challenge, ceremony)
+            return self._approve(service, credential, challenge, ceremony)
         except (PasskeyRefused, FactorNotVerified):
             if ceremony.identity:
                 self._ceremonies.store.deny_challenge(
@@ -194,8 +198,9 @@ class PasskeySignIn:
             raise
 
     def _approve(
-        self, service_sid: str, credential: dict[str, Any], challenge: bytes, ceremony: Ceremony
+        self, service: Service, credential: dict[str, Any], challenge: bytes, ceremony: Ceremony
     ) -> Challenge:
+        service_sid = service.sid
         credential_id = str(credential["id"])
         factor = self._signing_factor(service_sid, ceremony, credential_id)
         user_handle = credential["response"].get("userHandle")
@@ -206,13 +211,16 @@ class PasskeySignIn:
         config = factor_config(factor)
         if config.relying_party_id != ceremony.rp_id:
             raise PasskeyRefused("the passkey belongs to another relying party")
+        origins = sign_in_origins(config, service)  # the service's current settings apply
+        if not origins:
+            raise PasskeyRefused("the origin is not one of the relying party's origins")
         sign_count = check_assertion(
             credential,
             challenge=challenge,
             rp_id=config.relying_party_id,
-            origins=config.origins,
+            origins=origins,
             stored=stored_credential(factor),
-            require_user_verification=config.user_verification is Requirement.REQUIRED
+            require_user_verification=sign_in_requires_user_verification(config, service)
             or ceremony.user_verification == Requirement.REQUIRED.value,
         )
         now = self._ceremonies.clock.now_ms()

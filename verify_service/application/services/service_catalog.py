@@ -30,9 +30,9 @@ class ServiceCatalog:
         # What else goes with a deleted service (its MFA entities, factors, challenges).
         self._after_delete = after_delete
 
-    def _validated(self, values: dict[str, Any]) -> dict[str, Any]:
+    def _validated(self, values: dict[str, Any], current: Service | None = None) -> dict[str, Any]:
         values = validate_service_changes(dict(values))
-        validate_passkey_settings(values)  # Passkeys.*: domain/mfa/passkey_config.py
+        validate_passkey_settings(values, current)  # Passkeys.*: domain/mfa/passkey_config.py
         if values.get("test_destinations") and not self._allow_test_destinations:
             # Fixed codes must not reach production unnoticed: this deployment has to opt in.
             raise FeatureNotEnabled("TestDestinations (VERIFY_ALLOW_TEST_DESTINATIONS)")
@@ -62,7 +62,8 @@ class ServiceCatalog:
     def update(self, sid: str, changes: dict[str, Any]) -> Service:
         if not sids.is_sid(sid, "VA"):
             raise NotFound
-        changes = self._validated(changes)
+        passkeys = any(name.startswith("passkeys_") for name in changes)
+        changes = self._validated(changes, self.fetch(sid) if passkeys else None)
         service = self._store.update_service(sid, changes, self._clock.now_ms())
         if service is None:
             raise NotFound

@@ -10,10 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -21,6 +25,7 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
+from webauthn.helpers import decode_credential_public_key, decoded_public_key_to_cryptography
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
@@ -48,7 +53,23 @@ SUPPORTED_ALGORITHMS = (
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 )
 _TRANSPORTS = frozenset(transport.value for transport in AuthenticatorTransport)
+# Open sign-ins (docs/mfa.md, "Passkeys", "What is checked"): pending passkeys challenges
+# per identity (50, the figure of the pending TOTP challenges' bound), and open discoverable
+# sign-ins per service (each a login page shown in the last 10 minutes and not yet answered:
+# 10 000 is ~17 page views a second; each open one is ~300 bytes of Redis).
+MAX_PENDING_PASSKEY_CHALLENGES = 50
+MAX_OPEN_DISCOVERABLE_CEREMONIES = 10_000
 MAX_CREDENTIAL_FIELD_CHARS = 16_384  # an attestation object with a certificate chain fits
+# A credential id is at most 1023 bytes (WebAuthn §4 "Credential ID"; §7.1 step 23 refuses a
+# longer one): 1364 base64url characters.
+MAX_CREDENTIAL_ID_BYTES = 1023
+MAX_CREDENTIAL_ID_CHARS = -(-MAX_CREDENTIAL_ID_BYTES // 3) * 4
+# RS256 keys below 2048 bits are refused (NIST SP 800-131A: 112-bit security at least).
+MIN_RSA_KEY_BITS = 2048
+# A browser's clientDataJSON is a flat object (type, challenge, origin, crossOrigin,
+# topOrigin…) with at most one object inside (the legacy tokenBinding): anything nested
+# deeper is refused before it is parsed, so it can never exhaust the parser's stack.
+MAX_CLIENT_DATA_DEPTH = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,21 +192,51 @@ def challenge_of(credential: dict[str, Any]) -> bytes:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_CREDENTIAL_FIELD_CHARS:
         raise InvalidMfaRequest("response.clientDataJSON", "base64url client data")
     try:
-        client_data = json.loads(from_b64url(raw))
+        text = from_b64url(raw).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidMfaRequest("response.clientDataJSON", "base64url client data") from None
+    if not _nested_at_most(text, MAX_CLIENT_DATA_DEPTH):
+        raise InvalidMfaRequest("response.clientDataJSON", "a flat JSON object")
+    try:
+        client_data = json.loads(text)
         challenge = from_b64url(client_data["challenge"])
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError):
         raise InvalidMfaRequest("response.clientDataJSON", "base64url client data") from None
     if len(challenge) != CHALLENGE_BYTES:
         raise InvalidMfaRequest("response.clientDataJSON", "not a challenge of this service")
     return challenge
 
 
+def _nested_at_most(text: str, limit: int) -> bool:
+    """Whether JSON `text` nests objects/arrays at most `limit` deep (brackets inside strings
+    do not count); one pass, no recursion."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+            if depth > limit:
+                return False
+        elif char in "}]":
+            depth -= 1
+    return True
+
+
 def require_credential_shape(credential: dict[str, Any], fields: tuple[str, ...]) -> None:
     """The fields every check reads, as strings of sane size (60306 naming the first bad)."""
     for name in ("id", "rawId"):
         value = credential.get(name)
-        if not isinstance(value, str) or not value or len(value) > MAX_CREDENTIAL_FIELD_CHARS:
-            raise InvalidMfaRequest(name, "the credential id, base64url")
+        if not isinstance(value, str) or not value or len(value) > MAX_CREDENTIAL_ID_CHARS:
+            raise InvalidMfaRequest(name, "the credential id, base64url, at most 1023 bytes")
     kind = credential.get("type", "public-key")
     if kind not in (None, "public-key"):
         raise InvalidMfaRequest("type", "public-key")
@@ -233,6 +284,11 @@ def check_registration(
         raise PasskeyRefused(_reason(exc)) from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         raise PasskeyRefused("the registration response is malformed") from None
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise PasskeyRefused("the credential id is longer than 1023 bytes")
+    if not hmac.compare_digest(verified.credential_id, from_b64url(credential["rawId"])):
+        raise PasskeyRefused("the credential id is not the attested credential's")
+    require_usable_key(verified.credential_public_key)
     transports = credential["response"].get("transports") or []
     return RegisteredCredential(
         credential_id=b64url(verified.credential_id),
@@ -275,9 +331,61 @@ def check_assertion(
     return int(verified.new_sign_count)
 
 
-# py_webauthn's messages that quote a value from the response (docs/security.md: an error
-# names what failed, never echoes a value): each becomes a fixed text naming the check.
-_QUOTING_MESSAGES = (
+def require_usable_key(cose_key: bytes) -> None:
+    """The attested public key decodes to a key of its algorithm (py_webauthn's decoding, and
+    `cryptography`'s, which checks that an EC point is on its curve): ES256 on P-256, EdDSA on
+    Ed25519, RS256 of at least 2048 bits. Anything else could never verify a signature, or
+    too weakly: refused at registration rather than stored."""
+    try:
+        decoded = decode_credential_public_key(cose_key)
+        key = decoded_public_key_to_cryptography(decoded)
+    except (WebAuthnException, ValueError, TypeError, KeyError, IndexError, OverflowError):
+        raise PasskeyRefused("the credential public key is not a valid key") from None
+    alg = decoded.alg
+    if alg == COSEAlgorithmIdentifier.ECDSA_SHA_256:
+        usable = isinstance(key, EllipticCurvePublicKey) and isinstance(key.curve, SECP256R1)
+    elif alg == COSEAlgorithmIdentifier.EDDSA:
+        usable = isinstance(key, Ed25519PublicKey)
+    elif alg == COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256:
+        usable = isinstance(key, RSAPublicKey) and key.key_size >= MIN_RSA_KEY_BITS
+    else:
+        usable = False
+    if not usable:
+        raise PasskeyRefused(
+            "the credential public key is not ES256 on P-256, EdDSA on Ed25519"
+            f" or RS256 of at least {MIN_RSA_KEY_BITS} bits"
+        )
+
+
+# The refusal texts (docs/security.md: an error names the failed check, never a value from
+# the request). py_webauthn's messages that hold no value pass as they are, but only those
+# listed here (`_FIXED`, compared whole, " See __cause__…" cut); those that quote a value are
+# replaced by a fixed text (`_QUOTING`, by their start); any other message (a new py_webauthn
+# version, an attestation format's own checks) becomes GENERIC_REASON.
+_FIXED = frozenset(
+    {
+        "id and raw_id were not equivalent",
+        "clientDataJSON was malformed.",
+        "Client data challenge was not expected challenge",
+        "attestationObject was malformed.",
+        "authenticatorData was malformed.",
+        "Unexpected RP ID hash",
+        "User presence was required, but was not present during attestation",
+        "User was not present during authentication",
+        "User verification is required but user was not verified during attestation",
+        "User verification is required but user was not verified during authentication",
+        "Authenticator did not provide attested credential data",
+        "Authenticator did not provide a credential ID",
+        "Authenticator did not provide a credential public key",
+        "Authenticator did not provide an AAGUID",
+        "malformed attestation type",
+        "None attestation had unexpected attestation statement",
+        "Attestation statement could not be verified",
+        "Could not verify authentication signature",
+        "Credential response had unexpected userHandle",
+    }
+)
+_QUOTING = (
     ("Unexpected client data origin", "the origin is not one of the relying party's origins"),
     ("Unexpected client data type", "the client data is of the other ceremony"),
     ("Unexpected credential type", "the credential type is not public-key"),
@@ -286,16 +394,16 @@ _QUOTING_MESSAGES = (
     ("Unsupported attestation type", "the attestation format is not supported"),
     ("Response sign count", "the sign counter did not increase (a cloned authenticator?)"),
 )
+GENERIC_REASON = "the response failed a WebAuthn check"
 
 
 def _reason(exc: WebAuthnException) -> str:
-    """The failed check, in py_webauthn's words when they hold no value from the response
-    (e.g. "Unexpected RP ID hash", "User verification is required but user was not verified
-    during attestation"), else a fixed text; never a key, a challenge or an echoed value."""
-    message = (str(exc) or type(exc).__name__).split(" See __cause__")[0]
-    for prefix, reason in _QUOTING_MESSAGES:
+    """The text of the check py_webauthn refused with: one of `_FIXED`, a `_QUOTING`
+    replacement, else GENERIC_REASON; never a key, a challenge or a value from the response."""
+    message = str(exc).split(" See __cause__")[0].strip()
+    if message in _FIXED:
+        return message.rstrip(".")
+    for prefix, reason in _QUOTING:
         if message.startswith(prefix):
             return reason
-    if '"' in message or "'" in message or len(message) > 120:
-        return "the response failed a WebAuthn check"
-    return message
+    return GENERIC_REASON

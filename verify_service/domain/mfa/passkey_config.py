@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+import idna
 
 from verify_service.domain.errors import InvalidMfaRequest, InvalidParameter
 from verify_service.domain.service import Service
 
 MAX_ORIGINS = 10
+MAX_ORIGIN_LENGTH = 300  # https:// + a 253-character host + :port
 MAX_RELYING_PARTY_NAME_LENGTH = 64
+# Unicode categories a shown name may not hold: controls (NUL, newline), format characters
+# (bidi overrides, zero-width), surrogates, private-use, unassigned, line/paragraph separators.
+_UNSHOWABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 _E = TypeVar("_E", bound=enum.StrEnum)
@@ -88,33 +95,74 @@ class PasskeyConfig:
         )
 
 
+def _ascii_host(value: str) -> str | None:
+    """A host name in the form browsers put in an origin and hash as an RP id: lower-case
+    ASCII, an internationalised name in its IDNA (`xn--`) form (UTS #46, as the WHATWG URL
+    standard); None when it is not a host name (a control character, a space, a name IDNA
+    refuses)."""
+    if not value or any(unicodedata.category(char)[0] in "CZ" for char in value):
+        return None
+    if value.isascii():
+        return value.lower()
+    try:
+        return idna.encode(value, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+
+
 def require_relying_party_id(value: str, parameter: str) -> str:
-    rp_id = value.strip().lower()
-    if not _RP_ID.fullmatch(rp_id):
+    """A registrable domain (or `localhost`), in its ASCII (IDNA) form."""
+    rp_id = _ascii_host(value.strip())
+    if rp_id is None or not _RP_ID.fullmatch(rp_id):
         raise InvalidMfaRequest(parameter, "a domain name such as example.com, no scheme or port")
     return rp_id
 
 
-def require_origin(value: str, rp_id: str, parameter: str) -> str:
+def require_origin(value: str, rp_id: str | None, parameter: str) -> str:
     """An origin a ceremony may run on: `https://host[:port]` with `host` the RP id or one of
     its subdomains (WebAuthn §13.4.9), or `http://localhost[:port]` (or a `*.localhost` name),
-    which browsers treat as secure contexts too."""
-    origin = value.strip().lower().rstrip("/")
+    which browsers treat as secure contexts too. The host is kept in its ASCII (IDNA) form,
+    the form a browser writes in `clientDataJSON.origin`. `rp_id` None: the form only (a
+    service's origins set before its RP id). A refusal never repeats the value."""
+    if len(value) > MAX_ORIGIN_LENGTH or any(
+        unicodedata.category(char)[0] in "CZ" for char in value.strip()
+    ):
+        raise InvalidMfaRequest(parameter, "not an origin (https://host[:port])")
+    origin = value.strip().rstrip("/")
     try:
         parts = urlsplit(origin)
         port = parts.port
     except ValueError:
-        raise InvalidMfaRequest(parameter, f"{value!r} is not an origin") from None
-    host = parts.hostname or ""
+        raise InvalidMfaRequest(parameter, "not an origin (https://host[:port])") from None
+    host = _ascii_host(parts.hostname or "")
+    if host is None or not _RP_ID.fullmatch(host):
+        raise InvalidMfaRequest(parameter, "the host is not a domain name")
+    scheme = parts.scheme.lower()
     loopback = host == "localhost" or host.endswith(".localhost")  # RFC 6761: loopback
-    secure = parts.scheme == "https" or (parts.scheme == "http" and loopback)
+    secure = scheme == "https" or (scheme == "http" and loopback)
     if not secure or parts.path or parts.query or parts.fragment or parts.username:
         raise InvalidMfaRequest(
             parameter, "origins are https://host[:port] (http only for localhost)"
         )
-    if host != rp_id and not host.endswith("." + rp_id):
-        raise InvalidMfaRequest(parameter, f"{host} is not {rp_id} nor one of its subdomains")
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    if rp_id is not None and host != rp_id and not host.endswith("." + rp_id):
+        raise InvalidMfaRequest(
+            parameter, "the host is not the relying party id nor one of its subdomains"
+        )
+    default = {"https": 443, "http": 80}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def require_display_name(value: str, parameter: str) -> str:
+    """A name a browser shows (the relying party's, in its passkey dialogs): 1-64 characters,
+    no control, format or line-separator character (no NUL, no bidi override, no newline)."""
+    name = value.strip()
+    if not name or len(name) > MAX_RELYING_PARTY_NAME_LENGTH:
+        raise InvalidMfaRequest(parameter, f"1-{MAX_RELYING_PARTY_NAME_LENGTH} characters")
+    if any(
+        unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for char in name
+    ):
+        raise InvalidMfaRequest(parameter, "no control or invisible characters")
+    return name
 
 
 def _choice(kind: type[_E], value: Any, parameter: str, default: _E) -> _E:
@@ -162,11 +210,9 @@ def resolve_passkey_config(requested: dict[str, Any] | None, service: Service) -
         dict.fromkeys(require_origin(_text(o, parameter), rp_id, parameter) for o in raw_origins)
     )
     raw_name = party.get("name") or service.passkeys_relying_party_name or service.friendly_name
-    name = _text(raw_name, "config.relying_party.name").strip()
-    if not name or len(name) > MAX_RELYING_PARTY_NAME_LENGTH:
-        raise InvalidMfaRequest(
-            "config.relying_party.name", f"1-{MAX_RELYING_PARTY_NAME_LENGTH} characters"
-        )
+    name = require_display_name(
+        _text(raw_name, "config.relying_party.name"), "config.relying_party.name"
+    )
     return PasskeyConfig(
         relying_party_id=rp_id,
         relying_party_name=name,
@@ -198,10 +244,11 @@ def _text(value: Any, parameter: str) -> str:
     return value
 
 
-def validate_passkey_settings(changes: dict[str, Any]) -> None:
+def validate_passkey_settings(changes: dict[str, Any], current: Service | None = None) -> None:
     """The service's `Passkeys.*` settings, checked when set (60200 naming the setting), so a
     factor made later does not fail on a setting stored long before. Values are normalised in
-    place; an empty value clears a setting."""
+    place; an empty value clears a setting. Origins are checked against the RP id the service
+    will have (this change's, else `current`'s): on a change of either, both are checked."""
     rp_id = changes.get("passkeys_relying_party_id")
     if rp_id:
         changes["passkeys_relying_party_id"] = _setting(
@@ -209,10 +256,13 @@ def validate_passkey_settings(changes: dict[str, Any]) -> None:
         )
     elif "passkeys_relying_party_id" in changes:
         changes["passkeys_relying_party_id"] = None
+    _validate_origin_settings(changes, current)
     name = changes.get("passkeys_relying_party_name")
-    if name is not None and len(name.strip()) > MAX_RELYING_PARTY_NAME_LENGTH:
-        raise InvalidParameter(
-            "Passkeys.RelyingParty.Name", f"at most {MAX_RELYING_PARTY_NAME_LENGTH} characters"
+    if name is not None:
+        changes["passkeys_relying_party_name"] = (
+            _setting(require_display_name, name, "Passkeys.RelyingParty.Name")
+            if name.strip()
+            else None
         )
     for key, kind, wire in (
         ("passkeys_authenticator_attachment", AuthenticatorAttachment, "AuthenticatorAttachment"),
@@ -232,6 +282,34 @@ def validate_passkey_settings(changes: dict[str, Any]) -> None:
             raise InvalidParameter(f"Passkeys.{wire}", allowed) from None
 
 
+def _validate_origin_settings(changes: dict[str, Any], current: Service | None) -> None:
+    """`Passkeys.RelyingParty.Origins`: at most MAX_ORIGINS origins, each one
+    `require_origin` accepts for the effective RP id (normalised in place)."""
+    parameter = "Passkeys.RelyingParty.Origins"
+    if "passkeys_relying_party_id" in changes:
+        rp_id = changes["passkeys_relying_party_id"]
+    else:
+        rp_id = current.passkeys_relying_party_id if current is not None else None
+    if "passkeys_relying_party_origins" in changes:
+        origins = changes["passkeys_relying_party_origins"]
+    elif "passkeys_relying_party_id" in changes and current is not None:
+        origins = current.passkeys_relying_party_origins  # still on the new RP id?
+    else:
+        return
+    if not origins:
+        return  # none set (or cleared)
+    if len(origins) > MAX_ORIGINS:
+        raise InvalidParameter(parameter, f"at most {MAX_ORIGINS} origins")
+    checked = tuple(
+        dict.fromkeys(
+            _setting(lambda value, name: require_origin(value, rp_id, name), str(o), parameter)
+            for o in origins
+        )
+    )
+    if "passkeys_relying_party_origins" in changes:
+        changes["passkeys_relying_party_origins"] = checked
+
+
 def _setting(rule: Any, value: str, parameter: str) -> str:
     """A factor-config rule applied to a service setting: 60200 (the Service's code)."""
     try:
@@ -239,3 +317,36 @@ def _setting(rule: Any, value: str, parameter: str) -> str:
     except InvalidMfaRequest as exc:
         raise InvalidParameter(parameter, exc.reason) from None
     return checked
+
+
+def sign_in_origins(config: PasskeyConfig, service: Service) -> tuple[str, ...]:
+    """The origins a factor signs in from now: its own, narrowed to the service's current
+    `Passkeys.RelyingParty.Origins` when the service sets some (an operator who removes an
+    origin removes it for every existing passkey too). Compared in normalised form."""
+    own = _normalised_origins(config.origins)
+    if not service.passkeys_relying_party_origins:
+        return own
+    current = set(_normalised_origins(service.passkeys_relying_party_origins))
+    return tuple(origin for origin in own if origin in current)
+
+
+def sign_in_requires_user_verification(config: PasskeyConfig, service: Service) -> bool:
+    """User verification at sign-in: required when the factor's config or the service's
+    current `Passkeys.UserVerification` requires it (raising the service's setting reaches
+    every existing passkey)."""
+    return (
+        config.user_verification is Requirement.REQUIRED
+        or (service.passkeys_user_verification or "").strip().lower() == Requirement.REQUIRED.value
+    )
+
+
+def _normalised_origins(origins: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """`require_origin`'s form of each origin (one stored before it normalised as it does
+    now); one it refuses is dropped (it can never match a browser's origin)."""
+    kept: dict[str, None] = {}
+    for origin in origins:
+        try:
+            kept[require_origin(str(origin), None, "origins")] = None
+        except InvalidMfaRequest:
+            continue
+    return tuple(kept)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from verify_service.domain.errors import VerifyError
 
 
@@ -33,4 +35,27 @@ class PasskeyCeremonyExpired(VerifyError):
         super().__init__(
             "The passkey registration or challenge expired (options.publicKey.timeout):"
             " start a new one"
+        )
+
+
+class PendingScope(enum.StrEnum):
+    IDENTITY = "identity"  # pending passkeys challenges of one entity
+    SERVICE = "service"  # open discoverable sign-ins of one service
+
+
+class PasskeyTooManyPending(VerifyError):
+    """Too many passkey sign-ins are open (docs/mfa.md, "Passkeys"): an identity's pending
+    challenges, or a service's discoverable sign-ins, until one is answered or expires."""
+
+    def __init__(self, scope: PendingScope, limit: int, wait_ms: int) -> None:
+        self.scope = scope
+        self.limit = limit
+        self.retry_after_seconds = max(-(-wait_ms // 1000), 1)  # the earliest one's expiry
+        what = (
+            "pending passkey challenges for this identity"
+            if scope is PendingScope.IDENTITY
+            else "open discoverable passkey sign-ins for this service"
+        )
+        super().__init__(
+            f"Invalid request: too many {what} (at most {limit}): answer one or let it expire"
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -93,10 +94,25 @@ def update_factor(service_sid: str, identity: str, sid: str) -> Response:
             auth_payload=params.get("auth_payload"),
             friendly_name=params.get("friendly_name"),
             config=_settings(params),
+            other_config=_other_config(request_params()),
         ),
         current_principal(),
     )
     return jsonify(factor_json(factor, account_sid(), base_url()))
+
+
+_TOTP_CONFIG = frozenset({"Config.TimeStep", "Config.Skew", "Config.CodeLength", "Config.Alg"})
+_PARAMETER_NAME = re.compile(r"Config(?:\.[A-Z][A-Za-z]{0,40}){1,3}")
+
+
+def _other_config(raw: dict[str, Any]) -> str | None:
+    """The first `Config.*` parameter that is not a TOTP one (e.g. a passkey factor's
+    `Config.RelyingParty.Origins`), named when it is parameter-shaped, else "Config": the
+    use case refuses it on a passkeys factor rather than ignoring it."""
+    for name in raw:
+        if isinstance(name, str) and name.startswith("Config") and name not in _TOTP_CONFIG:
+            return name if _PARAMETER_NAME.fullmatch(name) else "Config"
+    return None
 
 
 @blueprint.delete("/<sid>")

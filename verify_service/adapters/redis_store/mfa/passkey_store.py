@@ -27,9 +27,11 @@ from verify_service.application.mfa.passkey_ports import (
     Ceremony,
     CeremonyKind,
     ClaimOutcome,
+    OpenOutcome,
     StepOutcome,
 )
 from verify_service.domain.mfa.models import Challenge, Factor
+from verify_service.domain.mfa.passkey_errors import PasskeyTooManyPending, PendingScope
 
 # A ceremony stays in Redis this long past its `expires_ms`, so a caller whose clock is a
 # little behind Redis's still reads it and says "expired" rather than "not found".
@@ -38,6 +40,11 @@ CEREMONY_GRACE_MS = 60_000
 
 def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _wait_ms(earliest_expiry: Any, now_ms: int) -> int:
+    """Until the earliest open ceremony expires (a bound's Retry-After)."""
+    return max(int(float(_text(earliest_expiry))) - now_ms, 0)
 
 
 def _digest(credential_id: str) -> str:
@@ -50,7 +57,6 @@ def _ceremony_fields(ceremony: Ceremony) -> list[str]:
         "sid", ceremony.sid,
         "service_sid", ceremony.service_sid,
         "identity", ceremony.identity,
-        "challenge", ceremony.challenge,
         "created_ms", str(ceremony.created_ms),
         "expires_ms", str(ceremony.expires_ms),
         "rp_id", ceremony.rp_id,
@@ -66,7 +72,6 @@ def _decode_ceremony(raw: Any) -> Ceremony:
         sid=fields["sid"],
         service_sid=fields["service_sid"],
         identity=fields["identity"],
-        challenge=fields["challenge"],
         created_ms=int(fields["created_ms"]),
         expires_ms=int(fields["expires_ms"]),
         rp_id=fields["rp_id"],
@@ -103,14 +108,35 @@ class RedisPasskeyStore:
         credential id is up to 1023 bytes the authenticator chose) → "<identity> <YF>"."""
         return self._keys.passkeys(service_sid, "credentials")
 
+    def _discoverable(self, service_sid: str) -> str:
+        """The service's open discoverable ceremonies: a sorted set, tag by expires ms."""
+        return self._keys.passkeys(service_sid, "discoverable")
+
     @fail_closed
-    def open_ceremony(self, tag: str, ceremony: Ceremony, ttl_ms: int) -> bool:
+    def open_ceremony(
+        self, tag: str, ceremony: Ceremony, ttl_ms: int, most_discoverable: int
+    ) -> OpenOutcome:
+        keys = [self._ceremony_key(ceremony.service_sid, tag)]
+        if not ceremony.identity:  # a discoverable sign-in: counted per service
+            keys.append(self._discoverable(ceremony.service_sid))
         opened = self._run(
             "passkey_open_ceremony",
-            [self._ceremony_key(ceremony.service_sid, tag)],
-            [str(ttl_ms + CEREMONY_GRACE_MS), *_ceremony_fields(ceremony)],
+            keys,
+            [
+                str(ttl_ms + CEREMONY_GRACE_MS),
+                tag,
+                str(most_discoverable),
+                str(ceremony.created_ms),
+                str(ceremony.expires_ms),
+                *_ceremony_fields(ceremony),
+            ],
         )
-        return bool(opened)
+        outcome = OpenOutcome(_text(opened[0]))
+        if outcome is OpenOutcome.TOO_MANY:
+            raise PasskeyTooManyPending(
+                PendingScope.SERVICE, most_discoverable, _wait_ms(opened[1], ceremony.created_ms)
+            )
+        return outcome
 
     @fail_closed
     def claim_ceremony(
@@ -118,8 +144,8 @@ class RedisPasskeyStore:
     ) -> tuple[ClaimOutcome, Ceremony | None]:
         reply = self._durable(
             "passkey_claim_ceremony",
-            [self._ceremony_key(service_sid, tag)],
-            [str(now_ms), kind.value],
+            [self._ceremony_key(service_sid, tag), self._discoverable(service_sid)],
+            [str(now_ms), kind.value, tag],
         )
         outcome = ClaimOutcome(_text(reply[0]))
         if outcome is not ClaimOutcome.CLAIMED:
@@ -148,13 +174,28 @@ class RedisPasskeyStore:
         return outcome, decode_factor(reply[1]) if len(reply) > 1 else None
 
     @fail_closed
-    def index_credential(
-        self, service_sid: str, credential_id: str, identity: str, factor_sid: str
+    def claim_credential(
+        self,
+        service_sid: str,
+        credential_id: str,
+        holder: tuple[str, str],
+        previous: tuple[str, str] | None,
+    ) -> bool:
+        claimed = self._durable(
+            "passkey_claim_credential",
+            [self._credentials(service_sid)],
+            [_digest(credential_id), " ".join(holder), " ".join(previous) if previous else ""],
+        )
+        return bool(claimed)
+
+    @fail_closed
+    def release_credential(
+        self, service_sid: str, credential_id: str, holder: tuple[str, str]
     ) -> None:
         self._run(
-            "passkey_index_credential",
+            "passkey_release_credential",
             [self._credentials(service_sid)],
-            [_digest(credential_id), f"{identity} {factor_sid}"],
+            [_digest(credential_id), " ".join(holder)],
         )
 
     @fail_closed
@@ -167,21 +208,29 @@ class RedisPasskeyStore:
 
     @fail_closed
     def create_challenge(
-        self, challenge: Challenge, ttl_ms: int, prune_before_ms: int
+        self, challenge: Challenge, ttl_ms: int, prune_before_ms: int, most_pending: int
     ) -> Challenge | None:
         keys = self._keys.of(challenge.service_sid, challenge.identity)
         reply = self._run(
             "passkey_create_challenge",
-            [keys.entity, keys.challenge(challenge.sid), keys.challenges],
+            [keys.entity, keys.challenge(challenge.sid), keys.challenges, keys.passkey_pending],
             [
                 str(challenge.created_ms),
                 str(ttl_ms),
                 str(prune_before_ms),
                 challenge.sid,
+                str(most_pending),
+                str(challenge.expires_ms),
+                str(challenge.expires_ms - challenge.created_ms + CEREMONY_GRACE_MS),
                 *challenge_fields(challenge),
             ],
         )
-        if _text(reply[0]) != "pending":
+        outcome = _text(reply[0])
+        if outcome == "too_many":
+            raise PasskeyTooManyPending(
+                PendingScope.IDENTITY, most_pending, _wait_ms(reply[1], challenge.created_ms)
+            )
+        if outcome != "pending":
             return None
         return decode_challenge(reply[1])
 
@@ -199,7 +248,12 @@ class RedisPasskeyStore:
         new = challenge_fields(approval.new_challenge) if approval.new_challenge else []
         reply = self._durable(
             "passkey_approve_challenge",
-            [keys.factor(factor_sid), keys.challenge(challenge_sid), keys.challenges],
+            [
+                keys.factor(factor_sid),
+                keys.challenge(challenge_sid),
+                keys.challenges,
+                keys.passkey_pending,
+            ],
             [
                 str(now_ms),
                 approval.credential_id,
@@ -220,10 +274,15 @@ class RedisPasskeyStore:
         self, service_sid: str, identity: str, challenge_sid: str, now_ms: int
     ) -> None:
         keys = self._keys.of(service_sid, identity)
-        self._durable("passkey_deny_challenge", [keys.challenge(challenge_sid)], [str(now_ms)])
+        self._durable(
+            "passkey_deny_challenge",
+            [keys.challenge(challenge_sid), keys.passkey_pending],
+            [str(now_ms), challenge_sid],
+        )
 
     @fail_closed
     def delete_service(self, service_sid: str) -> None:
-        """A deleted service's credential index (its pending ceremonies expire within
-        minutes, and a deleted service's are refused before they are claimed)."""
-        self._redis.delete(self._credentials(service_sid))
+        """A deleted service's credential index and open discoverable ceremonies (its pending
+        ceremonies expire within minutes, and a deleted service's are refused before they are
+        claimed)."""
+        self._redis.delete(self._credentials(service_sid), self._discoverable(service_sid))

@@ -4,6 +4,7 @@
 -- last use; the challenge becomes approved. A discoverable sign-in's challenge had no entity
 -- yet: it is written now (ARGV[7..]), approved.
 -- KEYS[1] factor hash   KEYS[2] challenge hash   KEYS[3] the entity's challenges
+-- KEYS[4] the entity's pending passkeys challenges (the approved one leaves it)
 -- ARGV[1] now ms   ARGV[2] credential id   ARGV[3] new sign count   ARGV[4] metadata JSON
 -- ARGV[5] challenge ttl ms   ARGV[6] challenge sid   ARGV[7..] a new challenge's fields
 -- Returns {'gone'} | {'not_verified'} | {'not_pending'} | {'regressed'}
@@ -37,6 +38,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'pk_sign_count', ARGV[3], 'last_used_ms', ARGV[1],
   'metadata', ARGV[4])
+redis.call('ZREM', KEYS[4], ARGV[6])
 redis.call('HSET', KEYS[2], 'status', 'approved', 'responded_ms', ARGV[1],
   'updated_ms', ARGV[1], 'factor_sid', redis.call('HGET', KEYS[1], 'sid'))
 return {'accepted', redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[1])}
