@@ -9,7 +9,7 @@ from typing import Any
 import redis
 
 from verify_service.adapters.redis_store.errors import fail_closed
-from verify_service.adapters.redis_store.keys import MfaKeys
+from verify_service.adapters.redis_store.keys import KeySpace, MfaKeys
 from verify_service.adapters.redis_store.mfa.records import (
     challenge_fields,
     decode_challenge,
@@ -67,6 +67,7 @@ class RedisMfaStore:
         self._client = client
         self._scripts = scripts
         self._keys = keys
+        self._services = KeySpace(keys.prefix)
 
     def _durable(self, name: str, keys: list[str], args: list[ScriptArg]) -> Any:
         """A script whose result must survive a failover (an approval, a verified factor,
@@ -200,6 +201,18 @@ class RedisMfaStore:
         return decode_factor(
             self._client.hgetall(self._keys.of(service_sid, identity).factor(factor_sid))
         )
+
+    @fail_closed
+    def get_service_factor(
+        self, service_sid: str, identity: str, factor_sid: str
+    ) -> tuple[bool, Factor | None]:
+        """The service's existence (`EXISTS`: none of its settings is decoded) and the
+        factor, pipelined: one round trip (two slots in a cluster: redis-py splits it)."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.exists(self._services.service(service_sid))
+        pipe.hgetall(self._keys.of(service_sid, identity).factor(factor_sid))
+        exists, raw = pipe.execute()
+        return bool(exists), decode_factor(raw)
 
     @fail_closed
     def list_factors(self, service_sid: str, identity: str) -> list[Factor]:
