@@ -249,7 +249,15 @@ def build_container(
         settings.allow_test_destinations,
     )
     service_store = RedisServiceStore(client, scripts, keys)
-    mfa_store = RedisMfaStore(client, scripts, MfaKeys(settings.key_prefix))
+    audit = RedisAuditLog(
+        client,
+        scripts,
+        AuditKeys(settings.key_prefix),
+        keyring.by_purpose("audit_chain_key"),
+        settings.audit_max_entries,
+    )
+    # A challenge's audit entry links against the head read in the challenge's round trip.
+    mfa_store = RedisMfaStore(client, scripts, MfaKeys(settings.key_prefix), audit_head=audit)
     passkey_store = RedisPasskeyStore(client, scripts, MfaKeys(settings.key_prefix))
 
     def delete_service_mfa(service_sid: str) -> None:
@@ -280,13 +288,6 @@ def build_container(
     fallback = ChannelFallback(fallbacks, store, verifications, clock)
     rate_limits = RateLimitCatalog(RedisRateLimitStore(client, scripts, keys), clock)
     safe_list = SafeList(RedisSafeListStore(client, scripts, keys), keyring, clock)
-    audit = RedisAuditLog(
-        client,
-        scripts,
-        AuditKeys(settings.key_prefix),
-        keyring.by_purpose("audit_chain_key"),
-        settings.audit_max_entries,
-    )
     return Container(
         settings,
         client,

@@ -9,6 +9,13 @@ the new head and try again, so entries form one chain in stream order.
 Appends from the threads of one process take turns (a lock): compare-and-set then only
 races other processes, and many threads of one process never starve each other into
 `TooManyConcurrentRequests` (a busy support desk's audited look-ups, say).
+
+The head is read only when this process has not seen one yet: an append links against the
+head this process saw last (its own last append, a compare-and-set's answer, or a read
+riding in another round trip just before: `queue_head_read` / `note_head`, see the MFA
+challenges). That saves the read's round trip whenever nobody appended since; when
+somebody did, the script refuses and answers the head, exactly as after a race. The chain
+rests on the script's compare-and-set alone, never on the head read being fresh.
 """
 
 from __future__ import annotations
@@ -92,6 +99,8 @@ class RedisAuditLog:
         self._key_id, self._chain_key = next(iter(ring.items()))
         self._max_entries = max_entries
         self._appending = threading.Lock()
+        # (hash, seq) of the newest head this process has seen: a hint, checked by the script.
+        self._head: tuple[str, int] | None = None
 
     # -- AuditLog ----------------------------------------------------------------------------
 
@@ -100,11 +109,21 @@ class RedisAuditLog:
         with self._appending:
             self._append(entry)
 
+    def queue_head_read(self, pipe: Any) -> None:
+        """Read the head in a pipeline of another round trip (an append follows it)."""
+        pipe.hmget(self._keys.head, ["hash", "seq"])
+
+    def note_head(self, raw: list[bytes | None]) -> None:
+        """What `queue_head_read` answered: the head the next append links against."""
+        self._head = (_text(raw[0]), _seq(raw[1]))
+
     def _append(self, entry: AuditEntry) -> None:
-        raw: list[bytes | None] = self._client.hmget(  # type: ignore[assignment]
-            self._keys.head, ["hash", "seq"]
-        )
-        current, seq = _text(raw[0]), _seq(raw[1])
+        hinted = self._head is not None
+        if self._head is None:
+            self.note_head(
+                self._client.hmget(self._keys.head, ["hash", "seq"])  # type: ignore[arg-type]
+            )
+        current, seq = self._head or ("", 0)
         for attempt in range(APPEND_ATTEMPTS):
             prev = current or GENESIS
             body, digest, mac = seal_entry(
@@ -117,8 +136,13 @@ class RedisAuditLog:
                 [current, digest, seq + 1, body, prev, self._max_entries, self._key_id, mac],
             )
             if int(result[0]) == 1:
+                self._head = (digest, seq + 1)
                 return
             current, seq = _text(result[1]), _seq(result[2])
+            self._head = (current, seq)
+            if hinted:
+                hinted = False  # the hint was stale: chain onto the head at once
+                continue
             # Another append won the race: back off (exponential, full jitter, ≤ 64 ms) and
             # chain onto the head it left.
             time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 6)))  # noqa: S311 - jitter

@@ -4,7 +4,7 @@ entity under its hash tag, each state change one Lua script (`scripts/`)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -62,22 +62,47 @@ def _evaluation_args(evaluation: Evaluation) -> list[ScriptArg]:
     ]
 
 
+class AuditHead(Protocol):
+    """The audit log's head, read in the round trip of a change it then records
+    (`RedisAuditLog`): its append needs no read of its own."""
+
+    def queue_head_read(self, pipe: Any) -> None: ...
+
+    def note_head(self, raw: list[bytes | None]) -> None: ...
+
+
 class RedisMfaStore:
-    def __init__(self, client: redis.Redis, scripts: ScriptBook, keys: MfaKeys) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        scripts: ScriptBook,
+        keys: MfaKeys,
+        audit_head: AuditHead | None = None,
+    ) -> None:
         self._client = client
         self._scripts = scripts
         self._keys = keys
         self._services = KeySpace(keys.prefix)
+        self._audit_head = audit_head
 
-    def _durable(self, name: str, keys: list[str], args: list[ScriptArg]) -> Any:
+    def _durable(
+        self, name: str, keys: list[str], args: list[ScriptArg], *, audited: bool = False
+    ) -> Any:
         """A script whose result must survive a failover (an approval, a verified factor,
-        a counted wrong code): run with the replica wait when one is configured."""
+        a counted wrong code): run with the replica wait when one is configured.
+        `audited`: an audit entry follows; the audit log's head rides in this round trip."""
         sha = self._scripts.sha(name)
+        audit_head = self._audit_head if audited else None
 
         def build(pipe: Any) -> None:
             pipe.evalsha(sha, len(keys), *keys, *args)
+            if audit_head is not None:
+                audit_head.queue_head_read(pipe)
 
-        return self._scripts.run_pipeline(self._client, build, durable=True)[0]
+        results = self._scripts.run_pipeline(self._client, build, durable=True)
+        if audit_head is not None:
+            audit_head.note_head(results[1])
+        return results[0]
 
     def _index(self, service_sid: str, identity: str) -> None:
         self._scripts.run(
@@ -302,6 +327,7 @@ class RedisMfaStore:
                 challenge.sid,
                 *challenge_fields(challenge),
             ],
+            audited=True,
         )
         return _result(reply, decode_challenge)
 
@@ -324,6 +350,7 @@ class RedisMfaStore:
                 *_evaluation_args(evaluation),
                 "" if metadata is None else json.dumps(metadata, separators=(",", ":")),
             ],
+            audited=True,
         )
         return _result(reply, decode_challenge)
 
