@@ -53,6 +53,8 @@ from verify_service.domain.errors import TooManyConcurrentRequests
 from verify_service.domain.keyring import LEGACY_KEY_ID
 
 APPEND_ATTEMPTS = 20
+# Refused appends retried at once against the head the script answered, before backing off.
+IMMEDIATE_RETRIES = 4
 PAGE = 500
 
 
@@ -117,14 +119,17 @@ class RedisAuditLog:
         """What `queue_head_read` answered: the head the next append links against."""
         self._head = (_text(raw[0]), _seq(raw[1]))
 
+    def _read_head(self) -> tuple[str, int]:
+        raw: list[bytes | None] = self._client.hmget(  # type: ignore[assignment]
+            self._keys.head, ["hash", "seq"]
+        )
+        self.note_head(raw)
+        return _text(raw[0]), _seq(raw[1])
+
     def _append(self, entry: AuditEntry) -> None:
-        hinted = self._head is not None
-        if self._head is None:
-            self.note_head(
-                self._client.hmget(self._keys.head, ["hash", "seq"])  # type: ignore[arg-type]
-            )
-        current, seq = self._head or ("", 0)
+        head = self._head or self._read_head()
         for attempt in range(APPEND_ATTEMPTS):
+            current, seq = head
             prev = current or GENESIS
             body, digest, mac = seal_entry(
                 self._key_id, self._chain_key, prev, _fields(entry, seq + 1)
@@ -138,14 +143,14 @@ class RedisAuditLog:
             if int(result[0]) == 1:
                 self._head = (digest, seq + 1)
                 return
-            current, seq = _text(result[1]), _seq(result[2])
-            self._head = (current, seq)
-            if hinted:
-                hinted = False  # the hint was stale: chain onto the head at once
-                continue
-            # Another append won the race: back off (exponential, full jitter, ≤ 64 ms) and
-            # chain onto the head it left.
-            time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 6)))  # noqa: S311 - jitter
+            # The head moved (another process appended, or the one seen here was old): the
+            # script answered the head as it is now; chain onto it at once.
+            head = self._head = (_text(result[1]), _seq(result[2]))
+            if attempt + 1 >= IMMEDIATE_RETRIES:
+                # Still racing: back off (exponential, full jitter, ≤ 64 ms). The head the
+                # script answered is old by the time the sleep ends: read it again.
+                time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 6)))  # noqa: S311
+                head = self._read_head()
         raise TooManyConcurrentRequests("the audit log's head kept moving")
 
     # -- AuditTrail --------------------------------------------------------------------------
