@@ -260,7 +260,26 @@ def build_container(
         settings.allow_test_destinations,
     )
     service_store = RedisServiceStore(client, scripts, keys)
-    mfa_store = RedisMfaStore(client, scripts, MfaKeys(settings.key_prefix))
+    audit = RedisAuditLog(
+        client,
+        scripts,
+        AuditKeys(settings.key_prefix),
+        keyring.by_purpose("audit_chain_key"),
+        settings.audit_max_entries,
+    )
+    mfa_activity = RedisAuditLog(
+        client,
+        scripts,
+        AuditKeys(settings.key_prefix, MFA_ACTIVITY_LOG),
+        keyring.by_purpose("mfa_activity_chain_key"),
+        settings.mfa_activity_max_entries,
+        kind="mfa activity log",
+    )
+    # A challenge's entry (in the MFA activity log) links against that log's head, read in
+    # the challenge's own round trip.
+    mfa_store = RedisMfaStore(
+        client, scripts, MfaKeys(settings.key_prefix), audit_head=mfa_activity
+    )
     passkey_store = RedisPasskeyStore(client, scripts, MfaKeys(settings.key_prefix))
 
     def delete_service_mfa(service_sid: str) -> None:
@@ -291,21 +310,6 @@ def build_container(
     fallback = ChannelFallback(fallbacks, store, verifications, clock)
     rate_limits = RateLimitCatalog(RedisRateLimitStore(client, scripts, keys), clock)
     safe_list = SafeList(RedisSafeListStore(client, scripts, keys), keyring, clock)
-    audit = RedisAuditLog(
-        client,
-        scripts,
-        AuditKeys(settings.key_prefix),
-        keyring.by_purpose("audit_chain_key"),
-        settings.audit_max_entries,
-    )
-    mfa_activity = RedisAuditLog(
-        client,
-        scripts,
-        AuditKeys(settings.key_prefix, MFA_ACTIVITY_LOG),
-        keyring.by_purpose("mfa_activity_chain_key"),
-        settings.mfa_activity_max_entries,
-        kind="mfa activity log",
-    )
     return Container(
         settings,
         client,

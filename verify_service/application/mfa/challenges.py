@@ -36,6 +36,7 @@ from verify_service.domain.errors import (
     MfaConcurrentRequests,
     NotFound,
     TooManyPendingChallenges,
+    VerifyError,
 )
 from verify_service.domain.mfa.identity import require_identity
 from verify_service.domain.mfa.limits import (
@@ -65,6 +66,14 @@ class NewChallengeRequest:
     auth_payload: str | None = None
 
 
+def _factor_sid(factor_sid: str | None) -> str:
+    if factor_sid is None:
+        raise InvalidMfaRequest("FactorSid", "required")
+    if not sids.is_sid(factor_sid, "YF"):
+        raise InvalidMfaRequest("FactorSid", "a YF sid")
+    return factor_sid
+
+
 _AUDITED = {
     CodeOutcome.UNANSWERED: "pending",  # created without a code: a change too (support)
     CodeOutcome.ACCEPTED: "approved",
@@ -89,24 +98,36 @@ class Challenges:
         self._audit = audit
 
     def _factor(self, service_sid: str, identity: str, factor_sid: str | None) -> Factor:
-        if factor_sid is None:
-            raise InvalidMfaRequest("FactorSid", "required")
-        if not sids.is_sid(factor_sid, "YF"):
-            raise InvalidMfaRequest("FactorSid", "a YF sid")
-        factor = self._store.get_factor(service_sid, identity, factor_sid)
+        sid = _factor_sid(factor_sid)
+        factor = self._store.get_factor(service_sid, identity, sid)
         if factor is None:
-            raise FactorNotFound(factor_sid)
+            raise FactorNotFound(sid)
         return factor
 
     def create(
         self, service_sid: str, identity: str, request: NewChallengeRequest, principal: Principal
     ) -> Challenge:
-        require_service(self._services, service_sid)
-        identity = require_identity(identity)
+        if not sids.is_sid(service_sid, "VA"):
+            raise NotFound
         now_ms = self._clock.now_ms()
-        expires_ms = self._expiration(request.expiration_ms, now_ms)
-        code = None if request.auth_payload is None else require_auth_payload(request.auth_payload)
-        factor = self._factor(service_sid, identity, request.factor_sid)
+        try:
+            identity = require_identity(identity)
+            expires_ms = self._expiration(request.expiration_ms, now_ms)
+            code = (
+                None if request.auth_payload is None else require_auth_payload(request.auth_payload)
+            )
+            factor_sid = _factor_sid(request.factor_sid)
+        except VerifyError:
+            require_service(self._services, service_sid)  # an unknown service: 404 first
+            raise
+        # The service's existence and the factor in one round trip: a challenge needs none
+        # of the service's settings.
+        service_exists, found = self._store.get_service_factor(service_sid, identity, factor_sid)
+        if not service_exists:
+            raise NotFound
+        if found is None:
+            raise FactorNotFound(factor_sid)
+        factor = found
         if factor.factor_type is not FactorType.TOTP:
             raise InvalidMfaRequest(
                 "FactorSid", "a passkey factor is challenged with /Passkeys/Challenges"

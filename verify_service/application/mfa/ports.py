@@ -88,6 +88,12 @@ class MfaStore(Protocol):
 
     def get_factor(self, service_sid: str, identity: str, factor_sid: str) -> Factor | None: ...
 
+    def get_service_factor(
+        self, service_sid: str, identity: str, factor_sid: str
+    ) -> tuple[bool, Factor | None]:
+        """Whether the service exists, and the factor: one round trip (a challenge's read)."""
+        ...
+
     def list_factors(self, service_sid: str, identity: str) -> list[Factor]:
         """Every factor of the entity, in creation order."""
         ...

@@ -55,12 +55,15 @@ def require_secret(value: str) -> str:
     return text
 
 
-def code_at(secret: str, config: TotpConfig, step: int) -> str:
-    """The code of time step `step` (counter = Unix time // time step)."""
-    totp = pyotp.TOTP(
+def _totp(secret: str, config: TotpConfig) -> pyotp.TOTP:
+    return pyotp.TOTP(
         secret, digits=_PYOTP_DIGITS, digest=_DIGESTS[config.alg], interval=config.time_step
     )
-    return totp.generate_otp(step)[-config.code_length :]
+
+
+def code_at(secret: str, config: TotpConfig, step: int) -> str:
+    """The code of time step `step` (counter = Unix time // time step)."""
+    return _totp(secret, config).generate_otp(step)[-config.code_length :]
 
 
 def step_at(config: TotpConfig, now_ms: int) -> int:
@@ -72,11 +75,13 @@ def matched_step(secret: str, config: TotpConfig, code: str, now_ms: int) -> int
     Every step is computed and compared (constant time per compare, no early exit)."""
     now_step = step_at(config, now_ms)
     given = code.encode("utf-8")
+    totp = _totp(secret, config)  # one for the window: a step's code is generate_otp(step)
     found: int | None = None
     for step in range(now_step - config.skew, now_step + config.skew + 1):
         if step < 0:
             continue
-        if hmac.compare_digest(code_at(secret, config, step).encode("ascii"), given):
+        computed = totp.generate_otp(step)[-config.code_length :]
+        if hmac.compare_digest(computed.encode("ascii"), given):
             found = step
     return found
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
 from verify_service.adapters.redis_store.errors import fail_closed
-from verify_service.adapters.redis_store.keys import MfaKeys
+from verify_service.adapters.redis_store.keys import KeySpace, MfaKeys
 from verify_service.adapters.redis_store.mfa.records import (
     challenge_fields,
     decode_challenge,
@@ -84,21 +84,47 @@ def _evaluation_args(evaluation: Evaluation) -> list[ScriptArg]:
     ]
 
 
+class AuditHead(Protocol):
+    """The audit log's head, read in the round trip of a change it then records
+    (`RedisAuditLog`): its append needs no read of its own."""
+
+    def queue_head_read(self, pipe: Any) -> None: ...
+
+    def note_head(self, raw: list[bytes | None]) -> None: ...
+
+
 class RedisMfaStore:
-    def __init__(self, client: redis.Redis, scripts: ScriptBook, keys: MfaKeys) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        scripts: ScriptBook,
+        keys: MfaKeys,
+        audit_head: AuditHead | None = None,
+    ) -> None:
         self._client = client
         self._scripts = scripts
         self._keys = keys
+        self._services = KeySpace(keys.prefix)
+        self._audit_head = audit_head
 
-    def _durable(self, name: str, keys: list[str], args: list[ScriptArg]) -> Any:
+    def _durable(
+        self, name: str, keys: list[str], args: list[ScriptArg], *, audited: bool = False
+    ) -> Any:
         """A script whose result must survive a failover (an approval, a verified factor,
-        a counted wrong code): run with the replica wait when one is configured."""
+        a counted wrong code): run with the replica wait when one is configured.
+        `audited`: an audit entry follows; the audit log's head rides in this round trip."""
         sha = self._scripts.sha(name)
+        audit_head = self._audit_head if audited else None
 
         def build(pipe: Any) -> None:
             pipe.evalsha(sha, len(keys), *keys, *args)
+            if audit_head is not None:
+                audit_head.queue_head_read(pipe)
 
-        return self._scripts.run_pipeline(self._client, build, durable=True)[0]
+        results = self._scripts.run_pipeline(self._client, build, durable=True)
+        if audit_head is not None:
+            audit_head.note_head(results[1])
+        return results[0]
 
     def _index(self, service_sid: str, identity: str) -> None:
         self._scripts.run(
@@ -236,6 +262,18 @@ class RedisMfaStore:
         )
 
     @fail_closed
+    def get_service_factor(
+        self, service_sid: str, identity: str, factor_sid: str
+    ) -> tuple[bool, Factor | None]:
+        """The service's existence (`EXISTS`: none of its settings is decoded) and the
+        factor, pipelined: one round trip (two slots in a cluster: redis-py splits it)."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.exists(self._services.service(service_sid))
+        pipe.hgetall(self._keys.of(service_sid, identity).factor(factor_sid))
+        exists, raw = pipe.execute()
+        return bool(exists), decode_factor(raw)
+
+    @fail_closed
     def list_factors(self, service_sid: str, identity: str) -> list[Factor]:
         keys = self._keys.of(service_sid, identity)
         sids: list[bytes] = self._client.zrange(keys.factors, 0, -1)  # type: ignore[assignment]
@@ -333,6 +371,7 @@ class RedisMfaStore:
                 MAX_LISTED_CHALLENGES,
                 *challenge_fields(challenge),
             ],
+            audited=True,
         )
         return _result(reply, decode_challenge)
 
@@ -355,6 +394,7 @@ class RedisMfaStore:
                 *_evaluation_args(evaluation),
                 "" if metadata is None else json.dumps(metadata, separators=(",", ":")),
             ],
+            audited=True,
         )
         return _result(reply, decode_challenge)
 
@@ -363,12 +403,17 @@ class RedisMfaStore:
         self, service_sid: str, identity: str, challenge_sid: str
     ) -> Challenge | None:
         keys = self._keys.of(service_sid, identity)
-        challenge = decode_challenge(self._client.hgetall(keys.challenge(challenge_sid)))
-        if challenge is None or (
-            # a challenge of a deleted factor is gone with it (a passkey challenge for any
-            # passkey of the identity names none)
-            challenge.factor_sid and not self._client.exists(keys.factor(challenge.factor_sid))
-        ):
+        # One round trip: the challenge and the entity's factor list (at most 20 sids). A
+        # challenge of a deleted factor is gone with it (delete_factor.lua takes the factor
+        # off the list); a passkey challenge for any passkey of the identity names none.
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hgetall(keys.challenge(challenge_sid))
+        pipe.zrange(keys.factors, 0, -1)
+        raw, listed = pipe.execute()
+        challenge = decode_challenge(raw)
+        if challenge is None:
+            return None
+        if challenge.factor_sid and challenge.factor_sid.encode() not in set(listed):
             return None
         return challenge
 
