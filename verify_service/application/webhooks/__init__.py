@@ -1,0 +1,1 @@
+"""Webhooks: a service's subscriptions to events (docs/webhooks.md)."""
