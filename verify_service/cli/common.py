@@ -3,14 +3,13 @@ real Redis, and the mapping of use-case errors to click's."""
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from collections.abc import Callable
 from typing import TypeVar
 
 import click
 
+from verify_service.adapters.logs.formatting import configure_logging as set_up_logging
 from verify_service.adapters.redis_connection import connect
 from verify_service.adapters.redis_preflight import RedisNotUsable, check_redis
 from verify_service.app import Container, build_container
@@ -32,12 +31,9 @@ def load_settings() -> Settings:
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(settings: Settings) -> None:
+    """This process's log lines in `VERIFY_LOG_FORMAT` (adapters/logs/formatting.py)."""
+    set_up_logging(settings.log_level, settings.log_format)
 
 
 def check_redis_or_exit(settings: Settings) -> None:
