@@ -163,6 +163,7 @@ class MaskingLogger(glogging.Logger):  # type: ignore[misc]
             target,
             atoms.get("s"),
             extra={
+                "event": "access",
                 "request_id": request_id,
                 "twilio_request_id": environ.get(TWILIO_ENVIRON_KEY),
                 "method": atoms.get("m"),

@@ -70,6 +70,15 @@ def structured_fields(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
+def _event(record: logging.LogRecord) -> str:
+    """The line's kind: an `event` given with `extra=` (the access log's `access`), else the
+    message's template (`attempt %s: sent through %s`)."""
+    given = record.__dict__.get("event")
+    if isinstance(given, str):
+        return given
+    return record.msg if isinstance(record.msg, str) else type(record.msg).__name__
+
+
 def _exception(record: logging.LogRecord) -> str | None:
     if record.exc_info and record.exc_info[1] is not None:
         return describe_exception(record.exc_info)
@@ -86,7 +95,6 @@ class TextFormatter(logging.Formatter):
         request_id = _request_id(record)
         record.rid = f" [rid={request_id}]" if request_id else ""
         fields = structured_fields(record)
-        fields.pop("rid", None)
         line = super().formatMessage(_with_message(record))
         if fields:
             line += " " + " ".join(f"{name}={value}" for name, value in fields.items())
@@ -108,7 +116,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "event": record.msg if isinstance(record.msg, str) else type(record.msg).__name__,
+            "event": _event(record),
         }
         request_id = _request_id(record)
         if request_id:
