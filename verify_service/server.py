@@ -152,7 +152,7 @@ class MaskingLogger(glogging.Logger):  # type: ignore[misc]
             self.access_log.info(
                 self.cfg.access_log_format,
                 self.atoms_wrapper_class(atoms),
-                extra={"request_id": request_id},
+                extra={"event": "access", "request_id": request_id},
             )
             return
         query = atoms.get("q") or ""
