@@ -70,7 +70,7 @@ def supervisor(deaths: int, clock: Clock) -> tuple[ChildWorker, list[FakeChild],
 def test_a_child_that_keeps_dying_is_restarted_with_a_doubling_capped_delay(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Five deaths in a row: restarted after 1, 2, 4, 4, 4 (× the first delay), each logged."""
+    """Five deaths in a row: restarted after 1, 2, 4, 4, 4 times the first delay, each logged."""
     worker, children, living = supervisor(deaths=5, clock=Clock())
     with caplog.at_level(logging.ERROR, "verify_service.delivery_runner"):
         worker.start()

@@ -66,7 +66,9 @@ def test_twilio_request_ids_have_twilios_shape() -> None:
 
 def _record(message: str, *args: object, exc: bool = False, **extra: object) -> logging.LogRecord:
     exc_info = sys.exc_info() if exc else None
-    record = logging.LogRecord("verify_service.x", logging.ERROR, __file__, 1, message, args, exc_info)
+    record = logging.LogRecord(
+        "verify_service.x", logging.ERROR, __file__, 1, message, args, exc_info
+    )
     record.__dict__.update(extra)
     return record
 
