@@ -66,7 +66,11 @@ def json_run(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
     the answers the assertions need."""
     folder: Path = tmp_path_factory.mktemp("json_logs")
     outbox_path = folder / "outbox.jsonl"
-    env = {**server_env(redis_server.url, outbox_path), "VERIFY_LOG_FORMAT": "json"}
+    env = {
+        **server_env(redis_server.url, outbox_path),
+        "VERIFY_LOG_FORMAT": "json",
+        "VERIFY_LOGG_LEVEL": "INFO",  # a typo: its warning is a JSON line too
+    }
     server = ApiServer(env, workers=2, options=("--access-log",))
     redis_server.client().flushall()
     server.start(folder / "server.log")
@@ -134,6 +138,8 @@ def test_every_line_is_one_json_object_with_the_documented_fields(
         assert isinstance(entry, dict), line
         for field in ("timestamp", "level", "logger", "message", "event"):
             assert field in entry, line
+    events = {entry["event"] for entry in parsed(json_run["text"])}
+    assert {"unknown_variable", "access", "redis_not_durable"} <= events
     loggers = {entry["logger"] for entry in parsed(json_run["text"])}
     assert {"gunicorn.error", "gunicorn.access"} <= loggers
     assert "verify_service.application.delivery.delivery_worker" in loggers  # the child worker
