@@ -12,6 +12,7 @@ import pytest
 
 from verify_service.adapters.logs.formatting import JsonFormatter, TextFormatter
 from verify_service.adapters.logs.request_context import CURRENT_REQUEST_ID
+from verify_service.adapters.redis_store.errors import redis_error_code
 from verify_service.http.request_ids import (
     RequestIds,
     acceptable_request_id,
@@ -148,3 +149,19 @@ def test_the_middleware_answers_both_headers_and_sets_the_id_only_during_the_req
     assert len(headers) == 2
     assert named["X-Request-Id"] == "client-7"
     assert named["Twilio-Request-Id"].startswith("RQ")
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        ("OOM command not allowed when used memory > 'maxmemory'.", "OOM"),
+        ("MISCONF Redis is configured to save RDB snapshots", "MISCONF"),
+        ("NOPERM this user has no permissions", "NOPERM"),
+        ("Error running script: +14155552671", "-"),
+        ("+14155552671 is bad", "-"),
+    ],
+)
+def test_a_redis_refusal_is_logged_by_its_code_only(reply: str, code: str) -> None:
+    """Redis's leading error code, which the exception's class alone does not say; never
+    the rest of the reply."""
+    assert redis_error_code(Exception(reply)) == code
