@@ -31,14 +31,23 @@ DEFAULT_PORT = 8080
     type=click.IntRange(1, 64),
     help="gunicorn worker processes (always 1 on the embedded store).",
 )
-@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 600))
+@click.option(
+    "--timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 600),
+    help="Seconds per request; also how long SIGTERM waits for requests in flight.",
+)
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 @click.option(
     "--worker/--no-worker",
     "with_worker",
     default=True,
     show_default=True,
-    help="Also run a delivery worker (a child process; a thread on the embedded store).",
+    help=(
+        "Also run a delivery worker (a child process, restarted when it dies; a thread on "
+        "the embedded store)."
+    ),
 )
 def serve(
     host: str, port: int, workers: int, timeout: int, access_log: bool, with_worker: bool
