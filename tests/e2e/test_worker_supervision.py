@@ -9,6 +9,7 @@ clock moved back (a score, a stream entry id), not slept for."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -159,6 +160,15 @@ def test_a_sigtermed_worker_finishes_the_message_a_slow_provider_holds_and_acks_
         api.stop()
     assert len(gateway.requests) == 1
     assert gateway.requests[0].json["attempt_sid"] == attempt_sid
+    # The worker's own log: JSON lines, saying what it did with the signal.
+    events = [
+        json.loads(line)["event"]
+        for line in (tmp_path / "worker.log").read_text(encoding="utf-8").splitlines()
+    ]
+    assert events.index("delivery worker %s: %s, finishing the message in hand") < events.index(
+        "attempt %s: sent through %s"
+    )
+    assert events[-1] == "delivery worker %s stopped"
 
 
 def test_a_sigtermed_serve_answers_the_request_in_flight(
