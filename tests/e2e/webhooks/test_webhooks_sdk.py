@@ -45,7 +45,8 @@ def test_create_answers_twilios_shape_with_the_defaults(
     assert webhook.event_types == ["factor.created", "verification.approved"]
     assert (webhook.status, webhook.version, webhook.webhook_method) == ("enabled", "v2", "POST")
     assert webhook.webhook_url == PUBLIC_URL
-    assert webhook.date_created is not None and webhook.date_created == webhook.date_updated
+    assert webhook.date_created is not None
+    assert webhook.date_created == webhook.date_updated
     assert webhook.url == f"{plain_server.url}/v2/Services/{service_sid}/Webhooks/{webhook.sid}"
     body = raw(plain_server.url, "GET", f"/Services/{service_sid}/Webhooks/{webhook.sid}").json()
     assert body["include_destination"] is False  # the extension, off by default
@@ -60,7 +61,8 @@ def test_fetch_update_and_delete_through_the_sdk(client: Client) -> None:
     assert (fetched.sid, fetched.status, fetched.version) == (created.sid, "disabled", "v1")
     updated = handle.update(status="enabled", event_types=["*"])
     assert (updated.status, updated.event_types, updated.version) == ("enabled", ["*"], "v1")
-    assert updated.friendly_name == "Owl Bank" and updated.webhook_url == PUBLIC_URL
+    assert updated.friendly_name == "Owl Bank"
+    assert updated.webhook_url == PUBLIC_URL
     assert handle.fetch().event_types == ["*"]
     renamed = handle.update(friendly_name="Owl Bank 2", webhook_url="https://1.1.1.1/h")
     assert (renamed.friendly_name, renamed.webhook_url) == ("Owl Bank 2", "https://1.1.1.1/h")
@@ -78,7 +80,8 @@ def test_list_pages_in_creation_order(client: Client) -> None:
     assert [w.sid for w in webhooks.list(page_size=2)] == sids
     assert [w.sid for w in webhooks.list(limit=3, page_size=2)] == sids[:3]
     page = webhooks.page(page_size=2, page_number=2)
-    assert [w.sid for w in page] == sids[4:] and page.next_page() is None
+    assert [w.sid for w in page] == sids[4:]
+    assert page.next_page() is None
 
 
 @pytest.mark.parametrize(
@@ -191,7 +194,7 @@ def test_only_admins_manage_or_read_webhooks(
     webhooks = other.verify.v2.services(service_sid).webhooks
     calls = [
         lambda: _create(other, service_sid),
-        lambda: webhooks.list(),
+        webhooks.list,
         lambda: webhooks(webhook.sid).fetch(),
         lambda: webhooks(webhook.sid).update(status="disabled"),
         lambda: webhooks(webhook.sid).delete(),
