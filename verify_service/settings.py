@@ -31,6 +31,7 @@ from verify_service.domain.keyring import (
     parse_ring,
 )
 from verify_service.domain.models import Channel
+from verify_service.domain.webhooks.targets import IPNetwork, parse_allowed_networks
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -84,6 +85,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_REDIS_WAIT_TIMEOUT_MS",
         "VERIFY_SECRET_KEY",
         "VERIFY_SECRET_KEYS",
+        "VERIFY_WEBHOOK_ALLOWED_NETWORKS",
         *PROVIDER_VARIABLES.values(),
     }
 )
@@ -157,6 +159,9 @@ class Settings:
     # `/readyz` reports the outbox as `backlog_too_old`.
     log_format: str = "text"
     ready_max_outbox_age_seconds: int = 300
+    # Non-public networks webhooks may reach anyway (docs/webhooks.md, "Target rules"):
+    # empty, only public addresses (and never plain http except to an allowed loopback).
+    webhook_allowed_networks: tuple[IPNetwork, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -276,6 +281,7 @@ class Settings:
             console_time_zone=_time_zone(env),
             redis_wait_replicas=wait_replicas,
             redis_wait_timeout_ms=wait_timeout_ms,
+            webhook_allowed_networks=_webhook_allowed_networks(env),
         )
 
     def key_ring(self) -> list[tuple[str, bytes]]:
@@ -465,3 +471,11 @@ def _console_secure_cookie(env: Mapping[str, str], embedded: bool) -> bool:
     if value not in ("true", "false"):
         raise ConfigError("VERIFY_CONSOLE_SECURE_COOKIE must be true or false")
     return value == "true"
+
+
+def _webhook_allowed_networks(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:
+    """`VERIFY_WEBHOOK_ALLOWED_NETWORKS`: comma-separated CIDRs (docs/webhooks.md)."""
+    try:
+        return parse_allowed_networks(env.get("VERIFY_WEBHOOK_ALLOWED_NETWORKS") or "")
+    except ValueError as exc:
+        raise ConfigError(f"VERIFY_WEBHOOK_ALLOWED_NETWORKS: {exc}") from None
