@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
 
@@ -18,6 +19,9 @@ from verify_service.adapters.delivery.providers.registry import (
     close_providers,
     providers_by_channel,
 )
+from verify_service.adapters.metrics.exposition import exposition
+from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
+from verify_service.adapters.metrics.worker_listener import LastTurn, WorkerListener
 from verify_service.app import Container
 
 log = logging.getLogger(__name__)
@@ -38,7 +42,11 @@ def run_until_signalled(container: Container) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     providers = providers_by_channel(container.settings)
-    worker = replace(container, providers=providers).delivery_worker(consumer_name())
+    turns = LastTurn(max(30.0, container.settings.delivery_visibility_timeout_ms / 1000))
+    listener = start_listener(container, turns.alive)
+    worker = replace(container, providers=providers).delivery_worker(
+        consumer_name(), on_turn=turns.tick
+    )
     fallback = start_fallback_thread(container, stop)
     log.info("delivery worker %s started", consumer_name())
     # Block on the stream for less than the socket timeout, or every wait would time out.
@@ -50,6 +58,8 @@ def run_until_signalled(container: Container) -> None:
         if fallback is not None:
             fallback.join()
         close_providers(providers)
+        if listener is not None:
+            listener.close()
         log.info("delivery worker %s stopped", consumer_name())
 
 
@@ -81,3 +91,23 @@ def start_fallback_thread(container: Container, stop: threading.Event) -> thread
 def spawn_process() -> subprocess.Popen[bytes]:
     """`verify-service worker` as a child process with this process's environment."""
     return subprocess.Popen([sys.executable, "-m", "verify_service.cli", "worker"])
+
+
+def start_listener(container: Container, alive: Callable[[], bool]) -> WorkerListener | None:
+    """The worker's `/metrics` and `/healthz` on `VERIFY_WORKER_METRICS_PORT`, if set."""
+    settings = container.settings
+    if settings.worker_metrics_port is None:
+        return None
+    metrics = container.metrics
+    scrape = (
+        exposition(metrics, container.queue_probes(), container.clock)
+        if isinstance(metrics, PrometheusMetrics)
+        else None
+    )
+    return WorkerListener(
+        settings.worker_metrics_host,
+        settings.worker_metrics_port,
+        alive=alive,
+        exposition=scrape,
+        token=settings.metrics_token,
+    ).start()

@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import click
 
 from verify_service import delivery_runner
+from verify_service.adapters.metrics import multiprocess
 from verify_service.app import build_container, create_app
 from verify_service.cli.common import check_redis_or_exit, configure_logging, load_settings
 from verify_service.cli.embedded_demo import create_demo, embedded_banner
 from verify_service.domain.models import Channel
+from verify_service.settings import Settings
 
 DEFAULT_PORT = 8080
 
@@ -90,16 +93,33 @@ def serve(
             settings.console_outbox or "standard output",
         )
     check_redis_or_exit(settings)  # in the master, before any worker: fail fast
+    metrics_dir = _shared_metrics_directory(settings, options)
     child = delivery_runner.spawn_process() if with_worker else None
     try:
         GunicornServer(lambda: create_app(settings), options).run()
     finally:
+        if metrics_dir is not None:
+            multiprocess.remove_directory(metrics_dir)
         if child is not None:
             child.terminate()
             try:
                 child.wait(30)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _shared_metrics_directory(settings: Settings, options: dict[str, Any]) -> Path | None:
+    """With metrics on, gunicorn's workers share their samples through a directory set up
+    here, before the fork (adapters/metrics/multiprocess.py); returns it when `serve` made
+    it (a temporary directory, removed at exit)."""
+    if settings.metrics_token is None:
+        return None
+    try:
+        directory, created = multiprocess.prepare_shared_directory(settings.metrics_dir)
+    except multiprocess.MetricsDirectoryError as exc:
+        raise click.ClickException(str(exc)) from None
+    options["child_exit"] = lambda _server, worker: multiprocess.worker_exited(worker.pid)
+    return directory if created else None
 
 
 @click.command()
@@ -112,6 +132,8 @@ def worker() -> None:
             "set VERIFY_REDIS_URL: on the embedded store `serve` runs the worker itself"
         )
     check_redis_or_exit(settings)
+    # Scraped on its own port, never through the API's directory (a child of `serve` inherits it).
+    multiprocess.single_process()
     delivery_runner.run_until_signalled(build_container(settings))
 
 

@@ -22,6 +22,7 @@ from verify_service.adapters.redis_store.attempts.attempt_records import RedisAt
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import OutboxKeys, OutboxShard
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.application.metrics.ports import QueueBacklog
 from verify_service.application.secrets.ports import Progress, ResealCount
 from verify_service.domain.delivery.delivery import DeliveryJob, RenderedMessage
 from verify_service.domain.models import Channel
@@ -443,6 +444,38 @@ class RedisDeliveryQueue:
         self._client.hdel(legacy.dead_letters, attempt_sid, f"{attempt_sid}:why")
         self._client.lrem(legacy.dead, 0, attempt_sid)
         return entry
+
+    # -- backlog (the metrics' `QueueProbe`, read at scrape time) ----------------------------
+
+    queue_name = "delivery"
+
+    @fail_closed
+    def backlog(self) -> QueueBacklog:
+        """Every shard's length, first entry, delayed retries and dead letters: one pipeline
+        of 4 commands a shard, whatever the backlog. The oldest message is the stream entry
+        that has waited longest since it entered its stream (queued, or its retry came due):
+        its id is Redis's time of that moment."""
+
+        def build(pipe: Any) -> None:
+            for shard in self._shards:
+                pipe.xlen(shard.stream)
+                pipe.xrange(shard.stream, min="-", max="+", count=1)
+                pipe.zcard(shard.delayed)
+                pipe.llen(shard.dead)
+
+        replies = self._scripts.run_pipeline(self._client, build)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        ready = delayed = dead = 0
+        oldest: int | None = None
+        for index in range(0, len(replies), 4):
+            length, first, waiting, letters = replies[index : index + 4]
+            ready, delayed, dead = ready + int(length), delayed + int(waiting), dead + int(letters)
+            if first:
+                entered_ms = int(first[0][0].split(b"-", 1)[0])
+                oldest = entered_ms if oldest is None else min(oldest, entered_ms)
+        return QueueBacklog(ready, delayed, dead, oldest)
 
     # -- attempt status (kept by the attempt history) ----------------------------------
 
