@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -25,6 +25,8 @@ from verify_service.application.ports import Clock
 log = logging.getLogger(__name__)
 
 Exposition = Callable[[], tuple[bytes, str]]
+# The classic text format, which every Prometheus server reads (2.x included).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class BacklogCollector(Collector):
@@ -109,6 +111,6 @@ def exposition(
         else:
             registry.register(_OwnSamples(metrics.registry))
         registry.register(backlog)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(registry), CONTENT_TYPE
 
     return render

@@ -44,6 +44,7 @@ from verify_service.domain.errors import (
     GeoPermissionDenied,
     InvalidParameter,
     MaxCheckAttemptsReached,
+    MaxChecksPerDestinationReached,
     MaxSendAttemptsReached,
     NotFound,
     Psd2ParametersRequired,
@@ -154,7 +155,7 @@ class Verifications:
         """A refusal by a rate limit, geo permissions or Fraud Guard, counted (metrics)."""
         try:
             yield
-        except (RateLimitExceeded, GeoPermissionDenied, DeliveryBlocked) as refusal:
+        except _REFUSALS as refusal:
             self._metrics.refused(_refusal_reason(refusal), operation)
             raise
 
@@ -561,6 +562,17 @@ def _require_resend_target(request: StartRequest, pending: PendingSnapshot | Non
     to a verification started since, and it never creates one."""
     if request.resend_of is not None and (pending is None or pending.sid != request.resend_of):
         raise NotFound
+
+
+# Refusals by a limit (a programmable bucket, a per-destination limit of sends or checks, a
+# verification's own sends), geo permissions, and Fraud Guard (its breaker, the send caps).
+_REFUSALS = (
+    RateLimitExceeded,
+    MaxSendAttemptsReached,
+    MaxChecksPerDestinationReached,
+    GeoPermissionDenied,
+    DeliveryBlocked,
+)
 
 
 def _refusal_reason(refusal: Exception) -> str:
