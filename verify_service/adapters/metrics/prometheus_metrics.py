@@ -27,6 +27,9 @@ _OUTCOMES = frozenset(
 _PROCESSES = frozenset({"api", "worker"})
 # A route template: path words and `<converter:name>` placeholders, nothing a client typed.
 _ROUTE = re.compile(r"^(/([A-Za-z0-9_.-]+|<([a-z]+:)?[A-Za-z_]+>)?)+$")
+# Never in a template: a sid, or a run of digits (a number, a code).
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+_DIGITS = re.compile(r"[0-9]{4}")
 # A provider's display name (`twilio`, `smtp://mail.example.com`): configuration, bounded.
 _PROVIDER = re.compile(r"^[a-z][a-z0-9+.-]*(://[A-Za-z0-9.-]+(:[0-9]+)?)?$")
 OTHER = "other"
@@ -43,7 +46,11 @@ def _one_of(value: str, allowed: frozenset[str]) -> str:
 
 
 def _route(route: str) -> str:
-    return route if route == UNMATCHED_ROUTE or _ROUTE.fullmatch(route) else OTHER
+    if route == UNMATCHED_ROUTE:
+        return route
+    if not _ROUTE.fullmatch(route) or _SID.search(route) or _DIGITS.search(route):
+        return OTHER
+    return route
 
 
 def _provider(name: str) -> str:
