@@ -190,7 +190,9 @@ def test_the_alerts_fire_on_the_series_they_watch(tmp_path: Path) -> None:
         for rule in group["rules"]
     }
     rendered = {  # the summaries with a template, as Alertmanager would show them
-        "VerifyOutboxOldestMessageAge": "verify-service delivery queue: oldest message is 2m 0s old",
+        "VerifyOutboxOldestMessageAge": (
+            "verify-service delivery queue: oldest message is 2m 0s old"
+        ),
         "VerifyFraudGuardTrips": "Fraud Guard refused 5 starts in 10 minutes",
     }
     cases = copy.deepcopy(_RULE_TESTS)
