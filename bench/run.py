@@ -482,7 +482,7 @@ def run_observability(args: argparse.Namespace, results: dict[str, Any], wrk: st
         wrk=wrk,
     )
     with stop_on_signals():
-        results["observability"] = observability.run(options, log)
+        results["observability"] = observability.run(options, log, quiesce)
     results["observability"]["machine_busy_cores_before"] = busy
 
 
