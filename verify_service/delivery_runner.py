@@ -104,10 +104,16 @@ def start_listener(container: Container, alive: Callable[[], bool]) -> WorkerLis
         if isinstance(metrics, PrometheusMetrics)
         else None
     )
-    return WorkerListener(
-        settings.worker_metrics_host,
-        settings.worker_metrics_port,
-        alive=alive,
-        exposition=scrape,
-        token=settings.metrics_token,
-    ).start()
+    try:
+        listener = WorkerListener(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            alive=alive,
+            exposition=scrape,
+            token=settings.metrics_token,
+        )
+    except OSError as exc:
+        where = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+        message = f"VERIFY_WORKER_METRICS_PORT: cannot listen on {where}: {exc.strerror}"
+        raise SystemExit(message) from None
+    return listener.start()

@@ -57,6 +57,8 @@ def test_label_values_outside_their_sets_become_other() -> None:
     metrics.delivery_try("sms", "VE0123456789abcdef0123456789abcdef", "sent")
     metrics.delivery_try("sms", "webhook://user:secret@host", "sent")
     metrics.delivery_latency("sms", "smtp://mail.example.com:587", 1.0)
+    metrics.delivery_latency("sms", "webhook+http://[::1]", 1.0)
+    metrics.delivery_try("sms", "twilio+https://api.example.com/+14155552671", "sent")
     metrics.dead_lettered("fax")
     metrics.redis_error("jane@example.com")
     text = _exported(metrics)
@@ -65,7 +67,10 @@ def test_label_values_outside_their_sets_become_other() -> None:
     assert (
         value(text, "verify_http_requests_total", method="other", route="/v2/Services/<sid>") == 1
     )
-    assert value(text, "verify_sends_total", provider="other") == 2
+    assert value(text, "verify_sends_total", provider="other") == 3
+    assert (
+        value(text, "verify_delivery_latency_seconds_count", provider="webhook+http://[::1]") == 1
+    )
     assert (
         value(text, "verify_delivery_latency_seconds_count", provider="smtp://mail.example.com:587")
         == 1

@@ -31,7 +31,8 @@ _ROUTE = re.compile(r"^(/([A-Za-z0-9_.-]+|<([a-z]+:)?[A-Za-z_]+>)?)+$")
 _SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 _DIGITS = re.compile(r"[0-9]{4}")
 # A provider's display name (`twilio`, `smtp://mail.example.com`): configuration, bounded.
-_PROVIDER = re.compile(r"^[a-z][a-z0-9+.-]*(://[A-Za-z0-9.-]+(:[0-9]+)?)?$")
+# A host and port only (an IPv6 host in brackets): a path or a query is never a label.
+_PROVIDER = re.compile(r"^[a-z][a-z0-9+.-]*(://[A-Za-z0-9.:\[\]-]+)?$")
 OTHER = "other"
 UNMATCHED_ROUTE = "unmatched"  # a 404 with no route: the path a client sent is never a label
 
