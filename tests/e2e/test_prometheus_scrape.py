@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from tests.e2e.conftest import server_env
+from tests.e2e.conftest import server_env, twilio_client
 from tests.support.delivery_processes import ServeProcess, WorkerProcess
 from tests.support.processes import RedisServer, free_port, wait_until
 from tests.support.prometheus_server import PrometheusServer
+from tests.support.prometheus_text import personal_label_values
 
 pytestmark = [
     pytest.mark.e2e,
@@ -36,6 +36,7 @@ class Stack:
         self.worker_port = worker_port
         self.prometheus = prometheus
         self.metrics_dir = metrics_dir
+        self.twilio = twilio_client(api.url)
 
     def eventually(self, promql: str, expected: float) -> None:
         wait_until(
@@ -93,19 +94,14 @@ def test_prometheus_sees_both_gunicorn_workers_and_the_delivery_worker(stack: St
     """Starts spread over two gunicorn workers (a new connection each) add up in one
     scrape of the API; the delivery worker's sends and its outbox view appear under its own
     job; both targets are up with the token."""
-    auth = (ACCOUNT_SID, AUTH_TOKEN)
-    base = stack.api.url
-    service = requests.post(
-        f"{base}/v2/Services", data={"FriendlyName": "Acme"}, auth=auth, timeout=5
-    ).json()["sid"]
+    service = stack.twilio.verify.v2.services.create(friendly_name="Acme").sid
     for index in range(STARTS):
-        response = requests.post(
-            f"{base}/v2/Services/{service}/Verifications",
-            data={"To": f"+4474001234{index:02d}", "Channel": "sms"},
-            auth=auth,
-            timeout=5,
+        # A client of its own each time: a new connection, which either gunicorn worker takes.
+        twilio = twilio_client(stack.api.url)
+        started = twilio.verify.v2.services(service).verifications.create(
+            to=f"+4474001234{index:02d}", channel="sms"
         )
-        assert response.status_code == 201, response.text
+        assert started.status == "pending"
     # Both gunicorn workers wrote samples (one file each, by pid).
     writers = {path.stem.rsplit("_", 1)[1] for path in stack.metrics_dir.glob("counter_*.db")}
     assert len(writers) == 2, writers
@@ -133,3 +129,7 @@ def test_prometheus_sees_both_gunicorn_workers_and_the_delivery_worker(stack: St
     text = repr([item["metric"] for item in series])
     assert service not in text
     assert "447400" not in text
+    scraped = requests.get(
+        f"{stack.api.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+    )
+    assert personal_label_values(scraped.text) == []
