@@ -32,6 +32,7 @@ from verify_service.domain.keyring import (
     parse_ring,
 )
 from verify_service.domain.models import Channel
+from verify_service.domain.webhooks.targets import IPNetwork, parse_allowed_networks
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -87,6 +88,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_SECRET_KEYS",
         "VERIFY_WORKER_METRICS_HOST",
         "VERIFY_WORKER_METRICS_PORT",
+        "VERIFY_WEBHOOK_ALLOWED_NETWORKS",
         *PROVIDER_VARIABLES.values(),
     }
 )
@@ -163,6 +165,9 @@ class Settings:
     # The worker's own listener (`/metrics`, `/healthz`); None: the worker listens nowhere.
     worker_metrics_port: int | None = None
     worker_metrics_host: str = "127.0.0.1"
+    # Non-public networks webhooks may reach anyway (docs/webhooks.md, "Target rules"):
+    # empty, only public addresses (and never plain http except to an allowed loopback).
+    webhook_allowed_networks: tuple[IPNetwork, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -279,6 +284,7 @@ class Settings:
             redis_wait_replicas=wait_replicas,
             redis_wait_timeout_ms=wait_timeout_ms,
             **_metrics_settings(env, auth_token),
+            webhook_allowed_networks=_webhook_allowed_networks(env),
         )
 
     def key_ring(self) -> list[tuple[str, bytes]]:
@@ -489,3 +495,11 @@ def _metrics_settings(env: Mapping[str, str], auth_token: str) -> _MetricsSettin
         "worker_metrics_port": port,
         "worker_metrics_host": host,
     }
+
+
+def _webhook_allowed_networks(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:
+    """`VERIFY_WEBHOOK_ALLOWED_NETWORKS`: comma-separated CIDRs (docs/webhooks.md)."""
+    try:
+        return parse_allowed_networks(env.get("VERIFY_WEBHOOK_ALLOWED_NETWORKS") or "")
+    except ValueError as exc:
+        raise ConfigError(f"VERIFY_WEBHOOK_ALLOWED_NETWORKS: {exc}") from None
