@@ -15,6 +15,7 @@ docs/performance.md.
     .venv/bin/python -m bench.run --only delivery    # the delivery phase alone (~1 minute)
     .venv/bin/python -m bench.run --only fallback    # channel fallback behind a backlog
     .venv/bin/python -m bench.run --only mfa         # TOTP challenges and factor memory (~1 min)
+    .venv/bin/python -m bench.run --only observability  # cost of metrics and events per start
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from typing import Any
 
 import redis
 
-from bench import cost, delivery, fallback, inprocess, mfa, services
+from bench import cost, delivery, fallback, inprocess, mfa, observability, services
 from bench.load import (
     CheckLoad,
     LinesLoad,
@@ -396,7 +397,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--only",
-        choices=["delivery", "fallback", "cost", "mfa"],
+        choices=["delivery", "fallback", "cost", "mfa", "observability"],
         help="run only this phase (default output bench/results/<phase>.json); the "
         "fallback phase runs only this way",
     )
@@ -413,6 +414,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--mfa-memory-count", type=int, default=1000, help="verified factors for the memory figure"
     )
     parser.add_argument("--skip-mfa", action="store_true", help="leave out the MFA phase")
+    parser.add_argument(
+        "--skip-observability",
+        action="store_true",
+        help="leave out the cost of metrics and events (bench/observability.py)",
+    )
     parser.add_argument(
         "--delivery-messages", type=int, default=3000, help="messages queued for the throughput"
     )
@@ -457,6 +463,46 @@ def run_delivery(args: argparse.Namespace, results: dict[str, Any], wrk: str | N
     with stop_on_signals():
         results["delivery"] = delivery.run(delivery_options(args, wrk), log)
     results["delivery"]["machine_busy_cores_before"] = busy
+
+
+def run_observability(args: argparse.Namespace, results: dict[str, Any], wrk: str | None) -> None:
+    """Metrics off / on / on with a webhook on every event: three servers of its own."""
+    busy = wait_for_quiet(args.quiet_wait / 3)
+    log(
+        f"\n(o) metrics and events: start throughput in interleaved rounds "
+        f"(machine busy before: {busy:.2f} cores)"
+    )
+    options = observability.ObservabilityOptions(
+        workers=args.workers,
+        threads=args.threads,
+        connections=args.connections,
+        duration_s=args.duration,
+        rounds=args.rounds,
+        warmup_s=args.warmup,
+        wrk=wrk,
+    )
+    with stop_on_signals():
+        results["observability"] = observability.run(options, log, quiesce)
+    results["observability"]["machine_busy_cores_before"] = busy
+
+
+def run_own_phases(args: argparse.Namespace, results: dict[str, Any], wrk: str | None) -> None:
+    """The phases with processes of their own, after the servers above are stopped."""
+    if not args.skip_delivery:
+        run_delivery(args, results, wrk)
+    if not args.skip_observability:
+        run_observability(args, results, wrk)
+
+
+def main_observability_only(args: argparse.Namespace) -> int:
+    """The cost of metrics and events per start (bench/observability.py) alone."""
+    started = time.monotonic()
+    wrk = None if args.loader == "python" else ensure_wrk(log)
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    run_observability(args, results, wrk)
+    results["run_seconds"] = time.monotonic() - started
+    missed = observability.report(results["observability"], log)
+    return _write_results(args, results, missed)
 
 
 def main_delivery_only(args: argparse.Namespace) -> int:
@@ -610,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
             "fallback": main_fallback_only,
             "cost": main_cost_only,
             "mfa": main_mfa_only,
+            "observability": main_observability_only,
         }[args.only](args)
     started = time.monotonic()
     wrk = None if args.loader == "python" else ensure_wrk(log)
@@ -753,12 +800,13 @@ def main(argv: list[str] | None = None) -> int:
             redis_client.close()
         redis_server.stop()
 
-    if not args.skip_delivery:
-        run_delivery(args, results, wrk)
+    run_own_phases(args, results, wrk)
     results["run_seconds"] = time.monotonic() - started
     missed = report(results)
     if "delivery" in results:
         missed |= delivery.report(results["delivery"], log)
+    if "observability" in results:
+        missed |= observability.report(results["observability"], log)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output

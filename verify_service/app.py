@@ -17,6 +17,8 @@ from verify_service.adapters.clock import SystemClock
 from verify_service.adapters.delivery.providers.registry import providers_by_channel
 from verify_service.adapters.delivery.receipts import receipt_checkers, receipt_url
 from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.metrics.exposition import exposition
+from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
 from verify_service.adapters.password_hasher import Argon2PasswordHasher
 from verify_service.adapters.redis_connection import connect, embedded
 from verify_service.adapters.redis_preflight import readiness_problem
@@ -73,6 +75,7 @@ from verify_service.application.delivery.delivery_receipts import DeliveryAttemp
 from verify_service.application.delivery.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.application.delivery.ports import DeliveryProvider
 from verify_service.application.delivery.supervision import DeliveryHealthCheck
+from verify_service.application.metrics.ports import NO_METRICS, Metrics, QueueProbe
 from verify_service.application.mfa.passkeys import Passkeys
 from verify_service.application.mfa.use_cases import MfaUseCases
 from verify_service.application.ports import Clock
@@ -99,6 +102,8 @@ from verify_service.http.audit import audit_api, audit_hooks
 from verify_service.http.delivery import delivery_attempts_api, delivery_receipts_api
 from verify_service.http.error_codes import register_error_handlers
 from verify_service.http.health import HEALTH_ENDPOINTS
+from verify_service.http.metrics import metrics_api
+from verify_service.http.metrics.metrics_api import METRICS_ENDPOINT
 from verify_service.http.mfa import challenges_api, entities_api, factors_api, passkeys_api
 from verify_service.http.mfa.mfa_wiring import MFA_KEY, MfaComponents
 from verify_service.http.protection import fraud_guard_api, rate_limits_api, safe_list_api
@@ -144,6 +149,13 @@ class Container:
     passkeys: Passkeys | None = None  # passkey factors and sign-ins (docs/mfa.md, "Passkeys")
     # Challenges created and answered: their own log (docs/audit-log.md, "Two logs").
     mfa_activity: AuditLog | None = None
+    # Prometheus counters (VERIFY_METRICS_TOKEN set) or nothing (docs/operations.md).
+    metrics: Metrics = NO_METRICS
+
+    def queue_probes(self) -> list[QueueProbe]:
+        """The queues whose backlog a scrape reads from Redis (`verify_outbox_*`)."""
+        return [self.outbox]
+
     # Webhooks (docs/webhooks.md): the resource's use cases, the read side event publishing
     # and delivery use (cached per process for at most a second), and the target check
     # (SSRF rules, DNS included) the sender runs again before each send.
@@ -191,7 +203,12 @@ class Container:
         """Where `provider` posts the attempt's delivery receipt (needs VERIFY_PUBLIC_URL)."""
         return receipt_url(self.settings.public_url, provider, attempt_sid)
 
-    def delivery_worker(self, consumer: str, policy: RetryPolicy | None = None) -> DeliveryWorker:
+    def delivery_worker(
+        self,
+        consumer: str,
+        policy: RetryPolicy | None = None,
+        on_turn: Callable[[], None] | None = None,
+    ) -> DeliveryWorker:
         """A worker over this container's outbox; providers are built on first use."""
         providers = self.providers or providers_by_channel(self.settings)
         return DeliveryWorker(
@@ -209,6 +226,8 @@ class Container:
             consumer=consumer,
             callback_url=self._receipt_url,
             fallback=self.fallback,
+            metrics=self.metrics,
+            on_turn=on_turn,
         )
 
     # -- supervision (docs/operations.md, "Health and supervision") ---------------------
@@ -331,12 +350,14 @@ def build_container(
         settings.allow_test_destinations,
         after_delete=delete_service_children,
     )
+    metrics: Metrics = PrometheusMetrics() if settings.metrics_token else NO_METRICS
     verifications = Verifications(
         store=store,
         hasher=Argon2CodeHasher(keyring, PROFILES[settings.argon2_profile]),
         keyring=keyring,
         clock=clock,
         protection=protection,
+        metrics=metrics,
     )
     api_key_store = RedisApiKeyStore(client, scripts, ApiKeyKeys(settings.key_prefix))
     # The account credentials first (local, constant time); a key costs one Redis read.
@@ -383,6 +404,7 @@ def build_container(
         ),
         passkeys=Passkeys(mfa_store, passkey_store, catalog, clock),
         mfa_activity=mfa_activity,
+        metrics=metrics,
         webhooks=webhooks,
         webhook_directory=webhook_directory,
         webhook_targets=webhook_targets,
@@ -477,6 +499,16 @@ def _init_operations(app: Flask, container: Container, ping: Callable[[], bool])
         container.delivery_health().report,
     )
     app.wsgi_app = RequestIds(app.wsgi_app)  # type: ignore[method-assign]
+def _register_metrics(app: Flask, container: Container) -> None:
+    """`/metrics` and the request counts (before every other request hook, so that a
+    request's time includes its authentication)."""
+    metrics = container.metrics
+    scrape = (
+        exposition(metrics, container.queue_probes(), container.clock)
+        if isinstance(metrics, PrometheusMetrics)
+        else None
+    )
+    metrics_api.init_app(app, metrics, scrape, container.settings.metrics_token)
 
 
 def _register_audit(app: Flask, container: Container) -> None:
@@ -522,11 +554,12 @@ def create_app(
     )
     app.extensions[CONTAINER_KEY] = container
     register_error_handlers(app, page_for=console.error_page)
+    _register_metrics(app, container)
 
     @app.before_request
     def authenticate() -> Response | None:
-        if request.endpoint in HEALTH_ENDPOINTS:
-            return None
+        if request.endpoint in HEALTH_ENDPOINTS or request.endpoint == METRICS_ENDPOINT:
+            return None  # /metrics checks its own bearer token (http/metrics/metrics_api.py)
         if request.endpoint in delivery_receipts_api.RECEIPT_ENDPOINTS:
             return None  # authenticated by the provider's signature instead
         if request.blueprint == console.BLUEPRINT_NAME or console.is_console_path(request.path):
@@ -589,7 +622,12 @@ def create_app(
             container.fraud_guard, container.catalog, container.clock
         )
         app.register_blueprint(fraud_guard_api.blueprint)
+    _register_webhooks(app, container)
+    return app
+
+
+def _register_webhooks(app: Flask, container: Container) -> None:
+    """`/v2/Services/{VA}/Webhooks` (docs/webhooks.md)."""
     if container.webhooks is not None:
         app.extensions[webhooks_api.WEBHOOKS_KEY] = container.webhooks
         app.register_blueprint(webhooks_api.blueprint)
-    return app

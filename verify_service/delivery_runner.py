@@ -21,6 +21,9 @@ from verify_service.adapters.delivery.providers.registry import (
     close_providers,
     providers_by_channel,
 )
+from verify_service.adapters.metrics.exposition import exposition
+from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
+from verify_service.adapters.metrics.worker_listener import LastTurn, WorkerListener
 from verify_service.app import Container
 from verify_service.application.delivery.supervision import WorkerHeartbeat
 
@@ -58,7 +61,11 @@ def run_until_signalled(container: Container) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     providers = providers_by_channel(container.settings)
-    worker = replace(container, providers=providers).delivery_worker(consumer_name())
+    turns = LastTurn(max(30.0, container.settings.delivery_visibility_timeout_ms / 1000))
+    listener = start_listener(container, turns.alive)
+    worker = replace(container, providers=providers).delivery_worker(
+        consumer_name(), on_turn=turns.tick
+    )
     fallback = start_fallback_thread(container, stop)
     heartbeat = heartbeat_for(container)
     heartbeat.beat_if_turning()  # live from the start, not after the first interval
@@ -74,6 +81,8 @@ def run_until_signalled(container: Container) -> None:
             fallback.join()
         beating.join()
         close_providers(providers)
+        if listener is not None:
+            listener.close()
         log.info("delivery worker %s stopped", consumer_name())
 
 
@@ -204,3 +213,29 @@ class ChildWorker:
                 process.wait()
         if self._watcher is not None:
             self._watcher.join(timeout_s)
+
+
+def start_listener(container: Container, alive: Callable[[], bool]) -> WorkerListener | None:
+    """The worker's `/metrics` and `/healthz` on `VERIFY_WORKER_METRICS_PORT`, if set."""
+    settings = container.settings
+    if settings.worker_metrics_port is None:
+        return None
+    metrics = container.metrics
+    scrape = (
+        exposition(metrics, container.queue_probes(), container.clock)
+        if isinstance(metrics, PrometheusMetrics)
+        else None
+    )
+    try:
+        listener = WorkerListener(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            alive=alive,
+            exposition=scrape,
+            token=settings.metrics_token,
+        )
+    except OSError as exc:
+        where = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+        message = f"VERIFY_WORKER_METRICS_PORT: cannot listen on {where}: {exc.strerror}"
+        raise SystemExit(message) from None
+    return listener.start()

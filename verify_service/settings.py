@@ -7,6 +7,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +37,7 @@ from verify_service.domain.webhooks.targets import IPNetwork, parse_allowed_netw
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MIN_AUTH_TOKEN_LENGTH = 16
+MIN_METRICS_TOKEN_LENGTH = 16
 # One server (redis, rediss, unix) or a Redis Cluster (`+cluster`: a comma-separated list of
 # host:port to discover it from; adapters/redis_cluster.py). Sentinel: `_redis_url`.
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
@@ -76,6 +78,8 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         # Logs and health (docs/operations.md, "Logs", "Health and supervision").
         "VERIFY_LOG_FORMAT",
         "VERIFY_READY_MAX_OUTBOX_AGE_SECONDS",
+        "VERIFY_METRICS_DIR",
+        "VERIFY_METRICS_TOKEN",
         "VERIFY_MFA_ACTIVITY_MAX_ENTRIES",
         "VERIFY_PUBLIC_URL",
         "VERIFY_REDIS_KEY_PREFIX",
@@ -85,6 +89,8 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_REDIS_WAIT_TIMEOUT_MS",
         "VERIFY_SECRET_KEY",
         "VERIFY_SECRET_KEYS",
+        "VERIFY_WORKER_METRICS_HOST",
+        "VERIFY_WORKER_METRICS_PORT",
         "VERIFY_WEBHOOK_ALLOWED_NETWORKS",
         *PROVIDER_VARIABLES.values(),
     }
@@ -159,6 +165,14 @@ class Settings:
     # `/readyz` reports the outbox as `backlog_too_old`.
     log_format: str = "text"
     ready_max_outbox_age_seconds: int = 300
+    # Prometheus metrics (docs/operations.md, "Monitoring and alerts"): on when a token is
+    # set (`/metrics` answers `Authorization: Bearer <token>`); None: off, nothing counted.
+    metrics_token: str | None = None
+    # Where gunicorn's workers keep their samples (None: a new temporary directory).
+    metrics_dir: str | None = None
+    # The worker's own listener (`/metrics`, `/healthz`); None: the worker listens nowhere.
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
     # Non-public networks webhooks may reach anyway (docs/webhooks.md, "Target rules"):
     # empty, only public addresses (and never plain http except to an allowed loopback).
     webhook_allowed_networks: tuple[IPNetwork, ...] = ()
@@ -281,6 +295,7 @@ class Settings:
             console_time_zone=_time_zone(env),
             redis_wait_replicas=wait_replicas,
             redis_wait_timeout_ms=wait_timeout_ms,
+            **_metrics_settings(env, auth_token),
             webhook_allowed_networks=_webhook_allowed_networks(env),
         )
 
@@ -471,6 +486,36 @@ def _console_secure_cookie(env: Mapping[str, str], embedded: bool) -> bool:
     if value not in ("true", "false"):
         raise ConfigError("VERIFY_CONSOLE_SECURE_COOKIE must be true or false")
     return value == "true"
+
+
+class _MetricsSettings(TypedDict):
+    metrics_token: str | None
+    metrics_dir: str | None
+    worker_metrics_port: int | None
+    worker_metrics_host: str
+
+
+def _metrics_settings(env: Mapping[str, str], auth_token: str) -> _MetricsSettings:
+    """`VERIFY_METRICS_TOKEN` (its own credential: at least 16 characters, never the auth
+    token), `VERIFY_METRICS_DIR`, `VERIFY_WORKER_METRICS_PORT` and `_HOST`."""
+    token = env.get("VERIFY_METRICS_TOKEN") or None
+    if token is not None:
+        if len(token) < MIN_METRICS_TOKEN_LENGTH or not token.isprintable() or " " in token:
+            raise ConfigError(
+                f"VERIFY_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} printable "
+                "characters without spaces"
+            )
+        if secrets.compare_digest(token.encode("utf-8"), auth_token.encode("utf-8")):
+            raise ConfigError("VERIFY_METRICS_TOKEN must not be the auth token")
+    port_text = env.get("VERIFY_WORKER_METRICS_PORT") or None
+    port = _bounded_int(env, "VERIFY_WORKER_METRICS_PORT", 0, 1, 65535) if port_text else None
+    host = (env.get("VERIFY_WORKER_METRICS_HOST") or "127.0.0.1").strip()
+    return {
+        "metrics_token": token,
+        "metrics_dir": env.get("VERIFY_METRICS_DIR") or None,
+        "worker_metrics_port": port,
+        "worker_metrics_host": host,
+    }
 
 
 def _webhook_allowed_networks(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:

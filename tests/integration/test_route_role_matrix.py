@@ -24,6 +24,7 @@ from verify_service.app import CONTAINER_KEY
 from verify_service.application.access.access import ROLES, Permission, Principal
 from verify_service.http.delivery.delivery_receipts_api import RECEIPT_ENDPOINTS
 from verify_service.http.health import HEALTH_ENDPOINTS
+from verify_service.http.metrics.metrics_api import METRICS_ENDPOINT
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "access-control.md"
 BEGIN, END = "<!-- route-role-matrix:begin -->", "<!-- route-role-matrix:end -->"
@@ -91,6 +92,8 @@ def served_routes(app: Flask) -> dict[tuple[str, str], tuple[str, Any]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or rule.endpoint in HEALTH_ENDPOINTS | RECEIPT_ENDPOINTS:
             continue
+        if rule.endpoint == METRICS_ENDPOINT:
+            continue  # its own bearer token, no role (test_metrics_api.py)
         if rule.endpoint.startswith("console."):
             continue  # the support console: its own sessions and staff roles (test_console.py)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:

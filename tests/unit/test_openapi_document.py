@@ -24,6 +24,7 @@ SUPPORTED_ROUTES = frozenset(
     {
         ("get", "/healthz"),
         ("get", "/readyz"),
+        ("get", "/metrics"),
         ("post", "/v2/Services"),
         ("get", "/v2/Services"),
         ("get", "/v2/Services/{Sid}"),
@@ -272,8 +273,9 @@ def test_every_v2_operation_documents_401_and_503(document: dict[str, Any]) -> N
 def test_v2_operations_need_credentials_and_health_routes_do_not(
     document: dict[str, Any],
 ) -> None:
-    """HTTP Basic is required globally; only /healthz and /readyz override it with [], and
-    the delivery receipts with their provider's signature."""
+    """HTTP Basic is required globally; only /healthz and /readyz override it with [],
+    /metrics with its own bearer token, and the delivery receipts with their provider's
+    signature."""
     assert document["security"] == [{"accountSid_authToken": []}]
     scheme = document["components"]["securitySchemes"]["accountSid_authToken"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "basic")
@@ -282,7 +284,12 @@ def test_v2_operations_need_credentials_and_health_routes_do_not(
         for _, path, operation in _operations(document)
         if "security" in operation
     }
-    assert overrides == {"/healthz": [], "/readyz": [], **RECEIPT_SECURITY}
+    assert overrides == {
+        "/healthz": [],
+        "/readyz": [],
+        "/metrics": [{"metricsToken": []}],  # its own bearer token, never the API's
+        **RECEIPT_SECURITY,
+    }
 
 
 def test_every_error_response_uses_the_error_schema(document: dict[str, Any]) -> None:

@@ -6,17 +6,20 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
 
 from verify_service import delivery_runner
+from verify_service.adapters.metrics import multiprocess
 from verify_service.app import build_container, create_app
 from verify_service.cli.common import check_redis_or_exit, configure_logging, load_settings
 from verify_service.cli.embedded_demo import create_demo, embedded_banner
 from verify_service.domain.errors import StoreUnavailable
 from verify_service.domain.models import Channel
+from verify_service.settings import Settings
 
 DEFAULT_PORT = 8080
 
@@ -106,6 +109,7 @@ def serve(
             settings.console_outbox or "standard output",
         )
     check_redis_or_exit(settings)  # in the master, before any worker: fail fast
+    metrics_dir = _shared_metrics_directory(settings, options)
     child = delivery_runner.ChildWorker().start() if with_worker else None
     if child is not None:
         # The child is told to stop as soon as gunicorn is (both finish what they hold
@@ -117,8 +121,11 @@ def serve(
     finally:
         # gunicorn's workers are forks of this process and leave `run` through here too:
         # only the master, whose child it is, stops the worker.
-        if child is not None and os.getpid() == master_pid:
-            child.stop(timeout_s=timeout + 5)
+        if os.getpid() == master_pid:
+            if child is not None:
+                child.stop(timeout_s=timeout + 5)
+            if metrics_dir is not None:
+                multiprocess.remove_directory(metrics_dir)
 
 
 def _stop_child_with_master(child: delivery_runner.ChildWorker) -> None:
@@ -136,6 +143,20 @@ def _stop_child_with_master(child: delivery_runner.ChildWorker) -> None:
             previous(number, frame)
 
         signal.signal(signum, handler)
+
+
+def _shared_metrics_directory(settings: Settings, options: dict[str, Any]) -> Path | None:
+    """With metrics on, gunicorn's workers share their samples through a directory set up
+    here, before the fork (adapters/metrics/multiprocess.py); returns it when `serve` made
+    it (a temporary directory, removed at exit)."""
+    if settings.metrics_token is None:
+        return None
+    try:
+        directory, created = multiprocess.prepare_shared_directory(settings.metrics_dir)
+    except multiprocess.MetricsDirectoryError as exc:
+        raise click.ClickException(str(exc)) from None
+    options["child_exit"] = lambda _server, worker: multiprocess.worker_exited(worker.pid)
+    return directory if created else None
 
 
 @click.command()
@@ -166,6 +187,8 @@ def worker(check: bool) -> None:
         click.echo("live")
         return
     check_redis_or_exit(settings)
+    # Scraped on its own port, never through the API's directory (a child of `serve` inherits it).
+    multiprocess.single_process()
     delivery_runner.run_until_signalled(build_container(settings))
 
 

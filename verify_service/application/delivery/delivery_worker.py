@@ -17,6 +17,7 @@ from typing import Protocol
 
 from verify_service.application.delivery.ports import DeliveryProvider
 from verify_service.application.delivery.resilient_loop import run_until_stopped
+from verify_service.application.metrics.ports import NO_METRICS, Metrics, SendOutcome
 from verify_service.application.ports import Clock
 from verify_service.domain.delivery.delivery import (
     AttemptStatus,
@@ -26,6 +27,7 @@ from verify_service.domain.delivery.delivery import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from verify_service.domain.errors import StoreUnavailable
 from verify_service.domain.models import Channel
 
 log = logging.getLogger(__name__)
@@ -100,10 +102,16 @@ class DeliveryWorker:
         consumer: str,
         callback_url: Callable[[DeliveryProvider, str], str | None] | None = None,
         fallback: FallbackSteps | None = None,
+        metrics: Metrics = NO_METRICS,
+        on_turn: Callable[[], None] | None = None,
     ) -> None:
         """`callback_url(provider, attempt_sid)` is where that provider should post its
         delivery receipt for the attempt (None: no receipts). `fallback` is told when
-        a delivery failed on every provider (its step after that send goes at once)."""
+        a delivery failed on every provider (its step after that send goes at once).
+        `on_turn` is called after every turn of `run`, failed or not (the worker's
+        liveness: adapters/metrics/worker_listener.py)."""
+        self._metrics = metrics
+        self._on_turn = on_turn or (lambda: None)
         self._fallback = fallback
         self._callback_url = callback_url or (lambda _provider, _attempt: None)
         self._queue = queue
@@ -141,7 +149,13 @@ class DeliveryWorker:
         after every completed turn (the worker's heartbeat, supervision.py)."""
 
         def turn() -> float:
-            handled = self.run_once(block_ms)
+            try:
+                handled = self.run_once(block_ms)
+            except StoreUnavailable:
+                self._metrics.redis_error("worker")
+                raise
+            finally:
+                self._on_turn()  # the loop turns, even through a Redis outage: alive
             turned()
             return idle_wait_s if handled == 0 and block_ms == 0 else 0.0
 
@@ -160,6 +174,7 @@ class DeliveryWorker:
                     job.attempt_sid, AttemptStatus.FAILED, now_ms, error_code="verification_ended"
                 )
                 log.info("attempt %s: dropped, its verification ended", job.attempt_sid)
+                self._metrics.delivery_try(job.message.channel.value, "none", SendOutcome.DROPPED)
             return
         providers = self._providers.get(job.message.channel, ())
         if job.provider_index >= len(providers):
@@ -193,6 +208,7 @@ class DeliveryWorker:
                     provider_message_id=receipt.provider_message_id or "",
                 )
             log.info("attempt %s: sent through %s", job.attempt_sid, provider.name)
+            self._count_sent(job, provider.name)
 
     def _after_transient(
         self, job: DeliveryJob, provider: DeliveryProvider, error: DeliveryError
@@ -203,6 +219,7 @@ class DeliveryWorker:
             return
         due_ms = self._clock.now_ms() + self._policy.delay_ms(job.try_number)
         self._queue.reschedule(job, due_ms, job.provider_index, next_try)
+        self._metrics.delivery_try(job.message.channel.value, provider.name, SendOutcome.RETRY)
         log.info(
             "attempt %s: %s failed (%s), try %d of %d later",
             job.attempt_sid,
@@ -217,6 +234,7 @@ class DeliveryWorker:
     ) -> None:
         providers = self._providers.get(job.message.channel, ())
         log.info("attempt %s: %s gave up (%s)", job.attempt_sid, provider.name, error.reason)
+        self._metrics.delivery_try(job.message.channel.value, provider.name, SendOutcome.FAILED)
         if job.provider_index + 1 >= len(providers):
             self._give_up(job, f"{provider.name}: {error.reason}", self._clock.now_ms(), error)
             return
@@ -233,5 +251,13 @@ class DeliveryWorker:
                 error_code=(error.error_code if error else None) or "all_providers_failed",
             )
             log.warning("attempt %s: every provider failed, dead-lettered", job.attempt_sid)
+            self._metrics.dead_lettered(job.message.channel.value)
             if self._fallback is not None:
                 self._fallback.delivery_failed(job, now_ms)
+
+    def _count_sent(self, job: DeliveryJob, provider: str) -> None:
+        """A send, and how long after its start (`enqueued_ms`) the provider accepted it."""
+        channel = job.message.channel.value
+        self._metrics.delivery_try(channel, provider, SendOutcome.SENT)
+        seconds = (self._clock.now_ms() - job.enqueued_ms) / 1000
+        self._metrics.delivery_latency(channel, provider, seconds)

@@ -6,9 +6,12 @@ import dataclasses
 import hmac
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from verify_service.application.attempts.attempts import destination_country, destination_digest
+from verify_service.application.metrics.ports import NO_METRICS, Metrics, Refusal
 from verify_service.application.ports import Clock
 from verify_service.application.protection.abuse_protection import AbuseProtection, StartFacts
 from verify_service.application.verifications.ports import (
@@ -36,12 +39,16 @@ from verify_service.domain.destinations import (
     require_smtp_address,
 )
 from verify_service.domain.errors import (
+    DeliveryBlocked,
     FeatureNotEnabled,
+    GeoPermissionDenied,
     InvalidParameter,
     MaxCheckAttemptsReached,
+    MaxChecksPerDestinationReached,
     MaxSendAttemptsReached,
     NotFound,
     Psd2ParametersRequired,
+    RateLimitExceeded,
     StoreUnavailable,
     TooManyConcurrentRequests,
 )
@@ -111,7 +118,9 @@ class Verifications:
         keyring: Keyring,
         clock: Clock,
         protection: AbuseProtection,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._protection = protection
         self._store = store
         self._hasher = hasher
@@ -138,6 +147,19 @@ class Verifications:
 
     def start(self, service_sid: str, request: StartRequest) -> Verification:
         """Create a verification for `To`, or resend a new code on the pending one."""
+        with self._refusal_counted("start"):
+            return self._start(service_sid, request)
+
+    @contextmanager
+    def _refusal_counted(self, operation: str) -> Iterator[None]:
+        """A refusal by a rate limit, geo permissions or Fraud Guard, counted (metrics)."""
+        try:
+            yield
+        except _REFUSALS as refusal:
+            self._metrics.refused(_refusal_reason(refusal), operation)
+            raise
+
+    def _start(self, service_sid: str, request: StartRequest) -> Verification:
         to = normalize_destination(request.channel, request.to)
         ref = self._ref(service_sid, to)
         friendly_name = _require_deliverable_text(request, to)
@@ -251,6 +273,7 @@ class Verifications:
             if outcome.verification is None:
                 raise TooManyConcurrentRequests  # unreachable: created/resent carry it
             _log_start(outcome.result, write, test_code is not None)
+            self._metrics.verification_started(write.channel.value, outcome.result.value)
             return _with_lookup(outcome.verification, service)
         raise TooManyConcurrentRequests
 
@@ -350,15 +373,16 @@ class Verifications:
         # After the reservation (it needs the service's limit, read in the same round trip):
         # a refused check still used up one of the verification's attempts.
         settings = reservation.settings or self._store.protection_settings(service_sid)
-        self._protection.admit_check(
-            service_sid,
-            ref.tag,
-            settings,
-            verification.to,
-            now_ms,
-            counted=window,
-            outcome=reservation.window,
-        )
+        with self._refusal_counted("check"):
+            self._protection.admit_check(
+                service_sid,
+                ref.tag,
+                settings,
+                verification.to,
+                now_ms,
+                counted=window,
+                outcome=reservation.window,
+            )
         right = self._hasher.matches(
             verification.sid, code, reservation.salt, reservation.code_digests
         )
@@ -390,6 +414,7 @@ class Verifications:
         if approved is None:
             raise NotFound
         log.info("verification %s: approved", verification.sid)
+        self._metrics.verification_approved(approved.channel.value)
         return approved
 
     # -- fetch and update ---------------------------------------------------------------------
@@ -453,6 +478,7 @@ class Verifications:
             raise NotFound
         if status is VerificationStatus.APPROVED:
             self._record_manual_approval(service_sid, ended.to, now_ms)
+            self._metrics.verification_approved(ended.channel.value)
         log.info("verification %s: %s by update", verification_sid, status.value)
         return ended
 
@@ -536,6 +562,25 @@ def _require_resend_target(request: StartRequest, pending: PendingSnapshot | Non
     to a verification started since, and it never creates one."""
     if request.resend_of is not None and (pending is None or pending.sid != request.resend_of):
         raise NotFound
+
+
+# Refusals by a limit (a programmable bucket, a per-destination limit of sends or checks, a
+# verification's own sends), geo permissions, and Fraud Guard (its breaker, the send caps).
+_REFUSALS = (
+    RateLimitExceeded,
+    MaxSendAttemptsReached,
+    MaxChecksPerDestinationReached,
+    GeoPermissionDenied,
+    DeliveryBlocked,
+)
+
+
+def _refusal_reason(refusal: Exception) -> str:
+    if isinstance(refusal, GeoPermissionDenied):
+        return Refusal.GEO_PERMISSION
+    if isinstance(refusal, DeliveryBlocked):
+        return Refusal.FRAUD_GUARD
+    return Refusal.RATE_LIMIT
 
 
 def _with_lookup(verification: Verification, service: Service) -> Verification:

@@ -22,6 +22,7 @@ from verify_service.adapters.redis_store.attempts.attempt_records import RedisAt
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import OutboxKeys, OutboxShard
 from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.application.metrics.ports import QueueBacklog
 from verify_service.application.secrets.ports import Progress, ResealCount
 from verify_service.domain.delivery.delivery import DeliveryJob, RenderedMessage
 from verify_service.domain.models import Channel
@@ -44,12 +45,6 @@ class DeadLetter:
     failed_ms: int
     channel: str
     reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxBacklog:
-    depth: int  # messages queued, in a worker's hands, or delayed for a retry
-    oldest_ms: int | None  # when the oldest queued one was put on its stream (Redis ms)
 
 
 @dataclass(slots=True)
@@ -450,30 +445,37 @@ class RedisDeliveryQueue:
         self._client.lrem(legacy.dead, 0, attempt_sid)
         return entry
 
-    # -- health (`/readyz`, docs/operations.md "Health and supervision") -----------------
+    # -- backlog (the metrics' `QueueProbe`, read at scrape time) ----------------------------
+
+    queue_name = "delivery"
 
     @fail_closed
-    def backlog(self) -> OutboxBacklog:
-        """How many messages wait (queued, in a worker's hands, or delayed for a retry) and
-        when the oldest queued one was put on its stream (its entry id's time, Redis's
-        clock; a retry counts from when it was put back): one pipeline, two commands a
-        shard."""
+    def backlog(self) -> QueueBacklog:
+        """Every shard's length, first entry, delayed retries and dead letters: one pipeline
+        of 4 commands a shard, whatever the backlog. The oldest message is the stream entry
+        that has waited longest since it entered its stream (queued, or its retry came due):
+        its id is Redis's time of that moment."""
 
-        def look(pipe: Any) -> None:
+        def build(pipe: Any) -> None:
             for shard in self._shards:
                 pipe.xlen(shard.stream)
-                pipe.xrange(shard.stream, "-", "+", count=1)
+                pipe.xrange(shard.stream, min="-", max="+", count=1)
                 pipe.zcard(shard.delayed)
+                pipe.llen(shard.dead)
 
-        replies = self._scripts.run_pipeline(self._client, look)
-        depth, oldest_ms = 0, None
-        for index in range(0, len(replies), 3):
-            queued, first, delayed = replies[index : index + 3]
-            depth += int(queued) + int(delayed)
+        replies = self._scripts.run_pipeline(self._client, build)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        ready = delayed = dead = 0
+        oldest: int | None = None
+        for index in range(0, len(replies), 4):
+            length, first, waiting, letters = replies[index : index + 4]
+            ready, delayed, dead = ready + int(length), delayed + int(waiting), dead + int(letters)
             if first:
-                entry_ms = int(first[0][0].split(b"-", 1)[0])
-                oldest_ms = entry_ms if oldest_ms is None else min(oldest_ms, entry_ms)
-        return OutboxBacklog(depth, oldest_ms)
+                entered_ms = int(first[0][0].split(b"-", 1)[0])
+                oldest = entered_ms if oldest is None else min(oldest, entered_ms)
+        return QueueBacklog(ready, delayed, dead, oldest)
 
     # -- attempt status (kept by the attempt history) ----------------------------------
 

@@ -1,0 +1,1 @@
+"""What the service counts for Prometheus (docs/operations.md, "Monitoring and alerts")."""

@@ -1,0 +1,1 @@
+"""`/metrics` and the count of every request (docs/operations.md, "Monitoring and alerts")."""
