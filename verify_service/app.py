@@ -17,6 +17,7 @@ from verify_service.adapters.clock import SystemClock
 from verify_service.adapters.delivery.providers.registry import providers_by_channel
 from verify_service.adapters.delivery.receipts import receipt_checkers, receipt_url
 from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.events.http_sender import HttpEventSender
 from verify_service.adapters.password_hasher import Argon2PasswordHasher
 from verify_service.adapters.redis_connection import connect, embedded
 from verify_service.adapters.redis_preflight import readiness_problem
@@ -27,9 +28,13 @@ from verify_service.adapters.redis_store.audit.audit_log import RedisAuditLog
 from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
 from verify_service.adapters.redis_store.errors import UNAVAILABLE
+from verify_service.adapters.redis_store.events.event_outbox import RedisEventOutbox
+from verify_service.adapters.redis_store.events.expiry_schedule import RedisExpirySchedule
 from verify_service.adapters.redis_store.keys import (
     ApiKeyKeys,
     AuditKeys,
+    EventOutboxKeys,
+    ExpiryKeys,
     FallbackKeys,
     FraudGuardKeys,
     HistoryKeys,
@@ -54,6 +59,7 @@ from verify_service.adapters.redis_store.support.staff_user_store import (
 from verify_service.adapters.redis_store.verifications.verification_store import (
     RedisVerificationStore,
 )
+from verify_service.adapters.webhooks.resolver import TargetResolver
 from verify_service.application.access.access import AccountCredentials, Authenticator
 from verify_service.application.access.api_keys import ApiKeyCredentials, ApiKeys
 from verify_service.application.access.destination_lookups import DestinationLookups
@@ -68,6 +74,13 @@ from verify_service.application.delivery.channel_fallback import ChannelFallback
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
 from verify_service.application.delivery.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.application.delivery.ports import DeliveryProvider
+from verify_service.application.events.event_delivery import (
+    EventDeliveryWorker,
+    EventRetryPolicy,
+    Signer,
+)
+from verify_service.application.events.ports import EventSender
+from verify_service.application.events.publisher import EventPublisher, NoWebhooks
 from verify_service.application.mfa.passkeys import Passkeys
 from verify_service.application.mfa.use_cases import MfaUseCases
 from verify_service.application.ports import Clock
@@ -81,6 +94,7 @@ from verify_service.application.support.factor_support import FactorSupport
 from verify_service.application.support.staff_users import SessionPolicy, StaffUsers
 from verify_service.application.support.support_console import SupportConsole
 from verify_service.application.verifications.verifications import Verifications
+from verify_service.application.webhooks.ports import WebhookDirectory
 from verify_service.console.views import wire_outcome
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
@@ -135,6 +149,11 @@ class Container:
     passkeys: Passkeys | None = None  # passkey factors and sign-ins (docs/mfa.md, "Passkeys")
     # Challenges created and answered: their own log (docs/audit-log.md, "Two logs").
     mfa_activity: AuditLog | None = None
+    # Webhook events (docs/webhooks.md): published by the use cases, sent by the worker.
+    events: EventPublisher | None = None
+    event_outbox: RedisEventOutbox | None = None
+    expiries: RedisExpirySchedule | None = None
+    webhook_directory: WebhookDirectory | None = None
 
     def audit_logs(self) -> dict[str, RedisAuditLog]:
         """The hash-chained logs by name (`audit`, `mfa-activity`), for reading and
@@ -194,7 +213,44 @@ class Container:
             consumer=consumer,
             callback_url=self._receipt_url,
             fallback=self.fallback,
+            events=self.events,
         )
+
+    def event_worker(
+        self,
+        consumer: str,
+        policy: EventRetryPolicy | None = None,
+        sender: EventSender | None = None,
+    ) -> EventDeliveryWorker:
+        """The events loop over this container's event outbox (docs/webhooks.md). Sends
+        re-check every target with the webhooks' resolver (the operator's allow-list)."""
+        if self.event_outbox is None or self.events is None:
+            raise RuntimeError("this container has no event outbox")
+        settings = self.settings
+        keyring = self.keyring or Keyring(settings.key_ring())
+        return EventDeliveryWorker(
+            outbox=self.event_outbox,
+            directory=self.webhook_directory or NoWebhooks(),
+            sender=sender or HttpEventSender(self.target_resolver()),
+            signer=Signer(keyring.webhook_signing_token(), keyring.primary_id),
+            clock=self.clock,
+            policy=policy
+            or EventRetryPolicy(
+                max_tries=settings.event_tries,
+                base_delay_ms=settings.event_backoff_ms,
+                max_delay_ms=settings.event_max_backoff_ms,
+                visibility_timeout_ms=settings.event_visibility_timeout_ms,
+            ),
+            consumer=consumer,
+            account_sid=settings.account_sid,
+            expiries=self.expiries,
+            publisher=self.events,
+        )
+
+    def target_resolver(self) -> TargetResolver:
+        """The SSRF target rules at send time, with the operator's allow-list."""
+        allowed = getattr(self.settings, "webhook_allowed_networks", ())
+        return TargetResolver(tuple(allowed))
 
 
 def ring_cipher(keyring: Keyring, purpose: str) -> DestinationCipher:
@@ -208,6 +264,7 @@ def build_container(
     clock: Clock | None = None,
     providers: ProviderMap | None = None,
     redis_client: redis.Redis | None = None,
+    webhook_directory: WebhookDirectory | None = None,
 ) -> Container:
     """Wire the use cases to their adapters (the app, the worker and the CLI share this)."""
     client = redis_client or (
@@ -240,6 +297,18 @@ def build_container(
         history.records,
     )
     fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
+    # Webhook events: an outbox of their own (sharded like the delivery queue's), and the
+    # expiry schedule (docs/webhooks.md, "Delivery").
+    event_outbox = RedisEventOutbox(
+        client,
+        scripts,
+        EventOutboxKeys(settings.key_prefix),
+        ring_cipher(keyring, "outbox_encryption_key"),
+        ExpiryKeys(settings.key_prefix),
+    )
+    expiries = RedisExpirySchedule(client, scripts, ExpiryKeys(settings.key_prefix), keys)
+    directory = webhook_directory or NoWebhooks()
+    events = EventPublisher(directory, event_outbox, settings.account_sid)
     fraud_guard = RedisFraudGuardStore(client, scripts, FraudGuardKeys(settings.key_prefix))
     limiter = LimitsRateLimiter(client, scripts, settings.key_prefix, clock)
     store = RedisVerificationStore(
@@ -258,6 +327,7 @@ def build_container(
         fraud_guard,
         keyring,
         settings.allow_test_destinations,
+        events=events,
     )
     service_store = RedisServiceStore(client, scripts, keys)
     audit = RedisAuditLog(
@@ -298,6 +368,7 @@ def build_container(
         keyring=keyring,
         clock=clock,
         protection=protection,
+        events=events,
     )
     api_key_store = RedisApiKeyStore(client, scripts, ApiKeyKeys(settings.key_prefix))
     # The account credentials first (local, constant time); a key costs one Redis read.
@@ -341,9 +412,14 @@ def build_container(
             clock,
             Auditor(audit, clock),
             Auditor(mfa_activity, clock),
+            events=events,
         ),
-        passkeys=Passkeys(mfa_store, passkey_store, catalog, clock),
+        passkeys=Passkeys(mfa_store, passkey_store, catalog, clock, events=events),
         mfa_activity=mfa_activity,
+        events=events,
+        event_outbox=event_outbox,
+        expiries=expiries,
+        webhook_directory=directory,
     )
 
 
@@ -504,6 +580,7 @@ def create_app(
         receipt_checkers(settings.providers_for),
         container.clock,
         container.fallback.receipt_failed if container.fallback is not None else None,
+        events=container.events,
     )
     app.register_blueprint(delivery_attempts_api.blueprint)
     app.register_blueprint(delivery_receipts_api.blueprint)

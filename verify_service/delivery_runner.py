@@ -40,6 +40,7 @@ def run_until_signalled(container: Container) -> None:
     providers = providers_by_channel(container.settings)
     worker = replace(container, providers=providers).delivery_worker(consumer_name())
     fallback = start_fallback_thread(container, stop)
+    events = start_events_thread(container, stop)
     log.info("delivery worker %s started", consumer_name())
     # Block on the stream for less than the socket timeout, or every wait would time out.
     block_ms = max(10, min(200, int(container.settings.redis_timeout_seconds * 500)))
@@ -49,6 +50,8 @@ def run_until_signalled(container: Container) -> None:
         stop.set()
         if fallback is not None:
             fallback.join()
+        if events is not None:
+            events.join()
         close_providers(providers)
         log.info("delivery worker %s stopped", consumer_name())
 
@@ -63,6 +66,7 @@ def start_thread(container: Container) -> threading.Event:
     )
     thread.start()
     start_fallback_thread(container, stop)
+    start_events_thread(container, stop)
     return stop
 
 
@@ -74,6 +78,17 @@ def start_fallback_thread(container: Container, stop: threading.Event) -> thread
     thread = threading.Thread(
         target=container.fallback.run, args=(stop,), name="fallback", daemon=True
     )
+    thread.start()
+    return thread
+
+
+def start_events_thread(container: Container, stop: threading.Event) -> threading.Thread | None:
+    """The webhook events loop (docs/webhooks.md) beside the delivery loop, in a thread of
+    its own (a slow receiver never holds up a code's delivery), until `stop` is set."""
+    if container.event_outbox is None:
+        return None
+    worker = container.event_worker(consumer_name())
+    thread = threading.Thread(target=worker.run, args=(stop,), name="events", daemon=True)
     thread.start()
     return thread
 

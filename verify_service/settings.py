@@ -71,6 +71,10 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_DELIVERY_TRIES",
         "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS",
         "VERIFY_DESTINATION_LOOKUPS_PER_HOUR",
+        "VERIFY_EVENT_BACKOFF_MS",
+        "VERIFY_EVENT_MAX_BACKOFF_MS",
+        "VERIFY_EVENT_TRIES",
+        "VERIFY_EVENT_VISIBILITY_TIMEOUT_MS",
         "VERIFY_LOG_LEVEL",
         "VERIFY_MFA_ACTIVITY_MAX_ENTRIES",
         "VERIFY_PUBLIC_URL",
@@ -149,6 +153,12 @@ class Settings:
     # at most `redis_wait_timeout_ms`.
     redis_wait_replicas: int = 0
     redis_wait_timeout_ms: int = DEFAULT_WAIT_TIMEOUT_MS
+    # Webhook events (docs/webhooks.md, "Retries"): sends per delivery, the backoff between
+    # them (equal jitter), and how long a worker may hold one before another takes it over.
+    event_tries: int = 8
+    event_backoff_ms: int = 1_000
+    event_max_backoff_ms: int = 120_000
+    event_visibility_timeout_ms: int = 60_000
 
     @property
     def embedded(self) -> bool:
@@ -264,6 +274,14 @@ class Settings:
             console_time_zone=_time_zone(env),
             redis_wait_replicas=wait_replicas,
             redis_wait_timeout_ms=wait_timeout_ms,
+            event_tries=_bounded_int(env, "VERIFY_EVENT_TRIES", 8, 1, 30),
+            event_backoff_ms=_bounded_int(env, "VERIFY_EVENT_BACKOFF_MS", 1_000, 1, 600_000),
+            event_max_backoff_ms=_bounded_int(
+                env, "VERIFY_EVENT_MAX_BACKOFF_MS", 120_000, 1, 3_600_000
+            ),
+            event_visibility_timeout_ms=_bounded_int(
+                env, "VERIFY_EVENT_VISIBILITY_TIMEOUT_MS", 60_000, 1_000, 3_600_000
+            ),
         )
 
     def key_ring(self) -> list[tuple[str, bytes]]:

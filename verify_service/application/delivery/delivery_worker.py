@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from verify_service.application.attempts.attempts import destination_country
 from verify_service.application.delivery.ports import DeliveryProvider
 from verify_service.application.delivery.resilient_loop import run_until_stopped
+from verify_service.application.events.publisher import EventPublisher
 from verify_service.application.ports import Clock
 from verify_service.domain.delivery.delivery import (
     AttemptStatus,
@@ -26,6 +28,8 @@ from verify_service.domain.delivery.delivery import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from verify_service.domain.events.event_types import EventType
+from verify_service.domain.events.events import delivery_event
 from verify_service.domain.models import Channel
 
 log = logging.getLogger(__name__)
@@ -100,11 +104,13 @@ class DeliveryWorker:
         consumer: str,
         callback_url: Callable[[DeliveryProvider, str], str | None] | None = None,
         fallback: FallbackSteps | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
         """`callback_url(provider, attempt_sid)` is where that provider should post its
         delivery receipt for the attempt (None: no receipts). `fallback` is told when
         a delivery failed on every provider (its step after that send goes at once)."""
         self._fallback = fallback
+        self._events = events
         self._callback_url = callback_url or (lambda _provider, _attempt: None)
         self._queue = queue
         self._liveness = liveness
@@ -151,6 +157,7 @@ class DeliveryWorker:
                     job.attempt_sid, AttemptStatus.FAILED, now_ms, error_code="verification_ended"
                 )
                 log.info("attempt %s: dropped, its verification ended", job.attempt_sid)
+                self._emit(EventType.DELIVERY_FAILED, job, now_ms, error_code="verification_ended")
             return
         providers = self._providers.get(job.message.channel, ())
         if job.provider_index >= len(providers):
@@ -182,6 +189,9 @@ class DeliveryWorker:
                     self._clock.now_ms(),
                     provider=receipt.provider,
                     provider_message_id=receipt.provider_message_id or "",
+                )
+                self._emit(
+                    EventType.DELIVERY_SENT, job, self._clock.now_ms(), provider=receipt.provider
                 )
             log.info("attempt %s: sent through %s", job.attempt_sid, provider.name)
 
@@ -217,12 +227,41 @@ class DeliveryWorker:
         self, job: DeliveryJob, reason: str, now_ms: int, error: DeliveryError | None = None
     ) -> None:
         if self._queue.dead_letter(job, reason, now_ms):
+            error_code = (error.error_code if error else None) or "all_providers_failed"
             self._queue.record_status(
-                job.attempt_sid,
-                AttemptStatus.FAILED,
-                now_ms,
-                error_code=(error.error_code if error else None) or "all_providers_failed",
+                job.attempt_sid, AttemptStatus.FAILED, now_ms, error_code=error_code
             )
+            self._emit(EventType.DELIVERY_FAILED, job, now_ms, error_code=error_code)
             log.warning("attempt %s: every provider failed, dead-lettered", job.attempt_sid)
             if self._fallback is not None:
                 self._fallback.delivery_failed(job, now_ms)
+
+    def _emit(
+        self,
+        event_type: EventType,
+        job: DeliveryJob,
+        now_ms: int,
+        provider: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        """delivery.sent / delivery.failed for webhooks that want it (docs/webhooks.md)."""
+        events = self._events
+        if events is None:
+            return
+        events.emit(
+            job.service_sid,
+            event_type,
+            lambda: delivery_event(
+                event_type,
+                events.account_sid,
+                job.service_sid,
+                job.verification_sid,
+                job.attempt_sid,
+                job.message.channel.value,
+                job.to,
+                destination_country(job.message.channel, job.to),
+                now_ms,
+                provider=provider,
+                error_code=error_code,
+            ),
+        )

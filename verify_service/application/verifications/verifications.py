@@ -9,6 +9,8 @@ import logging
 from dataclasses import dataclass, field
 
 from verify_service.application.attempts.attempts import destination_country, destination_digest
+from verify_service.application.events.ports import ExpiryWatch
+from verify_service.application.events.publisher import EventPublisher
 from verify_service.application.ports import Clock
 from verify_service.application.protection.abuse_protection import AbuseProtection, StartFacts
 from verify_service.application.verifications.ports import (
@@ -45,6 +47,8 @@ from verify_service.domain.errors import (
     StoreUnavailable,
     TooManyConcurrentRequests,
 )
+from verify_service.domain.events.event_types import EventType
+from verify_service.domain.events.events import Event, verification_event
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.messages.message_text import require_name, require_wire_safe
 from verify_service.domain.messages.messages import MessageContent, render, resolve_locale
@@ -111,7 +115,9 @@ class Verifications:
         keyring: Keyring,
         clock: Clock,
         protection: AbuseProtection,
+        events: EventPublisher | None = None,
     ) -> None:
+        self._events = events
         self._protection = protection
         self._store = store
         self._hasher = hasher
@@ -251,6 +257,8 @@ class Verifications:
             if outcome.verification is None:
                 raise TooManyConcurrentRequests  # unreachable: created/resent carry it
             _log_start(outcome.result, write, test_code is not None)
+            if outcome.result is StartResult.CREATED:
+                self._emit(EventType.VERIFICATION_STARTED, outcome.verification, now_ms, ref.tag)
             return _with_lookup(outcome.verification, service)
         raise TooManyConcurrentRequests
 
@@ -374,11 +382,7 @@ class Verifications:
             # exact address, never by another spelling of the mailbox.
             right = False
         if not right:
-            log.info(
-                "verification %s: wrong code (%d checks)",
-                verification.sid,
-                verification.check_count,
-            )
+            self._wrong_code(verification, now_ms)
             return verification.with_status(
                 live_status(verification.check_count), verification.updated_ms
             )
@@ -390,7 +394,52 @@ class Verifications:
         if approved is None:
             raise NotFound
         log.info("verification %s: approved", verification.sid)
+        self._emit(EventType.VERIFICATION_APPROVED, approved, approved.updated_ms)
         return approved
+
+    def _wrong_code(self, verification: Verification, now_ms: int) -> None:
+        log.info(
+            "verification %s: wrong code (%d checks)", verification.sid, verification.check_count
+        )
+        if verification.check_count == MAX_CHECKS_PER_VERIFICATION:
+            self._emit(EventType.VERIFICATION_MAX_ATTEMPTS_REACHED, verification, now_ms)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _emit(
+        self,
+        event_type: EventType,
+        verification: Verification,
+        now_ms: int,
+        tag: str | None = None,
+    ) -> None:
+        """Publish the event (right after the state change's round trip: docs/webhooks.md,
+        "Delivery guarantee"); with `tag` (a start), also watch for its expiry."""
+        events = self._events
+        if events is None:
+            return
+
+        def country() -> str | None:  # only when a webhook wants the event: not free
+            return destination_country(verification.channel, verification.to)
+
+        def build() -> Event:
+            return verification_event(
+                event_type, events.account_sid, verification, now_ms, country()
+            )
+
+        def watch() -> ExpiryWatch:
+            return ExpiryWatch(
+                service_sid=verification.service_sid,
+                verification_sid=verification.sid,
+                tag=tag or "",
+                channel=verification.channel.value,
+                masked_to=mask_destination(verification.to),
+                country=country(),
+                created_ms=verification.created_ms,
+                expires_ms=verification.expires_ms,
+            )
+
+        events.emit(verification.service_sid, event_type, build, watch if tag is not None else None)
 
     # -- fetch and update ---------------------------------------------------------------------
 
@@ -454,6 +503,13 @@ class Verifications:
         if status is VerificationStatus.APPROVED:
             self._record_manual_approval(service_sid, ended.to, now_ms)
         log.info("verification %s: %s by update", verification_sid, status.value)
+        self._emit(
+            EventType.VERIFICATION_APPROVED
+            if status is VerificationStatus.APPROVED
+            else EventType.VERIFICATION_CANCELED,
+            ended,
+            now_ms,
+        )
         return ended
 
 

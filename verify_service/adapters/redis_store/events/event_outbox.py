@@ -1,0 +1,285 @@
+"""The event outbox: the delivery queue's layout (keys.py `OutboxShard`: a stream read by a
+consumer group, a delayed set for retries, a bounded dead-letter list) in shards of its
+own (`EventOutboxKeys`), driven by the delivery queue's own scripts (complete, reschedule,
+promote, dead-letter, requeue: their fields `att`/`job`/`p`/`t`/`q` are generic; here
+`att` is the delivery key `<event uuid>.<YW sid>`, `p` is 0, `t` the try number).
+
+One stream entry per event and subscribed webhook (fan-out at write time), in the
+webhook's shard. Entries are sealed (AES-256-GCM under the ring's outbox key, bound to the
+delivery key): an event for an `IncludeDestination` webhook carries the full destination."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import redis
+
+from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.keys import EventOutboxKeys, ExpiryKeys, OutboxShard
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.application.events.ports import (
+    EventDeadLetter,
+    EventDelivery,
+    ExpiryWatch,
+    delivery_key,
+)
+from verify_service.domain.events.events import Event
+
+GROUP = "events"
+DEAD_LETTER_BOUND = 10_000
+PROMOTE_LIMIT = 100
+
+
+def _context(key: str) -> bytes:
+    return b"event:" + key.encode("ascii")
+
+
+class RedisEventOutbox:
+    def __init__(
+        self,
+        client: redis.Redis,
+        scripts: ScriptBook,
+        keys: EventOutboxKeys,
+        sealer: DestinationCipher,
+        expiry_keys: ExpiryKeys | None = None,
+    ) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+        self._expiry_keys = expiry_keys or ExpiryKeys(keys.prefix, keys.shards)
+        self._sealer = sealer
+        self._shards = keys.every_shard
+        self._by_tag = {shard.tag: shard for shard in self._shards}
+        self._next_reclaim_s = 0.0
+
+    def _seal(self, event: Event, webhook_sid: str) -> bytes:
+        key = delivery_key(event.event_id, webhook_sid)
+        plain = json.dumps({"e": event.to_json(), "w": webhook_sid}, separators=(",", ":"))
+        return self._sealer.seal(plain, _context(key))
+
+    # -- producing ----------------------------------------------------------------------
+
+    @fail_closed
+    def append(
+        self, event: Event, webhook_sids: Sequence[str], expiry: ExpiryWatch | None = None
+    ) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for webhook_sid in webhook_sids:
+            pipe.xadd(
+                self._keys.for_webhook(webhook_sid).stream,
+                {
+                    "att": delivery_key(event.event_id, webhook_sid),
+                    "job": self._seal(event, webhook_sid),
+                    "p": 0,
+                    "t": 0,
+                    "q": event.occurred_ms,
+                },
+            )
+        if expiry is not None:
+            watch = json.dumps(asdict(expiry), separators=(",", ":"), sort_keys=True)
+            pipe.zadd(
+                self._expiry_keys.for_verification(expiry.verification_sid),
+                {watch: expiry.expires_ms},
+            )
+        pipe.execute()
+
+    # -- consuming ----------------------------------------------------------------------
+
+    @fail_closed
+    def ensure_groups(self) -> None:
+        for shard in self._shards:
+            try:
+                self._client.xgroup_create(shard.stream, GROUP, id="0", mkstream=True)
+            except redis.exceptions.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    @fail_closed
+    def read(self, consumer: str, count: int, visibility_ms: int) -> list[EventDelivery]:
+        """Deliveries a dead worker abandoned (idle past the visibility timeout; looked for
+        at most every quarter of it), then new ones: one command per shard, in one
+        pipeline (a round trip per Redis node), at most `count` per shard."""
+        found: list[EventDelivery] = []
+        now_s = time.monotonic()
+        if now_s >= self._next_reclaim_s:
+            self._next_reclaim_s = now_s + min(1.0, visibility_ms / 4000)
+            found += self._reclaim(consumer, count, visibility_ms)
+            if found:
+                return found
+        pipe = self._client.pipeline(transaction=False)
+        for shard in self._shards:
+            pipe.xreadgroup(GROUP, consumer, {shard.stream: ">"}, count=count)
+        replies = pipe.execute(raise_on_error=False)
+        missing_group = False
+        for shard, reply in zip(self._shards, replies, strict=True):
+            if isinstance(reply, Exception):
+                if "NOGROUP" not in str(reply):
+                    raise reply
+                missing_group = True
+                continue
+            for _stream, entries in reply or []:
+                found += self._deliveries(shard, entries, {})
+        if missing_group:
+            self.ensure_groups()  # a Redis that restarted empty: read again next turn
+        return found
+
+    def _reclaim(self, consumer: str, count: int, visibility_ms: int) -> list[EventDelivery]:
+        pipe = self._client.pipeline(transaction=False)
+        for shard in self._shards:
+            pipe.xautoclaim(shard.stream, GROUP, consumer, visibility_ms, "0-0", count=count)
+        replies = pipe.execute(raise_on_error=False)
+        found: list[EventDelivery] = []
+        for shard, reply in zip(self._shards, replies, strict=True):
+            if isinstance(reply, Exception):
+                continue  # NOGROUP: nothing to reclaim there
+            entries = [entry for entry in reply[1] if entry and entry[1]]
+            deliveries: dict[bytes, int] = {}
+            for entry_id, _fields in entries:
+                pending: Any = self._client.xpending_range(
+                    shard.stream, GROUP, entry_id, entry_id, 1
+                )
+                if pending:
+                    deliveries[entry_id] = int(pending[0]["times_delivered"])
+            found += self._deliveries(shard, entries, deliveries)
+        return found
+
+    def _deliveries(
+        self,
+        shard: OutboxShard,
+        entries: list[tuple[bytes, dict[bytes, bytes]]],
+        deliveries: dict[bytes, int],
+    ) -> list[EventDelivery]:
+        found = []
+        for entry_id, fields in entries:
+            key = fields[b"att"].decode()
+            plain = self._sealer.open(fields[b"job"], _context(key))
+            if plain is None:
+                # Sealed under a key no longer on the ring: undeliverable, dropped.
+                self._scripts.run(
+                    self._client, "complete_delivery", [shard.stream], [GROUP, entry_id]
+                )
+                continue
+            data = json.loads(plain)
+            found.append(
+                EventDelivery(
+                    delivery_id=f"{shard.tag}/{entry_id.decode()}",
+                    event=Event.from_json(data["e"]),
+                    webhook_sid=data["w"],
+                    try_number=int(fields[b"t"]),
+                    enqueued_ms=int(fields[b"q"]),
+                    deliveries=deliveries.get(entry_id, 1),
+                )
+            )
+        return found
+
+    def _where(self, delivery: EventDelivery) -> tuple[OutboxShard, str]:
+        tag, _, entry_id = delivery.delivery_id.rpartition("/")
+        return self._by_tag[tag], entry_id
+
+    @fail_closed
+    def complete(self, delivery: EventDelivery) -> bool:
+        shard, entry_id = self._where(delivery)
+        return bool(
+            self._scripts.run(self._client, "complete_delivery", [shard.stream], [GROUP, entry_id])
+        )
+
+    @fail_closed
+    def reschedule(self, delivery: EventDelivery, due_ms: int, try_number: int) -> bool:
+        shard, entry_id = self._where(delivery)
+        member = f"{delivery.key}:0:{try_number}:{delivery.enqueued_ms}"
+        done = self._scripts.run(
+            self._client,
+            "reschedule_delivery",
+            [shard.stream, shard.delayed, shard.delayed_jobs],
+            [GROUP, entry_id, due_ms, member, self._seal(delivery.event, delivery.webhook_sid)],
+        )
+        return bool(done)
+
+    @fail_closed
+    def promote_due(self, now_ms: int) -> int:
+        """Due retries of every shard back onto their streams, in one pipeline."""
+
+        def build(pipe: Any) -> None:
+            promote = self._scripts.sha("promote_due_deliveries")
+            for shard in self._shards:
+                pipe.evalsha(
+                    promote,
+                    3,
+                    shard.stream,
+                    shard.delayed,
+                    shard.delayed_jobs,
+                    now_ms,
+                    PROMOTE_LIMIT,
+                )
+
+        return sum(int(moved) for moved in self._scripts.run_pipeline(self._client, build))
+
+    @fail_closed
+    def dead_letter(self, delivery: EventDelivery, reason: str, now_ms: int) -> bool:
+        shard, entry_id = self._where(delivery)
+        letter = f"{now_ms}|{delivery.event.type.value}|{reason}"
+        done = self._scripts.run(
+            self._client,
+            "dead_letter_delivery",
+            [shard.stream, shard.dead, shard.dead_letters],
+            [
+                GROUP,
+                entry_id,
+                delivery.key,
+                letter,
+                self._seal(delivery.event, delivery.webhook_sid),
+                DEAD_LETTER_BOUND,
+            ],
+        )
+        return bool(done)
+
+    @fail_closed
+    def dead_letters(self, limit: int) -> list[EventDeadLetter]:
+        """The newest `limit` dead letters of every shard, newest first."""
+        pipe = self._client.pipeline(transaction=False)
+        for shard in self._shards:
+            pipe.lrange(shard.dead, 0, limit - 1)
+        listed = pipe.execute()
+        pipe = self._client.pipeline(transaction=False)
+        wanted = []
+        for shard, keys in zip(self._shards, listed, strict=True):
+            if keys:
+                names = [key.decode() for key in keys]
+                wanted.append(names)
+                pipe.hmget(shard.dead_letters, [f"{name}:why" for name in names])
+        letters = []
+        for names, whys in zip(wanted, pipe.execute() if wanted else [], strict=True):
+            for name, why in zip(names, whys, strict=True):
+                if why is not None:
+                    failed_ms, event_type, reason = why.decode().split("|", 2)
+                    letters.append(EventDeadLetter(name, int(failed_ms), event_type, reason))
+        letters.sort(key=lambda letter: letter.failed_ms, reverse=True)
+        return letters[:limit]
+
+    @fail_closed
+    def requeue(self, key: str, now_ms: int) -> bool:
+        """A dead letter back on its stream, with a fresh try count."""
+        _event_id, _, webhook_sid = key.rpartition(".")
+        if not webhook_sid:
+            return False
+        shard = self._keys.for_webhook(webhook_sid)
+        entry = self._scripts.run(
+            self._client,
+            "requeue_dead_letter",
+            [shard.stream, shard.dead, shard.dead_letters],
+            [key, now_ms],
+        )
+        return entry is not None
+
+    def depth(self) -> int:
+        """Deliveries written and not yet done (queued, in hand, or waiting for a retry)."""
+        pipe = self._client.pipeline(transaction=False)
+        for shard in self._shards:
+            pipe.xlen(shard.stream)
+            pipe.zcard(shard.delayed)
+        return sum(int(n) for n in pipe.execute())
