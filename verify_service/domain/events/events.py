@@ -109,7 +109,7 @@ def verification_event(
         EventType.VERIFICATION_APPROVED: "approved",
         EventType.VERIFICATION_CANCELED: "canceled",
         EventType.VERIFICATION_EXPIRED: "expired",
-        EventType.VERIFICATION_MAX_ATTEMPTS_REACHED: "pending",
+        EventType.VERIFICATION_MAX_ATTEMPTS_REACHED: "max_attempts_reached",
     }[event_type]
     params = {
         "account_sid": account_sid,

@@ -55,7 +55,7 @@ class RedisEventOutbox:
         self._sealer = sealer
         self._shards = keys.every_shard
         self._by_tag = {shard.tag: shard for shard in self._shards}
-        self._next_reclaim_s = 0.0
+        self._next_reclaim_s: dict[str, float] = {}  # by consumer: its next look
 
     def _seal(self, event: Event, webhook_sid: str) -> bytes:
         key = delivery_key(event.event_id, webhook_sid)
@@ -104,13 +104,21 @@ class RedisEventOutbox:
         """Deliveries a dead worker abandoned (idle past the visibility timeout; looked for
         at most every quarter of it), then new ones: one command per shard, in one
         pipeline (a round trip per Redis node), at most `count` per shard."""
-        found: list[EventDelivery] = []
         now_s = time.monotonic()
-        if now_s >= self._next_reclaim_s:
-            self._next_reclaim_s = now_s + min(1.0, visibility_ms / 4000)
-            found += self._reclaim(consumer, count, visibility_ms)
-            if found:
-                return found
+        if now_s >= self._next_reclaim_s.get(consumer, 0.0):
+            self._next_reclaim_s[consumer] = now_s + min(1.0, visibility_ms / 4000)
+            reclaimed = self._reclaim(consumer, count, visibility_ms)
+            if reclaimed:
+                return reclaimed
+        found, missing_group = self._read_new(consumer, count)
+        if missing_group:
+            # A first start, or a Redis that restarted empty: the groups, then read again.
+            self.ensure_groups()
+            found += self._read_new(consumer, count)[0]
+        return found
+
+    def _read_new(self, consumer: str, count: int) -> tuple[list[EventDelivery], bool]:
+        found: list[EventDelivery] = []
         pipe = self._client.pipeline(transaction=False)
         for shard in self._shards:
             pipe.xreadgroup(GROUP, consumer, {shard.stream: ">"}, count=count)
@@ -124,9 +132,7 @@ class RedisEventOutbox:
                 continue
             for _stream, entries in reply or []:
                 found += self._deliveries(shard, entries, {})
-        if missing_group:
-            self.ensure_groups()  # a Redis that restarted empty: read again next turn
-        return found
+        return found, missing_group
 
     def _reclaim(self, consumer: str, count: int, visibility_ms: int) -> list[EventDelivery]:
         pipe = self._client.pipeline(transaction=False)
