@@ -25,6 +25,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from tests.conftest import ACCOUNT_SID, Api
+from tests.integration.test_passkeys_api import IDENTITY as PASSKEY_IDENTITY
+from tests.integration.test_passkeys_api import ORIGIN, PASSKEY_SETTINGS, Passkeys
 from tests.support.events import (
     LOOPBACK,
     StaticWebhooks,
@@ -35,6 +37,7 @@ from tests.support.events import (
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.flask_sdk import sdk_client
 from tests.support.mfa import IDENTITY, totp_code
+from tests.support.soft_authenticator import SoftAuthenticator
 from tests.support.standin_http import Failure, RecordedRequest, StandinHttp
 from verify_service.adapters.events.http_sender import HttpEventSender
 from verify_service.adapters.redis_store.keys import EventOutboxKeys, ExpiryKeys
@@ -527,3 +530,39 @@ def test_totp_factor_and_challenge_events_carry_twilios_parameters(
     for request in receiver.requests:
         assert secret not in request.body.decode()
         assert code not in request.body.decode()
+
+
+def test_passkey_factor_and_challenge_events(
+    api: Api,
+    directory: StaticWebhooks,
+    hook_url: str,
+    events: Any,
+    receiver: StandinHttp,
+) -> None:
+    """The same Twilio events for passkeys: created, verified, a sign-in approved, one
+    refused (from another origin) denied."""
+    service = api.create_service(**PASSKEY_SETTINGS)
+    directory.add(webhook(service, hook_url))
+    passkeys = Passkeys(api.client, api.headers, service)
+    device = SoftAuthenticator(ORIGIN)
+    factor = passkeys.register(device)
+    challenge = passkeys.challenge(identity=PASSKEY_IDENTITY).json
+    assert passkeys.approve(device.get(challenge["options"])).status_code == 200  # type: ignore[index]
+    refused = passkeys.challenge(identity=PASSKEY_IDENTITY).json
+    stranger = SoftAuthenticator("https://evil.test")
+    stranger.credentials = device.credentials
+    assert passkeys.approve(stranger.get(refused["options"])).status_code >= 400  # type: ignore[index]
+    run_events(events)
+    assert types_of(receiver.requests) == [
+        "factor.created",
+        "factor.verified",
+        "challenge.approved",
+        "challenge.denied",
+    ]
+    approved = receiver.requests[2].form
+    assert approved["factor_type"] == "passkeys"
+    assert approved["factor_sid"] == factor["sid"]
+    assert approved["challenge_sid"] == challenge["sid"]  # type: ignore[index]
+    assert approved["entity_identity"] == PASSKEY_IDENTITY
+    assert approved["factor_friendly_name"] == "Ada's laptop"
+    assert receiver.requests[3].form["challenge_sid"] == refused["sid"]  # type: ignore[index]
