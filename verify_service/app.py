@@ -41,6 +41,7 @@ from verify_service.adapters.redis_store.keys import (
     KeySpace,
     MfaKeys,
     OutboxKeys,
+    WebhookKeys,
 )
 from verify_service.adapters.redis_store.mfa.factor_secret_reseal import FactorSecretSeals
 from verify_service.adapters.redis_store.mfa.mfa_store import RedisMfaStore
@@ -59,6 +60,7 @@ from verify_service.adapters.redis_store.support.staff_user_store import (
 from verify_service.adapters.redis_store.verifications.verification_store import (
     RedisVerificationStore,
 )
+from verify_service.adapters.redis_store.webhooks.webhook_store import RedisWebhookStore
 from verify_service.adapters.webhooks.resolver import TargetResolver
 from verify_service.application.access.access import AccountCredentials, Authenticator
 from verify_service.application.access.api_keys import ApiKeyCredentials, ApiKeys
@@ -94,7 +96,8 @@ from verify_service.application.support.factor_support import FactorSupport
 from verify_service.application.support.staff_users import SessionPolicy, StaffUsers
 from verify_service.application.support.support_console import SupportConsole
 from verify_service.application.verifications.verifications import Verifications
-from verify_service.application.webhooks.ports import WebhookDirectory
+from verify_service.application.webhooks.directory import CachedWebhookDirectory
+from verify_service.application.webhooks.webhooks import Webhooks
 from verify_service.console.views import wire_outcome
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
@@ -109,6 +112,7 @@ from verify_service.http.health import HEALTH_ENDPOINTS
 from verify_service.http.mfa import challenges_api, entities_api, factors_api, passkeys_api
 from verify_service.http.mfa.mfa_wiring import MFA_KEY, MfaComponents
 from verify_service.http.protection import fraud_guard_api, rate_limits_api, safe_list_api
+from verify_service.http.webhooks import webhooks_api
 from verify_service.http.wiring import EXTENSION_KEY, Components
 from verify_service.settings import Settings
 
@@ -153,7 +157,12 @@ class Container:
     events: EventPublisher | None = None
     event_outbox: RedisEventOutbox | None = None
     expiries: RedisExpirySchedule | None = None
-    webhook_directory: WebhookDirectory | None = None
+    # Webhooks (docs/webhooks.md): the resource's use cases, the read side event publishing
+    # and delivery use (cached per process for at most a second), and the target check
+    # (SSRF rules, DNS included) the sender runs again before each send.
+    webhooks: Webhooks | None = None
+    webhook_directory: CachedWebhookDirectory | None = None
+    webhook_targets: TargetResolver | None = None
 
     def audit_logs(self) -> dict[str, RedisAuditLog]:
         """The hash-chained logs by name (`audit`, `mfa-activity`), for reading and
@@ -248,9 +257,9 @@ class Container:
         )
 
     def target_resolver(self) -> TargetResolver:
-        """The SSRF target rules at send time, with the operator's allow-list."""
-        allowed = getattr(self.settings, "webhook_allowed_networks", ())
-        return TargetResolver(tuple(allowed))
+        """The SSRF target rules at send time, with the operator's allow-list (the same
+        resolver the Webhooks resource checks a URL with when it is saved)."""
+        return self.webhook_targets or TargetResolver(self.settings.webhook_allowed_networks)
 
 
 def ring_cipher(keyring: Keyring, purpose: str) -> DestinationCipher:
@@ -264,9 +273,10 @@ def build_container(
     clock: Clock | None = None,
     providers: ProviderMap | None = None,
     redis_client: redis.Redis | None = None,
-    webhook_directory: WebhookDirectory | None = None,
+    webhook_targets: TargetResolver | None = None,
 ) -> Container:
-    """Wire the use cases to their adapters (the app, the worker and the CLI share this)."""
+    """Wire the use cases to their adapters (the app, the worker and the CLI share this).
+    `webhook_targets` replaces the webhook URL check (its DNS look-ups) in tests."""
     client = redis_client or (
         embedded()
         if settings.embedded
@@ -307,8 +317,9 @@ def build_container(
         ExpiryKeys(settings.key_prefix),
     )
     expiries = RedisExpirySchedule(client, scripts, ExpiryKeys(settings.key_prefix), keys)
-    directory = webhook_directory or NoWebhooks()
-    events = EventPublisher(directory, event_outbox, settings.account_sid)
+    webhook_store = RedisWebhookStore(client, scripts, WebhookKeys(settings.key_prefix))
+    webhook_directory = CachedWebhookDirectory(webhook_store, clock)
+    events = EventPublisher(webhook_directory, event_outbox, settings.account_sid)
     fraud_guard = RedisFraudGuardStore(client, scripts, FraudGuardKeys(settings.key_prefix))
     limiter = LimitsRateLimiter(client, scripts, settings.key_prefix, clock)
     store = RedisVerificationStore(
@@ -352,15 +363,21 @@ def build_container(
     )
     passkey_store = RedisPasskeyStore(client, scripts, MfaKeys(settings.key_prefix))
 
-    def delete_service_mfa(service_sid: str) -> None:
+    webhook_targets = webhook_targets or TargetResolver(settings.webhook_allowed_networks)
+    webhooks = Webhooks(
+        webhook_store, service_store, webhook_targets, clock, listener=webhook_directory
+    )
+
+    def delete_service_children(service_sid: str) -> None:  # MFA records, webhooks
         mfa_store.delete_service_entities(service_sid)
         passkey_store.delete_service(service_sid)  # its credential index
+        webhooks.delete_service(service_sid)
 
     catalog = ServiceCatalog(
         service_store,
         clock,
         settings.allow_test_destinations,
-        after_delete=delete_service_mfa,
+        after_delete=delete_service_children,
     )
     verifications = Verifications(
         store=store,
@@ -419,7 +436,9 @@ def build_container(
         events=events,
         event_outbox=event_outbox,
         expiries=expiries,
-        webhook_directory=directory,
+        webhooks=webhooks,
+        webhook_directory=webhook_directory,
+        webhook_targets=webhook_targets,
     )
 
 
@@ -520,11 +539,16 @@ def create_app(
     providers: ProviderMap | None = None,
     redis_client: redis.Redis | None = None,
     container: Container | None = None,
+    webhook_targets: TargetResolver | None = None,
 ) -> Flask:
     """Build the app. `clock`, `providers` and `redis_client` replace the defaults in tests;
     the container is kept on the app (`app.extensions[CONTAINER_KEY]`) for the CLI and tests."""
     container = container or build_container(
-        settings, clock=clock, providers=providers, redis_client=redis_client
+        settings,
+        clock=clock,
+        providers=providers,
+        redis_client=redis_client,
+        webhook_targets=webhook_targets,
     )
     client, authenticator = container.redis, container.authenticator
     app = Flask(__name__)
@@ -607,4 +631,7 @@ def create_app(
             container.fraud_guard, container.catalog, container.clock
         )
         app.register_blueprint(fraud_guard_api.blueprint)
+    if container.webhooks is not None:
+        app.extensions[webhooks_api.WEBHOOKS_KEY] = container.webhooks
+        app.register_blueprint(webhooks_api.blueprint)
     return app

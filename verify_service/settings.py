@@ -31,6 +31,7 @@ from verify_service.domain.keyring import (
     parse_ring,
 )
 from verify_service.domain.models import Channel
+from verify_service.domain.webhooks.targets import IPNetwork, parse_allowed_networks
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -85,6 +86,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_REDIS_WAIT_TIMEOUT_MS",
         "VERIFY_SECRET_KEY",
         "VERIFY_SECRET_KEYS",
+        "VERIFY_WEBHOOK_ALLOWED_NETWORKS",
         *PROVIDER_VARIABLES.values(),
     }
 )
@@ -159,6 +161,9 @@ class Settings:
     event_backoff_ms: int = 1_000
     event_max_backoff_ms: int = 120_000
     event_visibility_timeout_ms: int = 60_000
+    # Non-public networks webhooks may reach anyway (docs/webhooks.md, "Target rules"):
+    # empty, only public addresses (and never plain http except to an allowed loopback).
+    webhook_allowed_networks: tuple[IPNetwork, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -282,6 +287,7 @@ class Settings:
             event_visibility_timeout_ms=_bounded_int(
                 env, "VERIFY_EVENT_VISIBILITY_TIMEOUT_MS", 60_000, 1_000, 3_600_000
             ),
+            webhook_allowed_networks=_webhook_allowed_networks(env),
         )
 
     def key_ring(self) -> list[tuple[str, bytes]]:
@@ -462,3 +468,11 @@ def _console_secure_cookie(env: Mapping[str, str], embedded: bool) -> bool:
     if value not in ("true", "false"):
         raise ConfigError("VERIFY_CONSOLE_SECURE_COOKIE must be true or false")
     return value == "true"
+
+
+def _webhook_allowed_networks(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:
+    """`VERIFY_WEBHOOK_ALLOWED_NETWORKS`: comma-separated CIDRs (docs/webhooks.md)."""
+    try:
+        return parse_allowed_networks(env.get("VERIFY_WEBHOOK_ALLOWED_NETWORKS") or "")
+    except ValueError as exc:
+        raise ConfigError(f"VERIFY_WEBHOOK_ALLOWED_NETWORKS: {exc}") from None

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SECRET_KEY, Api
-from tests.support.events import StaticWebhooks, loopback_sender, run_events, webhook
+from tests.support.events import LOOPBACK, Hooks, run_events
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.redis_cluster import RedisCluster
 from tests.support.standin_http import Failure, StandinHttp
@@ -41,23 +41,14 @@ def cluster_settings(fresh_cluster: RedisCluster) -> Settings:
         redis_url=fresh_cluster.url,
         public_url="https://verify.example.test",
         key_prefix=PREFIX,
+        webhook_allowed_networks=LOOPBACK,
     )
 
 
 @pytest.fixture
-def directory() -> StaticWebhooks:
-    return StaticWebhooks()
-
-
-@pytest.fixture
-def container(cluster_settings: Settings, directory: StaticWebhooks) -> Iterator[Container]:
+def container(cluster_settings: Settings) -> Iterator[Container]:
     sender = RecordingSender()
-    built = build_container(
-        cluster_settings,
-        clock=FixedClock(),
-        providers=sender.as_providers(),
-        webhook_directory=directory,
-    )
+    built = build_container(cluster_settings, clock=FixedClock(), providers=sender.as_providers())
     yield built
     built.redis.close()
 
@@ -65,37 +56,36 @@ def container(cluster_settings: Settings, directory: StaticWebhooks) -> Iterator
 def test_events_and_expiries_are_delivered_on_the_cluster(
     cluster_settings: Settings,
     container: Container,
-    directory: StaticWebhooks,
     receiver: StandinHttp,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     api = Api(create_app(cluster_settings, container=container).test_client())
     service = api.create_service()
     # Webhooks whose deliveries land on several shards (a shard is chosen by webhook sid).
-    sids = [f"YW{n:032x}" for n in range(1, 7)]
-    for sid in sids:
-        directory.add(
-            webhook(
-                service,
-                f"http://{receiver.netloc}/{sid}",
-                sid=sid,
-                event_types=("verification.started", "verification.expired"),
-            )
+    hooks = Hooks(api)
+    sids = [
+        hooks.add(
+            service,
+            f"http://{receiver.netloc}/hook{n}",
+            event_types=("verification.started", "verification.expired"),
         )
+        for n in range(6)
+    ]
     receiver.fail_next(Failure.server_error())  # one retry, through the delayed set
     for n in range(3):
         assert api.start(service, f"+1415555267{n}").status_code == 201
     clock = container.clock
     assert isinstance(clock, FixedClock)
     policy = EventRetryPolicy(max_tries=2, base_delay_ms=1_000, max_delay_ms=1_000)
-    worker = container.event_worker("cluster", policy, loopback_sender())
+    worker = container.event_worker("cluster", policy)
     run_events(worker)
     clock.advance(601)  # every verification expires, and the retry is due
     run_events(worker)
 
     got = {(r.path.lstrip("/"), r.form["type"], r.form["uuid"]) for r in receiver.requests}
-    for sid in sids:
-        mine = [kind for path, kind, _uuid in got if path == sid]
+    assert len(sids) == 6
+    for n in range(6):
+        mine = [kind for path, kind, _uuid in got if path == f"hook{n}"]
         assert mine.count("verification.expired") == 3
         assert mine.count("verification.started") == 3
     # 6 webhooks x (3 started + 3 expired), one of them twice (the 500, then its retry)

@@ -15,7 +15,7 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import Api
-from tests.support.events import StaticWebhooks, loopback_sender, run_events, webhook
+from tests.support.events import LOOPBACK, Hooks, run_events
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.standin_http import Failure, StandinHttp
 from verify_service.adapters.delivery.providers.registry import (
@@ -23,7 +23,7 @@ from verify_service.adapters.delivery.providers.registry import (
     close_providers,
     parse_provider_list,
 )
-from verify_service.app import CONTAINER_KEY, build_container, create_app
+from verify_service.app import CONTAINER_KEY, create_app
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings
 
@@ -45,8 +45,8 @@ def receiver() -> Iterator[StandinHttp]:
 
 
 @pytest.fixture
-def directory() -> StaticWebhooks:
-    return StaticWebhooks()
+def settings(settings: Settings) -> Settings:
+    return replace(settings, webhook_allowed_networks=LOOPBACK)
 
 
 @pytest.fixture
@@ -55,7 +55,6 @@ def app(
     redis_client: redis.Redis,
     clock: FixedClock,
     gateway: StandinHttp,
-    directory: StaticWebhooks,
 ) -> Iterator[Flask]:
     dsn = f"twilio+http://{TWILIO_SID}:{TWILIO_TOKEN}@{gateway.netloc}?from=+15005550006"
     configured = replace(
@@ -64,22 +63,19 @@ def app(
         delivery_tries_per_provider=1,
     )
     providers = {Channel.SMS: build_providers(Channel.SMS, configured.sms_providers)}
-    container = build_container(
-        configured, clock=clock, providers=providers, webhook_directory=directory
-    )
-    yield create_app(configured, container=container)
+    yield create_app(configured, clock=clock, providers=providers)
     close_providers(providers)
 
 
 @pytest.fixture
 def events(app: Flask) -> Any:
-    return app.extensions[CONTAINER_KEY].event_worker("tests", sender=loopback_sender())
+    return app.extensions[CONTAINER_KEY].event_worker("tests")
 
 
 @pytest.fixture
-def service_sid(api: Api, directory: StaticWebhooks, receiver: StandinHttp) -> str:
+def service_sid(api: Api, receiver: StandinHttp) -> str:
     sid = api.create_service()
-    directory.add(webhook(sid, f"http://{receiver.netloc}/events"))
+    Hooks(api).add(sid, f"http://{receiver.netloc}/events")
     return sid
 
 
@@ -148,18 +144,13 @@ def test_a_fraud_guard_trip_sends_fraud_guard_tripped_once(
     settings: Settings,
     redis_client: redis.Redis,
     clock: FixedClock,
-    directory: StaticWebhooks,
     receiver: StandinHttp,
 ) -> None:
     sender = RecordingSender()
-    container = build_container(
-        settings, clock=clock, providers=sender.as_providers(), webhook_directory=directory
-    )
-    api = Api(create_app(settings, container=container).test_client())
+    app = create_app(settings, clock=clock, providers=sender.as_providers())
+    api = Api(app.test_client())
     service = api.create_service(FraudGuardMinSends=10, FraudGuardMinApprovalRate=30)
-    directory.add(
-        webhook(service, f"http://{receiver.netloc}/fg", event_types=("fraud_guard.tripped",))
-    )
+    Hooks(api).add(service, f"http://{receiver.netloc}/fg", event_types=("fraud_guard.tripped",))
     for n in range(1, 41):
         if api.start(service, f"+447400{n:06d}").status_code == 403:
             break
@@ -167,7 +158,7 @@ def test_a_fraud_guard_trip_sends_fraud_guard_tripped_once(
     else:
         raise AssertionError("Fraud Guard never tripped")
     api.start(service, "+447400999999")  # refused by the block: no second event
-    run_events(container.event_worker("tests", sender=loopback_sender()))
+    run_events(app.extensions[CONTAINER_KEY].event_worker("tests"))
     (tripped,) = receiver.requests
     assert tripped.form["type"] == "fraud_guard.tripped"
     assert tripped.form["destination_prefix"] == "+44740"

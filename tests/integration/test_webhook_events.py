@@ -4,9 +4,8 @@ in real Redis, and the real events loop sends them over HTTP to a receiver on lo
 records every request. Time is the FixedClock's (backoff, expiry), except the visibility
 timeout, which Redis measures itself.
 
-The webhooks come from an in-memory `WebhookDirectory` (tests/support/events.py) until the
-Webhooks resource's store answers it; tests/e2e/test_webhook_events_sdk.py creates them
-through `/v2/Services/{VA}/Webhooks`."""
+The webhooks are created through `/v2/Services/{VA}/Webhooks` (the operator's allow-list
+names loopback, where the receiver listens)."""
 
 from __future__ import annotations
 
@@ -27,22 +26,14 @@ from twilio.rest import Client
 from tests.conftest import ACCOUNT_SID, Api
 from tests.integration.test_passkeys_api import IDENTITY as PASSKEY_IDENTITY
 from tests.integration.test_passkeys_api import ORIGIN, PASSKEY_SETTINGS, Passkeys
-from tests.support.events import (
-    LOOPBACK,
-    StaticWebhooks,
-    loopback_sender,
-    run_events,
-    webhook,
-)
+from tests.support.events import LOOPBACK, Hooks, Resolver, loopback_resolver, run_events
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.flask_sdk import sdk_client
 from tests.support.mfa import IDENTITY, totp_code
 from tests.support.soft_authenticator import SoftAuthenticator
 from tests.support.standin_http import Failure, RecordedRequest, StandinHttp
-from verify_service.adapters.events.http_sender import HttpEventSender
 from verify_service.adapters.redis_store.keys import EventOutboxKeys, ExpiryKeys
-from verify_service.adapters.webhooks.resolver import TargetResolver
-from verify_service.app import CONTAINER_KEY, Container, build_container, create_app
+from verify_service.app import CONTAINER_KEY, Container, create_app
 from verify_service.application.events.event_delivery import EventRetryPolicy
 from verify_service.cli import main
 from verify_service.domain.keyring import Keyring
@@ -61,8 +52,13 @@ def receiver() -> Iterator[StandinHttp]:
 
 
 @pytest.fixture
-def directory() -> StaticWebhooks:
-    return StaticWebhooks()
+def dns() -> Resolver:
+    return Resolver()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(settings, webhook_allowed_networks=LOOPBACK)
 
 
 @pytest.fixture
@@ -71,12 +67,19 @@ def app(
     redis_client: redis.Redis,
     clock: FixedClock,
     sender: RecordingSender,
-    directory: StaticWebhooks,
+    dns: Resolver,
 ) -> Flask:
-    container = build_container(
-        settings, clock=clock, providers=sender.as_providers(), webhook_directory=directory
+    return create_app(
+        settings,
+        clock=clock,
+        providers=sender.as_providers(),
+        webhook_targets=loopback_resolver(dns),
     )
-    return create_app(settings, container=container)
+
+
+@pytest.fixture
+def hooks(api: Api) -> Hooks:
+    return Hooks(api)
 
 
 @pytest.fixture
@@ -87,7 +90,7 @@ def container(app: Flask) -> Container:
 
 @pytest.fixture
 def events(container: Container) -> Any:
-    return container.event_worker("tests", POLICY, loopback_sender())
+    return container.event_worker("tests", POLICY)
 
 
 @pytest.fixture
@@ -96,9 +99,9 @@ def hook_url(receiver: StandinHttp) -> str:
 
 
 @pytest.fixture
-def service_sid(api: Api, directory: StaticWebhooks, hook_url: str) -> str:
+def service_sid(api: Api, hooks: Hooks, hook_url: str) -> str:
     sid = api.create_service()
-    directory.add(webhook(sid, hook_url))
+    hooks.add(sid, hook_url)
     return sid
 
 
@@ -208,7 +211,7 @@ def test_the_fifth_wrong_code_sends_max_attempts_reached_once(
 
 def test_an_expiry_is_sent_from_the_schedule_at_its_time_and_only_if_still_pending(
     api: Api,
-    directory: StaticWebhooks,
+    hooks: Hooks,
     hook_url: str,
     events: Any,
     receiver: StandinHttp,
@@ -220,7 +223,7 @@ def test_an_expiry_is_sent_from_the_schedule_at_its_time_and_only_if_still_pendi
     """A verification left pending expires with an event when its time comes (the worker
     reads a due-time schedule, never a scan of keys); one approved before does not."""
     service = api.create_service()
-    directory.add(webhook(service, hook_url, event_types=("verification.expired",)))
+    hooks.add(service, hook_url, event_types=("verification.expired",))
     left = start(api, service, TO)
     approved = start(api, service, "+14155552672")
     api.check(service, sender.last_code(approved), To="+14155552672")
@@ -241,13 +244,13 @@ def test_an_expiry_is_sent_from_the_schedule_at_its_time_and_only_if_still_pendi
 
 def test_a_service_with_no_webhook_for_expiries_schedules_none(
     api: Api,
-    directory: StaticWebhooks,
+    hooks: Hooks,
     hook_url: str,
     redis_client: redis.Redis,
     settings: Settings,
 ) -> None:
     service = api.create_service()
-    directory.add(webhook(service, hook_url, event_types=("verification.approved",)))
+    hooks.add(service, hook_url, event_types=("verification.approved",))
     start(api, service)
     keys = ExpiryKeys(settings.key_prefix)
     assert sum(int(redis_client.zcard(key)) for key in keys.every_shard) == 0
@@ -316,10 +319,10 @@ def test_a_failed_send_is_retried_after_its_backoff_with_the_same_uuid(
 
 
 @pytest.fixture
-def service(api: Api, directory: StaticWebhooks, hook_url: str) -> str:
+def service(api: Api, hooks: Hooks, hook_url: str) -> str:
     """A service whose webhook wants verification.started only."""
     sid = api.create_service()
-    directory.add(webhook(sid, hook_url, event_types=("verification.started",)))
+    hooks.add(sid, hook_url, event_types=("verification.started",))
     return sid
 
 
@@ -355,18 +358,18 @@ def test_a_delivery_that_fails_every_try_is_a_dead_letter_an_operator_requeues(
 def test_a_webhook_disabled_or_deleted_receives_nothing_more(
     api: Api,
     service: str,
-    directory: StaticWebhooks,
+    hooks: Hooks,
     events: Any,
     receiver: StandinHttp,
     redis_client: redis.Redis,
     settings: Settings,
 ) -> None:
+    (hook,) = [w["sid"] for w in api.get(f"/v2/Services/{service}/Webhooks").json["webhooks"]]  # type: ignore[index]
     start(api, service, "+14155550001")
-    (hook,) = directory.webhooks
-    directory.change(hook, status="disabled")
+    hooks.disable(service, hook)
     run_events(events)
     start(api, service, "+14155550002")
-    directory.remove(hook)
+    hooks.delete(service, hook)
     start(api, service, "+14155550003")
     run_events(events)
     assert receiver.requests == []
@@ -384,12 +387,10 @@ def test_a_delivery_left_by_a_dead_worker_is_sent_by_another(
     assert outbox is not None
     outbox.ensure_groups()
     (taken,) = outbox.read("dead-worker", 10, 60_000)
-    patient = container.event_worker("patient", POLICY, loopback_sender())
+    patient = container.event_worker("patient", POLICY)
     assert run_events(patient) == 0
     time.sleep(0.15)
-    rescuer = container.event_worker(
-        "rescuer", replace(POLICY, visibility_timeout_ms=100), loopback_sender()
-    )
+    rescuer = container.event_worker("rescuer", replace(POLICY, visibility_timeout_ms=100))
     assert run_events(rescuer) == 1
     (sent,) = receiver.requests
     assert sent.form["uuid"] == taken.event.event_id
@@ -398,23 +399,21 @@ def test_a_delivery_left_by_a_dead_worker_is_sent_by_another(
 
 def test_a_target_that_resolves_to_a_private_address_at_send_time_is_not_sent(
     api: Api,
-    directory: StaticWebhooks,
+    hooks: Hooks,
     container: Container,
     receiver: StandinHttp,
     cli: CliRunner,
+    dns: Resolver,
+    events: Any,
 ) -> None:
     """DNS answered a public address when the webhook was saved; at send time it answers
-    a private one: nothing is sent, the delivery is a dead letter saying why."""
+    a private one (rebinding): nothing is sent, the delivery is a dead letter saying why."""
     service = api.create_service()
-    directory.add(webhook(service, "https://hooks.example.test/events"))
-
-    def rebound(*_args: Any) -> list[tuple[Any, Any, Any, Any, tuple[Any, ...]]]:
-        return [(2, 1, 6, "", ("10.0.0.7", 443))]
-
-    resolver = TargetResolver(LOOPBACK, getaddrinfo=rebound)
-    worker = container.event_worker("tests", POLICY, HttpEventSender(resolver))
+    dns.answers["hooks.example.test"] = "93.184.216.34"
+    hooks.add(service, "https://hooks.example.test/events")
+    dns.answers["hooks.example.test"] = "10.0.0.7"
     start(api, service)
-    run_events(worker)
+    run_events(events)
     assert receiver.requests == []
     listed = cli.invoke(main, ["webhooks", "dead-letters", "list"])
     letters = [json.loads(line) for line in listed.stdout.splitlines()]
@@ -427,21 +426,14 @@ def test_a_target_that_resolves_to_a_private_address_at_send_time_is_not_sent(
 
 def test_no_body_carries_a_code_or_the_full_destination_unless_asked(
     api: Api,
-    directory: StaticWebhooks,
+    hooks: Hooks,
     receiver: StandinHttp,
     events: Any,
     sender: RecordingSender,
 ) -> None:
     service = api.create_service()
-    directory.add(webhook(service, f"http://{receiver.netloc}/masked", sid="YW" + "a" * 32))
-    directory.add(
-        webhook(
-            service,
-            f"http://{receiver.netloc}/full",
-            sid="YW" + "b" * 32,
-            include_destination=True,
-        )
-    )
+    hooks.add(service, f"http://{receiver.netloc}/masked")
+    hooks.add(service, f"http://{receiver.netloc}/full", include_destination=True)
     sid = start(api, service)
     code = sender.last_code(sid)
     api.check(service, code, To=TO)
@@ -472,14 +464,14 @@ def twilio(app: Flask) -> Client:
 
 def test_totp_factor_and_challenge_events_carry_twilios_parameters(
     twilio: Client,
-    directory: StaticWebhooks,
+    hooks: Hooks,
     hook_url: str,
     events: Any,
     receiver: StandinHttp,
     clock: FixedClock,
 ) -> None:
     created = twilio.verify.v2.services.create(friendly_name="Acme")
-    directory.add(webhook(created.sid, hook_url))
+    hooks.add(created.sid, hook_url)
     entity = twilio.verify.v2.services(created.sid).entities(IDENTITY)
     factor = entity.new_factors.create(
         friendly_name="phone", factor_type="totp", metadata={"os": "ios"}
@@ -534,7 +526,7 @@ def test_totp_factor_and_challenge_events_carry_twilios_parameters(
 
 def test_passkey_factor_and_challenge_events(
     api: Api,
-    directory: StaticWebhooks,
+    hooks: Hooks,
     hook_url: str,
     events: Any,
     receiver: StandinHttp,
@@ -542,7 +534,7 @@ def test_passkey_factor_and_challenge_events(
     """The same Twilio events for passkeys: created, verified, a sign-in approved, one
     refused (from another origin) denied."""
     service = api.create_service(**PASSKEY_SETTINGS)
-    directory.add(webhook(service, hook_url))
+    hooks.add(service, hook_url)
     passkeys = Passkeys(api.client, api.headers, service)
     device = SoftAuthenticator(ORIGIN)
     factor = passkeys.register(device)

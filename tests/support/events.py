@@ -4,15 +4,21 @@ a sender allowed to reach it, and running the events loop until it has nothing l
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
+import socket
+from typing import TYPE_CHECKING, Any
 
 from verify_service.adapters.events.http_sender import HttpEventSender
 from verify_service.adapters.webhooks.resolver import TargetResolver
 from verify_service.application.events.event_delivery import EventDeliveryWorker
-from verify_service.application.webhooks.ports import Webhook
-from verify_service.domain.events.event_types import EventType
+
+if TYPE_CHECKING:
+    from tests.conftest import Api
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
+
+
+def loopback_resolver(getaddrinfo: Any = socket.getaddrinfo) -> TargetResolver:
+    return TargetResolver(LOOPBACK, getaddrinfo=getaddrinfo)
 
 
 def loopback_sender() -> HttpEventSender:
@@ -31,49 +37,53 @@ def run_events(worker: EventDeliveryWorker, limit: int = 1_000) -> int:
     raise AssertionError("the events loop never ran dry")
 
 
-@dataclass
-class StaticWebhooks:
-    """A `WebhookDirectory` held in memory: the directory port's contract, at the edge of
-    the events capability (the Webhooks resource's store answers it in production)."""
+class Hooks:
+    """Webhooks managed through `/v2/Services/{VA}/Webhooks` (the form API, admin
+    credentials): the real resource and its store, which event publishing reads."""
 
-    webhooks: dict[str, Webhook] = field(default_factory=dict)
+    def __init__(self, api: Api) -> None:
+        self._api = api
 
-    def add(self, webhook: Webhook) -> Webhook:
-        self.webhooks[webhook.sid] = webhook
-        return webhook
+    def add(
+        self,
+        service_sid: str,
+        url: str,
+        event_types: tuple[str, ...] = ("*",),
+        include_destination: bool = False,
+    ) -> str:
+        params: dict[str, object] = {
+            "FriendlyName": "events",
+            "WebhookUrl": url,
+            "EventTypes": list(event_types),
+        }
+        if include_destination:
+            params["IncludeDestination"] = "true"
+        response = self._api.post(f"/v2/Services/{service_sid}/Webhooks", **params)
+        assert response.status_code == 201, response.json
+        sid: str = response.json["sid"]  # type: ignore[index]
+        return sid
 
-    def change(self, sid: str, **changes: object) -> None:
-        self.webhooks[sid] = replace(self.webhooks[sid], **changes)  # type: ignore[arg-type]
+    def disable(self, service_sid: str, webhook_sid: str) -> None:
+        response = self._api.post(
+            f"/v2/Services/{service_sid}/Webhooks/{webhook_sid}", Status="disabled"
+        )
+        assert response.status_code == 200, response.json
 
-    def remove(self, sid: str) -> None:
-        del self.webhooks[sid]
-
-    def subscribers(self, service_sid: str, event: EventType) -> list[Webhook]:
-        return [
-            w for w in self.webhooks.values() if w.service_sid == service_sid and w.wants(event)
-        ]
-
-    def get(self, service_sid: str, webhook_sid: str) -> Webhook | None:
-        found = self.webhooks.get(webhook_sid)
-        return found if found is not None and found.service_sid == service_sid else None
+    def delete(self, service_sid: str, webhook_sid: str) -> None:
+        response = self._api.client.delete(
+            f"/v2/Services/{service_sid}/Webhooks/{webhook_sid}", headers=self._api.headers
+        )
+        assert response.status_code == 204, response.data
 
 
-def webhook(
-    service_sid: str,
-    url: str,
-    sid: str = "YW" + "1" * 32,
-    event_types: tuple[str, ...] = ("*",),
-    include_destination: bool = False,
-) -> Webhook:
-    return Webhook(
-        sid=sid,
-        service_sid=service_sid,
-        friendly_name="events",
-        event_types=event_types,
-        webhook_url=url,
-        status="enabled",
-        version="v2",
-        date_created_ms=0,
-        date_updated_ms=0,
-        include_destination=include_destination,
-    )
+class Resolver:
+    """`getaddrinfo` answering from a table a test changes (a name that resolves to a
+    public address when the webhook is saved and to a private one when it is sent)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, str] = {}
+
+    def __call__(self, host: str, port: int, *_args: Any) -> list[Any]:
+        address = self.answers.get(host, "127.0.0.1")
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]

@@ -410,3 +410,31 @@ class ExpiryKeys:
     @property
     def every_shard(self) -> tuple[str, ...]:
         return tuple(self.due(i) for i in range(self.shards))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookKeys:
+    """A service's webhooks (docs/webhooks.md, "Storage"), all under the hash tag
+    `{wh:<VA sid>}`: one script sees a service's webhook count, its webhooks and the marker
+    its delete leaves, so the per-service cap and the cascade are atomic."""
+
+    prefix: str = "vs"
+
+    def _base(self, service_sid: str) -> str:
+        return f"{self.prefix}:wh:{{wh:{service_sid}}}"
+
+    def webhook(self, service_sid: str, webhook_sid: str) -> str:
+        """Hash: the webhook's fields, a JSON value each (like a service's)."""
+        return f"{self._base(service_sid)}:hook:{webhook_sid}"
+
+    def index(self, service_sid: str) -> str:
+        """Sorted set: webhook sid by creation order (a counter, like the service index)."""
+        return f"{self._base(service_sid)}:index"
+
+    def counter(self, service_sid: str) -> str:
+        return f"{self._base(service_sid)}:seq"
+
+    def deleted(self, service_sid: str) -> str:
+        """Set while (and for a while after) the service's webhooks are deleted with it: a
+        create that read the service just before its delete finds it and stores nothing."""
+        return f"{self._base(service_sid)}:deleted"
