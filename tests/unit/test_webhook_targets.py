@@ -143,6 +143,13 @@ def test_a_non_public_address_is_refused_without_an_allow_list(url: str) -> None
         ("https://1.2.3.0x100/", "IPv4"),
         ("https://09.1.1.1/", "IPv4"),
         ("https://example.com/" + "a" * 2048, "2048"),
+        ("https://%31%32%37.0.0.1/", "IPv4"),
+        ("https://ex%61mple.com/", "host name"),
+        ("https://127。0。0。1/", "ASCII"),
+        ("https://.example.com/", "host name"),
+        ("https://" + "a" * 60 + ("." + "a" * 60) * 4 + "/", "host name"),
+        ("https://exa\tmple.com/", "spaces"),
+        ("https://example.com/\n", "spaces"),
     ],
 )
 def test_a_malformed_or_unsafe_url_is_refused_with_its_reason(url: str, reason: str) -> None:

@@ -32,6 +32,7 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NUMBER_PART = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+_MAX_HOST_LENGTH = 253  # a DNS name's longest text form (RFC 1035 §2.3.4)
 _LOOPBACK_NAMES = ("localhost",)  # and every `*.localhost` (RFC 6761 §6.3)
 
 
@@ -230,7 +231,7 @@ def _read_host(raw: str, *, bracketed: bool) -> tuple[str, IPAddress | None]:
         raise TargetRefused("must spell its host in ASCII (punycode, xn--…)")
     if host.endswith("."):
         host = host[:-1]
-    if not host or host.endswith("."):
+    if not host or host.endswith(".") or len(host) > _MAX_HOST_LENGTH:
         raise TargetRefused("has an invalid host name")
     labels = host.split(".")
     if _NUMBER_PART.match(labels[-1]):
