@@ -157,9 +157,9 @@ class Settings:
     redis_wait_timeout_ms: int = DEFAULT_WAIT_TIMEOUT_MS
     # Webhook events (docs/webhooks.md, "Retries"): sends per delivery, the backoff between
     # them (equal jitter), and how long a worker may hold one before another takes it over.
-    event_tries: int = 8
+    event_tries: int = 10
     event_backoff_ms: int = 1_000
-    event_max_backoff_ms: int = 120_000
+    event_max_backoff_ms: int = 300_000
     event_visibility_timeout_ms: int = 60_000
     # Non-public networks webhooks may reach anyway (docs/webhooks.md, "Target rules"):
     # empty, only public addresses (and never plain http except to an allowed loopback).
@@ -279,10 +279,10 @@ class Settings:
             console_time_zone=_time_zone(env),
             redis_wait_replicas=wait_replicas,
             redis_wait_timeout_ms=wait_timeout_ms,
-            event_tries=_bounded_int(env, "VERIFY_EVENT_TRIES", 8, 1, 30),
+            event_tries=_bounded_int(env, "VERIFY_EVENT_TRIES", 10, 1, 30),
             event_backoff_ms=_bounded_int(env, "VERIFY_EVENT_BACKOFF_MS", 1_000, 1, 600_000),
             event_max_backoff_ms=_bounded_int(
-                env, "VERIFY_EVENT_MAX_BACKOFF_MS", 120_000, 1, 3_600_000
+                env, "VERIFY_EVENT_MAX_BACKOFF_MS", 300_000, 1, 3_600_000
             ),
             event_visibility_timeout_ms=_bounded_int(
                 env, "VERIFY_EVENT_VISIBILITY_TIMEOUT_MS", 60_000, 1_000, 3_600_000

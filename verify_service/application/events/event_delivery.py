@@ -47,12 +47,13 @@ EXPIRIES_PER_TURN = 100
 @dataclass(frozen=True, slots=True)
 class EventRetryPolicy:
     """Sends per delivery and the backoff between them: equal jitter (half the delay
-    fixed, half random) over `base · 2^try`, capped. The defaults try 8 times over about
-    ten minutes (1 s, 2 s, 4 s … 2 min), then dead-letter."""
+    fixed, half random) over `base · 2^try`, capped. The defaults try 10 times, the waits
+    between tries up to 1 s, 2 s, 4 s … 256 s (about 4 to 8.5 minutes in all), then
+    dead-letter (Settings: VERIFY_EVENT_*)."""
 
-    max_tries: int = 8
+    max_tries: int = 10
     base_delay_ms: int = 1_000
-    max_delay_ms: int = 120_000
+    max_delay_ms: int = 300_000
     visibility_timeout_ms: int = 30_000
     # Handed out this many times (its worker died or hung each time): a dead letter.
     max_deliveries: int = 5
