@@ -181,6 +181,8 @@ class Container:
         if self.safe_list is not None:
             found.append(self.safe_list)
         found.append(self.outbox)
+        if self.event_outbox is not None:  # event deliveries (IncludeDestination's `to`)
+            found.append(self.event_outbox)
         found.append(
             AttemptHistorySeals(
                 self.redis,

@@ -11,14 +11,18 @@ delivery key): an event for an `IncludeDestination` webhook carries the full des
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 import redis
 
-from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.destination_cipher import DestinationCipher, key_id_of
+from verify_service.adapters.redis_store.delivery.delivery_queue import FOREIGN_KEY_RETRY_MS
+from verify_service.adapters.redis_store.delivery.outbox_seals import OutboxSeals
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import EventOutboxKeys, ExpiryKeys, OutboxShard
 from verify_service.adapters.redis_store.scripts import ScriptBook
@@ -28,7 +32,10 @@ from verify_service.application.events.ports import (
     ExpiryWatch,
     delivery_key,
 )
+from verify_service.application.secrets.ports import Progress, ResealCount
 from verify_service.domain.events.events import Event
+
+log = logging.getLogger(__name__)
 
 GROUP = "events"
 DEAD_LETTER_BOUND = 10_000
@@ -164,8 +171,13 @@ class RedisEventOutbox:
         for entry_id, fields in entries:
             key = fields[b"att"].decode()
             plain = self._sealer.open(fields[b"job"], _context(key))
+            if plain is None and not self._sealer.can_open(fields[b"job"]):
+                # Sealed under a key this process's ring lacks (a newer worker's, mid-
+                # rotation): put back for a worker that has it, never dropped.
+                self._put_back(shard, entry_id, fields)
+                continue
             if plain is None:
-                # Sealed under a key no longer on the ring: undeliverable, dropped.
+                # Under one of our keys, yet unreadable (altered): undeliverable, dropped.
                 self._scripts.run(
                     self._client, "complete_delivery", [shard.stream], [GROUP, entry_id]
                 )
@@ -182,6 +194,24 @@ class RedisEventOutbox:
                 )
             )
         return found
+
+    def _put_back(self, shard: OutboxShard, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+        """Into the delayed set as it is (same sealed bytes, same try), due a little later.
+        Redis's clock: the one place the outbox needs the time itself."""
+        log.warning(
+            "events: a delivery sealed under key %s, which this process's ring lacks, is put "
+            "back for a worker that has it",
+            key_id_of(fields[b"job"]),
+        )
+        seconds, micros = self._client.time()
+        due_ms = int(seconds) * 1000 + int(micros) // 1000 + FOREIGN_KEY_RETRY_MS
+        member = b":".join([fields[b"att"], b"0", fields[b"t"], fields[b"q"]])
+        self._scripts.run(
+            self._client,
+            "reschedule_delivery",
+            [shard.stream, shard.delayed, shard.delayed_jobs],
+            [GROUP, entry_id, due_ms, member, fields[b"job"]],
+        )
 
     def _where(self, delivery: EventDelivery) -> tuple[OutboxShard, str]:
         tag, _, entry_id = delivery.delivery_id.rpartition("/")
@@ -281,6 +311,27 @@ class RedisEventOutbox:
             [key, now_ms],
         )
         return entry is not None
+
+    # -- rotation (`Resealable`, as the delivery queue's: outbox_seals.py) --------------
+
+    kind = "event outbox"
+
+    def _seals(self) -> OutboxSeals:
+        return OutboxSeals(
+            self.kind,
+            self._client,
+            self._scripts,
+            self._sealer,
+            lambda: self._shards,
+            GROUP,
+            context=lambda key: b"event:" + key,  # a delivery is bound to its key
+        )
+
+    def key_ids(self) -> Counter[str]:
+        return self._seals().key_ids()
+
+    def reseal(self, progress: Progress, now_ms: int) -> ResealCount:
+        return self._seals().reseal(progress, now_ms)
 
     def depth(self) -> int:
         """Deliveries written and not yet done (queued, in hand, or waiting for a retry)."""
