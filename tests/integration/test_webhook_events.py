@@ -558,3 +558,19 @@ def test_passkey_factor_and_challenge_events(
     assert approved["entity_identity"] == PASSKEY_IDENTITY
     assert approved["factor_friendly_name"] == "Ada's laptop"
     assert receiver.requests[3].form["challenge_sid"] == refused["sid"]  # type: ignore[index]
+
+
+def test_deleting_an_entity_sends_factor_deleted_for_each_of_its_factors(
+    twilio: Client, hooks: Hooks, hook_url: str, events: Any, receiver: StandinHttp
+) -> None:
+    created = twilio.verify.v2.services.create(friendly_name="Acme")
+    hooks.add(created.sid, hook_url, event_types=("factor.deleted",))
+    entity = twilio.verify.v2.services(created.sid).entities(IDENTITY)
+    sids = {
+        entity.new_factors.create(friendly_name=name, factor_type="totp").sid
+        for name in ("phone", "tablet")
+    }
+    assert entity.delete() is True
+    run_events(events)
+    assert types_of(receiver.requests) == ["factor.deleted", "factor.deleted"]
+    assert {r.form["factor_sid"] for r in receiver.requests} == sids

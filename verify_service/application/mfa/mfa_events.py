@@ -16,6 +16,9 @@ class MfaEvents:
     def __init__(self, publisher: EventPublisher | None) -> None:
         self._publisher = publisher
 
+    def wants(self, service_sid: str, event_type: EventType) -> bool:
+        return self._publisher is not None and self._publisher.wants(service_sid, event_type)
+
     def factor(self, event_type: EventType, factor: Factor, now_ms: int) -> None:
         publisher = self._publisher
         if publisher is None:

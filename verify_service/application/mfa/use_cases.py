@@ -36,8 +36,8 @@ class MfaUseCases:
     ) -> MfaUseCases:
         """`auditor`: the audit log's; `activity`: the MFA activity log's (challenges)."""
         audit = MfaAudit(auditor, activity)
-        entities = Entities(store, services, clock, audit)
         mfa_events = MfaEvents(events)
+        entities = Entities(store, services, clock, audit, events=mfa_events)
         return cls(
             entities=entities,
             factors=Factors(store, services, entities, sealer, clock, audit, events=mfa_events),
