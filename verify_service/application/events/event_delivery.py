@@ -42,6 +42,11 @@ _jitter = random.SystemRandom()
 # wrote the event leaves it to another one after that.
 EXPIRY_LEASE_MS = 30_000
 EXPIRIES_PER_TURN = 100
+# How often (clock ms) a worker looks for due retries and due expiries: a retry goes at
+# most this late, an expiry event at most a second after the expiry. Between looks an
+# idle worker only reads the streams: a few commands a second per worker, not hundreds.
+PROMOTE_EVERY_MS = 250
+EXPIRIES_EVERY_MS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,20 +100,27 @@ class EventDeliveryWorker:
         self._account_sid = account_sid
         self._expiries = expiries
         self._publisher = publisher
+        self._next_promote_ms = 0
+        self._next_expiries_ms = 0
 
     def run_once(self, batch: int = 1) -> int:
         """Promote due retries, emit due expiries, then send one batch; returns how many
         deliveries and expiries were handled. One delivery per read by default: the
         visibility timeout runs from the read, and a send may take its whole timeout."""
         now_ms = self._clock.now_ms()
-        self._outbox.promote_due(now_ms)
-        handled = self.emit_due_expiries(now_ms)
+        handled = 0
+        if now_ms >= self._next_promote_ms:
+            self._next_promote_ms = now_ms + PROMOTE_EVERY_MS
+            self._outbox.promote_due(now_ms)
+        if now_ms >= self._next_expiries_ms:
+            self._next_expiries_ms = now_ms + EXPIRIES_EVERY_MS
+            handled += self.emit_due_expiries(now_ms)
         deliveries = self._outbox.read(self._consumer, batch, self._policy.visibility_timeout_ms)
         for delivery in deliveries:
             self.process(delivery)
         return handled + len(deliveries)
 
-    def run(self, stop: threading.Event, idle_wait_s: float = 0.1) -> None:
+    def run(self, stop: threading.Event, idle_wait_s: float = 0.2) -> None:
         """Until `stop` is set; a Redis outage pauses the loop, which resumes by itself."""
         self._outbox.ensure_groups()
 
