@@ -5,8 +5,10 @@ now resolves to a refused address never connected to."""
 from __future__ import annotations
 
 import datetime
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.support.events import LOOPBACK, Resolver
+from verify_service.adapters.events import http_sender
 from verify_service.adapters.events.http_sender import HttpEventSender
 from verify_service.adapters.webhooks.resolver import TargetResolver
 from verify_service.application.events.ports import SendResult
@@ -152,3 +155,39 @@ def test_a_name_that_now_resolves_to_a_refused_address_is_never_connected_to(
     )
     assert outcome.result is SendResult.REFUSED
     assert outcome.detail.startswith("target refused")
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_at_the_total_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every byte comes within the per-read timeout, but the whole answer never ends: the
+    send fails when the total timeout (here 0.5 s) has passed."""
+    monkeypatch.setattr(http_sender, "TOTAL_TIMEOUT_S", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.wait(0.05):
+                try:
+                    connection.sendall(b"X")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=drip)
+    thread.start()
+    try:
+        started = time.monotonic()
+        port = listener.getsockname()[1]
+        outcome = HttpEventSender(TargetResolver(LOOPBACK)).send(
+            f"http://127.0.0.1:{port}/in", {"uuid": "u"}, {}
+        )
+        assert time.monotonic() - started < 3
+        assert outcome.result is SendResult.FAILED
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()

@@ -9,10 +9,12 @@ answer are read and the rest ignored."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
@@ -113,6 +115,12 @@ class HttpEventSender:
         host_header = target.host if ":" not in target.host else f"[{target.host}]"
         if target.port != default_port:
             host_header += f":{target.port}"
+        # Each socket operation has its own timeout; the watchdog bounds them all together,
+        # so a receiver that answers a byte at a time cannot hold the worker past the total.
+        cut = threading.Event()
+        watchdog = threading.Timer(timeout_s, _cut, args=(connection, cut))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             connection.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
             connection.putheader("Host", host_header)
@@ -124,6 +132,18 @@ class HttpEventSender:
             connection.endheaders(body)
             answer = connection.getresponse()
             answer.read(MAX_ANSWER_BYTES)  # the body is ignored; the rest is not read
+            if cut.is_set():  # the answer was cut short: whatever it said is not an answer
+                raise TimeoutError
             return answer.status
         finally:
+            watchdog.cancel()
             connection.close()
+
+
+def _cut(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
+    """The total timeout passed: shut the socket down, which wakes a blocked read."""
+    cut.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: nothing to wake
+            sock.shutdown(socket.SHUT_RDWR)
