@@ -27,6 +27,7 @@ from verify_service.adapters.redis_store.attempts.attempt_reseal import AttemptH
 from verify_service.adapters.redis_store.audit.audit_log import RedisAuditLog
 from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
+from verify_service.adapters.redis_store.delivery.worker_heartbeats import RedisWorkerHeartbeats
 from verify_service.adapters.redis_store.errors import UNAVAILABLE
 from verify_service.adapters.redis_store.events.event_outbox import RedisEventOutbox
 from verify_service.adapters.redis_store.events.expiry_schedule import RedisExpirySchedule
@@ -76,6 +77,7 @@ from verify_service.application.delivery.channel_fallback import ChannelFallback
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
 from verify_service.application.delivery.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.application.delivery.ports import DeliveryProvider
+from verify_service.application.delivery.supervision import DeliveryHealthCheck
 from verify_service.application.events.event_delivery import (
     EventDeliveryWorker,
     EventRetryPolicy,
@@ -112,6 +114,7 @@ from verify_service.http.health import HEALTH_ENDPOINTS
 from verify_service.http.mfa import challenges_api, entities_api, factors_api, passkeys_api
 from verify_service.http.mfa.mfa_wiring import MFA_KEY, MfaComponents
 from verify_service.http.protection import fraud_guard_api, rate_limits_api, safe_list_api
+from verify_service.http.request_ids import RequestIds
 from verify_service.http.webhooks import webhooks_api
 from verify_service.http.wiring import EXTENSION_KEY, Components
 from verify_service.settings import Settings
@@ -262,6 +265,20 @@ class Container:
         """The SSRF target rules at send time, with the operator's allow-list (the same
         resolver the Webhooks resource checks a URL with when it is saved)."""
         return self.webhook_targets or TargetResolver(self.settings.webhook_allowed_networks)
+
+    # -- supervision (docs/operations.md, "Health and supervision") ---------------------
+
+    def worker_heartbeats(self) -> RedisWorkerHeartbeats:
+        """The workers' heartbeats in Redis (written by workers, read by `/readyz`)."""
+        return RedisWorkerHeartbeats(
+            self.redis, ScriptBook(), OutboxKeys(self.settings.key_prefix).worker_heartbeats
+        )
+
+    def delivery_health(self) -> DeliveryHealthCheck:
+        """`/readyz`'s delivery section: live workers, outbox depth, oldest message age."""
+        return DeliveryHealthCheck(
+            self.worker_heartbeats(), self.outbox, self.settings.ready_max_outbox_age_seconds
+        )
 
 
 def ring_cipher(keyring: Keyring, purpose: str) -> DestinationCipher:
@@ -522,6 +539,18 @@ def _misconfiguration(settings: Settings, client: redis.Redis) -> Callable[[], s
     return misconfiguration
 
 
+def _init_operations(app: Flask, container: Container, ping: Callable[[], bool]) -> None:
+    """`/healthz`, `/readyz` (with the delivery report) and the request ids on every answer
+    and log line, 404s and errors too (http/request_ids.py; docs/operations.md)."""
+    health.init_app(
+        app,
+        ping,
+        _misconfiguration(container.settings, container.redis),
+        container.delivery_health().report,
+    )
+    app.wsgi_app = RequestIds(app.wsgi_app)  # type: ignore[method-assign]
+
+
 def _register_audit(app: Flask, container: Container) -> None:
     """The audit hook, the MFA activity log's auditor and `GET /v2/Audit/Entries`."""
     audit_hooks.init_app(app, container.audit, container.clock)
@@ -592,7 +621,7 @@ def create_app(
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    health.init_app(app, ping, _misconfiguration(settings, client))
+    _init_operations(app, container, ping)
     app.register_blueprint(services_api.blueprint)
     app.register_blueprint(verifications_api.blueprint)
     app.register_blueprint(rate_limits_api.blueprint)

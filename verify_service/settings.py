@@ -77,6 +77,9 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_EVENT_TRIES",
         "VERIFY_EVENT_VISIBILITY_TIMEOUT_MS",
         "VERIFY_LOG_LEVEL",
+        # Logs and health (docs/operations.md, "Logs", "Health and supervision").
+        "VERIFY_LOG_FORMAT",
+        "VERIFY_READY_MAX_OUTBOX_AGE_SECONDS",
         "VERIFY_MFA_ACTIVITY_MAX_ENTRIES",
         "VERIFY_PUBLIC_URL",
         "VERIFY_REDIS_KEY_PREFIX",
@@ -161,6 +164,11 @@ class Settings:
     event_backoff_ms: int = 1_000
     event_max_backoff_ms: int = 300_000
     event_visibility_timeout_ms: int = 60_000
+    # Logs and health (docs/operations.md, "Logs", "Health and supervision"): the log lines'
+    # format (`text` or `json`), and the age of the oldest queued message past which
+    # `/readyz` reports the outbox as `backlog_too_old`.
+    log_format: str = "text"
+    ready_max_outbox_age_seconds: int = 300
     # Non-public networks webhooks may reach anyway (docs/webhooks.md, "Target rules"):
     # empty, only public addresses (and never plain http except to an allowed loopback).
     webhook_allowed_networks: tuple[IPNetwork, ...] = ()
@@ -247,6 +255,10 @@ class Settings:
                 env, "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS", 60_000, 100, 3_600_000
             ),
             log_level=_log_level(env.get("VERIFY_LOG_LEVEL") or "INFO"),
+            log_format=_log_format(env.get("VERIFY_LOG_FORMAT") or "text"),
+            ready_max_outbox_age_seconds=_bounded_int(
+                env, "VERIFY_READY_MAX_OUTBOX_AGE_SECONDS", 300, 1, 86_400
+            ),
             sms_providers=_providers(env, Channel.SMS),
             call_providers=_providers(env, Channel.CALL),
             email_providers=_providers(env, Channel.EMAIL),
@@ -402,6 +414,15 @@ def _log_level(value: str) -> str:
     if value.upper() not in _LOG_LEVELS:
         raise ConfigError(f"VERIFY_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
     return value.upper()
+
+
+_LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value: str) -> str:
+    if value.strip().lower() not in _LOG_FORMATS:
+        raise ConfigError(f"VERIFY_LOG_FORMAT must be one of {', '.join(_LOG_FORMATS)}")
+    return value.strip().lower()
 
 
 def _writable_outbox(path: str | None) -> str | None:

@@ -149,6 +149,14 @@ class OutboxKeys:
         """Every key of the outbox (all shards): what a re-seal or an operator walks."""
         return tuple(key for shard in self.every_shard for key in shard.keys)
 
+    @property
+    def worker_heartbeats(self) -> str:
+        """The workers' heartbeats: one sorted set, a member per worker (`host-pid`) scored
+        by its last beat (Redis time, ms); small (one member per worker seen in the last
+        10 minutes) and written every few seconds, so not sharded (docs/operations.md,
+        "Health and supervision")."""
+        return f"{self.prefix}:{{workers}}:heartbeats"
+
 
 @dataclass(frozen=True, slots=True)
 class FallbackShard:

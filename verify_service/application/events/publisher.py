@@ -81,8 +81,7 @@ class EventPublisher:
             self._outbox.append(event, targets, watch)
         except StoreUnavailable:
             log.warning(
-                "events: %s %s of service %s not written (store unavailable)",
+                "events: %s of service %s not written (store unavailable)",
                 event_type.value,
-                event.event_id,
                 service_sid,
             )
