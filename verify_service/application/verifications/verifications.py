@@ -258,7 +258,13 @@ class Verifications:
                 raise TooManyConcurrentRequests  # unreachable: created/resent carry it
             _log_start(outcome.result, write, test_code is not None)
             if outcome.result is StartResult.CREATED:
-                self._emit(EventType.VERIFICATION_STARTED, outcome.verification, now_ms, ref.tag)
+                self._emit(
+                    EventType.VERIFICATION_STARTED,
+                    outcome.verification,
+                    now_ms,
+                    ref.tag,
+                    known_country=(write.country,),
+                )
             return _with_lookup(outcome.verification, service)
         raise TooManyConcurrentRequests
 
@@ -412,15 +418,20 @@ class Verifications:
         verification: Verification,
         now_ms: int,
         tag: str | None = None,
+        known_country: tuple[str | None] | None = None,
     ) -> None:
         """Publish the event (right after the state change's round trip: docs/webhooks.md,
-        "Delivery guarantee"); with `tag` (a start), also watch for its expiry."""
+        "Delivery guarantee"); with `tag` (a start), also watch for its expiry.
+        `known_country`: the destination's country when the caller has it already."""
         events = self._events
         if events is None:
             return
+        found: list[str | None] = list(known_country or ())
 
         def country() -> str | None:  # only when a webhook wants the event: not free
-            return destination_country(verification.channel, verification.to)
+            if not found:
+                found.append(destination_country(verification.channel, verification.to))
+            return found[0]
 
         def build() -> Event:
             return verification_event(
