@@ -17,6 +17,7 @@ from verify_service.adapters.clock import SystemClock
 from verify_service.adapters.delivery.providers.registry import providers_by_channel
 from verify_service.adapters.delivery.receipts import receipt_checkers, receipt_url
 from verify_service.adapters.destination_cipher import DestinationCipher
+from verify_service.adapters.events.http_sender import HttpEventSender
 from verify_service.adapters.metrics.exposition import exposition
 from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
 from verify_service.adapters.password_hasher import Argon2PasswordHasher
@@ -30,9 +31,13 @@ from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDel
 from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
 from verify_service.adapters.redis_store.delivery.worker_heartbeats import RedisWorkerHeartbeats
 from verify_service.adapters.redis_store.errors import UNAVAILABLE
+from verify_service.adapters.redis_store.events.event_outbox import RedisEventOutbox
+from verify_service.adapters.redis_store.events.expiry_schedule import RedisExpirySchedule
 from verify_service.adapters.redis_store.keys import (
     ApiKeyKeys,
     AuditKeys,
+    EventOutboxKeys,
+    ExpiryKeys,
     FallbackKeys,
     FraudGuardKeys,
     HistoryKeys,
@@ -75,6 +80,13 @@ from verify_service.application.delivery.delivery_receipts import DeliveryAttemp
 from verify_service.application.delivery.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.application.delivery.ports import DeliveryProvider
 from verify_service.application.delivery.supervision import DeliveryHealthCheck
+from verify_service.application.events.event_delivery import (
+    EventDeliveryWorker,
+    EventRetryPolicy,
+    Signer,
+)
+from verify_service.application.events.ports import EventSender
+from verify_service.application.events.publisher import EventPublisher, NoWebhooks
 from verify_service.application.metrics.ports import NO_METRICS, Metrics, QueueProbe
 from verify_service.application.mfa.passkeys import Passkeys
 from verify_service.application.mfa.use_cases import MfaUseCases
@@ -154,8 +166,14 @@ class Container:
 
     def queue_probes(self) -> list[QueueProbe]:
         """The queues whose backlog a scrape reads from Redis (`verify_outbox_*`)."""
-        return [self.outbox]
+        if self.event_outbox is None:
+            return [self.outbox]
+        return [self.outbox, self.event_outbox]
 
+    # Webhook events (docs/webhooks.md): published by the use cases, sent by the worker.
+    events: EventPublisher | None = None
+    event_outbox: RedisEventOutbox | None = None
+    expiries: RedisExpirySchedule | None = None
     # Webhooks (docs/webhooks.md): the resource's use cases, the read side event publishing
     # and delivery use (cached per process for at most a second), and the target check
     # (SSRF rules, DNS included) the sender runs again before each send.
@@ -180,6 +198,8 @@ class Container:
         if self.safe_list is not None:
             found.append(self.safe_list)
         found.append(self.outbox)
+        if self.event_outbox is not None:  # event deliveries (IncludeDestination's `to`)
+            found.append(self.event_outbox)
         found.append(
             AttemptHistorySeals(
                 self.redis,
@@ -228,7 +248,44 @@ class Container:
             fallback=self.fallback,
             metrics=self.metrics,
             on_turn=on_turn,
+            events=self.events,
         )
+
+    def event_worker(
+        self,
+        consumer: str,
+        policy: EventRetryPolicy | None = None,
+        sender: EventSender | None = None,
+    ) -> EventDeliveryWorker:
+        """The events loop over this container's event outbox (docs/webhooks.md). Sends
+        re-check every target with the webhooks' resolver (the operator's allow-list)."""
+        if self.event_outbox is None or self.events is None:
+            raise RuntimeError("this container has no event outbox")
+        settings = self.settings
+        keyring = self.keyring or Keyring(settings.key_ring())
+        return EventDeliveryWorker(
+            outbox=self.event_outbox,
+            directory=self.webhook_directory or NoWebhooks(),
+            sender=sender or HttpEventSender(self.target_resolver()),
+            signer=Signer(keyring.webhook_signing_token(), keyring.primary_id),
+            clock=self.clock,
+            policy=policy
+            or EventRetryPolicy(
+                max_tries=settings.event_tries,
+                base_delay_ms=settings.event_backoff_ms,
+                max_delay_ms=settings.event_max_backoff_ms,
+                visibility_timeout_ms=settings.event_visibility_timeout_ms,
+            ),
+            consumer=consumer,
+            account_sid=settings.account_sid,
+            expiries=self.expiries,
+            publisher=self.events,
+        )
+
+    def target_resolver(self) -> TargetResolver:
+        """The SSRF target rules at send time, with the operator's allow-list (the same
+        resolver the Webhooks resource checks a URL with when it is saved)."""
+        return self.webhook_targets or TargetResolver(self.settings.webhook_allowed_networks)
 
     # -- supervision (docs/operations.md, "Health and supervision") ---------------------
 
@@ -290,6 +347,19 @@ def build_container(
         history.records,
     )
     fallbacks = RedisFallbackSchedule(client, scripts, FallbackKeys(settings.key_prefix))
+    # Webhook events: an outbox of their own (sharded like the delivery queue's), and the
+    # expiry schedule (docs/webhooks.md, "Delivery").
+    event_outbox = RedisEventOutbox(
+        client,
+        scripts,
+        EventOutboxKeys(settings.key_prefix),
+        ring_cipher(keyring, "outbox_encryption_key"),
+        ExpiryKeys(settings.key_prefix),
+    )
+    expiries = RedisExpirySchedule(client, scripts, ExpiryKeys(settings.key_prefix), keys)
+    webhook_store = RedisWebhookStore(client, scripts, WebhookKeys(settings.key_prefix))
+    webhook_directory = CachedWebhookDirectory(webhook_store, clock)
+    events = EventPublisher(webhook_directory, event_outbox, settings.account_sid)
     fraud_guard = RedisFraudGuardStore(client, scripts, FraudGuardKeys(settings.key_prefix))
     limiter = LimitsRateLimiter(client, scripts, settings.key_prefix, clock)
     store = RedisVerificationStore(
@@ -308,6 +378,7 @@ def build_container(
         fraud_guard,
         keyring,
         settings.allow_test_destinations,
+        events=events,
     )
     service_store = RedisServiceStore(client, scripts, keys)
     audit = RedisAuditLog(
@@ -332,8 +403,6 @@ def build_container(
     )
     passkey_store = RedisPasskeyStore(client, scripts, MfaKeys(settings.key_prefix))
 
-    webhook_store = RedisWebhookStore(client, scripts, WebhookKeys(settings.key_prefix))
-    webhook_directory = CachedWebhookDirectory(webhook_store, clock)
     webhook_targets = webhook_targets or TargetResolver(settings.webhook_allowed_networks)
     webhooks = Webhooks(
         webhook_store, service_store, webhook_targets, clock, listener=webhook_directory
@@ -358,6 +427,7 @@ def build_container(
         clock=clock,
         protection=protection,
         metrics=metrics,
+        events=events,
     )
     api_key_store = RedisApiKeyStore(client, scripts, ApiKeyKeys(settings.key_prefix))
     # The account credentials first (local, constant time); a key costs one Redis read.
@@ -401,10 +471,14 @@ def build_container(
             clock,
             Auditor(audit, clock),
             Auditor(mfa_activity, clock),
+            events=events,
         ),
-        passkeys=Passkeys(mfa_store, passkey_store, catalog, clock),
+        passkeys=Passkeys(mfa_store, passkey_store, catalog, clock, events=events),
         mfa_activity=mfa_activity,
         metrics=metrics,
+        events=events,
+        event_outbox=event_outbox,
+        expiries=expiries,
         webhooks=webhooks,
         webhook_directory=webhook_directory,
         webhook_targets=webhook_targets,
@@ -499,6 +573,8 @@ def _init_operations(app: Flask, container: Container, ping: Callable[[], bool])
         container.delivery_health().report,
     )
     app.wsgi_app = RequestIds(app.wsgi_app)  # type: ignore[method-assign]
+
+
 def _register_metrics(app: Flask, container: Container) -> None:
     """`/metrics` and the request counts (before every other request hook, so that a
     request's time includes its authentication)."""
@@ -596,6 +672,7 @@ def create_app(
         receipt_checkers(settings.providers_for),
         container.clock,
         container.fallback.receipt_failed if container.fallback is not None else None,
+        events=container.events,
     )
     app.register_blueprint(delivery_attempts_api.blueprint)
     app.register_blueprint(delivery_receipts_api.blueprint)

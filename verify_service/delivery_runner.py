@@ -67,6 +67,7 @@ def run_until_signalled(container: Container) -> None:
         consumer_name(), on_turn=turns.tick
     )
     fallback = start_fallback_thread(container, stop)
+    events = start_events_thread(container, stop)
     heartbeat = heartbeat_for(container)
     heartbeat.beat_if_turning()  # live from the start, not after the first interval
     beating = heartbeat.start_thread(stop)
@@ -79,6 +80,8 @@ def run_until_signalled(container: Container) -> None:
         stop.set()
         if fallback is not None:
             fallback.join()
+        if events is not None:
+            events.join()
         beating.join()
         close_providers(providers)
         if listener is not None:
@@ -109,6 +112,7 @@ def start_thread(container: Container) -> threading.Event:
     )
     thread.start()
     start_fallback_thread(container, stop)
+    start_events_thread(container, stop)
     heartbeat.start_thread(stop)
     return stop
 
@@ -121,6 +125,17 @@ def start_fallback_thread(container: Container, stop: threading.Event) -> thread
     thread = threading.Thread(
         target=container.fallback.run, args=(stop,), name="fallback", daemon=True
     )
+    thread.start()
+    return thread
+
+
+def start_events_thread(container: Container, stop: threading.Event) -> threading.Thread | None:
+    """The webhook events loop (docs/webhooks.md) beside the delivery loop, in a thread of
+    its own (a slow receiver never holds up a code's delivery), until `stop` is set."""
+    if container.event_outbox is None:
+        return None
+    worker = container.event_worker(consumer_name())
+    thread = threading.Thread(target=worker.run, args=(stop,), name="events", daemon=True)
     thread.start()
     return thread
 

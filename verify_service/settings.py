@@ -74,6 +74,10 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_DELIVERY_TRIES",
         "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS",
         "VERIFY_DESTINATION_LOOKUPS_PER_HOUR",
+        "VERIFY_EVENT_BACKOFF_MS",
+        "VERIFY_EVENT_MAX_BACKOFF_MS",
+        "VERIFY_EVENT_TRIES",
+        "VERIFY_EVENT_VISIBILITY_TIMEOUT_MS",
         "VERIFY_LOG_LEVEL",
         # Logs and health (docs/operations.md, "Logs", "Health and supervision").
         "VERIFY_LOG_FORMAT",
@@ -160,6 +164,12 @@ class Settings:
     # at most `redis_wait_timeout_ms`.
     redis_wait_replicas: int = 0
     redis_wait_timeout_ms: int = DEFAULT_WAIT_TIMEOUT_MS
+    # Webhook events (docs/webhooks.md, "Retries"): sends per delivery, the backoff between
+    # them (equal jitter), and how long a worker may hold one before another takes it over.
+    event_tries: int = 10
+    event_backoff_ms: int = 1_000
+    event_max_backoff_ms: int = 300_000
+    event_visibility_timeout_ms: int = 60_000
     # Logs and health (docs/operations.md, "Logs", "Health and supervision"): the log lines'
     # format (`text` or `json`), and the age of the oldest queued message past which
     # `/readyz` reports the outbox as `backlog_too_old`.
@@ -296,6 +306,14 @@ class Settings:
             redis_wait_replicas=wait_replicas,
             redis_wait_timeout_ms=wait_timeout_ms,
             **_metrics_settings(env, auth_token),
+            event_tries=_bounded_int(env, "VERIFY_EVENT_TRIES", 10, 1, 30),
+            event_backoff_ms=_bounded_int(env, "VERIFY_EVENT_BACKOFF_MS", 1_000, 1, 600_000),
+            event_max_backoff_ms=_bounded_int(
+                env, "VERIFY_EVENT_MAX_BACKOFF_MS", 300_000, 1, 3_600_000
+            ),
+            event_visibility_timeout_ms=_bounded_int(
+                env, "VERIFY_EVENT_VISIBILITY_TIMEOUT_MS", 60_000, 1_000, 3_600_000
+            ),
             webhook_allowed_networks=_webhook_allowed_networks(env),
         )
 

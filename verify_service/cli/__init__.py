@@ -11,6 +11,7 @@ from verify_service.cli import (
     access,
     audit,
     delivery,
+    events,
     protection,
     secrets,
     serve,
@@ -46,3 +47,4 @@ main.add_command(access.keys)
 main.add_command(audit.audit)
 main.add_command(staff.user)
 main.add_command(secrets.secrets)
+main.add_command(events.webhooks)

@@ -52,6 +52,9 @@ class PurposeKeys:
     # MACs the MFA activity log's chain: its own key, so neither log's entries (or whole
     # chain) can pass for the other's (docs/audit-log.md, "Two logs").
     mfa_activity_chain_key: bytes
+    # Signs webhook events (Twilio's X-Twilio-Signature): its first 16 bytes, as 32 hex
+    # characters, are the token a receiver validates with (docs/webhooks.md, "Signing").
+    webhook_signing_key: bytes
 
     @classmethod
     def from_secret(cls, secret: bytes) -> PurposeKeys:
@@ -69,6 +72,7 @@ class PurposeKeys:
             console_search_key=_derive(secret, b"verify-service/console-search/v1"),
             factor_secret_key=_derive(secret, b"verify-service/factor-secret/v1"),
             mfa_activity_chain_key=_derive(secret, b"verify-service/mfa-activity-chain/v1"),
+            webhook_signing_key=_derive(secret, b"verify-service/webhook-signing/v1"),
         )
 
 
@@ -170,6 +174,12 @@ class Keyring:
     @property
     def api_key_secret_key(self) -> bytes:
         return self.primary.api_key_secret_key
+
+    def webhook_signing_token(self, key_id: str | None = None) -> str:
+        """The token events are signed with (the primary's, or `key_id`'s): 32 hex
+        characters, shaped like an auth token, for Twilio's RequestValidator."""
+        keys = self._by_id[key_id or self.primary_id]
+        return keys.webhook_signing_key[:16].hex()
 
     # -- code MAC ------------------------------------------------------------------------
 

@@ -381,6 +381,46 @@ class MfaKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class EventOutboxKeys:
+    """The event outbox: shards laid out as the delivery queue's (`OutboxShard`: stream,
+    delayed set, dead letters) under tags `events:<i>:<n>`. A delivery's shard is its
+    webhook's, so one webhook's deliveries sit in one stream, in the order written."""
+
+    prefix: str = "vs"
+    shards: int = SHARDS
+
+    def shard(self, index: int) -> OutboxShard:
+        return OutboxShard(self.prefix, spread_tags("events", self.shards)[index])
+
+    def for_webhook(self, webhook_sid: str) -> OutboxShard:
+        return self.shard(shard_of(webhook_sid, self.shards))
+
+    @property
+    def every_shard(self) -> tuple[OutboxShard, ...]:
+        return tuple(self.shard(i) for i in range(self.shards))
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryKeys:
+    """Verifications whose expiry a webhook wants (`verification.expired`): a sorted set
+    per shard (watch → expiry ms), a verification's shard chosen by its sid. Read by due
+    time, never by a scan of keys."""
+
+    prefix: str = "vs"
+    shards: int = SHARDS
+
+    def due(self, index: int) -> str:
+        return f"{self.prefix}:{{{spread_tags('expiry', self.shards)[index]}}}:due"
+
+    def for_verification(self, verification_sid: str) -> str:
+        return self.due(shard_of(verification_sid, self.shards))
+
+    @property
+    def every_shard(self) -> tuple[str, ...]:
+        return tuple(self.due(i) for i in range(self.shards))
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookKeys:
     """A service's webhooks (docs/webhooks.md, "Storage"), all under the hash tag
     `{wh:<VA sid>}`: one script sees a service's webhook count, its webhooks and the marker

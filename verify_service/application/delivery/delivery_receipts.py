@@ -15,10 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from verify_service.application.events.publisher import EventPublisher
 from verify_service.application.ports import Clock
 from verify_service.domain import sids
 from verify_service.domain.delivery.delivery import AttemptStatus
 from verify_service.domain.errors import NotFound, VerifyError
+from verify_service.domain.events.event_types import EventType
+from verify_service.domain.events.events import delivery_event
 from verify_service.domain.models import Channel, Verification
 
 log = logging.getLogger(__name__)
@@ -144,6 +147,7 @@ class DeliveryAttempts:
         checkers: Mapping[str, ReceiptChecker],
         clock: Clock,
         on_delivery_failed: Callable[[str, str, str, int], None] | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
         """`on_delivery_failed(service_sid, verification_sid, attempt_sid, now_ms)` runs when
         a receipt says the message did not arrive (channel fallback goes at once)."""
@@ -152,6 +156,7 @@ class DeliveryAttempts:
         self._checkers = checkers
         self._clock = clock
         self._on_delivery_failed = on_delivery_failed
+        self._events = events
 
     def get(self, attempt_sid: str) -> AttemptRecord:
         """One attempt, while its record lives (the attempt retention from its creation, until
@@ -206,6 +211,8 @@ class DeliveryAttempts:
             error_code=update.error_code or "",
         )
         log.info("attempt %s: %s receipt, status %s", attempt_sid, kind, update.status)
+        if recorded:
+            self._emit(fields, attempt_sid, update, now_ms)
         # Only a receipt that changed the status acts: a replayed one (refused by the
         # forward-only script) must not hurry the fallback again.
         if (
@@ -216,6 +223,39 @@ class DeliveryAttempts:
             self._on_delivery_failed(
                 fields.get("va", ""), fields.get("ve", ""), attempt_sid, now_ms
             )
+
+    def _emit(
+        self, fields: Mapping[str, str], attempt_sid: str, update: ReceiptUpdate, now_ms: int
+    ) -> None:
+        """delivery.delivered, or delivery.failed for a receipt that says it did not arrive
+        (a receipt's record holds no destination: its events carry none)."""
+        events = self._events
+        if events is None:
+            return
+        if update.status == AttemptStatus.DELIVERED:
+            event_type = EventType.DELIVERY_DELIVERED
+        elif update.status in UNDELIVERED_STATUSES:
+            event_type = EventType.DELIVERY_FAILED
+        else:
+            return
+        service_sid = fields.get("va", "")
+        events.emit(
+            service_sid,
+            event_type,
+            lambda: delivery_event(
+                event_type,
+                events.account_sid,
+                service_sid,
+                fields.get("ve", ""),
+                attempt_sid,
+                fields.get("ch", ""),
+                "",
+                None,
+                now_ms,
+                provider=fields.get("provider") or None,
+                error_code=update.error_code,
+            ),
+        )
 
     def _fields(self, attempt_sid: str) -> dict[str, str]:
         if not sids.is_sid(attempt_sid, "VL"):

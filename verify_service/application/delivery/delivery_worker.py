@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from verify_service.application.attempts.attempts import destination_country
 from verify_service.application.delivery.ports import DeliveryProvider
 from verify_service.application.delivery.resilient_loop import run_until_stopped
+from verify_service.application.events.publisher import EventPublisher
 from verify_service.application.metrics.ports import NO_METRICS, Metrics, SendOutcome
 from verify_service.application.ports import Clock
 from verify_service.domain.delivery.delivery import (
@@ -28,6 +30,8 @@ from verify_service.domain.delivery.delivery import (
     TransientDeliveryError,
 )
 from verify_service.domain.errors import StoreUnavailable
+from verify_service.domain.events.event_types import EventType
+from verify_service.domain.events.events import delivery_event
 from verify_service.domain.models import Channel
 
 log = logging.getLogger(__name__)
@@ -104,6 +108,7 @@ class DeliveryWorker:
         fallback: FallbackSteps | None = None,
         metrics: Metrics = NO_METRICS,
         on_turn: Callable[[], None] | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
         """`callback_url(provider, attempt_sid)` is where that provider should post its
         delivery receipt for the attempt (None: no receipts). `fallback` is told when
@@ -113,6 +118,7 @@ class DeliveryWorker:
         self._metrics = metrics
         self._on_turn = on_turn or (lambda: None)
         self._fallback = fallback
+        self._events = events
         self._callback_url = callback_url or (lambda _provider, _attempt: None)
         self._queue = queue
         self._liveness = liveness
@@ -175,6 +181,7 @@ class DeliveryWorker:
                 )
                 log.info("attempt %s: dropped, its verification ended", job.attempt_sid)
                 self._metrics.delivery_try(job.message.channel.value, "none", SendOutcome.DROPPED)
+                self._emit(EventType.DELIVERY_FAILED, job, now_ms, error_code="verification_ended")
             return
         providers = self._providers.get(job.message.channel, ())
         if job.provider_index >= len(providers):
@@ -206,6 +213,9 @@ class DeliveryWorker:
                     self._clock.now_ms(),
                     provider=receipt.provider,
                     provider_message_id=receipt.provider_message_id or "",
+                )
+                self._emit(
+                    EventType.DELIVERY_SENT, job, self._clock.now_ms(), provider=receipt.provider
                 )
             log.info("attempt %s: sent through %s", job.attempt_sid, provider.name)
             self._count_sent(job, provider.name)
@@ -244,12 +254,11 @@ class DeliveryWorker:
         self, job: DeliveryJob, reason: str, now_ms: int, error: DeliveryError | None = None
     ) -> None:
         if self._queue.dead_letter(job, reason, now_ms):
+            error_code = (error.error_code if error else None) or "all_providers_failed"
             self._queue.record_status(
-                job.attempt_sid,
-                AttemptStatus.FAILED,
-                now_ms,
-                error_code=(error.error_code if error else None) or "all_providers_failed",
+                job.attempt_sid, AttemptStatus.FAILED, now_ms, error_code=error_code
             )
+            self._emit(EventType.DELIVERY_FAILED, job, now_ms, error_code=error_code)
             log.warning("attempt %s: every provider failed, dead-lettered", job.attempt_sid)
             self._metrics.dead_lettered(job.message.channel.value)
             if self._fallback is not None:
@@ -261,3 +270,33 @@ class DeliveryWorker:
         self._metrics.delivery_try(channel, provider, SendOutcome.SENT)
         seconds = (self._clock.now_ms() - job.enqueued_ms) / 1000
         self._metrics.delivery_latency(channel, provider, seconds)
+
+    def _emit(
+        self,
+        event_type: EventType,
+        job: DeliveryJob,
+        now_ms: int,
+        provider: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        """delivery.sent / delivery.failed for webhooks that want it (docs/webhooks.md)."""
+        events = self._events
+        if events is None:
+            return
+        events.emit(
+            job.service_sid,
+            event_type,
+            lambda: delivery_event(
+                event_type,
+                events.account_sid,
+                job.service_sid,
+                job.verification_sid,
+                job.attempt_sid,
+                job.message.channel.value,
+                job.to,
+                destination_country(job.message.channel, job.to),
+                now_ms,
+                provider=provider,
+                error_code=error_code,
+            ),
+        )

@@ -10,6 +10,7 @@ from typing import Any
 from verify_service.application.access.access import Principal
 from verify_service.application.mfa.entities import require_service
 from verify_service.application.mfa.mfa_audit import MfaAudit
+from verify_service.application.mfa.mfa_events import MfaEvents
 from verify_service.application.mfa.ports import (
     AnswerResult,
     ChallengeQuery,
@@ -90,7 +91,9 @@ class Challenges:
         sealer: SecretSealer,
         clock: Clock,
         audit: MfaAudit,
+        events: MfaEvents | None = None,
     ) -> None:
+        self._events = events or MfaEvents(None)
         self._store = store
         self._services = services
         self._answers = TotpAnswers(sealer)
@@ -200,6 +203,8 @@ class Challenges:
                 principal, action, (*target, challenge.sid), _AUDITED[result.outcome]
             )
         self._audit.lock_if_filled(principal, result, target)
+        if result.outcome in (CodeOutcome.ACCEPTED, CodeOutcome.REPLAYED):
+            self._events.challenge_answered(challenge, factor, challenge.updated_ms)
         return challenge
 
     def fetch(self, service_sid: str, identity: str, challenge_sid: str) -> Challenge:

@@ -7,11 +7,13 @@ import logging
 
 from verify_service.application.access.access import Principal
 from verify_service.application.mfa.mfa_audit import MfaAudit
+from verify_service.application.mfa.mfa_events import MfaEvents
 from verify_service.application.mfa.ports import MfaStore
 from verify_service.application.ports import Clock
 from verify_service.application.services.ports import ServiceStore
 from verify_service.domain import sids
 from verify_service.domain.errors import NotFound
+from verify_service.domain.events.event_types import EventType
 from verify_service.domain.mfa.identity import require_identity
 from verify_service.domain.mfa.models import Entity
 from verify_service.domain.service import Service
@@ -28,8 +30,14 @@ def require_service(services: ServiceStore, service_sid: str) -> Service:
 
 class Entities:
     def __init__(
-        self, store: MfaStore, services: ServiceStore, clock: Clock, audit: MfaAudit
+        self,
+        store: MfaStore,
+        services: ServiceStore,
+        clock: Clock,
+        audit: MfaAudit,
+        events: MfaEvents | None = None,
     ) -> None:
+        self._events = events or MfaEvents(None)
         self._store = store
         self._services = services
         self._clock = clock
@@ -63,8 +71,19 @@ class Entities:
         return self._store.list_entities(service_sid, page * page_size, page_size)
 
     def delete(self, service_sid: str, identity: str, principal: Principal) -> None:
+        """Delete the entity with its factors and challenges; each factor's deletion is a
+        `factor.deleted` event (its factors read first, only when a webhook wants them: a
+        factor created while the delete runs goes without its event)."""
         entity = self.fetch(service_sid, identity)
+        factors = (
+            self._store.list_factors(service_sid, entity.identity)
+            if self._events.wants(service_sid, EventType.FACTOR_DELETED)
+            else []
+        )
         if not self._store.delete_entity(service_sid, entity.identity):
             raise NotFound
         self._audit.record(principal, "mfa.entity.delete", (service_sid, entity.sid), "ok")
         log.info("entity %s deleted with its factors and challenges", entity.sid)
+        now_ms = self._clock.now_ms()
+        for factor in factors:
+            self._events.factor(EventType.FACTOR_DELETED, factor, now_ms)

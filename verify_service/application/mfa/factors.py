@@ -13,6 +13,7 @@ from typing import Any
 from verify_service.application.access.access import Principal
 from verify_service.application.mfa.entities import Entities, require_service
 from verify_service.application.mfa.mfa_audit import MfaAudit
+from verify_service.application.mfa.mfa_events import MfaEvents
 from verify_service.application.mfa.ports import (
     AnswerResult,
     MfaStore,
@@ -35,6 +36,7 @@ from verify_service.domain.errors import (
     NotFound,
     TooManyFactors,
 )
+from verify_service.domain.events.event_types import EventType
 from verify_service.domain.mfa import totp
 from verify_service.domain.mfa.identity import require_identity
 from verify_service.domain.mfa.limits import (
@@ -185,7 +187,9 @@ class Factors:
         clock: Clock,
         audit: MfaAudit,
         max_factors: int = MAX_FACTORS_PER_ENTITY,
+        events: MfaEvents | None = None,
     ) -> None:
+        self._events = events or MfaEvents(None)
         self._store = store
         self._services = services
         self._entities = entities
@@ -232,6 +236,7 @@ class Factors:
             principal, "mfa.factor.create", (service_sid, stored.entity_sid, stored.sid), "ok"
         )
         log.info("factor %s created (totp)", stored.sid)
+        self._events.factor(EventType.FACTOR_CREATED, stored, stored.created_ms)
         return NewTotpFactor(stored, secret, totp.key_uri(secret, issuer, friendly_name, config))
 
     def fetch(self, service_sid: str, identity: str, factor_sid: str) -> Factor:
@@ -346,6 +351,11 @@ class Factors:
             }.get(result.outcome, result.outcome.value)
             self._audit.record(principal, "mfa.factor.verify", _target(factor), outcome)
             self._audit.lock_if_filled(principal, result, _target(factor))
+            if (
+                factor.status is FactorStatus.UNVERIFIED
+                and result.factor.status is FactorStatus.VERIFIED
+            ):
+                self._events.factor(EventType.FACTOR_VERIFIED, result.factor, now_ms)
             return result.factor
         raise MfaConcurrentRequests
 
@@ -363,6 +373,7 @@ class Factors:
             raise NotFound
         self._audit.record(principal, "mfa.factor.delete", _target(factor), "ok", reason)
         log.info("factor %s deleted", factor.sid)
+        self._events.factor(EventType.FACTOR_DELETED, factor, self._clock.now_ms())
 
 
 def _target(factor: Factor) -> tuple[str, ...]:

@@ -8,6 +8,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from verify_service.application.events.publisher import EventPublisher
+from verify_service.application.mfa.mfa_events import MfaEvents
 from verify_service.application.mfa.passkey_factors import Ceremonies, Started, factor_config
 from verify_service.application.mfa.passkey_ports import PasskeyStore
 from verify_service.application.mfa.passkey_registration import PasskeyRegistration
@@ -15,6 +17,7 @@ from verify_service.application.mfa.passkey_sign_in import PasskeySignIn
 from verify_service.application.mfa.ports import MfaStore
 from verify_service.application.ports import Clock
 from verify_service.application.services.service_catalog import ServiceCatalog
+from verify_service.domain.events.event_types import EventType
 from verify_service.domain.mfa.models import Challenge, Factor
 
 __all__ = ["Passkeys", "Started", "factor_config"]
@@ -28,8 +31,11 @@ class Passkeys:
         catalog: ServiceCatalog,
         clock: Clock,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        events: EventPublisher | None = None,
     ) -> None:
         self._clock = clock
+        self._mfa = mfa
+        self._events = MfaEvents(events)
         ceremonies = Ceremonies(mfa, store, clock, random_bytes)
         self.registration = PasskeyRegistration(ceremonies, catalog)
         self.sign_in = PasskeySignIn(ceremonies, catalog)
@@ -41,10 +47,15 @@ class Passkeys:
     def create_factor(
         self, service_sid: str, friendly_name: Any, identity: Any, config: Any
     ) -> Started:
-        return self.registration.create_factor(service_sid, friendly_name, identity, config)
+        started = self.registration.create_factor(service_sid, friendly_name, identity, config)
+        if started.factor is not None:
+            self._events.factor(EventType.FACTOR_CREATED, started.factor, self.now_ms())
+        return started
 
     def verify_factor(self, service_sid: str, credential: dict[str, Any]) -> Factor:
-        return self.registration.verify_factor(service_sid, credential)
+        verified = self.registration.verify_factor(service_sid, credential)
+        self._events.factor(EventType.FACTOR_VERIFIED, verified, self.now_ms())
+        return verified
 
     def create_challenge(self, service_sid: str, identity: Any, factor_sid: Any) -> Started:
         return self.sign_in.create_challenge(service_sid, identity, factor_sid)
@@ -55,4 +66,17 @@ class Passkeys:
         credential: dict[str, Any],
         denied: Callable[[Challenge], None] | None = None,
     ) -> Challenge:
-        return self.sign_in.approve_challenge(service_sid, credential, denied)
+
+        def factor_of(challenge: Challenge) -> Callable[[], Factor | None]:
+            return lambda: self._mfa.get_factor(
+                challenge.service_sid, challenge.identity, challenge.factor_sid
+            )
+
+        def on_denied(challenge: Challenge) -> None:
+            self._events.challenge_answered(challenge, factor_of(challenge), self.now_ms())
+            if denied is not None:
+                denied(challenge)
+
+        approved = self.sign_in.approve_challenge(service_sid, credential, on_denied)
+        self._events.challenge_answered(approved, factor_of(approved), self.now_ms())
+        return approved

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from verify_service.application.events.publisher import EventPublisher
 from verify_service.application.protection.ports import (
     BreakerTrip,
     FraudGuardStore,
@@ -47,6 +48,8 @@ from verify_service.domain.errors import (
     StoreUnavailable,
     VerifyError,
 )
+from verify_service.domain.events.event_types import EventType
+from verify_service.domain.events.events import fraud_guard_event
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
 from verify_service.domain.protection.client_network import client_network
@@ -135,7 +138,9 @@ class AbuseProtection:
         fraud_guard: FraudGuardStore,
         keyring: Keyring,
         allow_test_destinations: bool = False,
+        events: EventPublisher | None = None,
     ) -> None:
+        self._events = events
         self._limiter = limiter
         self._fraud_guard = fraud_guard
         self._keyring = keyring
@@ -405,8 +410,22 @@ class AbuseProtection:
             settled,
             approvals,
         )
+        self._emit_trip(trip, until_ms, now_ms)
         if breaker.mode is FraudGuardMode.BLOCK:
             raise DeliveryBlocked(f"Fraud Guard paused sends to {prefix}", breaker.cooldown_seconds)
+
+    def _emit_trip(self, trip: BreakerTrip, until_ms: int, now_ms: int) -> None:
+        """fraud_guard.tripped (monitor mode too: `mode` says which), once per trip."""
+        events = self._events
+        if events is None:
+            return
+        events.emit(
+            trip.service_sid,
+            EventType.FRAUD_GUARD_TRIPPED,
+            lambda: fraud_guard_event(
+                events.account_sid, trip.service_sid, trip.prefix, trip.mode, until_ms, now_ms
+            ),
+        )
 
     def forget_prefix(self, service_sid: str, prefix: str) -> None:
         """Clear the prefix's Fraud Guard tally (its window no longer matters)."""

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from verify_service.application.attempts.attempts import destination_country, destination_digest
+from verify_service.application.events.ports import ExpiryWatch
+from verify_service.application.events.publisher import EventPublisher
 from verify_service.application.metrics.ports import NO_METRICS, Metrics, Refusal
 from verify_service.application.ports import Clock
 from verify_service.application.protection.abuse_protection import AbuseProtection, StartFacts
@@ -52,6 +54,8 @@ from verify_service.domain.errors import (
     StoreUnavailable,
     TooManyConcurrentRequests,
 )
+from verify_service.domain.events.event_types import EventType
+from verify_service.domain.events.events import Event, verification_event
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.messages.message_text import require_name, require_wire_safe
 from verify_service.domain.messages.messages import MessageContent, render, resolve_locale
@@ -119,8 +123,10 @@ class Verifications:
         clock: Clock,
         protection: AbuseProtection,
         metrics: Metrics = NO_METRICS,
+        events: EventPublisher | None = None,
     ) -> None:
         self._metrics = metrics
+        self._events = events
         self._protection = protection
         self._store = store
         self._hasher = hasher
@@ -274,6 +280,14 @@ class Verifications:
                 raise TooManyConcurrentRequests  # unreachable: created/resent carry it
             _log_start(outcome.result, write, test_code is not None)
             self._metrics.verification_started(write.channel.value, outcome.result.value)
+            if outcome.result is StartResult.CREATED:
+                self._emit(
+                    EventType.VERIFICATION_STARTED,
+                    outcome.verification,
+                    now_ms,
+                    ref.tag,
+                    known_country=(write.country,),
+                )
             return _with_lookup(outcome.verification, service)
         raise TooManyConcurrentRequests
 
@@ -398,11 +412,7 @@ class Verifications:
             # exact address, never by another spelling of the mailbox.
             right = False
         if not right:
-            log.info(
-                "verification %s: wrong code (%d checks)",
-                verification.sid,
-                verification.check_count,
-            )
+            self._wrong_code(verification, now_ms)
             return verification.with_status(
                 live_status(verification.check_count), verification.updated_ms
             )
@@ -415,7 +425,57 @@ class Verifications:
             raise NotFound
         log.info("verification %s: approved", verification.sid)
         self._metrics.verification_approved(approved.channel.value)
+        self._emit(EventType.VERIFICATION_APPROVED, approved, approved.updated_ms)
         return approved
+
+    def _wrong_code(self, verification: Verification, now_ms: int) -> None:
+        log.info(
+            "verification %s: wrong code (%d checks)", verification.sid, verification.check_count
+        )
+        if verification.check_count == MAX_CHECKS_PER_VERIFICATION:
+            self._emit(EventType.VERIFICATION_MAX_ATTEMPTS_REACHED, verification, now_ms)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _emit(
+        self,
+        event_type: EventType,
+        verification: Verification,
+        now_ms: int,
+        tag: str | None = None,
+        known_country: tuple[str | None] | None = None,
+    ) -> None:
+        """Publish the event (right after the state change's round trip: docs/webhooks.md,
+        "Delivery guarantee"); with `tag` (a start), also watch for its expiry.
+        `known_country`: the destination's country when the caller has it already."""
+        events = self._events
+        if events is None:
+            return
+        found: list[str | None] = list(known_country or ())
+
+        def country() -> str | None:  # only when a webhook wants the event: not free
+            if not found:
+                found.append(destination_country(verification.channel, verification.to))
+            return found[0]
+
+        def build() -> Event:
+            return verification_event(
+                event_type, events.account_sid, verification, now_ms, country()
+            )
+
+        def watch() -> ExpiryWatch:
+            return ExpiryWatch(
+                service_sid=verification.service_sid,
+                verification_sid=verification.sid,
+                tag=tag or "",
+                channel=verification.channel.value,
+                masked_to=mask_destination(verification.to),
+                country=country(),
+                created_ms=verification.created_ms,
+                expires_ms=verification.expires_ms,
+            )
+
+        events.emit(verification.service_sid, event_type, build, watch if tag is not None else None)
 
     # -- fetch and update ---------------------------------------------------------------------
 
@@ -480,6 +540,13 @@ class Verifications:
             self._record_manual_approval(service_sid, ended.to, now_ms)
             self._metrics.verification_approved(ended.channel.value)
         log.info("verification %s: %s by update", verification_sid, status.value)
+        self._emit(
+            EventType.VERIFICATION_APPROVED
+            if status is VerificationStatus.APPROVED
+            else EventType.VERIFICATION_CANCELED,
+            ended,
+            now_ms,
+        )
         return ended
 
 

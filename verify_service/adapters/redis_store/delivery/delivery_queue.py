@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ import redis
 from verify_service.adapters.destination_cipher import DestinationCipher, key_id_of
 from verify_service.adapters.redis_cluster import is_cluster
 from verify_service.adapters.redis_store.attempts.attempt_records import RedisAttemptRecords
+from verify_service.adapters.redis_store.delivery.outbox_seals import OutboxSeals
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import OutboxKeys, OutboxShard
 from verify_service.adapters.redis_store.scripts import ScriptBook
@@ -451,31 +452,8 @@ class RedisDeliveryQueue:
 
     @fail_closed
     def backlog(self) -> QueueBacklog:
-        """Every shard's length, first entry, delayed retries and dead letters: one pipeline
-        of 4 commands a shard, whatever the backlog. The oldest message is the stream entry
-        that has waited longest since it entered its stream (queued, or its retry came due):
-        its id is Redis's time of that moment."""
-
-        def build(pipe: Any) -> None:
-            for shard in self._shards:
-                pipe.xlen(shard.stream)
-                pipe.xrange(shard.stream, min="-", max="+", count=1)
-                pipe.zcard(shard.delayed)
-                pipe.llen(shard.dead)
-
-        replies = self._scripts.run_pipeline(self._client, build)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        ready = delayed = dead = 0
-        oldest: int | None = None
-        for index in range(0, len(replies), 4):
-            length, first, waiting, letters = replies[index : index + 4]
-            ready, delayed, dead = ready + int(length), delayed + int(waiting), dead + int(letters)
-            if first:
-                entered_ms = int(first[0][0].split(b"-", 1)[0])
-                oldest = entered_ms if oldest is None else min(oldest, entered_ms)
-        return QueueBacklog(ready, delayed, dead, oldest)
+        """The outbox's backlog (`outbox_backlog`)."""
+        return outbox_backlog(self._client, self._scripts, self._shards)
 
     # -- attempt status (kept by the attempt history) ----------------------------------
 
@@ -496,7 +474,7 @@ class RedisDeliveryQueue:
     def attempt_status(self, attempt_sid: str) -> dict[str, str]:
         return self._attempts.fields(attempt_sid)
 
-    # -- rotation (`Resealable`) ----------------------------------------------------------
+    # -- rotation (`Resealable`: outbox_seals.py, shared with the event outbox) ----------
 
     kind = "outbox"
 
@@ -504,62 +482,49 @@ class RedisDeliveryQueue:
         """Every shard of the outbox, the one from before sharding included."""
         return self._shards
 
-    def _sealed_values(self, keys: OutboxShard) -> Iterator[tuple[str, str, bytes, bytes]]:
-        """(where, field or entry id, attempt sid, sealed job) of every job at rest: queued
-        in the stream, delayed for a retry, dead-lettered."""
-        cursor = "-"
-        while True:
-            page: Any = self._client.xrange(keys.stream, min=cursor, max="+", count=500)
-            for entry_id, fields in page:
-                if b"job" in fields:
-                    yield "stream", entry_id.decode(), fields[b"att"], fields[b"job"]
-            if len(page) < 500:
-                break
-            cursor = f"({page[-1][0].decode()}"
-        for member, job in self._client.hscan_iter(keys.delayed_jobs):
-            yield "delayed", member.decode(), member.split(b":", 1)[0], job
-        for field, job in self._client.hscan_iter(keys.dead_letters):
-            if not field.endswith(b":why"):
-                yield "dead", field.decode(), field, job
-
-    def key_ids(self) -> Counter[str]:
-        return Counter(
-            self._sealer.key_id(job, attempt)
-            for keys in self._outbox_keys()
-            for _where, _field, attempt, job in self._sealed_values(keys)
+    def _seals(self) -> OutboxSeals:
+        return OutboxSeals(
+            self.kind,
+            self._client,
+            self._scripts,
+            self._sealer,
+            self._outbox_keys,
+            GROUP,
+            context=lambda attempt: attempt,  # a job is bound to its attempt sid
         )
 
-    def reseal(self, progress: Progress, _now_ms: int) -> ResealCount:
+    def key_ids(self) -> Counter[str]:
+        return self._seals().key_ids()
+
+    def reseal(self, progress: Progress, now_ms: int) -> ResealCount:
         """Re-seal every job at rest under the primary, each by a compare-and-set script.
         A queued job a worker holds (pending) is left to it: re-run once it is handled."""
-        count = ResealCount(self.kind)
-        for keys in self._outbox_keys():
-            for where, field, attempt, job in list(self._sealed_values(keys)):
-                count.looked_at += 1
-                progress(self.kind, count.looked_at)
-                new = self._sealer.reseal(job, attempt)
-                if new is None:
-                    if self._sealer.open(job, attempt) is None:
-                        count.unreadable += 1
-                    else:
-                        count.already_primary += 1
-                    continue
-                if where == "stream":
-                    done = self._scripts.run(
-                        self._client,
-                        "reseal_queued_delivery",
-                        [keys.stream],
-                        [GROUP, field, job, new],
-                    )
-                else:
-                    target = keys.delayed_jobs if where == "delayed" else keys.dead_letters
-                    done = self._scripts.run(
-                        self._client, "reseal_sealed_field", [target], [field, job, new]
-                    )
-                if done:
-                    count.resealed += 1
-                else:
-                    count.raced += 1
-        if count.raced:
-            count.notes.append("jobs in a worker's hands or changed meanwhile: run it again")
-        return count
+        return self._seals().reseal(progress, now_ms)
+
+
+def outbox_backlog(
+    client: redis.Redis, scripts: ScriptBook, shards: tuple[OutboxShard, ...]
+) -> QueueBacklog:
+    """Every shard's length, first entry, delayed retries and dead letters: one pipeline of 4
+    commands a shard, whatever the backlog (the delivery outbox and the event outbox share
+    the layout). The oldest message is the stream entry that has waited longest since it
+    entered its stream (queued, or its retry came due): its id is Redis's time of that
+    moment."""
+
+    def build(pipe: Any) -> None:
+        for shard in shards:
+            pipe.xlen(shard.stream)
+            pipe.xrange(shard.stream, min="-", max="+", count=1)
+            pipe.zcard(shard.delayed)
+            pipe.llen(shard.dead)
+
+    replies = scripts.run_pipeline(client, build)
+    ready = delayed = dead = 0
+    oldest: int | None = None
+    for index in range(0, len(replies), 4):
+        length, first, waiting, letters = replies[index : index + 4]
+        ready, delayed, dead = ready + int(length), delayed + int(waiting), dead + int(letters)
+        if first:
+            entered_ms = int(first[0][0].split(b"-", 1)[0])
+            oldest = entered_ms if oldest is None else min(oldest, entered_ms)
+    return QueueBacklog(ready, delayed, dead, oldest)

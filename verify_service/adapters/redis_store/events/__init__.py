@@ -1,0 +1,1 @@
+"""The event outbox and the expiry schedule (docs/webhooks.md, "Delivery")."""
