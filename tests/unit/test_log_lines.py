@@ -165,3 +165,18 @@ def test_a_redis_refusal_is_logged_by_its_code_only(reply: str, code: str) -> No
     """Redis's leading error code, which the exception's class alone does not say; never
     the rest of the reply."""
     assert redis_error_code(Exception(reply)) == code
+
+
+def test_a_record_formatted_twice_names_its_request_once() -> None:
+    """gunicorn's access record goes through more than one handler: its second text line
+    must not grow a `rid= [rid=…]` field from the first formatting."""
+    formatter = TextFormatter()
+    record = _record("access", event="access")
+    token = CURRENT_REQUEST_ID.set("req-3")
+    try:
+        formatter.format(record)
+        line = formatter.format(record)
+    finally:
+        CURRENT_REQUEST_ID.reset(token)
+    assert line.count("rid=") == 1
+    assert line.endswith("access event=access")

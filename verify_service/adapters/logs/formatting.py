@@ -92,9 +92,10 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s%(rid)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = structured_fields(record)
+        fields.pop("rid", None)  # this formatter's own attribute (a record formatted again)
         request_id = _request_id(record)
         record.rid = f" [rid={request_id}]" if request_id else ""
-        fields = structured_fields(record)
         line = super().formatMessage(_with_message(record))
         if fields:
             line += " " + " ".join(f"{name}={value}" for name, value in fields.items())
