@@ -47,10 +47,11 @@ lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, hadolint
 
 # The dev lock (the superset) is resolved first, and the runtime lock within it, so both pin
 # the same versions. Pins already in a lock are kept (only what pyproject.toml's change needs
-# moves); UPGRADE=1 moves every pin to the newest release the ranges allow.
+# moves); UPGRADE=1 moves every pin to the newest release the ranges allow, and
+# UPGRADE_PACKAGE=name that package alone (a security fix).
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
 	--python-version 3.11 --index-url https://pypi.org/simple --custom-compile-command "make lock" \
-	$(if $(UPGRADE),--upgrade)
+	$(if $(UPGRADE),--upgrade) $(if $(UPGRADE_PACKAGE),--upgrade-package $(UPGRADE_PACKAGE))
 
 # uv alone, from the dev lock with its hashes: `make lock` must work while the locks are stale
 # (a dependency pyproject.toml names and the lock lacks fails `make install`'s pip check).
@@ -59,7 +60,7 @@ $(BIN)/uv:
 	awk '/^[^ #]/ { keep = /^uv==/ } keep' $(DEV_LOCK) > $(VENV)/uv-requirement.txt
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(VENV)/uv-requirement.txt
 
-lock: $(BIN)/uv ## Re-resolve requirements.lock and requirements-dev.lock from pyproject.toml (UPGRADE=1: newest)
+lock: $(BIN)/uv ## Re-resolve both locks from pyproject.toml (UPGRADE=1, UPGRADE_PACKAGE=name)
 	$(UV_COMPILE) --extra test --extra lint -o $(DEV_LOCK)
 	$(UV_COMPILE) -c $(DEV_LOCK) -o $(LOCK)
 
