@@ -5,6 +5,7 @@ secrets kept out of the file, the TLS proxy's configuration accepted by Caddy it
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -287,5 +288,10 @@ def test_the_proxy_forwards_to_the_api_and_hides_metrics() -> None:
         assert f"header_up {header}" in text
     proxy = service("proxy")
     assert proxy["profiles"] == ["tls"]
+    # The api trusts X-Forwarded-For from the proxy's fixed address, and from nothing else.
+    address = proxy["networks"]["frontend"]["ipv4_address"]
+    assert service("api")["environment"]["VERIFY_TRUSTED_PROXIES"] == address
+    (subnet,) = compose()["networks"]["frontend"]["ipam"]["config"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet["subnet"])
     assert "./proxy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
     assert proxy["depends_on"]["api"] == {"condition": "service_healthy"}
