@@ -201,16 +201,22 @@ def test_every_variable_the_files_set_is_known() -> None:
     assert not merged, f"known now: remove {sorted(merged)} from AWAITING_MERGE"
 
 
+def mounted(definition: dict[str, Any], target: str) -> str:
+    """The host file a service's volume list mounts at `target` (read-only)."""
+    (source,) = [v.split(":")[0] for v in definition["volumes"] if v.split(":")[1] == target]
+    assert f"{source}:{target}:ro" in definition["volumes"]
+    return source
+
+
 def test_prometheus_scrapes_the_api_and_the_worker_with_the_token_file() -> None:
     """deploy/prometheus/ (the metrics branch of issue 12 writes it) must scrape the names
-    and ports this file gives the api and the worker, with the mounted token."""
-    config_path = DEPLOY / "prometheus" / "prometheus.yml"
-    if not config_path.exists():
-        pytest.skip("deploy/prometheus/prometheus.yml arrives with the metrics branch")
+    and ports this file gives the api and the worker, with the token file it mounts."""
     prometheus = service("prometheus")
-    assert "./prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    config_file = mounted(prometheus, "/etc/prometheus/prometheus.yml")
+    if not (DEPLOY / config_file).exists():
+        pytest.skip("deploy/prometheus/prometheus.yml arrives with the metrics branch")
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config = yaml.safe_load((DEPLOY / config_file).read_text(encoding="utf-8"))
     worker_port = service("worker")["environment"]["VERIFY_WORKER_METRICS_PORT"]
     targets = {
         target: job
@@ -218,14 +224,17 @@ def test_prometheus_scrapes_the_api_and_the_worker_with_the_token_file() -> None
         for static in job.get("static_configs", [])
         for target in static["targets"]
     }
+    (secret,) = prometheus["secrets"]
+    assert secret["source"] == "metrics_token"
     for target in ("api:8080", f"worker:{worker_port}"):
         assert target in targets, f"prometheus.yml does not scrape {target}"
         authorization = targets[target].get("authorization", {})
-        assert authorization.get("credentials_file") == "/run/secrets/metrics_token"
-    assert prometheus["secrets"] == ["metrics_token"]
+        assert authorization.get("credentials_file") == secret["target"]
+    for rules in config.get("rule_files", []):
+        assert (DEPLOY / mounted(prometheus, rules)).exists()
 
 
-def test_grafana_provisions_the_dashboards_directory_it_mounts() -> None:
+def test_grafana_provisions_the_dashboard_it_mounts() -> None:
     grafana = service("grafana")
     assert grafana["profiles"] == ["grafana"]
     (provider,) = yaml.safe_load(
@@ -233,13 +242,16 @@ def test_grafana_provisions_the_dashboards_directory_it_mounts() -> None:
             encoding="utf-8"
         )
     )["providers"]
-    assert f"./grafana/dashboards:{provider['options']['path']}:ro" in grafana["volumes"]
+    folder = provider["options"]["path"]
+    (dashboard,) = [v for v in grafana["volumes"] if v.split(":")[1].startswith(f"{folder}/")]
+    assert dashboard.endswith(".json:ro")
     (source,) = yaml.safe_load(
         (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text(
             encoding="utf-8"
         )
     )["datasources"]
     assert source["url"] == "http://prometheus:9090"
+    assert source["type"] == "prometheus"  # the dashboard's `datasource` variable picks it
 
 
 # -- the TLS proxy -----------------------------------------------------------------------
