@@ -50,7 +50,7 @@ lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, hadolint
 # moves); UPGRADE=1 moves every pin to the newest release the ranges allow, and
 # UPGRADE_PACKAGE=name that package alone (a security fix).
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
-	--python-version 3.11 --index-url https://pypi.org/simple --custom-compile-command "make lock" \
+	--python-version 3.11 --custom-compile-command "make lock" \
 	$(if $(UPGRADE),--upgrade) $(if $(UPGRADE_PACKAGE),--upgrade-package $(UPGRADE_PACKAGE))
 
 # uv alone, from the dev lock with its hashes: `make lock` must work while the locks are stale
