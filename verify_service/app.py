@@ -26,6 +26,7 @@ from verify_service.adapters.redis_store.attempts.attempt_reseal import AttemptH
 from verify_service.adapters.redis_store.audit.audit_log import RedisAuditLog
 from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
+from verify_service.adapters.redis_store.delivery.worker_heartbeats import RedisWorkerHeartbeats
 from verify_service.adapters.redis_store.errors import UNAVAILABLE
 from verify_service.adapters.redis_store.keys import (
     ApiKeyKeys,
@@ -36,6 +37,7 @@ from verify_service.adapters.redis_store.keys import (
     KeySpace,
     MfaKeys,
     OutboxKeys,
+    WebhookKeys,
 )
 from verify_service.adapters.redis_store.mfa.factor_secret_reseal import FactorSecretSeals
 from verify_service.adapters.redis_store.mfa.mfa_store import RedisMfaStore
@@ -54,6 +56,8 @@ from verify_service.adapters.redis_store.support.staff_user_store import (
 from verify_service.adapters.redis_store.verifications.verification_store import (
     RedisVerificationStore,
 )
+from verify_service.adapters.redis_store.webhooks.webhook_store import RedisWebhookStore
+from verify_service.adapters.webhooks.resolver import TargetResolver
 from verify_service.application.access.access import AccountCredentials, Authenticator
 from verify_service.application.access.api_keys import ApiKeyCredentials, ApiKeys
 from verify_service.application.access.destination_lookups import DestinationLookups
@@ -68,6 +72,7 @@ from verify_service.application.delivery.channel_fallback import ChannelFallback
 from verify_service.application.delivery.delivery_receipts import DeliveryAttempts
 from verify_service.application.delivery.delivery_worker import DeliveryWorker, RetryPolicy
 from verify_service.application.delivery.ports import DeliveryProvider
+from verify_service.application.delivery.supervision import DeliveryHealthCheck
 from verify_service.application.mfa.passkeys import Passkeys
 from verify_service.application.mfa.use_cases import MfaUseCases
 from verify_service.application.ports import Clock
@@ -81,6 +86,8 @@ from verify_service.application.support.factor_support import FactorSupport
 from verify_service.application.support.staff_users import SessionPolicy, StaffUsers
 from verify_service.application.support.support_console import SupportConsole
 from verify_service.application.verifications.verifications import Verifications
+from verify_service.application.webhooks.directory import CachedWebhookDirectory
+from verify_service.application.webhooks.webhooks import Webhooks
 from verify_service.console.views import wire_outcome
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.models import Channel
@@ -95,6 +102,8 @@ from verify_service.http.health import HEALTH_ENDPOINTS
 from verify_service.http.mfa import challenges_api, entities_api, factors_api, passkeys_api
 from verify_service.http.mfa.mfa_wiring import MFA_KEY, MfaComponents
 from verify_service.http.protection import fraud_guard_api, rate_limits_api, safe_list_api
+from verify_service.http.request_ids import RequestIds
+from verify_service.http.webhooks import webhooks_api
 from verify_service.http.wiring import EXTENSION_KEY, Components
 from verify_service.settings import Settings
 
@@ -135,6 +144,12 @@ class Container:
     passkeys: Passkeys | None = None  # passkey factors and sign-ins (docs/mfa.md, "Passkeys")
     # Challenges created and answered: their own log (docs/audit-log.md, "Two logs").
     mfa_activity: AuditLog | None = None
+    # Webhooks (docs/webhooks.md): the resource's use cases, the read side event publishing
+    # and delivery use (cached per process for at most a second), and the target check
+    # (SSRF rules, DNS included) the sender runs again before each send.
+    webhooks: Webhooks | None = None
+    webhook_directory: CachedWebhookDirectory | None = None
+    webhook_targets: TargetResolver | None = None
 
     def audit_logs(self) -> dict[str, RedisAuditLog]:
         """The hash-chained logs by name (`audit`, `mfa-activity`), for reading and
@@ -196,6 +211,20 @@ class Container:
             fallback=self.fallback,
         )
 
+    # -- supervision (docs/operations.md, "Health and supervision") ---------------------
+
+    def worker_heartbeats(self) -> RedisWorkerHeartbeats:
+        """The workers' heartbeats in Redis (written by workers, read by `/readyz`)."""
+        return RedisWorkerHeartbeats(
+            self.redis, ScriptBook(), OutboxKeys(self.settings.key_prefix).worker_heartbeats
+        )
+
+    def delivery_health(self) -> DeliveryHealthCheck:
+        """`/readyz`'s delivery section: live workers, outbox depth, oldest message age."""
+        return DeliveryHealthCheck(
+            self.worker_heartbeats(), self.outbox, self.settings.ready_max_outbox_age_seconds
+        )
+
 
 def ring_cipher(keyring: Keyring, purpose: str) -> DestinationCipher:
     """An AES-GCM cipher over every ring entry's `purpose` key, sealing under the primary."""
@@ -208,8 +237,10 @@ def build_container(
     clock: Clock | None = None,
     providers: ProviderMap | None = None,
     redis_client: redis.Redis | None = None,
+    webhook_targets: TargetResolver | None = None,
 ) -> Container:
-    """Wire the use cases to their adapters (the app, the worker and the CLI share this)."""
+    """Wire the use cases to their adapters (the app, the worker and the CLI share this).
+    `webhook_targets` replaces the webhook URL check (its DNS look-ups) in tests."""
     client = redis_client or (
         embedded()
         if settings.embedded
@@ -282,15 +313,23 @@ def build_container(
     )
     passkey_store = RedisPasskeyStore(client, scripts, MfaKeys(settings.key_prefix))
 
-    def delete_service_mfa(service_sid: str) -> None:
+    webhook_store = RedisWebhookStore(client, scripts, WebhookKeys(settings.key_prefix))
+    webhook_directory = CachedWebhookDirectory(webhook_store, clock)
+    webhook_targets = webhook_targets or TargetResolver(settings.webhook_allowed_networks)
+    webhooks = Webhooks(
+        webhook_store, service_store, webhook_targets, clock, listener=webhook_directory
+    )
+
+    def delete_service_children(service_sid: str) -> None:  # MFA records, webhooks
         mfa_store.delete_service_entities(service_sid)
         passkey_store.delete_service(service_sid)  # its credential index
+        webhooks.delete_service(service_sid)
 
     catalog = ServiceCatalog(
         service_store,
         clock,
         settings.allow_test_destinations,
-        after_delete=delete_service_mfa,
+        after_delete=delete_service_children,
     )
     verifications = Verifications(
         store=store,
@@ -344,6 +383,9 @@ def build_container(
         ),
         passkeys=Passkeys(mfa_store, passkey_store, catalog, clock),
         mfa_activity=mfa_activity,
+        webhooks=webhooks,
+        webhook_directory=webhook_directory,
+        webhook_targets=webhook_targets,
     )
 
 
@@ -426,6 +468,18 @@ def _misconfiguration(settings: Settings, client: redis.Redis) -> Callable[[], s
     return misconfiguration
 
 
+def _init_operations(app: Flask, container: Container, ping: Callable[[], bool]) -> None:
+    """`/healthz`, `/readyz` (with the delivery report) and the request ids on every answer
+    and log line, 404s and errors too (http/request_ids.py; docs/operations.md)."""
+    health.init_app(
+        app,
+        ping,
+        _misconfiguration(container.settings, container.redis),
+        container.delivery_health().report,
+    )
+    app.wsgi_app = RequestIds(app.wsgi_app)  # type: ignore[method-assign]
+
+
 def _register_audit(app: Flask, container: Container) -> None:
     """The audit hook, the MFA activity log's auditor and `GET /v2/Audit/Entries`."""
     audit_hooks.init_app(app, container.audit, container.clock)
@@ -445,11 +499,16 @@ def create_app(
     providers: ProviderMap | None = None,
     redis_client: redis.Redis | None = None,
     container: Container | None = None,
+    webhook_targets: TargetResolver | None = None,
 ) -> Flask:
     """Build the app. `clock`, `providers` and `redis_client` replace the defaults in tests;
     the container is kept on the app (`app.extensions[CONTAINER_KEY]`) for the CLI and tests."""
     container = container or build_container(
-        settings, clock=clock, providers=providers, redis_client=redis_client
+        settings,
+        clock=clock,
+        providers=providers,
+        redis_client=redis_client,
+        webhook_targets=webhook_targets,
     )
     client, authenticator = container.redis, container.authenticator
     app = Flask(__name__)
@@ -491,7 +550,7 @@ def create_app(
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    health.init_app(app, ping, _misconfiguration(settings, client))
+    _init_operations(app, container, ping)
     app.register_blueprint(services_api.blueprint)
     app.register_blueprint(verifications_api.blueprint)
     app.register_blueprint(rate_limits_api.blueprint)
@@ -531,4 +590,7 @@ def create_app(
             container.fraud_guard, container.catalog, container.clock
         )
         app.register_blueprint(fraud_guard_api.blueprint)
+    if container.webhooks is not None:
+        app.extensions[webhooks_api.WEBHOOKS_KEY] = container.webhooks
+        app.register_blueprint(webhooks_api.blueprint)
     return app

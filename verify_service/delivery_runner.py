@@ -1,6 +1,7 @@
 """Where the delivery worker runs: its own process (`verify-service worker`), a child of
-`serve`, or a thread beside the embedded store (which lives in one process). The channel
-fallback loop runs beside it, in a thread of its own."""
+`serve` (restarted when it dies, `ChildWorker`), or a thread beside the embedded store
+(which lives in one process). The channel fallback loop runs beside it, in a thread of its
+own, and so does its heartbeat (application/delivery/supervision.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
 
@@ -19,6 +22,7 @@ from verify_service.adapters.delivery.providers.registry import (
     providers_by_channel,
 )
 from verify_service.app import Container
+from verify_service.application.delivery.supervision import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +32,27 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def heartbeat_for(container: Container) -> WorkerHeartbeat:
+    """This process's heartbeat. Its loop counts as stuck (no beat) once a turn has taken
+    longer than the visibility timeout and a minute: by then another worker takes its
+    message over anyway."""
+    stuck_after_s = container.settings.delivery_visibility_timeout_ms / 1000 + 60
+    return WorkerHeartbeat(container.worker_heartbeats(), consumer_name(), stuck_after_s)
+
+
 def run_until_signalled(container: Container) -> None:
-    """Run a worker in this process until SIGTERM or SIGINT; finish the current batch."""
+    """Run a worker in this process until SIGTERM or SIGINT: the message in hand is
+    finished (sent and acknowledged, or put back for a retry), then the worker leaves the
+    live set and exits. The heartbeat's `fresh` is what the worker's own `/healthz` says."""
     stop = threading.Event()
 
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        if not stop.is_set():
+            log.info(
+                "delivery worker %s: %s, finishing the message in hand",
+                consumer_name(),
+                signal.Signals(signum).name,
+            )
         stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)
@@ -40,17 +60,29 @@ def run_until_signalled(container: Container) -> None:
     providers = providers_by_channel(container.settings)
     worker = replace(container, providers=providers).delivery_worker(consumer_name())
     fallback = start_fallback_thread(container, stop)
+    heartbeat = heartbeat_for(container)
+    heartbeat.beat_if_turning()  # live from the start, not after the first interval
+    beating = heartbeat.start_thread(stop)
     log.info("delivery worker %s started", consumer_name())
     # Block on the stream for less than the socket timeout, or every wait would time out.
     block_ms = max(10, min(200, int(container.settings.redis_timeout_seconds * 500)))
     try:
-        worker.run(stop, block_ms=block_ms)
+        worker.run(stop, block_ms=block_ms, turned=heartbeat.turned)
     finally:
         stop.set()
         if fallback is not None:
             fallback.join()
+        beating.join()
         close_providers(providers)
         log.info("delivery worker %s stopped", consumer_name())
+
+
+def worker_is_live_here(container: Container) -> bool:
+    """`verify-service worker --check`: a worker on this host beat lately (its name is
+    `<host>-<pid>`; a container or pod has a host name of its own)."""
+    heartbeats = container.worker_heartbeats()
+    prefix = f"{socket.gethostname()}-"
+    return any(name.startswith(prefix) for name in heartbeats.live_workers(heartbeats.now_ms()))
 
 
 def start_thread(container: Container) -> threading.Event:
@@ -58,11 +90,17 @@ def start_thread(container: Container) -> threading.Event:
     The embedded store cannot block, so the worker polls."""
     stop = threading.Event()
     worker = container.delivery_worker(consumer_name())
+    heartbeat = heartbeat_for(container)
     thread = threading.Thread(
-        target=worker.run, args=(stop,), kwargs={"block_ms": 0}, name="delivery", daemon=True
+        target=worker.run,
+        args=(stop,),
+        kwargs={"block_ms": 0, "turned": heartbeat.turned},
+        name="delivery",
+        daemon=True,
     )
     thread.start()
     start_fallback_thread(container, stop)
+    heartbeat.start_thread(stop)
     return stop
 
 
@@ -81,3 +119,88 @@ def start_fallback_thread(container: Container, stop: threading.Event) -> thread
 def spawn_process() -> subprocess.Popen[bytes]:
     """`verify-service worker` as a child process with this process's environment."""
     return subprocess.Popen([sys.executable, "-m", "verify_service.cli", "worker"])
+
+
+class ChildWorker:
+    """`serve`'s delivery worker child, restarted when it dies: after 1 s, doubling up to
+    60 s while it keeps dying (a child that ran a minute starts the count again), so a
+    worker that cannot start retries once a minute, logged each time, never in a tight
+    loop. `stop` asks it to finish its message and waits for it (then kills it)."""
+
+    FIRST_RESTART_DELAY_S = 1.0
+    LONGEST_RESTART_DELAY_S = 60.0
+    STEADY_AFTER_S = 60.0
+
+    def __init__(
+        self,
+        spawn: Callable[[], subprocess.Popen[bytes]] = spawn_process,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._spawn = spawn
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._watcher: threading.Thread | None = None
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        with self._lock:
+            return self._process.pid if self._process is not None else None
+
+    def start(self) -> ChildWorker:
+        self._process = self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="child-worker", daemon=True)
+        self._watcher.start()
+        return self
+
+    def _watch(self) -> None:
+        delay_s = self.FIRST_RESTART_DELAY_S
+        while True:
+            process = self._process
+            if process is None:
+                return
+            started_s = self._monotonic()
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            if self._monotonic() - started_s >= self.STEADY_AFTER_S:
+                delay_s = self.FIRST_RESTART_DELAY_S
+            log.error(
+                "delivery worker child %d exited (status %s), restarting it in %.0f s",
+                process.pid,
+                code,
+                delay_s,
+            )
+            if self._stopping.wait(delay_s):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._process = self._spawn()
+                self.restarts += 1
+            log.info("delivery worker child %d started", self._process.pid)
+            delay_s = min(delay_s * 2, self.LONGEST_RESTART_DELAY_S)
+
+    def begin_stop(self) -> None:
+        """Ask the child to finish its message and exit (SIGTERM); do not wait."""
+        with self._lock:
+            self._stopping.set()
+            if self._process is not None and self._process.poll() is None:
+                self._process.terminate()
+
+    def stop(self, timeout_s: float = 30) -> None:
+        """`begin_stop`, then wait up to `timeout_s` for the child, and kill it after."""
+        self.begin_stop()
+        with self._lock:
+            process = self._process
+        if process is not None:
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                log.error("delivery worker child %d did not stop in time, killed", process.pid)
+                process.kill()
+                process.wait()
+        if self._watcher is not None:
+            self._watcher.join(timeout_s)

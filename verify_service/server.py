@@ -12,7 +12,9 @@ from flask import Flask
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
+from verify_service.adapters.logs.formatting import formatter_for
 from verify_service.http import access_log
+from verify_service.http.request_ids import ENVIRON_KEY, TWILIO_ENVIRON_KEY
 
 # The longest request line (`GET /path?query HTTP/1.1`) gunicorn accepts; a longer one is
 # answered `414` by gunicorn itself, before the API sees it (openapi.yaml, "Conventions").
@@ -74,8 +76,17 @@ _URL_ATOMS: dict[str, Callable[[str], str]] = {
 }
 # Other WSGI environ atoms kept; the rest may repeat the URL (`werkzeug.request`) and are dropped.
 _PLAIN_ENVIRON_ATOMS = frozenset(
-    {"{request_method}e", "{server_protocol}e", "{remote_addr}e", "{remote_port}e"}
+    {
+        "{request_method}e",
+        "{server_protocol}e",
+        "{remote_addr}e",
+        "{remote_port}e",
+        f"{{{ENVIRON_KEY}}}e",
+        f"{{{TWILIO_ENVIRON_KEY}}}e",
+    }
 )
+# VERIFY_LOG_FORMAT, set by `serve` before gunicorn starts (its logger is built in the master).
+LOG_FORMAT = ["text"]
 
 
 _INVALID_REQUEST = "Invalid request from ip="
@@ -126,6 +137,45 @@ class MaskingLogger(glogging.Logger):  # type: ignore[misc]
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         self.error_log.addFilter(_REQUEST_DETAIL_FILTER)  # once: the same filter is kept once
+        # gunicorn's own lines in the service's one format (adapters/logs/formatting.py).
+        for handler in (*self.error_log.handlers, *self.access_log.handlers):
+            handler.setFormatter(formatter_for(LOG_FORMAT[0]))
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """The access line, with the request's id (from the WSGI environ: the request's own
+        context is gone by now); in the JSON format, as fields."""
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        request_id = environ.get(ENVIRON_KEY)
+        if LOG_FORMAT[0] != "json":
+            self.access_log.info(
+                self.cfg.access_log_format,
+                self.atoms_wrapper_class(atoms),
+                extra={"event": "access", "request_id": request_id},
+            )
+            return
+        query = atoms.get("q") or ""
+        target = f"{atoms.get('U', '')}?{query}" if query else atoms.get("U", "")
+        self.access_log.info(
+            "%s %s %s",
+            atoms.get("m"),
+            target,
+            atoms.get("s"),
+            extra={
+                "event": "access",
+                "request_id": request_id,
+                "twilio_request_id": environ.get(TWILIO_ENVIRON_KEY),
+                "method": atoms.get("m"),
+                "path": target,
+                "protocol": atoms.get("H"),
+                "status": int(atoms.get("s") or 0),
+                "bytes": int(atoms.get("B") or 0),
+                "duration_ms": round(request_time.total_seconds() * 1000, 3),
+                "remote_addr": atoms.get("h"),
+                "user": atoms.get("u"),
+            },
+        )
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)

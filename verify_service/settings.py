@@ -31,7 +31,8 @@ from verify_service.domain.keyring import (
     parse_ring,
 )
 from verify_service.domain.models import Channel
-from verify_service.domain.protection.forwarded import IPNetwork, parse_networks
+from verify_service.domain.protection.forwarded import parse_networks
+from verify_service.domain.webhooks.targets import IPNetwork, parse_allowed_networks
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -73,6 +74,9 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS",
         "VERIFY_DESTINATION_LOOKUPS_PER_HOUR",
         "VERIFY_LOG_LEVEL",
+        # Logs and health (docs/operations.md, "Logs", "Health and supervision").
+        "VERIFY_LOG_FORMAT",
+        "VERIFY_READY_MAX_OUTBOX_AGE_SECONDS",
         "VERIFY_MFA_ACTIVITY_MAX_ENTRIES",
         "VERIFY_PUBLIC_URL",
         "VERIFY_REDIS_KEY_PREFIX",
@@ -83,6 +87,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_SECRET_KEY",
         "VERIFY_SECRET_KEYS",
         "VERIFY_TRUSTED_PROXIES",
+        "VERIFY_WEBHOOK_ALLOWED_NETWORKS",
         *PROVIDER_VARIABLES.values(),
     }
 )
@@ -154,6 +159,14 @@ class Settings:
     # at most `redis_wait_timeout_ms`.
     redis_wait_replicas: int = 0
     redis_wait_timeout_ms: int = DEFAULT_WAIT_TIMEOUT_MS
+    # Logs and health (docs/operations.md, "Logs", "Health and supervision"): the log lines'
+    # format (`text` or `json`), and the age of the oldest queued message past which
+    # `/readyz` reports the outbox as `backlog_too_old`.
+    log_format: str = "text"
+    ready_max_outbox_age_seconds: int = 300
+    # Non-public networks webhooks may reach anyway (docs/webhooks.md, "Target rules"):
+    # empty, only public addresses (and never plain http except to an allowed loopback).
+    webhook_allowed_networks: tuple[IPNetwork, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -237,6 +250,10 @@ class Settings:
                 env, "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS", 60_000, 100, 3_600_000
             ),
             log_level=_log_level(env.get("VERIFY_LOG_LEVEL") or "INFO"),
+            log_format=_log_format(env.get("VERIFY_LOG_FORMAT") or "text"),
+            ready_max_outbox_age_seconds=_bounded_int(
+                env, "VERIFY_READY_MAX_OUTBOX_AGE_SECONDS", 300, 1, 86_400
+            ),
             sms_providers=_providers(env, Channel.SMS),
             call_providers=_providers(env, Channel.CALL),
             email_providers=_providers(env, Channel.EMAIL),
@@ -270,6 +287,7 @@ class Settings:
             console_time_zone=_time_zone(env),
             redis_wait_replicas=wait_replicas,
             redis_wait_timeout_ms=wait_timeout_ms,
+            webhook_allowed_networks=_webhook_allowed_networks(env),
         )
 
     def key_ring(self) -> list[tuple[str, bytes]]:
@@ -386,6 +404,15 @@ def _log_level(value: str) -> str:
     return value.upper()
 
 
+_LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value: str) -> str:
+    if value.strip().lower() not in _LOG_FORMATS:
+        raise ConfigError(f"VERIFY_LOG_FORMAT must be one of {', '.join(_LOG_FORMATS)}")
+    return value.strip().lower()
+
+
 def _writable_outbox(path: str | None) -> str | None:
     """Open the outbox once at start, so a bad path stops the process, not every send."""
     if path is not None:
@@ -459,3 +486,11 @@ def _console_secure_cookie(env: Mapping[str, str], embedded: bool) -> bool:
     if value not in ("true", "false"):
         raise ConfigError("VERIFY_CONSOLE_SECURE_COOKIE must be true or false")
     return value == "true"
+
+
+def _webhook_allowed_networks(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:
+    """`VERIFY_WEBHOOK_ALLOWED_NETWORKS`: comma-separated CIDRs (docs/webhooks.md)."""
+    try:
+        return parse_allowed_networks(env.get("VERIFY_WEBHOOK_ALLOWED_NETWORKS") or "")
+    except ValueError as exc:
+        raise ConfigError(f"VERIFY_WEBHOOK_ALLOWED_NETWORKS: {exc}") from None

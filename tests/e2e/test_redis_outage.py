@@ -117,6 +117,14 @@ CALLS: dict[str, Callable[[Stack, Pending], requests.Response]] = {
     "fetch": lambda s, p: s.get(f"/v2/Services/{p.service_sid}/Verifications/{p.verification_sid}"),
     "create service": lambda s, _: s.post("/v2/Services", FriendlyName="Acme"),
     "list services": lambda s, _: s.get("/v2/Services"),
+    "create webhook": lambda s, p: s.post(
+        f"/v2/Services/{p.service_sid}/Webhooks",
+        FriendlyName="hook",
+        EventTypes="*",
+        WebhookUrl="https://93.184.216.34/hook",
+    ),
+    "list webhooks": lambda s, p: s.get(f"/v2/Services/{p.service_sid}/Webhooks"),
+    "fetch webhook": lambda s, p: s.get(f"/v2/Services/{p.service_sid}/Webhooks/YW{'0' * 32}"),
 }
 
 
@@ -132,7 +140,8 @@ def test_a_start_succeeds_while_redis_is_up(stack: Stack) -> None:
 def test_every_api_call_answers_503_while_redis_is_down(
     stack: Stack, pending: Pending, call: str
 ) -> None:
-    """Start, check, fetch, service create and list are each a Twilio-shaped 503 (20503)."""
+    """Start, check, fetch, service create and list, webhook create, list and fetch are each a
+    Twilio-shaped 503 (20503)."""
     for _ in range(REPEATS):
         assert_store_unavailable(CALLS[call](stack, pending))
 

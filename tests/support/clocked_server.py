@@ -14,6 +14,7 @@ import redis
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from tests.support.fakes import FixedClock, RecordingSender
+from verify_service.adapters.webhooks.resolver import TargetResolver
 from verify_service.app import create_app
 from verify_service.settings import Settings
 
@@ -26,7 +27,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class ClockedServer:
-    def __init__(self, settings: Settings, clock: FixedClock) -> None:
+    def __init__(
+        self, settings: Settings, clock: FixedClock, webhook_targets: TargetResolver | None = None
+    ) -> None:
         self.clock = clock
         self._redis = redis.Redis.from_url(settings.redis_url or "")
         self._app = create_app(
@@ -34,6 +37,7 @@ class ClockedServer:
             clock=clock,
             providers=RecordingSender().as_providers(),
             redis_client=self._redis,
+            webhook_targets=webhook_targets,  # a DNS table in place of the network's
         )
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

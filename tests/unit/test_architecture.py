@@ -18,6 +18,7 @@ CAPABILITIES = (
     "attempts",
     "support",
     "mfa",
+    "webhooks",
 )
 
 

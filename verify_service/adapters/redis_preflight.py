@@ -66,7 +66,7 @@ def _check_server(client: redis.Redis, *, allow_eviction: bool) -> None:
         )
     warning = durability.persistence_warning(address)
     if warning is not None:
-        log.warning("%s", warning)
+        log.warning("%s", warning, extra={"event": "redis_not_durable"})
 
 
 def readiness_problem(client: redis.Redis, *, allow_eviction: bool) -> Unfit | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable
 from typing import TypeVar
 
 import click
 
+from verify_service.adapters.logs.formatting import configure_logging as set_up_logging
 from verify_service.adapters.redis_connection import connect
 from verify_service.adapters.redis_preflight import RedisNotUsable, check_redis
 from verify_service.app import Container, build_container
@@ -19,25 +19,34 @@ from verify_service.domain.errors import NotFound, VerifyError
 from verify_service.settings import ConfigError, Settings, unknown_variables
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # The CLI acts as the operator, with the admin role; the audit log names it so.
 CLI_ACTOR = "cli"
 
 
 def load_settings() -> Settings:
-    for warning in unknown_variables(os.environ):
-        click.echo(f"warning: {warning}", err=True)
+    """The settings, after a warning for each unknown `VERIFY_*` name: a log line when the
+    log format is `json` (every line of the process stays JSON), else plain text."""
+    warnings = unknown_variables(os.environ)
     try:
-        return Settings.from_env(os.environ)
+        settings = Settings.from_env(os.environ)
     except ConfigError as exc:
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
         raise click.ClickException(f"configuration error: {exc}") from None
+    if settings.log_format == "json" and warnings:
+        configure_logging(settings)
+        for warning in warnings:
+            log.warning("%s", warning, extra={"event": "unknown_variable"})
+    else:
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+    return settings
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(settings: Settings) -> None:
+    """This process's log lines in `VERIFY_LOG_FORMAT` (adapters/logs/formatting.py)."""
+    set_up_logging(settings.log_level, settings.log_format)
 
 
 def check_redis_or_exit(settings: Settings) -> None:

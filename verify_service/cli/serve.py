@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
+import signal
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import click
@@ -13,6 +15,7 @@ from verify_service import delivery_runner
 from verify_service.app import build_container, create_app
 from verify_service.cli.common import check_redis_or_exit, configure_logging, load_settings
 from verify_service.cli.embedded_demo import create_demo, embedded_banner
+from verify_service.domain.errors import StoreUnavailable
 from verify_service.domain.models import Channel
 
 DEFAULT_PORT = 8080
@@ -28,27 +31,38 @@ DEFAULT_PORT = 8080
     type=click.IntRange(1, 64),
     help="gunicorn worker processes (always 1 on the embedded store).",
 )
-@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 600))
+@click.option(
+    "--timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 600),
+    help="Seconds per request; also how long SIGTERM waits for requests in flight.",
+)
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 @click.option(
     "--worker/--no-worker",
     "with_worker",
     default=True,
     show_default=True,
-    help="Also run a delivery worker (a child process; a thread on the embedded store).",
+    help=(
+        "Also run a delivery worker (a child process, restarted when it dies; a thread on "
+        "the embedded store)."
+    ),
 )
 def serve(
     host: str, port: int, workers: int, timeout: int, access_log: bool, with_worker: bool
 ) -> None:
     """Run the HTTP API under gunicorn."""
-    from verify_service.server import (  # noqa: PLC0415 - not needed by other commands
+    from verify_service import server  # noqa: PLC0415 - not needed by other commands
+    from verify_service.server import (  # noqa: PLC0415
         CannotListen,
         GunicornServer,
         ensure_can_listen,
     )
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings)
+    server.LOG_FORMAT[0] = settings.log_format  # gunicorn's own lines in the same format
     try:
         ensure_can_listen(host, port)
     except CannotListen as exc:
@@ -57,6 +71,8 @@ def serve(
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
         "timeout": timeout,
+        # SIGTERM: stop accepting, let each request in flight finish (up to `timeout`).
+        "graceful_timeout": timeout,
         "worker_class": "sync",
         "accesslog": "-" if access_log else None,
         "logger_class": "verify_service.server.MaskingLogger",
@@ -90,27 +106,65 @@ def serve(
             settings.console_outbox or "standard output",
         )
     check_redis_or_exit(settings)  # in the master, before any worker: fail fast
-    child = delivery_runner.spawn_process() if with_worker else None
+    child = delivery_runner.ChildWorker().start() if with_worker else None
+    if child is not None:
+        # The child is told to stop as soon as gunicorn is (both finish what they hold
+        # at once, not one after the other), and restarted whenever it dies before.
+        options["when_ready"] = lambda _arbiter: _stop_child_with_master(child)
+    master_pid = os.getpid()
     try:
         GunicornServer(lambda: create_app(settings), options).run()
     finally:
-        if child is not None:
-            child.terminate()
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        # gunicorn's workers are forks of this process and leave `run` through here too:
+        # only the master, whose child it is, stops the worker.
+        if child is not None and os.getpid() == master_pid:
+            child.stop(timeout_s=timeout + 5)
+
+
+def _stop_child_with_master(child: delivery_runner.ChildWorker) -> None:
+    """Chain a step before gunicorn's own handlers of the signals that stop it (installed
+    by then): the child worker gets SIGTERM at the same moment."""
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            continue
+
+        def handler(
+            number: int, frame: FrameType | None, previous: Callable[..., Any] = previous
+        ) -> None:
+            child.begin_stop()
+            previous(number, frame)
+
+        signal.signal(signum, handler)
 
 
 @click.command()
-def worker() -> None:
-    """Run a delivery worker: queued messages to providers, with retries and failover."""
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 0 if a worker on this host beat lately, else 1 (a liveness probe).",
+)
+def worker(check: bool) -> None:
+    """Run a delivery worker: queued messages to providers, with retries and failover.
+    SIGTERM: it finishes the message in hand, then exits."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     if settings.embedded:
         raise click.ClickException(
             "set VERIFY_REDIS_URL: on the embedded store `serve` runs the worker itself"
         )
+    if check:
+        container = build_container(settings)
+        try:
+            live = delivery_runner.worker_is_live_here(container)
+        except StoreUnavailable:
+            raise click.ClickException("Redis unavailable") from None
+        finally:
+            container.redis.close()
+        if not live:
+            raise click.ClickException("no live delivery worker on this host")
+        click.echo("live")
+        return
     check_redis_or_exit(settings)
     delivery_runner.run_until_signalled(build_container(settings))
 

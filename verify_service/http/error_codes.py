@@ -13,6 +13,7 @@ from verify_service.application.delivery.delivery_receipts import ReceiptRejecte
 from verify_service.domain import errors
 from verify_service.domain.destinations import mask_destination
 from verify_service.domain.mfa import passkey_errors
+from verify_service.domain.webhooks.rules import TooManyWebhooks
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,8 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     passkey_errors.PasskeyCeremonyNotFound: WireError(20404, 404, str),
     passkey_errors.PasskeyCeremonyExpired: WireError(60323, 403, str),
     passkey_errors.PasskeyTooManyPending: WireError(60306, 429, str),
+    # Webhooks (docs/webhooks.md): the per-service cap, as a bad request like Twilio's.
+    TooManyWebhooks: WireError(60200, 400, str),
 }
 
 # Errors raised outside the use cases (routing, authentication).

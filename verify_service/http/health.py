@@ -1,11 +1,20 @@
-"""`/healthz` (the process is up) and `/readyz` (Redis answers and keeps what it is given):
-no authentication."""
+"""`/healthz` (the process is up) and `/readyz` (Redis answers and keeps what it is given,
+and how delivery is doing): no authentication. The body of `/readyz` is documented in
+docs/operations.md, "Health and supervision"."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, jsonify
+
+from verify_service.domain.errors import StoreUnavailable
+
+
+class DeliveryReport(Protocol):
+    def as_json(self) -> dict[str, Any]: ...
+
 
 HEALTH_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
 
@@ -18,11 +27,17 @@ def init_app(
     app: Flask,
     ping: Callable[[], bool],
     misconfiguration: Callable[[], str | None] = lambda: None,
+    delivery: Callable[[], DeliveryReport] | None = None,
 ) -> None:
     """`misconfiguration` gives the code of what makes a reachable Redis unfit
     (`redis_eviction_policy`, `redis_eviction_policy_unknown`), or None; it is asked only
     when `ping` succeeded. The answer never says more than that code: `/readyz` is open to
-    anyone, so the detail (host:port, policy) is for the log only."""
+    anyone, so the detail (host:port, policy) is for the log only.
+
+    `delivery` reports the workers and the outbox (application/delivery/supervision.py). Its
+    trouble (no live worker, an old backlog) is reported in the body's `delivery` section
+    but leaves `/readyz` at 200: taking API processes out of rotation would not bring a
+    worker back, and would stop checks of codes already sent (docs/operations.md)."""
     blueprint = Blueprint("health", __name__)
 
     @blueprint.get("/healthz")
@@ -35,11 +50,12 @@ def init_app(
             if not ping():
                 raise NotReachable
             problem = misconfiguration()
-        except NotReachable:
+            report = delivery().as_json() if delivery is not None and problem is None else None
+        except (NotReachable, StoreUnavailable):
             response = jsonify(status="unavailable")
         else:
             if problem is None:
-                return jsonify(status="ready")
+                return jsonify(status="ready", **({"delivery": report} if report else {}))
             response = jsonify(status="misconfigured", problem=problem)
         response.status_code = 503
         return response

@@ -30,6 +30,13 @@ UNAVAILABLE = (
 )
 
 
+def redis_error_code(error: Exception) -> str:
+    """The leading upper-case word of a Redis error reply (`OOM`, `MISCONF`, `NOPERM`,
+    `BUSY`, `ERR`…), or `-` when it has none; never the rest of the reply."""
+    word = str(error).split(" ", 1)[0]
+    return word if word.isalpha() and word.isupper() and len(word) <= 16 else "-"
+
+
 def fail_closed(function: Callable[P, R]) -> Callable[P, R]:
     """Translate every Redis error raised by `function` into `StoreUnavailable` (503).
 
@@ -45,7 +52,11 @@ def fail_closed(function: Callable[P, R]) -> Callable[P, R]:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
         except redis.exceptions.RedisError as exc:
-            log.exception("Redis refused a command (%s)", type(exc).__name__)
+            # Log lines show an exception by class, never its text (adapters/logs): the
+            # reply's leading code (OOM, MISCONF, NOPERM, BUSY…) is what the operator needs.
+            log.exception(
+                "Redis refused a command (%s %s)", type(exc).__name__, redis_error_code(exc)
+            )
             raise StoreUnavailable(type(exc).__name__) from exc
 
     return wrapper

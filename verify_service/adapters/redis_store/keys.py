@@ -149,6 +149,14 @@ class OutboxKeys:
         """Every key of the outbox (all shards): what a re-seal or an operator walks."""
         return tuple(key for shard in self.every_shard for key in shard.keys)
 
+    @property
+    def worker_heartbeats(self) -> str:
+        """The workers' heartbeats: one sorted set, a member per worker (`host-pid`) scored
+        by its last beat (Redis time, ms); small (one member per worker seen in the last
+        10 minutes) and written every few seconds, so not sharded (docs/operations.md,
+        "Health and supervision")."""
+        return f"{self.prefix}:{{workers}}:heartbeats"
+
 
 @dataclass(frozen=True, slots=True)
 class FallbackShard:
@@ -370,3 +378,31 @@ class MfaKeys:
     def factor_pattern(self) -> str:
         """Every factor hash of every service (what a reseal walks with SCAN)."""
         return f"{self.prefix}:mfa:{{mfa:*}}:factor:*"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookKeys:
+    """A service's webhooks (docs/webhooks.md, "Storage"), all under the hash tag
+    `{wh:<VA sid>}`: one script sees a service's webhook count, its webhooks and the marker
+    its delete leaves, so the per-service cap and the cascade are atomic."""
+
+    prefix: str = "vs"
+
+    def _base(self, service_sid: str) -> str:
+        return f"{self.prefix}:wh:{{wh:{service_sid}}}"
+
+    def webhook(self, service_sid: str, webhook_sid: str) -> str:
+        """Hash: the webhook's fields, a JSON value each (like a service's)."""
+        return f"{self._base(service_sid)}:hook:{webhook_sid}"
+
+    def index(self, service_sid: str) -> str:
+        """Sorted set: webhook sid by creation order (a counter, like the service index)."""
+        return f"{self._base(service_sid)}:index"
+
+    def counter(self, service_sid: str) -> str:
+        return f"{self._base(service_sid)}:seq"
+
+    def deleted(self, service_sid: str) -> str:
+        """Set while (and for a while after) the service's webhooks are deleted with it: a
+        create that read the service just before its delete finds it and stores nothing."""
+        return f"{self._base(service_sid)}:deleted"

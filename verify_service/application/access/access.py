@@ -37,6 +37,10 @@ class Permission(enum.StrEnum):
     MFA_ENROL = "mfa:enrol"
     MFA_CHALLENGE = "mfa:challenge"
     MFA_FACTORS_DELETE = "mfa:factors-delete"
+    # Webhooks (docs/webhooks.md): admin only, reads too (a webhook's URL says where a
+    # service's events go).
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
 
 
 ROLES: dict[str, frozenset[Permission]] = {

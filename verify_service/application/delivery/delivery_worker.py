@@ -125,15 +125,24 @@ class DeliveryWorker:
             self.process(job)
         return len(jobs)
 
-    def run(self, stop: threading.Event, block_ms: int = 200, idle_wait_s: float = 0.05) -> None:
-        """Until `stop` is set. A Redis outage pauses the loop; it resumes by itself.
+    def run(
+        self,
+        stop: threading.Event,
+        block_ms: int = 200,
+        idle_wait_s: float = 0.05,
+        turned: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Until `stop` is set; the message in hand is finished (sent and acknowledged, or
+        put back for a retry) before the loop looks at `stop`. A Redis outage pauses the
+        loop; it resumes by itself.
 
         With `block_ms=0` (a store that cannot block, like the embedded one) the loop
-        polls, waiting `idle_wait_s` whenever there was nothing to do.
-        """
+        polls, waiting `idle_wait_s` whenever there was nothing to do. `turned` is called
+        after every completed turn (the worker's heartbeat, supervision.py)."""
 
         def turn() -> float:
             handled = self.run_once(block_ms)
+            turned()
             return idle_wait_s if handled == 0 and block_ms == 0 else 0.0
 
         run_until_stopped("delivery worker", stop, turn)

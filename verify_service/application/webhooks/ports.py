@@ -7,7 +7,7 @@ webhook disabled or deleted meanwhile receives nothing more."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from verify_service.domain.events.event_types import EventType, subscribes
 
@@ -44,3 +44,38 @@ class WebhookDirectory(Protocol):
         ...
 
     def get(self, service_sid: str, webhook_sid: str) -> Webhook | None: ...
+
+
+# -- the resource's own ports (added by the Webhooks resource) ----------------------------
+
+
+class WebhookStore(Protocol):
+    """The webhooks of each service (adapters/redis_store/webhooks/webhook_store.py)."""
+
+    def create_webhook(self, webhook: Webhook, max_per_service: int) -> int:
+        """Its position in creation order; 0 when the service has `max_per_service`
+        webhooks already, -1 when the service is being deleted (nothing stored)."""
+        ...
+
+    def get_webhook(self, service_sid: str, webhook_sid: str) -> Webhook | None: ...
+
+    def list_webhooks(self, service_sid: str) -> list[Webhook]:
+        """Every webhook of the service (a bounded number), in creation order."""
+        ...
+
+    def update_webhook(
+        self, service_sid: str, webhook_sid: str, changes: dict[str, Any], now_ms: int
+    ) -> Webhook | None: ...
+
+    def delete_webhook(self, service_sid: str, webhook_sid: str) -> bool: ...
+
+    def delete_service_webhooks(self, service_sid: str) -> int:
+        """Delete every webhook of a deleted service; how many there were."""
+        ...
+
+
+class TargetCheck(Protocol):
+    """Checks a webhook URL against the target rules, its host's DNS answers included
+    (adapters/webhooks/resolver.py); raises `domain.webhooks.targets.TargetRefused`."""
+
+    def resolve(self, url: str) -> object: ...

@@ -46,6 +46,12 @@ class DeadLetter:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    depth: int  # messages queued, in a worker's hands, or delayed for a retry
+    oldest_ms: int | None  # when the oldest queued one was put on its stream (Redis ms)
+
+
 @dataclass(slots=True)
 class _ReclaimPass:
     """A consumer's look for abandoned deliveries over every shard, a few shards a read."""
@@ -443,6 +449,31 @@ class RedisDeliveryQueue:
         self._client.hdel(legacy.dead_letters, attempt_sid, f"{attempt_sid}:why")
         self._client.lrem(legacy.dead, 0, attempt_sid)
         return entry
+
+    # -- health (`/readyz`, docs/operations.md "Health and supervision") -----------------
+
+    @fail_closed
+    def backlog(self) -> OutboxBacklog:
+        """How many messages wait (queued, in a worker's hands, or delayed for a retry) and
+        when the oldest queued one was put on its stream (its entry id's time, Redis's
+        clock; a retry counts from when it was put back): one pipeline, two commands a
+        shard."""
+
+        def look(pipe: Any) -> None:
+            for shard in self._shards:
+                pipe.xlen(shard.stream)
+                pipe.xrange(shard.stream, "-", "+", count=1)
+                pipe.zcard(shard.delayed)
+
+        replies = self._scripts.run_pipeline(self._client, look)
+        depth, oldest_ms = 0, None
+        for index in range(0, len(replies), 3):
+            queued, first, delayed = replies[index : index + 3]
+            depth += int(queued) + int(delayed)
+            if first:
+                entry_ms = int(first[0][0].split(b"-", 1)[0])
+                oldest_ms = entry_ms if oldest_ms is None else min(oldest_ms, entry_ms)
+        return OutboxBacklog(depth, oldest_ms)
 
     # -- attempt status (kept by the attempt history) ----------------------------------
 

@@ -1,0 +1,1 @@
+"""Redis storage of webhooks (docs/webhooks.md, "Storage")."""

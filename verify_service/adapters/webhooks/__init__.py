@@ -1,0 +1,1 @@
+"""Webhook adapters: resolving and checking a webhook URL's host (`resolver.py`)."""

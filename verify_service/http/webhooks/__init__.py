@@ -1,0 +1,1 @@
+"""`/v2/Services/{VA}/Webhooks` (docs/webhooks.md)."""
