@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 import requests
@@ -98,6 +99,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.communicate()
 
 
+def delivered(worker: subprocess.Popen[bytes], timeout_seconds: float = 30) -> Any:
+    """The first message the worker's console provider writes (one JSON line), waiting at
+    most `timeout_seconds` for it."""
+    assert worker.stdout is not None
+    ready, _, _ = select.select([worker.stdout], [], [], timeout_seconds)
+    assert ready, f"the worker delivered nothing in {timeout_seconds} s"
+    return json.loads(worker.stdout.readline())
+
+
 @pytest.fixture
 def durable_redis() -> Iterator[RedisServer]:
     server = RedisServer(config={"maxmemory-policy": "noeviction", "appendonly": "yes"}).start()
@@ -132,9 +142,7 @@ def test_serve_and_worker_run_on_a_read_only_root(
         )
         assert started.status_code == 201, started.text
         # The worker delivers it: the console provider writes the message to its output.
-        assert worker.stdout is not None
-        line = worker.stdout.readline()  # blocks until the worker has delivered
-        assert json.loads(line)["verification_sid"] == started.json()["sid"]
+        assert delivered(worker)["verification_sid"] == started.json()["sid"]
     finally:
         stop(api)
         stop(worker)

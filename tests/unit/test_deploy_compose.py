@@ -264,20 +264,26 @@ def caddy() -> str:
     return found
 
 
-def caddy_validate(config: Path) -> subprocess.CompletedProcess[str]:
+def caddy_validate(config: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """`caddy validate`, its own files (a local CA's, `.step`) kept in `home`."""
     return subprocess.run(
         [caddy(), "validate", "--config", str(config), "--adapter", "caddyfile"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(config.parent)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(home),
+            "XDG_DATA_HOME": str(home / "data"),
+            "XDG_CONFIG_HOME": str(home / "config"),
+        },
     )
 
 
-def test_caddy_accepts_the_proxy_configuration() -> None:
+def test_caddy_accepts_the_proxy_configuration(tmp_path: Path) -> None:
     """Caddy's own parser and provisioning, offline (no certificate is requested)."""
-    result = caddy_validate(CADDYFILE)
+    result = caddy_validate(CADDYFILE, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Valid configuration" in result.stdout + result.stderr
 
@@ -287,7 +293,7 @@ def test_caddy_refuses_a_broken_configuration(tmp_path: Path) -> None:
     broken.write_text(
         CADDYFILE.read_text(encoding="utf-8").replace("reverse_proxy api:8080", "reverse_prox")
     )
-    assert caddy_validate(broken).returncode != 0
+    assert caddy_validate(broken, tmp_path).returncode != 0
 
 
 def test_the_proxy_forwards_to_the_api_and_hides_metrics() -> None:
