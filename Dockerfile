@@ -30,8 +30,11 @@ WORKDIR /src
 # every file is checked against the lock's hashes, and nothing the lock does not name is
 # installed (--no-deps). The venv is created without pip/setuptools (nothing in it but the
 # service and its dependencies); the base image's pip installs into it with --python.
-COPY requirements.lock ./
-RUN python -m venv --without-pip /opt/venv \
+# The build backend too comes from a lock (requirements-build.lock: setuptools), into this
+# stage's own Python only: it builds the project's wheel below and never reaches the image.
+COPY requirements.lock requirements-build.lock ./
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements-build.lock \
+ && python -m venv --without-pip /opt/venv \
  && pip --python /opt/venv/bin/python install --no-cache-dir --require-hashes --no-deps \
         -r requirements.lock
 
@@ -40,10 +43,11 @@ RUN python -m venv --without-pip /opt/venv \
 COPY pyproject.toml README.md ./
 COPY verify_service ./verify_service
 
-# The project itself, --no-deps: its dependencies are the lock's. The wheel is a local file
+# The project itself, --no-deps: its dependencies are the lock's; built with the locked
+# setuptools (--no-build-isolation: nothing unpinned is fetched). The wheel is a local file
 # built from this context, so DL3013 (pin versions) does not apply to it. `pip check` fails
 # the build when pyproject.toml names a dependency the lock lacks (run `make lock`).
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels . \
  && pip --python /opt/venv/bin/python install --no-cache-dir --no-deps /wheels/*.whl \
  && pip --python /opt/venv/bin/python check \
  && /opt/venv/bin/verify-service --help > /dev/null

@@ -18,6 +18,7 @@ from tests.support.processes import REPO
 
 RUNTIME_LOCK = REPO / "requirements.lock"
 DEV_LOCK = REPO / "requirements-dev.lock"
+BUILD_LOCK = REPO / "requirements-build.lock"
 # How uv names pyproject.toml's own requirements in a pin's `# via` list.
 PROJECT_PARENT = "verify-service (pyproject.toml)"
 
@@ -58,11 +59,13 @@ def read_lock(path: Path) -> dict[str, Pin]:
 
 
 def project() -> dict[str, list[Requirement]]:
-    data = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    data = pyproject["project"]
     extras: dict[str, list[str]] = data["optional-dependencies"]
     return {
         "runtime": [Requirement(text) for text in data["dependencies"]],
         **{name: [Requirement(text) for text in texts] for name, texts in extras.items()},
+        "build": [Requirement(text) for text in pyproject["build-system"]["requires"]],
     }
 
 
@@ -72,8 +75,12 @@ def applies(requirement: Requirement) -> bool:
 
 @pytest.mark.parametrize(
     ("lock", "groups"),
-    [(RUNTIME_LOCK, ("runtime",)), (DEV_LOCK, ("runtime", "test", "lint"))],
-    ids=["runtime", "dev"],
+    [
+        (RUNTIME_LOCK, ("runtime",)),
+        (DEV_LOCK, ("runtime", "test", "lint")),
+        (BUILD_LOCK, ("build",)),
+    ],
+    ids=["runtime", "dev", "build"],
 )
 def test_every_requirement_of_pyproject_is_pinned_within_its_range(
     lock: Path, groups: tuple[str, ...]
@@ -121,20 +128,26 @@ def test_both_locks_pin_the_same_versions_with_hashes() -> None:
 
 
 def test_the_locks_say_how_they_are_made() -> None:
-    for lock in (RUNTIME_LOCK, DEV_LOCK):
+    for lock in (RUNTIME_LOCK, DEV_LOCK, BUILD_LOCK):
         assert lock.read_text(encoding="utf-8").splitlines()[1] == "#    make lock"
 
 
 def test_every_install_path_installs_from_a_lock_with_hashes() -> None:
     """`make install`/`make run`'s venv (and so .ci/run, which calls `make install`) and the
-    Dockerfile: dependencies from a lock with --require-hashes, the project with --no-deps."""
+    Dockerfile: dependencies and the build backend from locks with --require-hashes, the
+    project with --no-deps and without build isolation (which would fetch setuptools
+    unpinned)."""
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
-    assert "pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)" in makefile
-    assert "pip install --quiet --require-hashes --no-deps -r $(LOCK)" in makefile
-    assert makefile.count("pip install --quiet --no-deps -e .") == 2
+    hashed = "pip install --quiet --require-hashes --no-deps -r $(BUILD_LOCK)"
+    assert f"{hashed} -r $(DEV_LOCK)" in makefile
+    assert f"{hashed} -r $(LOCK)" in makefile
+    assert makefile.count("pip install --quiet --no-deps --no-build-isolation -e .") == 2
     assert not re.search(r"pip install(?! --quiet --(require-hashes|no-deps))", makefile)
     assert "make install" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
     dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    assert "--require-hashes --no-deps -r requirements-build.lock" in dockerfile
     assert "--require-hashes --no-deps \\\n        -r requirements.lock" in dockerfile
+    assert "pip wheel --no-cache-dir --no-deps --no-build-isolation" in dockerfile
     assert "install --no-cache-dir --no-deps /wheels/*.whl" in dockerfile
-    assert "!requirements.lock" in (REPO / ".dockerignore").read_text(encoding="utf-8")
+    ignored = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert {"!requirements.lock", "!requirements-build.lock"} <= set(ignored)
