@@ -3,9 +3,12 @@
 # verify-service container image.
 #
 #   docker build -t verify-service .
-#   docker run --rm -p 8080:8080 -e VERIFY_REDIS_URL=redis://redis:6379/0 \
+#   docker run --rm -p 8080:8080 --read-only --tmpfs /tmp -e VERIFY_REDIS_URL=redis://redis:6379/0 \
 #       -e VERIFY_SECRET_KEY=... -e VERIFY_ACCOUNT_SID=AC... -e VERIFY_AUTH_TOKEN=... \
 #       verify-service
+#
+# In production: deploy/compose.yaml or deploy/k8s/ (docs/operations.md, "Deployment").
+# Dependencies come from requirements.lock, installed with --require-hashes ("Upgrades").
 #
 # Configuration is only through VERIFY_* environment variables; nothing is baked in.
 # Both stages use the same base image so the venv's interpreter symlink
@@ -23,18 +26,30 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /src
 
+# The dependencies first, from the lock alone (a layer that changes only with the lock):
+# every file is checked against the lock's hashes, and nothing the lock does not name is
+# installed (--no-deps). The venv is created without pip/setuptools (nothing in it but the
+# service and its dependencies); the base image's pip installs into it with --python.
+# The build backend too comes from a lock (requirements-build.lock: setuptools), into this
+# stage's own Python only: it builds the project's wheel below and never reaches the image.
+COPY requirements.lock requirements-build.lock ./
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements-build.lock \
+ && python -m venv --without-pip /opt/venv \
+ && pip --python /opt/venv/bin/python install --no-cache-dir --require-hashes --no-deps \
+        -r requirements.lock
+
 # Only what the wheel needs (see .dockerignore, which allow-lists the same files).
 # README.md is required: pyproject.toml names it as the project's readme.
 COPY pyproject.toml README.md ./
 COPY verify_service ./verify_service
 
-# The venv is created without pip/setuptools (nothing in it but the service and its
-# dependencies); the base image's pip installs into it with --python.
-# The wheel is a local file built from this context, so DL3013 (pin versions) does
-# not apply to it; its dependencies are resolved from the ranges in pyproject.toml.
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
- && python -m venv --without-pip /opt/venv \
- && pip --python /opt/venv/bin/python install --no-cache-dir /wheels/*.whl \
+# The project itself, --no-deps: its dependencies are the lock's; built with the locked
+# setuptools (--no-build-isolation: nothing unpinned is fetched). The wheel is a local file
+# built from this context, so DL3013 (pin versions) does not apply to it. `pip check` fails
+# the build when pyproject.toml names a dependency the lock lacks (run `make lock`).
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels . \
+ && pip --python /opt/venv/bin/python install --no-cache-dir --no-deps /wheels/*.whl \
+ && pip --python /opt/venv/bin/python check \
  && /opt/venv/bin/verify-service --help > /dev/null
 
 ############################################################################
@@ -59,6 +74,14 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH
 
+# The root filesystem may be read-only (docker run --read-only, Kubernetes
+# readOnlyRootFilesystem): nothing is written to it. The one writable path the service
+# needs is the temporary directory, /tmp: gunicorn's worker heartbeat files and the metrics
+# samples of its workers (VERIFY_METRICS_DIR, else a directory under TMPDIR). Mount a tmpfs
+# (or an emptyDir) there; deploy/compose.yaml and deploy/k8s/ do. PYTHONDONTWRITEBYTECODE:
+# the venv's bytecode is compiled at install, nothing is written at run time.
+VOLUME ["/tmp"]
+
 # Numeric uid:gid (not the name) so the runtime can verify "not root" without
 # reading /etc/passwd.
 USER 10001:10001
@@ -66,7 +89,9 @@ USER 10001:10001
 EXPOSE 8080
 
 # No curl/wget in slim images: use the venv's python. urlopen raises (exit 1)
-# on a connection error, a timeout or any non-2xx status.
+# on a connection error, a timeout or any non-2xx status. /healthz is the liveness of the
+# default command (serve on 8080); a container running `worker` overrides it with the
+# worker's own /healthz on VERIFY_WORKER_METRICS_PORT (deploy/compose.yaml).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
 

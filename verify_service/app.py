@@ -536,6 +536,7 @@ def build_console(container: Container, delivery: DeliveryAttempts) -> console.C
         # Its own key per ring entry: seals a search into the page's forms.
         sealer=ring_cipher(Keyring(container.settings.key_ring()), "console_search_key"),
         secure_cookie=container.settings.console_secure_cookie,
+        trusted_proxies=container.settings.trusted_proxies,
         time_zone=ZoneInfo(container.settings.console_time_zone),
         factors=factors,
     )

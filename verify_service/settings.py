@@ -32,6 +32,7 @@ from verify_service.domain.keyring import (
     parse_ring,
 )
 from verify_service.domain.models import Channel
+from verify_service.domain.protection.forwarded import parse_networks
 from verify_service.domain.webhooks.targets import IPNetwork, parse_allowed_networks
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
@@ -95,6 +96,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_SECRET_KEYS",
         "VERIFY_WORKER_METRICS_HOST",
         "VERIFY_WORKER_METRICS_PORT",
+        "VERIFY_TRUSTED_PROXIES",
         "VERIFY_WEBHOOK_ALLOWED_NETWORKS",
         *PROVIDER_VARIABLES.values(),
     }
@@ -149,6 +151,9 @@ class Settings:
     console_idle_timeout_seconds: int = 15 * 60
     console_session_lifetime_seconds: int = 8 * 3600
     console_max_login_failures: int = 5
+    # The operator's reverse proxies (VERIFY_TRUSTED_PROXIES): a request from one of them is
+    # counted under the client its X-Forwarded-For names (domain/protection/forwarded.py).
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     # Look-ups by destination (`/v2/Attempts?ChannelData.To=`, a resend, the console's
     # search) per principal that sees destinations masked, per moving hour
     # (docs/access-control.md).
@@ -294,6 +299,7 @@ class Settings:
             console_max_login_failures=_bounded_int(
                 env, "VERIFY_CONSOLE_MAX_LOGIN_FAILURES", 5, 1, 100
             ),
+            trusted_proxies=_trusted_proxies(env),
             destination_lookups_per_hour=_bounded_int(
                 env,
                 "VERIFY_DESTINATION_LOOKUPS_PER_HOUR",
@@ -494,6 +500,15 @@ def _time_zone(env: Mapping[str, str]) -> str:
             "VERIFY_CONSOLE_TIME_ZONE must be an IANA time zone name, e.g. Europe/Berlin or UTC"
         ) from None
     return name
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:
+    """`VERIFY_TRUSTED_PROXIES`: comma-separated addresses or networks of the reverse proxies
+    in front of the service; none by default (X-Forwarded-For is then never read)."""
+    try:
+        return parse_networks(env.get("VERIFY_TRUSTED_PROXIES") or "")
+    except ValueError as exc:
+        raise ConfigError(f"VERIFY_TRUSTED_PROXIES: {exc}") from None
 
 
 def _console_secure_cookie(env: Mapping[str, str], embedded: bool) -> bool:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from verify_service.application.support.factor_support import FactorSupport
 from verify_service.application.support.staff_users import StaffUsers
 from verify_service.application.support.support_console import SupportConsole
+from verify_service.domain.protection.forwarded import IPNetwork
 
 BLUEPRINT_NAME = "console"
 COMPONENTS_KEY = "verify_service.console"
@@ -31,6 +32,8 @@ class ConsoleComponents:
     sealer: Sealer
     # False only for tests on http://127.0.0.1: the console then answers loopback only.
     secure_cookie: bool = True
+    # The reverse proxies whose X-Forwarded-For names the client (VERIFY_TRUSTED_PROXIES).
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     # The display time zone of every time a page shows (VERIFY_CONSOLE_TIME_ZONE).
     time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     # An identity's MFA factors ("I lost my phone"); None: the factor pages answer 404.

@@ -16,6 +16,7 @@ from flask import Response, abort, current_app, g, request
 
 from verify_service.application.support.staff_users import ConsoleSession
 from verify_service.console.components import COMPONENTS_KEY, ConsoleComponents
+from verify_service.domain.protection.forwarded import client_address
 
 SESSION_COOKIE = "vs_console"
 LOGIN_COOKIE = "vs_console_login"
@@ -48,7 +49,12 @@ def current_session() -> ConsoleSession | None:
 
 
 def client_ip() -> str:
-    return request.remote_addr or "unknown"
+    """The client's address: the peer's, or behind a trusted proxy the one it forwards."""
+    return client_address(
+        request.remote_addr or "unknown",
+        request.headers.getlist("X-Forwarded-For"),
+        components().trusted_proxies,
+    )
 
 
 def same_token(given: str | None, expected: str | None) -> bool:
@@ -109,7 +115,7 @@ def guard_request() -> None:
     """`before_request` of the console blueprint: loopback-only when cookies are not
     secure; the session; CSRF on every POST."""
     settings = components()
-    if not settings.secure_cookie and request.remote_addr not in _LOOPBACK:
+    if not settings.secure_cookie and client_ip() not in _LOOPBACK:
         abort(403)
     session_id = request.cookies.get(SESSION_COOKIE, "")
     g.console_session = settings.staff.resume(session_id) if session_id else None
