@@ -62,7 +62,9 @@ def test_a_protected_start_is_two_round_trips_once_the_process_has_seen_its_serv
     app, api = counting_app(settings, redis_client, clock, sender)
     service = api.create_service()  # the default protection: limits and Fraud Guard on
     first = round_trips_of(lambda: post_start(api, service, GB_OTHER))
-    assert first == 3  # this process has not seen the service: it reads, then counts
+    # This process has not seen the service: it reads it, then counts; and it reads the
+    # service's webhooks once (application/webhooks/directory.py).
+    assert first == 4
     deliver_queued(app)
     new = round_trips_of(lambda: post_start(api, service, GB_MOBILE))
     assert new == 2
@@ -73,6 +75,11 @@ def test_a_protected_start_is_two_round_trips_once_the_process_has_seen_its_serv
     # Two verifications, three sends: Fraud Guard counts verifications, not resends.
     assert tally_counts(app, service)[0] == 2
     assert recent_destinations(app, service)[0].endswith("56")
+    # A minute later the webhook list is refreshed off the request path: still two.
+    container = app.extensions[CONTAINER_KEY]
+    container.webhook_directory.run_in_background = lambda _work: None
+    clock.advance(59)
+    assert round_trips_of(lambda: post_start(api, service, GB_OTHER)) == 2
 
 
 def test_a_limit_changed_since_the_process_read_it_holds_at_once(
