@@ -1,8 +1,10 @@
-"""The expiry schedule (`ExpiryKeys`): verifications whose expiry a webhook wants to hear
-of, by expiry time, written by a start only when its service has such a webhook. At due
-time a worker claims them (claim_due_expiries.lua) and reads each verification's state in
-one round trip: still the same pending verification (or gone by its TTL) and no recorded
-end in its attempt history → it expired."""
+"""The expiry schedule (`ExpiryKeys`): verifications whose expiry is watched, by expiry
+time, written in a creating start's own pipeline (`queue_watch`) when metrics are on or a
+webhook of the service wants `verification.expired`. At due time a worker claims them
+(claim_due_expiries.lua) and reads each verification's state in one round trip: still the
+same pending verification (or gone by its TTL) and no recorded end in its attempt history
+→ it expired. A watch for a create the start script refused is removed by the start right
+after (`forget`)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,12 @@ class RedisExpirySchedule:
         self._keys = keys
         self._space = space
 
+    def queue_watch(self, pipe: Any, watch: ExpiryWatch) -> None:
+        """The watch, queued on a start's pipeline (no round trip of its own)."""
+        pipe.zadd(
+            self._keys.for_verification(watch.verification_sid), {_member(watch): watch.expires_ms}
+        )
+
     @fail_closed
     def claim_due(self, now_ms: int, lease_ms: int, limit: int) -> list[ExpiryWatch]:
         def build(pipe: Any) -> None:
@@ -59,5 +67,10 @@ class RedisExpirySchedule:
         return ExpiryState.EXPIRED
 
     @fail_closed
-    def done(self, watch: ExpiryWatch) -> None:
-        self._client.zrem(self._keys.for_verification(watch.verification_sid), _member(watch))
+    def done(self, watch: ExpiryWatch) -> bool:
+        removed = self._client.zrem(
+            self._keys.for_verification(watch.verification_sid), _member(watch)
+        )
+        return bool(removed)
+
+    forget = done  # a watch whose create the start script refused
