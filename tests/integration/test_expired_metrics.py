@@ -7,6 +7,7 @@ two workers count it once, and with metrics off and no webhook nothing is watche
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -247,3 +248,33 @@ def test_with_metrics_off_and_no_webhook_no_watch_is_written(
     started(api, service)
     due = set(ExpiryKeys(settings.key_prefix).every_shard)
     assert not due & {key.decode() for key in redis_client.scan_iter(count=1000)}
+
+
+def test_a_watch_in_the_earlier_named_form_is_still_settled(
+    app: Flask, api: Api, clock: FixedClock, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """Watches written before the compact form (a JSON object) are read as before."""
+    service = api.create_service()
+    sid = started(api, service)
+    (key,) = [k for k in ExpiryKeys(settings.key_prefix).every_shard if redis_client.zcard(k)]
+    ((member, due),) = redis_client.zrange(key, 0, -1, withscores=True)
+    service_sid, verification_sid, channel, masked_to, country, created, expires = json.loads(
+        member
+    )
+    named = {
+        "service_sid": service_sid,
+        "verification_sid": verification_sid,
+        "tag": verification_sid[2:22],
+        "channel": channel,
+        "masked_to": masked_to,
+        "country": country,
+        "created_ms": created,
+        "expires_ms": expires,
+    }
+    redis_client.zrem(key, member)
+    redis_client.zadd(key, {json.dumps(named, separators=(",", ":"), sort_keys=True): due})
+    assert verification_sid == sid
+    clock.advance(TTL_S)
+    assert settle(app) == 1
+    assert expired(api.client) == 1
+    assert watches(redis_client, settings) == 0
