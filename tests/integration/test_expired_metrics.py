@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from flask.testing import FlaskClient
 from tests.conftest import Api
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.prometheus_text import value
+from verify_service import delivery_runner
 from verify_service.adapters.redis_store.keys import ExpiryKeys
 from verify_service.app import CONTAINER_KEY, Container, create_app
 from verify_service.application.events.event_delivery import EXPIRY_LEASE_MS
@@ -278,3 +280,26 @@ def test_a_watch_in_the_earlier_named_form_is_still_settled(
     assert settle(app) == 1
     assert expired(api.client) == 1
     assert watches(redis_client, settings) == 0
+
+
+def test_the_worker_runs_the_expiry_loop_with_no_webhook_at_all(
+    app: Flask, api: Api, clock: FixedClock, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """The worker process's events thread (delivery_runner) starts without any webhook, and
+    its loop settles a due watch: the expiry is counted by the worker's own counters."""
+    service = api.create_service()
+    started(api, service)
+    clock.advance(TTL_S)
+    stop = threading.Event()
+    thread = delivery_runner.start_events_thread(container_of(app), stop)
+    assert thread is not None
+    try:
+        for _ in range(200):  # the thread's turns, not time: done as soon as it settled
+            if watches(redis_client, settings) == 0:
+                break
+            thread.join(0.05)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert watches(redis_client, settings) == 0
+    assert expired(api.client) == 1
