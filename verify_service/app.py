@@ -280,6 +280,7 @@ class Container:
             account_sid=settings.account_sid,
             expiries=self.expiries,
             publisher=self.events,
+            metrics=self.metrics,  # verify_verifications_expired_total
         )
 
     def target_resolver(self) -> TargetResolver:
@@ -354,7 +355,6 @@ def build_container(
         scripts,
         EventOutboxKeys(settings.key_prefix),
         ring_cipher(keyring, "outbox_encryption_key"),
-        ExpiryKeys(settings.key_prefix),
     )
     expiries = RedisExpirySchedule(client, scripts, ExpiryKeys(settings.key_prefix), keys)
     webhook_store = RedisWebhookStore(client, scripts, WebhookKeys(settings.key_prefix))
@@ -372,6 +372,7 @@ def build_container(
         fraud_guard,
         history=history,
         limiter=limiter,  # a check counts its per-destination limit with its reservation
+        expiries=expiries,  # a creating start's expiry watch rides in its pipeline
     )
     protection = AbuseProtection(
         limiter,

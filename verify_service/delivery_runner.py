@@ -131,7 +131,8 @@ def start_fallback_thread(container: Container, stop: threading.Event) -> thread
 
 def start_events_thread(container: Container, stop: threading.Event) -> threading.Thread | None:
     """The webhook events loop (docs/webhooks.md) beside the delivery loop, in a thread of
-    its own (a slow receiver never holds up a code's delivery), until `stop` is set."""
+    its own (a slow receiver never holds up a code's delivery), until `stop` is set. It
+    runs with no webhook at all too: its expiry watches count verify_verifications_expired_total."""
     if container.event_outbox is None:
         return None
     worker = container.event_worker(consumer_name())

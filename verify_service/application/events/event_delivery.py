@@ -1,6 +1,8 @@
 """The events loop of the worker process: sends each event to each subscribed webhook,
 signed, at least once; retries with exponential backoff and jitter (by the Clock), then a
-dead letter; and turns due expiry watches into `verification.expired` events.
+dead letter; and settles due expiry watches: a verification still pending at its expiry
+is counted (`verify_verifications_expired_total`) and, for a webhook that wants it, a
+`verification.expired` event.
 
 At-least-once: a delivery is acknowledged only after the receiver answered 2xx (or it was
 dropped, rescheduled or dead-lettered in one atomic step); a worker that dies mid-send
@@ -21,9 +23,11 @@ from verify_service.application.events.ports import (
     EventSender,
     ExpirySchedule,
     ExpiryState,
+    ExpiryWatch,
     SendResult,
 )
 from verify_service.application.events.publisher import EventPublisher
+from verify_service.application.metrics.ports import NO_METRICS, Metrics
 from verify_service.application.ports import Clock
 from verify_service.application.webhooks.ports import WebhookDirectory
 from verify_service.domain.events.event_types import EventType
@@ -89,7 +93,9 @@ class EventDeliveryWorker:
         account_sid: str,
         expiries: ExpirySchedule | None = None,
         publisher: EventPublisher | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._outbox = outbox
         self._directory = directory
         self._sender = sender
@@ -132,28 +138,39 @@ class EventDeliveryWorker:
     # -- expiries -------------------------------------------------------------------------
 
     def emit_due_expiries(self, now_ms: int) -> int:
-        if self._expiries is None or self._publisher is None:
+        if self._expiries is None:
             return 0
         watches = self._expiries.claim_due(now_ms, EXPIRY_LEASE_MS, EXPIRIES_PER_TURN)
         for watch in watches:
-            if self._expiries.state(watch, now_ms) is ExpiryState.EXPIRED:
-                self._publisher.emit(
-                    watch.service_sid,
-                    EventType.VERIFICATION_EXPIRED,
-                    lambda watch=watch: expired_event(  # type: ignore[misc]
-                        self._account_sid,
-                        watch.service_sid,
-                        watch.verification_sid,
-                        watch.channel,
-                        watch.masked_to,
-                        watch.country,
-                        watch.created_ms,
-                        watch.expires_ms,
-                        now_ms,
-                    ),
-                )
-            self._expiries.done(watch)
+            self.settle_expiry(watch, now_ms)
         return len(watches)
+
+    def settle_expiry(self, watch: ExpiryWatch, now_ms: int) -> None:
+        """A claimed watch: still pending at its expiry → the event (only for a webhook
+        that wants it; at least once), then the count, exactly once: a claim is a lease,
+        and when two workers' leases overlapped (the first stalled past it), only the one
+        whose `done` removed the watch counts it."""
+        expired = self._expiries is not None and (
+            self._expiries.state(watch, now_ms) is ExpiryState.EXPIRED
+        )
+        if expired and self._publisher is not None:
+            self._publisher.emit(
+                watch.service_sid,
+                EventType.VERIFICATION_EXPIRED,
+                lambda: expired_event(
+                    self._account_sid,
+                    watch.service_sid,
+                    watch.verification_sid,
+                    watch.channel,
+                    watch.masked_to,
+                    watch.country,
+                    watch.created_ms,
+                    watch.expires_ms,
+                    now_ms,
+                ),
+            )
+        if self._expiries is not None and self._expiries.done(watch) and expired:
+            self._metrics.verification_expired(watch.channel)
 
     # -- deliveries -----------------------------------------------------------------------
 

@@ -42,7 +42,8 @@ class EventDeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class ExpiryWatch:
-    """A verification whose expiry a webhook wants to hear of: what the event needs (the
+    """A verification whose expiry is watched (a webhook wants `verification.expired`, or
+    metrics count `verify_verifications_expired_total`): what the event needs (the
     destination masked only), and when to look."""
 
     service_sid: str
@@ -61,10 +62,8 @@ class ExpiryState(enum.StrEnum):
 
 
 class EventOutbox(Protocol):
-    def append(
-        self, event: Event, webhook_sids: Sequence[str], expiry: ExpiryWatch | None = None
-    ) -> None:
-        """One delivery per webhook (and the expiry watch, if any), in one round trip."""
+    def append(self, event: Event, webhook_sids: Sequence[str]) -> None:
+        """One delivery per webhook, in one round trip."""
         ...
 
     def ensure_groups(self) -> None: ...
@@ -92,7 +91,10 @@ class ExpirySchedule(Protocol):
 
     def state(self, watch: ExpiryWatch, now_ms: int) -> ExpiryState: ...
 
-    def done(self, watch: ExpiryWatch) -> None: ...
+    def done(self, watch: ExpiryWatch) -> bool:
+        """Remove the watch; True for the one caller that removed it (of two workers whose
+        leases overlapped, only one counts the expiry)."""
+        ...
 
 
 class SendResult(enum.StrEnum):

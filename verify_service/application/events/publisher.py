@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from verify_service.application.events.ports import EventOutbox, ExpiryWatch
+from verify_service.application.events.ports import EventOutbox
 from verify_service.application.webhooks.ports import Webhook, WebhookDirectory
 from verify_service.domain.errors import StoreUnavailable
 from verify_service.domain.events.event_types import EventType
@@ -65,20 +65,16 @@ class EventPublisher:
         service_sid: str,
         event_type: EventType,
         build: Callable[[], Event],
-        expiry: Callable[[], ExpiryWatch] | None = None,
     ) -> None:
         """Write the event `build()` makes for every webhook of the service that wants
-        `event_type` (nothing, not even `build`, when none does); with `expiry`, also watch
-        the verification's expiry when a webhook wants `verification.expired`."""
+        `event_type` (nothing, not even `build`, when none does). Expiry watches are not
+        written here: they ride in the start's own pipeline (verification_store.py)."""
         targets = self._subscribers(service_sid, event_type)
-        watch = None
-        if expiry is not None and self._subscribers(service_sid, EventType.VERIFICATION_EXPIRED):
-            watch = expiry()
-        if (not targets and watch is None) or self._outbox is None:
+        if not targets or self._outbox is None:
             return
         event = build()
         try:
-            self._outbox.append(event, targets, watch)
+            self._outbox.append(event, targets)
         except StoreUnavailable:
             log.warning(
                 "events: %s of service %s not written (store unavailable)",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from verify_service.application.events.ports import ExpiryWatch
 from verify_service.application.protection.ports import (
     BreakerTrip,
     LimitOutcome,
@@ -94,6 +95,9 @@ class StartWrite:
     # Attempt history: the keyed digest `To` is searched by, and its country (phones).
     destination_digest: str | None = None
     country: str | None = None
+    # A create whose expiry is watched (metrics on, or a webhook wants verification.expired):
+    # written in the start's own pipeline, removed again when the script refuses the create.
+    expiry: ExpiryWatch | None = None
 
 
 class StartResult(enum.Enum):

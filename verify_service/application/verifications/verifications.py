@@ -257,6 +257,8 @@ class Verifications:
                     now_ms,
                 ),
             )
+            if is_new and self._watches_expiry(service_sid):
+                write = dataclasses.replace(write, expiry=_expiry_watch(write))
             delivery = DeliveryJob(
                 attempt_sid=write.attempt_sid,
                 verification_sid=sid,
@@ -285,7 +287,6 @@ class Verifications:
                     EventType.VERIFICATION_STARTED,
                     outcome.verification,
                     now_ms,
-                    ref.tag,
                     known_country=(write.country,),
                 )
             return _with_lookup(outcome.verification, service)
@@ -437,17 +438,24 @@ class Verifications:
 
     # -- events ---------------------------------------------------------------------------
 
+    def _watches_expiry(self, service_sid: str) -> bool:
+        """A create's expiry is watched when metrics count expiries or a webhook of the
+        service wants `verification.expired` (the directory is cached: no round trip)."""
+        if self._metrics is not NO_METRICS:
+            return True
+        events = self._events
+        return events is not None and events.wants(service_sid, EventType.VERIFICATION_EXPIRED)
+
     def _emit(
         self,
         event_type: EventType,
         verification: Verification,
         now_ms: int,
-        tag: str | None = None,
         known_country: tuple[str | None] | None = None,
     ) -> None:
         """Publish the event (right after the state change's round trip: docs/webhooks.md,
-        "Delivery guarantee"); with `tag` (a start), also watch for its expiry.
-        `known_country`: the destination's country when the caller has it already."""
+        "Delivery guarantee"). `known_country`: the destination's country when the caller
+        has it already."""
         events = self._events
         if events is None:
             return
@@ -463,19 +471,7 @@ class Verifications:
                 event_type, events.account_sid, verification, now_ms, country()
             )
 
-        def watch() -> ExpiryWatch:
-            return ExpiryWatch(
-                service_sid=verification.service_sid,
-                verification_sid=verification.sid,
-                tag=tag or "",
-                channel=verification.channel.value,
-                masked_to=mask_destination(verification.to),
-                country=country(),
-                created_ms=verification.created_ms,
-                expires_ms=verification.expires_ms,
-            )
-
-        events.emit(verification.service_sid, event_type, build, watch if tag is not None else None)
+        events.emit(verification.service_sid, event_type, build)
 
     # -- fetch and update ---------------------------------------------------------------------
 
@@ -548,6 +544,21 @@ class Verifications:
             now_ms,
         )
         return ended
+
+
+def _expiry_watch(write: StartWrite) -> ExpiryWatch:
+    """The watch of the verification `write` creates (its expiry is the script's: now +
+    ttl); what a `verification.expired` event carries, the destination masked only."""
+    return ExpiryWatch(
+        service_sid=write.ref.service_sid,
+        verification_sid=write.sid,
+        tag=write.ref.tag,
+        channel=write.channel.value,
+        masked_to=mask_destination(write.to),
+        country=write.country,
+        created_ms=write.now_ms,
+        expires_ms=write.now_ms + write.ttl_ms,
+    )
 
 
 def _require_deliverable_text(request: StartRequest, to: str) -> str | None:

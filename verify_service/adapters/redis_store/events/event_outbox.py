@@ -15,7 +15,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import redis
@@ -27,12 +26,11 @@ from verify_service.adapters.redis_store.delivery.delivery_queue import (
 )
 from verify_service.adapters.redis_store.delivery.outbox_seals import OutboxSeals
 from verify_service.adapters.redis_store.errors import fail_closed
-from verify_service.adapters.redis_store.keys import EventOutboxKeys, ExpiryKeys, OutboxShard
+from verify_service.adapters.redis_store.keys import EventOutboxKeys, OutboxShard
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.application.events.ports import (
     EventDeadLetter,
     EventDelivery,
-    ExpiryWatch,
     delivery_key,
 )
 from verify_service.application.metrics.ports import QueueBacklog
@@ -57,12 +55,10 @@ class RedisEventOutbox:
         scripts: ScriptBook,
         keys: EventOutboxKeys,
         sealer: DestinationCipher,
-        expiry_keys: ExpiryKeys | None = None,
     ) -> None:
         self._client = client
         self._scripts = scripts
         self._keys = keys
-        self._expiry_keys = expiry_keys or ExpiryKeys(keys.prefix, keys.shards)
         self._sealer = sealer
         self._shards = keys.every_shard
         self._by_tag = {shard.tag: shard for shard in self._shards}
@@ -76,9 +72,7 @@ class RedisEventOutbox:
     # -- producing ----------------------------------------------------------------------
 
     @fail_closed
-    def append(
-        self, event: Event, webhook_sids: Sequence[str], expiry: ExpiryWatch | None = None
-    ) -> None:
+    def append(self, event: Event, webhook_sids: Sequence[str]) -> None:
         pipe = self._client.pipeline(transaction=False)
         for webhook_sid in webhook_sids:
             pipe.xadd(
@@ -90,12 +84,6 @@ class RedisEventOutbox:
                     "t": 0,
                     "q": event.occurred_ms,
                 },
-            )
-        if expiry is not None:
-            watch = json.dumps(asdict(expiry), separators=(",", ":"), sort_keys=True)
-            pipe.zadd(
-                self._expiry_keys.for_verification(expiry.verification_sid),
-                {watch: expiry.expires_ms},
             )
         pipe.execute()
 

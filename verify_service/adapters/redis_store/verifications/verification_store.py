@@ -19,6 +19,7 @@ from verify_service.adapters.redis_store.attempts.attempt_history import (
 from verify_service.adapters.redis_store.delivery.delivery_queue import RedisDeliveryQueue
 from verify_service.adapters.redis_store.delivery.fallback_schedule import RedisFallbackSchedule
 from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.events.expiry_schedule import RedisExpirySchedule
 from verify_service.adapters.redis_store.keys import KeySpace
 from verify_service.adapters.redis_store.protection.fraud_guard_store import (
     RedisFraudGuardStore,
@@ -28,6 +29,7 @@ from verify_service.adapters.redis_store.protection.rate_limit_store import deco
 from verify_service.adapters.redis_store.protection.rate_limiter import LimitsRateLimiter
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.adapters.redis_store.services.service_store import decode_service
+from verify_service.application.events.ports import ExpiryWatch
 from verify_service.application.protection.ports import TallyHit, WindowLimit
 from verify_service.application.verifications.ports import (
     DestinationLock,
@@ -164,7 +166,9 @@ class RedisVerificationStore:
         fraud_guard: RedisFraudGuardStore | None = None,
         history: RedisAttemptHistory | None = None,
         limiter: LimitsRateLimiter | None = None,
+        expiries: RedisExpirySchedule | None = None,
     ) -> None:
+        self._expiries = expiries
         self._client = client
         self._limiter = limiter
         self._attempts = history.records if history else None
@@ -332,15 +336,33 @@ class RedisVerificationStore:
                     )
             if correction is not None and self._fraud_guard is not None:
                 self._fraud_guard.queue_correction(pipe, correction.tally, correction.counted_ms)
+            if watch is not None and self._expiries is not None:
+                # In this round trip, not the next: metrics cost no extra one per start.
+                self._expiries.queue_watch(pipe, watch)
 
+        watch = write.expiry if write.is_new else None
         reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
+        if watch is not None and result is not StartResult.CREATED:
+            self._forget_watch(write, watch)
         if result in (StartResult.CREATED, StartResult.RESENT):
             fields = _pairs(reply[1])
             self._schedule_fallback(write, int(fields["ex"]))
             return StartOutcome(result, self._decode(write.ref, fields, None, to=write.to))
         retry_after_ms = int(reply[1]) if len(reply) > 1 else 0
         return StartOutcome(result, retry_after_ms=retry_after_ms)
+
+    def _forget_watch(self, write: StartWrite, watch: ExpiryWatch) -> None:
+        """The script refused the create (a concurrent start, a lock): its watch would
+        count an expiry that never was (at due time it looks like a lapsed verification),
+        so it goes, in one more round trip on this refusal path only. Lost when Redis fails
+        in between: then one spurious expiry is counted (docs/operations.md)."""
+        if self._expiries is None:
+            return
+        try:
+            self._expiries.forget(watch)
+        except StoreUnavailable:
+            log.warning("verification %s: refused create's expiry watch left", write.sid)
 
     def _schedule_fallback(self, write: StartWrite, expires_ms: int) -> None:
         """The send was accepted: schedule the step that follows it (one more round trip,
