@@ -280,6 +280,7 @@ class Container:
             account_sid=settings.account_sid,
             expiries=self.expiries,
             publisher=self.events,
+            senders=settings.event_senders,
         )
 
     def target_resolver(self) -> TargetResolver:
