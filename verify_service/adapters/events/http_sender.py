@@ -85,6 +85,10 @@ class HttpEventSender:
                 return SendOutcome(SendResult.FAILED, "timeout")
             try:
                 status = self._post(resolved, str(address), body, headers, left)
+            except (UnicodeError, http.client.InvalidURL):
+                # Bytes a request line or header cannot carry (a URL saved before the
+                # target rules refused them): it will never be sent, so never retried.
+                return SendOutcome(SendResult.REFUSED, "target refused: URL cannot be sent")
             except (OSError, http.client.HTTPException) as exc:
                 last = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
                 continue  # the next checked address, if any
