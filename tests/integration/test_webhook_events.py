@@ -242,6 +242,39 @@ def test_an_expiry_is_sent_from_the_schedule_at_its_time_and_only_if_still_pendi
     assert sum(int(redis_client.zcard(key)) for key in keys.every_shard) == 0
 
 
+@pytest.mark.parametrize("hash_gone", [False, True], ids=["kept", "gone by its TTL"])
+def test_no_expiry_event_follows_max_attempts_reached(
+    api: Api,
+    hooks: Hooks,
+    hook_url: str,
+    events: Any,
+    receiver: StandinHttp,
+    clock: FixedClock,
+    sender: RecordingSender,
+    redis_client: redis.Redis,
+    settings: Settings,
+    hash_gone: bool,
+) -> None:
+    """A verification whose five checks are used has ended (max_attempts_reached): its
+    lifetime running out later is not `verification.expired` ("still pending" only),
+    whether its hash is still there or gone (then its attempt history says so)."""
+    service = api.create_service()
+    hooks.add(service, hook_url, event_types=("verification.expired",))
+    sid = start(api, service, TO)
+    wrong = "000000" if sender.last_code(sid) != "000000" else "111111"
+    for _ in range(5):
+        api.check(service, wrong, To=TO)
+    if hash_gone:
+        prefix = settings.key_prefix
+        for key in redis_client.scan_iter(f"{prefix}:v:{{{service}:*"):
+            redis_client.delete(key)
+    clock.advance(601)
+    run_events(events)
+    assert receiver.requests == []
+    keys = ExpiryKeys(settings.key_prefix)
+    assert sum(int(redis_client.zcard(key)) for key in keys.every_shard) == 0
+
+
 def test_a_service_with_no_webhook_for_expiries_schedules_none(
     api: Api,
     hooks: Hooks,
