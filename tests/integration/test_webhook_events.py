@@ -10,6 +10,7 @@ names loopback, where the receiver listens)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -161,6 +162,7 @@ def test_a_started_and_approved_verification_sends_two_signed_events(
         "date_created": started.form["date_created"],
         "date_updated": started.form["date_created"],
         "expiration_date": started.form["expiration_date"],
+        "event_date": started.form["date_created"],
     }
     assert approved.form["status"] == "approved"
     assert approved.form["check_attempts"] == "1"
@@ -543,7 +545,10 @@ def test_totp_factor_and_challenge_events_carry_twilios_parameters(
         "factor_type": "totp",
         "factor_friendly_name": "phone",
         "factor_metadata": '{"os":"ios"}',
+        "event_date": by_type["factor.created"]["event_date"],
     }
+    for request in receiver.requests:  # every event says when it happened (UTC)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", request.form["event_date"])
     challenge = by_type["challenge.approved"]
     assert challenge["challenge_sid"] == approved.sid
     assert challenge["challenge_status"] == "approved"
