@@ -142,7 +142,8 @@ def test_a_delivery_under_a_key_no_longer_on_the_ring_is_kept_and_reported(
         clock.now = int(seconds) * 1000 + 10_000
         assert run_events(old.event_worker("old", ONE_TRY)) == 0
     assert receiver.requests == []
-    assert old.event_outbox is not None and old.event_outbox.depth() == 1
+    assert old.event_outbox is not None
+    assert old.event_outbox.depth() == 1
     env = {"VERIFY_SECRET_KEY": "", "VERIFY_SECRET_KEYS": f"k1:{SECRETS['k1']}"}
     status = cli.invoke(main, ["secrets", "status"], env=env)
     assert status.exit_code == 0, status.output

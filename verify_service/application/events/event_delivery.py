@@ -62,6 +62,7 @@ EXPIRIES_EVERY_MS = 1_000
 # may wait in a worker for their webhook's previous send (past that: deferred in Redis).
 SENDERS = 8
 PARKED_PER_SENDER = 4
+PARKED_PER_WEBHOOK = 16
 BUSY_DEFER_MS = 1_000
 # The circuit breaker: this many failures in a row open it for 10 s, doubling on every
 # failed probe up to 5 minutes; a delivered probe closes it.
@@ -313,7 +314,10 @@ class EventDeliveryWorker:
             if not busy:
                 self._in_flight[sid] = service
                 self._per_service[service] += 1
-            elif self._parked_count < self._senders * PARKED_PER_SENDER:
+            elif (
+                self._parked_count < self._senders * PARKED_PER_SENDER
+                and len(self._parked.get(sid, ())) < PARKED_PER_WEBHOOK
+            ):
                 self._parked.setdefault(sid, deque()).append((delivery, webhook))
                 self._parked_count += 1
                 return
