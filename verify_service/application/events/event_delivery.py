@@ -196,6 +196,7 @@ class EventDeliveryWorker:
         self._parked: dict[str, deque[tuple[EventDelivery, Webhook]]] = {}
         self._parked_count = 0
         self._full: set[str] = set()  # webhooks over their backlog cap (logged once)
+        self._closing = False
 
     def run_once(self, batch: int | None = None) -> int:
         """Promote due retries, emit due expiries, then read as many deliveries as there
@@ -252,7 +253,11 @@ class EventDeliveryWorker:
             return True
 
     def close(self) -> None:
-        """Finish the sends in flight (each bounded by the sender's total timeout)."""
+        """Finish the sends in flight (each bounded by the sender's total timeout); the
+        deliveries waiting here for their webhook stay pending in Redis, and a worker
+        takes them over after the visibility timeout."""
+        with self._lock:
+            self._closing = True
         self._pool.shutdown(wait=True, cancel_futures=False)
 
     @property
@@ -346,6 +351,9 @@ class EventDeliveryWorker:
         webhook of the same service not in flight), or None: the sender is free."""
         sid, service = done.webhook_sid, done.event.service_sid
         with self._changed:
+            if self._closing:  # stopping: what waits here stays pending, for a reclaim
+                self._parked.clear()
+                self._parked_count = 0
             candidates = [sid] + [
                 other
                 for other, queue in self._parked.items()
