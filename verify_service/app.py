@@ -81,6 +81,7 @@ from verify_service.application.delivery.delivery_worker import DeliveryWorker, 
 from verify_service.application.delivery.ports import DeliveryProvider
 from verify_service.application.delivery.supervision import DeliveryHealthCheck
 from verify_service.application.events.event_delivery import (
+    BACKLOG_CAP,
     EventDeliveryWorker,
     EventRetryPolicy,
     Signer,
@@ -256,6 +257,8 @@ class Container:
         consumer: str,
         policy: EventRetryPolicy | None = None,
         sender: EventSender | None = None,
+        senders: int | None = None,
+        backlog_cap: int = BACKLOG_CAP,
     ) -> EventDeliveryWorker:
         """The events loop over this container's event outbox (docs/webhooks.md). Sends
         re-check every target with the webhooks' resolver (the operator's allow-list)."""
@@ -281,6 +284,8 @@ class Container:
             expiries=self.expiries,
             publisher=self.events,
             metrics=self.metrics,  # verify_verifications_expired_total
+            senders=senders or settings.event_senders,
+            backlog_cap=backlog_cap,
         )
 
     def target_resolver(self) -> TargetResolver:

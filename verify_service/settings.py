@@ -77,6 +77,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_DESTINATION_LOOKUPS_PER_HOUR",
         "VERIFY_EVENT_BACKOFF_MS",
         "VERIFY_EVENT_MAX_BACKOFF_MS",
+        "VERIFY_EVENT_SENDERS",
         "VERIFY_EVENT_TRIES",
         "VERIFY_EVENT_VISIBILITY_TIMEOUT_MS",
         "VERIFY_LOG_LEVEL",
@@ -175,6 +176,8 @@ class Settings:
     event_backoff_ms: int = 1_000
     event_max_backoff_ms: int = 300_000
     event_visibility_timeout_ms: int = 60_000
+    # Concurrent event sends per worker (at most one per webhook, half of them per service).
+    event_senders: int = 8
     # Logs and health (docs/operations.md, "Logs", "Health and supervision"): the log lines'
     # format (`text` or `json`), and the age of the oldest queued message past which
     # `/readyz` reports the outbox as `backlog_too_old`.
@@ -320,6 +323,7 @@ class Settings:
             event_visibility_timeout_ms=_bounded_int(
                 env, "VERIFY_EVENT_VISIBILITY_TIMEOUT_MS", 60_000, 1_000, 3_600_000
             ),
+            event_senders=_bounded_int(env, "VERIFY_EVENT_SENDERS", 8, 1, 64),
             webhook_allowed_networks=_webhook_allowed_networks(env),
         )
 

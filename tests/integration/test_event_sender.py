@@ -5,6 +5,7 @@ now resolves to a refused address never connected to."""
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import socket
 import ssl
 import threading
@@ -24,8 +25,9 @@ from cryptography.x509.oid import NameOID
 from tests.support.events import LOOPBACK, Resolver
 from verify_service.adapters.events import http_sender
 from verify_service.adapters.events.http_sender import HttpEventSender
-from verify_service.adapters.webhooks.resolver import TargetResolver
+from verify_service.adapters.webhooks.resolver import ResolvedTarget, TargetResolver
 from verify_service.application.events.ports import SendResult
+from verify_service.domain.webhooks.targets import WebhookTarget
 
 HOST = "hooks.example.test"
 
@@ -191,3 +193,34 @@ def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_at_the_total_timeout(
         stop.set()
         thread.join()
         listener.close()
+
+
+@pytest.mark.parametrize("path", ["/café", "/a\x85b", "/a\u2028b"])
+def test_a_url_that_cannot_be_sent_is_refused_not_retried(
+    tls_server: tuple[ThreadingHTTPServer, Seen], path: str
+) -> None:
+    """Non-ASCII in the path: refused by the target rules re-checked at send time, and, for
+    a URL that got past them (saved before the rule), by the sender itself: a refusal (a
+    dead letter at once), not an exception retried ten times with a traceback each."""
+    server, seen = tls_server
+    port = server.server_address[1]
+    url = f"http://127.0.0.1:{port}{path}"
+    outcome = HttpEventSender(TargetResolver(LOOPBACK)).send(url, {"uuid": "u"}, {})
+    assert outcome.result is SendResult.REFUSED
+    assert "ASCII" in outcome.detail
+
+    class Unchecked:
+        """A resolver that lets the URL through as it is (as one saved before the rule)."""
+
+        def resolve(self, url: str) -> ResolvedTarget:
+            address = ipaddress.ip_address("127.0.0.1")
+            return ResolvedTarget(
+                WebhookTarget(url, "http", "127.0.0.1", port, address), (address,)
+            )
+
+    outcome = HttpEventSender(Unchecked()).send(url, {"uuid": "u"}, {})  # type: ignore[arg-type]
+    assert (outcome.result, outcome.detail) == (
+        SendResult.REFUSED,
+        "target refused: URL cannot be sent",
+    )
+    assert seen.requests == []

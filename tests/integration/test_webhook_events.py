@@ -10,6 +10,7 @@ names loopback, where the receiver listens)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -161,6 +162,7 @@ def test_a_started_and_approved_verification_sends_two_signed_events(
         "date_created": started.form["date_created"],
         "date_updated": started.form["date_created"],
         "expiration_date": started.form["expiration_date"],
+        "event_date": started.form["date_created"],
     }
     assert approved.form["status"] == "approved"
     assert approved.form["check_attempts"] == "1"
@@ -238,6 +240,39 @@ def test_an_expiry_is_sent_from_the_schedule_at_its_time_and_only_if_still_pendi
     assert expired.form["status"] == "expired"
     assert expired.form["to"] == "+14•••••••71"
     # Nothing left scheduled.
+    keys = ExpiryKeys(settings.key_prefix)
+    assert sum(int(redis_client.zcard(key)) for key in keys.every_shard) == 0
+
+
+@pytest.mark.parametrize("hash_gone", [False, True], ids=["kept", "gone by its TTL"])
+def test_no_expiry_event_follows_max_attempts_reached(
+    api: Api,
+    hooks: Hooks,
+    hook_url: str,
+    events: Any,
+    receiver: StandinHttp,
+    clock: FixedClock,
+    sender: RecordingSender,
+    redis_client: redis.Redis,
+    settings: Settings,
+    hash_gone: bool,
+) -> None:
+    """A verification whose five checks are used has ended (max_attempts_reached): its
+    lifetime running out later is not `verification.expired` ("still pending" only),
+    whether its hash is still there or gone (then its attempt history says so)."""
+    service = api.create_service()
+    hooks.add(service, hook_url, event_types=("verification.expired",))
+    sid = start(api, service, TO)
+    wrong = "000000" if sender.last_code(sid) != "000000" else "111111"
+    for _ in range(5):
+        api.check(service, wrong, To=TO)
+    if hash_gone:
+        prefix = settings.key_prefix
+        for key in redis_client.scan_iter(f"{prefix}:v:{{{service}:*"):
+            redis_client.delete(key)
+    clock.advance(601)
+    run_events(events)
+    assert receiver.requests == []
     keys = ExpiryKeys(settings.key_prefix)
     assert sum(int(redis_client.zcard(key)) for key in keys.every_shard) == 0
 
@@ -510,7 +545,10 @@ def test_totp_factor_and_challenge_events_carry_twilios_parameters(
         "factor_type": "totp",
         "factor_friendly_name": "phone",
         "factor_metadata": '{"os":"ios"}',
+        "event_date": by_type["factor.created"]["event_date"],
     }
+    for request in receiver.requests:  # every event says when it happened (UTC)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", request.form["event_date"])
     challenge = by_type["challenge.approved"]
     assert challenge["challenge_sid"] == approved.sid
     assert challenge["challenge_status"] == "approved"

@@ -119,3 +119,33 @@ def test_a_reseal_moves_event_dead_letters_to_the_new_key(
     new = make_app("k2")
     assert run_events(container(new).event_worker("new", ONE_TRY)) == 1
     assert receiver.requests[-1].form["to"] == TO
+
+
+def test_a_delivery_under_a_key_no_longer_on_the_ring_is_kept_and_reported(
+    make_app: Callable[[str], Flask],
+    receiver: StandinHttp,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    cli: CliRunner,
+) -> None:
+    """As docs/webhooks.md says ("Sealed at rest"): never sent, never dropped (a newer
+    worker may hold the key mid-rotation), put back again and again, and shown by
+    `secrets status` as a key not on the ring, so an operator sees what is stuck."""
+    new = make_app("k2")
+    api = Api(new.test_client())
+    service = api.create_service()
+    Hooks(api).add(service, f"http://{receiver.netloc}/e", event_types=("verification.started",))
+    assert api.start(service, TO).status_code == 201
+    old = container(make_app("k1"))
+    for _ in range(3):
+        seconds, _micros = redis_client.time()
+        clock.now = int(seconds) * 1000 + 10_000
+        assert run_events(old.event_worker("old", ONE_TRY)) == 0
+    assert receiver.requests == []
+    assert old.event_outbox is not None
+    assert old.event_outbox.depth() == 1
+    env = {"VERIFY_SECRET_KEY": "", "VERIFY_SECRET_KEYS": f"k1:{SECRETS['k1']}"}
+    status = cli.invoke(main, ["secrets", "status"], env=env)
+    assert status.exit_code == 0, status.output
+    assert "\nevent outbox: k2=1\n" in status.output
+    assert "k2: not on the ring;" in status.output

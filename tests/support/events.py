@@ -27,11 +27,12 @@ def loopback_sender() -> HttpEventSender:
 
 
 def run_events(worker: EventDeliveryWorker, limit: int = 1_000) -> int:
-    """Turns of the events loop until one handles nothing; returns how many were handled."""
+    """Turns of the events loop until one handles nothing and no send is in flight (sends
+    run on the worker's pool); returns how many were handled."""
     handled = 0
     for _ in range(limit):
         turn = worker.run_once(batch=10)
-        if turn == 0:
+        if turn == 0 and not worker.settle(timeout_s=30):
             return handled
         handled += turn
     raise AssertionError("the events loop never ran dry")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from twilio.request_validator import RequestValidator
 
+from verify_service.application.events.event_delivery import Signer
 from verify_service.domain.events.event_types import EventType
 from verify_service.domain.events.events import Event, expiry_event_id
 from verify_service.domain.events.signing import twilio_signature
@@ -63,3 +64,12 @@ def test_an_event_survives_its_outbox_encoding_and_keeps_the_full_destination_ap
 def test_an_expiry_has_one_id_however_often_it_is_emitted() -> None:
     assert expiry_event_id("VE" + "1" * 32) == expiry_event_id("VE" + "1" * 32)
     assert expiry_event_id("VE" + "1" * 32) != expiry_event_id("VE" + "2" * 32)
+
+
+def test_the_signers_repr_never_shows_the_signing_token() -> None:
+    """A repr ends up in log lines and tracebacks' locals: the key id only."""
+    token = "5f" * 16
+    signer = Signer(token, "k0")
+    assert token not in repr(signer)
+    assert token not in str(signer)
+    assert "k0" in repr(signer)

@@ -62,6 +62,9 @@ ATTACKS = {
     "ftp scheme": "ftp://hooks.example.com/",
     "no scheme": "//hooks.example.com/hook",
     "a name that does not resolve": "https://nowhere.invalid/hook",
+    "a path not in ASCII": "https://hooks.example.com/café",
+    "a NEL in the path": "https://hooks.example.com/a\x85b",
+    "a line separator in the path": "https://hooks.example.com/a\u2028b",
 }
 
 

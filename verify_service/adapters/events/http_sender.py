@@ -68,14 +68,20 @@ class HttpEventSender:
         self._resolver = resolver
         self._tls = tls or ssl.create_default_context()
 
-    def send(self, url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> SendOutcome:
+    def _resolve(self, url: str) -> ResolvedTarget | SendOutcome:
+        """The checked target, or why nothing is sent (a retry or a refusal)."""
         try:
-            resolved = self._resolver.resolve(url)
+            return self._resolver.resolve(url)
         except TargetUnresolved as exc:
             # Nothing to connect to now; perhaps later (DNS trouble): a retry.
             return SendOutcome(SendResult.FAILED, f"target unresolved: {exc.reason}")
         except TargetRefused as exc:
             return SendOutcome(SendResult.REFUSED, f"target refused: {exc.reason}")
+
+    def send(self, url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> SendOutcome:
+        resolved = self._resolve(url)
+        if isinstance(resolved, SendOutcome):
+            return resolved
         body = urlencode(form).encode("utf-8")
         deadline = time.monotonic() + TOTAL_TIMEOUT_S
         last = "no address"
@@ -85,6 +91,10 @@ class HttpEventSender:
                 return SendOutcome(SendResult.FAILED, "timeout")
             try:
                 status = self._post(resolved, str(address), body, headers, left)
+            except (UnicodeError, http.client.InvalidURL):
+                # Bytes a request line or header cannot carry (a URL saved before the
+                # target rules refused them): it will never be sent, so never retried.
+                return SendOutcome(SendResult.REFUSED, "target refused: URL cannot be sent")
             except (OSError, http.client.HTTPException) as exc:
                 last = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
                 continue  # the next checked address, if any

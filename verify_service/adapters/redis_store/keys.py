@@ -119,6 +119,11 @@ class OutboxShard:
     def keys(self) -> tuple[str, ...]:
         return (self.stream, self.delayed, self.delayed_jobs, self.dead, self.dead_letters)
 
+    @property
+    def backlogs(self) -> str:
+        """The event outbox's deliveries pending per webhook (a hash: YW sid → count)."""
+        return f"{self.prefix}:{{{self.tag}}}:backlogs"
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxKeys:

@@ -68,7 +68,18 @@ class EventOutbox(Protocol):
 
     def ensure_groups(self) -> None: ...
 
-    def read(self, consumer: str, count: int, visibility_ms: int) -> list[EventDelivery]: ...
+    def read(self, consumer: str, count: int, visibility_ms: int) -> list[EventDelivery]:
+        """At most `count` deliveries in all, taken from the shards in turn."""
+        ...
+
+    def hold(self, delivery: EventDelivery, consumer: str) -> bool:
+        """Just before sending a delivery read a while ago: whether `consumer` still holds
+        it (its idle time then starts again)."""
+        ...
+
+    def backlog_of(self, webhook_sid: str) -> int:
+        """Deliveries pending for one webhook (queued, in hand or waiting for a retry)."""
+        ...
 
     def complete(self, delivery: EventDelivery) -> bool: ...
 

@@ -33,9 +33,12 @@ class Event:
     destination: str | None = None  # the full `to`, for IncludeDestination webhooks only
 
     def form(self, include_destination: bool) -> dict[str, str]:
-        """The POST body's parameters for one webhook."""
+        """The POST body's parameters for one webhook. `event_date` (an extension, signed
+        like the rest) is when the state change happened: what a receiver orders events
+        by, and refuses a replayed old event by (docs/webhooks.md, "Ordering")."""
         body = {"uuid": self.event_id, "type": self.type.value}
         body.update(self.params)
+        body["event_date"] = iso(self.occurred_ms)
         if include_destination and self.destination is not None:
             body["to"] = self.destination
         return body

@@ -3,6 +3,9 @@
 Rules (docs/webhooks.md, "Target rules"):
 - `https` only; plain `http` only to a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
 - No user:password in the URL, no fragment, a host always, at most `MAX_URL_LENGTH` characters.
+- ASCII only (a path or query percent-encoded, a host in punycode): an HTTP request line
+  carries bytes, and a URL the sender cannot put on the wire is refused when saved, not
+  retried at every send.
 - Every address the connection may reach must be public, unless the operator's allow-list
   (`VERIFY_WEBHOOK_ALLOWED_NETWORKS`) contains it. Not public: loopback, RFC 1918, link-local
   (incl. the cloud metadata address 169.254.169.254), CGNAT 100.64.0.0/10, unique-local
@@ -95,6 +98,10 @@ def parse_target(url: str) -> WebhookTarget:
         raise TargetRefused(f"must be at most {MAX_URL_LENGTH} bytes")
     if _CONTROL_OR_SPACE.search(url) or "\\" in url:
         raise TargetRefused("must not contain spaces, control characters or backslashes")
+    if not url.isascii():
+        raise TargetRefused(
+            "must be ASCII: percent-encode the path and query, spell the host in punycode"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -63,6 +63,7 @@ class RedisEventOutbox:
         self._shards = keys.every_shard
         self._by_tag = {shard.tag: shard for shard in self._shards}
         self._next_reclaim_s: dict[str, float] = {}  # by consumer: its next look
+        self._cursor = 0  # the shard the next read starts at (round robin)
 
     def _seal(self, event: Event, webhook_sid: str) -> bytes:
         key = delivery_key(event.event_id, webhook_sid)
@@ -85,6 +86,8 @@ class RedisEventOutbox:
                     "q": event.occurred_ms,
                 },
             )
+            # Deliveries pending per webhook (the backlog cap reads it): same round trip.
+            pipe.hincrby(self._keys.for_webhook(webhook_sid).backlogs, webhook_sid, 1)
         pipe.execute()
 
     # -- consuming ----------------------------------------------------------------------
@@ -98,32 +101,53 @@ class RedisEventOutbox:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
+    def _next_shards(self, count: int) -> tuple[OutboxShard, ...]:
+        """`count` shards (at most all), starting where the last read stopped: every
+        shard gets its turn, whatever sits at the head of the others."""
+        count = max(1, min(count, len(self._shards)))
+        start = self._cursor
+        self._cursor = (start + count) % len(self._shards)
+        return tuple(self._shards[(start + i) % len(self._shards)] for i in range(count))
+
     @fail_closed
     def read(self, consumer: str, count: int, visibility_ms: int) -> list[EventDelivery]:
-        """Deliveries a dead worker abandoned (idle past the visibility timeout; looked for
-        at most every quarter of it), then new ones: one command per shard, in one
-        pipeline (a round trip per Redis node), at most `count` per shard."""
+        """At most `count` deliveries in all, one per shard from `count` shards taken in
+        turn (the next `count` if those have none, until every shard was looked at):
+        deliveries a dead worker abandoned (idle past the visibility timeout; looked for
+        at most every quarter of it), then new ones, in one pipeline (a round trip per
+        Redis node). The caller starts sending each at once (its visibility timeout runs
+        from here): it reads only as many as it has senders free."""
         now_s = time.monotonic()
-        if now_s >= self._next_reclaim_s.get(consumer, 0.0):
+        reclaim = now_s >= self._next_reclaim_s.get(consumer, 0.0)
+        if reclaim:
             self._next_reclaim_s[consumer] = now_s + min(1.0, visibility_ms / 4000)
-            reclaimed = self._reclaim(consumer, count, visibility_ms)
-            if reclaimed:
-                return reclaimed
-        found, missing_group = self._read_new(consumer, count)
-        if missing_group:
-            # A first start, or a Redis that restarted empty: the groups, then read again.
-            self.ensure_groups()
-            found += self._read_new(consumer, count)[0]
-        return found
+        looked = 0
+        while looked < len(self._shards):
+            shards = self._next_shards(count)
+            looked += len(shards)
+            if reclaim:
+                reclaimed = self._reclaim(consumer, shards, visibility_ms)
+                if reclaimed:
+                    return reclaimed
+            found, missing_group = self._read_new(consumer, shards)
+            if missing_group:
+                # A first start, or a Redis that restarted empty: the groups, then again.
+                self.ensure_groups()
+                found += self._read_new(consumer, shards)[0]
+            if found:
+                return found
+        return []
 
-    def _read_new(self, consumer: str, count: int) -> tuple[list[EventDelivery], bool]:
+    def _read_new(
+        self, consumer: str, shards: tuple[OutboxShard, ...]
+    ) -> tuple[list[EventDelivery], bool]:
         found: list[EventDelivery] = []
         pipe = self._client.pipeline(transaction=False)
-        for shard in self._shards:
-            pipe.xreadgroup(GROUP, consumer, {shard.stream: ">"}, count=count)
+        for shard in shards:
+            pipe.xreadgroup(GROUP, consumer, {shard.stream: ">"}, count=1)
         replies = pipe.execute(raise_on_error=False)
         missing_group = False
-        for shard, reply in zip(self._shards, replies, strict=True):
+        for shard, reply in zip(shards, replies, strict=True):
             if isinstance(reply, Exception):
                 if "NOGROUP" not in str(reply):
                     raise reply
@@ -133,13 +157,15 @@ class RedisEventOutbox:
                 found += self._deliveries(shard, entries, {})
         return found, missing_group
 
-    def _reclaim(self, consumer: str, count: int, visibility_ms: int) -> list[EventDelivery]:
+    def _reclaim(
+        self, consumer: str, shards: tuple[OutboxShard, ...], visibility_ms: int
+    ) -> list[EventDelivery]:
         pipe = self._client.pipeline(transaction=False)
-        for shard in self._shards:
-            pipe.xautoclaim(shard.stream, GROUP, consumer, visibility_ms, "0-0", count=count)
+        for shard in shards:
+            pipe.xautoclaim(shard.stream, GROUP, consumer, visibility_ms, "0-0", count=1)
         replies = pipe.execute(raise_on_error=False)
         found: list[EventDelivery] = []
-        for shard, reply in zip(self._shards, replies, strict=True):
+        for shard, reply in zip(shards, replies, strict=True):
             if isinstance(reply, Exception):
                 continue  # NOGROUP: nothing to reclaim there
             entries = [entry for entry in reply[1] if entry and entry[1]]
@@ -170,9 +196,11 @@ class RedisEventOutbox:
                 continue
             if plain is None:
                 # Under one of our keys, yet unreadable (altered): undeliverable, dropped.
-                self._scripts.run(
+                if self._scripts.run(
                     self._client, "complete_delivery", [shard.stream], [GROUP, entry_id]
-                )
+                ):
+                    _, _, webhook_sid = key.rpartition(".")
+                    self._client.hincrby(shard.backlogs, webhook_sid, -1)
                 continue
             data = json.loads(plain)
             found.append(
@@ -209,12 +237,40 @@ class RedisEventOutbox:
         tag, _, entry_id = delivery.delivery_id.rpartition("/")
         return self._by_tag[tag], entry_id
 
+    def _left(self, shard: OutboxShard, delivery: EventDelivery) -> None:
+        """One delivery fewer pending for its webhook (after the script that removed it
+        said it did: a worker dying in between leaves the count one high, never low)."""
+        self._client.hincrby(shard.backlogs, delivery.webhook_sid, -1)
+
     @fail_closed
     def complete(self, delivery: EventDelivery) -> bool:
         shard, entry_id = self._where(delivery)
-        return bool(
+        done = bool(
             self._scripts.run(self._client, "complete_delivery", [shard.stream], [GROUP, entry_id])
         )
+        if done:
+            self._left(shard, delivery)
+        return done
+
+    @fail_closed
+    def hold(self, delivery: EventDelivery, consumer: str) -> bool:
+        """Just before sending a delivery read a while ago: True (and its idle time reset)
+        if `consumer` still holds it, False if another worker took it over."""
+        shard, entry_id = self._where(delivery)
+        return bool(
+            self._scripts.run(
+                self._client,
+                "hold_event_delivery",
+                [shard.stream],
+                [GROUP, entry_id, consumer],
+            )
+        )
+
+    @fail_closed
+    def backlog_of(self, webhook_sid: str) -> int:
+        """Deliveries pending for one webhook (queued, in hand or waiting for a retry)."""
+        count = self._client.hget(self._keys.for_webhook(webhook_sid).backlogs, webhook_sid)
+        return int(count) if count is not None else 0
 
     @fail_closed
     def reschedule(self, delivery: EventDelivery, due_ms: int, try_number: int) -> bool:
@@ -264,6 +320,8 @@ class RedisEventOutbox:
                 DEAD_LETTER_BOUND,
             ],
         )
+        if done:
+            self._left(shard, delivery)
         return bool(done)
 
     @fail_closed
@@ -302,6 +360,8 @@ class RedisEventOutbox:
             [shard.stream, shard.dead, shard.dead_letters],
             [key, now_ms],
         )
+        if entry is not None:
+            self._client.hincrby(shard.backlogs, webhook_sid, 1)
         return entry is not None
 
     # -- rotation (`Resealable`, as the delivery queue's: outbox_seals.py) --------------

@@ -2,9 +2,9 @@
 time, written in a creating start's own pipeline (`queue_watch`) when metrics are on or a
 webhook of the service wants `verification.expired`. At due time a worker claims them
 (claim_due_expiries.lua) and reads each verification's state in one round trip: still the
-same pending verification (or gone by its TTL) and no recorded end in its attempt history
-→ it expired. A watch for a create the start script refused is removed by the start right
-after (`forget`)."""
+same pending verification (or gone by its TTL), no recorded end in its attempt history, and
+not all its checks used (max_attempts_reached ends it too) → it expired. A watch for a
+create the start script refused is removed by the start right after (`forget`)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.application.events.ports import ExpiryState, ExpiryWatch
 from verify_service.application.verifications.ports import VerificationRef
 from verify_service.domain import sids
+from verify_service.domain.models import MAX_CHECKS_PER_VERIFICATION
+
+
+def _all_checks_used(noted: bytes | None) -> bool:
+    """The attempt history's `k:<VE>` ("ms:outcome;" per check): every check used, or a
+    check refused as locked (`l`) — the verification ended as max_attempts_reached."""
+    if noted is None:
+        return False
+    events = noted.decode("ascii")
+    return ":l;" in events or events.count(":w;") >= MAX_CHECKS_PER_VERIFICATION
 
 
 def _member(watch: ExpiryWatch) -> str:
@@ -96,11 +106,15 @@ class RedisExpirySchedule:
     def state(self, watch: ExpiryWatch, now_ms: int) -> ExpiryState:
         ref = VerificationRef(watch.service_sid, watch.tag)
         pipe = self._client.pipeline(transaction=False)
-        pipe.hmget(self._space.verification(ref), "sid", "ex")
-        pipe.hget(self._space.verification_history(ref), f"e:{watch.verification_sid}")
-        (sid, expires), ended = pipe.execute()
+        pipe.hmget(self._space.verification(ref), "sid", "ex", "c")
+        vsid = watch.verification_sid
+        pipe.hmget(self._space.verification_history(ref), f"e:{vsid}", f"k:{vsid}")
+        (sid, expires, checks), (ended, noted) = pipe.execute()
         if ended is not None:
             return ExpiryState.ENDED  # approved or canceled
+        same = sid is not None and sid.decode() == vsid
+        if (same and int(checks or 0) >= MAX_CHECKS_PER_VERIFICATION) or _all_checks_used(noted):
+            return ExpiryState.ENDED  # max_attempts_reached: no longer pending
         if sid is not None and sid.decode() == watch.verification_sid and int(expires) > now_ms:
             return ExpiryState.ENDED  # unreachable: a verification's expiry never moves
         return ExpiryState.EXPIRED
