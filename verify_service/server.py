@@ -11,9 +11,11 @@ from typing import Any
 from flask import Flask
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import ParseException
 
 from verify_service.adapters.logs.formatting import formatter_for
 from verify_service.http import access_log
+from verify_service.http.request_body import CheckedBody
 from verify_service.http.request_ids import ENVIRON_KEY, TWILIO_ENVIRON_KEY
 
 # The longest request line (`GET /path?query HTTP/1.1`) gunicorn accepts; a longer one is
@@ -38,7 +40,10 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
                 self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        return self._factory()
+        app = self._factory()
+        # A body gunicorn cannot read whole is a 400, not a 500 (http/request_body.py).
+        app.wsgi_app = CheckedBody(app.wsgi_app, (ParseException,))  # type: ignore[method-assign]
+        return app
 
 
 class CannotListen(Exception):
