@@ -5,9 +5,12 @@ client request ids, the cached `/readyz`, the metrics directory."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import socket
+import stat
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,9 +18,11 @@ from typing import Any
 
 import pytest
 from flask import Flask, request
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.support.prometheus_text import samples
+from tests.support.prometheus_text import samples, value
+from verify_service.adapters.metrics import multiprocess
 from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
 from verify_service.adapters.metrics.worker_listener import WorkerListener
 from verify_service.delivery_runner import is_on_host
@@ -248,3 +253,96 @@ def test_a_body_the_server_cannot_parse_or_cut_short_is_a_400() -> None:
     assert _posted(_Stream(body), None) == 200
     assert _posted(_Stream(body, fail=True), None) == 400
     assert _posted(_Stream(body), 100) == 400
+
+
+# Findings 9 and 10, and 4's leftover directory: the multiprocess directory.
+
+_FORKING_SERVER = """
+import os, sys
+from verify_service.adapters.metrics import multiprocess
+from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
+multiprocess.prepare_shared_directory(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    pid = os.fork()
+    if pid == 0:
+        metrics = PrometheusMetrics()
+        metrics.verification_started("sms", "created")
+        metrics.http_request("GET", "/healthz", 200, 0.01)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    multiprocess.worker_exited(pid)
+"""
+
+
+def _serve_and_scrape(directory: Path, workers: int) -> str:
+    subprocess.run(
+        [sys.executable, "-c", _FORKING_SERVER, str(directory), str(workers)], check=True
+    )
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(directory))
+    return generate_latest(registry).decode()
+
+
+def test_dead_workers_samples_are_folded_into_one_file_per_type(tmp_path: Path) -> None:
+    """Finding 9: ten worker deaths leave two sample files, not twenty, and nothing lost."""
+    directory = tmp_path / "metrics"
+    text = _serve_and_scrape(directory, 10)
+    assert value(text, "verify_verifications_started_total", channel="sms") == 10
+    assert value(text, "verify_http_request_duration_seconds_count", route="/healthz") == 10
+    assert value(text, "verify_http_request_duration_seconds_bucket", le="0.01") == 10
+    assert sorted(path.name for path in directory.glob("*.db")) == [
+        "counter_archive.db",
+        "histogram_archive.db",
+    ]
+
+
+def test_a_metrics_directory_with_foreign_files_is_refused_not_emptied(tmp_path: Path) -> None:
+    """Finding 10: an operator's file in a mis-chosen directory is never deleted."""
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    (directory / "app-state.db").write_text("important")
+    with pytest.raises(multiprocess.MetricsDirectoryError, match="VERIFY_METRICS_DIR"):
+        multiprocess.prepare_shared_directory(str(directory))
+    assert (directory / "app-state.db").read_text() == "important"
+
+
+def test_a_metrics_directory_of_earlier_samples_is_emptied_and_a_new_one_is_private(
+    tmp_path: Path,
+) -> None:
+    """Finding 10: samples of an earlier run (marked or not) go; a new directory is 0700."""
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "counter_123.db").write_bytes(b"")
+    (used / "histogram_archive.db").write_bytes(b"")
+    _in_a_process(f"multiprocess.prepare_shared_directory({str(used)!r})")
+    assert sorted(path.name for path in used.iterdir()) == [multiprocess.MARKER]
+    new = tmp_path / "new" / "metrics"
+    _in_a_process(f"multiprocess.prepare_shared_directory({str(new)!r})")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o700
+
+
+def test_serve_removes_the_temporary_directories_of_dead_serves_only(tmp_path: Path) -> None:
+    """Finding 4: a SIGKILLed `serve` leaves its `verify-metrics-*` directory behind."""
+    dead_pid = _exited_pid()
+    stale, live, unmarked = (tmp_path / f"verify-metrics-{n}" for n in ("a", "b", "c"))
+    for directory in (stale, live, unmarked):
+        directory.mkdir()
+    (stale / multiprocess.MARKER).write_text(f"{dead_pid}\n")
+    (live / multiprocess.MARKER).write_text(f"{os.getpid()}\n")
+    (tmp_path / "verify-metrics-file").write_text("not a directory")
+    assert multiprocess.remove_stale_temporary_directories(tmp_path) == [stale]
+    assert not stale.exists()
+    assert live.exists()
+    assert unmarked.exists()
+
+
+def _exited_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _in_a_process(statement: str) -> None:
+    """Multiprocess mode changes the process's prometheus_client: another process."""
+    code = f"from verify_service.adapters.metrics import multiprocess\n{statement}\n"
+    subprocess.run([sys.executable, "-c", code], check=True)
