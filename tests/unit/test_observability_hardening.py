@@ -14,10 +14,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask, request
+from gunicorn.config import Config
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -27,9 +29,11 @@ from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
 from verify_service.adapters.metrics.worker_listener import WorkerListener
 from verify_service.delivery_runner import is_on_host
 from verify_service.http import health
+from verify_service.http.access_log import loggable_user_agent
 from verify_service.http.error_codes import register_error_handlers
 from verify_service.http.request_body import CheckedBody
 from verify_service.http.request_ids import acceptable_request_id
+from verify_service.server import MaskingLogger
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMTOOL = shutil.which("promtool")
@@ -346,3 +350,92 @@ def _in_a_process(statement: str) -> None:
     """Multiprocess mode changes the process's prometheus_client: another process."""
     code = f"from verify_service.adapters.metrics import multiprocess\n{statement}\n"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# Finding 7: the User-Agent in the text access line.
+
+
+@pytest.mark.parametrize(
+    ("given", "logged"),
+    [
+        ("twilio-python/9.0.0 (Linux x86_64) Python/3.11.4", "twilio-python/9.0.0 Python/3.11.4"),
+        ("curl/8.5.0", "curl/8.5.0"),
+        ("probe +14155550123", "probe *"),
+        ("probe tel:14155550123", "probe *"),
+        ("bot/1.0 victim@example.com", "bot/1.0 *"),
+        ('say "hi" \\ there', "say * * there"),
+        ("Mozilla/5.0 (Windows NT 10.0; call me 14155550123)", "Mozilla/5.0"),
+        ("-", "-"),
+    ],
+)
+def test_the_user_agent_is_reduced_to_product_tokens(given: str, logged: str) -> None:
+    assert loggable_user_agent(given) == logged
+
+
+def _access_atoms(target: str, user_agent: str, rule: str | None) -> dict[str, Any]:
+    logger = MaskingLogger(Config())
+    path = target.partition("?")[0]
+    request = SimpleNamespace(
+        headers=[("USER-AGENT", user_agent)],
+        uri=target,
+        path=path,
+        query=target.partition("?")[2],
+        method="GET",
+        version=(1, 1),
+    )
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[], response_length=10)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": target,
+        "PATH_INFO": path,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_USER_AGENT": user_agent,
+        "werkzeug.request": SimpleNamespace(
+            url_rule=SimpleNamespace(rule=rule) if rule is not None else None
+        ),
+    }
+    atoms: dict[str, Any] = logger.atoms(
+        response, request, environ, SimpleNamespace(seconds=0, microseconds=1)
+    )
+    return atoms
+
+
+def test_the_text_access_line_shows_no_personal_user_agent_and_one_quoted_field() -> None:
+    atoms = _access_atoms("/healthz", 'x "14155550123" victim@example.com', "/healthz")
+    assert atoms["a"] == "x * *"
+    line = MaskingLogger(Config()).cfg.access_log_format % atoms
+    assert line.count('"') == 6  # request line, referer, user agent: three quoted fields
+
+
+# Finding 11: paths masked by their route's template.
+
+SERVICE = "VA" + "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize(
+    ("path", "rule", "logged"),
+    [
+        (
+            f"/v2/Services/{SERVICE}/Entities/probe.target/Factors",
+            "/v2/Services/<service_sid>/Entities/<identity>/Factors",
+            f"/v2/Services/{SERVICE}/Entities/*/Factors",
+        ),
+        (
+            f"/v2/Services/{SERVICE}/Entities/alice/Factors",
+            "/v2/Services/<service_sid>/Entities/<identity>/Factors",
+            f"/v2/Services/{SERVICE}/Entities/*/Factors",
+        ),
+        (
+            "/v2/SafeList/Numbers/victim",
+            "/v2/SafeList/Numbers/<phone_number>",
+            "/v2/SafeList/Numbers/*",
+        ),
+        ("/v2/probe.target/victim-domain.org", None, "/v2/*/*"),
+        ("/console/static/console.css", None, "/console/static/console.css"),
+    ],
+)
+def test_a_path_is_masked_by_its_route_template(path: str, rule: str | None, logged: str) -> None:
+    atoms = _access_atoms(path, "curl/8.5.0", rule)
+    assert atoms["U"] == logged
+    assert atoms["r"] == f"GET {logged} HTTP/1.1"
