@@ -5,6 +5,7 @@ client request ids, the cached `/readyz`, the metrics directory."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 import socket
@@ -27,7 +28,7 @@ from tests.support.prometheus_text import samples, value
 from verify_service.adapters.metrics import multiprocess
 from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
 from verify_service.adapters.metrics.worker_listener import WorkerListener
-from verify_service.delivery_runner import is_on_host
+from verify_service.delivery_runner import is_on_host, start_listener
 from verify_service.http import health
 from verify_service.http.access_log import loggable_user_agent
 from verify_service.http.error_codes import register_error_handlers
@@ -439,3 +440,24 @@ def test_a_path_is_masked_by_its_route_template(path: str, rule: str | None, log
     atoms = _access_atoms(path, "curl/8.5.0", rule)
     assert atoms["U"] == logged
     assert atoms["r"] == f"GET {logged} HTTP/1.1"
+
+
+def test_a_worker_listener_port_in_use_is_logged_through_the_log_then_exit_1(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Finding 4: the bind failure was a bare text line (SystemExit's message), even in the
+    JSON format; it is a log record now (formatted like every other line)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = SimpleNamespace(
+            worker_metrics_port=port, worker_metrics_host="127.0.0.1", metrics_token=None
+        )
+        container = SimpleNamespace(settings=settings, metrics=None)
+        with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as exited:
+            start_listener(container, lambda: True)  # type: ignore[arg-type]
+    assert exited.value.code == 1
+    (record,) = [r for r in caplog.records if "cannot listen" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert f"127.0.0.1:{port}" in record.getMessage()
