@@ -5,6 +5,8 @@ own, and so does its heartbeat (application/delivery/supervision.py)."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -43,10 +45,13 @@ def heartbeat_for(container: Container) -> WorkerHeartbeat:
     return WorkerHeartbeat(container.worker_heartbeats(), consumer_name(), stuck_after_s)
 
 
-def run_until_signalled(container: Container) -> None:
+def run_until_signalled(container: Container, parent_pid: int | None = None) -> None:
     """Run a worker in this process until SIGTERM or SIGINT: the message in hand is
     finished (sent and acknowledged, or put back for a retry), then the worker leaves the
-    live set and exits. The heartbeat's `fresh` is what the worker's own `/healthz` says."""
+    live set and exits. The heartbeat's `fresh` is what the worker's own `/healthz` says.
+
+    `parent_pid` (a child of `serve`): the worker also stops, the same way, when that
+    process dies, even by SIGKILL (`die_with_parent`)."""
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -60,6 +65,8 @@ def run_until_signalled(container: Container) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    if parent_pid is not None:
+        die_with_parent(parent_pid, stop)
     providers = providers_by_channel(container.settings)
     turns = LastTurn(max(30.0, container.settings.delivery_visibility_timeout_ms / 1000))
     listener = start_listener(container, turns.alive)
@@ -89,12 +96,54 @@ def run_until_signalled(container: Container) -> None:
         log.info("delivery worker %s stopped", consumer_name())
 
 
+PARENT_WATCH_INTERVAL_S = 1.0
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int, stop: threading.Event) -> threading.Thread:
+    """A child of `serve` must not outlive it: an orphan would keep delivering, unsupervised,
+    and hold the worker metrics port against the next `serve`'s child. On Linux the kernel
+    sends SIGTERM when the parent dies (`prctl(PR_SET_PDEATHSIG)`); everywhere, a thread
+    sees the parent change (`getppid()`) and sets `stop`, as SIGTERM would."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watch below still stops it, within a second
+
+    def watch() -> None:
+        while not stop.is_set():
+            if os.getppid() != parent_pid:
+                log.warning(
+                    "delivery worker %s: its serve process %d is gone, stopping",
+                    consumer_name(),
+                    parent_pid,
+                )
+                stop.set()
+                return
+            stop.wait(PARENT_WATCH_INTERVAL_S)
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def worker_is_live_here(container: Container) -> bool:
     """`verify-service worker --check`: a worker on this host beat lately (its name is
-    `<host>-<pid>`; a container or pod has a host name of its own)."""
+    `<host>-<pid>`; a container or pod has a host name of its own). The host must match
+    whole: a worker on `api-2` does not make host `api` live."""
     heartbeats = container.worker_heartbeats()
-    prefix = f"{socket.gethostname()}-"
-    return any(name.startswith(prefix) for name in heartbeats.live_workers(heartbeats.now_ms()))
+    return any(
+        is_on_host(name, socket.gethostname())
+        for name in heartbeats.live_workers(heartbeats.now_ms())
+    )
+
+
+def is_on_host(worker_name: str, hostname: str) -> bool:
+    """Whether a worker named `<host>-<pid>` runs on `hostname`."""
+    host, _, pid = worker_name.rpartition("-")
+    return host == hostname and pid.isdigit()
 
 
 def start_thread(container: Container) -> threading.Event:
@@ -142,8 +191,10 @@ def start_events_thread(container: Container, stop: threading.Event) -> threadin
 
 
 def spawn_process() -> subprocess.Popen[bytes]:
-    """`verify-service worker` as a child process with this process's environment."""
-    return subprocess.Popen([sys.executable, "-m", "verify_service.cli", "worker"])
+    """`verify-service worker` as a child process with this process's environment; it
+    stops when this process dies (`die_with_parent`)."""
+    command = [sys.executable, "-m", "verify_service.cli", "worker"]
+    return subprocess.Popen([*command, "--parent-pid", str(os.getpid())])  # noqa: S603 - ours
 
 
 class ChildWorker:
@@ -251,7 +302,12 @@ def start_listener(container: Container, alive: Callable[[], bool]) -> WorkerLis
             token=settings.metrics_token,
         )
     except OSError as exc:
-        where = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
-        message = f"VERIFY_WORKER_METRICS_PORT: cannot listen on {where}: {exc.strerror}"
-        raise SystemExit(message) from None
+        # Through the log (JSON in JSON mode), then a plain exit status: never a bare line.
+        log.error(
+            "VERIFY_WORKER_METRICS_PORT: cannot listen on %s:%d: %s",
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            exc.strerror,
+        )
+        raise SystemExit(1) from None
     return listener.start()

@@ -11,9 +11,11 @@ from typing import Any
 from flask import Flask
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import ParseException
 
 from verify_service.adapters.logs.formatting import formatter_for
 from verify_service.http import access_log
+from verify_service.http.request_body import CheckedBody
 from verify_service.http.request_ids import ENVIRON_KEY, TWILIO_ENVIRON_KEY
 
 # The longest request line (`GET /path?query HTTP/1.1`) gunicorn accepts; a longer one is
@@ -38,7 +40,10 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
                 self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        return self._factory()
+        app = self._factory()
+        # A body gunicorn cannot read whole is a 400, not a 500 (http/request_body.py).
+        app.wsgi_app = CheckedBody(app.wsgi_app, (ParseException,))  # type: ignore[method-assign]
+        return app
 
 
 class CannotListen(Exception):
@@ -58,13 +63,17 @@ def ensure_can_listen(host: str, port: int) -> None:
             raise CannotListen(f"cannot listen on {where}: {exc.strerror}") from None
 
 
-# Each atom of gunicorn's log format that carries a request's URL, and how it is masked.
-_URL_ATOMS: dict[str, Callable[[str], str]] = {
+# Each atom of gunicorn's log format that carries the request's own path, masked by the
+# route's template when it matched one (http/access_log.py).
+_ROUTED_ATOMS: dict[str, Callable[[str, str | None], str]] = {
     "r": access_log.loggable_request_line,
     "{raw_uri}e": access_log.loggable_target,
     "{request_uri}e": access_log.loggable_target,
     "U": access_log.loggable_path,
     "{path_info}e": access_log.loggable_path,
+}
+# Each other atom that carries a URL or a client's words, and how it is masked.
+_URL_ATOMS: dict[str, Callable[[str], str]] = {
     "{script_name}e": access_log.loggable_path,
     "q": access_log.loggable_query,
     "{query_string}e": access_log.loggable_query,
@@ -73,6 +82,9 @@ _URL_ATOMS: dict[str, Callable[[str], str]] = {
     # The Basic user name: an account or key sid, or whatever a client typed (an e-mail).
     "u": access_log.loggable_user,
     "{http_referer}e": access_log.loggable_url,
+    # The User-Agent: product tokens only (a client may put a number or an address there).
+    "a": access_log.loggable_user_agent,
+    "{user-agent}i": access_log.loggable_user_agent,
 }
 # Other WSGI environ atoms kept; the rest may repeat the URL (`werkzeug.request`) and are dropped.
 _PLAIN_ENVIRON_ATOMS = frozenset(
@@ -179,8 +191,13 @@ class MaskingLogger(glogging.Logger):  # type: ignore[misc]
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+        template = rule.rule if rule is not None and isinstance(rule.rule, str) else None
         for name in list(atoms):
-            if name in _URL_ATOMS:
+            if name in _ROUTED_ATOMS:
+                if isinstance(atoms[name], str):
+                    atoms[name] = _ROUTED_ATOMS[name](atoms[name], template)
+            elif name in _URL_ATOMS:
                 if isinstance(atoms[name], str):
                     atoms[name] = _URL_ATOMS[name](atoms[name])
             elif name.endswith("}e") and name not in _PLAIN_ENVIRON_ATOMS:

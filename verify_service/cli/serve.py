@@ -165,7 +165,14 @@ def _shared_metrics_directory(settings: Settings, options: dict[str, Any]) -> Pa
     is_flag=True,
     help="Exit 0 if a worker on this host beat lately, else 1 (a liveness probe).",
 )
-def worker(check: bool) -> None:
+@click.option(
+    "--parent-pid",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Set by `serve` for its child: stop when that process dies.",
+)
+def worker(check: bool, parent_pid: int | None) -> None:
     """Run a delivery worker: queued messages to providers, with retries and failover.
     SIGTERM: it finishes the message in hand, then exits."""
     settings = load_settings()
@@ -189,7 +196,7 @@ def worker(check: bool) -> None:
     check_redis_or_exit(settings)
     # Scraped on its own port, never through the API's directory (a child of `serve` inherits it).
     multiprocess.single_process()
-    delivery_runner.run_until_signalled(build_container(settings))
+    delivery_runner.run_until_signalled(build_container(settings), parent_pid=parent_pid)
 
 
 @click.command()

@@ -4,6 +4,7 @@ docs/operations.md, "Health and supervision"."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -17,6 +18,9 @@ class DeliveryReport(Protocol):
 
 
 HEALTH_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
+# `/readyz` is open to anyone, and its delivery section costs Redis four commands per outbox
+# shard: that section is read at most once per this many seconds in a process.
+DELIVERY_REPORT_CACHE_SECONDS = 1.0
 
 
 class NotReachable(Exception):
@@ -28,6 +32,7 @@ def init_app(
     ping: Callable[[], bool],
     misconfiguration: Callable[[], str | None] = lambda: None,
     delivery: Callable[[], DeliveryReport] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> None:
     """`misconfiguration` gives the code of what makes a reachable Redis unfit
     (`redis_eviction_policy`, `redis_eviction_policy_unknown`), or None; it is asked only
@@ -37,8 +42,21 @@ def init_app(
     `delivery` reports the workers and the outbox (application/delivery/supervision.py). Its
     trouble (no live worker, an old backlog) is reported in the body's `delivery` section
     but leaves `/readyz` at 200: taking API processes out of rotation would not bring a
-    worker back, and would stop checks of codes already sent (docs/operations.md)."""
+    worker back, and would stop checks of codes already sent (docs/operations.md).
+
+    The delivery section is kept `DELIVERY_REPORT_CACHE_SECONDS` per process (a flood of
+    probes costs Redis one reading of the outbox a second); PING and the eviction-policy
+    check run at every probe, so an unreachable or unfit Redis shows at once."""
     blueprint = Blueprint("health", __name__)
+    cached: list[tuple[float, dict[str, Any]]] = []
+
+    def delivery_report(report: Callable[[], DeliveryReport]) -> dict[str, Any]:
+        now = monotonic()
+        if cached and 0 <= now - cached[0][0] < DELIVERY_REPORT_CACHE_SECONDS:
+            return cached[0][1]
+        fresh = report().as_json()
+        cached[:] = [(now, fresh)]
+        return fresh
 
     @blueprint.get("/healthz")
     def healthz() -> Response:
@@ -50,7 +68,7 @@ def init_app(
             if not ping():
                 raise NotReachable
             problem = misconfiguration()
-            report = delivery().as_json() if delivery is not None and problem is None else None
+            report = delivery_report(delivery) if delivery is not None and problem is None else None
         except (NotReachable, StoreUnavailable):
             response = jsonify(status="unavailable")
         else:

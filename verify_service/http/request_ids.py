@@ -5,8 +5,11 @@ answers), and every log line written while the request is handled names the requ
 them too, and gunicorn's access line finds the id in the WSGI environ (`ENVIRON_KEY`).
 
 A client's `X-Request-Id` is accepted when it is 1 to 128 characters of letters, digits and
-`._:-`, with at least one letter: anything else (a header carrying a phone number, an
-e-mail address, a line break, a megabyte) is replaced by a new id rather than logged."""
+`._:-`, and either has a usual id's shape (a UUID, a ULID, 32 hex digits, Twilio's `RQ…`),
+or has a letter, no four digits in a row (counting across `._:-`: `tel:1-415-555-0123` is a
+phone number, `user-14155550123` too, `4711` may be a code) and does not end like a host name
+(`.org`). Anything else (a header carrying a phone number, an e-mail address, a line break, a
+megabyte) is replaced by a new id rather than logged."""
 
 from __future__ import annotations
 
@@ -24,6 +27,16 @@ TWILIO_REQUEST_ID_HEADER = "Twilio-Request-Id"
 MAX_REQUEST_ID_CHARACTERS = 128
 _ACCEPTABLE = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID_CHARACTERS}}}")
 _LETTER = re.compile(r"[A-Za-z]")
+# Shapes kept as they are, digits and all: a UUID, a ULID, a W3C trace id, Twilio's RQ id.
+_ID_SHAPES = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-7][0-9A-HJKMNP-TV-Z]{25}"
+    r"|[0-9a-fA-F]{32}"
+    r"|RQ[0-9a-fA-F]{32}"
+)
+_SEPARATORS = re.compile(r"[._:-]")
+_DIGIT_RUN = re.compile(r"[0-9]{4}")  # a code, or a piece of a phone number
+_HOST_END = re.compile(r"\.[A-Za-z]{2,}$")
 _OWN_HEADERS = frozenset({REQUEST_ID_HEADER.lower(), TWILIO_REQUEST_ID_HEADER.lower()})
 
 StartResponse = Callable[..., Any]
@@ -36,9 +49,17 @@ def new_twilio_request_id() -> str:
 
 
 def acceptable_request_id(value: str | None) -> str | None:
-    """The client's id if it may be logged and echoed as it is, else None. An id without
-    a letter is refused too: it could be a phone number (`14155552671`, `1-415-555-2671`)."""
-    if value is None or not _ACCEPTABLE.fullmatch(value) or not _LETTER.search(value):
+    """The client's id if it may be logged and echoed as it is, else None (module doc):
+    an id that could carry a phone number, a code or an address is refused."""
+    if value is None or not _ACCEPTABLE.fullmatch(value):
+        return None
+    if _ID_SHAPES.fullmatch(value):
+        return value
+    if (
+        not _LETTER.search(value)
+        or _DIGIT_RUN.search(_SEPARATORS.sub("", value))
+        or _HOST_END.search(value)
+    ):
         return None
     return value
 

@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from verify_service.adapters.metrics.multiprocess import shared_directory
+from verify_service.adapters.metrics.multiprocess import reading, shared_directory
 from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
 from verify_service.application.metrics.ports import QueueBacklog, QueueProbe
 from verify_service.application.ports import Clock
@@ -97,6 +97,16 @@ class _OwnSamples(Collector):
         return self._registry.collect()
 
 
+class _Read(Collector):
+    """Samples already read."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        return self._metrics
+
+
 def exposition(
     metrics: PrometheusMetrics, probes: Sequence[QueueProbe], clock: Clock
 ) -> Exposition:
@@ -107,7 +117,11 @@ def exposition(
         registry = CollectorRegistry(auto_describe=False)
         directory = shared_directory()
         if directory is not None:
-            MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
+            # Read under the lock (never while a dead worker's samples are being folded:
+            # multiprocess.py), the Redis backlog after it.
+            with reading():
+                shared = list(MultiProcessCollector(None, directory).collect())  # type: ignore[no-untyped-call]
+            registry.register(_Read(shared))
         else:
             registry.register(_OwnSamples(metrics.registry))
         registry.register(backlog)

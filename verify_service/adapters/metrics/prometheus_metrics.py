@@ -127,6 +127,24 @@ class PrometheusMetrics:
             ["process"],
             registry=r,
         )
+        self._start_at_zero()
+
+    def _start_at_zero(self) -> None:
+        """Every label set known up front is exported at 0 from the start: a series that
+        appeared at 1 would hide its first increment from `increase()`, so the first dead
+        letter or Fraud Guard refusal after a (re)start would never fire its alert. (Labels
+        with open sets, a route, a status, a provider, appear at their first sample.)"""
+        for channel in sorted(_CHANNELS):
+            for result in sorted(_STARTS):
+                self._started.labels(channel, result)
+            self._approved.labels(channel)
+            self._expired.labels(channel)
+            self._dead_letters.labels(channel)
+        for reason in sorted(_REASONS):
+            for operation in sorted(_OPERATIONS):
+                self._refusals.labels(reason, operation)
+        for process in sorted(_PROCESSES):
+            self._redis_errors.labels(process)
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
         method, route = _one_of(method, _METHODS), _route(route)

@@ -4,12 +4,18 @@ the same bearer token as the API's, and `GET /healthz` for a liveness probe.
 `/healthz` answers 200 `{"status": "ok"}` while `alive()` is true, else 503
 `{"status": "stalled"}`; it needs no credential and says nothing more. By default the worker is
 alive while its delivery loop finished a turn within the last `stall_seconds`.
+
+Anyone who reaches the port can connect, so a connection costs little and not for long: a
+request must arrive whole within `TIMEOUT_S` (else the connection is closed), and at most
+`MAX_CONNECTIONS` are served at once (one more is closed at once, unanswered): half-sent
+requests cannot pile up threads and file descriptors in the delivery worker.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +27,40 @@ from verify_service.application.metrics.scrape_token import bearer_token_matches
 log = logging.getLogger(__name__)
 
 Exposition = Callable[[], tuple[bytes, str]]
+
+TIMEOUT_S = 5.0
+MAX_CONNECTIONS = 8
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most `max_connections` at once."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        max_connections: int,
+    ) -> None:
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # busy: closed unanswered, nothing held
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class LastTurn:
@@ -48,10 +88,11 @@ class WorkerListener:
         alive: Callable[[], bool],
         exposition: Exposition | None,
         token: str | None,
+        timeout_s: float = TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        handler = _handler(alive, exposition, token)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        handler = _handler(alive, exposition, token, timeout_s)
+        self._server = _BoundedServer((host, port), handler, max_connections)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="worker-listener", daemon=True
         )
@@ -72,11 +113,15 @@ class WorkerListener:
 
 
 def _handler(
-    alive: Callable[[], bool], exposition: Exposition | None, token: str | None
+    alive: Callable[[], bool],
+    exposition: Exposition | None,
+    token: str | None,
+    timeout_s: float,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "verify-service-worker"
         sys_version = ""
+        timeout = timeout_s  # the socket's: a silent client is dropped after it
 
         def do_GET(self) -> None:
             path = self.path.partition("?")[0]
