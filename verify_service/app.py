@@ -280,6 +280,7 @@ class Container:
             account_sid=settings.account_sid,
             expiries=self.expiries,
             publisher=self.events,
+            metrics=self.metrics,  # verify_verifications_expired_total
         )
 
     def target_resolver(self) -> TargetResolver:
@@ -373,12 +374,14 @@ def build_container(
         history=history,
         limiter=limiter,  # a check counts its per-destination limit with its reservation
     )
+    metrics: Metrics = PrometheusMetrics() if settings.metrics_token else NO_METRICS
     protection = AbuseProtection(
         limiter,
         fraud_guard,
         keyring,
         settings.allow_test_destinations,
         events=events,
+        metrics=metrics,  # verify_fraud_guard_trips_total
     )
     service_store = RedisServiceStore(client, scripts, keys)
     audit = RedisAuditLog(
@@ -419,7 +422,6 @@ def build_container(
         settings.allow_test_destinations,
         after_delete=delete_service_children,
     )
-    metrics: Metrics = PrometheusMetrics() if settings.metrics_token else NO_METRICS
     verifications = Verifications(
         store=store,
         hasher=Argon2CodeHasher(keyring, PROFILES[settings.argon2_profile]),

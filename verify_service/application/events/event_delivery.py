@@ -24,6 +24,7 @@ from verify_service.application.events.ports import (
     SendResult,
 )
 from verify_service.application.events.publisher import EventPublisher
+from verify_service.application.metrics.ports import NO_METRICS, EventOutcome, Metrics
 from verify_service.application.ports import Clock
 from verify_service.application.webhooks.ports import WebhookDirectory
 from verify_service.domain.events.event_types import EventType
@@ -89,7 +90,9 @@ class EventDeliveryWorker:
         account_sid: str,
         expiries: ExpirySchedule | None = None,
         publisher: EventPublisher | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._outbox = outbox
         self._directory = directory
         self._sender = sender
@@ -187,11 +190,13 @@ class EventDeliveryWorker:
             return
         if outcome.result is SendResult.DELIVERED:
             if self._outbox.complete(delivery):
+                self._metrics.event_delivery(EventOutcome.SENT)
                 log.info("events: %s (%s) delivered", delivery.key, event.type.value)
             return
         if outcome.result is SendResult.REFUSED:
             # The target failed the rules at send time (its name resolves elsewhere now):
             # never sent, recorded as a dead letter an operator can requeue after a fix.
+            self._metrics.event_delivery(EventOutcome.REFUSED)
             self._give_up(delivery, outcome.detail)
             return
         self._retry(delivery, outcome.detail)
@@ -203,6 +208,7 @@ class EventDeliveryWorker:
             return
         due_ms = self._clock.now_ms() + self._policy.delay_ms(delivery.try_number)
         if self._outbox.reschedule(delivery, due_ms, next_try):
+            self._metrics.event_delivery(EventOutcome.RETRIED)
             log.info(
                 "events: %s failed (%s), try %d of %d later",
                 delivery.key,
@@ -213,4 +219,5 @@ class EventDeliveryWorker:
 
     def _give_up(self, delivery: EventDelivery, reason: str) -> None:
         if self._outbox.dead_letter(delivery, reason, self._clock.now_ms()):
+            self._metrics.event_delivery(EventOutcome.DEAD_LETTERED)
             log.warning("events: %s dead-lettered (%s)", delivery.key, reason)
