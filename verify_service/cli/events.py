@@ -27,7 +27,8 @@ def signing_token(every_key: bool) -> None:
     credential, but keep it secret: it lets anyone forge events."""
     if not (os.environ.get("VERIFY_SECRET_KEYS") or os.environ.get("VERIFY_SECRET_KEY")):
         raise click.ClickException(
-            "set VERIFY_SECRET_KEY or VERIFY_SECRET_KEYS as the service has them"
+            "set VERIFY_SECRET_KEY or VERIFY_SECRET_KEYS as the service has them (the "
+            "embedded store of `make run` makes a key per run: its banner prints the token)"
         )
     settings = load_settings()
     keyring = Keyring(settings.key_ring())
