@@ -196,8 +196,8 @@ class EventDeliveryWorker:
         if outcome.result is SendResult.REFUSED:
             # The target failed the rules at send time (its name resolves elsewhere now):
             # never sent, recorded as a dead letter an operator can requeue after a fix.
-            self._metrics.event_delivery(EventOutcome.REFUSED)
             self._give_up(delivery, outcome.detail)
+            self._metrics.event_delivery(EventOutcome.REFUSED)
             return
         self._retry(delivery, outcome.detail)
 
