@@ -379,12 +379,14 @@ def build_container(
         limiter=limiter,  # a check counts its per-destination limit with its reservation
         expiries=expiries,  # a creating start's expiry watch rides in its pipeline
     )
+    metrics: Metrics = PrometheusMetrics() if settings.metrics_token else NO_METRICS
     protection = AbuseProtection(
         limiter,
         fraud_guard,
         keyring,
         settings.allow_test_destinations,
         events=events,
+        metrics=metrics,  # verify_fraud_guard_trips_total
     )
     service_store = RedisServiceStore(client, scripts, keys)
     audit = RedisAuditLog(
@@ -425,7 +427,6 @@ def build_container(
         settings.allow_test_destinations,
         after_delete=delete_service_children,
     )
-    metrics: Metrics = PrometheusMetrics() if settings.metrics_token else NO_METRICS
     verifications = Verifications(
         store=store,
         hasher=Argon2CodeHasher(keyring, PROFILES[settings.argon2_profile]),

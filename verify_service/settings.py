@@ -126,6 +126,8 @@ class Settings:
     key_prefix: str = "vs"
     ephemeral_credentials: bool = False  # some were generated at start (embedded mode only)
     generated_auth_token: bool = False  # the token was generated, so it may be printed once
+    # The secret key was generated (embedded mode): its webhook signing token may be printed.
+    generated_secret_key: bool = False
     log_level: str = "INFO"
     delivery_tries_per_provider: int = 3
     delivery_backoff_ms: int = 1_000
@@ -221,6 +223,7 @@ class Settings:
             secret = ring[0][1].decode("utf-8")
         ephemeral = False
         generated_token = redis_url is None and auth_token is None
+        generated_secret = redis_url is None and secret is None
         if redis_url is None:
             ephemeral = account_sid is None or auth_token is None or secret is None
             account_sid = account_sid or "AC" + secrets.token_hex(16)
@@ -268,6 +271,7 @@ class Settings:
             key_prefix=prefix,
             ephemeral_credentials=ephemeral,
             generated_auth_token=generated_token,
+            generated_secret_key=generated_secret,
             delivery_tries_per_provider=_bounded_int(env, "VERIFY_DELIVERY_TRIES", 3, 1, 10),
             delivery_backoff_ms=_bounded_int(env, "VERIFY_DELIVERY_BACKOFF_MS", 1_000, 1, 600_000),
             delivery_max_backoff_ms=_bounded_int(

@@ -137,6 +137,34 @@ def test_a_message_no_provider_accepts_sends_delivery_failed(
     assert failed["to"] == "+14•••••••71"
 
 
+def test_a_dead_letter_s_delivery_failed_names_the_provider_that_refused_it(
+    api: Api, service_sid: str, gateway: StandinHttp, receiver: StandinHttp, events: Any
+) -> None:
+    """The documented shape: as delivery.sent (with `provider` and `country`), plus
+    `error_code`."""
+    gateway.fail_next(Failure.twilio_rejection(21211))
+    api.start(service_sid, TO)
+    run_events(events)
+    (failed,) = delivery_events(receiver)
+    assert failed["provider"] == f"twilio+http://{gateway.netloc}"
+    assert failed["country"] == "US"
+
+
+def test_a_receipt_without_an_error_code_says_undelivered_or_failed_in_error_code(
+    app: Flask, api: Api, service_sid: str, gateway: StandinHttp, receiver: StandinHttp, events: Any
+) -> None:
+    """A receipt's `undelivered` and `failed` stay apart when the provider gives no code."""
+    api.start(service_sid, TO)
+    receipt(app, gateway, "undelivered")
+    run_events(events)
+    failed = delivery_events(receiver)[-1]
+    assert failed["type"] == "delivery.failed"
+    assert failed["status"] == "failed"
+    assert failed["error_code"] == "undelivered"
+    assert failed["provider"] == f"twilio+http://{gateway.netloc}"
+    assert "to" not in failed
+
+
 # -- Fraud Guard ------------------------------------------------------------------------------
 
 

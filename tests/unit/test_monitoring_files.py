@@ -51,6 +51,8 @@ def exported() -> dict[str, frozenset[str]]:
     metrics.delivery_latency("sms", "twilio", 1.0)
     metrics.dead_lettered("sms")
     metrics.redis_error("api")
+    metrics.event_delivery("sent")
+    metrics.fraud_guard_trip("monitor")
     registry = CollectorRegistry()
     registry.register(BacklogCollector([_Probe()], FixedClock()))
     text = generate_latest(metrics.registry).decode() + generate_latest(registry).decode()
@@ -155,6 +157,16 @@ _RULE_TESTS: dict[str, Any] = {
                     'reason="fraud_guard",operation="start"}',
                     "values": "0 0 5 5 5",
                 },
+                {
+                    "series": 'verify_outbox_oldest_message_age_seconds{job="verify-worker",'
+                    'instance="w:9102",queue="events"}',
+                    "values": "0 0 120x10",
+                },
+                {
+                    "series": 'verify_event_deliveries_total{job="verify-worker",'
+                    'instance="w:9102",outcome="dead_lettered"}',
+                    "values": "0 0 1 1 1",
+                },
             ],
             "alert_rule_test": [
                 {
@@ -165,7 +177,15 @@ _RULE_TESTS: dict[str, Any] = {
                 {
                     "eval_time": "6m",
                     "alertname": "VerifyOutboxOldestMessageAge",
-                    "exp_alerts": [{"exp_labels": {"severity": "warning", "queue": "delivery"}}],
+                    "exp_alerts": [
+                        {"exp_labels": {"severity": "warning", "queue": "delivery"}},
+                        {"exp_labels": {"severity": "warning", "queue": "events"}},
+                    ],
+                },
+                {
+                    "eval_time": "3m",
+                    "alertname": "VerifyEventDeadLetters",
+                    "exp_alerts": [{"exp_labels": {"severity": "warning"}}],
                 },
                 {
                     "eval_time": "3m",
@@ -173,36 +193,79 @@ _RULE_TESTS: dict[str, Any] = {
                     "exp_alerts": [{"exp_labels": {"severity": "warning"}}],
                 },
                 {"eval_time": "1m", "alertname": "VerifyWorkerDown", "exp_alerts": []},
+                {"eval_time": "1m", "alertname": "VerifyEventDeadLetters", "exp_alerts": []},
             ],
-        }
+        },
+        {
+            # Monitor mode: a trip refuses nothing, and the alert fires all the same.
+            "interval": "1m",
+            "input_series": [
+                {
+                    "series": 'verify_fraud_guard_trips_total{job="verify-api",'
+                    'instance="a:8080",mode="monitor"}',
+                    "values": "0 0 1 1 1",
+                },
+                {
+                    "series": 'verify_refusals_total{job="verify-api",instance="a:8080",'
+                    'reason="fraud_guard",operation="start"}',
+                    "values": "0 0 0 0 0",
+                },
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "3m",
+                    "alertname": "VerifyFraudGuardTrips",
+                    "exp_alerts": [{"exp_labels": {"severity": "warning"}}],
+                },
+                {"eval_time": "1m", "alertname": "VerifyFraudGuardTrips", "exp_alerts": []},
+            ],
+        },
     ],
 }
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
 def test_the_alerts_fire_on_the_series_they_watch(tmp_path: Path) -> None:
-    """`promtool test rules`: a worker gone, an outbox message two minutes old and a Fraud
-    Guard refusal each fire their alert; a worker that is up does not."""
+    """`promtool test rules`: a worker gone, an outbox message two minutes old (each queue
+    with its own text), a Fraud Guard refusal, a Fraud Guard trip in monitor mode and an
+    event dead letter each fire their alert; a worker that is up does not."""
     shutil.copy(PROMETHEUS / "alerts.yml", tmp_path / "alerts.yml")
     annotations = {
         rule["alert"]: rule["annotations"]
         for group in yaml.safe_load((PROMETHEUS / "alerts.yml").read_text("utf-8"))["groups"]
         for rule in group["rules"]
     }
-    rendered = {  # the summaries with a template, as Alertmanager would show them
-        "VerifyOutboxOldestMessageAge": (
-            "verify-service delivery queue: oldest message is 2m 0s old"
-        ),
-        "VerifyFraudGuardTrips": "Fraud Guard refused 5 starts in 10 minutes",
+    delivery_late = (
+        "Codes are delivered late and users give up. Check the workers (up, /healthz), the "
+        "providers' error rates (verify_sends_total by outcome) and the dead letters."
+    )
+    events_late = (
+        "Webhook events reach their receivers late. Check the workers (up, /healthz), the "
+        "event deliveries by outcome (verify_event_deliveries_total) and the receivers."
+    )
+    rendered = {  # the annotations with a template, as Alertmanager would show them
+        ("VerifyOutboxOldestMessageAge", "delivery"): {
+            "summary": "verify-service delivery queue: oldest message is 2m 0s old",
+            "description": delivery_late,
+        },
+        ("VerifyOutboxOldestMessageAge", "events"): {
+            "summary": "verify-service events queue: oldest message is 2m 0s old",
+            "description": events_late,
+        },
+        ("VerifyEventDeadLetters", None): {
+            "summary": "1 webhook events were dead-lettered in 15 minutes"
+        },
     }
     cases = copy.deepcopy(_RULE_TESTS)
-    for case in cases["tests"][0]["alert_rule_test"]:
-        for alert in case["exp_alerts"]:
-            name = case["alertname"]
-            alert["exp_annotations"] = {
-                **annotations[name],
-                **({"summary": rendered[name]} if name in rendered else {}),
-            }
+    for test in cases["tests"]:
+        for case in test["alert_rule_test"]:
+            for alert in case["exp_alerts"]:
+                name = case["alertname"]
+                queue = alert["exp_labels"].get("queue")
+                alert["exp_annotations"] = {
+                    **annotations[name],
+                    **rendered.get((name, queue), {}),
+                }
     tests = tmp_path / "alerts_test.yml"
     tests.write_text(yaml.safe_dump(cases), "utf-8")
     checked = subprocess.run(

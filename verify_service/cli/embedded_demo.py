@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from verify_service.app import Container, build_staff_users
 from verify_service.cli.common import audit_cli
+from verify_service.domain.keyring import Keyring
 from verify_service.settings import Settings
 
 DEMO_SERVICE_NAME = "Demo"
@@ -51,6 +52,7 @@ def embedded_banner(settings: Settings, demo: EmbeddedDemo, base: str) -> str:
         else "from this machine only"
     )
     service_sid = demo.service_sid
+    webhooks = _webhooks_lines(settings)
     return f"""
   WARNING: no VERIFY_REDIS_URL -- running on the EMBEDDED in-process store.
   All state is lost when this process exits or its worker restarts. One worker only.
@@ -63,6 +65,7 @@ def embedded_banner(settings: Settings, demo: EmbeddedDemo, base: str) -> str:
   Console user: {demo.console_user}   (role admin)
   Password    : {demo.console_password}   (generated for this run)
   Codes are written by the console provider to {settings.console_outbox or "standard output"}.
+{webhooks}
 
   curl -u {settings.account_sid}:{example_token} --data-urlencode To=+14155552671 \\
        -d Channel=sms \\
@@ -74,3 +77,24 @@ def embedded_banner(settings: Settings, demo: EmbeddedDemo, base: str) -> str:
   v = c.verify.v2.services("{service_sid}")
   print(v.verifications.create(to="+14155552671", channel="sms").status)'
 """
+
+
+def _webhooks_lines(settings: Settings) -> str:
+    """The webhook signing token (docs/webhooks.md, "Try it locally"): derived from the key
+    made for this run, which `webhooks signing-token` cannot know; printed only then, as the
+    auth token. And the allow-list a receiver on this machine needs."""
+    keyring = Keyring(settings.key_ring())
+    if settings.generated_secret_key:
+        shown = (
+            f"{keyring.webhook_signing_token()}   "
+            f"(key {keyring.primary_id}, generated for this run)"
+        )
+    else:
+        shown = "`verify-service webhooks signing-token` with the same VERIFY_SECRET_KEY(S)"
+    lines = f"  Webhooks    : signing token {shown}"
+    if not settings.webhook_allowed_networks:
+        lines += (
+            "\n                a receiver on this machine needs "
+            "VERIFY_WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8"
+        )
+    return lines

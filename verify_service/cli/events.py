@@ -27,7 +27,8 @@ def signing_token(every_key: bool) -> None:
     credential, but keep it secret: it lets anyone forge events."""
     if not (os.environ.get("VERIFY_SECRET_KEYS") or os.environ.get("VERIFY_SECRET_KEY")):
         raise click.ClickException(
-            "set VERIFY_SECRET_KEY or VERIFY_SECRET_KEYS as the service has them"
+            "set VERIFY_SECRET_KEY or VERIFY_SECRET_KEYS as the service has them (the "
+            "embedded store of `make run` makes a key per run: its banner prints the token)"
         )
     settings = load_settings()
     keyring = Keyring(settings.key_ring())
@@ -70,15 +71,20 @@ def list_dead_letters(limit: int) -> None:
 
 
 @dead_letters.command("requeue")
-@click.argument("keys", nargs=-1, required=True)
+@click.argument("keys", nargs=-1, required=True, metavar="<uuid>.<YW sid>...")
 def requeue_dead_letters(keys: tuple[str, ...]) -> None:
-    """Send these deliveries again (same `uuid`), with a fresh try count. One whose
-    webhook was deleted or disabled since is dropped by the worker, not sent."""
+    """Send these deliveries again (same `uuid`), with a fresh try count. Each key is
+    `<event uuid>.<YW sid>`, the `key` that `dead-letters list` prints (an event sent to
+    several webhooks has one dead letter per webhook). One whose webhook was deleted or
+    disabled since is dropped by the worker, not sent."""
     container = redis_container()
     outbox = container.event_outbox
     if outbox is None:
         raise click.ClickException("no event outbox")
     missing = [key for key in keys if not outbox.requeue(key, container.clock.now_ms())]
     if missing:
-        raise click.ClickException(f"no dead letter for {', '.join(missing)}")
+        raise click.ClickException(
+            f"no dead letter for {', '.join(missing)} (a key is `<event uuid>.<YW sid>`, "
+            "as `verify-service webhooks dead-letters list` prints it)"
+        )
     click.echo(f"requeued {len(keys)}")

@@ -99,15 +99,7 @@ def serve(
             )
         GunicornServer(lambda: app, embedded_options).run()
         return
-    if any(
-        config.KIND == "console"
-        for channel in Channel
-        for config in settings.providers_for(channel)
-    ):
-        logging.getLogger(__name__).warning(
-            "a channel delivers through the console provider: codes are written to %s",
-            settings.console_outbox or "standard output",
-        )
+    # No console-provider warning here: the worker sends (`serve`'s child says it itself).
     check_redis_or_exit(settings)  # in the master, before any worker: fail fast
     metrics_dir = _shared_metrics_directory(settings, options)
     child = delivery_runner.ChildWorker().start() if with_worker else None
@@ -126,6 +118,20 @@ def serve(
                 child.stop(timeout_s=timeout + 5)
             if metrics_dir is not None:
                 multiprocess.remove_directory(metrics_dir)
+
+
+def warn_of_console_delivery(settings: Settings) -> None:
+    """Said by the process that sends: `worker` (standalone, or `serve`'s child); never
+    by `serve --no-worker`, which sends nothing."""
+    if any(
+        config.KIND == "console"
+        for channel in Channel
+        for config in settings.providers_for(channel)
+    ):
+        logging.getLogger(__name__).warning(
+            "a channel delivers through the console provider: codes are written to %s",
+            settings.console_outbox or "standard output",
+        )
 
 
 def _stop_child_with_master(child: delivery_runner.ChildWorker) -> None:
@@ -193,6 +199,7 @@ def worker(check: bool, parent_pid: int | None) -> None:
             raise click.ClickException("no live delivery worker on this host")
         click.echo("live")
         return
+    warn_of_console_delivery(settings)
     check_redis_or_exit(settings)
     # Scraped on its own port, never through the API's directory (a child of `serve` inherits it).
     multiprocess.single_process()

@@ -13,7 +13,7 @@ import re
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from verify_service.application.metrics.ports import Refusal, SendOutcome
+from verify_service.application.metrics.ports import EventOutcome, Refusal, SendOutcome
 from verify_service.domain.models import Channel
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -25,6 +25,14 @@ _OUTCOMES = frozenset(
     {SendOutcome.SENT, SendOutcome.RETRY, SendOutcome.FAILED, SendOutcome.DROPPED}
 )
 _PROCESSES = frozenset({"api", "worker"})
+# Every value exported from the start (at zero), so rate() and alerts see the series.
+_EVENT_OUTCOMES = (
+    EventOutcome.SENT,
+    EventOutcome.RETRIED,
+    EventOutcome.DEAD_LETTERED,
+    EventOutcome.REFUSED,
+)
+_TRIP_MODES = ("block", "monitor")
 # A route template: path words and `<converter:name>` placeholders, nothing a client typed.
 _ROUTE = re.compile(r"^(/([A-Za-z0-9_.-]+|<([a-z]+:)?[A-Za-z_]+>)?)+$")
 # Never in a template: a sid, or a run of digits (a number, a code).
@@ -127,6 +135,22 @@ class PrometheusMetrics:
             ["process"],
             registry=r,
         )
+        self._event_deliveries = Counter(
+            "verify_event_deliveries",
+            "Webhook event delivery tries, by outcome (refused ones are dead letters too).",
+            ["outcome"],
+            registry=r,
+        )
+        self._fraud_guard_trips = Counter(
+            "verify_fraud_guard_trips",
+            "Fraud Guard trips on a number prefix: blocking (block) or only reported (monitor).",
+            ["mode"],
+            registry=r,
+        )
+        for outcome in _EVENT_OUTCOMES:
+            self._event_deliveries.labels(outcome)
+        for mode in _TRIP_MODES:
+            self._fraud_guard_trips.labels(mode)
         self._start_at_zero()
 
     def _start_at_zero(self) -> None:
@@ -178,3 +202,9 @@ class PrometheusMetrics:
 
     def redis_error(self, process: str) -> None:
         self._redis_errors.labels(_one_of(process, _PROCESSES)).inc()
+
+    def event_delivery(self, outcome: str) -> None:
+        self._event_deliveries.labels(_one_of(outcome, frozenset(_EVENT_OUTCOMES))).inc()
+
+    def fraud_guard_trip(self, mode: str) -> None:
+        self._fraud_guard_trips.labels(_one_of(mode, frozenset(_TRIP_MODES))).inc()

@@ -253,7 +253,9 @@ class DeliveryAttempts:
                 None,
                 now_ms,
                 provider=fields.get("provider") or None,
-                error_code=update.error_code,
+                # No code from the provider: its receipt's word (`undelivered`, `failed`).
+                error_code=update.error_code
+                or (update.status if event_type is EventType.DELIVERY_FAILED else None),
             ),
         )
 

@@ -246,19 +246,27 @@ class DeliveryWorker:
         log.info("attempt %s: %s gave up (%s)", job.attempt_sid, provider.name, error.reason)
         self._metrics.delivery_try(job.message.channel.value, provider.name, SendOutcome.FAILED)
         if job.provider_index + 1 >= len(providers):
-            self._give_up(job, f"{provider.name}: {error.reason}", self._clock.now_ms(), error)
+            reason = _naming(provider.name, error.reason)
+            self._give_up(job, reason, self._clock.now_ms(), error, provider.name)
             return
         self._queue.reschedule(job, self._clock.now_ms(), job.provider_index + 1, 0)
 
     def _give_up(
-        self, job: DeliveryJob, reason: str, now_ms: int, error: DeliveryError | None = None
+        self,
+        job: DeliveryJob,
+        reason: str,
+        now_ms: int,
+        error: DeliveryError | None = None,
+        provider: str | None = None,
     ) -> None:
         if self._queue.dead_letter(job, reason, now_ms):
             error_code = (error.error_code if error else None) or "all_providers_failed"
             self._queue.record_status(
                 job.attempt_sid, AttemptStatus.FAILED, now_ms, error_code=error_code
             )
-            self._emit(EventType.DELIVERY_FAILED, job, now_ms, error_code=error_code)
+            self._emit(
+                EventType.DELIVERY_FAILED, job, now_ms, provider=provider, error_code=error_code
+            )
             log.warning("attempt %s: every provider failed, dead-lettered", job.attempt_sid)
             self._metrics.dead_lettered(job.message.channel.value)
             if self._fallback is not None:
@@ -300,3 +308,9 @@ class DeliveryWorker:
                 error_code=error_code,
             ),
         )
+
+
+def _naming(provider: str, reason: str) -> str:
+    """A dead letter's reason names its provider once: the adapters' reasons mostly start
+    with it already (`smtp://mail:25 could not be reached`)."""
+    return reason if reason.startswith(provider) else f"{provider}: {reason}"

@@ -38,7 +38,7 @@ from verify_service.application.events.ports import (
     SendResult,
 )
 from verify_service.application.events.publisher import EventPublisher
-from verify_service.application.metrics.ports import NO_METRICS, Metrics
+from verify_service.application.metrics.ports import NO_METRICS, EventOutcome, Metrics
 from verify_service.application.ports import Clock
 from verify_service.application.webhooks.ports import Webhook, WebhookDirectory
 from verify_service.domain.events.event_types import EventType
@@ -420,6 +420,7 @@ class EventDeliveryWorker:
             if self._breakers.delivered(delivery.webhook_sid):
                 log.info("events: webhook %s answers again (breaker closed)", webhook.sid)
             if self._outbox.complete(delivery):
+                self._metrics.event_delivery(EventOutcome.SENT)
                 log.info("events: %s (%s) delivered", delivery.key, event.type.value)
             return
         if outcome.result is SendResult.REFUSED:
@@ -427,6 +428,7 @@ class EventDeliveryWorker:
             # or its URL cannot be sent): never sent, recorded as a dead letter an
             # operator can requeue after a fix.
             self._give_up(delivery, outcome.detail)
+            self._metrics.event_delivery(EventOutcome.REFUSED)
             return
         self._failed(delivery)
         self._retry(delivery, outcome.detail)
@@ -486,6 +488,7 @@ class EventDeliveryWorker:
             return
         due_ms = self._clock.now_ms() + self._policy.delay_ms(delivery.try_number)
         if self._outbox.reschedule(delivery, due_ms, next_try):
+            self._metrics.event_delivery(EventOutcome.RETRIED)
             log.info(
                 "events: %s failed (%s), try %d of %d later",
                 delivery.key,
@@ -496,5 +499,8 @@ class EventDeliveryWorker:
 
     def _give_up(self, delivery: EventDelivery, reason: str, quiet: bool = False) -> None:
         """A dead letter (logged, unless `quiet`: a full backlog logs its transitions)."""
-        if self._outbox.dead_letter(delivery, reason, self._clock.now_ms()) and not quiet:
+        if self._outbox.dead_letter(delivery, reason, self._clock.now_ms()):
+            self._metrics.event_delivery(EventOutcome.DEAD_LETTERED)
+            if quiet:
+                return
             log.warning("events: %s dead-lettered (%s)", delivery.key, reason)

@@ -29,6 +29,17 @@ class SendOutcome:
     DROPPED = "dropped"  # its verification ended before the send: nothing sent
 
 
+class EventOutcome:
+    """What became of one try of a webhook event delivery (the `outcome` label of
+    `verify_event_deliveries_total`). A `refused` delivery is also a dead letter, and
+    counted as `dead_lettered` too."""
+
+    SENT = "sent"  # the receiver answered 2xx
+    RETRIED = "retried"  # a failed send, tried again later
+    DEAD_LETTERED = "dead_lettered"  # moved to the event dead letters (any reason)
+    REFUSED = "refused"  # the target failed the target rules at send time
+
+
 @dataclass(frozen=True, slots=True)
 class QueueBacklog:
     """What a queue holds at one instant (read at scrape time)."""
@@ -91,6 +102,12 @@ class Metrics(Protocol):
     def redis_error(self, process: str) -> None:
         """The store failed closed (a 503 from the API, a paused turn of the worker)."""
 
+    def event_delivery(self, outcome: str) -> None:
+        """One webhook event delivery's try, by `EventOutcome`."""
+
+    def fraud_guard_trip(self, mode: str) -> None:
+        """Fraud Guard tripped on a prefix (`block`) or would have (`monitor`)."""
+
 
 class NoMetrics:
     """Records nothing (metrics off: `VERIFY_METRICS_TOKEN` unset, tests, embedded mode)."""
@@ -120,6 +137,12 @@ class NoMetrics:
         pass
 
     def redis_error(self, process: str) -> None:
+        pass
+
+    def event_delivery(self, outcome: str) -> None:
+        pass
+
+    def fraud_guard_trip(self, mode: str) -> None:
         pass
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from verify_service.application.events.publisher import EventPublisher
+from verify_service.application.metrics.ports import NO_METRICS, Metrics
 from verify_service.application.protection.ports import (
     BreakerTrip,
     FraudGuardStore,
@@ -139,8 +140,10 @@ class AbuseProtection:
         keyring: Keyring,
         allow_test_destinations: bool = False,
         events: EventPublisher | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._events = events
+        self._metrics = metrics
         self._limiter = limiter
         self._fraud_guard = fraud_guard
         self._keyring = keyring
@@ -410,6 +413,7 @@ class AbuseProtection:
             settled,
             approvals,
         )
+        self._metrics.fraud_guard_trip(breaker.mode.value)
         self._emit_trip(trip, until_ms, now_ms)
         if breaker.mode is FraudGuardMode.BLOCK:
             raise DeliveryBlocked(f"Fraud Guard paused sends to {prefix}", breaker.cooldown_seconds)

@@ -80,6 +80,13 @@ def event_types(values: tuple[str, ...]) -> tuple[str, ...]:
     if len(values) > MAX_EVENT_TYPES:
         raise InvalidParameter("EventTypes", f"at most {MAX_EVENT_TYPES} event types")
     for value in values:
+        if "," in value:
+            raise InvalidParameter(
+                "EventTypes",
+                "one type per value: repeat EventTypes once per type "
+                "(EventTypes=factor.created&EventTypes=challenge.approved; in JSON an array), "
+                "not a comma-separated list",
+            )
         if value not in KNOWN_EVENT_TYPES:
             raise InvalidParameter("EventTypes", f"unknown event type {_shown(value)}")
     if len(set(values)) != len(values):

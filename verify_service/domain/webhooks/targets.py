@@ -92,6 +92,9 @@ def parse_allowed_networks(text: str) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
+_BAD_PORT = "must have a port from 1 to 65535"
+
+
 def parse_target(url: str) -> WebhookTarget:
     """Check a URL's syntax, scheme and credentials; read its host (a name or an address)."""
     if len(url.encode("utf-8")) > MAX_URL_LENGTH:
@@ -104,9 +107,12 @@ def parse_target(url: str) -> WebhookTarget:
         )
     try:
         parts = urlsplit(url)
-        port = parts.port
     except ValueError:
         raise TargetRefused("is not a valid URL") from None
+    try:
+        port = parts.port
+    except ValueError:
+        raise TargetRefused(_BAD_PORT) from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise TargetRefused("must be an https URL (plain http only to a loopback address)")
@@ -118,7 +124,7 @@ def parse_target(url: str) -> WebhookTarget:
         raise TargetRefused("is not a valid URL")
     raw_host = parts.hostname or ""
     if port == 0:
-        raise TargetRefused("has an invalid port")
+        raise TargetRefused(_BAD_PORT)
     host, address = _read_host(raw_host, bracketed=parts.netloc.startswith("["))
     target = WebhookTarget(
         url=url,

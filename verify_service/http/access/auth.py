@@ -11,11 +11,25 @@ from typing import TypeVar
 
 from flask import Response, current_app, g, request
 
-from verify_service.application.access.access import Authenticator, Permission, Principal
+from verify_service.application.access.access import ROLES, Authenticator, Permission, Principal
 from verify_service.http.error_codes import AUTHENTICATE, error_response
 
 F = TypeVar("F", bound=Callable[..., object])
 _PERMISSION_ATTRIBUTE = "_verify_permission"
+# Twilio's text, and for a permission no other role holds (webhooks, API keys, the audit
+# log), what would be allowed: the body keeps Twilio's shape.
+DENIED = "Permission Denied"
+ADMIN_ONLY_DENIED = (
+    "Permission Denied: this needs an admin credential (the account's auth token or an "
+    "admin API key)"
+)
+
+
+def _denied(permission: Permission | None) -> str:
+    admin_only = permission is not None and not any(
+        permission in granted for role, granted in ROLES.items() if role != "admin"
+    )
+    return ADMIN_ONLY_DENIED if admin_only else DENIED
 
 
 def requires(permission: Permission) -> Callable[[F], F]:
@@ -50,7 +64,7 @@ def authenticate_request(authenticator: Authenticator) -> Response | None:
     view = current_app.view_functions.get(request.endpoint or "")
     permission = getattr(view, _PERMISSION_ATTRIBUTE, None)
     if permission is None or not principal.may(permission):
-        return _refuse(403, "Permission Denied")
+        return _refuse(403, _denied(permission))
     g.principal = principal
     return None
 

@@ -41,7 +41,9 @@ def init_app(
         if token is None or exposition is None:
             return error_response(20404, 404, "The requested resource /metrics was not found")
         if not bearer_token_matches(request.headers.get("Authorization"), token):
-            response = error_response(AUTHENTICATE, 401, "Authenticate")
+            response = error_response(
+                AUTHENTICATE, 401, "Authenticate: send Authorization: Bearer <VERIFY_METRICS_TOKEN>"
+            )
             response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
         body, content_type = exposition()

@@ -10,6 +10,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from verify_service.application.access.access import Permission
 from verify_service.application.webhooks.ports import Webhook
 from verify_service.application.webhooks.webhooks import Webhooks
+from verify_service.domain.errors import InvalidParameter
 from verify_service.http.access.auth import requires
 from verify_service.http.params import load, request_params
 from verify_service.http.representations import page_json, twilio_time
@@ -53,6 +54,13 @@ def _params() -> dict[str, Any]:
     """The request's parameters, `EventTypes` repeated as Twilio's SDK sends it (a form key
     given once per type; a JSON body: an array)."""
     params = request_params()
+    if "IncludeDestination" in params:
+        try:
+            boolean = params["IncludeDestination"] in _TRUE | _FALSE
+        except TypeError:  # a JSON array or object
+            boolean = False
+        if not boolean:
+            raise InvalidParameter("IncludeDestination", "true or false")
     if not request.is_json and "EventTypes" in request.form:
         params["EventTypes"] = request.form.getlist("EventTypes")
     loaded = load(_webhook_params, params)
