@@ -30,7 +30,7 @@ def quiet_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(server, "GunicornServer", _NoServer)
     monkeypatch.setattr(server, "ensure_can_listen", lambda *_: None)
     monkeypatch.setattr(serve_module, "configure_logging", lambda _settings: None)
-    monkeypatch.setattr(delivery_runner, "run_until_signalled", lambda _container: None)
+    monkeypatch.setattr(delivery_runner, "run_until_signalled", lambda _container, **_options: None)
 
 
 @pytest.mark.usefixtures("quiet_start")
