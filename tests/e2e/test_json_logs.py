@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +67,22 @@ def get(url: str, **kwargs: Any) -> requests.Response:
 
 
 @pytest.fixture(scope="module")
-def json_run(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A server of its own (JSON logs, access log, child worker) driven through the SDK and
-    plain HTTP, with errors; its whole output read after it stopped, the codes sent, and
-    the answers the assertions need."""
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of this module's own: a worker left running by another module on the
+    suite's Redis would take this server's messages and write their codes elsewhere."""
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def json_run(own_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A server of its own (JSON logs, access log, child worker, Redis) driven through the
+    SDK and plain HTTP, with errors; its whole output read after it stopped, the codes sent,
+    and the answers the assertions need."""
+    redis_server = own_redis
     folder: Path = tmp_path_factory.mktemp("json_logs")
     outbox_path = folder / "outbox.jsonl"
     env = {

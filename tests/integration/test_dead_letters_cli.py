@@ -108,7 +108,7 @@ def test_list_prints_one_json_line_per_letter_newest_first_without_code_or_desti
         "attempt_sid": second_sid,
         "channel": "sms",
         "failed_at": "2026-09-21T14:13:25Z",
-        "reason": f"{provider.name}: {provider.name} answered HTTP 400 (error INVALID_NUMBER)",
+        "reason": f"{provider.name} answered HTTP 400 (error INVALID_NUMBER)",  # named once
     }
     assert oldest["attempt_sid"] == first_sid
     assert oldest["failed_at"] == "2026-09-21T14:13:20Z"

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,12 @@ def load_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokens: str) 
 
 
 def post_signed(app: Any, url: str, token: str, key_id: str) -> int:
-    form = {"uuid": "e1", "type": "verification.started", "service_sid": "VA" + "0" * 32}
+    form = {
+        "uuid": "e1",
+        "type": "verification.started",
+        "service_sid": "VA" + "0" * 32,
+        "event_date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),  # the receiver's window
+    }
     signature = RequestValidator(token).compute_signature(url, form)
     headers = {"X-Twilio-Signature": signature, "X-Verify-Signature-Key-Id": key_id}
     status: int = app.test_client().post("/verify-events", data=form, headers=headers).status_code
