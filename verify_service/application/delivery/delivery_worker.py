@@ -238,6 +238,7 @@ class DeliveryWorker:
                     job.route_sid,
                     channel.value,
                 )
+                self._metrics.unknown_route(channel.value)
             if route is not None and channel in route:
                 return route[channel]
         return self._providers.get(channel, ())
