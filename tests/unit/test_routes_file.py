@@ -81,7 +81,7 @@ call = "console://"
         (
             f'[routes.a]\nsid = "MG{"0" * 32}"\nsms = "console://"\n'
             f'[routes.b]\nsid = "MG{"0" * 32}"\nsms = "console://"',
-            "route 'b': sid is also route 'a'",
+            "route 'b': same sid as route 'a'",
         ),
         ("routes = 3", "[routes] must be a table"),
         ("[routes.india\n", "is not valid TOML"),

@@ -102,7 +102,7 @@ def parse_routes(document: Mapping[str, Any]) -> RoutesConfig:
     for route in routes:
         if route.sid in seen:
             raise ProviderConfigError(
-                f"route {route.name!r}: sid is also route {seen[route.sid]!r}'s"
+                f"route {route.name!r}: same sid as route {seen[route.sid]!r}"
             )
         seen[route.sid] = route.name
     return RoutesConfig(routes, _senders(document.get("whatsapp_senders", []), "the file"))
