@@ -31,6 +31,7 @@ from verify_service.adapters.delivery.providers.routes import (
     providers_by_route,
 )
 from verify_service.app import CONTAINER_KEY, build_container, create_app
+from verify_service.application.metrics.ports import NoMetrics
 from verify_service.settings import Settings
 
 IN_MOBILE = "+919876543210"
@@ -286,11 +287,25 @@ def test_a_job_naming_a_route_the_operator_removed_goes_through_the_global_list(
         country="IN", messaging_service_sid=IN_ROUTE
     )
     routed.sdk.verify.v2.services(service.sid).verifications.create(to=IN_MOBILE, channel="sms")
-    worker = dataclasses.replace(routed.container, route_providers={"MG" + "f" * 32: {}})
+    metrics = UnknownRoutes()
+    worker = dataclasses.replace(
+        routed.container, route_providers={"MG" + "f" * 32: {}}, metrics=metrics
+    )
     with caplog.at_level(logging.WARNING):
         assert worker.delivery_worker("tests").run_once(block_ms=0) == 1
     assert [m.to for m in routed.sender.sent] == [IN_MOBILE]
     assert any(IN_ROUTE in record.getMessage() for record in caplog.records)
+    assert metrics.channels == ["sms"]  # verify_delivery_unknown_route_total{channel="sms"}
+
+
+class UnknownRoutes(NoMetrics):
+    """Metrics that keep the channels of messages naming a route no longer configured."""
+
+    def __init__(self) -> None:
+        self.channels: list[str] = []
+
+    def unknown_route(self, channel: str) -> None:
+        self.channels.append(channel)
 
 
 def _key_client(routed: Routed, role: str) -> Client:
@@ -439,3 +454,23 @@ def test_a_routed_start_costs_the_round_trips_of_any_start(
         assert CountingClient.round_trips == 2
         deliver_queued(routed.app)
         assert sent_to(routed.gateways[0])[-1] == IN_MOBILE
+
+
+def test_channel_fallback_picks_the_route_again_for_the_next_channel(routed: Routed) -> None:
+    """Every provider of route `india` refuses the SMS: it is dead-lettered there, and the
+    fallback call goes out through the global call list (the route has no call list)."""
+    first, second, _third = routed.gateways
+    first.fail_next(Failure.twilio_rejection(), times=1)
+    second.fail_next(Failure.twilio_rejection(), times=1)
+    created = routed.app.test_client().post(
+        "/v2/Services",
+        data={"FriendlyName": "Acme", "FallbackChannels": "call"},
+        auth=(ACCOUNT_SID, routed.sdk.password),
+    )
+    service_sid = created.get_json()["sid"]
+    routed.sdk.verify.v2.services(service_sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    start(routed, service_sid, IN_MOBILE)
+    assert (sent_to(first), sent_to(second)) == ([IN_MOBILE], [IN_MOBILE])
+    assert [(m.to, m.channel.value) for m in routed.sender.sent] == [(IN_MOBILE, "call")]
