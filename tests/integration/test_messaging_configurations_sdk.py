@@ -23,6 +23,10 @@ from tests.integration.test_rate_limiter import CountingClient
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.flask_sdk import BASE_URL, FlaskHttpClient, sdk_client
 from tests.support.standin_http import Failure, StandinHttp
+from verify_service.adapters.delivery.providers.registry import (
+    build_providers,
+    parse_provider_list,
+)
 from verify_service.adapters.delivery.providers.routes import (
     RouteProviders,
     close_route_providers,
@@ -32,6 +36,8 @@ from verify_service.adapters.delivery.providers.routes import (
 )
 from verify_service.app import CONTAINER_KEY, build_container, create_app
 from verify_service.application.metrics.ports import NoMetrics
+from verify_service.domain.delivery.delivery import DeliveryRequest, RenderedMessage
+from verify_service.domain.models import Channel
 from verify_service.settings import Settings
 
 IN_MOBILE = "+919876543210"
@@ -474,3 +480,19 @@ def test_channel_fallback_picks_the_route_again_for_the_next_channel(routed: Rou
     start(routed, service_sid, IN_MOBILE)
     assert (sent_to(first), sent_to(second)) == ([IN_MOBILE], [IN_MOBILE])
     assert [(m.to, m.channel.value) for m in routed.sender.sent] == [(IN_MOBILE, "call")]
+
+
+def test_a_webhook_gateway_gets_the_whatsapp_sender_as_from() -> None:
+    """Whatsapp.From reaches a webhook+ gateway too (`from` in its JSON), only when set."""
+    dsn = "webhook+http://127.0.0.1:9/send?secret=" + "s" * 32
+    (provider,) = build_providers(
+        Channel.WHATSAPP, parse_provider_list(Channel.WHATSAPP, dsn), console_outbox=None
+    )
+    message = RenderedMessage(Channel.WHATSAPP, "en", "Your code is 123456")
+    request = DeliveryRequest(IN_MOBILE, message, "VA" + "1" * 32, "VE" + "2" * 32, "VL" + "3" * 32)
+    try:
+        assert "from" not in json.loads(provider.encode(request))  # type: ignore[attr-defined]
+        named = dataclasses.replace(request, sender=WA_SENDER)
+        assert json.loads(provider.encode(named))["from"] == WA_SENDER  # type: ignore[attr-defined]
+    finally:
+        provider.close()
