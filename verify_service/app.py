@@ -15,6 +15,7 @@ from verify_service import console
 from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
 from verify_service.adapters.clock import SystemClock
 from verify_service.adapters.delivery.providers.registry import providers_by_channel
+from verify_service.adapters.delivery.providers.routes import providers_by_route
 from verify_service.adapters.delivery.receipts import receipt_checkers, receipt_url
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.events.http_sender import HttpEventSender
@@ -96,6 +97,7 @@ from verify_service.application.protection.abuse_protection import AbuseProtecti
 from verify_service.application.protection.fraud_guard_blocks import FraudGuardBlocks
 from verify_service.application.protection.rate_limit_catalog import RateLimitCatalog
 from verify_service.application.protection.safe_list import SafeList
+from verify_service.application.routing.messaging_configurations import MessagingConfigurations
 from verify_service.application.secrets.ports import Resealable
 from verify_service.application.services.service_catalog import ServiceCatalog
 from verify_service.application.support.factor_support import FactorSupport
@@ -121,6 +123,7 @@ from verify_service.http.mfa import challenges_api, entities_api, factors_api, p
 from verify_service.http.mfa.mfa_wiring import MFA_KEY, MfaComponents
 from verify_service.http.protection import fraud_guard_api, rate_limits_api, safe_list_api
 from verify_service.http.request_ids import RequestIds
+from verify_service.http.routing import messaging_configurations_api
 from verify_service.http.webhooks import webhooks_api
 from verify_service.http.wiring import EXTENSION_KEY, Components
 from verify_service.settings import Settings
@@ -180,6 +183,10 @@ class Container:
     # (SSRF rules, DNS included) the sender runs again before each send.
     webhooks: Webhooks | None = None
     webhook_directory: CachedWebhookDirectory | None = None
+    # A service's per-country routes (docs/messages.md, "Routing by country").
+    messaging_configurations: MessagingConfigurations | None = None
+    # The routes' providers by sid (built by the worker; None: built on first use).
+    route_providers: Mapping[str, ProviderMap] | None = None
     webhook_targets: TargetResolver | None = None
 
     def audit_logs(self) -> dict[str, RedisAuditLog]:
@@ -250,6 +257,8 @@ class Container:
             metrics=self.metrics,
             on_turn=on_turn,
             events=self.events,
+            routes=self.route_providers
+            or providers_by_route(self.settings.routes, self.settings.console_outbox),
         )
 
     def event_worker(
@@ -426,6 +435,7 @@ def build_container(
         clock,
         settings.allow_test_destinations,
         after_delete=delete_service_children,
+        routes=settings.route_book(),
     )
     verifications = Verifications(
         store=store,
@@ -489,6 +499,9 @@ def build_container(
         webhooks=webhooks,
         webhook_directory=webhook_directory,
         webhook_targets=webhook_targets,
+        messaging_configurations=MessagingConfigurations(
+            service_store, clock, settings.route_book()
+        ),
     )
 
 
@@ -677,7 +690,7 @@ def create_app(
     app.extensions[delivery_attempts_api.DELIVERY_ATTEMPTS_KEY] = DeliveryAttempts(
         container.outbox,
         container.verifications,
-        receipt_checkers(settings.providers_for),
+        receipt_checkers(settings.receipt_providers_for),
         container.clock,
         container.fallback.receipt_failed if container.fallback is not None else None,
         events=container.events,
@@ -708,7 +721,17 @@ def create_app(
         )
         app.register_blueprint(fraud_guard_api.blueprint)
     _register_webhooks(app, container)
+    _register_routing(app, container)
     return app
+
+
+def _register_routing(app: Flask, container: Container) -> None:
+    """`/v2/Services/{VA}/MessagingConfigurations` (docs/messages.md, "Routing by country")."""
+    if container.messaging_configurations is not None:
+        app.extensions[messaging_configurations_api.MESSAGING_CONFIGURATIONS_KEY] = (
+            container.messaging_configurations
+        )
+        app.register_blueprint(messaging_configurations_api.blueprint)
 
 
 def _register_webhooks(app: Flask, container: Container) -> None:

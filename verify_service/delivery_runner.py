@@ -23,6 +23,10 @@ from verify_service.adapters.delivery.providers.registry import (
     close_providers,
     providers_by_channel,
 )
+from verify_service.adapters.delivery.providers.routes import (
+    close_route_providers,
+    providers_by_route,
+)
 from verify_service.adapters.metrics.exposition import exposition
 from verify_service.adapters.metrics.prometheus_metrics import PrometheusMetrics
 from verify_service.adapters.metrics.worker_listener import LastTurn, WorkerListener
@@ -68,9 +72,11 @@ def run_until_signalled(container: Container, parent_pid: int | None = None) -> 
     if parent_pid is not None:
         die_with_parent(parent_pid, stop)
     providers = providers_by_channel(container.settings)
+    settings = container.settings
+    routes = providers_by_route(settings.routes, settings.console_outbox)
     turns = LastTurn(max(30.0, container.settings.delivery_visibility_timeout_ms / 1000))
     listener = start_listener(container, turns.alive)
-    worker = replace(container, providers=providers).delivery_worker(
+    worker = replace(container, providers=providers, route_providers=routes).delivery_worker(
         consumer_name(), on_turn=turns.tick
     )
     fallback = start_fallback_thread(container, stop)
@@ -91,6 +97,7 @@ def run_until_signalled(container: Container, parent_pid: int | None = None) -> 
             events.join()
         beating.join()
         close_providers(providers)
+        close_route_providers(routes)
         if listener is not None:
             listener.close()
         log.info("delivery worker %s stopped", consumer_name())

@@ -19,6 +19,11 @@ from verify_service.adapters.delivery.providers.registry import (
     ProviderConfig,
     parse_provider_list,
 )
+from verify_service.adapters.delivery.providers.routes import (
+    RoutesConfig,
+    load_routes_file,
+    route_book,
+)
 from verify_service.adapters.redis_sentinel import SentinelUrlError, parse_sentinel_url
 from verify_service.application.access.destination_lookups import (
     DEFAULT_LOOKUPS_PER_HOUR,
@@ -33,6 +38,7 @@ from verify_service.domain.keyring import (
 )
 from verify_service.domain.models import Channel
 from verify_service.domain.protection.forwarded import parse_networks
+from verify_service.domain.routing.routing import RouteBook
 from verify_service.domain.webhooks.targets import IPNetwork, parse_allowed_networks
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
@@ -53,6 +59,7 @@ PROVIDER_VARIABLES = {
     Channel.WHATSAPP: "VERIFY_WHATSAPP_PROVIDERS",
 }
 _CONSOLE_ONLY: tuple[ProviderConfig, ...] = (ConsoleConfig(),)
+NO_ROUTES = RoutesConfig()
 # Every variable the service reads. A change that reads a new `VERIFY_*` name adds it here
 # and to the README's configuration table (start-up warns about names not in this set).
 KNOWN_VARIABLES: frozenset[str] = frozenset(
@@ -93,6 +100,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_REDIS_URL",
         "VERIFY_REDIS_WAIT_REPLICAS",
         "VERIFY_REDIS_WAIT_TIMEOUT_MS",
+        "VERIFY_ROUTES_FILE",
         "VERIFY_SECRET_KEY",
         "VERIFY_SECRET_KEYS",
         "VERIFY_WORKER_METRICS_HOST",
@@ -137,6 +145,9 @@ class Settings:
     call_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
     email_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
     whatsapp_providers: tuple[ProviderConfig, ...] = _CONSOLE_ONLY
+    # Operator-defined routes (VERIFY_ROUTES_FILE; docs/providers.md, "Routes") that
+    # services' MessagingConfigurations and Whatsapp.MsgServiceSid name.
+    routes: RoutesConfig = NO_ROUTES
     # Services' test destinations (fixed codes, nothing sent) are honoured only when true.
     allow_test_destinations: bool = False
     # The attempt history (/v2/Attempts) keeps each send and check this many days.
@@ -209,6 +220,18 @@ class Settings:
             Channel.EMAIL: self.email_providers,
             Channel.WHATSAPP: self.whatsapp_providers,
         }[channel]
+
+    def receipt_providers_for(self, channel: Channel) -> tuple[ProviderConfig, ...]:
+        """Every config that may have sent a `channel` message: the global list's and every
+        route's (a delivery receipt is checked against each one's credentials)."""
+        found = list(self.providers_for(channel))
+        for route in self.routes.routes:
+            found += route.providers_for(channel) or ()
+        return tuple(found)
+
+    def route_book(self) -> RouteBook:
+        """The routes as the API checks services' settings against them."""
+        return route_book(self.routes, self.whatsapp_providers)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -289,6 +312,7 @@ class Settings:
             call_providers=_providers(env, Channel.CALL),
             email_providers=_providers(env, Channel.EMAIL),
             whatsapp_providers=_providers(env, Channel.WHATSAPP),
+            routes=_routes(env.get("VERIFY_ROUTES_FILE") or None),
             attempt_retention_days=_bounded_int(env, "VERIFY_ATTEMPT_RETENTION_DAYS", 30, 1, 400),
             audit_max_entries=_bounded_int(
                 env, "VERIFY_AUDIT_MAX_ENTRIES", 100_000, 100, 100_000_000
@@ -437,6 +461,15 @@ def _providers(env: Mapping[str, str], channel: Channel) -> tuple[ProviderConfig
         return parse_provider_list(channel, env.get(variable) or DEFAULT_PROVIDERS)
     except ProviderConfigError as exc:
         raise ConfigError(f"{variable} {exc}") from None
+
+
+def _routes(path: str | None) -> RoutesConfig:
+    if path is None:
+        return NO_ROUTES
+    try:
+        return load_routes_file(path)
+    except ProviderConfigError as exc:
+        raise ConfigError(f"VERIFY_ROUTES_FILE {exc}") from None
 
 
 def _log_level(value: str) -> str:

@@ -1,6 +1,6 @@
 """`verify-service`: serve the API, run delivery workers, manage services, keys, console
-users, Fraud Guard blocks and the audit log. One module per capability; this one assembles
-them."""
+users, Fraud Guard blocks and the audit log, and show the operator's routes. One module per
+capability; this one assembles them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from verify_service.cli import (
     delivery,
     events,
     protection,
+    routing,
     secrets,
     serve,
     services,
@@ -48,3 +49,4 @@ main.add_command(audit.audit)
 main.add_command(staff.user)
 main.add_command(secrets.secrets)
 main.add_command(events.webhooks)
+main.add_command(routing.routes)

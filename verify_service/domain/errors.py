@@ -227,3 +227,13 @@ class TooManyPendingChallenges(VerifyError):
 
 class MfaConcurrentRequests(TooManyConcurrentRequests):
     """Concurrent changes to one entity (its factors) kept racing; the caller should retry."""
+
+
+class MessagingConfigurationExists(VerifyError):
+    """The service has a MessagingConfiguration for this country already (Twilio 60213)."""
+
+    def __init__(self, country: str) -> None:
+        super().__init__(
+            f"A Messaging Configuration already exists for the given country ({country}):"
+            " update it instead"
+        )

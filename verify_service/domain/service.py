@@ -41,6 +41,7 @@ from verify_service.domain.protection.protection_settings import (
     FraudGuardMode,
     validate_protection_changes,
 )
+from verify_service.domain.routing.routing import MessagingConfiguration
 
 # Twilio: "up to 30 characters"; the name is sent in every message, so links are refused
 # (a friendly name is a phishing vector in an SMS body): domain/messages/message_text.py.
@@ -108,6 +109,10 @@ class Service:
     fraud_guard_cooldown_seconds: int = DEFAULT_FRAUD_GUARD_COOLDOWN_SECONDS
     # Destination -> fixed code; honoured only with VERIFY_ALLOW_TEST_DESTINATIONS=true.
     test_destinations: tuple[tuple[str, str], ...] = ()
+    # Per-country routes (Twilio's MessagingConfigurations), by country; stored as fields
+    # of the service's own hash (`mc:<country>`, CONFIGURATION_FIELD_PREFIX) so that a
+    # start's read of the service carries them, never written by a service update.
+    messaging_configurations: tuple[MessagingConfiguration, ...] = ()
 
     @property
     def geo(self) -> GeoPermissions:
@@ -126,6 +131,7 @@ class Service:
     def from_mapping(cls, values: dict[str, Any]) -> Service:
         """Build from stored values, ignoring fields this version does not know."""
         known = {k: v for k, v in values.items() if k in _SERVICE_FIELDS}
+        known["messaging_configurations"] = _configurations(values)
         origins = known.get("passkeys_relying_party_origins")
         if origins is not None:
             known["passkeys_relying_party_origins"] = tuple(origins)
@@ -136,6 +142,31 @@ class Service:
                 (str(d), str(c)) for d, c in known["test_destinations"]
             )
         return cls(**known)
+
+
+CONFIGURATION_FIELD_PREFIX = "mc:"
+CREATED_SUFFIX = ":created"
+
+
+def configuration_fields(country: str) -> tuple[str, str]:
+    """The service hash's fields of one MessagingConfiguration: `[route sid, updated ms]`
+    and its creation time (apart, so an update is one HSET, no JSON parsed in Lua)."""
+    field = f"{CONFIGURATION_FIELD_PREFIX}{country}"
+    return field, field + CREATED_SUFFIX
+
+
+def _configurations(values: dict[str, Any]) -> tuple[MessagingConfiguration, ...]:
+    found = []
+    for name, value in values.items():
+        if not name.startswith(CONFIGURATION_FIELD_PREFIX) or name.endswith(CREATED_SUFFIX):
+            continue
+        country = name.removeprefix(CONFIGURATION_FIELD_PREFIX)
+        route_sid, updated_ms = value
+        created_ms = values.get(name + CREATED_SUFFIX, updated_ms)
+        found.append(
+            MessagingConfiguration(country, str(route_sid), int(created_ms), int(updated_ms))
+        )
+    return tuple(sorted(found, key=lambda c: c.country))
 
 
 @functools.lru_cache(maxsize=256)

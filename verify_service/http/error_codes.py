@@ -62,6 +62,7 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
         60205, 403, lambda _: "SMS is not supported by landline phone number"
     ),
     errors.GeoPermissionDenied: WireError(60605, 403, str),
+    errors.MessagingConfigurationExists: WireError(60213, 400, str),
     errors.DeliveryBlocked: WireError(60410, 403, str),
     ReceiptRejected: WireError(20003, 403, lambda _: "Permission Denied"),
     errors.RateLimitConfigError: WireError(60207, 400, str),  # code chosen per instance

@@ -129,6 +129,12 @@ class PrometheusMetrics:
             ["channel"],
             registry=r,
         )
+        self._unknown_routes = Counter(
+            "verify_delivery_unknown_route",
+            "Messages naming a route no longer configured, sent through the global list.",
+            ["channel"],
+            registry=r,
+        )
         self._redis_errors = Counter(
             "verify_redis_errors",
             "Times the store failed closed: a 503 from the API, a paused worker turn.",
@@ -164,6 +170,7 @@ class PrometheusMetrics:
             self._approved.labels(channel)
             self._expired.labels(channel)
             self._dead_letters.labels(channel)
+            self._unknown_routes.labels(channel)
         for reason in sorted(_REASONS):
             for operation in sorted(_OPERATIONS):
                 self._refusals.labels(reason, operation)
@@ -199,6 +206,9 @@ class PrometheusMetrics:
 
     def dead_lettered(self, channel: str) -> None:
         self._dead_letters.labels(_one_of(channel, _CHANNELS)).inc()
+
+    def unknown_route(self, channel: str) -> None:
+        self._unknown_routes.labels(_one_of(channel, _CHANNELS)).inc()
 
     def redis_error(self, process: str) -> None:
         self._redis_errors.labels(_one_of(process, _PROCESSES)).inc()

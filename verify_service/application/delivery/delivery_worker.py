@@ -109,6 +109,7 @@ class DeliveryWorker:
         metrics: Metrics = NO_METRICS,
         on_turn: Callable[[], None] | None = None,
         events: EventPublisher | None = None,
+        routes: Mapping[str, Mapping[Channel, Sequence[DeliveryProvider]]] | None = None,
     ) -> None:
         """`callback_url(provider, attempt_sid)` is where that provider should post its
         delivery receipt for the attempt (None: no receipts). `fallback` is told when
@@ -123,6 +124,7 @@ class DeliveryWorker:
         self._queue = queue
         self._liveness = liveness
         self._providers = providers
+        self._routes = routes or {}
         self._clock = clock
         self._policy = policy
         self._consumer = consumer
@@ -183,7 +185,7 @@ class DeliveryWorker:
                 self._metrics.delivery_try(job.message.channel.value, "none", SendOutcome.DROPPED)
                 self._emit(EventType.DELIVERY_FAILED, job, now_ms, error_code="verification_ended")
             return
-        providers = self._providers.get(job.message.channel, ())
+        providers = self._providers_for(job, warn=True)
         if job.provider_index >= len(providers):
             self._give_up(job, "no provider left", now_ms)
             return
@@ -195,6 +197,7 @@ class DeliveryWorker:
             verification_sid=job.verification_sid,
             attempt_sid=job.attempt_sid,
             status_callback_url=self._callback_url(provider, job.attempt_sid),
+            sender=job.sender,
         )
         try:
             receipt = provider.deliver(request)
@@ -220,6 +223,26 @@ class DeliveryWorker:
             log.info("attempt %s: sent through %s", job.attempt_sid, provider.name)
             self._count_sent(job, provider.name)
 
+    def _providers_for(self, job: DeliveryJob, warn: bool = False) -> Sequence[DeliveryProvider]:
+        """The job's route's list for its channel; the global list when the job names no
+        route (queued before routes, or none chosen), when its route has no list for the
+        channel, or when the operator removed the route since (logged as a warning)."""
+        channel = job.message.channel
+        if job.route_sid is not None:
+            route = self._routes.get(job.route_sid)
+            if route is None and warn:
+                log.warning(
+                    "attempt %s: route %s is not configured (any more), sending through the"
+                    " global %s providers",
+                    job.attempt_sid,
+                    job.route_sid,
+                    channel.value,
+                )
+                self._metrics.unknown_route(channel.value)
+            if route is not None and channel in route:
+                return route[channel]
+        return self._providers.get(channel, ())
+
     def _after_transient(
         self, job: DeliveryJob, provider: DeliveryProvider, error: DeliveryError
     ) -> None:
@@ -242,7 +265,7 @@ class DeliveryWorker:
     def _next_provider(
         self, job: DeliveryJob, provider: DeliveryProvider, error: DeliveryError
     ) -> None:
-        providers = self._providers.get(job.message.channel, ())
+        providers = self._providers_for(job)
         log.info("attempt %s: %s gave up (%s)", job.attempt_sid, provider.name, error.reason)
         self._metrics.delivery_try(job.message.channel.value, provider.name, SendOutcome.FAILED)
         if job.provider_index + 1 >= len(providers):

@@ -99,6 +99,9 @@ class Metrics(Protocol):
 
     def dead_lettered(self, channel: str) -> None: ...
 
+    def unknown_route(self, channel: str) -> None:
+        """A queued message named a route the operator removed: the global list sent it."""
+
     def redis_error(self, process: str) -> None:
         """The store failed closed (a 503 from the API, a paused turn of the worker)."""
 
@@ -134,6 +137,9 @@ class NoMetrics:
         pass
 
     def dead_lettered(self, channel: str) -> None:
+        pass
+
+    def unknown_route(self, channel: str) -> None:
         pass
 
     def redis_error(self, process: str) -> None:

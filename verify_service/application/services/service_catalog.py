@@ -11,6 +11,7 @@ from verify_service.application.services.ports import ServiceStore
 from verify_service.domain import sids
 from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter, NotFound
 from verify_service.domain.mfa.passkey_config import validate_passkey_settings
+from verify_service.domain.routing.routing import RouteBook, validate_whatsapp_settings
 from verify_service.domain.service import Service, validate_service_changes
 
 log = logging.getLogger(__name__)
@@ -23,16 +24,20 @@ class ServiceCatalog:
         clock: Clock,
         allow_test_destinations: bool = False,
         after_delete: Callable[[str], object] | None = None,
+        routes: RouteBook | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._allow_test_destinations = allow_test_destinations
         # What else goes with a deleted service (its MFA entities, factors, challenges).
         self._after_delete = after_delete
+        # The operator's routes Whatsapp.MsgServiceSid and Whatsapp.From are checked against.
+        self._routes = routes or RouteBook()
 
     def _validated(self, values: dict[str, Any], current: Service | None = None) -> dict[str, Any]:
         values = validate_service_changes(dict(values))
         validate_passkey_settings(values, current)  # Passkeys.*: domain/mfa/passkey_config.py
+        validate_whatsapp_settings(values, current, self._routes)
         if values.get("test_destinations") and not self._allow_test_destinations:
             # Fixed codes must not reach production unnoticed: this deployment has to opt in.
             raise FeatureNotEnabled("TestDestinations (VERIFY_ALLOW_TEST_DESTINATIONS)")
@@ -62,8 +67,8 @@ class ServiceCatalog:
     def update(self, sid: str, changes: dict[str, Any]) -> Service:
         if not sids.is_sid(sid, "VA"):
             raise NotFound
-        passkeys = any(name.startswith("passkeys_") for name in changes)
-        changes = self._validated(changes, self.fetch(sid) if passkeys else None)
+        needs_current = any(name.startswith(("passkeys_", "whatsapp_")) for name in changes)
+        changes = self._validated(changes, self.fetch(sid) if needs_current else None)
         service = self._store.update_service(sid, changes, self._clock.now_ms())
         if service is None:
             raise NotFound

@@ -68,6 +68,7 @@ from verify_service.domain.models import (
     VerificationStatus,
     live_status,
 )
+from verify_service.domain.routing.routing import route_for, sender_for
 from verify_service.domain.service import Service
 
 log = logging.getLogger(__name__)
@@ -267,6 +268,13 @@ class Verifications:
                 to=address,
                 message=message,
                 enqueued_ms=now_ms,
+                route_sid=route_for(
+                    service.messaging_configurations,
+                    service.whatsapp_msg_service_sid,
+                    request.channel,
+                    write.country,
+                ),
+                sender=sender_for(service.whatsapp_from, request.channel),
             )
             outcome = self._store.start_or_resend(
                 write, None if test_code else delivery, correction

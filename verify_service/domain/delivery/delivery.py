@@ -37,6 +37,8 @@ class DeliveryRequest:
     verification_sid: str
     attempt_sid: str
     status_callback_url: str | None = None
+    # The sender to name instead of the provider's `from=` (a service's Whatsapp.From).
+    sender: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -96,6 +98,11 @@ class DeliveryJob:
     try_number: int = 0
     job_id: str = ""  # the queue's id for this delivery (set by the queue)
     deliveries: int = 1  # how often the queue handed this entry to a worker (reclaims + 1)
+    # The operator's route (`MG…` sid) whose provider list delivers it; None: the global
+    # list of the channel (docs/messages.md, "Routing by country"). Jobs queued before
+    # routes existed have neither field.
+    route_sid: str | None = None
+    sender: str | None = None  # overrides the provider's `from=` (Whatsapp.From)
 
     def __repr__(self) -> str:
         return (

@@ -144,7 +144,9 @@ class TwilioProvider:
             # parts); WhatsApp carries Unicode as it is.
             "Body": request.message.text if whatsapp else sms_wire_text(request.message.text),
         }
-        sender = self._config.sender
+        # A service's Whatsapp.From names the sender over the DSN's from= (checked against
+        # the senders the operator allows when the service was saved).
+        sender = (request.sender if whatsapp else None) or self._config.sender
         if _MESSAGING_SERVICE_SID.fullmatch(sender):
             form["MessagingServiceSid"] = sender
         else:

@@ -143,6 +143,8 @@ class WebhookProvider:
         }
         if request.status_callback_url:
             document["status_callback_url"] = request.status_callback_url
+        if request.sender:  # a service's Whatsapp.From (docs/messages.md, "Routing by country")
+            document["from"] = request.sender
         return json_body(document, self._name)
 
     def close(self) -> None:

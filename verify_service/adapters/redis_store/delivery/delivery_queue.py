@@ -101,6 +101,8 @@ class RedisDeliveryQueue:
                 "subject": message.subject,
                 "html": message.html,
                 "voice": message.voice_language,
+                **({"rt": job.route_sid} if job.route_sid else {}),
+                **({"from": job.sender} if job.sender else {}),
             },
             separators=(",", ":"),
         )
@@ -133,6 +135,8 @@ class RedisDeliveryQueue:
             try_number=int(fields[b"t"]),
             job_id=job_id,
             deliveries=deliveries,
+            route_sid=data.get("rt"),  # absent in jobs queued before routes
+            sender=data.get("from"),
         )
 
     # -- producing ----------------------------------------------------------------------

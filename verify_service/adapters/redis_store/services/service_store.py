@@ -11,7 +11,8 @@ import redis
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.keys import KeySpace
 from verify_service.adapters.redis_store.scripts import ScriptBook
-from verify_service.domain.service import Service
+from verify_service.domain.routing.routing import MessagingConfiguration
+from verify_service.domain.service import Service, configuration_fields
 
 
 def encode_fields(values: dict[str, Any]) -> list[str]:
@@ -41,6 +42,7 @@ class RedisServiceStore:
     @fail_closed
     def create_service(self, service: Service) -> None:
         values = dataclasses.asdict(service)
+        del values["messaging_configurations"]  # their own fields: MessagingConfigurations
         self._scripts.run(
             self._client,
             "create_service",
@@ -71,6 +73,46 @@ class RedisServiceStore:
             "delete_service",
             [self._keys.service(sid), self._keys.service_index(), self._keys.rate_limits(sid)],
             [sid],
+        )
+        return bool(deleted)
+
+    @fail_closed
+    def create_messaging_configuration(
+        self, service_sid: str, configuration: MessagingConfiguration
+    ) -> bool | None:
+        """True: added; False: its country has one already; None: no such service."""
+        field, created_field = configuration_fields(configuration.country)
+        value = json.dumps([configuration.messaging_service_sid, configuration.date_updated_ms])
+        added = self._scripts.run(
+            self._client,
+            "create_messaging_configuration",
+            [self._keys.service(service_sid)],
+            [field, value, created_field, configuration.date_created_ms],
+        )
+        return None if int(added) < 0 else bool(added)
+
+    @fail_closed
+    def update_messaging_configuration(
+        self, service_sid: str, country: str, route_sid: str, now_ms: int
+    ) -> MessagingConfiguration | None:
+        field, created_field = configuration_fields(country)
+        created = self._scripts.run(
+            self._client,
+            "update_messaging_configuration",
+            [self._keys.service(service_sid)],
+            [field, json.dumps([route_sid, now_ms]), created_field],
+        )
+        if created is None:
+            return None
+        return MessagingConfiguration(country, route_sid, int(created), now_ms)
+
+    @fail_closed
+    def delete_messaging_configuration(self, service_sid: str, country: str) -> bool:
+        deleted = self._scripts.run(
+            self._client,
+            "delete_messaging_configuration",
+            [self._keys.service(service_sid)],
+            list(configuration_fields(country)),
         )
         return bool(deleted)
 

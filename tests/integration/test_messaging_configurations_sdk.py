@@ -1,0 +1,498 @@
+"""Per-country routing (issue 13) through the official twilio SDK: a service's
+MessagingConfigurations name operator-defined routes (VERIFY_ROUTES_FILE), a start picks the
+route of its destination's country (exact > `all` > the global list), and the worker fails
+over inside that route, as observed at stand-in gateways on loopback. Whatsapp.MsgServiceSid
+and Whatsapp.From choose the WhatsApp route and sender. Bad input leaves Redis unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
+
+from tests.conftest import ACCOUNT_SID, deliver_queued
+from tests.integration.test_rate_limiter import CountingClient
+from tests.support.fakes import FixedClock, RecordingSender
+from tests.support.flask_sdk import BASE_URL, FlaskHttpClient, sdk_client
+from tests.support.standin_http import Failure, StandinHttp
+from verify_service.adapters.delivery.providers.registry import (
+    build_providers,
+    parse_provider_list,
+)
+from verify_service.adapters.delivery.providers.routes import (
+    RouteProviders,
+    close_route_providers,
+    derived_route_sid,
+    parse_routes,
+    providers_by_route,
+)
+from verify_service.app import CONTAINER_KEY, build_container, create_app
+from verify_service.application.metrics.ports import NoMetrics
+from verify_service.domain.delivery.delivery import DeliveryRequest, RenderedMessage
+from verify_service.domain.models import Channel
+from verify_service.settings import Settings
+
+IN_MOBILE = "+919876543210"
+US_MOBILE = "+14155552671"
+GB_MOBILE = "+447400123456"
+GW_SID = "AC" + "beef" * 8
+GW_TOKEN = "routing-standin-token-0123456789"
+IN_ROUTE = "MG" + "1" * 32
+WA_SENDER = "+14155550112"
+WA_ROUTE_FROM = "+14155550111"
+
+
+@pytest.fixture
+def gateways() -> Iterator[list[StandinHttp]]:
+    with (
+        StandinHttp(twilio_credentials=(GW_SID, GW_TOKEN)) as first,
+        StandinHttp(twilio_credentials=(GW_SID, GW_TOKEN)) as second,
+        StandinHttp(twilio_credentials=(GW_SID, GW_TOKEN)) as third,
+    ):
+        yield [first, second, third]
+
+
+def twilio_dsn(gateway: StandinHttp, sender: str) -> str:
+    return f"twilio+http://{GW_SID}:{GW_TOKEN}@{gateway.netloc}?from={sender}&timeout=2"
+
+
+def routes_document(gateways: list[StandinHttp]) -> dict[str, Any]:
+    """`india`: SMS through gateway 0, then 1 (failover inside the route); `world`: SMS
+    through gateway 2; `wa`: WhatsApp through gateway 2, two senders allowed."""
+    first, second, third = gateways
+    return {
+        "routes": {
+            "india": {
+                "sid": IN_ROUTE,
+                "sms": " || ".join(
+                    (twilio_dsn(first, "+15005550001"), twilio_dsn(second, "+15005550002"))
+                ),
+            },
+            "world": {"sms": twilio_dsn(third, "+15005550003")},
+            "wa": {
+                "whatsapp": twilio_dsn(third, WA_ROUTE_FROM),
+                "whatsapp_senders": [WA_SENDER],
+            },
+        }
+    }
+
+
+@dataclasses.dataclass
+class Routed:
+    app: Flask
+    sdk: Client
+    sender: RecordingSender  # the global list of every channel
+    gateways: list[StandinHttp]
+    redis: redis.Redis
+
+    @property
+    def container(self) -> Any:
+        return self.app.extensions[CONTAINER_KEY]
+
+
+@pytest.fixture
+def routed(
+    settings: Settings,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    sender: RecordingSender,
+    gateways: list[StandinHttp],
+) -> Iterator[Routed]:
+    yield from _routed(settings, redis_client, clock, sender, gateways)
+
+
+def _routed(
+    settings: Settings,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    sender: RecordingSender,
+    gateways: list[StandinHttp],
+    client: redis.Redis | None = None,
+) -> Iterator[Routed]:
+    settings = dataclasses.replace(settings, routes=parse_routes(routes_document(gateways)))
+    route_providers: RouteProviders = providers_by_route(settings.routes, None)
+    container = build_container(
+        settings,
+        clock=clock,
+        providers=sender.as_providers(),
+        redis_client=client or redis_client,
+    )
+    container = dataclasses.replace(container, route_providers=route_providers)
+    app = create_app(settings, container=container)
+    try:
+        yield Routed(app, sdk_client(app.test_client()), sender, gateways, redis_client)
+    finally:
+        close_route_providers(route_providers)
+
+
+def snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:
+    """Every key but the audit log (a refused admin call is recorded there by design)."""
+    return {
+        key: client.dump(key)
+        for key in sorted(client.scan_iter(match="it:*"))
+        if b"audit" not in key
+    }
+
+
+def start(routed: Routed, service_sid: str, to: str, channel: str = "sms") -> Any:
+    verification = routed.sdk.verify.v2.services(service_sid).verifications.create(
+        to=to, channel=channel
+    )
+    deliver_queued(routed.app)
+    return verification
+
+
+def sent_to(gateway: StandinHttp) -> list[str]:
+    return [request.form["To"] for request in gateway.requests]
+
+
+def test_messaging_configurations_are_created_listed_fetched_updated_and_deleted(
+    routed: Routed,
+) -> None:
+    """Twilio's five operations, with Twilio's fields; Country is upper-cased, `all` kept."""
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    configurations = routed.sdk.verify.v2.services(service.sid).messaging_configurations
+    created = configurations.create(country="in", messaging_service_sid=IN_ROUTE)
+    assert (created.country, created.messaging_service_sid) == ("IN", IN_ROUTE)
+    assert (created.account_sid, created.service_sid) == (ACCOUNT_SID, service.sid)
+    assert created.url == f"{BASE_URL}/v2/Services/{service.sid}/MessagingConfigurations/IN"
+    assert created.date_created is not None
+    assert created.date_updated is not None
+    world = derived_route_sid("world")
+    configurations.create(country="all", messaging_service_sid=world)
+    listed = configurations.list()
+    assert [(c.country, c.messaging_service_sid) for c in listed] == [
+        ("IN", IN_ROUTE),
+        ("all", world),
+    ]
+    assert [c.country for c in configurations.list(page_size=1, limit=1)] == ["IN"]
+    assert configurations("IN").fetch().messaging_service_sid == IN_ROUTE
+    updated = configurations("IN").update(messaging_service_sid=world)
+    assert (updated.country, updated.messaging_service_sid) == ("IN", world)
+    assert configurations("in").fetch().messaging_service_sid == world
+    assert configurations("IN").delete() is True
+    assert [c.country for c in configurations.list()] == ["all"]
+    links = routed.sdk.verify.v2.services(service.sid).fetch().links
+    assert links["messaging_configurations"] == (
+        f"{BASE_URL}/v2/Services/{service.sid}/MessagingConfigurations"
+    )
+
+
+def test_a_country_route_fails_over_inside_the_route_and_others_take_all_or_the_global_list(
+    routed: Routed,
+) -> None:
+    """MessagingServiceSid/Country: IN goes through route `india` (its first gateway refuses,
+    the second in the same route delivers); with an `all` configuration the US goes through
+    route `world`; without one, through the global list. The attempt names the sender."""
+    first, second, third = routed.gateways
+    first.fail_next(Failure.twilio_rejection(), times=1)
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    configurations = routed.sdk.verify.v2.services(service.sid).messaging_configurations
+    configurations.create(country="IN", messaging_service_sid=IN_ROUTE)
+
+    india = start(routed, service.sid, IN_MOBILE)
+    assert sent_to(first) == [IN_MOBILE]  # refused
+    assert sent_to(second) == [IN_MOBILE]
+    assert second.requests[0].form["From"] == "+15005550002"
+    start(routed, service.sid, US_MOBILE)
+    assert [m.to for m in routed.sender.sent] == [US_MOBILE]  # no `all`: the global list
+    configurations.create(country="all", messaging_service_sid=derived_route_sid("world"))
+    start(routed, service.sid, GB_MOBILE)
+    assert sent_to(third) == [GB_MOBILE]
+    assert [m.to for m in routed.sender.sent] == [US_MOBILE]
+    attempts = routed.app.test_client().get(
+        f"/v2/Services/{service.sid}/Verifications/{india.sid}/DeliveryAttempts",
+        auth=(ACCOUNT_SID, routed.sdk.password),
+    )
+    assert attempts.status_code == 200, attempts.get_json()
+    assert f"twilio+http://{second.netloc}" in json.dumps(attempts.get_json())
+
+
+def test_a_route_without_a_list_for_the_channel_sends_through_the_global_list(
+    routed: Routed,
+) -> None:
+    """A call to India: route `india` has SMS only, so the global call list serves."""
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    start(routed, service.sid, IN_MOBILE, channel="call")
+    assert [(m.to, m.channel.value) for m in routed.sender.sent] == [(IN_MOBILE, "call")]
+    assert all(not gateway.requests for gateway in routed.gateways)
+
+
+def test_whatsapp_msg_service_sid_and_from_pick_the_route_and_the_sender(routed: Routed) -> None:
+    """Whatsapp.MsgServiceSid sends WhatsApp through route `wa` over any country route;
+    Whatsapp.From names the sender at the gateway (`From=whatsapp:+…`)."""
+    third = routed.gateways[2]
+    wa = derived_route_sid("wa")
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_msg_service_sid=wa, whatsapp_from=WA_SENDER
+    )
+    assert service.whatsapp == {"msg_service_sid": wa, "from": WA_SENDER}
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    start(routed, service.sid, IN_MOBILE, channel="whatsapp")
+    (request,) = third.requests
+    assert request.form["From"] == f"whatsapp:{WA_SENDER}"
+    assert request.form["To"] == f"whatsapp:{IN_MOBILE}"
+    # Without Whatsapp.From, the route's provider's own from= is the sender.
+    routed.sdk.verify.v2.services(service.sid).update(whatsapp_from="")
+    start(routed, service.sid, US_MOBILE, channel="whatsapp")
+    assert third.requests[1].form["From"] == f"whatsapp:{WA_ROUTE_FROM}"
+    assert routed.sender.sent == []
+
+
+def test_a_job_queued_before_routes_delivers_through_the_global_list(routed: Routed) -> None:
+    """A sealed job without the route and sender fields (queued by the previous version)
+    is delivered through the global list of its channel."""
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    routed.sdk.verify.v2.services(service.sid).verifications.create(to=IN_MOBILE, channel="sms")
+    _strip_route_fields(routed)
+    deliver_queued(routed.app)
+    assert [m.to for m in routed.sender.sent] == [IN_MOBILE]
+    assert all(not gateway.requests for gateway in routed.gateways)
+
+
+def _strip_route_fields(routed: Routed) -> None:
+    """Rewrite every queued job in the previous version's format (no `rt`, no `from`)."""
+    outbox = routed.container.outbox
+    rewritten = 0
+    for shard in outbox._shards:
+        for entry_id, fields in routed.redis.xrange(shard.stream):
+            context = fields[b"att"]
+            plain = json.loads(outbox._sealer.open(fields[b"job"], context))
+            assert plain.pop("rt") == IN_ROUTE
+            old = dict(fields)
+            old[b"job"] = outbox._sealer.seal(json.dumps(plain), context)
+            routed.redis.xdel(shard.stream, entry_id)
+            routed.redis.xadd(shard.stream, old)
+            rewritten += 1
+    assert rewritten == 1
+
+
+def test_a_job_naming_a_route_the_operator_removed_goes_through_the_global_list(
+    routed: Routed, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The route of a queued job is gone from VERIFY_ROUTES_FILE when the worker takes it:
+    the global list delivers, and a warning names the route."""
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    routed.sdk.verify.v2.services(service.sid).verifications.create(to=IN_MOBILE, channel="sms")
+    metrics = UnknownRoutes()
+    worker = dataclasses.replace(
+        routed.container, route_providers={"MG" + "f" * 32: {}}, metrics=metrics
+    )
+    with caplog.at_level(logging.WARNING):
+        assert worker.delivery_worker("tests").run_once(block_ms=0) == 1
+    assert [m.to for m in routed.sender.sent] == [IN_MOBILE]
+    assert any(IN_ROUTE in record.getMessage() for record in caplog.records)
+    assert metrics.channels == ["sms"]  # verify_delivery_unknown_route_total{channel="sms"}
+
+
+class UnknownRoutes(NoMetrics):
+    """Metrics that keep the channels of messages naming a route no longer configured."""
+
+    def __init__(self) -> None:
+        self.channels: list[str] = []
+
+    def unknown_route(self, channel: str) -> None:
+        self.channels.append(channel)
+
+
+def _key_client(routed: Routed, role: str) -> Client:
+    created = routed.app.test_client().post(
+        "/v2/Keys",
+        data={"FriendlyName": f"{role} key", "Role": role},
+        auth=(ACCOUNT_SID, routed.sdk.password),
+    )
+    body = created.get_json()
+    client = Client(
+        body["sid"],
+        body["secret"],
+        account_sid=ACCOUNT_SID,
+        http_client=FlaskHttpClient(routed.app.test_client()),
+    )
+    client.verify.base_url = BASE_URL
+    return client
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "code", "names"),
+    [
+        ("unknown route", 400, 60200, "MessagingServiceSid"),
+        ("malformed route", 400, 60200, "MessagingServiceSid"),
+        ("bad country", 400, 60200, "Country"),
+        ("duplicate country", 400, 60213, "already exists"),
+        ("unknown service", 404, 20404, "was not found"),
+        ("update unknown country", 404, 20404, "was not found"),
+        ("update to unknown route", 400, 60200, "MessagingServiceSid"),
+        ("delete unknown country", 404, 20404, "was not found"),
+        ("whatsapp route unknown", 400, 60200, "Whatsapp.MsgServiceSid"),
+        ("whatsapp route without whatsapp", 400, 60200, "Whatsapp.MsgServiceSid"),
+        ("whatsapp sender not allowed", 400, 60200, "Whatsapp.From"),
+        ("whatsapp sender of another route", 400, 60200, "Whatsapp.From"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_parameter_and_changes_nothing(
+    routed: Routed, call: str, status: int, code: int, names: str
+) -> None:
+    """Every refusal is Twilio-shaped and leaves Redis byte-for-byte as it was."""
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    services = routed.sdk.verify.v2.services
+    configurations = services(service.sid).messaging_configurations
+    configurations.create(country="IN", messaging_service_sid=IN_ROUTE)
+    calls = {
+        "unknown route": lambda: configurations.create(
+            country="US", messaging_service_sid="MG" + "e" * 32
+        ),
+        "malformed route": lambda: configurations.create(
+            country="US", messaging_service_sid="PN" + "e" * 32
+        ),
+        "bad country": lambda: configurations.create(country="XX", messaging_service_sid=IN_ROUTE),
+        "duplicate country": lambda: configurations.create(
+            country="in", messaging_service_sid=IN_ROUTE
+        ),
+        "unknown service": lambda: services("VA" + "0" * 32).messaging_configurations.create(
+            country="US", messaging_service_sid=IN_ROUTE
+        ),
+        "update unknown country": lambda: configurations("US").update(
+            messaging_service_sid=IN_ROUTE
+        ),
+        "update to unknown route": lambda: configurations("IN").update(
+            messaging_service_sid="MG" + "e" * 32
+        ),
+        "delete unknown country": lambda: configurations("US").delete(),
+        "whatsapp route unknown": lambda: services(service.sid).update(
+            whatsapp_msg_service_sid="MG" + "e" * 32
+        ),
+        "whatsapp route without whatsapp": lambda: services(service.sid).update(
+            whatsapp_msg_service_sid=IN_ROUTE
+        ),
+        "whatsapp sender not allowed": lambda: services(service.sid).update(
+            whatsapp_from="+14155550999"
+        ),
+        "whatsapp sender of another route": lambda: services(service.sid).update(
+            whatsapp_msg_service_sid=derived_route_sid("wa"), whatsapp_from="+15005550001"
+        ),
+    }
+    before = snapshot(routed.redis)
+    with pytest.raises(TwilioRestException) as refused:
+        calls[call]()
+    assert (refused.value.status, refused.value.code) == (status, code)
+    assert names in refused.value.msg
+    assert snapshot(routed.redis) == before
+
+
+@pytest.mark.parametrize("role", ["backend", "support"])
+def test_only_admins_change_messaging_configurations(routed: Routed, role: str) -> None:
+    """A backend or support key is 403/20003 on a write and changes nothing; it reads them
+    as it reads the service (backend), and the admin's changes are audited."""
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    other = _key_client(routed, role).verify.v2.services(service.sid).messaging_configurations
+    before = snapshot(routed.redis)
+    writes = [
+        lambda: other.create(country="US", messaging_service_sid=IN_ROUTE),
+        lambda: other("IN").update(messaging_service_sid=derived_route_sid("world")),
+        lambda: other("IN").delete(),
+    ]
+    for write in writes:
+        with pytest.raises(TwilioException) as denied:
+            write()
+        assert isinstance(denied.value, TwilioRestException)
+        assert (denied.value.status, denied.value.code) == (403, 20003)
+    assert snapshot(routed.redis) == before
+    if role == "backend":
+        assert [c.country for c in other.list()] == ["IN"]
+    entries = routed.app.test_client().get(
+        "/v2/Audit/Entries", auth=(ACCOUNT_SID, routed.sdk.password)
+    )
+    actions = json.dumps(entries.get_json())
+    assert "messaging_configurations.create" in actions
+
+
+def test_deleting_a_service_deletes_its_messaging_configurations(routed: Routed) -> None:
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    routed.sdk.verify.v2.services(service.sid).delete()
+    assert not any(b"mc:" in key for key in routed.redis.scan_iter("*"))
+    with pytest.raises(TwilioException) as missing:  # a list's page: the plain exception
+        routed.sdk.verify.v2.services(service.sid).messaging_configurations.list()
+    assert json.loads(missing.value.args[1].text)["code"] == 20404
+
+
+def test_a_routed_start_costs_the_round_trips_of_any_start(
+    settings: Settings,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    sender: RecordingSender,
+    gateways: list[StandinHttp],
+) -> None:
+    """The configurations ride in the service's own hash: a start's one read carries them."""
+    counting = CountingClient(connection_pool=redis_client.connection_pool)
+    for routed in _routed(settings, redis_client, clock, sender, gateways, client=counting):
+        service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+        routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+            country="IN", messaging_service_sid=IN_ROUTE
+        )
+        start(routed, service.sid, "+919876543211")  # warm: scripts loaded, service seen
+        CountingClient.round_trips = 0
+        routed.sdk.verify.v2.services(service.sid).verifications.create(to=IN_MOBILE, channel="sms")
+        assert CountingClient.round_trips == 2
+        deliver_queued(routed.app)
+        assert sent_to(routed.gateways[0])[-1] == IN_MOBILE
+
+
+def test_channel_fallback_picks_the_route_again_for_the_next_channel(routed: Routed) -> None:
+    """Every provider of route `india` refuses the SMS: it is dead-lettered there, and the
+    fallback call goes out through the global call list (the route has no call list)."""
+    first, second, _third = routed.gateways
+    first.fail_next(Failure.twilio_rejection(), times=1)
+    second.fail_next(Failure.twilio_rejection(), times=1)
+    created = routed.app.test_client().post(
+        "/v2/Services",
+        data={"FriendlyName": "Acme", "FallbackChannels": "call"},
+        auth=(ACCOUNT_SID, routed.sdk.password),
+    )
+    service_sid = created.get_json()["sid"]
+    routed.sdk.verify.v2.services(service_sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    start(routed, service_sid, IN_MOBILE)
+    assert (sent_to(first), sent_to(second)) == ([IN_MOBILE], [IN_MOBILE])
+    assert [(m.to, m.channel.value) for m in routed.sender.sent] == [(IN_MOBILE, "call")]
+
+
+def test_a_webhook_gateway_gets_the_whatsapp_sender_as_from() -> None:
+    """Whatsapp.From reaches a webhook+ gateway too (`from` in its JSON), only when set."""
+    dsn = "webhook+http://127.0.0.1:9/send?secret=" + "s" * 32
+    (provider,) = build_providers(
+        Channel.WHATSAPP, parse_provider_list(Channel.WHATSAPP, dsn), console_outbox=None
+    )
+    message = RenderedMessage(Channel.WHATSAPP, "en", "Your code is 123456")
+    request = DeliveryRequest(IN_MOBILE, message, "VA" + "1" * 32, "VE" + "2" * 32, "VL" + "3" * 32)
+    try:
+        assert "from" not in json.loads(provider.encode(request))  # type: ignore[attr-defined]
+        named = dataclasses.replace(request, sender=WA_SENDER)
+        assert json.loads(provider.encode(named))["from"] == WA_SENDER  # type: ignore[attr-defined]
+    finally:
+        provider.close()

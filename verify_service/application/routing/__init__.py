@@ -1,0 +1,1 @@
+"""Routing: a service's per-country routes (MessagingConfigurations)."""

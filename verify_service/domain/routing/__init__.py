@@ -1,0 +1,1 @@
+"""Routing: which operator-defined route (and WhatsApp sender) a message goes through."""

@@ -1,0 +1,1 @@
+"""Routing: `/v2/Services/{VA}/MessagingConfigurations`."""
