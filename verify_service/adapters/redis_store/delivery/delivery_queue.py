@@ -101,6 +101,12 @@ class RedisDeliveryQueue:
                 "subject": message.subject,
                 "html": message.html,
                 "voice": message.voice_language,
+                # Only when set: entries queued before these keys existed read as None.
+                **_optional(
+                    ("from", message.sender),
+                    ("from_name", message.sender_name),
+                    ("digits", message.send_digits),
+                ),
             },
             separators=(",", ":"),
         )
@@ -127,6 +133,9 @@ class RedisDeliveryQueue:
                 subject=data["subject"],
                 html=data["html"],
                 voice_language=data["voice"],
+                sender=data.get("from"),
+                sender_name=data.get("from_name"),
+                send_digits=data.get("digits"),
             ),
             enqueued_ms=int(fields[b"q"]),
             provider_index=int(fields[b"p"]),
@@ -528,3 +537,8 @@ def outbox_backlog(
             entered_ms = int(first[0][0].split(b"-", 1)[0])
             oldest = entered_ms if oldest is None else min(oldest, entered_ms)
     return QueueBacklog(ready, delayed, dead, oldest)
+
+
+def _optional(*pairs: tuple[str, str | None]) -> dict[str, str]:
+    """The sealed message's optional keys that have a value."""
+    return {key: value for key, value in pairs if value is not None}
