@@ -64,7 +64,8 @@ def _address(value: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class EmailSenderPolicy:
     """The `From` addresses a start may choose (`VERIFY_EMAIL_SENDERS`): exact addresses and
-    whole domains (`@example.com`, that domain only, not its subdomains). Empty: none."""
+    whole domains (`@example.com`, that domain only, not its subdomains), in lower case.
+    Empty: none."""
 
     addresses: frozenset[str] = frozenset()
     domains: frozenset[str] = frozenset()
@@ -88,11 +89,13 @@ class EmailSenderPolicy:
             checked = _address(entry)
             if checked is None:
                 raise ValueError(f"entry {position} is not an e-mail address or an @domain")
-            addresses.add(checked)
+            addresses.add(checked.lower())
         return cls(frozenset(addresses), frozenset(domains))
 
     def allows(self, address: str) -> bool:
-        return address in self.addresses or address.rpartition("@")[2] in self.domains
+        """Compared without case: no mail system here tells `Security@` from `security@`."""
+        folded = address.lower()
+        return folded in self.addresses or folded.rpartition("@")[2] in self.domains
 
     def require_allowed(self, value: str) -> str:
         """`value` normalised if the operator allows it as a sender; otherwise 60200 naming
