@@ -24,6 +24,17 @@ CARD = "#ffffff"
 LINE = "#d9dde3"
 CODE_BACKGROUND = "#eef1f5"
 
+# Narrow screens (phones): less padding and a smaller code, so the longest code (10
+# characters) fits 320 px. Where media queries are not read, the code may wrap; it never
+# makes the message scroll sideways.
+_NARROW = (
+    "@media (max-width:480px){"
+    ".vs-outer{padding:12px 6px !important}"
+    ".vs-cell{padding-left:16px !important;padding-right:16px !important}"
+    ".vs-code{font-size:28px !important;letter-spacing:4px !important;"
+    "padding:10px 12px 10px 16px !important}"
+    "}"
+)
 # Clients that honour `prefers-color-scheme` (Apple Mail, Outlook.com, Thunderbird) get a
 # dark card; the others keep the light one, which the color-scheme metas declare readable.
 _DARK_SCHEME = (
@@ -94,12 +105,13 @@ def code_row(code: str) -> str:
     """The code, large, monospaced and spaced out, left to right in every language (so an
     Arabic or Hebrew e-mail shows 1234 as 1234), in a box a reader can select from."""
     style = (
-        f"display:inline-block;margin:0;padding:12px 20px;font-family:{MONO};font-size:32px;"
-        f"line-height:40px;font-weight:700;letter-spacing:6px;color:{INK};"
-        f"background-color:{CODE_BACKGROUND};border-radius:6px;white-space:nowrap"
+        # The right padding is short by the letter spacing the last character carries.
+        f"display:inline-block;margin:0;padding:12px 14px 12px 20px;font-family:{MONO};"
+        f"font-size:32px;line-height:40px;font-weight:700;letter-spacing:6px;color:{INK};"
+        f"background-color:{CODE_BACKGROUND};border-radius:6px;word-break:break-all"
     )
     return (
-        '<tr><td align="center" style="padding:8px 32px 24px">'
+        '<tr><td class="vs-cell" align="center" style="padding:8px 32px 24px">'
         f'<code class="vs-code" dir="ltr" style="{style}">{html.escape(code)}</code>'
         "</td></tr>"
     )
@@ -107,7 +119,7 @@ def code_row(code: str) -> str:
 
 def _row(text: str, style: str, css_class: str = "vs-ink") -> str:
     return (
-        f'<tr><td class="{css_class}" style="font-family:{FONT};{style}">'
+        f'<tr><td class="vs-cell {css_class}" style="font-family:{FONT};{style}">'
         f"{html.escape(text)}</td></tr>"
     )
 
@@ -132,7 +144,7 @@ def document(
         '<meta name="supported-color-schemes" content="light dark">\n'
         '<meta name="x-apple-disable-message-reformatting">\n'
         f"<title>{html.escape(title)}</title>\n"
-        f"<style>{_DARK_SCHEME}</style>\n"
+        f"<style>{_NARROW}{_DARK_SCHEME}</style>\n"
         "</head>\n"
         f'<body class="vs-page" style="margin:0;padding:0;background-color:{PAGE}">\n'
         # The preheader: shown in the inbox's preview line, never in the message.
@@ -141,7 +153,7 @@ def document(
         f"{html.escape(preheader)}</div>\n"
         '<table role="presentation" class="vs-page" width="100%" cellpadding="0" '
         f'cellspacing="0" border="0" style="background-color:{PAGE}">\n'
-        '<tr><td align="center" style="padding:24px 12px">\n'
+        '<tr><td class="vs-outer" align="center" style="padding:24px 12px">\n'
         '<table role="presentation" class="vs-card" width="100%" cellpadding="0" '
         f'cellspacing="0" border="0" align="center" style="max-width:600px;'
         f"background-color:{CARD};border:1px solid {LINE};border-radius:8px;"
