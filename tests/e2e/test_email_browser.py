@@ -114,9 +114,7 @@ def test_ten_characters_fit_a_small_phone(browser: Any) -> None:
     assert width <= 320
 
 
-def test_arabic_reads_right_to_left_and_the_code_left_to_right(
-    browser: Any, shots: Path
-) -> None:
+def test_arabic_reads_right_to_left_and_the_code_left_to_right(browser: Any, shots: Path) -> None:
     page = open_email(browser, "ar", PHONE, name="بنك أكمي")
     facts = layout(page)
     assert facts["direction"] == "rtl"
