@@ -31,7 +31,7 @@ from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.flask_sdk import sdk_client
 from tests.support.smtp_server import SmtpServer
 from verify_service.adapters.delivery.providers.registry import build_providers, parse_provider_list
-from verify_service.app import create_app
+from verify_service.app import CONTAINER_KEY, create_app
 from verify_service.domain.delivery.delivery import RenderedMessage
 from verify_service.domain.messages.email_sender import EmailSenderPolicy
 from verify_service.domain.models import Channel
@@ -328,3 +328,48 @@ def test_dtmf_input_required_is_not_offered(twilio: Client) -> None:
     with pytest.raises(TwilioRestException) as again:
         twilio.verify.v2.services(service.sid).update(dtmf_input_required=True)
     assert again.value.code == 60204
+
+
+# -- the sealed outbox entry ----------------------------------------------------------------
+
+
+def queued_job(app: Flask, redis_client: redis.Redis) -> tuple[dict[str, Any], Any]:
+    """The one queued entry: its opened JSON and the job the worker would make of it."""
+    outbox = app.extensions[CONTAINER_KEY].outbox
+    streams = [key for key in redis_client.keys("it:*") if redis_client.type(key) == b"stream"]
+    ((entry_id, fields),) = [
+        (entry_id, fields)
+        for key in streams
+        for entry_id, fields in redis_client.xrange(key)
+        if {b"att", b"job"} <= set(fields)  # the delivery outbox's entries
+    ]
+    plain = json.loads(outbox._sealer.open(fields[b"job"], fields[b"att"]))
+    return plain, outbox._unseal(f"x/{entry_id.decode()}", fields)
+
+
+def test_an_entry_sealed_before_these_options_existed_still_opens(
+    twilio: Client, app: Flask, redis_client: redis.Redis
+) -> None:
+    """The new keys are written only when set: an entry without them (as an older version
+    queued it) opens with no sender and no digits."""
+    service = twilio.verify.v2.services.create(friendly_name="Acme").sid
+    start(twilio, service, "call")
+    plain, job = queued_job(app, redis_client)
+    assert set(plain) == {"ve", "va", "tag", "to", "ch", "lo", "text", "subject", "html", "voice"}
+    message = job.message
+    assert (message.sender, message.sender_name, message.send_digits) == (None, None, None)
+
+
+def test_the_options_are_sealed_with_the_message(
+    twilio: Client, app: Flask, redis_client: redis.Redis
+) -> None:
+    """Sealed, not readable in the stream, and opened as given."""
+    service = twilio.verify.v2.services.create(friendly_name="Acme").sid
+    start(twilio, service, channel_configuration={"from": "a@brand.example", "from_name": "Acme"})
+    plain, job = queued_job(app, redis_client)
+    assert (plain["from"], plain["from_name"]) == ("a@brand.example", "Acme")
+    assert (job.message.sender, job.message.sender_name) == ("a@brand.example", "Acme")
+    for key in redis_client.keys("it:*"):
+        if redis_client.type(key) == b"stream":
+            for _entry, fields in redis_client.xrange(key):
+                assert b"brand.example" not in b"".join(fields.values())
