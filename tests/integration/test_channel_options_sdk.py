@@ -218,6 +218,23 @@ def test_template_id_and_a_different_template_sid_are_60200(
     assert redis_state(redis_client) == before
 
 
+def test_substitutions_and_template_custom_substitutions_together_are_60200(
+    twilio: Client, redis_client: redis.Redis
+) -> None:
+    """Two sets of substitutions for one e-mail: refused, naming substitutions."""
+    service = twilio.verify.v2.services.create(friendly_name="Acme").sid
+    before = redis_state(redis_client)
+    error = refused(
+        twilio,
+        service,
+        template_custom_substitutions=json.dumps({"plan": "Gold"}),
+        channel_configuration={"substitutions": {"plan": "Gold"}},
+    )
+    assert (error.status, error.code) == (400, 60200)
+    assert "ChannelConfiguration.substitutions" in error.msg
+    assert redis_state(redis_client) == before
+
+
 # -- the chosen sender on the wire (SMTP) ---------------------------------------------------
 
 

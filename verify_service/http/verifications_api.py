@@ -102,10 +102,12 @@ def _with_channel_options(request: StartRequest, params: dict[str, Any]) -> Star
     if raw is None:
         return dataclasses.replace(request, send_digits=send_digits)
     config = parse_channel_configuration(raw, request.channel, components().email_senders)
+    # TemplateSid and TemplateCustomSubstitutions as given, whether or not already mapped.
     template_sid = request.template_sid or params.get("template_sid")
-    if config.template_sid and template_sid and config.template_sid != template_sid:
+    if config.template_sid and template_sid and config.template_sid.lower() != template_sid.lower():
         raise InvalidParameter("ChannelConfiguration.template_id", "the TemplateSid, if both")
-    if config.substitutions and request.template_substitutions:
+    substitutions = request.template_substitutions or params.get("template_custom_substitutions")
+    if config.substitutions and substitutions:
         raise InvalidParameter(
             "ChannelConfiguration.substitutions", "not with TemplateCustomSubstitutions"
         )
