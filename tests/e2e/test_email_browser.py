@@ -122,3 +122,23 @@ def test_arabic_reads_right_to_left_and_the_code_left_to_right(browser: Any, sho
     assert facts["code"] == CODE
     assert facts["scrollWidth"] <= PHONE["width"]
     page.screenshot(path=str(shots / "email-code-ar.png"), full_page=True)
+
+
+def test_a_dark_scheme_gets_a_dark_card_with_light_text(browser: Any) -> None:
+    """Where `prefers-color-scheme` is read: no light card glaring in a dark inbox."""
+    message = render(Channel.EMAIL, MessageContent("Acme"), CODE, "en")
+    assert message.html is not None
+    page = browser.new_page(viewport=DESKTOP, color_scheme="dark")
+    page.set_content(message.html)
+    colours = page.evaluate(
+        """() => ({
+          card: getComputedStyle(document.querySelector('.vs-card')).backgroundColor,
+          code: getComputedStyle(document.querySelector('code')).color,
+          rule: getComputedStyle(document.querySelector('.vs-muted')).borderTopColor,
+        })"""
+    )
+    assert colours == {
+        "card": "rgb(27, 31, 36)",
+        "code": "rgb(255, 255, 255)",
+        "rule": "rgb(45, 51, 59)",
+    }

@@ -42,7 +42,7 @@ _DARK_SCHEME = (
     ".vs-page{background-color:#111418 !important}"
     ".vs-card{background-color:#1b1f24 !important;border-color:#2d333b !important}"
     ".vs-ink{color:#e6e8eb !important}"
-    ".vs-muted{color:#a4acb6 !important}"
+    ".vs-muted{color:#a4acb6 !important;border-color:#2d333b !important}"
     ".vs-code{background-color:#262c33 !important;color:#ffffff !important}"
     "}"
 )
