@@ -648,6 +648,7 @@ def create_app(
         settings.public_url,
         rate_limits=container.rate_limits,
         safe_list=container.safe_list,
+        email_senders=settings.email_senders,
     )
     app.extensions[CONTAINER_KEY] = container
     register_error_handlers(app, page_for=console.error_page)

@@ -36,6 +36,7 @@ from verify_service.domain.keyring import (
     KeyRingError,
     parse_ring,
 )
+from verify_service.domain.messages.email_sender import NO_EMAIL_SENDERS, EmailSenderPolicy
 from verify_service.domain.models import Channel
 from verify_service.domain.protection.forwarded import parse_networks
 from verify_service.domain.routing.routing import RouteBook
@@ -81,6 +82,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_DELIVERY_MAX_BACKOFF_MS",
         "VERIFY_DELIVERY_TRIES",
         "VERIFY_DELIVERY_VISIBILITY_TIMEOUT_MS",
+        "VERIFY_EMAIL_SENDERS",
         "VERIFY_DESTINATION_LOOKUPS_PER_HOUR",
         "VERIFY_EVENT_BACKOFF_MS",
         "VERIFY_EVENT_MAX_BACKOFF_MS",
@@ -207,6 +209,9 @@ class Settings:
     # Non-public networks webhooks may reach anyway (docs/webhooks.md, "Target rules"):
     # empty, only public addresses (and never plain http except to an allowed loopback).
     webhook_allowed_networks: tuple[IPNetwork, ...] = ()
+    # The `From` addresses a start's `ChannelConfiguration.from` may choose (addresses and
+    # `@domain` entries; docs/messages.md, "Branded e-mail"); empty: none, the SMTP DSN's own.
+    email_senders: EmailSenderPolicy = NO_EMAIL_SENDERS
 
     @property
     def embedded(self) -> bool:
@@ -353,6 +358,7 @@ class Settings:
             ),
             event_senders=_bounded_int(env, "VERIFY_EVENT_SENDERS", 8, 1, 64),
             webhook_allowed_networks=_webhook_allowed_networks(env),
+            email_senders=_email_senders(env),
         )
 
     def key_ring(self) -> list[tuple[str, bytes]]:
@@ -541,6 +547,15 @@ def _time_zone(env: Mapping[str, str]) -> str:
             "VERIFY_CONSOLE_TIME_ZONE must be an IANA time zone name, e.g. Europe/Berlin or UTC"
         ) from None
     return name
+
+
+def _email_senders(env: Mapping[str, str]) -> EmailSenderPolicy:
+    """`VERIFY_EMAIL_SENDERS`: the `From` addresses (`otp@example.com`) and domains
+    (`@example.com`) a start may choose; none by default."""
+    try:
+        return EmailSenderPolicy.parse(env.get("VERIFY_EMAIL_SENDERS") or "")
+    except ValueError as exc:
+        raise ConfigError(f"VERIFY_EMAIL_SENDERS: {exc}") from None
 
 
 def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:

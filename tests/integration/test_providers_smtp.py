@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -258,3 +259,20 @@ def test_starttls_against_a_server_without_it_is_permanent(server: SmtpServer) -
     with pytest.raises(PermanentDeliveryError, match="STARTTLS"):
         provider_for(dsn).deliver(request())
     assert server.received == []
+
+
+def test_a_starts_chosen_sender_is_the_from_header_and_the_envelope_stays_the_dsns(
+    server: SmtpServer, provider: SmtpProvider
+) -> None:
+    """ChannelConfiguration's from/from_name (checked at the start) write From; MAIL FROM stays
+    the DSN's from= (bounces reach the operator; see docs/providers.md, SMTP)."""
+    base = request()
+    chosen = replace(
+        base,
+        message=replace(base.message, sender="alerts@brand.example", sender_name="Sécurité"),
+    )
+    provider.deliver(chosen)
+    (mail,) = server.received
+    (author,) = mail.message["From"].addresses
+    assert (author.display_name, author.addr_spec) == ("Sécurité", "alerts@brand.example")
+    assert mail.mail_from == SENDER

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -206,3 +207,14 @@ def test_the_same_provider_succeeds_once_a_transient_failure_passes(
     receipt = provider.deliver(request(Channel.SMS))
     assert receipt.provider_message_id == standin.replies[1]["sid"]
     assert len(standin.requests) == 2
+
+
+def test_a_calls_send_digits_are_posted_as_send_digits(
+    standin: StandinHttp, make_provider: MakeProvider
+) -> None:
+    """The start's SendDigits: Twilio dials them once the call connects."""
+    call = request(Channel.CALL)
+    digits = replace(call, message=replace(call.message, send_digits="ww1234#"))
+    make_provider().deliver(digits)
+    (sent,) = standin.requests
+    assert sent.form["SendDigits"] == "ww1234#"

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -182,3 +183,23 @@ def test_body_is_compact_utf8_json(standin: StandinHttp, provider: WebhookProvid
     body = standin.requests[0].body
     assert "código".encode() in body
     assert body == json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def test_an_emails_sender_and_a_calls_digits_are_passed_along(
+    standin: StandinHttp, provider: WebhookProvider
+) -> None:
+    """`from`/`from_name` (ChannelConfiguration) for e-mail, `send_digits` for a call; absent
+    when the start did not choose them."""
+    email = request(Channel.EMAIL)
+    chosen = replace(
+        email,
+        message=replace(email.message, sender="alerts@brand.example", sender_name="Acme"),
+    )
+    provider.deliver(chosen)
+    call = request(Channel.CALL)
+    provider.deliver(replace(call, message=replace(call.message, send_digits="ww12")))
+    provider.deliver(request(Channel.SMS))
+    first, second, third = (sent.json for sent in standin.requests)
+    assert (first["from"], first["from_name"]) == ("alerts@brand.example", "Acme")
+    assert second["send_digits"] == "ww12"
+    assert not {"from", "from_name", "send_digits"} & set(third)

@@ -16,7 +16,7 @@ from verify_service.domain.delivery.fallback import (
     MIN_FALLBACK_AFTER_SECONDS,
     parse_fallback_channels,
 )
-from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.errors import FeatureNotEnabled, InvalidParameter
 from verify_service.domain.messages.message_text import MAX_NAME_LENGTH, require_name
 from verify_service.domain.models import (
     DEFAULT_TTL_SECONDS,
@@ -181,6 +181,7 @@ def validate_service_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Check the honoured parameters' ranges; returns `changes` unchanged when valid."""
     if "friendly_name" in changes:
         changes["friendly_name"] = require_name(str(changes["friendly_name"]), "FriendlyName")
+    _require_call_settings(changes)
     if "code_length" in changes and not (
         MIN_CODE_LENGTH <= changes["code_length"] <= MAX_CODE_LENGTH
     ):
@@ -223,6 +224,17 @@ def _webotp_domain(value: str) -> str | None:
     if not _HOST_NAME.fullmatch(host):
         raise InvalidParameter("WebOtpDomain", "a bare host name of at most 30 characters")
     return host
+
+
+def _require_call_settings(changes: dict[str, Any]) -> None:
+    """`TtsName`: the name a call says (the name rules; empty clears it). `DtmfInputRequired`:
+    no provider here can wait for a key press before the code is read (TwiML sent inline has
+    no URL for `<Gather>` to report to), so `true` is refused as not offered (60204)."""
+    if changes.get("tts_name") is not None:
+        name = str(changes["tts_name"])
+        changes["tts_name"] = require_name(name, "TtsName") if name.strip() else None
+    if changes.get("dtmf_input_required"):
+        raise FeatureNotEnabled("DtmfInputRequired")
 
 
 def _require_range(changes: dict[str, Any], name: str, wire: str, low: int, high: int) -> None:

@@ -16,6 +16,7 @@ from verify_service.domain.errors import (
     InvalidParameter,
     ParameterNotPermitted,
 )
+from verify_service.domain.messages.email_sender import parse_channel_configuration
 from verify_service.domain.messages.locales import require_supported_locale
 from verify_service.domain.models import Channel, EndedBy, Verification, VerificationStatus
 from verify_service.domain.tags import parse_tags
@@ -91,6 +92,34 @@ def _shown(verification: Verification) -> dict[str, Any]:
     return body
 
 
+def _with_channel_options(request: StartRequest, params: dict[str, Any]) -> StartRequest:
+    """`ChannelConfiguration` (e-mail only) and `SendDigits` (calls only), checked: the
+    e-mail's sender and template, the call's digits (docs/messages.md, "Branded e-mail")."""
+    send_digits = params.get("send_digits")
+    if send_digits is not None and request.channel is not Channel.CALL:
+        raise InvalidParameter("SendDigits", "calls only (Channel=call)")
+    raw = params.get("channel_configuration")
+    if raw is None:
+        return dataclasses.replace(request, send_digits=send_digits)
+    config = parse_channel_configuration(raw, request.channel, components().email_senders)
+    # TemplateSid and TemplateCustomSubstitutions as given, whether or not already mapped.
+    template_sid = request.template_sid or params.get("template_sid")
+    if config.template_sid and template_sid and config.template_sid.lower() != template_sid.lower():
+        raise InvalidParameter("ChannelConfiguration.template_id", "the TemplateSid, if both")
+    substitutions = request.template_substitutions or params.get("template_custom_substitutions")
+    if config.substitutions and substitutions:
+        raise InvalidParameter(
+            "ChannelConfiguration.substitutions", "not with TemplateCustomSubstitutions"
+        )
+    return dataclasses.replace(
+        request,
+        email_sender=config.sender,
+        email_sender_name=config.sender_name,
+        template_sid=config.template_sid or request.template_sid,
+        template_substitutions=config.substitutions or request.template_substitutions,
+    )
+
+
 @blueprint.post("/Verifications")
 @requires(Permission.VERIFICATIONS_START)
 def start_verification(service_sid: str) -> Response:
@@ -100,7 +129,9 @@ def start_verification(service_sid: str) -> Response:
         _require_resend_parameters(params)
         # A resend finds the pending verification by `To` (404 if none): a look-up.
         admit_lookup("verifications.resend", params["to"])
-    request = dataclasses.replace(_start_request(params), resend_only=resend_only)
+    request = dataclasses.replace(
+        _with_channel_options(_start_request(params), params), resend_only=resend_only
+    )
     verification = components().verifications.start(service_sid, request)
     response = jsonify(_shown(verification))
     response.status_code = 201

@@ -10,6 +10,7 @@ from verify_service.application.protection.rate_limit_catalog import RateLimitCa
 from verify_service.application.protection.safe_list import SafeList
 from verify_service.application.services.service_catalog import ServiceCatalog
 from verify_service.application.verifications.verifications import Verifications
+from verify_service.domain.messages.email_sender import NO_EMAIL_SENDERS, EmailSenderPolicy
 from verify_service.http.access.auth import current_principal
 
 EXTENSION_KEY = "verify_service"
@@ -22,6 +23,8 @@ class Components:
     public_url: str | None
     rate_limits: RateLimitCatalog | None = None
     safe_list: SafeList | None = None
+    # VERIFY_EMAIL_SENDERS: the senders a start's ChannelConfiguration.from may choose.
+    email_senders: EmailSenderPolicy = NO_EMAIL_SENDERS
 
 
 def components() -> Components:

@@ -31,7 +31,7 @@ from verify_service.application.verifications.ports import (
 )
 from verify_service.domain import sids
 from verify_service.domain.codes import generate_code, require_code_shape
-from verify_service.domain.delivery.delivery import DeliveryJob
+from verify_service.domain.delivery.delivery import DeliveryJob, RenderedMessage
 from verify_service.domain.delivery.fallback import next_step
 from verify_service.domain.destination_identity import destination_identity
 from verify_service.domain.destinations import (
@@ -92,12 +92,19 @@ class StartRequest:
     device_ip: str | None = None
     rate_limit_values: dict[str, str] = field(default_factory=dict)
     risk_check: bool = True
+    template_sid: str | None = None
+    template_substitutions: tuple[tuple[str, str], ...] = ()
     # A resend only (a `support` caller, the console): refused when nothing is pending.
     resend_only: bool = False
     # Set by channel fallback only: resend on this pending verification (never create one),
     # as this step of the service's fallback list.
     resend_of: str | None = None
     fallback_step: int = 0
+    # E-mail only: `ChannelConfiguration.from` / `from_name`, checked (docs/messages.md,
+    # "Branded e-mail"). Calls only: `SendDigits`, dialled once the call connects.
+    email_sender: str | None = None
+    email_sender_name: str | None = None
+    send_digits: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,18 +225,21 @@ class Verifications:
                 shown_amount, shown_payee = pending.amount, pending.payee
                 stored_locale = request.locale or pending.locale
             content = MessageContent(
-                friendly_name=friendly_name or service.friendly_name,
+                friendly_name=friendly_name or _service_name(service, request.channel),
                 do_not_share_warning=service.do_not_share_warning_enabled,
                 amount=shown_amount,
                 payee=shown_payee,
                 app_hash=request.app_hash,
                 webotp_domain=service.webotp_domain,
             )
-            message = render(
-                request.channel,
-                content,
-                code,
-                resolve_locale(stored_locale, address, request.channel),
+            message = _with_start_options(
+                render(
+                    request.channel,
+                    content,
+                    code,
+                    resolve_locale(stored_locale, address, request.channel),
+                ),
+                request,
             )
             write = StartWrite(
                 ref=ref,
@@ -566,6 +576,27 @@ def _expiry_watch(write: StartWrite) -> ExpiryWatch:
         country=write.country,
         created_ms=write.now_ms,
         expires_ms=write.now_ms + write.ttl_ms,
+    )
+
+
+def _service_name(service: Service, channel: Channel) -> str:
+    """The name a message says: a call says the service's `TtsName` when it has one (Twilio:
+    the name spoken in voice calls), every other channel its `FriendlyName`. A start's
+    `CustomFriendlyName` wins over both."""
+    if channel is Channel.CALL and service.tts_name:
+        return service.tts_name
+    return service.friendly_name
+
+
+def _with_start_options(message: RenderedMessage, request: StartRequest) -> RenderedMessage:
+    """The start's e-mail sender and call digits ride with the message (sealed with it)."""
+    if (request.email_sender, request.email_sender_name, request.send_digits) == (None,) * 3:
+        return message
+    return dataclasses.replace(
+        message,
+        sender=request.email_sender,
+        sender_name=request.email_sender_name,
+        send_digits=request.send_digits,
     )
 
 

@@ -14,6 +14,9 @@ class RenderedMessage:
     `text` is the SMS/WhatsApp body, the e-mail's plain-text part, or for a call the
     sentence to speak (digits already separated); `subject` and `html` are e-mail only;
     `voice_language` is the BCP-47 tag a text-to-speech engine should use.
+    `sender` and `sender_name` (e-mail only) are the start's `ChannelConfiguration.from` and
+    `from_name`, already checked (the operator's `VERIFY_EMAIL_SENDERS`, the name rules);
+    `send_digits` (calls only) are the start's `SendDigits`, dialled once the call connects.
     """
 
     channel: Channel
@@ -22,6 +25,9 @@ class RenderedMessage:
     subject: str | None = None
     html: str | None = None
     voice_language: str | None = None
+    sender: str | None = None
+    sender_name: str | None = None
+    send_digits: str | None = None
 
     def __repr__(self) -> str:
         return f"RenderedMessage(channel={self.channel.value!r}, locale={self.locale!r})"

@@ -9,11 +9,11 @@ sentence punctuation ("1234. Amount" in English, "1234。金额" in Chinese).
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from gettext import NullTranslations
 
 from verify_service.domain.delivery.delivery import RenderedMessage
+from verify_service.domain.messages.email_layout import CodeEmail, code_email_html
 from verify_service.domain.models import Channel
 
 
@@ -41,8 +41,11 @@ DO_NOT_SHARE = N_(
 CALL = N_("Your %(friendly_name)s verification code is: %(spoken_code)s.")
 # TRANSLATORS: Subject line of the e-mail that carries the code.
 EMAIL_SUBJECT = N_("Your %(friendly_name)s verification code")
+# TRANSLATORS: Small print at the end of the e-mail that carries the code,
+# for whoever receives a code they did not ask for.
+EMAIL_IGNORE = N_("If you didn’t ask for this code, you can ignore this e-mail.")
 
-TEMPLATES = (CODE, PSD2_TERMS, DO_NOT_SHARE, CALL, EMAIL_SUBJECT)
+TEMPLATES = (CODE, PSD2_TERMS, DO_NOT_SHARE, CALL, EMAIL_SUBJECT, EMAIL_IGNORE)
 
 # Android SMS Retriever (Twilio's AppHash): "<#> " first, the 11-character hash on a line.
 APP_HASH_PREFIX = "<#> "
@@ -137,25 +140,21 @@ def _sms(content: MessageContent, code: str, catalogue: NullTranslations) -> str
 def _email_html(
     content: MessageContent, code: str, style: LocaleStyle, catalogue: NullTranslations
 ) -> str:
-    """The HTML part: the plain text's sentences, every value escaped, the code in bold."""
-    sentence = html.escape(catalogue.gettext(CODE)) % {
-        "friendly_name": html.escape(content.friendly_name),
-        "code": f"<strong>{html.escape(code)}</strong>",
-    }
-    if content.has_psd2_terms:
-        sentence = html.escape(catalogue.gettext(PSD2_TERMS)) % {
-            "message": sentence,
-            "amount": html.escape(content.amount or ""),
-            "payee": html.escape(content.payee or ""),
-        }
-    subject = html.escape(
-        catalogue.gettext(EMAIL_SUBJECT) % {"friendly_name": content.friendly_name}
-    )
-    direction = "rtl" if style.right_to_left else "ltr"
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="{style.locale}" dir="{direction}">\n'
-        f'<head><meta charset="utf-8"><title>{subject}</title></head>\n'
-        f"<body><p>{sentence}</p></body>\n"
-        "</html>\n"
+    """The HTML part in the built-in layout (domain/messages/email_layout.py): the name as
+    the heading, the subject's words as the lead, the code large, the PSD2 terms, and the
+    note for whoever did not ask for the code. The layout escapes every value."""
+    subject = catalogue.gettext(EMAIL_SUBJECT) % {"friendly_name": content.friendly_name}
+    return code_email_html(
+        CodeEmail(
+            locale=style.locale,
+            right_to_left=style.right_to_left,
+            title=subject,
+            preheader=catalogue.gettext(CODE)
+            % {"friendly_name": content.friendly_name, "code": code},
+            heading=content.friendly_name,
+            lead=subject,
+            code=code,
+            terms=_text(content, code, catalogue) if content.has_psd2_terms else None,
+            footnote=catalogue.gettext(EMAIL_IGNORE),
+        )
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from verify_service.adapters.delivery.providers.dsn import Dsn, ProviderConfigError
-from verify_service.adapters.delivery.providers.wire_encoding import utf8
+from verify_service.adapters.delivery.providers.wire_encoding import channel_options, utf8
 from verify_service.domain.delivery.delivery import DeliveryReceipt, DeliveryRequest
 from verify_service.domain.models import Channel
 
@@ -71,6 +71,7 @@ class ConsoleProvider:
             "verification_sid": request.verification_sid,
             "attempt_sid": request.attempt_sid,
             "locale": message.locale,
+            **channel_options(message),
         }
         return utf8(json.dumps(document, ensure_ascii=False) + "\n", self.name)
 

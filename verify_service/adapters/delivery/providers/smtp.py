@@ -2,9 +2,10 @@
 
 One multipart/alternative message per code: the plain-text part and the HTML part of the
 `RenderedMessage`, both UTF-8 in quoted-printable, with its subject, a `From` carrying
-`from_name`, a `Message-ID` (the receipt id) and `Auto-Submitted: auto-generated` (RFC 3834, so
-vacation responders stay quiet). Connection errors, timeouts and 4xx replies are transient;
-5xx replies are permanent.
+`from_name` (or the start's `ChannelConfiguration.from`/`from_name`; the envelope sender is
+always the DSN's `from=`), a `Message-ID` (the receipt id) and
+`Auto-Submitted: auto-generated` (RFC 3834, so vacation responders stay quiet). Connection
+errors, timeouts and 4xx replies are transient; 5xx replies are permanent.
 """
 
 from __future__ import annotations
@@ -184,8 +185,14 @@ class SmtpProvider:
             # headers nobody wrote. The API refuses such names; this catches stored ones.
             if str(message["Subject"]) != rendered.subject:
                 raise ValueError("the subject does not survive as written")
+        # A start's ChannelConfiguration chose them (checked against VERIFY_EMAIL_SENDERS and
+        # the name rules) or the DSN's from= and from_name=. The envelope sender stays the
+        # DSN's from= (`_send`): bounces reach the operator's mailbox (docs/providers.md).
         message["From"] = Address(
-            display_name=self._config.sender_name or "", addr_spec=self._config.sender
+            display_name=rendered.sender_name or self._config.sender_name or "",
+            addr_spec=smtp_address(rendered.sender, self._name)
+            if rendered.sender
+            else self._config.sender,
         )
         # The domain in its IDNA (ASCII) form: no relay needs SMTPUTF8 for it.
         message["To"] = smtp_address(request.to, self._name)

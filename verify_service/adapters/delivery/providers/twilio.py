@@ -2,7 +2,8 @@
 voice through its Calls API with TwiML from the `twilio` library's `VoiceResponse`.
 
 Requests: POST {base}/2010-04-01/Accounts/{AC}/Messages.json (To, From, Body,
-StatusCallback) and …/Calls.json (To, From, Twiml, StatusCallback), HTTP basic auth AC:token.
+StatusCallback) and …/Calls.json (To, From, Twiml, SendDigits, StatusCallback), HTTP
+basic auth AC:token.
 Errors carry Twilio's `code` (e.g. 21211 invalid 'To' number, 20003 authentication).
 """
 
@@ -123,6 +124,8 @@ class TwilioProvider:
                 "From": self._config.sender,
                 "Twiml": xml_document(spoken_twiml(request.message), self._name),
             }
+            if request.message.send_digits:  # the start's SendDigits: dialled on answer
+                form["SendDigits"] = request.message.send_digits
         else:
             form = self._message_form(request)
         if request.status_callback_url:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from email_validator import EmailNotValidError, validate_email
 
-from verify_service.domain.delivery.delivery import PermanentDeliveryError
+from verify_service.domain.delivery.delivery import PermanentDeliveryError, RenderedMessage
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -72,3 +72,14 @@ def smtp_address(address: str, provider: str) -> str:
             )
         return ascii_form
     return address
+
+
+def channel_options(message: RenderedMessage) -> dict[str, str]:
+    """What a start chose for its channel, for providers that pass it on as JSON: the
+    e-mail's `from` and `from_name` (ChannelConfiguration), the call's `send_digits`."""
+    options = {
+        "from": message.sender,
+        "from_name": message.sender_name,
+        "send_digits": message.send_digits,
+    }
+    return {key: value for key, value in options.items() if value is not None}

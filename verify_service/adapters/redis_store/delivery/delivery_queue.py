@@ -102,7 +102,13 @@ class RedisDeliveryQueue:
                 "html": message.html,
                 "voice": message.voice_language,
                 **({"rt": job.route_sid} if job.route_sid else {}),
-                **({"from": job.sender} if job.sender else {}),
+                **({"wa_from": job.sender} if job.sender else {}),
+                # Only when set: entries queued before these keys existed read as None.
+                **_optional(
+                    ("from", message.sender),
+                    ("from_name", message.sender_name),
+                    ("digits", message.send_digits),
+                ),
             },
             separators=(",", ":"),
         )
@@ -129,6 +135,9 @@ class RedisDeliveryQueue:
                 subject=data["subject"],
                 html=data["html"],
                 voice_language=data["voice"],
+                sender=data.get("from"),
+                sender_name=data.get("from_name"),
+                send_digits=data.get("digits"),
             ),
             enqueued_ms=int(fields[b"q"]),
             provider_index=int(fields[b"p"]),
@@ -136,7 +145,7 @@ class RedisDeliveryQueue:
             job_id=job_id,
             deliveries=deliveries,
             route_sid=data.get("rt"),  # absent in jobs queued before routes
-            sender=data.get("from"),
+            sender=data.get("wa_from"),
         )
 
     # -- producing ----------------------------------------------------------------------
@@ -532,3 +541,8 @@ def outbox_backlog(
             entered_ms = int(first[0][0].split(b"-", 1)[0])
             oldest = entered_ms if oldest is None else min(oldest, entered_ms)
     return QueueBacklog(ready, delayed, dead, oldest)
+
+
+def _optional(*pairs: tuple[str, str | None]) -> dict[str, str]:
+    """The sealed message's optional keys that have a value."""
+    return {key: value for key, value in pairs if value is not None}
