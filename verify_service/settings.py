@@ -95,6 +95,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_REDIS_WAIT_TIMEOUT_MS",
         "VERIFY_SECRET_KEY",
         "VERIFY_SECRET_KEYS",
+        "VERIFY_TEMPLATES_DIR",
         "VERIFY_WORKER_METRICS_HOST",
         "VERIFY_WORKER_METRICS_PORT",
         "VERIFY_TRUSTED_PROXIES",
@@ -196,6 +197,8 @@ class Settings:
     # Non-public networks webhooks may reach anyway (docs/webhooks.md, "Target rules"):
     # empty, only public addresses (and never plain http except to an allowed loopback).
     webhook_allowed_networks: tuple[IPNetwork, ...] = ()
+    # Template files, one `*.toml` each (docs/messages.md, "Templates"); None: none.
+    templates_dir: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -329,6 +332,7 @@ class Settings:
             ),
             event_senders=_bounded_int(env, "VERIFY_EVENT_SENDERS", 8, 1, 64),
             webhook_allowed_networks=_webhook_allowed_networks(env),
+            templates_dir=(env.get("VERIFY_TEMPLATES_DIR") or "").strip() or None,
         )
 
     def key_ring(self) -> list[tuple[str, bytes]]:

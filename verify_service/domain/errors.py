@@ -227,3 +227,10 @@ class TooManyPendingChallenges(VerifyError):
 
 class MfaConcurrentRequests(TooManyConcurrentRequests):
     """Concurrent changes to one entity (its factors) kept racing; the caller should retry."""
+
+
+class TemplateChannelNotSupported(VerifyError):
+    """The template a start chose has no wording for the start's channel (Twilio's 60227)."""
+
+    def __init__(self) -> None:
+        super().__init__("The selected channel for template is not supported")

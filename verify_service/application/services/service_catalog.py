@@ -29,6 +29,8 @@ class ServiceCatalog:
         self._allow_test_destinations = allow_test_destinations
         # What else goes with a deleted service (its MFA entities, factors, challenges).
         self._after_delete = after_delete
+        # Whether a template exists (`DefaultTemplateSid` must name one); None: not checked.
+        self.template_exists: Callable[[str], bool] | None = None
 
     def _validated(self, values: dict[str, Any], current: Service | None = None) -> dict[str, Any]:
         values = validate_service_changes(dict(values))
@@ -36,6 +38,9 @@ class ServiceCatalog:
         if values.get("test_destinations") and not self._allow_test_destinations:
             # Fixed codes must not reach production unnoticed: this deployment has to opt in.
             raise FeatureNotEnabled("TestDestinations (VERIFY_ALLOW_TEST_DESTINATIONS)")
+        template = values.get("default_template_sid")
+        if template and self.template_exists is not None and not self.template_exists(template):
+            raise InvalidParameter("DefaultTemplateSid", "no such template")
         return values
 
     def create(self, values: dict[str, Any]) -> Service:
