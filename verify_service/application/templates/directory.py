@@ -6,8 +6,9 @@ fresh for `CACHE_TTL_MS` and then answered while a background thread reads them 
 (stale-while-revalidate, up to `STALE_LIMIT_MS`), as the webhook directory does
 (application/webhooks/directory.py). So a start costs no extra round trip, but the first
 one that needs an API template in a process (or after a minute without a successful
-refresh). A change made through this process is seen at once; through another process,
-after at most about a second.
+refresh), and a sid the cache does not know (one read: a template created through another
+process since). A change made through this process is seen at once; an update or delete
+made through another process, after about a second.
 """
 
 from __future__ import annotations
@@ -61,7 +62,15 @@ class TemplateDirectory:
             return self._fixed[sid]
         if not sids.is_sid(sid, "HJ"):
             return None
-        return self._api_templates().get(sid)
+        found = self._api_templates().get(sid)
+        if found is None:
+            # Created through another process since the last read: one read, then cached.
+            found = self._store.get_template(sid)
+            if found is not None:
+                with self._lock:
+                    if self._cached is not None:
+                        self._cached[1][sid] = found
+        return found
 
     def every(self) -> list[MessageTemplate]:
         """Every template, the API's read from the store now (the list endpoint)."""

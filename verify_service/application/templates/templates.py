@@ -32,12 +32,10 @@ class TooManyTemplates(VerifyError):
         super().__init__(f"Too many templates: at most {MAX_TEMPLATES}")
 
 
-class ReadOnlyTemplate(InvalidParameter):
+def read_only(template: MessageTemplate) -> InvalidParameter:
     """A built-in or file template cannot be changed through the API."""
-
-    def __init__(self, template: MessageTemplate) -> None:
-        where = "the built-in wording" if template.source is Source.BUILTIN else "a file"
-        super().__init__("Sid", f"a template from {where} is read-only")
+    where = "the built-in wording" if template.source is Source.BUILTIN else "a file"
+    return InvalidParameter("Sid", f"a template from {where} is read-only")
 
 
 class Templates:
@@ -92,7 +90,7 @@ class Templates:
     def update(self, sid: str, changes: dict[str, Any]) -> MessageTemplate:
         current = self.fetch(sid)  # 404 before 400
         if current.source is not Source.API:
-            raise ReadOnlyTemplate(current)
+            raise read_only(current)
         fields = {**template_fields(current), **changes, "date_updated_ms": self._clock.now_ms()}
         updated = _sized(build_template(**fields))
         if not self._store.update_template(updated):
@@ -103,7 +101,7 @@ class Templates:
 
     def delete(self, sid: str) -> None:
         if self._directory.is_fixed(sid):
-            raise ReadOnlyTemplate(self.fetch(sid))
+            raise read_only(self.fetch(sid))
         if not sids.is_sid(sid, "HJ") or not self._store.delete_template(sid):
             raise NotFound
         self._directory.forget()
