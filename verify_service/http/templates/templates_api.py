@@ -26,6 +26,7 @@ TEMPLATES_KEY = "verify_service.templates"
 blueprint = Blueprint("templates", __name__, url_prefix="/v2/Templates")
 _TRUE = {"true", "True", True}
 _FALSE = {"false", "False", False}
+_CHANNEL_NAMES = {"call": "voice"}
 _MAX_JSON = 70_000  # Translations: at most 64 KiB of wording, and its JSON
 
 
@@ -102,7 +103,8 @@ def template_json(template: MessageTemplate, account: str, base: str) -> dict[st
         "sid": template.sid,
         "account_sid": account,
         "friendly_name": template.friendly_name,
-        "channels": [channel.value for channel in template.channels],
+        # Twilio names the call channel `voice` here (`Channel=call` on a start).
+        "channels": [_CHANNEL_NAMES.get(c.value, c.value) for c in template.channels],
         "translations": translations,
         "source": template.source.value,
         "default_locale": template.default_locale,
