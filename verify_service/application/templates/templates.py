@@ -78,7 +78,7 @@ class Templates:
                 source=Source.API,
                 date_created_ms=now_ms,
                 date_updated_ms=now_ms,
-                **values,
+                **{"friendly_name": None, "translations": None, **values},
             )
         )
         if not self._store.create_template(template, MAX_TEMPLATES):
