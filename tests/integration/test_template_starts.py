@@ -5,8 +5,10 @@ that a start with a template costs no extra round trip."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +18,10 @@ from flask import Flask
 from tests.conftest import Api, deliver_queued
 from tests.integration.test_rate_limiter import CountingClient
 from tests.support.fakes import FixedClock, RecordingSender
+from verify_service.adapters.template_files import file_template_sid
 from verify_service.app import create_app
 from verify_service.domain.templates.builtin import BUILTIN_TEMPLATE_SID
-from verify_service.settings import Settings
+from verify_service.settings import ConfigError, Settings
 
 TO = "+14155552671"
 PARTS = {
@@ -267,3 +270,35 @@ def test_a_start_with_a_template_costs_no_extra_round_trip(
         assert response.status_code == 201, response.json
         assert CountingClient.round_trips == 2
         deliver_queued(app)
+
+
+def test_a_bad_template_file_stops_the_service_naming_file_and_field(
+    settings: Settings, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    bad = tmp_path / "shop.toml"
+    bad.write_text('friendly_name = "Shop"\n[translations.en]\nsms = "no code"\n', "utf-8")
+    with pytest.raises(ConfigError) as stopped:
+        create_app(dataclasses.replace(settings, templates_dir=str(tmp_path)))
+    assert f"{bad}: Translations.en.Sms" in str(stopped.value)
+
+
+def test_file_templates_are_listed_usable_and_read_only(
+    settings: Settings, redis_client: redis.Redis, tmp_path: Path, sender: RecordingSender
+) -> None:
+    (tmp_path / "shop.toml").write_text(
+        'friendly_name = "Shop"\n[translations.en]\nsms = "Shop {{code}}"\n', "utf-8"
+    )
+    app = create_app(
+        dataclasses.replace(settings, templates_dir=str(tmp_path)),
+        providers=sender.as_providers(),
+    )
+    api = Api(app.test_client())
+    sid = file_template_sid(tmp_path / "shop.toml")
+    listed = api.get("/v2/Templates").json["templates"]  # type: ignore[index]
+    assert [t["source"] for t in listed] == ["builtin", "file"]
+    service = api.create_service(DefaultTemplateSid=sid)
+    assert api.start(service).status_code == 201
+    assert sender.sent[-1].body.startswith("Shop ")
+    refused = api.client.delete(f"/v2/Templates/{sid}", headers=api.headers)
+    assert refused.status_code == 400
+    assert "read-only" in refused.json["message"]  # type: ignore[index]
