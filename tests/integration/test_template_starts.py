@@ -19,7 +19,7 @@ from tests.conftest import Api, deliver_queued
 from tests.integration.test_rate_limiter import CountingClient
 from tests.support.fakes import FixedClock, RecordingSender
 from verify_service.adapters.template_files import file_template_sid
-from verify_service.app import create_app
+from verify_service.app import CONTAINER_KEY, create_app
 from verify_service.domain.templates.builtin import BUILTIN_TEMPLATE_SID
 from verify_service.settings import ConfigError, Settings
 
@@ -302,3 +302,29 @@ def test_file_templates_are_listed_usable_and_read_only(
     refused = api.client.delete(f"/v2/Templates/{sid}", headers=api.headers)
     assert refused.status_code == 400
     assert "read-only" in refused.json["message"]  # type: ignore[index]
+
+
+def test_a_refresh_reads_every_template_only_when_one_changed(
+    settings: Settings, redis_client: redis.Redis, clock: FixedClock, sender: RecordingSender
+) -> None:
+    """The background refresh compares the store's version first: one small read while
+    nothing changed; a change made through another process is then seen."""
+    counting = CountingClient(connection_pool=redis_client.connection_pool)
+    app = create_app(settings, clock=clock, providers=sender.as_providers(), redis_client=counting)
+    api = Api(app.test_client())
+    template = create_template(api)
+    directory = app.extensions[CONTAINER_KEY].verifications.templates._directory
+    directory.run_in_background = lambda work: work()
+    assert directory.find(template["sid"]) is not None  # warms the cache
+    clock.advance(2)
+    CountingClient.round_trips = 0
+    directory.find(template["sid"])  # answers from the cache, refreshes in "background"
+    assert CountingClient.round_trips == 1  # the version only
+    other = Api(create_app(settings, clock=clock, providers=sender.as_providers()).test_client())
+    changed = other.post(f"/v2/Templates/{template['sid']}", FriendlyName="Renamed")
+    assert changed.status_code == 200
+    clock.advance(2)
+    directory.find(template["sid"])  # the older template, and a refresh that reads them all
+    found = directory.find(template["sid"])
+    assert found is not None
+    assert found.friendly_name == "Renamed"

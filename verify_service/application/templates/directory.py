@@ -45,6 +45,7 @@ class TemplateDirectory:
         self._fixed.update({template.sid: template for template in files})
         self._lock = threading.Lock()
         self._cached: tuple[int, dict[str, MessageTemplate]] | None = None
+        self._version: int | None = None  # the store's version the cached templates are of
         self._refreshing = False
         self.run_in_background: Callable[[Callable[[], None]], None] = _in_a_thread
 
@@ -68,8 +69,9 @@ class TemplateDirectory:
             found = self._store.get_template(sid)
             if found is not None:
                 with self._lock:
-                    if self._cached is not None:
-                        self._cached[1][sid] = found
+                    if self._cached is not None:  # a new dict: readers may be iterating
+                        read_at, templates = self._cached
+                        self._cached = (read_at, {**templates, sid: found})
         return found
 
     def every(self) -> list[MessageTemplate]:
@@ -79,7 +81,7 @@ class TemplateDirectory:
     def forget(self) -> None:
         """This process changed a template: read them again next time."""
         with self._lock:
-            self._cached = None
+            self._cached, self._version = None, None
 
     def _api_templates(self) -> dict[str, MessageTemplate]:
         now_ms = self._clock.now_ms()
@@ -97,9 +99,17 @@ class TemplateDirectory:
         return cached[1]
 
     def _read(self, now_ms: int) -> dict[str, MessageTemplate]:
-        templates = {template.sid: template for template in self._store.list_templates()}
+        """Every API template; when the store's version has not moved since the cached
+        read, the cached ones (one small read instead of every template)."""
+        version = self._store.templates_version()  # before the list: never newer than it
         with self._lock:
-            self._cached = (now_ms, templates)
+            cached, known = self._cached, self._version
+        if cached is not None and known == version:
+            templates = cached[1]
+        else:
+            templates = {template.sid: template for template in self._store.list_templates()}
+        with self._lock:
+            self._cached, self._version = (now_ms, templates), version
         return templates
 
     def _refresh(self) -> None:

@@ -17,6 +17,10 @@ class TemplateStore(Protocol):
         """False when `max_templates` are stored already (nothing stored)."""
         ...
 
+    def templates_version(self) -> int:
+        """A counter every create, update and delete increments."""
+        ...
+
     def get_template(self, sid: str) -> MessageTemplate | None: ...
 
     def list_templates(self) -> list[MessageTemplate]:

@@ -4,6 +4,7 @@ one script (docs/messages.md, "Templates")."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -45,9 +46,11 @@ def encode_template(template: MessageTemplate) -> str:
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=1024)
 def decode_template(raw: bytes | str) -> MessageTemplate:
     """Checked again as it is read: a template the rules of this version refuse is an
-    error here, not a message sent wrong."""
+    error here, not a message sent wrong. Cached by its stored form: the directory's
+    refreshes check each version of a template once per process."""
     fields: dict[str, Any] = json.loads(raw)
     fields["source"] = Source(fields["source"])
     return build_template(**fields)
@@ -74,6 +77,11 @@ class RedisTemplateStore:
             [template.sid, max_templates, encode_template(template)],
         )
         return int(position) > 0
+
+    @fail_closed
+    def templates_version(self) -> int:
+        """One more at every change: a cache compares it before reading every template."""
+        return int(self._client.get(self._keys.version) or 0)
 
     @fail_closed
     def get_template(self, sid: str) -> MessageTemplate | None:
