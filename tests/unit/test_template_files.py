@@ -78,3 +78,19 @@ def test_the_cli_checks_files_offline(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["templates", "check", str(good), str(bad)])
     assert result.exit_code == 1
     assert f"{bad}: Translations.en.Sms" in result.stderr
+
+
+def test_a_command_stops_at_a_bad_template_file_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` too, before any worker starts: `configuration error: VERIFY_TEMPLATES_DIR:
+    <file>: <field>`."""
+    bad = write(tmp_path, "bad.toml", GOOD.replace("{{code}} is your", "is your"))
+    for name in [name for name in __import__("os").environ if name.startswith("VERIFY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("VERIFY_TEMPLATES_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["keys", "list"])  # every command loads settings so
+    assert result.exit_code == 1
+    assert f"configuration error: VERIFY_TEMPLATES_DIR: {bad}: Translations.en.Sms" in (
+        result.stderr
+    )
