@@ -89,7 +89,7 @@ def test_a_command_stops_at_a_bad_template_file_with_a_clear_message(
     for name in [name for name in __import__("os").environ if name.startswith("VERIFY_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("VERIFY_TEMPLATES_DIR", str(tmp_path))
-    result = CliRunner().invoke(main, ["keys", "list"])  # every command loads settings so
+    result = CliRunner().invoke(main, ["keys", "list"])  # every command loads its settings
     assert result.exit_code == 1
     assert f"configuration error: VERIFY_TEMPLATES_DIR: {bad}: Translations.en.Sms" in (
         result.stderr
