@@ -62,6 +62,10 @@ def values(**changes: object) -> TemplateValues:
         ("{{ app | attr('x') }}{{code}}", "filter 'attr'"),
         ("{{ lipsum }}{{code}}", "unknown variable 'lipsum'"),
         ("{{code}} {% if", "syntax error"),
+        ("{% autoescape false %}{{ app }}{% endautoescape %}{{code}}", "not allowed"),
+        ("{{ app | safe }}{{code}}", "filter 'safe'"),
+        ("{% filter upper %}x{% endfilter %}{{code}}", "not allowed"),
+        ("{% with x = app %}{{ x }}{% endwith %}{{code}}", "not allowed"),
     ],
 )
 def test_template_source_outside_the_allow_list_is_refused_naming_the_part(
