@@ -328,3 +328,29 @@ def test_a_refresh_reads_every_template_only_when_one_changed(
     found = directory.find(template["sid"])
     assert found is not None
     assert found.friendly_name == "Renamed"
+
+
+def test_a_deleted_default_template_falls_back_to_the_builtin_wording(
+    api: Api, sender: RecordingSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Deleting is not refused; the service's starts use the built-in wording, logged."""
+    template = create_template(api)
+    service = api.create_service(DefaultTemplateSid=template["sid"])
+    deleted = api.client.delete(f"/v2/Templates/{template['sid']}", headers=api.headers)
+    assert deleted.status_code == 204
+    assert api.start(service).status_code == 201
+    assert sender.sent[-1].body.startswith("Your Acme verification code is: ")
+    assert f"default template {template['sid']} of service {service} not found" in caplog.text
+
+
+def test_a_resend_uses_the_template_its_own_request_names(
+    api: Api, sender: RecordingSender
+) -> None:
+    """Nothing about the template is stored with the verification."""
+    template = create_template(api)
+    service = api.create_service()
+    assert api.start(service, TemplateSid=template["sid"]).status_code == 201
+    assert sender.sent[-1].body.startswith(": ")
+    assert api.start(service).status_code == 201  # the resend names none: built-in
+    assert sender.sent[-1].body.startswith("Your Acme verification code is: ")
+    assert sender.sent[-1].verification_sid == sender.sent[-2].verification_sid
