@@ -57,7 +57,14 @@ def load_template_file(path: Path) -> MessageTemplate:
     if not isinstance(values.get("allow_links", False), bool):
         raise TemplateFileError(f"{path}: allow_links: true or false")
     try:
-        return build_template(sid=sid, source=Source.FILE, **values)
+        modified_ms = int(path.stat().st_mtime * 1000)  # the file's dates, as listed
+        return build_template(
+            sid=sid,
+            source=Source.FILE,
+            date_created_ms=modified_ms,
+            date_updated_ms=modified_ms,
+            **values,
+        )
     except InvalidParameter as exc:
         raise TemplateFileError(f"{path}: {exc.parameter}: {exc.reason}") from None
 
