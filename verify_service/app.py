@@ -61,10 +61,15 @@ from verify_service.adapters.redis_store.support.staff_user_store import (
     RedisStaffUserStore,
     StaffKeys,
 )
+from verify_service.adapters.redis_store.templates.template_store import (
+    RedisTemplateStore,
+    TemplateKeys,
+)
 from verify_service.adapters.redis_store.verifications.verification_store import (
     RedisVerificationStore,
 )
 from verify_service.adapters.redis_store.webhooks.webhook_store import RedisWebhookStore
+from verify_service.adapters.template_files import TemplateFileError, load_template_dir
 from verify_service.adapters.webhooks.resolver import TargetResolver
 from verify_service.application.access.access import AccountCredentials, Authenticator
 from verify_service.application.access.api_keys import ApiKeyCredentials, ApiKeys
@@ -103,6 +108,9 @@ from verify_service.application.services.service_catalog import ServiceCatalog
 from verify_service.application.support.factor_support import FactorSupport
 from verify_service.application.support.staff_users import SessionPolicy, StaffUsers
 from verify_service.application.support.support_console import SupportConsole
+from verify_service.application.templates.choice import TemplateChoice
+from verify_service.application.templates.directory import TemplateDirectory
+from verify_service.application.templates.templates import Templates
 from verify_service.application.verifications.verifications import Verifications
 from verify_service.application.webhooks.directory import CachedWebhookDirectory
 from verify_service.application.webhooks.webhooks import Webhooks
@@ -124,9 +132,10 @@ from verify_service.http.mfa.mfa_wiring import MFA_KEY, MfaComponents
 from verify_service.http.protection import fraud_guard_api, rate_limits_api, safe_list_api
 from verify_service.http.request_ids import RequestIds
 from verify_service.http.routing import messaging_configurations_api
+from verify_service.http.templates import templates_api
 from verify_service.http.webhooks import webhooks_api
 from verify_service.http.wiring import EXTENSION_KEY, Components
-from verify_service.settings import Settings
+from verify_service.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +197,8 @@ class Container:
     # The routes' providers by sid (built by the worker; None: built on first use).
     route_providers: Mapping[str, ProviderMap] | None = None
     webhook_targets: TargetResolver | None = None
+    # Message templates (docs/messages.md, "Templates"): `/v2/Templates`.
+    templates: Templates | None = None
 
     def audit_logs(self) -> dict[str, RedisAuditLog]:
         """The hash-chained logs by name (`audit`, `mfa-activity`), for reading and
@@ -446,6 +457,7 @@ def build_container(
         metrics=metrics,
         events=events,
     )
+    templates = _wire_templates(client, scripts, settings, clock, catalog, verifications)
     api_key_store = RedisApiKeyStore(client, scripts, ApiKeyKeys(settings.key_prefix))
     # The account credentials first (local, constant time); a key costs one Redis read.
     authenticator = Authenticator(
@@ -502,7 +514,30 @@ def build_container(
         messaging_configurations=MessagingConfigurations(
             service_store, clock, settings.route_book()
         ),
+        templates=templates,
     )
+
+
+def _wire_templates(
+    client: redis.Redis,
+    scripts: ScriptBook,
+    settings: Settings,
+    clock: Clock,
+    catalog: ServiceCatalog,
+    verifications: Verifications,
+) -> Templates:
+    """Template files (checked: a bad one stops start-up), the store, the cached directory
+    a start reads, and the checks of `DefaultTemplateSid` and `TemplateSid`."""
+    try:
+        files = load_template_dir(settings.templates_dir)
+    except TemplateFileError as exc:
+        raise ConfigError(f"VERIFY_TEMPLATES_DIR: {exc}") from None
+    store = RedisTemplateStore(client, scripts, TemplateKeys(settings.key_prefix))
+    directory = TemplateDirectory(store, clock, files)
+    templates = Templates(store, directory, clock)
+    catalog.template_exists = templates.exists
+    verifications.templates = TemplateChoice(directory)
+    return templates
 
 
 def build_staff_users(container: Container) -> StaffUsers:
@@ -740,3 +775,11 @@ def _register_webhooks(app: Flask, container: Container) -> None:
     if container.webhooks is not None:
         app.extensions[webhooks_api.WEBHOOKS_KEY] = container.webhooks
         app.register_blueprint(webhooks_api.blueprint)
+    _register_templates(app, container)
+
+
+def _register_templates(app: Flask, container: Container) -> None:
+    """`/v2/Templates` (docs/messages.md, "Templates")."""
+    if container.templates is not None:
+        app.extensions[templates_api.TEMPLATES_KEY] = container.templates
+        app.register_blueprint(templates_api.blueprint)

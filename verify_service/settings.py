@@ -105,6 +105,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "VERIFY_ROUTES_FILE",
         "VERIFY_SECRET_KEY",
         "VERIFY_SECRET_KEYS",
+        "VERIFY_TEMPLATES_DIR",
         "VERIFY_WORKER_METRICS_HOST",
         "VERIFY_WORKER_METRICS_PORT",
         "VERIFY_TRUSTED_PROXIES",
@@ -212,6 +213,8 @@ class Settings:
     # The `From` addresses a start's `ChannelConfiguration.from` may choose (addresses and
     # `@domain` entries; docs/messages.md, "Branded e-mail"); empty: none, the SMTP DSN's own.
     email_senders: EmailSenderPolicy = NO_EMAIL_SENDERS
+    # Template files, one `*.toml` each (docs/messages.md, "Templates"); None: none.
+    templates_dir: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -359,6 +362,7 @@ class Settings:
             event_senders=_bounded_int(env, "VERIFY_EVENT_SENDERS", 8, 1, 64),
             webhook_allowed_networks=_webhook_allowed_networks(env),
             email_senders=_email_senders(env),
+            templates_dir=(env.get("VERIFY_TEMPLATES_DIR") or "").strip() or None,
         )
 
     def key_ring(self) -> list[tuple[str, bytes]]:

@@ -18,10 +18,11 @@ from twilio.rest import Client
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.processes import ApiServer
+from verify_service.domain.templates.builtin import BUILTIN_TEMPLATE_SID
 
 CR_APN = "CR" + "a" * 32
 CR_FCM = "CR" + "b" * 32
-HJ = "HJ" + "c" * 32
+HJ = BUILTIN_TEMPLATE_SID  # DefaultTemplateSid must name a template (docs/messages.md)
 MG = "MG" + "d" * 32
 
 # Every parameter of `services.create` in twilio 9.13, each set away from its default (but

@@ -32,6 +32,7 @@ REFUSED = {
     "CustomMessage": "Your code is below",
     "TemplateSid": "HJ" + "0" * 32,
     "TemplateCustomSubstitutions": json.dumps({"name": "x"}),
+    "Templates": json.dumps([{"sid": "HJ" + "0" * 32}]),
     "ChannelConfiguration": json.dumps({"from": "x"}),
     "SendDigits": "1234",
     "EnableSnaClientToken": "true",

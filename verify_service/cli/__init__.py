@@ -18,6 +18,7 @@ from verify_service.cli import (
     serve,
     services,
     staff,
+    templates,
 )
 from verify_service.settings import KNOWN_VARIABLES
 
@@ -50,3 +51,4 @@ main.add_command(staff.user)
 main.add_command(secrets.secrets)
 main.add_command(events.webhooks)
 main.add_command(routing.routes)
+main.add_command(templates.templates)

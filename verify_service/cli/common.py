@@ -13,6 +13,7 @@ import click
 from verify_service.adapters.logs.formatting import configure_logging as set_up_logging
 from verify_service.adapters.redis_connection import connect
 from verify_service.adapters.redis_preflight import RedisNotUsable, check_redis
+from verify_service.adapters.template_files import TemplateFileError, load_template_dir
 from verify_service.app import Container, build_container
 from verify_service.application.audit.ports import AuditEntry
 from verify_service.domain.errors import NotFound, VerifyError
@@ -34,6 +35,10 @@ def load_settings() -> Settings:
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         raise click.ClickException(f"configuration error: {exc}") from None
+    try:  # checked here too, so that `serve` stops before its workers start
+        load_template_dir(settings.templates_dir)
+    except TemplateFileError as exc:
+        raise click.ClickException(f"configuration error: VERIFY_TEMPLATES_DIR: {exc}") from None
     if settings.log_format == "json" and warnings:
         configure_logging(settings)
         for warning in warnings:

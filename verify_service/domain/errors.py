@@ -237,3 +237,10 @@ class MessagingConfigurationExists(VerifyError):
             f"A Messaging Configuration already exists for the given country ({country}):"
             " update it instead"
         )
+
+
+class TemplateChannelNotSupported(VerifyError):
+    """The template a start chose has no wording for the start's channel (Twilio's 60227)."""
+
+    def __init__(self) -> None:
+        super().__init__("The selected channel for template is not supported")

@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from verify_service.application.delivery.delivery_receipts import ReceiptRejected
+from verify_service.application.templates.templates import TooManyTemplates
 from verify_service.domain import errors
 from verify_service.domain.destinations import mask_destination
 from verify_service.domain.mfa import passkey_errors
@@ -93,6 +94,10 @@ ERROR_CODES: dict[type[errors.VerifyError], WireError] = {
     passkey_errors.PasskeyTooManyPending: WireError(60306, 429, str),
     # Webhooks (docs/webhooks.md): the per-service cap, as a bad request like Twilio's.
     TooManyWebhooks: WireError(60200, 400, str),
+    # Templates (docs/messages.md, "Templates"): Twilio's code for a template without
+    # wording for the channel; the deployment's cap, as a bad request.
+    errors.TemplateChannelNotSupported: WireError(60227, 400, str),
+    TooManyTemplates: WireError(60200, 400, str),
 }
 
 # Errors raised outside the use cases (routing, authentication).

@@ -168,6 +168,8 @@ class StartParams(_Lenient):
     template_sid = fields.String(
         data_key="TemplateSid", validate=validate.Regexp(r"^HJ[0-9a-fA-F]{32}$")
     )
+    # SDK 9.13: a JSON array of {sid, substitutions} (application/templates/choice.py).
+    templates = fields.Raw(data_key="Templates")
     enable_sna_client_token = _flag("EnableSnaClientToken")
     # Ignored, but text meant for a message: no control characters (docs/messages.md).
     custom_message = fields.String(

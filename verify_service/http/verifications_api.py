@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify
 
 from verify_service.application.access.access import Permission
 from verify_service.application.protection.abuse_protection import parse_rate_limit_values
+from verify_service.application.templates.choice import parse_template_entries
 from verify_service.application.verifications.verifications import CheckRequest, StartRequest
 from verify_service.domain.destinations import display_masked_destination
 from verify_service.domain.errors import (
@@ -20,6 +21,7 @@ from verify_service.domain.messages.email_sender import parse_channel_configurat
 from verify_service.domain.messages.locales import require_supported_locale
 from verify_service.domain.models import Channel, EndedBy, Verification, VerificationStatus
 from verify_service.domain.tags import parse_tags
+from verify_service.domain.templates.variables import SUBSTITUTIONS
 from verify_service.http.access.auth import current_principal, permission_denied, requires
 from verify_service.http.access.destination_lookups import admit_lookup
 from verify_service.http.params import load, request_params
@@ -62,7 +64,35 @@ def _start_request(params: dict[str, Any]) -> StartRequest:
         if "rate_limits" in params
         else {},
         risk_check=params.get("risk_check") != "disable",
+        **_template_fields(params),
     )
+
+
+def _template_fields(params: dict[str, Any]) -> dict[str, Any]:
+    """`Templates` (the first entry serving the channel) or `TemplateSid` with
+    `TemplateCustomSubstitutions` (docs/messages.md, "Templates")."""
+    if "templates" in params:
+        for name, wire in (("template_sid", "TemplateSid"), (_SUBSTITUTIONS, SUBSTITUTIONS)):
+            if name in params:
+                raise InvalidParameter(wire, "not with Templates, which names the template")
+        choice = components().verifications.templates
+        if choice is None:
+            raise FeatureNotEnabled("Templates")
+        sid, values = choice.first_serving(
+            parse_template_entries(params["templates"]), _channel(params["channel"])
+        )
+        return {"template_sid": sid, "template_substitutions": tuple(values.items())}
+    values = params.get(_SUBSTITUTIONS, {})
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise InvalidParameter(f"{SUBSTITUTIONS}.{str(name)[:40]}", "a string")
+    return {
+        "template_sid": params.get("template_sid"),
+        "template_substitutions": tuple(values.items()),
+    }
+
+
+_SUBSTITUTIONS = "template_custom_substitutions"
 
 
 # An allow-list: all a `support` principal may set on a start (a resend). Any other start

@@ -41,6 +41,9 @@ class Permission(enum.StrEnum):
     # service's events go).
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
+    # Message templates (docs/messages.md, "Templates"): admin only, as the wording of every
+    # service's messages; reading them needs `services:read`.
+    TEMPLATES_WRITE = "templates:write"
 
 
 ROLES: dict[str, frozenset[Permission]] = {

@@ -33,6 +33,8 @@ class ServiceCatalog:
         self._after_delete = after_delete
         # The operator's routes Whatsapp.MsgServiceSid and Whatsapp.From are checked against.
         self._routes = routes or RouteBook()
+        # Whether a template exists (`DefaultTemplateSid` must name one); None: not checked.
+        self.template_exists: Callable[[str], bool] | None = None
 
     def _validated(self, values: dict[str, Any], current: Service | None = None) -> dict[str, Any]:
         values = validate_service_changes(dict(values))
@@ -41,6 +43,9 @@ class ServiceCatalog:
         if values.get("test_destinations") and not self._allow_test_destinations:
             # Fixed codes must not reach production unnoticed: this deployment has to opt in.
             raise FeatureNotEnabled("TestDestinations (VERIFY_ALLOW_TEST_DESTINATIONS)")
+        template = values.get("default_template_sid")
+        if template and self.template_exists is not None and not self.template_exists(template):
+            raise InvalidParameter("DefaultTemplateSid", "no such template")
         return values
 
     def create(self, values: dict[str, Any]) -> Service:

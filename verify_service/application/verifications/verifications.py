@@ -16,6 +16,7 @@ from verify_service.application.events.publisher import EventPublisher
 from verify_service.application.metrics.ports import NO_METRICS, Metrics, Refusal
 from verify_service.application.ports import Clock
 from verify_service.application.protection.abuse_protection import AbuseProtection, StartFacts
+from verify_service.application.templates.choice import BUILTIN, ChosenTemplate, TemplateChoice
 from verify_service.application.verifications.ports import (
     CodeHasher,
     DestinationLock,
@@ -58,7 +59,7 @@ from verify_service.domain.events.event_types import EventType
 from verify_service.domain.events.events import Event, verification_event
 from verify_service.domain.keyring import Keyring
 from verify_service.domain.messages.message_text import require_name, require_wire_safe
-from verify_service.domain.messages.messages import MessageContent, render, resolve_locale
+from verify_service.domain.messages.messages import resolve_locale
 from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
     MAX_SENDS_PER_VERIFICATION,
@@ -70,6 +71,11 @@ from verify_service.domain.models import (
 )
 from verify_service.domain.routing.routing import route_for, sender_for
 from verify_service.domain.service import Service
+from verify_service.domain.templates.rendering import (
+    TemplateValues,
+    render_template,
+    ttl_minutes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +146,8 @@ class Verifications:
         self._hasher = hasher
         self._keyring = keyring
         self._clock = clock
+        # Message templates (application/templates/choice.py); None: the built-in wording.
+        self.templates: TemplateChoice | None = None
 
     def _ref(self, service_sid: str, destination: str) -> VerificationRef:
         """The slot of the destination's verification, by its identity: every spelling of
@@ -189,6 +197,7 @@ class Verifications:
             risk_check=request.risk_check,
             fallback=request.resend_of is not None,
         )
+        named = self._named_template(request)
         probe = counted_probe = self._protection.probe(facts)
         admitted = False
         correction: TallyCorrection | None = None
@@ -201,6 +210,7 @@ class Verifications:
                 service, pending, address, test_code, code, amount, payee = self._admissible(
                     request, context, to, friendly_name, now_ms
                 )
+                chosen = named or self._service_template(service, request)
             except Exception:
                 self._protection.take_back_start(context, counted_probe)
                 raise
@@ -224,20 +234,14 @@ class Verifications:
                 sid, salt, is_new = pending.sid, pending.salt, False
                 shown_amount, shown_payee = pending.amount, pending.payee
                 stored_locale = request.locale or pending.locale
-            content = MessageContent(
-                friendly_name=friendly_name or _service_name(service, request.channel),
-                do_not_share_warning=service.do_not_share_warning_enabled,
-                amount=shown_amount,
-                payee=shown_payee,
-                app_hash=request.app_hash,
-                webotp_domain=service.webotp_domain,
-            )
             message = _with_start_options(
-                render(
+                render_template(
+                    chosen.template,
                     request.channel,
-                    content,
-                    code,
                     resolve_locale(stored_locale, address, request.channel),
+                    _template_values(
+                        request, service, chosen, code, friendly_name, (shown_amount, shown_payee)
+                    ),
                 ),
                 request,
             )
@@ -309,6 +313,23 @@ class Verifications:
                 )
             return _with_lookup(outcome.verification, service)
         raise TooManyConcurrentRequests
+
+    def _named_template(self, request: StartRequest) -> ChosenTemplate | None:
+        """The template the start names, checked before anything is read (60200, 60227)."""
+        if self.templates is None:
+            if request.template_sid or request.template_substitutions:
+                raise FeatureNotEnabled("TemplateSid")
+            return None
+        return self.templates.named(
+            request.channel, request.template_sid, dict(request.template_substitutions)
+        )
+
+    def _service_template(self, service: Service, request: StartRequest) -> ChosenTemplate:
+        if self.templates is None:
+            return BUILTIN
+        return self.templates.for_service(
+            service, request.channel, dict(request.template_substitutions)
+        )
 
     def _admissible(
         self,
@@ -710,3 +731,25 @@ def _same(given: str | None, stored: str | None) -> bool:
     if given is None or stored is None:
         return False
     return hmac.compare_digest(given.encode("utf-8"), stored.encode("utf-8"))
+
+
+def _template_values(
+    request: StartRequest,
+    service: Service,
+    chosen: ChosenTemplate,
+    code: str,
+    friendly_name: str | None,
+    terms: tuple[str | None, str | None],
+) -> TemplateValues:
+    """What the chosen template is filled with. Carries the code: never log it."""
+    return TemplateValues(
+        friendly_name=friendly_name or _service_name(service, request.channel),
+        code=code,
+        ttl_minutes=ttl_minutes(service.verification_ttl_seconds),
+        amount=terms[0],
+        payee=terms[1],
+        app_hash=request.app_hash,
+        webotp_domain=service.webotp_domain,
+        do_not_share_warning=service.do_not_share_warning_enabled,
+        substitutions=chosen.substitutions,
+    )

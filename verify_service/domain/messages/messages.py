@@ -44,3 +44,8 @@ def render(channel: Channel, content: MessageContent, code: str, locale: str) ->
     if catalogue is None:
         raise ValueError(f"no catalogue for locale {locale!r}")
     return compose(channel, content, code, catalogue.style, catalogue.translations)
+
+
+def catalogue_text(locale: str, message: str) -> str:
+    """`message` (a template of message_templates.py) in the words of a shipped locale."""
+    return _CATALOGUES[locale].translations.gettext(message)

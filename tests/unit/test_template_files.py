@@ -1,0 +1,96 @@
+"""Template files (`VERIFY_TEMPLATES_DIR`): checked at start-up and by `verify-service
+templates check`, a bad file named with its field; sids stable from the file name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from verify_service.adapters.template_files import (
+    TemplateFileError,
+    file_template_sid,
+    load_template_dir,
+)
+from verify_service.cli import main
+from verify_service.domain.templates.template import Source
+
+GOOD = """
+friendly_name = "Shop"
+allow_links = false
+[variables]
+app = 20
+[translations.en]
+sms = "{{app}}: {{code}} is your {{friendly_name}} code"
+call = "Your code is {{code}}"
+[translations.fr]
+sms = "{{app}} : votre code {{friendly_name}} est {{code}}"
+call = "Votre code est {{code}}"
+"""
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_a_directory_of_templates_loads_with_sids_from_the_file_names(tmp_path: Path) -> None:
+    path = write(tmp_path, "shop.toml", GOOD)
+    write(tmp_path, "fixed.toml", f'sid = "HJ{"ab" * 16}"\n' + GOOD)
+    write(tmp_path, "notes.txt", "not a template")
+    loaded = {template.sid: template for template in load_template_dir(str(tmp_path))}
+    assert set(loaded) == {file_template_sid(path), "HJ" + "ab" * 16}
+    assert file_template_sid(path) == file_template_sid(Path("/elsewhere/shop.toml"))
+    assert all(template.source is Source.FILE for template in loaded.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (GOOD.replace("{{code}} is your", "is your"), "Translations.en.Sms"),
+        (GOOD.replace("{{app}} :", "{{ app.__class__ }} :"), "Translations.fr.Sms"),
+        (
+            GOOD.replace('friendly_name = "Shop"', 'friendly_name = "' + "N" * 33 + '"'),
+            "FriendlyName",
+        ),
+        ("colour = 1\n" + GOOD, "unknown keys ['colour']"),
+        ("friendly_name = ", "cannot be read as TOML"),
+    ],
+)
+def test_a_bad_file_is_refused_naming_the_file_and_the_field(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    path = write(tmp_path, "bad.toml", text)
+    with pytest.raises(TemplateFileError) as refused:
+        load_template_dir(str(tmp_path))
+    assert str(path) in str(refused.value)
+    assert named in str(refused.value)
+
+
+def test_the_cli_checks_files_offline(tmp_path: Path) -> None:
+    good = write(tmp_path, "good.toml", GOOD)
+    bad = write(tmp_path, "bad.toml", GOOD.replace("{{code}} is your", "is your"))
+    result = CliRunner().invoke(main, ["templates", "check", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "ok (2 locales; sms, call)" in result.output
+    result = CliRunner().invoke(main, ["templates", "check", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}: Translations.en.Sms" in result.stderr
+
+
+def test_a_command_stops_at_a_bad_template_file_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` too, before any worker starts: `configuration error: VERIFY_TEMPLATES_DIR:
+    <file>: <field>`."""
+    bad = write(tmp_path, "bad.toml", GOOD.replace("{{code}} is your", "is your"))
+    for name in [name for name in __import__("os").environ if name.startswith("VERIFY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("VERIFY_TEMPLATES_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["keys", "list"])  # every command loads its settings
+    assert result.exit_code == 1
+    assert f"configuration error: VERIFY_TEMPLATES_DIR: {bad}: Translations.en.Sms" in (
+        result.stderr
+    )

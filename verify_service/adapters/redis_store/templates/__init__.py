@@ -1,0 +1,1 @@
+"""Message templates stored in Redis (the extension API's templates)."""

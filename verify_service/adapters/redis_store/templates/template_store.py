@@ -1,0 +1,120 @@
+"""Templates in Redis: one hash per template (its fields as one JSON value), an index in
+creation order and a version counter, all under the hash tag `{tpl}` so that each change is
+one script (docs/messages.md, "Templates")."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from verify_service.adapters.redis_store.errors import fail_closed
+from verify_service.adapters.redis_store.scripts import ScriptBook
+from verify_service.domain.templates.checks import build_template, template_fields
+from verify_service.domain.templates.template import MessageTemplate, Source
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateKeys:
+    prefix: str = "vs"
+
+    def template(self, sid: str) -> str:
+        """Hash: `json`, the template's fields."""
+        return f"{self.prefix}:{{tpl}}:t:{sid}"
+
+    @property
+    def index(self) -> str:
+        """Sorted set: template sid by creation order."""
+        return f"{self.prefix}:{{tpl}}:index"
+
+    @property
+    def counter(self) -> str:
+        return f"{self.prefix}:{{tpl}}:seq"
+
+    @property
+    def version(self) -> str:
+        """Counter: one more at every change (for caches and operators)."""
+        return f"{self.prefix}:{{tpl}}:version"
+
+
+def encode_template(template: MessageTemplate) -> str:
+    fields = template_fields(template)
+    fields["source"] = fields["source"].value
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def decode_template(raw: bytes | str) -> MessageTemplate:
+    """Checked again as it is read: a template the rules of this version refuse is an
+    error here, not a message sent wrong. Cached by its stored form: the directory's
+    refreshes check each version of a template once per process."""
+    fields: dict[str, Any] = json.loads(raw)
+    fields["source"] = Source(fields["source"])
+    return build_template(**fields)
+
+
+class RedisTemplateStore:
+    def __init__(self, client: redis.Redis, scripts: ScriptBook, keys: TemplateKeys) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+
+    @fail_closed
+    def create_template(self, template: MessageTemplate, max_templates: int) -> bool:
+        """False when the deployment has `max_templates` already (nothing stored)."""
+        position = self._scripts.run(
+            self._client,
+            "create_template",
+            [
+                self._keys.template(template.sid),
+                self._keys.index,
+                self._keys.counter,
+                self._keys.version,
+            ],
+            [template.sid, max_templates, encode_template(template)],
+        )
+        return int(position) > 0
+
+    @fail_closed
+    def templates_version(self) -> int:
+        """One more at every change: a cache compares it before reading every template."""
+        return int(self._client.get(self._keys.version) or 0)
+
+    @fail_closed
+    def get_template(self, sid: str) -> MessageTemplate | None:
+        raw = self._client.hget(self._keys.template(sid), "json")
+        return None if raw is None else decode_template(raw)
+
+    @fail_closed
+    def list_templates(self) -> list[MessageTemplate]:
+        """Every stored template (a bounded number), in creation order: two round trips."""
+        sids: list[bytes] = self._client.zrange(self._keys.index, 0, -1)  # type: ignore[assignment]
+        if not sids:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hget(self._keys.template(sid.decode()), "json")
+        return [decode_template(raw) for raw in pipe.execute() if raw is not None]
+
+    @fail_closed
+    def update_template(self, template: MessageTemplate) -> bool:
+        replaced = self._scripts.run(
+            self._client,
+            "update_template",
+            [self._keys.template(template.sid), self._keys.version],
+            [encode_template(template)],
+        )
+        return bool(replaced)
+
+    @fail_closed
+    def delete_template(self, sid: str) -> bool:
+        deleted = self._scripts.run(
+            self._client,
+            "delete_template",
+            [self._keys.template(sid), self._keys.index, self._keys.version],
+            [sid],
+        )
+        return bool(deleted)

@@ -1,0 +1,1 @@
+"""Message templates (Twilio's `HJ` Templates): operator wording per channel and locale."""
