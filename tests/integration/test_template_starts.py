@@ -93,6 +93,44 @@ def test_email_html_escapes_every_value(api: Api, sender: RecordingSender) -> No
     assert message.subject == "Your Acme code"
 
 
+def test_an_html_fragment_is_sent_in_the_built_in_emails_frame(
+    api: Api, sender: RecordingSender
+) -> None:
+    """A template's `email_html` fragment gets the frame that makes the built-in e-mail
+    render well (language, direction, charset, viewport, card): in Arabic right to left."""
+    arabic = dict(PARTS, email_html="<p dir=auto>{{app}}: <b>{{code}}</b></p>")
+    template = create_template(api, Translations=json.dumps({"en": PARTS, "ar": arabic}))
+    service = api.create_service(FriendlyName="Acme")
+    response = api.start(
+        service,
+        to="jane@example.com",
+        channel="email",
+        Locale="ar",
+        TemplateSid=template["sid"],
+        TemplateCustomSubstitutions=json.dumps({"app": "Shop"}),
+    )
+    assert response.status_code == 201, response.json
+    message = sender.sent[-1].message
+    assert message.html is not None
+    assert message.html.startswith('<!DOCTYPE html>\n<html lang="ar" dir="rtl">')
+    assert '<meta charset="utf-8">' in message.html
+    assert re.search(r"<p dir=auto>Shop: <b>[0-9]{6}</b></p>", message.html)
+    assert message.html.count("<b>") == 1
+
+
+def test_a_whole_html_document_is_sent_as_written(api: Api, sender: RecordingSender) -> None:
+    whole = dict(PARTS, email_html="<!doctype html><html><body><b>{{code}}</b></body></html>")
+    template = create_template(api, Translations=json.dumps({"en": whole}))
+    service = api.create_service(FriendlyName="Acme")
+    response = api.start(
+        service, to="jane@example.com", channel="email", TemplateSid=template["sid"]
+    )
+    assert response.status_code == 201, response.json
+    html = sender.sent[-1].message.html
+    assert html is not None
+    assert re.fullmatch(r"<!doctype html><html><body><b>[0-9]{6}</b></body></html>", html)
+
+
 def test_templates_parameter_takes_the_first_entry_serving_the_channel(
     api: Api, sender: RecordingSender
 ) -> None:

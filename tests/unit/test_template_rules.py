@@ -141,7 +141,8 @@ def test_values_are_text_escaped_in_html_and_never_template_source() -> None:
     message = render_template(
         built, Channel.EMAIL, "en", values(substitutions={"app": "<b>{{code}}</b>"})
     )
-    assert message.html == "<p>Hello &lt;b&gt;{{code}}&lt;/b&gt;, your code is <b>482913</b>.</p>"
+    assert message.html is not None
+    assert "<p>Hello &lt;b&gt;{{code}}&lt;/b&gt;, your code is <b>482913</b>.</p>" in message.html
     assert message.subject == "Your Acme code"
     assert message.text == "Code: 482913"
 

@@ -11,13 +11,15 @@ template: its wording is the template's own business (docs/messages.md, "Templat
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from jinja2 import Template
 
 from verify_service.domain.delivery.delivery import RenderedMessage
-from verify_service.domain.messages.catalogues import VOICE_LANGUAGE
+from verify_service.domain.messages.catalogues import RIGHT_TO_LEFT, VOICE_LANGUAGE
+from verify_service.domain.messages.email_layout import FONT, INK, document
 from verify_service.domain.messages.message_templates import (
     APP_HASH_PREFIX,
     SPOKEN_CODE_SEPARATOR,
@@ -80,12 +82,16 @@ def render_template(
         )
     if channel is Channel.EMAIL:
         html = parts.get(Part.EMAIL_HTML)
+        text = _fill(parts[Part.EMAIL_TEXT], context)
+        subject = _fill(parts[Part.EMAIL_SUBJECT], context)
         return RenderedMessage(
             channel,
             locale,
-            _fill(parts[Part.EMAIL_TEXT], context),
-            subject=_fill(parts[Part.EMAIL_SUBJECT], context),
-            html=None if html is None else _fill(html, context, html=True),
+            text,
+            subject=subject,
+            html=None
+            if html is None
+            else _framed(_fill(html, context, html=True), locale, subject, text),
         )
     if channel is Channel.WHATSAPP:
         return RenderedMessage(channel, locale, _fill(parts[Part.WHATSAPP], context))
@@ -112,6 +118,28 @@ def _sms(text: str, values: TemplateValues) -> str:
     if values.webotp_domain:
         text = f"{text}\n@{values.webotp_domain} #{values.code}"
     return text
+
+
+# An operator's `email_html` that is a whole document (`<!DOCTYPE` or `<html` first) is sent
+# as written; a fragment goes into the built-in e-mail's frame (docs/messages.md, "Branded
+# e-mail"): language and direction, charset, viewport, colour-scheme metas, the preheader and
+# a card at most 600 px wide, so a short `<p>…</p>` renders as well as the built-in e-mail.
+_WHOLE_DOCUMENT = re.compile(r"\s*(?:<!doctype|<html[\s>])", re.IGNORECASE)
+
+
+def _framed(body: str, locale: str, subject: str, text: str) -> str:
+    if _WHOLE_DOCUMENT.match(body):
+        return body
+    return document(
+        locale=locale,
+        right_to_left=locale in RIGHT_TO_LEFT,
+        title=subject,
+        preheader=text.splitlines()[0] if text else "",
+        body_html=(
+            '<tr><td class="vs-cell vs-ink" '
+            f'style="padding:24px 32px;font-family:{FONT};color:{INK}">{body}</td></tr>'
+        ),
+    )
 
 
 def _fill(source: str, context: Mapping[str, str], *, html: bool = False) -> str:
