@@ -16,6 +16,7 @@ docs/performance.md.
     .venv/bin/python -m bench.run --only fallback    # channel fallback behind a backlog
     .venv/bin/python -m bench.run --only mfa         # TOTP challenges and factor memory (~1 min)
     .venv/bin/python -m bench.run --only observability  # cost of metrics and events per start
+    .venv/bin/python -m bench.run --only templates  # an operator's template per start (~20 s)
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from typing import Any
 
 import redis
 
-from bench import cost, delivery, fallback, inprocess, mfa, observability, services
+from bench import cost, delivery, fallback, inprocess, mfa, observability, services, templates
 from bench.load import (
     CheckLoad,
     LinesLoad,
@@ -397,7 +398,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--only",
-        choices=["delivery", "fallback", "cost", "mfa", "observability"],
+        choices=["delivery", "fallback", "cost", "mfa", "observability", "templates"],
         help="run only this phase (default output bench/results/<phase>.json); the "
         "fallback phase runs only this way",
     )
@@ -492,6 +493,7 @@ def run_own_phases(args: argparse.Namespace, results: dict[str, Any], wrk: str |
         run_delivery(args, results, wrk)
     if not args.skip_observability:
         run_observability(args, results, wrk)
+    run_templates(results)
 
 
 def main_observability_only(args: argparse.Namespace) -> int:
@@ -503,6 +505,21 @@ def main_observability_only(args: argparse.Namespace) -> int:
     results["run_seconds"] = time.monotonic() - started
     missed = observability.report(results["observability"], log)
     return _write_results(args, results, missed)
+
+
+def main_templates_only(args: argparse.Namespace) -> int:
+    """Phase (t): what an operator's template costs a start (bench/templates.py) alone."""
+    started = time.monotonic()
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    missed = run_templates(results)
+    results["run_seconds"] = time.monotonic() - started
+    return _write_results(args, results, missed)
+
+
+def run_templates(results: dict[str, Any]) -> bool:
+    log("\n(t) an operator's template per start, in process, interleaved rounds")
+    results["templates"] = templates.run(log)
+    return templates.report(results["templates"], log)
 
 
 def main_delivery_only(args: argparse.Namespace) -> int:
@@ -657,6 +674,7 @@ def main(argv: list[str] | None = None) -> int:
             "cost": main_cost_only,
             "mfa": main_mfa_only,
             "observability": main_observability_only,
+            "templates": main_templates_only,
         }[args.only](args)
     started = time.monotonic()
     wrk = None if args.loader == "python" else ensure_wrk(log)
@@ -807,11 +825,19 @@ def main(argv: list[str] | None = None) -> int:
         missed |= delivery.report(results["delivery"], log)
     if "observability" in results:
         missed |= observability.report(results["observability"], log)
+    missed |= _report_templates(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
     log(f"\nwrote {shown} ({results['run_seconds']:.0f} s)")
     return 1 if (missed and args.strict) else 0
+
+
+def _report_templates(results: dict[str, Any]) -> bool:
+    if "templates" not in results:
+        return False
+    log("templates: an operator's template per start")
+    return templates.report(results["templates"], log)
 
 
 def run_all(

@@ -116,6 +116,18 @@ def test_code_in_a_subject_is_refused() -> None:
     assert refused.value.parameter == "Translations.en.EmailSubject"
 
 
+def test_a_sentence_ending_after_a_variable_is_not_a_link() -> None:
+    """docs/messages.md's French example: `{{friendly_name}}. Valable` is a sentence."""
+    assert template(sms="{{app}} : {{code}} est votre code {{friendly_name}}. Valable {{ttl}} min.")
+
+
+@pytest.mark.parametrize("sms", ["{{code}} evil{{app}}.com", "{{code}} {{app}}.evil.com/x"])
+def test_a_link_split_by_a_variable_is_refused(sms: str) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        template(sms=sms)
+    assert refused.value.parameter == "Translations.en.Sms"
+
+
 def test_links_are_accepted_when_allowed() -> None:
     assert template(sms="{{code}} see example.com", allow_links=True)
 

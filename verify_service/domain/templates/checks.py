@@ -180,8 +180,11 @@ def _check_part(
     breaks = _ALLOWED_BREAKS.get(part, "" if part is Part.EMAIL_SUBJECT else "\n")
     if not is_wire_safe("".join(char for char in literal if char not in breaks)):
         raise InvalidParameter(field, "control or invisible formatting characters")
+    # A variable stands for a word ("N"), so a link split by one is still seen
+    # (`evil{{shop}}.com`), and a sentence ending after one (`{{friendly_name}}. Valable`)
+    # does not read as a spaced-out dot (`code . Valable`), as it did when joined with "".
     if not template.allow_links and any(
-        is_link_like(chunk) for chunk in (*shape.static_text, literal)
+        is_link_like(chunk) for chunk in (*shape.static_text, "N".join(shape.static_text))
     ):
         raise InvalidParameter(field, "no links or web addresses unless AllowLinks")
 
