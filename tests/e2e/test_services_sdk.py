@@ -19,12 +19,12 @@ from twilio.rest import Client
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.processes import ApiServer
 
-CR_APN = "CR" + "a" * 32
-CR_FCM = "CR" + "b" * 32
 HJ = "HJ" + "c" * 32
 MG = "MG" + "d" * 32
 
-# Every parameter of `services.create` in twilio 9.13, each set away from its default.
+# Every parameter of `services.create` in twilio 9.13 that this service offers, each set away
+# from its default; the push settings and VerifyEventSubscriptionEnabled are given their
+# defaults (any other value is refused: tests/e2e/test_refused_parameters_sdk.py).
 EVERY_PARAMETER: dict[str, Any] = {
     "friendly_name": "Acme Login",
     "code_length": 7,
@@ -35,9 +35,7 @@ EVERY_PARAMETER: dict[str, Any] = {
     "psd2_enabled": True,
     "do_not_share_warning_enabled": True,
     "custom_code_enabled": True,
-    "push_include_date": True,
-    "push_apn_credential_sid": CR_APN,
-    "push_fcm_credential_sid": CR_FCM,
+    "push_include_date": False,
     "totp_issuer": "Acme Inc",
     "totp_time_step": 45,
     "totp_code_length": 8,
@@ -51,7 +49,7 @@ EVERY_PARAMETER: dict[str, Any] = {
     "passkeys_authenticator_attachment": "platform",
     "passkeys_discoverable_credentials": "preferred",
     "passkeys_user_verification": "required",
-    "verify_event_subscription_enabled": True,
+    "verify_event_subscription_enabled": False,
 }
 
 # How each of them reads back (flat fields, then the nested objects of Twilio's shape).
@@ -66,8 +64,8 @@ EVERY_FIELD: dict[str, Any] = {
     "do_not_share_warning_enabled": True,
     "custom_code_enabled": True,
     "default_template_sid": HJ,
-    "verify_event_subscription_enabled": True,
-    "push": {"include_date": True, "apn_credential_sid": CR_APN, "fcm_credential_sid": CR_FCM},
+    "verify_event_subscription_enabled": False,
+    "push": {"include_date": False, "apn_credential_sid": None, "fcm_credential_sid": None},
     "totp": {"issuer": "Acme Inc", "time_step": 45, "code_length": 8, "skew": 2},
     "whatsapp": {"msg_service_sid": MG, "from": "+14155550100"},
     "passkeys": {
