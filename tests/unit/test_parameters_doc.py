@@ -12,17 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.parameters_table import rows
+
 REPO = Path(__file__).resolve().parents[2]
-DOCUMENT = (REPO / "docs" / "parameters.md").read_text(encoding="utf-8")
 OPENAPI = yaml.safe_load((REPO / "openapi.yaml").read_text(encoding="utf-8"))
 TWILIO = REPO / "tests" / "support" / "twilio_verify_v2_parameters.txt"
 
 STATUSES = ("effective", "refused", "not offered", "extension")
-ROW = re.compile(
-    r"^\| (?P<operation>[A-Z][A-Za-z]+) \| `(?P<parameter>[^`]+)` \| (?P<status>[a-z ]+) \|"
-    r" (?P<what>[^|]+) \| (?P<tests>[^|]+) \|$",
-    re.MULTILINE,
-)
 TEST = re.compile(r"^`(tests/[\w/]+\.py)::(\w+)`$")
 # Rows whose proof another helper of issue 13 writes: the lead replaces each `pending: <helper>`
 # with the test names on merge, then empties this set.
@@ -30,18 +26,7 @@ PENDING_HELPERS = frozenset({"templates", "email", "routing"})
 HTTP_METHODS = ("get", "post", "delete", "put", "patch")
 
 Key = tuple[str, str]
-
-
-def _rows() -> dict[Key, dict[str, str]]:
-    rows: dict[Key, dict[str, str]] = {}
-    for match in ROW.finditer(DOCUMENT):
-        key = (match["operation"], match["parameter"])
-        assert key not in rows, f"two rows for {key}"
-        rows[key] = match.groupdict()
-    return rows
-
-
-ROWS = _rows()
+ROWS = rows()
 
 
 def _resolved(node: Any) -> Any:
@@ -133,18 +118,16 @@ def test_every_row_names_a_parameter_of_openapi_yaml_or_of_twilio() -> None:
     """A row of an operation we serve names one of its parameters in openapi.yaml; a row of
     an operation we do not serve names one of Twilio's."""
     stray = sorted(
-        key
-        for key in ROWS
-        if (key not in OURS if key[0] in OUR_OPERATIONS else key not in TWILIOS)
+        key for key in ROWS if (key not in OURS if key[0] in OUR_OPERATIONS else key not in TWILIOS)
     )
     assert not stray, f"rows for parameters that do not exist: {stray}"
 
 
 def test_every_row_has_a_known_status_a_description_and_a_proof() -> None:
     for key, row in ROWS.items():
-        assert row["status"] in STATUSES, key
-        assert row["what"].strip(), key
-        assert row["tests"].strip(), key
+        assert row.status in STATUSES, key
+        assert row.what.strip(), key
+        assert row.tests, key
 
 
 def test_not_offered_is_exactly_the_operations_we_do_not_serve() -> None:
@@ -152,21 +135,21 @@ def test_not_offered_is_exactly_the_operations_we_do_not_serve() -> None:
     nor written by another helper is (its routes are 404)."""
     for (operation, parameter), row in ROWS.items():
         if operation in OUR_OPERATIONS:
-            assert row["status"] != "not offered", (operation, parameter)
-        elif "pending:" not in row["tests"]:
-            assert row["status"] == "not offered", (operation, parameter)
+            assert row.status != "not offered", (operation, parameter)
+        elif not any(test.startswith("pending:") for test in row.tests):
+            assert row.status == "not offered", (operation, parameter)
 
 
 def test_extension_rows_are_the_extensions_of_openapi_yaml() -> None:
     """(A refused parameter of an extension operation reads "refused".)"""
     for key, row in ROWS.items():
-        if key in OURS and row["status"] != "refused":
-            assert (row["status"] == "extension") == OURS[key]["extension"], key
+        if key in OURS and row.status != "refused":
+            assert (row.status == "extension") == OURS[key]["extension"], key
 
 
 def test_openapi_yaml_still_describes_every_refused_parameter_as_refused() -> None:
     for key, row in ROWS.items():
-        if row["status"] == "refused":
+        if row.status == "refused":
             assert key in OURS, f"{key} is refused but missing from openapi.yaml"
             assert "refused" in OURS[key]["description"], f"{key}: say 'refused' in openapi.yaml"
 
@@ -174,8 +157,8 @@ def test_openapi_yaml_still_describes_every_refused_parameter_as_refused() -> No
 def _cited() -> list[tuple[str, str, str]]:
     cited = []
     for (operation, parameter), row in ROWS.items():
-        for reference in row["tests"].split("<br>"):
-            cited.append((f"{operation}.{parameter}", reference.strip(), row["status"]))
+        for reference in row.tests:
+            cited.append((f"{operation}.{parameter}", reference, row.status))
     return cited
 
 
