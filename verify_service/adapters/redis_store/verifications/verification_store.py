@@ -218,6 +218,7 @@ class RedisVerificationStore:
             payee=_text(fields, "pa"),
             locale=_text(fields, "lo"),
             status=status or live_status(checks),
+            tags=_text(fields, "tg") or None,
         )
 
     # -- start --------------------------------------------------------------------------
