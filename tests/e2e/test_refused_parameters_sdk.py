@@ -194,8 +194,14 @@ def twilio_error(response: requests.Response) -> dict[str, Any]:
 
 
 def test_every_refused_row_is_sent() -> None:
-    """The table decides: each `refused` row has a value here, and nothing here is not one."""
-    refused = {key for key, row in rows().items() if row.status == "refused"}
+    """The table decides: each `refused` row has a value here, and nothing here is not one.
+    A row whose proof is still `pending: <helper>` (its refusal lands with that helper's
+    branch) joins as soon as its tests are named."""
+    refused = {
+        key
+        for key, row in rows().items()
+        if row.status == "refused" and not any(t.startswith("pending:") for t in row.tests)
+    }
     assert refused == set(REFUSED)
 
 

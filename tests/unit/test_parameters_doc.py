@@ -149,7 +149,7 @@ def test_extension_rows_are_the_extensions_of_openapi_yaml() -> None:
 
 def test_openapi_yaml_still_describes_every_refused_parameter_as_refused() -> None:
     for key, row in ROWS.items():
-        if row.status == "refused":
+        if row.status == "refused" and not any(t.startswith("pending:") for t in row.tests):
             assert key in OURS, f"{key} is refused but missing from openapi.yaml"
             assert "refused" in OURS[key]["description"], f"{key}: say 'refused' in openapi.yaml"
 
