@@ -20,13 +20,13 @@ from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.processes import ApiServer
 from verify_service.domain.templates.builtin import BUILTIN_TEMPLATE_SID
 
-CR_APN = "CR" + "a" * 32
-CR_FCM = "CR" + "b" * 32
 HJ = BUILTIN_TEMPLATE_SID  # DefaultTemplateSid must name a template (docs/messages.md)
 MG = "MG" + "d" * 32
 
-# Every parameter of `services.create` in twilio 9.13, each set away from its default (but
-# `dtmf_input_required`: `true` is not offered, 60204, see test_channel_options_sdk.py).
+# Every parameter of `services.create` in twilio 9.13 that this service offers, each set away
+# from its default (but `dtmf_input_required`: `true` is not offered, 60204, see
+# test_channel_options_sdk.py); the push settings and VerifyEventSubscriptionEnabled are given
+# their defaults (any other value is refused: tests/e2e/test_refused_parameters_sdk.py).
 EVERY_PARAMETER: dict[str, Any] = {
     "friendly_name": "Acme Login",
     "code_length": 7,
@@ -37,9 +37,7 @@ EVERY_PARAMETER: dict[str, Any] = {
     "psd2_enabled": True,
     "do_not_share_warning_enabled": True,
     "custom_code_enabled": True,
-    "push_include_date": True,
-    "push_apn_credential_sid": CR_APN,
-    "push_fcm_credential_sid": CR_FCM,
+    "push_include_date": False,
     "totp_issuer": "Acme Inc",
     "totp_time_step": 45,
     "totp_code_length": 8,
@@ -53,7 +51,7 @@ EVERY_PARAMETER: dict[str, Any] = {
     "passkeys_authenticator_attachment": "platform",
     "passkeys_discoverable_credentials": "preferred",
     "passkeys_user_verification": "required",
-    "verify_event_subscription_enabled": True,
+    "verify_event_subscription_enabled": False,
 }
 
 # How each of them reads back (flat fields, then the nested objects of Twilio's shape).
@@ -68,8 +66,8 @@ EVERY_FIELD: dict[str, Any] = {
     "do_not_share_warning_enabled": True,
     "custom_code_enabled": True,
     "default_template_sid": HJ,
-    "verify_event_subscription_enabled": True,
-    "push": {"include_date": True, "apn_credential_sid": CR_APN, "fcm_credential_sid": CR_FCM},
+    "verify_event_subscription_enabled": False,
+    "push": {"include_date": False, "apn_credential_sid": None, "fcm_credential_sid": None},
     "totp": {"issuer": "Acme Inc", "time_step": 45, "code_length": 8, "skew": 2},
     "whatsapp": {"msg_service_sid": MG, "from": "+14155550100"},
     "passkeys": {

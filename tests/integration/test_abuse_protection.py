@@ -248,6 +248,18 @@ def test_skip_sms_to_landlines_refuses_sms_but_not_a_call(api: Api) -> None:
     assert api.start(relaxed, GB_LANDLINE).status_code == 201
 
 
+def test_skip_sms_to_landlines_needs_no_lookup_and_passes_fixed_line_or_mobile(
+    api: Api, sender: RecordingSender
+) -> None:
+    """The line type is known offline (phonenumbers), so SkipSmsToLandlines acts without
+    LookupEnabled (Twilio requires it); a number that may be either (North America's
+    FIXED_LINE_OR_MOBILE) is not a landline."""
+    service = api.create_service(SkipSmsToLandlines="true")
+    assert_error(api.start(service, GB_LANDLINE), 403, 60205)
+    assert sender.sent == []
+    assert api.start(service, US_NUMBER).status_code == 201
+
+
 def test_lookup_enabled_fills_the_lookup_object(api: Api) -> None:
     service = api.create_service(LookupEnabled="true")
     started = api.start(service, GB_MOBILE).json

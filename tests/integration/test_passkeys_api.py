@@ -147,6 +147,36 @@ def test_register_verify_and_sign_in(passkeys: Passkeys, device: SoftAuthenticat
     assert approved.json["date_responded"] is not None
 
 
+def test_the_reported_authenticator_attachment_must_be_the_factors(
+    api: Api, device: SoftAuthenticator
+) -> None:
+    """`authenticatorAttachment` in a response is the browser's word for the authenticator it
+    used: on a factor made for `cross-platform` ones, a `platform` answer is refused naming
+    it (registration and sign-in); one that says nothing, or the right kind, is taken."""
+    service = api.create_service(
+        **PASSKEY_SETTINGS, **{"Passkeys.AuthenticatorAttachment": "cross-platform"}
+    )
+    passkeys = Passkeys(api.client, api.headers, service)
+    created = passkeys.create_factor()
+    assert created.status_code == 201, created.json
+    options = created.json["options"]  # type: ignore[index]
+    refused(passkeys.verify(device.create(options)), 400, 60306, "authenticatorAttachment")
+
+    created = passkeys.create_factor()
+    silent = device.create(created.json["options"])  # type: ignore[index]
+    del silent["authenticatorAttachment"]
+    assert passkeys.verify(silent).status_code == 200
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    refused(
+        passkeys.approve(device.get(challenge["options"])), 400, 60306, "authenticatorAttachment"
+    )
+    challenge = passkeys.challenge(identity=IDENTITY).json
+    assert challenge is not None
+    roaming = {**device.get(challenge["options"]), "authenticatorAttachment": "cross-platform"}
+    assert passkeys.approve(roaming).json["status"] == "approved"  # type: ignore[index]
+
+
 def test_a_second_passkey_excludes_the_first(passkeys: Passkeys, device: SoftAuthenticator) -> None:
     passkeys.register(device)
     second = passkeys.create_factor()

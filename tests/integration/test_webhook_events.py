@@ -180,6 +180,28 @@ def test_a_started_and_approved_verification_sends_two_signed_events(
     assert len({request.form["uuid"] for request in receiver.requests}) == 3
 
 
+def test_tags_reach_every_event_of_the_verification(
+    api: Api, service_sid: str, events: Any, receiver: StandinHttp, sender: RecordingSender
+) -> None:
+    """A start's `Tags` are not kept for nothing: each event of the verification carries
+    them as `tags` (the JSON object text), as Twilio's verification events do; a
+    verification started without tags sends no `tags`."""
+    tags = {"tenant_id": "12345", "flow": "signup"}
+    response = api.start(service_sid, TO, Tags=json.dumps(tags))
+    assert response.status_code == 201, response.json
+    sid = response.json["sid"]  # type: ignore[index]
+    assert api.check(service_sid, sender.last_code(sid), To=TO).json["status"] == "approved"
+    untagged = start(api, service_sid, "+14155552672")
+    run_events(events)
+    verification_events = [r.form for r in receiver.requests if r.form["type"].startswith("v")]
+    tagged = [form for form in verification_events if form["verification_sid"] == sid]
+    assert [form["type"] for form in tagged] == ["verification.started", "verification.approved"]
+    assert all(json.loads(form["tags"]) == tags for form in tagged)
+    assert all(
+        "tags" not in form for form in verification_events if form["verification_sid"] == untagged
+    )
+
+
 def test_a_canceled_verification_sends_verification_canceled(
     api: Api, service_sid: str, events: Any, receiver: StandinHttp
 ) -> None:

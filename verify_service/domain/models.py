@@ -68,6 +68,9 @@ class Verification:
     # Of `check_count`, those a canceled verification of the destination used (a cancel
     # never refunds guesses): counted from the start.
     carried_checks: int = 0
+    # The start's `Tags` as the JSON object text it was stored as (None: no tags); sent as
+    # `tags` in the verification's webhook events (docs/webhooks.md).
+    tags: str | None = None
 
     def with_status(self, status: VerificationStatus, updated_ms: int) -> Verification:
         return Verification(
@@ -86,6 +89,7 @@ class Verification:
             payee=self.payee,
             locale=self.locale,
             status=status,
+            tags=self.tags,
         )
 
     @property

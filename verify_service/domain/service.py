@@ -53,10 +53,9 @@ class Service:
     """Every field Twilio defines for a Service, plus the `verification_ttl_seconds` and
     channel fallback (`fallback_channels`, `fallback_after_seconds`) extensions.
 
-    Fields the service honours: friendly_name, code_length, custom_code_enabled,
-    do_not_share_warning_enabled, psd2_enabled, verification_ttl_seconds, fallback_channels,
-    fallback_after_seconds. The others are stored and echoed so that clients reading them
-    see what they set.
+    What each one does, or why it is refused, is docs/parameters.md. The push settings and
+    `verify_event_subscription_enabled` keep their fields so that a service stored by an
+    earlier version still reads, but only their defaults are accepted (`refuse_not_offered`).
     """
 
     sid: str
@@ -177,8 +176,31 @@ def _geo_permissions(stored: str) -> GeoPermissions:
 _SERVICE_FIELDS = frozenset(f.name for f in dataclasses.fields(Service))
 
 
+# Settings of features this service does not offer (docs/parameters.md): their defaults are
+# accepted (an SDK may send them), any other value is 60204 naming the parameter.
+_NOT_OFFERED: tuple[tuple[str, str, str], ...] = (
+    ("push_include_date", "Push.IncludeDate", "push factors are not offered"),
+    ("push_apn_credential_sid", "Push.ApnCredentialSid", "push factors are not offered"),
+    ("push_fcm_credential_sid", "Push.FcmCredentialSid", "push factors are not offered"),
+    (
+        "verify_event_subscription_enabled",
+        "VerifyEventSubscriptionEnabled",
+        "Twilio Event Streams are not offered; subscribe a webhook (/v2/Services/{VA}/Webhooks)",
+    ),
+)
+
+
+def refuse_not_offered(changes: dict[str, Any]) -> None:
+    """60204 naming the first setting of a feature not offered that is set away from its
+    default (False, or no credential)."""
+    for name, wire, why in _NOT_OFFERED:
+        if changes.get(name) not in (None, False):
+            raise FeatureNotEnabled(f"{wire} ({why})")
+
+
 def validate_service_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Check the honoured parameters' ranges; returns `changes` unchanged when valid."""
+    refuse_not_offered(changes)
     if "friendly_name" in changes:
         changes["friendly_name"] = require_name(str(changes["friendly_name"]), "FriendlyName")
     _require_call_settings(changes)

@@ -1,6 +1,9 @@
 """marshmallow schemas: wire names (PascalCase, dotted) to use-case names (snake_case).
 
-Unknown parameters are ignored, as Twilio does; types are checked here, rules in the domain.
+Every parameter Twilio defines for an operation is a field here: it takes effect, or the
+view or the domain refuses it naming it (docs/parameters.md: one row per parameter, each
+with its test). A parameter Twilio does not define at all is ignored, as Twilio does (an
+SDK newer than this service may send one); types are checked here, rules in the domain.
 """
 
 from __future__ import annotations
@@ -160,8 +163,8 @@ class StartParams(_Lenient):
     rate_limits = JsonObjectOrString(data_key="RateLimits")
     device_ip = fields.IP(data_key="DeviceIp")
     risk_check = fields.String(data_key="RiskCheck", validate=validate.OneOf(["enable", "disable"]))
-    # Twilio parameters this service accepts but does not act on yet: checked, then ignored,
-    # so a malformed one is still a 60200 (a later version may honour them).
+    # Checked here (a malformed one is 60200); what each one does, or why it is refused
+    # (60204 naming it), is docs/parameters.md.
     channel_configuration = JsonObjectOrString(data_key="ChannelConfiguration")
     template_custom_substitutions = JsonObjectOrString(data_key="TemplateCustomSubstitutions")
     send_digits = fields.String(data_key="SendDigits", validate=_pattern(r"[0-9wW#*]{1,32}"))
@@ -170,8 +173,10 @@ class StartParams(_Lenient):
     )
     # SDK 9.13: a JSON array of {sid, substitutions} (application/templates/choice.py).
     templates = fields.Raw(data_key="Templates")
+    # Silent Network Auth is not offered: `true` is 60204 (verifications_api.py).
     enable_sna_client_token = _flag("EnableSnaClientToken")
-    # Ignored, but text meant for a message: no control characters (docs/messages.md).
+    # Refused (60204, deprecated by Twilio: templates replace it); still text meant for a
+    # message, so a control character is the 60200 it always was (docs/messages.md).
     custom_message = fields.String(
         data_key="CustomMessage", validate=[validate.Length(max=1600), _wire_safe]
     )
@@ -183,6 +188,8 @@ class CheckParams(_Lenient):
     verification_sid = _sid("VerificationSid", "VE")
     amount = _text("Amount", 64)
     payee = _text("Payee", 64)
+    # Silent Network Auth is not offered: any token is 60204 (verifications_api.py).
+    sna_client_token = _text("SnaClientToken", 4096)
 
 
 class UpdateVerificationParams(_Lenient):
@@ -191,9 +198,22 @@ class UpdateVerificationParams(_Lenient):
     )
 
 
+def _no_page_token(_value: str) -> bool:
+    raise ValidationError("this list pages by Page; its next_page_url carries no PageToken")
+
+
 class PageParams(_Lenient):
+    """A list paged by `Page` and `PageSize`: it never hands out a `PageToken`, so one given
+    is not this list's (60200 naming it) rather than silently ignored."""
+
     page_size = WireInteger(data_key="PageSize", load_default=50, validate=validate.Range(1, 1000))
     page = WireInteger(data_key="Page", load_default=0, validate=validate.Range(0, 1_000_000))
+    page_token = fields.String(data_key="PageToken", validate=_no_page_token)
+
+
+class TokenPageParams(PageParams):
+    """A list whose next_page_url carries a `PageToken` (the audit log)."""
+
     page_token = _text("PageToken")
 
 

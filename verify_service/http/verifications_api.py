@@ -47,7 +47,21 @@ def _channel(value: str) -> Channel:
         raise InvalidParameter("Channel", "sms, call, email or whatsapp") from None
 
 
+def _refuse_not_offered(params: dict[str, Any]) -> None:
+    """Start parameters of features this service does not offer: 60204 naming them rather
+    than accepted and ignored (docs/parameters.md). `EnableSnaClientToken=false` is the
+    default and stays accepted."""
+    if params.get("custom_message") is not None:
+        raise FeatureNotEnabled(
+            "CustomMessage (deprecated by Twilio; write the text as a template and pass its"
+            " TemplateSid)"
+        )
+    if params.get("enable_sna_client_token"):
+        raise FeatureNotEnabled("EnableSnaClientToken (Silent Network Auth is not offered)")
+
+
 def _start_request(params: dict[str, Any]) -> StartRequest:
+    _refuse_not_offered(params)
     locale = params.get("locale")
     return StartRequest(
         to=params["to"],
@@ -193,6 +207,8 @@ def update_verification(service_sid: str, sid: str) -> Response:
 @requires(Permission.VERIFICATIONS_CHECK)
 def check_verification(service_sid: str) -> Response:
     params = load(_check_params, request_params())
+    if params.get("sna_client_token") is not None:
+        raise FeatureNotEnabled("SnaClientToken (Silent Network Auth is not offered)")
     request = CheckRequest(
         code=params["code"],
         to=params.get("to") or None,

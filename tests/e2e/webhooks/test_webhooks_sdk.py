@@ -55,12 +55,12 @@ def test_create_answers_twilios_shape_with_the_defaults(
 def test_fetch_update_and_delete_through_the_sdk(client: Client) -> None:
     """Fetch reads what create stored; update changes only what it names; delete is final."""
     service_sid = create_service(client)
-    created = _create(client, service_sid, status="disabled", resource_version="v1")
+    created = _create(client, service_sid, status="disabled", resource_version="v2")
     handle = client.verify.v2.services(service_sid).webhooks(created.sid)
     fetched = handle.fetch()
-    assert (fetched.sid, fetched.status, fetched.version) == (created.sid, "disabled", "v1")
+    assert (fetched.sid, fetched.status, fetched.version) == (created.sid, "disabled", "v2")
     updated = handle.update(status="enabled", event_types=["*"])
-    assert (updated.status, updated.event_types, updated.version) == ("enabled", ["*"], "v1")
+    assert (updated.status, updated.event_types, updated.version) == ("enabled", ["*"], "v2")
     assert updated.friendly_name == "Owl Bank"
     assert updated.webhook_url == PUBLIC_URL
     assert handle.fetch().event_types == ["*"]

@@ -94,7 +94,8 @@ class FactorUpdate:
     friendly_name: str | None = None
     config: TotpSettings = TotpSettings()
     # The first `Config.*` parameter of the request that is not a TOTP one (its wire name,
-    # or "Config" when that name is not parameter-shaped): refused on a passkeys factor.
+    # or "Config" when that name is not parameter-shaped): refused on every factor (a push
+    # setting such as `Config.NotificationToken` on a totp one, anything on a passkeys one).
     other_config: str | None = None
 
 
@@ -282,6 +283,12 @@ class Factors:
                 update.other_config or "Config",
                 "a passkey factor's config is fixed at its creation; the service's current"
                 " Passkeys.* settings narrow it at every sign-in (docs/mfa.md)",
+            )
+        if factor.factor_type is FactorType.TOTP and update.other_config is not None:
+            raise InvalidMfaRequest(
+                update.other_config,
+                "not a TOTP setting (Config.TimeStep, Config.Skew, Config.CodeLength,"
+                " Config.Alg); push factors are not offered",
             )
         if update.auth_payload is not None:
             require_auth_payload(update.auth_payload)

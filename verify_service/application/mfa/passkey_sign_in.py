@@ -41,6 +41,7 @@ from verify_service.domain.mfa.passkey_ceremonies import (
     authentication_options,
     check_assertion,
     from_b64url,
+    require_attachment,
     require_credential_shape,
 )
 from verify_service.domain.mfa.passkey_config import (
@@ -214,6 +215,7 @@ class PasskeySignIn:
         origins = sign_in_origins(config, service)  # the service's current settings apply
         if not origins:
             raise PasskeyRefused("the origin is not one of the relying party's origins")
+        require_attachment(credential, config.authenticator_attachment)
         sign_count = check_assertion(
             credential,
             challenge=challenge,

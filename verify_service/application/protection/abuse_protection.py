@@ -220,7 +220,6 @@ class AbuseProtection:
             if (
                 facts.channel is Channel.SMS
                 and service.skip_sms_to_landlines
-                and service.lookup_enabled
                 and is_landline(number)
             ):
                 raise LandlineNotSupported

@@ -130,6 +130,8 @@ class ReserveResult(enum.Enum):
     MISSING = "missing"
     LOCKED = "locked"
     PSD2_REQUIRED = "psd2_required"
+    # Amount or Payee on a check of a verification started without PSD2 terms.
+    PSD2_NOT_ENABLED = "psd2_not_enabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +186,12 @@ class VerificationStore(Protocol):
         now_ms: int,
         psd2_given: bool,
         window: WindowLimit | None = None,
+        *,
+        psd2_terms_sent: bool = False,
     ) -> Reservation:
         """Count one check attempt atomically (together with reading the service), and
-        count `window` in the same round trip when given (`Reservation.window`)."""
+        count `window` in the same round trip when given (`Reservation.window`).
+        `psd2_given`: both Amount and Payee were sent; `psd2_terms_sent`: either was."""
         ...
 
     def approve(

@@ -21,6 +21,7 @@ from verify_service.application.verifications.ports import (
     CodeHasher,
     DestinationLock,
     PendingSnapshot,
+    Reservation,
     ReserveResult,
     StartContext,
     StartProbe,
@@ -387,6 +388,8 @@ class Verifications:
         service: Service, amount: str | None, payee: str | None
     ) -> tuple[str | None, str | None]:
         if not service.psd2_enabled:
+            if amount or payee:  # shown nowhere and checked by nothing: refused, not ignored
+                raise FeatureNotEnabled(_psd2_terms_not_enabled(amount))
             return None, None
         if not amount or not payee:
             raise Psd2ParametersRequired
@@ -411,17 +414,17 @@ class Verifications:
         # the service's limit as this process last read it (confirmed by admit_check).
         window = self._protection.check_window(service_sid, ref.tag)
         reservation = self._store.reserve_check(
-            ref, request.verification_sid, now_ms, psd2_given, window
+            ref,
+            request.verification_sid,
+            now_ms,
+            psd2_given,
+            window,
+            psd2_terms_sent=bool(request.amount) or bool(request.payee),
         )
         verification = reservation.verification
         if reservation.result is not ReserveResult.RESERVED or verification is None:
             self._protection.take_back_check(window, reservation.window, now_ms)
-        if not reservation.service_exists or reservation.result is ReserveResult.MISSING:
-            raise NotFound
-        if reservation.result is ReserveResult.LOCKED:
-            raise MaxCheckAttemptsReached(_seconds(reservation.retry_after_ms))
-        if reservation.result is ReserveResult.PSD2_REQUIRED:
-            raise Psd2ParametersRequired
+        _refuse_unreserved(reservation, request)
         if verification is None:
             raise NotFound  # unreachable: a reservation carries its verification
         # After the reservation (it needs the service's limit, read in the same round trip):
@@ -719,6 +722,23 @@ def _refusal_reason(refusal: Exception) -> str:
     if isinstance(refusal, DeliveryBlocked):
         return Refusal.FRAUD_GUARD
     return Refusal.RATE_LIMIT
+
+
+def _refuse_unreserved(reservation: Reservation, request: CheckRequest) -> None:
+    """The refusal of a check whose attempt was not reserved (nothing counted)."""
+    if not reservation.service_exists or reservation.result is ReserveResult.MISSING:
+        raise NotFound
+    if reservation.result is ReserveResult.LOCKED:
+        raise MaxCheckAttemptsReached(_seconds(reservation.retry_after_ms))
+    if reservation.result is ReserveResult.PSD2_REQUIRED:
+        raise Psd2ParametersRequired
+    if reservation.result is ReserveResult.PSD2_NOT_ENABLED:
+        raise FeatureNotEnabled(_psd2_terms_not_enabled(request.amount))
+
+
+def _psd2_terms_not_enabled(amount: str | None) -> str:
+    """60204's feature: the PSD2 term given (Amount first) on a service without PSD2."""
+    return f"{'Amount' if amount else 'Payee'} (the service has not enabled Psd2Enabled)"
 
 
 def _with_lookup(verification: Verification, service: Service) -> Verification:

@@ -128,6 +128,8 @@ def verification_event(
         "date_updated": iso(now_ms),
         "expiration_date": iso(verification.expires_ms),
     }
+    if verification.tags is not None:  # the start's `Tags`, as Twilio's events carry them
+        params["tags"] = verification.tags
     return Event(
         event_id or new_event_id(),
         event_type,

@@ -39,6 +39,7 @@ from webauthn.helpers.structs import (
 )
 
 from verify_service.domain.errors import InvalidMfaRequest
+from verify_service.domain.mfa.passkey_config import AuthenticatorAttachment as Attachment
 from verify_service.domain.mfa.passkey_config import PasskeyConfig, Requirement
 from verify_service.domain.mfa.passkey_errors import PasskeyRefused
 
@@ -264,6 +265,22 @@ def _normalised(credential: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def require_attachment(credential: dict[str, Any], wanted: Attachment) -> None:
+    """The browser's `authenticatorAttachment` (`platform` or `cross-platform`), when it
+    reports one, must be the factor's: a factor created for `platform` authenticators is
+    not registered or answered by a roaming key the browser says it used (docs/mfa.md)."""
+    reported = credential.get("authenticatorAttachment")
+    if (
+        wanted is not Attachment.ANY
+        and reported in ("platform", "cross-platform")
+        and reported != wanted.value
+    ):
+        raise PasskeyRefused(
+            f"authenticatorAttachment is {reported}; this factor takes {wanted.value}"
+            " authenticators"
+        )
+
+
 def check_registration(
     credential: dict[str, Any], *, challenge: bytes, config: PasskeyConfig
 ) -> RegisteredCredential:
@@ -271,6 +288,7 @@ def check_registration(
     among the config's, RP id hash, user presence, user verification when `required`, and a
     supported algorithm. PasskeyRefused with the reason otherwise."""
     require_credential_shape(credential, ("attestationObject", "clientDataJSON"))
+    require_attachment(credential, config.authenticator_attachment)
     try:
         verified = verify_registration_response(
             credential=_normalised(credential),

@@ -17,7 +17,8 @@ MAX_WEBHOOKS_PER_SERVICE = 20
 MAX_EVENT_TYPES = len(EventType) + 1
 MAX_FRIENDLY_NAME_LENGTH = 64
 STATUSES = ("enabled", "disabled")
-VERSIONS = ("v1", "v2")
+# Twilio's legacy `v1` payload is not offered: every webhook is sent v2's (docs/webhooks.md).
+VERSIONS = ("v2",)
 DEFAULT_STATUS = "enabled"
 DEFAULT_VERSION = "v2"
 KNOWN_EVENT_TYPES = frozenset({*(e.value for e in EventType), ALL_EVENTS})
@@ -55,7 +56,7 @@ def validate_webhook_values(values: dict[str, Any], *, creating: bool) -> dict[s
     if "status" in checked and checked["status"] not in STATUSES:
         raise InvalidParameter("Status", "enabled or disabled")
     if "version" in checked and checked["version"] not in VERSIONS:
-        raise InvalidParameter("Version", "v1 or v2")
+        raise InvalidParameter("Version", "v2; v1, Twilio's legacy payload, is not offered")
     if "webhook_url" in checked and not checked["webhook_url"]:
         raise InvalidParameter("WebhookUrl", "required")
     return checked

@@ -20,13 +20,13 @@ from verify_service.domain.errors import InvalidParameter
 from verify_service.http.access.auth import requires
 from verify_service.http.params import load
 from verify_service.http.representations import page_json, twilio_time
-from verify_service.http.schemas import PageParams
+from verify_service.http.schemas import TokenPageParams
 from verify_service.http.wiring import account_sid, base_url
 
 blueprint = Blueprint("audit", __name__, url_prefix="/v2/Audit/Entries")
 # The logs by name (`audit`, `mfa-activity`): `Container.audit_logs()`.
 AUDIT_TRAILS_KEY = "verify_service.audit_trails"
-_page_params = PageParams()
+_page_params = TokenPageParams()
 
 
 def _trail(name: str) -> AuditTrail:

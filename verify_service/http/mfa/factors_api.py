@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from verify_service.application.access.access import Permission
 from verify_service.application.mfa.factors import FactorUpdate, NewFactorRequest, TotpSettings
+from verify_service.domain.errors import InvalidMfaRequest
 from verify_service.http.access.auth import current_principal, requires
 from verify_service.http.mfa.deletion_reason import deletion_reason
 from verify_service.http.mfa.mfa_representations import entity_url, factor_json, new_factor_json
@@ -37,10 +38,30 @@ def _settings(params: dict[str, Any]) -> TotpSettings:
     )
 
 
+# A push factor's parameters (Twilio's CreateNewFactor): push is not offered, so on a totp
+# factor each is 60306 naming it rather than accepted and ignored (docs/parameters.md).
+PUSH_ONLY_PARAMETERS = (
+    "Binding.Alg",
+    "Binding.PublicKey",
+    "Config.AppId",
+    "Config.NotificationPlatform",
+    "Config.NotificationToken",
+    "Config.SdkVersion",
+)
+
+
+def _refuse_push_parameters(raw: dict[str, Any]) -> None:
+    for name in PUSH_ONLY_PARAMETERS:
+        if name in raw:
+            raise InvalidMfaRequest(name, "a push factor's setting; push factors are not offered")
+
+
 @blueprint.post("")
 @requires(Permission.MFA_ENROL)
 def create_factor(service_sid: str, identity: str) -> Response:
-    params = load_mfa(_new_params, request_params())
+    raw = request_params()
+    params = load_mfa(_new_params, raw)
+    _refuse_push_parameters(raw)
     created = mfa().factors.create(
         service_sid,
         identity,

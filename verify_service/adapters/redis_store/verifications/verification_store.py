@@ -218,6 +218,7 @@ class RedisVerificationStore:
             payee=_text(fields, "pa"),
             locale=_text(fields, "lo"),
             status=status or live_status(checks),
+            tags=_text(fields, "tg") or None,
         )
 
     # -- start --------------------------------------------------------------------------
@@ -395,6 +396,8 @@ class RedisVerificationStore:
         now_ms: int,
         psd2_given: bool,
         window: WindowLimit | None = None,
+        *,
+        psd2_terms_sent: bool = False,
     ) -> Reservation:
         limiter = self._limiter
         if window is not None and (limiter is None or not limiter.can_queue(window)):
@@ -408,6 +411,7 @@ class RedisVerificationStore:
             "1" if psd2_given else "0",
             self._history_ttl_ms,
             MAX_CHECK_EVENTS,
+            "1" if psd2_terms_sent else "0",
         ]
         history = self._keys.verification_history(ref)
 

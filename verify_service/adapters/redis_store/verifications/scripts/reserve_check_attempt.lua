@@ -7,7 +7,10 @@
 -- ARGV[1] now (ms)   ARGV[2] expected sid ('' when checked by To)
 -- ARGV[3] max checks ARGV[4] '1' when the check carries Amount and Payee
 -- ARGV[5] history retention (ms)   ARGV[6] most check events noted per verification
+-- ARGV[7] '1' when the check carries Amount or Payee (refused on a verification without PSD2
+-- terms: docs/parameters.md)
 -- Returns {'reserved', HGETALL} | {'missing'} | {'locked', ms left} | {'psd2_required'}
+--   | {'psd2_not_enabled'}
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 
@@ -51,6 +54,9 @@ if tonumber(current[3]) >= tonumber(ARGV[3]) then
 end
 if current[4] and ARGV[4] ~= '1' then
   return {'psd2_required'}
+end
+if not current[4] and ARGV[7] == '1' then
+  return {'psd2_not_enabled'}
 end
 redis.call('HINCRBY', key, 'c', 1)
 redis.call('HSET', key, 'ua', ARGV[1])
