@@ -48,6 +48,7 @@ GW_TOKEN = "routing-standin-token-0123456789"
 IN_ROUTE = "MG" + "1" * 32
 WA_SENDER = "+14155550112"
 WA_ROUTE_FROM = "+14155550111"
+GLOBAL_WA_SENDER = "+14155550199"  # allowed for the global WhatsApp list only
 
 
 @pytest.fixture
@@ -69,6 +70,7 @@ def routes_document(gateways: list[StandinHttp]) -> dict[str, Any]:
     through gateway 2; `wa`: WhatsApp through gateway 2, two senders allowed."""
     first, second, third = gateways
     return {
+        "whatsapp_senders": [GLOBAL_WA_SENDER],
         "routes": {
             "india": {
                 "sid": IN_ROUTE,
@@ -81,7 +83,7 @@ def routes_document(gateways: list[StandinHttp]) -> dict[str, Any]:
                 "whatsapp": twilio_dsn(third, WA_ROUTE_FROM),
                 "whatsapp_senders": [WA_SENDER],
             },
-        }
+        },
     }
 
 
@@ -250,6 +252,24 @@ def test_whatsapp_msg_service_sid_and_from_pick_the_route_and_the_sender(routed:
     start(routed, service.sid, US_MOBILE, channel="whatsapp")
     assert third.requests[1].form["From"] == f"whatsapp:{WA_ROUTE_FROM}"
     assert routed.sender.sent == []
+
+
+def test_a_whatsapp_sender_goes_only_through_the_list_it_is_allowed_for(routed: Routed) -> None:
+    """Whatsapp.From was checked against the global list (no Whatsapp.MsgServiceSid), but a
+    country configuration sends WhatsApp to India through route `wa` (another account): the
+    route's gateway must not be asked to send as the global sender; its own from= is used.
+    The same sender still goes out through the global list, where it is allowed."""
+    third = routed.gateways[2]
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_from=GLOBAL_WA_SENDER
+    )
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=derived_route_sid("wa")
+    )
+    start(routed, service.sid, IN_MOBILE, channel="whatsapp")
+    (request,) = third.requests
+    assert request.form["From"] == f"whatsapp:{WA_ROUTE_FROM}"
+    assert GLOBAL_WA_SENDER not in json.dumps(dict(request.form))
 
 
 def test_a_job_queued_before_routes_delivers_through_the_global_list(routed: Routed) -> None:
