@@ -357,6 +357,9 @@ def _key_client(routed: Routed, role: str) -> Client:
         ("unknown route", 400, 60200, "MessagingServiceSid"),
         ("malformed route", 400, 60200, "MessagingServiceSid"),
         ("bad country", 400, 60200, "Country"),
+        ("sharp s country", 400, 60200, "Country"),  # "ß".upper() == "SS", South Sudan
+        ("dotless i country", 400, 60200, "Country"),  # dotless i + n, upper-cased: "IN"
+        ("padded country", 400, 60200, "Country"),
         ("duplicate country", 400, 60213, "already exists"),
         ("unknown service", 404, 20404, "was not found"),
         ("update unknown country", 404, 20404, "was not found"),
@@ -384,6 +387,15 @@ def test_bad_input_is_refused_naming_the_parameter_and_changes_nothing(
             country="US", messaging_service_sid="PN" + "e" * 32
         ),
         "bad country": lambda: configurations.create(country="XX", messaging_service_sid=IN_ROUTE),
+        "sharp s country": lambda: configurations.create(
+            country="\u00df", messaging_service_sid=IN_ROUTE
+        ),
+        "dotless i country": lambda: configurations.create(
+            country="\u0131n", messaging_service_sid=IN_ROUTE
+        ),
+        "padded country": lambda: configurations.create(
+            country=" us", messaging_service_sid=IN_ROUTE
+        ),
         "duplicate country": lambda: configurations.create(
             country="in", messaging_service_sid=IN_ROUTE
         ),
