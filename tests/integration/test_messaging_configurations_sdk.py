@@ -272,6 +272,28 @@ def test_a_whatsapp_sender_goes_only_through_the_list_it_is_allowed_for(routed: 
     assert GLOBAL_WA_SENDER not in json.dumps(dict(request.form))
 
 
+def test_an_empty_whatsapp_msg_service_sid_clears_the_whatsapp_route(routed: Routed) -> None:
+    """Whatsapp.MsgServiceSid="" clears it (as Whatsapp.From=""): WhatsApp goes through the
+    global list again. Clearing the route while Whatsapp.From names a sender only that route
+    allows is refused naming Whatsapp.MsgServiceSid, and changes nothing."""
+    wa = derived_route_sid("wa")
+    services = routed.sdk.verify.v2.services
+    service = services.create(friendly_name="Acme", whatsapp_msg_service_sid=wa)
+    services(service.sid).update(whatsapp_from=WA_SENDER)
+    before = snapshot(routed.redis)
+    with pytest.raises(TwilioRestException) as refused:
+        services(service.sid).update(whatsapp_msg_service_sid="")
+    assert (refused.value.status, refused.value.code) == (400, 60200)
+    assert "Whatsapp.MsgServiceSid" in refused.value.msg
+    assert snapshot(routed.redis) == before
+    cleared = services(service.sid).update(whatsapp_msg_service_sid="", whatsapp_from="")
+    assert cleared.whatsapp == {"msg_service_sid": None, "from": None}
+    assert services(service.sid).fetch().whatsapp == {"msg_service_sid": None, "from": None}
+    start(routed, service.sid, US_MOBILE, channel="whatsapp")
+    assert [(m.to, m.channel.value) for m in routed.sender.sent] == [(US_MOBILE, "whatsapp")]
+    assert all(not gateway.requests for gateway in routed.gateways)
+
+
 def test_a_job_queued_before_routes_delivers_through_the_global_list(routed: Routed) -> None:
     """A sealed job without the route and sender fields (queued by the previous version)
     is delivered through the global list of its channel."""
