@@ -36,7 +36,11 @@ from verify_service.adapters.delivery.providers.routes import (
 )
 from verify_service.app import CONTAINER_KEY, build_container, create_app
 from verify_service.application.metrics.ports import NoMetrics
-from verify_service.domain.delivery.delivery import DeliveryRequest, RenderedMessage
+from verify_service.domain.delivery.delivery import (
+    DeliveryReceipt,
+    DeliveryRequest,
+    RenderedMessage,
+)
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings
 
@@ -270,6 +274,40 @@ def test_a_whatsapp_sender_goes_only_through_the_list_it_is_allowed_for(routed: 
     (request,) = third.requests
     assert request.form["From"] == f"whatsapp:{WA_ROUTE_FROM}"
     assert GLOBAL_WA_SENDER not in json.dumps(dict(request.form))
+
+
+class SenderRecorder:
+    """A global WhatsApp provider that keeps the sender each request names."""
+
+    name = "sender-recorder"
+
+    def __init__(self) -> None:
+        self.senders: list[str | None] = []
+
+    def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
+        self.senders.append(request.sender)
+        return DeliveryReceipt(self.name, None)
+
+
+def test_a_removed_routes_sender_is_not_named_by_the_global_list(routed: Routed) -> None:
+    """A WhatsApp job sealed with route `wa` and its sender: the worker's routes file no
+    longer has `wa`, so the global list sends it, without the route-only sender."""
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_msg_service_sid=derived_route_sid("wa")
+    )
+    routed.sdk.verify.v2.services(service.sid).update(whatsapp_from=WA_SENDER)
+    routed.sdk.verify.v2.services(service.sid).verifications.create(
+        to=IN_MOBILE, channel="whatsapp"
+    )
+    recorder = SenderRecorder()
+    worker = dataclasses.replace(
+        routed.container,
+        providers={Channel.WHATSAPP: [recorder]},
+        route_providers={IN_ROUTE: {}},
+    )
+    assert worker.delivery_worker("tests").run_once(block_ms=0) == 1
+    assert recorder.senders == [None]
+    assert all(not gateway.requests for gateway in routed.gateways)
 
 
 def test_an_empty_whatsapp_msg_service_sid_clears_the_whatsapp_route(routed: Routed) -> None:
