@@ -16,6 +16,7 @@ import pytest
 import redis
 from flask import Flask
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from tests.conftest import ACCOUNT_SID, deliver_queued
@@ -330,6 +331,45 @@ def test_an_empty_whatsapp_msg_service_sid_clears_the_whatsapp_route(routed: Rou
     start(routed, service.sid, US_MOBILE, channel="whatsapp")
     assert [(m.to, m.channel.value) for m in routed.sender.sent] == [(US_MOBILE, "whatsapp")]
     assert all(not gateway.requests for gateway in routed.gateways)
+
+
+def test_a_route_providers_receipt_is_accepted_with_its_own_token_only(
+    settings: Settings,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    sender: RecordingSender,
+    gateways: list[StandinHttp],
+) -> None:
+    """A route's twilio provider gets a StatusCallback; its receipt, signed with the route
+    provider's token, marks the attempt delivered; one signed with another token is refused
+    and changes nothing."""
+    public = "https://verify.example.test"
+    settings = dataclasses.replace(settings, public_url=public)
+    for routed in _routed(settings, redis_client, clock, sender, gateways):
+        service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+        routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+            country="IN", messaging_service_sid=IN_ROUTE
+        )
+        start(routed, service.sid, IN_MOBILE)
+        request, reply = routed.gateways[0].requests[-1], routed.gateways[0].replies[-1]
+        callback = request.form["StatusCallback"]
+        assert callback.startswith(f"{public}/v2/DeliveryReceipts/Twilio/VL")
+        params = {"AccountSid": GW_SID, "MessageSid": reply["sid"], "MessageStatus": "delivered"}
+        path = callback.removeprefix(public)
+        client = routed.app.test_client()
+        forged = RequestValidator("another-token-0123456789").compute_signature(callback, params)
+        before = snapshot(routed.redis)
+        refused = client.post(path, data=params, headers={"X-Twilio-Signature": forged})
+        assert refused.status_code >= 400
+        assert snapshot(routed.redis) == before
+        signed = RequestValidator(GW_TOKEN).compute_signature(callback, params)
+        accepted = client.post(path, data=params, headers={"X-Twilio-Signature": signed})
+        assert accepted.status_code < 300, accepted.get_data(as_text=True)
+        attempt_sid = callback.rsplit("/", 1)[1]
+        record = client.get(
+            f"/v2/DeliveryAttempts/{attempt_sid}", auth=(ACCOUNT_SID, routed.sdk.password)
+        )
+        assert record.get_json()["status"] == "delivered"
 
 
 def test_a_job_queued_before_routes_delivers_through_the_global_list(routed: Routed) -> None:
