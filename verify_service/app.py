@@ -270,6 +270,7 @@ class Container:
             events=self.events,
             routes=self.route_providers
             or providers_by_route(self.settings.routes, self.settings.console_outbox),
+            route_book=self.settings.route_book(),
         )
 
     def event_worker(

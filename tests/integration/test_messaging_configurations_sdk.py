@@ -16,6 +16,7 @@ import pytest
 import redis
 from flask import Flask
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from tests.conftest import ACCOUNT_SID, deliver_queued
@@ -36,7 +37,11 @@ from verify_service.adapters.delivery.providers.routes import (
 )
 from verify_service.app import CONTAINER_KEY, build_container, create_app
 from verify_service.application.metrics.ports import NoMetrics
-from verify_service.domain.delivery.delivery import DeliveryRequest, RenderedMessage
+from verify_service.domain.delivery.delivery import (
+    DeliveryReceipt,
+    DeliveryRequest,
+    RenderedMessage,
+)
 from verify_service.domain.models import Channel
 from verify_service.settings import Settings
 
@@ -48,6 +53,7 @@ GW_TOKEN = "routing-standin-token-0123456789"
 IN_ROUTE = "MG" + "1" * 32
 WA_SENDER = "+14155550112"
 WA_ROUTE_FROM = "+14155550111"
+GLOBAL_WA_SENDER = "+14155550199"  # allowed for the global WhatsApp list only
 
 
 @pytest.fixture
@@ -69,6 +75,7 @@ def routes_document(gateways: list[StandinHttp]) -> dict[str, Any]:
     through gateway 2; `wa`: WhatsApp through gateway 2, two senders allowed."""
     first, second, third = gateways
     return {
+        "whatsapp_senders": [GLOBAL_WA_SENDER],
         "routes": {
             "india": {
                 "sid": IN_ROUTE,
@@ -81,7 +88,7 @@ def routes_document(gateways: list[StandinHttp]) -> dict[str, Any]:
                 "whatsapp": twilio_dsn(third, WA_ROUTE_FROM),
                 "whatsapp_senders": [WA_SENDER],
             },
-        }
+        },
     }
 
 
@@ -252,6 +259,119 @@ def test_whatsapp_msg_service_sid_and_from_pick_the_route_and_the_sender(routed:
     assert routed.sender.sent == []
 
 
+def test_a_whatsapp_sender_goes_only_through_the_list_it_is_allowed_for(routed: Routed) -> None:
+    """Whatsapp.From was checked against the global list (no Whatsapp.MsgServiceSid), but a
+    country configuration sends WhatsApp to India through route `wa` (another account): the
+    route's gateway must not be asked to send as the global sender; its own from= is used.
+    The same sender still goes out through the global list, where it is allowed."""
+    third = routed.gateways[2]
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_from=GLOBAL_WA_SENDER
+    )
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=derived_route_sid("wa")
+    )
+    start(routed, service.sid, IN_MOBILE, channel="whatsapp")
+    (request,) = third.requests
+    assert request.form["From"] == f"whatsapp:{WA_ROUTE_FROM}"
+    assert GLOBAL_WA_SENDER not in json.dumps(dict(request.form))
+
+
+class SenderRecorder:
+    """A global WhatsApp provider that keeps the sender each request names."""
+
+    name = "sender-recorder"
+
+    def __init__(self) -> None:
+        self.senders: list[str | None] = []
+
+    def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
+        self.senders.append(request.sender)
+        return DeliveryReceipt(self.name, None)
+
+
+def test_a_removed_routes_sender_is_not_named_by_the_global_list(routed: Routed) -> None:
+    """A WhatsApp job sealed with route `wa` and its sender: the worker's routes file no
+    longer has `wa`, so the global list sends it, without the route-only sender."""
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_msg_service_sid=derived_route_sid("wa")
+    )
+    routed.sdk.verify.v2.services(service.sid).update(whatsapp_from=WA_SENDER)
+    routed.sdk.verify.v2.services(service.sid).verifications.create(
+        to=IN_MOBILE, channel="whatsapp"
+    )
+    recorder = SenderRecorder()
+    worker = dataclasses.replace(
+        routed.container,
+        providers={Channel.WHATSAPP: [recorder]},
+        route_providers={IN_ROUTE: {}},
+    )
+    assert worker.delivery_worker("tests").run_once(block_ms=0) == 1
+    assert recorder.senders == [None]
+    assert all(not gateway.requests for gateway in routed.gateways)
+
+
+def test_an_empty_whatsapp_msg_service_sid_clears_the_whatsapp_route(routed: Routed) -> None:
+    """Whatsapp.MsgServiceSid="" clears it (as Whatsapp.From=""): WhatsApp goes through the
+    global list again. Clearing the route while Whatsapp.From names a sender only that route
+    allows is refused naming Whatsapp.MsgServiceSid, and changes nothing."""
+    wa = derived_route_sid("wa")
+    services = routed.sdk.verify.v2.services
+    service = services.create(friendly_name="Acme", whatsapp_msg_service_sid=wa)
+    services(service.sid).update(whatsapp_from=WA_SENDER)
+    before = snapshot(routed.redis)
+    with pytest.raises(TwilioRestException) as refused:
+        services(service.sid).update(whatsapp_msg_service_sid="")
+    assert (refused.value.status, refused.value.code) == (400, 60200)
+    assert "Whatsapp.MsgServiceSid" in refused.value.msg
+    assert snapshot(routed.redis) == before
+    cleared = services(service.sid).update(whatsapp_msg_service_sid="", whatsapp_from="")
+    assert cleared.whatsapp == {"msg_service_sid": None, "from": None}
+    assert services(service.sid).fetch().whatsapp == {"msg_service_sid": None, "from": None}
+    start(routed, service.sid, US_MOBILE, channel="whatsapp")
+    assert [(m.to, m.channel.value) for m in routed.sender.sent] == [(US_MOBILE, "whatsapp")]
+    assert all(not gateway.requests for gateway in routed.gateways)
+
+
+def test_a_route_providers_receipt_is_accepted_with_its_own_token_only(
+    settings: Settings,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    sender: RecordingSender,
+    gateways: list[StandinHttp],
+) -> None:
+    """A route's twilio provider gets a StatusCallback; its receipt, signed with the route
+    provider's token, marks the attempt delivered; one signed with another token is refused
+    and changes nothing."""
+    public = "https://verify.example.test"
+    settings = dataclasses.replace(settings, public_url=public)
+    for routed in _routed(settings, redis_client, clock, sender, gateways):
+        service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+        routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+            country="IN", messaging_service_sid=IN_ROUTE
+        )
+        start(routed, service.sid, IN_MOBILE)
+        request, reply = routed.gateways[0].requests[-1], routed.gateways[0].replies[-1]
+        callback = request.form["StatusCallback"]
+        assert callback.startswith(f"{public}/v2/DeliveryReceipts/Twilio/VL")
+        params = {"AccountSid": GW_SID, "MessageSid": reply["sid"], "MessageStatus": "delivered"}
+        path = callback.removeprefix(public)
+        client = routed.app.test_client()
+        forged = RequestValidator("another-token-0123456789").compute_signature(callback, params)
+        before = snapshot(routed.redis)
+        refused = client.post(path, data=params, headers={"X-Twilio-Signature": forged})
+        assert refused.status_code >= 400
+        assert snapshot(routed.redis) == before
+        signed = RequestValidator(GW_TOKEN).compute_signature(callback, params)
+        accepted = client.post(path, data=params, headers={"X-Twilio-Signature": signed})
+        assert accepted.status_code < 300, accepted.get_data(as_text=True)
+        attempt_sid = callback.rsplit("/", 1)[1]
+        record = client.get(
+            f"/v2/DeliveryAttempts/{attempt_sid}", auth=(ACCOUNT_SID, routed.sdk.password)
+        )
+        assert record.get_json()["status"] == "delivered"
+
+
 def test_a_job_queued_before_routes_delivers_through_the_global_list(routed: Routed) -> None:
     """A sealed job without the route and sender fields (queued by the previous version)
     is delivered through the global list of its channel."""
@@ -337,6 +457,9 @@ def _key_client(routed: Routed, role: str) -> Client:
         ("unknown route", 400, 60200, "MessagingServiceSid"),
         ("malformed route", 400, 60200, "MessagingServiceSid"),
         ("bad country", 400, 60200, "Country"),
+        ("sharp s country", 400, 60200, "Country"),  # "ß".upper() == "SS", South Sudan
+        ("dotless i country", 400, 60200, "Country"),  # dotless i + n, upper-cased: "IN"
+        ("padded country", 400, 60200, "Country"),
         ("duplicate country", 400, 60213, "already exists"),
         ("unknown service", 404, 20404, "was not found"),
         ("update unknown country", 404, 20404, "was not found"),
@@ -364,6 +487,15 @@ def test_bad_input_is_refused_naming_the_parameter_and_changes_nothing(
             country="US", messaging_service_sid="PN" + "e" * 32
         ),
         "bad country": lambda: configurations.create(country="XX", messaging_service_sid=IN_ROUTE),
+        "sharp s country": lambda: configurations.create(
+            country="\u00df", messaging_service_sid=IN_ROUTE
+        ),
+        "dotless i country": lambda: configurations.create(
+            country="\u0131n", messaging_service_sid=IN_ROUTE
+        ),
+        "padded country": lambda: configurations.create(
+            country=" us", messaging_service_sid=IN_ROUTE
+        ),
         "duplicate country": lambda: configurations.create(
             country="in", messaging_service_sid=IN_ROUTE
         ),

@@ -117,7 +117,10 @@ class ServiceParams(_Lenient):
     totp_code_length = _int("Totp.CodeLength")
     totp_skew = _int("Totp.Skew")
     default_template_sid = _sid("DefaultTemplateSid", "HJ")
-    whatsapp_msg_service_sid = _sid("Whatsapp.MsgServiceSid", "MG")
+    # An empty value clears it (as Whatsapp.From): domain/routing/routing.py.
+    whatsapp_msg_service_sid = fields.String(
+        data_key="Whatsapp.MsgServiceSid", validate=_pattern(r"(?:MG[0-9a-fA-F]{32})?")
+    )
     whatsapp_from = _text("Whatsapp.From")
     passkeys_relying_party_id = _text("Passkeys.RelyingParty.Id")
     passkeys_relying_party_name = _text("Passkeys.RelyingParty.Name")

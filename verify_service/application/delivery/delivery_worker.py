@@ -29,10 +29,11 @@ from verify_service.domain.delivery.delivery import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from verify_service.domain.errors import StoreUnavailable
+from verify_service.domain.errors import InvalidParameter, StoreUnavailable
 from verify_service.domain.events.event_types import EventType
 from verify_service.domain.events.events import delivery_event
 from verify_service.domain.models import Channel
+from verify_service.domain.routing.routing import RouteBook, whatsapp_sender_number
 
 log = logging.getLogger(__name__)
 _jitter = random.SystemRandom()
@@ -110,6 +111,7 @@ class DeliveryWorker:
         on_turn: Callable[[], None] | None = None,
         events: EventPublisher | None = None,
         routes: Mapping[str, Mapping[Channel, Sequence[DeliveryProvider]]] | None = None,
+        route_book: RouteBook | None = None,
     ) -> None:
         """`callback_url(provider, attempt_sid)` is where that provider should post its
         delivery receipt for the attempt (None: no receipts). `fallback` is told when
@@ -125,6 +127,9 @@ class DeliveryWorker:
         self._liveness = liveness
         self._providers = providers
         self._routes = routes or {}
+        # The WhatsApp senders each list may name (none when not given): a job's sender goes
+        # out only through a list it is allowed for (docs/messages.md, "WhatsApp sender").
+        self._route_book = route_book or RouteBook()
         self._clock = clock
         self._policy = policy
         self._consumer = consumer
@@ -197,7 +202,7 @@ class DeliveryWorker:
             verification_sid=job.verification_sid,
             attempt_sid=job.attempt_sid,
             status_callback_url=self._callback_url(provider, job.attempt_sid),
-            sender=job.sender,
+            sender=self._allowed_sender(job),
         )
         try:
             receipt = provider.deliver(request)
@@ -222,6 +227,25 @@ class DeliveryWorker:
                 )
             log.info("attempt %s: sent through %s", job.attempt_sid, provider.name)
             self._count_sent(job, provider.name)
+
+    def _route_in_use(self, job: DeliveryJob) -> str | None:
+        """The route whose list sends the job, or None: the global list."""
+        route = self._routes.get(job.route_sid) if job.route_sid is not None else None
+        return job.route_sid if route is not None and job.message.channel in route else None
+
+    def _allowed_sender(self, job: DeliveryJob) -> str | None:
+        """The job's sender (Whatsapp.From) if the operator allows it for the list that
+        sends it now: it was checked against the service's WhatsApp route at save, but a
+        country configuration, a removed route or an edited routes file may send the job
+        through another list (another account), which must not send as that sender."""
+        if job.sender is None:
+            return None
+        try:
+            number = whatsapp_sender_number(job.sender)
+        except InvalidParameter:
+            return None
+        allowed = self._route_book.senders_for(self._route_in_use(job))
+        return number if number in allowed else None
 
     def _providers_for(self, job: DeliveryJob, warn: bool = False) -> Sequence[DeliveryProvider]:
         """The job's route's list for its channel; the global list when the job names no

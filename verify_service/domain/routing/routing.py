@@ -22,6 +22,7 @@ from verify_service.domain.models import Channel
 
 ALL_COUNTRIES = "all"
 ROUTE_SID = re.compile(r"\AMG[0-9a-f]{32}\Z")
+_ALPHA_2 = re.compile(r"\A[A-Za-z]{2}\Z")
 _E164 = re.compile(r"\A\+[1-9][0-9]{6,14}\Z")
 # Channels a route may carry: the ones a phone number's country can pick.
 ROUTED_CHANNELS = (Channel.SMS, Channel.CALL, Channel.WHATSAPP)
@@ -74,13 +75,12 @@ class RouteBook:
 
 def country_of_configuration(value: str) -> str:
     """`Country`: an ISO-3166-1 alpha-2 region phonenumbers knows (upper-cased), or `all`."""
-    text = value.strip()
-    if text.lower() == ALL_COUNTRIES:
+    if value.isascii() and value.lower() == ALL_COUNTRIES:
         return ALL_COUNTRIES
-    code = text.upper()
-    if len(code) != 2 or code not in phonenumbers.SUPPORTED_REGIONS:
+    # ASCII letters only: str.upper() maps "ß" to "SS" (South Sudan) and dotless-i "n" to "IN".
+    if not _ALPHA_2.fullmatch(value) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidParameter("Country", "an ISO-3166-1 alpha-2 country code or `all`")
-    return code
+    return value.upper()
 
 
 def route_sid_of(value: str, wire: str) -> str:
