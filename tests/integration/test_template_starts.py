@@ -46,10 +46,12 @@ def create_template(api: Api, **params: Any) -> dict[str, Any]:
 
 
 def snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:
-    """Every key but the audit log's (refused admin calls are recorded there by design)."""
+    """Every key of the app under test (prefix `it`: the end-to-end server shares this Redis
+    and writes its own keys meanwhile) but the audit log's (refused admin calls are recorded
+    there by design)."""
     return {
         key: client.dump(key)
-        for key in sorted(client.scan_iter())
+        for key in sorted(client.scan_iter(match="it:*"))
         if b":{audit}:" not in key and b"audit" not in key.split(b":")[1]
     }
 
