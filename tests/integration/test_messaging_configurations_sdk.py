@@ -560,6 +560,26 @@ def test_only_admins_change_messaging_configurations(routed: Routed, role: str) 
     assert "messaging_configurations.create" in actions
 
 
+def test_the_list_pages_by_page_and_page_size(routed: Routed) -> None:
+    """`PageSize` at a time, page `Page` from 0 (the SDK's `page_number`), `all` last;
+    out-of-range paging is 60200 naming the parameter."""
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    configurations = routed.sdk.verify.v2.services(service.sid).messaging_configurations
+    configurations.create(country="IN", messaging_service_sid=IN_ROUTE)
+    configurations.create(country="all", messaging_service_sid=IN_ROUTE)
+    first = configurations.page(page_size=1)
+    assert [c.country for c in first] == ["IN"]
+    assert "Page=1" in (first.next_page_url or "")
+    second = configurations.page(page_size=1, page_number=1)
+    assert [c.country for c in second] == ["all"]
+    assert second.next_page_url is None
+    for parameter, paging in (("PageSize", {"page_size": 1001}), ("Page", {"page_number": -1})):
+        with pytest.raises(TwilioException) as refused:  # a list's page: the plain exception
+            configurations.page(**paging)
+        body = json.loads(refused.value.args[1].text)
+        assert (body["code"], body["message"]) == (60200, f"Invalid parameter: {parameter}")
+
+
 def test_deleting_a_service_deletes_its_messaging_configurations(routed: Routed) -> None:
     service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
     routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(

@@ -46,10 +46,12 @@ def create_template(api: Api, **params: Any) -> dict[str, Any]:
 
 
 def snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:
-    """Every key but the audit log's (refused admin calls are recorded there by design)."""
+    """Every key of the app under test (prefix `it`: the end-to-end server shares this Redis
+    and writes its own keys meanwhile) but the audit log's (refused admin calls are recorded
+    there by design)."""
     return {
         key: client.dump(key)
-        for key in sorted(client.scan_iter())
+        for key in sorted(client.scan_iter(match="it:*"))
         if b":{audit}:" not in key and b"audit" not in key.split(b":")[1]
     }
 
@@ -392,3 +394,67 @@ def test_a_resend_uses_the_template_its_own_request_names(
     assert api.start(service).status_code == 201  # the resend names none: built-in
     assert sender.sent[-1].body.startswith("Your Acme verification code is: ")
     assert sender.sent[-1].verification_sid == sender.sent[-2].verification_sid
+
+
+def test_every_parameter_of_the_extension_is_stored_and_takes_effect(
+    api: Api, redis_client: redis.Redis, sender: RecordingSender
+) -> None:
+    """`FriendlyName`, `Translations`, `Variables`, `DefaultLocale` and `AllowLinks` on
+    create and update: what a fetch returns and what a start sends (docs/parameters.md)."""
+    linked = dict(PARTS, sms="{{code}} is your code, see example.com")
+    template = create_template(
+        api,
+        FriendlyName="Linked",
+        Translations=json.dumps({"en": PARTS, "pt": linked}),
+        DefaultLocale="pt",
+        AllowLinks="true",
+    )
+    sid = template["sid"]
+    fetched = api.get(f"/v2/Templates/{sid}").json
+    assert fetched is not None
+    assert fetched["friendly_name"] == "Linked"
+    assert (fetched["default_locale"], fetched["allow_links"]) == ("pt", True)
+    assert fetched["variables"] == {"app": 20}
+    service = api.create_service()
+    assert api.start(service, TemplateSid=sid, Locale="de").status_code == 201
+    assert (sender.sent[-1].locale, sender.sent[-1].body.endswith("example.com")) == ("pt", True)
+
+    before = snapshot(redis_client)
+    refused = api.post(f"/v2/Templates/{sid}", AllowLinks="false")
+    assert refusal(refused)[:2] == (400, 60200)
+    assert snapshot(redis_client) == before
+    updated = api.post(
+        f"/v2/Templates/{sid}",
+        FriendlyName="Plain",
+        Translations=json.dumps({"en": PARTS, "fr": dict(PARTS, sms="{{app}} {{code}} fr")}),
+        Variables=json.dumps({"app": 5}),
+        DefaultLocale="fr",
+        AllowLinks="false",
+    )
+    assert updated.status_code == 200, updated.json
+    assert api.get(f"/v2/Templates/{sid}").json == updated.json
+    assert updated.json is not None
+    assert updated.json["friendly_name"] == "Plain"
+    assert (updated.json["default_locale"], updated.json["allow_links"]) == ("fr", False)
+    assert updated.json["variables"] == {"app": 5}
+    too_long = api.start(service, TemplateSid=sid, TemplateCustomSubstitutions='{"app": "abcdef"}')
+    assert refusal(too_long)[:2] == (400, 60200)
+    assert api.start(service, TemplateSid=sid, Locale="de").status_code == 201
+    assert sender.sent[-1].body.endswith(" fr")
+
+
+def test_the_templates_list_pages_by_page_and_page_size(api: Api) -> None:
+    """The built-in template first, then the others oldest first, `PageSize` at a time."""
+    first, second = create_template(api, FriendlyName="One"), create_template(api)
+    page = api.get("/v2/Templates?PageSize=2&Page=1").json
+    assert page is not None
+    assert [t["sid"] for t in page["templates"]] == [second["sid"]]
+    assert (page["meta"]["page"], page["meta"]["page_size"]) == (1, 2)
+    page = api.get("/v2/Templates?PageSize=2&Page=0").json
+    assert page is not None
+    assert [t["sid"] for t in page["templates"]] == [BUILTIN_TEMPLATE_SID, first["sid"]]
+    assert "Page=1" in page["meta"]["next_page_url"]
+    for bad in ("PageSize=0", "PageSize=1001", "Page=-1"):
+        response = api.get(f"/v2/Templates?{bad}")
+        assert refusal(response)[:2] == (400, 60200), bad
+        assert bad.split("=")[0] in response.json["message"]  # type: ignore[index]

@@ -20,9 +20,6 @@ TWILIO = REPO / "tests" / "support" / "twilio_verify_v2_parameters.txt"
 
 STATUSES = ("effective", "refused", "not offered", "extension")
 TEST = re.compile(r"^`(tests/[\w/]+\.py)::(\w+)`$")
-# Rows whose proof another helper of issue 13 writes: the lead replaces each `pending: <helper>`
-# with the test names on merge, then empties this set.
-PENDING_HELPERS = frozenset({"templates", "email", "routing"})
 HTTP_METHODS = ("get", "post", "delete", "put", "patch")
 
 Key = tuple[str, str]
@@ -131,12 +128,12 @@ def test_every_row_has_a_known_status_a_description_and_a_proof() -> None:
 
 
 def test_not_offered_is_exactly_the_operations_we_do_not_serve() -> None:
-    """A served operation's parameter is never "not offered"; an operation neither served
-    nor written by another helper is (its routes are 404)."""
+    """A served operation's parameter is never "not offered"; an operation not served is
+    (its routes are 404)."""
     for (operation, parameter), row in ROWS.items():
         if operation in OUR_OPERATIONS:
             assert row.status != "not offered", (operation, parameter)
-        elif not any(test.startswith("pending:") for test in row.tests):
+        else:
             assert row.status == "not offered", (operation, parameter)
 
 
@@ -149,7 +146,7 @@ def test_extension_rows_are_the_extensions_of_openapi_yaml() -> None:
 
 def test_openapi_yaml_still_describes_every_refused_parameter_as_refused() -> None:
     for key, row in ROWS.items():
-        if row.status == "refused" and not any(t.startswith("pending:") for t in row.tests):
+        if row.status == "refused":
             assert key in OURS, f"{key} is refused but missing from openapi.yaml"
             assert "refused" in OURS[key]["description"], f"{key}: say 'refused' in openapi.yaml"
 
@@ -165,9 +162,6 @@ def _cited() -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize(("row", "reference", "status"), _cited(), ids=lambda value: value)
 def test_each_cited_test_exists(row: str, reference: str, status: str) -> None:
     """A renamed or deleted test leaves no parameter without its proof."""
-    if reference.startswith("pending: "):
-        assert reference.removeprefix("pending: ") in PENDING_HELPERS, (row, reference)
-        return
     match = TEST.match(reference)
     assert match, f"{row}: {reference!r} is not `tests/…py::test_name`"
     path, function = match.groups()

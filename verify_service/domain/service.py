@@ -53,9 +53,15 @@ class Service:
     """Every field Twilio defines for a Service, plus the `verification_ttl_seconds` and
     channel fallback (`fallback_channels`, `fallback_after_seconds`) extensions.
 
-    What each one does, or why it is refused, is docs/parameters.md. The push settings and
-    `verify_event_subscription_enabled` keep their fields so that a service stored by an
-    earlier version still reads, but only their defaults are accepted (`refuse_not_offered`).
+    What each one does, or why it is refused, is docs/parameters.md. Honoured: the name,
+    code length, lookup, PSD2, landline and do-not-share settings, custom codes, the TOTP
+    and passkey settings, `tts_name` (the name a call says), `default_template_sid` (the
+    template of the service's messages), `whatsapp_msg_service_sid` and `whatsapp_from`
+    (the WhatsApp route and sender), `messaging_configurations` (a route per country) and
+    the extensions below. Refused away from their defaults, their fields kept so that a
+    service stored by an earlier version still reads: the push settings and
+    `verify_event_subscription_enabled` (`refuse_not_offered`), `dtmf_input_required`
+    (`_require_call_settings`).
     """
 
     sid: str
