@@ -71,11 +71,14 @@ from verify_service.domain.models import (
 )
 from verify_service.domain.routing.routing import route_for, sender_for
 from verify_service.domain.service import Service
+from verify_service.domain.templates.checks import require_sms_within_budget
 from verify_service.domain.templates.rendering import (
     TemplateValues,
     render_template,
     ttl_minutes,
 )
+from verify_service.domain.templates.template import Source
+from verify_service.domain.templates.variables import SUBSTITUTIONS
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +214,21 @@ class Verifications:
                     request, context, to, friendly_name, now_ms
                 )
                 chosen = named or self._service_template(service, request)
+                # The terms the code is bound to are those of the first send; a resend that
+                # names other terms must not show terms its code does not approve.
+                shown_amount, shown_payee, stored_locale = (
+                    (amount, payee, request.locale)
+                    if pending is None
+                    else (pending.amount, pending.payee, request.locale or pending.locale)
+                )
+                message = _message(
+                    chosen,
+                    request,
+                    resolve_locale(stored_locale, address, request.channel),
+                    _template_values(
+                        request, service, chosen, code, friendly_name, (shown_amount, shown_payee)
+                    ),
+                )
             except Exception:
                 self._protection.take_back_start(context, counted_probe)
                 raise
@@ -227,24 +245,8 @@ class Verifications:
                     self._hasher.new_salt(),
                     True,
                 )
-                # The terms the code is bound to are those of the first send; a resend that
-                # names other terms must not show terms its code does not approve.
-                shown_amount, shown_payee, stored_locale = amount, payee, request.locale
             else:
                 sid, salt, is_new = pending.sid, pending.salt, False
-                shown_amount, shown_payee = pending.amount, pending.payee
-                stored_locale = request.locale or pending.locale
-            message = _with_start_options(
-                render_template(
-                    chosen.template,
-                    request.channel,
-                    resolve_locale(stored_locale, address, request.channel),
-                    _template_values(
-                        request, service, chosen, code, friendly_name, (shown_amount, shown_payee)
-                    ),
-                ),
-                request,
-            )
             write = StartWrite(
                 ref=ref,
                 sid=sid,
@@ -607,6 +609,26 @@ def _service_name(service: Service, channel: Channel) -> str:
     if channel is Channel.CALL and service.tts_name:
         return service.tts_name
     return service.friendly_name
+
+
+def _message(
+    chosen: ChosenTemplate, request: StartRequest, locale: str, values: TemplateValues
+) -> RenderedMessage:
+    """The start's message; an operator template's SMS within its budget whatever values
+    the start gave it (60200 naming what the start gave: its substitutions, else its
+    CustomFriendlyName, else the service's FriendlyName)."""
+    message = render_template(chosen.template, request.channel, locale, values)
+    if request.channel is Channel.SMS and chosen.template.source is not Source.BUILTIN:
+        require_sms_within_budget(
+            message.text,
+            bool(values.app_hash or values.webotp_domain),
+            SUBSTITUTIONS
+            if chosen.substitutions
+            else "CustomFriendlyName"
+            if request.custom_friendly_name
+            else "FriendlyName",
+        )
+    return _with_start_options(message, request)
 
 
 def _with_start_options(message: RenderedMessage, request: StartRequest) -> RenderedMessage:

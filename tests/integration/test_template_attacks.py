@@ -1,0 +1,72 @@
+"""Templates under attack (review of issue 13): what an API client can make a template's
+message become through the values a start gives it (docs/messages.md, "Templates")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import redis
+
+from tests.conftest import Api
+from tests.integration.test_template_starts import refusal, snapshot
+from tests.support.fakes import RecordingSender
+from verify_service.domain.messages.sms_encoding import sms_size, sms_wire_text
+
+# Fits the budget (2 GSM-7 parts) with every variable at its longest ASCII value.
+BUDGETED_SMS = "{{code}} is your code. {{shop|upper}} {{note}}"
+
+
+def budgeted_template(api: Api) -> str:
+    response = api.post(
+        "/v2/Templates",
+        FriendlyName="Budget",
+        Translations=json.dumps({"en": {"sms": BUDGETED_SMS}}),
+        Variables=json.dumps({"shop": 100, "note": 100}),
+    )
+    assert response.status_code == 201, response.json
+    sid: str = response.json["sid"]  # type: ignore[index]
+    return sid
+
+
+@pytest.mark.parametrize(
+    "substitutions",
+    [
+        {"shop": "ß" * 100, "note": "W" * 100},  # `upper` doubles it: 3 GSM-7 parts
+        {"shop": "W" * 100, "note": "ą" * 100},  # one UCS-2 character: 4 UCS-2 parts
+        {"shop": "ﬃ" * 100, "note": "W"},  # `upper` triples it, in UCS-2
+    ],
+)
+def test_substitutions_cannot_push_an_sms_past_the_templates_budget(
+    api: Api, redis_client: redis.Redis, sender: RecordingSender, substitutions: Any
+) -> None:
+    """The save check fills every variable with its longest GSM-7 value; a value outside
+    GSM-7, or one a filter lengthens (`'ß'.upper()` is `SS`), takes more parts. The start
+    is refused (the budget is the operator's promise of issue 3), nothing written or sent."""
+    sid = budgeted_template(api)
+    service = api.create_service()
+    before = snapshot(redis_client)
+    response = api.start(
+        service, TemplateSid=sid, TemplateCustomSubstitutions=json.dumps(substitutions)
+    )
+    assert refusal(response)[:2] == (400, 60200)
+    assert "TemplateCustomSubstitutions" in response.json["message"]  # type: ignore[index]
+    assert snapshot(redis_client) == before
+    assert sender.sent == []
+
+
+def test_a_value_outside_gsm7_that_fits_the_budget_is_sent(
+    api: Api, sender: RecordingSender
+) -> None:
+    sid = budgeted_template(api)
+    service = api.create_service()
+    response = api.start(
+        service,
+        TemplateSid=sid,
+        TemplateCustomSubstitutions=json.dumps({"shop": "Łódź", "note": "ok"}),
+    )
+    assert response.status_code == 201, response.json
+    (sent,) = sender.sent
+    assert "ŁÓDŹ" in sent.body
+    assert sms_size(sms_wire_text(sent.body)).segments <= 2
