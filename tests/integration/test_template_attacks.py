@@ -70,3 +70,15 @@ def test_a_value_outside_gsm7_that_fits_the_budget_is_sent(
     (sent,) = sender.sent
     assert "ŁÓDŹ" in sent.body
     assert sms_size(sms_wire_text(sent.body)).segments <= 2
+
+
+def test_a_deeply_nested_template_is_a_60200_not_a_500(api: Api, redis_client: redis.Redis) -> None:
+    before = snapshot(redis_client)
+    response = api.post(
+        "/v2/Templates",
+        FriendlyName="Deep",
+        Translations=json.dumps({"en": {"sms": "{{ " + "(" * 300 + "code" + ")" * 300 + " }}"}}),
+    )
+    assert refusal(response)[:2] == (400, 60200)
+    assert "Translations.en.Sms" in response.json["message"]  # type: ignore[index]
+    assert snapshot(redis_client) == before

@@ -26,3 +26,38 @@ def test_a_variable_cannot_take_a_name_jinja_gives_its_own_meaning(name: str) ->
             variables={name: 10},
         )
     assert f"Variables.{name}" in str(refused.value)
+
+
+def nested_ifs(depth: int) -> str:
+    return "{% if ttl %}" * depth + "x" + "{% endif %}" * depth + "{{code}}"
+
+
+@pytest.mark.parametrize(
+    ("part", "source"),
+    [
+        # Parsed (Jinja's parser recurses per parenthesis): RecursionError, not a 60200.
+        ("sms", "{{ " + "(" * 100 + "code" + ")" * 100 + " }}"),
+        ("email_html", "{{ " + "(" * 2000 + "code" + ")" * 2000 + " }}"),
+        ("email_html", nested_ifs(400)),
+        # Parsed, but Python cannot compile it (too many levels of indentation): saved,
+        # then every start failed when it compiled the part.
+        ("email_html", nested_ifs(100)),
+        # Compiles, but no template needs it: ten levels at most.
+        ("sms", nested_ifs(60)),
+    ],
+)
+def test_deep_nesting_is_refused_at_save_naming_the_part(part: str, source: str) -> None:
+    parts = {"email_subject": "s", "email_text": "{{code}}", part: source}
+    with pytest.raises(InvalidParameter) as refused:
+        build_template(sid=SID, friendly_name="T", translations={"en": parts})
+    wire = "".join(word.capitalize() for word in part.split("_"))
+    assert f"Translations.en.{wire}" in str(refused.value)
+
+
+def test_conditions_nested_a_few_levels_deep_are_accepted() -> None:
+    html = "{% if ttl %}" * 8 + "x" + "{% endif %}" * 8 + "{{code}}"
+    build_template(
+        sid=SID,
+        friendly_name="T",
+        translations={"en": {"email_subject": "s", "email_text": "{{code}}", "email_html": html}},
+    )
