@@ -82,3 +82,45 @@ def test_a_deeply_nested_template_is_a_60200_not_a_500(api: Api, redis_client: r
     assert refusal(response)[:2] == (400, 60200)
     assert "Translations.en.Sms" in response.json["message"]  # type: ignore[index]
     assert snapshot(redis_client) == before
+
+
+NESTED = "[" * 5000 + "]" * 5000  # 10 kB: under the body limit, past json's recursion
+
+
+@pytest.mark.parametrize(
+    ("parameter", "channel"),
+    [
+        ("TemplateCustomSubstitutions", "sms"),
+        ("Templates", "sms"),
+        ("ChannelConfiguration", "email"),
+        ("Tags", "sms"),
+        ("RateLimits", "sms"),
+    ],
+)
+def test_json_nested_past_the_parsers_recursion_is_a_60200_on_a_start(
+    api: Api, redis_client: redis.Redis, sender: RecordingSender, parameter: str, channel: str
+) -> None:
+    service = api.create_service()
+    to = "jane@example.com" if channel == "email" else "+14155552671"
+    before = snapshot(redis_client)
+    response = api.start(service, to=to, channel=channel, **{parameter: NESTED})
+    assert refusal(response)[:2] == (400, 60200)
+    assert parameter in response.json["message"]  # type: ignore[index]
+    assert snapshot(redis_client) == before
+    assert sender.sent == []
+
+
+@pytest.mark.parametrize("parameter", ["Translations", "Variables"])
+def test_json_nested_past_the_parsers_recursion_is_a_60200_on_a_template(
+    api: Api, redis_client: redis.Redis, parameter: str
+) -> None:
+    params = {
+        "FriendlyName": "Deep",
+        "Translations": json.dumps({"en": {"sms": "{{code}}"}}),
+        parameter: NESTED,
+    }
+    before = snapshot(redis_client)
+    response = api.post("/v2/Templates", **params)
+    assert refusal(response)[:2] == (400, 60200)
+    assert parameter in response.json["message"]  # type: ignore[index]
+    assert snapshot(redis_client) == before

@@ -91,7 +91,7 @@ def parse_template_entries(value: Any) -> list[tuple[str, dict[str, str]]]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # `[[[[…]]]]` 10 kB deep: not a 500
             raise InvalidParameter("Templates", "not JSON") from None
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_TEMPLATE_ENTRIES:
         raise InvalidParameter("Templates", f"a JSON array of 1-{MAX_TEMPLATE_ENTRIES} entries")
