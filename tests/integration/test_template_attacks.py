@@ -124,3 +124,22 @@ def test_json_nested_past_the_parsers_recursion_is_a_60200_on_a_template(
     assert refusal(response)[:2] == (400, 60200)
     assert parameter in response.json["message"]  # type: ignore[index]
     assert snapshot(redis_client) == before
+
+
+def test_substitutions_for_a_channel_the_default_template_does_not_serve_are_refused(
+    api: Api, redis_client: redis.Redis, sender: RecordingSender
+) -> None:
+    """The service's default template has no call wording, so the built-in wording writes a
+    call: substitutions given with it would be accepted and ignored (the house rule: every
+    parameter takes effect or is refused)."""
+    sid = budgeted_template(api)
+    service = api.create_service(DefaultTemplateSid=sid)
+    before = snapshot(redis_client)
+    response = api.start(
+        service, channel="call", TemplateCustomSubstitutions=json.dumps({"shop": "A"})
+    )
+    assert refusal(response)[:2] == (400, 60200)
+    assert "TemplateCustomSubstitutions" in response.json["message"]  # type: ignore[index]
+    assert snapshot(redis_client) == before
+    assert sender.sent == []
+    assert api.start(service, channel="call").status_code == 201

@@ -71,7 +71,13 @@ class TemplateChoice:
                 raise InvalidParameter(SUBSTITUTIONS, "no template chosen")
             return BUILTIN
         checked = require_substitutions(template, substitutions)
-        return ChosenTemplate(template, checked) if template.serves(channel) else BUILTIN
+        if template.serves(channel):
+            return ChosenTemplate(template, checked)
+        if substitutions:  # the built-in wording writes this channel: they would be ignored
+            raise InvalidParameter(
+                SUBSTITUTIONS, f"template {template.sid} has no wording for {channel.value}"
+            )
+        return BUILTIN
 
     def first_serving(
         self, entries: list[tuple[str, dict[str, str]]], channel: Channel
