@@ -3,9 +3,14 @@ or a stolen admin key could save, checked without Redis."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tests.unit.test_template_files import GOOD, write
+from verify_service.adapters.template_files import TemplateFileError, load_template_dir
 from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.templates.builtin import BUILTIN_TEMPLATE_SID
 from verify_service.domain.templates.checks import build_template
 
 SID = "HJ" + "a" * 32
@@ -61,3 +66,11 @@ def test_conditions_nested_a_few_levels_deep_are_accepted() -> None:
         friendly_name="T",
         translations={"en": {"email_subject": "s", "email_text": "{{code}}", "email_html": html}},
     )
+
+
+def test_a_template_file_cannot_take_the_builtin_templates_sid(tmp_path: Path) -> None:
+    """It would replace the built-in wording of every service whose DefaultTemplateSid
+    names it, and the list would no longer show the built-in template."""
+    write(tmp_path, "builtin.toml", f'sid = "{BUILTIN_TEMPLATE_SID}"\n' + GOOD)
+    with pytest.raises(TemplateFileError, match="built-in"):
+        load_template_dir(str(tmp_path))
