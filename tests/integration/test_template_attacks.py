@@ -11,8 +11,11 @@ import redis
 
 from tests.conftest import Api
 from tests.integration.test_template_starts import refusal, snapshot
-from tests.support.fakes import RecordingSender
+from tests.support.fakes import FixedClock, RecordingSender
+from verify_service.adapters.redis_store.templates.template_store import decode_template
+from verify_service.app import create_app
 from verify_service.domain.messages.sms_encoding import sms_size, sms_wire_text
+from verify_service.settings import Settings
 
 # Fits the budget (2 GSM-7 parts) with every variable at its longest ASCII value.
 BUDGETED_SMS = "{{code}} is your code. {{shop|upper}} {{note}}"
@@ -143,3 +146,20 @@ def test_substitutions_for_a_channel_the_default_template_does_not_serve_are_ref
     assert snapshot(redis_client) == before
     assert sender.sent == []
     assert api.start(service, channel="call").status_code == 201
+
+
+def test_a_start_checks_only_the_template_it_uses(
+    settings: Settings, redis_client: redis.Redis, clock: FixedClock, sender: RecordingSender
+) -> None:
+    """Reading a template checks it again (build_template: a parse of every part, an SMS
+    budget render per locale: ~0.3 s for 42 locales). A process's first start used to
+    check every stored template (500 at most: minutes, past any worker timeout, in every
+    fresh worker); now it checks the one it uses, once per process and version."""
+    api = Api(create_app(settings, clock=clock, providers=sender.as_providers()).test_client())
+    used, *_others = [budgeted_template(api) for _ in range(3)]
+    service = api.create_service()
+    decode_template.cache_clear()
+    fresh = Api(create_app(settings, clock=clock, providers=sender.as_providers()).test_client())
+    response = fresh.start(service, TemplateSid=used)
+    assert response.status_code == 201, response.json
+    assert decode_template.cache_info().misses == 1

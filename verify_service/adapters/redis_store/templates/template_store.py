@@ -85,19 +85,39 @@ class RedisTemplateStore:
 
     @fail_closed
     def get_template(self, sid: str) -> MessageTemplate | None:
-        raw = self._client.hget(self._keys.template(sid), "json")
-        return None if raw is None else decode_template(raw)
+        stored = self.stored_template(sid)
+        return None if stored is None else decode_template(stored)
+
+    @fail_closed
+    def stored_template(self, sid: str) -> bytes | None:
+        """The template's stored form, not decoded (`decode`)."""
+        raw: bytes | None = self._client.hget(self._keys.template(sid), "json")  # type: ignore[assignment]
+        return raw
+
+    @fail_closed
+    def stored_templates(self) -> dict[str, bytes]:
+        """Every stored template's stored form by sid (a bounded number), in creation
+        order, not decoded: two round trips."""
+        sids: list[bytes] = self._client.zrange(self._keys.index, 0, -1)  # type: ignore[assignment]
+        if not sids:
+            return {}
+        pipe = self._client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hget(self._keys.template(sid.decode()), "json")
+        return {
+            sid.decode(): raw
+            for sid, raw in zip(sids, pipe.execute(), strict=True)
+            if raw is not None
+        }
+
+    def decode(self, stored: bytes) -> MessageTemplate:
+        """A stored form as a template, checked again (cached: once per process and form)."""
+        return decode_template(stored)
 
     @fail_closed
     def list_templates(self) -> list[MessageTemplate]:
         """Every stored template (a bounded number), in creation order: two round trips."""
-        sids: list[bytes] = self._client.zrange(self._keys.index, 0, -1)  # type: ignore[assignment]
-        if not sids:
-            return []
-        pipe = self._client.pipeline(transaction=False)
-        for sid in sids:
-            pipe.hget(self._keys.template(sid.decode()), "json")
-        return [decode_template(raw) for raw in pipe.execute() if raw is not None]
+        return [decode_template(raw) for raw in self.stored_templates().values()]
 
     @fail_closed
     def update_template(self, template: MessageTemplate) -> bool:
