@@ -163,3 +163,60 @@ def test_a_start_checks_only_the_template_it_uses(
     response = fresh.start(service, TemplateSid=used)
     assert response.status_code == 201, response.json
     assert decode_template.cache_info().misses == 1
+
+
+@pytest.mark.parametrize(
+    ("channel", "to", "substitutions"),
+    [
+        ("sms", "+14155552671", {"first": "evil", "last": ".com"}),
+        ("sms", "+14155552671", {"first": "bit.", "last": "ly/x"}),
+        ("email", "jane@example.com", {"first": "evil", "last": ".com"}),
+    ],
+)
+def test_values_cannot_join_into_a_link_when_the_template_allows_none(
+    api: Api,
+    redis_client: redis.Redis,
+    sender: RecordingSender,
+    channel: str,
+    to: str,
+    substitutions: dict[str, str],
+) -> None:
+    """Each value is checked for links alone; two values side by side (or a value beside
+    literal text) read `evil.com` together. Without AllowLinks the message is refused."""
+    created = api.post(
+        "/v2/Templates",
+        FriendlyName="Names",
+        Translations=json.dumps(
+            {
+                "en": {
+                    "sms": "{{code}} for {{first}}{{last}}",
+                    "email_subject": "Hello {{first}}{{last}}",
+                    "email_text": "{{code}}",
+                    "email_html": "<p>{{code}}</p>",
+                }
+            }
+        ),
+        Variables=json.dumps({"first": 20, "last": 20}),
+    )
+    assert created.status_code == 201, created.json
+    service = api.create_service()
+    before = snapshot(redis_client)
+    response = api.start(
+        service,
+        to=to,
+        channel=channel,
+        TemplateSid=created.json["sid"],  # type: ignore[index]
+        TemplateCustomSubstitutions=json.dumps(substitutions),
+    )
+    assert refusal(response)[:2] == (400, 60200)
+    assert "TemplateCustomSubstitutions" in response.json["message"]  # type: ignore[index]
+    assert snapshot(redis_client) == before
+    assert sender.sent == []
+    fine = api.start(
+        service,
+        to=to,
+        channel=channel,
+        TemplateSid=created.json["sid"],  # type: ignore[index]
+        TemplateCustomSubstitutions=json.dumps({"first": "Jane", "last": " Doe"}),
+    )
+    assert fine.status_code == 201, fine.json

@@ -58,7 +58,11 @@ from verify_service.domain.errors import (
 from verify_service.domain.events.event_types import EventType
 from verify_service.domain.events.events import Event, verification_event
 from verify_service.domain.keyring import Keyring
-from verify_service.domain.messages.message_text import require_name, require_wire_safe
+from verify_service.domain.messages.message_text import (
+    is_link_like,
+    require_name,
+    require_wire_safe,
+)
 from verify_service.domain.messages.messages import resolve_locale
 from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
@@ -618,16 +622,31 @@ def _message(
     the start gave it (60200 naming what the start gave: its substitutions, else its
     CustomFriendlyName, else the service's FriendlyName)."""
     message = render_template(chosen.template, request.channel, locale, values)
-    if request.channel is Channel.SMS and chosen.template.source is not Source.BUILTIN:
+    if chosen.template.source is Source.BUILTIN:
+        return _with_start_options(message, request)
+    parameter = (
+        SUBSTITUTIONS
+        if chosen.substitutions
+        else "CustomFriendlyName"
+        if request.custom_friendly_name
+        else "FriendlyName"
+    )
+    if request.channel is Channel.SMS:
         require_sms_within_budget(
-            message.text,
-            bool(values.app_hash or values.webotp_domain),
-            SUBSTITUTIONS
-            if chosen.substitutions
-            else "CustomFriendlyName"
-            if request.custom_friendly_name
-            else "FriendlyName",
+            message.text, bool(values.app_hash or values.webotp_domain), parameter
         )
+    if not chosen.template.allow_links:
+        # Each value was checked alone; side by side (`{{first}}{{last}}`), or beside the
+        # template's text, two of them can read `evil.com`. Without the machine lines
+        # (the WebOTP line names a domain on purpose).
+        plain = render_template(
+            chosen.template,
+            request.channel,
+            locale,
+            dataclasses.replace(values, app_hash=None, webotp_domain=None),
+        )
+        if any(is_link_like(text or "") for text in (plain.text, plain.subject, plain.html)):
+            raise InvalidParameter(parameter, "the message would show a link (no AllowLinks)")
     return _with_start_options(message, request)
 
 
