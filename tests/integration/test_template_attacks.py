@@ -220,3 +220,32 @@ def test_values_cannot_join_into_a_link_when_the_template_allows_none(
         TemplateCustomSubstitutions=json.dumps({"first": "Jane", "last": " Doe"}),
     )
     assert fine.status_code == 201, fine.json
+
+
+def test_values_cannot_join_into_an_encoded_word_in_the_subject(
+    api: Api, redis_client: redis.Redis, sender: RecordingSender
+) -> None:
+    """`=` + `?utf-8?q?…?=`: each value is free of `=?`, the subject is not; mail libraries
+    would decode it (the SMTP provider refuses it at send: an accepted start whose e-mail
+    never leaves). Refused at the start instead."""
+    created = api.post(
+        "/v2/Templates",
+        FriendlyName="Subject",
+        Translations=json.dumps(
+            {"en": {"email_subject": "Hi {{first}}{{last}}", "email_text": "{{code}}"}}
+        ),
+        Variables=json.dumps({"first": 40, "last": 40}),
+    )
+    assert created.status_code == 201, created.json
+    service = api.create_service()
+    before = snapshot(redis_client)
+    response = api.start(
+        service,
+        to="jane@example.com",
+        channel="email",
+        TemplateSid=created.json["sid"],  # type: ignore[index]
+        TemplateCustomSubstitutions=json.dumps({"first": "=", "last": "?utf-8?q?Bcc=3A?="}),
+    )
+    assert refusal(response)[:2] == (400, 60200)
+    assert "TemplateCustomSubstitutions" in response.json["message"]  # type: ignore[index]
+    assert snapshot(redis_client) == before

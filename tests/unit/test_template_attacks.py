@@ -74,3 +74,15 @@ def test_a_template_file_cannot_take_the_builtin_templates_sid(tmp_path: Path) -
     write(tmp_path, "builtin.toml", f'sid = "{BUILTIN_TEMPLATE_SID}"\n' + GOOD)
     with pytest.raises(TemplateFileError, match="built-in"):
         load_template_dir(str(tmp_path))
+
+
+def test_a_subject_cannot_hold_a_mime_encoded_word() -> None:
+    """Mail libraries decode `=?utf-8?q?…?=` in a header: the subject would not read as
+    written (and the SMTP provider refuses to send it, so every e-mail would fail)."""
+    with pytest.raises(InvalidParameter) as refused:
+        build_template(
+            sid=SID,
+            friendly_name="T",
+            translations={"en": {"email_subject": "=?utf-8?q?x?=", "email_text": "{{code}}"}},
+        )
+    assert "Translations.en.EmailSubject" in str(refused.value)

@@ -635,6 +635,10 @@ def _message(
         require_sms_within_budget(
             message.text, bool(values.app_hash or values.webotp_domain), parameter
         )
+    if message.subject is not None and "=?" in message.subject:
+        # Values free of `=?` one by one can join into an RFC 2047 word mail libraries
+        # decode (the SMTP provider refuses it at send: accepted, never delivered).
+        raise InvalidParameter(parameter, "the subject would hold a MIME encoded word (=?)")
     if not chosen.template.allow_links:
         # Each value was checked alone; side by side (`{{first}}{{last}}`), or beside the
         # template's text, two of them can read `evil.com`. Without the machine lines

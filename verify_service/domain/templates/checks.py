@@ -172,6 +172,8 @@ def _check_part(
     if part is Part.EMAIL_SUBJECT:
         if shape.code_outputs:
             raise InvalidParameter(field, "no {{ code }} in a subject (notifications show it)")
+        if "=?" in "".join(shape.static_text):
+            raise InvalidParameter(field, "no MIME encoded words (=?…?=)")
     elif shape.code_outputs != 1 or shape.code_outputs_unconditional != 1:
         raise InvalidParameter(
             field, f"{{{{ code }}}} exactly once, outside {{% if %}} (found {shape.code_outputs})"
