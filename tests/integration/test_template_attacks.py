@@ -249,3 +249,21 @@ def test_values_cannot_join_into_an_encoded_word_in_the_subject(
     assert refusal(response)[:2] == (400, 60200)
     assert "TemplateCustomSubstitutions" in response.json["message"]  # type: ignore[index]
     assert snapshot(redis_client) == before
+
+
+def test_listing_templates_checks_none_of_them_again(
+    settings: Settings, redis_client: redis.Redis, clock: FixedClock, sender: RecordingSender
+) -> None:
+    """The list shows what was checked at save; checking 500 templates of 42 locales again
+    in one request took minutes on a fresh process (any backend key could ask)."""
+    api = Api(create_app(settings, clock=clock, providers=sender.as_providers()).test_client())
+    created = [budgeted_template(api) for _ in range(3)]
+    decode_template.cache_clear()
+    fresh = Api(create_app(settings, clock=clock, providers=sender.as_providers()).test_client())
+    listed = fresh.get("/v2/Templates?PageSize=50")
+    assert listed.status_code == 200, listed.json
+    assert decode_template.cache_info().misses == 0
+    shown = {t["sid"]: t for t in listed.json["templates"]}  # type: ignore[index]
+    for sid in created:
+        fetched = fresh.get(f"/v2/Templates/{sid}").json
+        assert shown[sid] == fetched

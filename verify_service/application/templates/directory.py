@@ -79,9 +79,10 @@ class TemplateDirectory:
         return self._store.decode(stored)
 
     def every(self) -> list[MessageTemplate]:
-        """Every template, the API's read from the store now (the list endpoint)."""
+        """Every template, the API's read from the store now (the list endpoint), as
+        stored: not checked again, which a start does for the one it uses."""
         stored = self._read(self._clock.now_ms()).values()
-        return [*self._fixed.values(), *(self._store.decode(form) for form in stored)]
+        return [*self._fixed.values(), *(self._store.listed(form) for form in stored)]
 
     def forget(self) -> None:
         """This process changed a template: read them again next time."""

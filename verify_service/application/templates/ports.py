@@ -38,6 +38,10 @@ class TemplateStore(Protocol):
 
     def decode(self, stored: bytes) -> MessageTemplate: ...
 
+    def listed(self, stored: bytes) -> MessageTemplate:
+        """A stored form for the list: not checked again (it was at save)."""
+        ...
+
     def update_template(self, template: MessageTemplate) -> bool:
         """False when the template does not exist (any more)."""
         ...

@@ -14,7 +14,7 @@ import redis
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.domain.templates.checks import build_template, template_fields
-from verify_service.domain.templates.template import MessageTemplate, Source
+from verify_service.domain.templates.template import MessageTemplate, Part, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,27 @@ def decode_template(raw: bytes | str) -> MessageTemplate:
     fields: dict[str, Any] = json.loads(raw)
     fields["source"] = Source(fields["source"])
     return build_template(**fields)
+
+
+def read_listed(raw: bytes | str) -> MessageTemplate:
+    """A stored form as the list shows it: not checked again (it was at save, and a start
+    decodes the template it uses with `decode_template`), so listing 500 templates of 42
+    locales costs no parse."""
+    fields: dict[str, Any] = json.loads(raw)
+    return MessageTemplate(
+        sid=fields["sid"],
+        friendly_name=fields["friendly_name"],
+        translations={
+            locale: {Part(part): text for part, text in parts.items()}
+            for locale, parts in fields["translations"].items()
+        },
+        default_locale=fields["default_locale"],
+        variables=dict(fields["variables"]),
+        allow_links=bool(fields["allow_links"]),
+        source=Source(fields["source"]),
+        date_created_ms=int(fields["date_created_ms"]),
+        date_updated_ms=int(fields["date_updated_ms"]),
+    )
 
 
 class RedisTemplateStore:
@@ -109,6 +130,10 @@ class RedisTemplateStore:
             for sid, raw in zip(sids, pipe.execute(), strict=True)
             if raw is not None
         }
+
+    def listed(self, stored: bytes) -> MessageTemplate:
+        """A stored form as the list shows it (`read_listed`: not checked again)."""
+        return read_listed(stored)
 
     def decode(self, stored: bytes) -> MessageTemplate:
         """A stored form as a template, checked again (cached: once per process and form)."""
