@@ -23,6 +23,7 @@ from pathlib import Path
 
 from verify_service.domain import sids
 from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.templates.builtin import BUILTIN_TEMPLATE_SID
 from verify_service.domain.templates.checks import build_template
 from verify_service.domain.templates.template import MessageTemplate, Source, derived_sid
 
@@ -54,6 +55,8 @@ def load_template_file(path: Path) -> MessageTemplate:
     sid = values.pop("sid", None) or file_template_sid(path)
     if not isinstance(sid, str) or not sids.is_sid(sid, "HJ"):
         raise TemplateFileError(f"{path}: sid: HJ and 32 lower-case hex digits")
+    if sid == BUILTIN_TEMPLATE_SID:  # it would replace the built-in wording everywhere
+        raise TemplateFileError(f"{path}: sid: {sid} is the built-in template's")
     if not isinstance(values.get("allow_links", False), bool):
         raise TemplateFileError(f"{path}: allow_links: true or false")
     try:

@@ -43,7 +43,7 @@ class JsonObjectOrString(fields.Field[dict[str, Any]]):
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):  # `[[[[…]]]]` 10 kB deep: not a 500
                 raise ValidationError("not JSON") from None
         if not isinstance(value, dict):
             raise ValidationError("not a JSON object")

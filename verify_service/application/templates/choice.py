@@ -71,7 +71,13 @@ class TemplateChoice:
                 raise InvalidParameter(SUBSTITUTIONS, "no template chosen")
             return BUILTIN
         checked = require_substitutions(template, substitutions)
-        return ChosenTemplate(template, checked) if template.serves(channel) else BUILTIN
+        if template.serves(channel):
+            return ChosenTemplate(template, checked)
+        if substitutions:  # the built-in wording writes this channel: they would be ignored
+            raise InvalidParameter(
+                SUBSTITUTIONS, f"template {template.sid} has no wording for {channel.value}"
+            )
+        return BUILTIN
 
     def first_serving(
         self, entries: list[tuple[str, dict[str, str]]], channel: Channel
@@ -91,7 +97,7 @@ def parse_template_entries(value: Any) -> list[tuple[str, dict[str, str]]]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # `[[[[…]]]]` 10 kB deep: not a 500
             raise InvalidParameter("Templates", "not JSON") from None
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_TEMPLATE_ENTRIES:
         raise InvalidParameter("Templates", f"a JSON array of 1-{MAX_TEMPLATE_ENTRIES} entries")

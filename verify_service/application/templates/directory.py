@@ -44,7 +44,10 @@ class TemplateDirectory:
         self._fixed = {BUILTIN_TEMPLATE.sid: BUILTIN_TEMPLATE}
         self._fixed.update({template.sid: template for template in files})
         self._lock = threading.Lock()
-        self._cached: tuple[int, dict[str, MessageTemplate]] | None = None
+        # Stored forms by sid: a template is decoded (checked again, milliseconds per
+        # locale) only when a start asks for it, so a process's first read of 500
+        # templates does not check them all within one request.
+        self._cached: tuple[int, dict[str, bytes]] | None = None
         self._version: int | None = None  # the store's version the cached templates are of
         self._refreshing = False
         self.run_in_background: Callable[[Callable[[], None]], None] = _in_a_thread
@@ -63,27 +66,30 @@ class TemplateDirectory:
             return self._fixed[sid]
         if not sids.is_sid(sid, "HJ"):
             return None
-        found = self._api_templates().get(sid)
-        if found is None:
+        stored = self._api_templates().get(sid)
+        if stored is None:
             # Created through another process since the last read: one read, then cached.
-            found = self._store.get_template(sid)
-            if found is not None:
-                with self._lock:
-                    if self._cached is not None:  # a new dict: readers may be iterating
-                        read_at, templates = self._cached
-                        self._cached = (read_at, {**templates, sid: found})
-        return found
+            stored = self._store.stored_template(sid)
+            if stored is None:
+                return None
+            with self._lock:
+                if self._cached is not None:  # a new dict: readers may be iterating
+                    read_at, templates = self._cached
+                    self._cached = (read_at, {**templates, sid: stored})
+        return self._store.decode(stored)
 
     def every(self) -> list[MessageTemplate]:
-        """Every template, the API's read from the store now (the list endpoint)."""
-        return [*self._fixed.values(), *self._read(self._clock.now_ms()).values()]
+        """Every template, the API's read from the store now (the list endpoint), as
+        stored: not checked again, which a start does for the one it uses."""
+        stored = self._read(self._clock.now_ms()).values()
+        return [*self._fixed.values(), *(self._store.listed(form) for form in stored)]
 
     def forget(self) -> None:
         """This process changed a template: read them again next time."""
         with self._lock:
             self._cached, self._version = None, None
 
-    def _api_templates(self) -> dict[str, MessageTemplate]:
+    def _api_templates(self) -> dict[str, bytes]:
         now_ms = self._clock.now_ms()
         refresh = False
         with self._lock:
@@ -98,7 +104,7 @@ class TemplateDirectory:
             self.run_in_background(self._refresh)
         return cached[1]
 
-    def _read(self, now_ms: int) -> dict[str, MessageTemplate]:
+    def _read(self, now_ms: int) -> dict[str, bytes]:
         """Every API template; when the store's version has not moved since the cached
         read, the cached ones (one small read instead of every template)."""
         version = self._store.templates_version()  # before the list: never newer than it
@@ -107,7 +113,7 @@ class TemplateDirectory:
         if cached is not None and known == version:
             templates = cached[1]
         else:
-            templates = {template.sid: template for template in self._store.list_templates()}
+            templates = self._store.stored_templates()
         with self._lock:
             self._cached, self._version = (now_ms, templates), version
         return templates

@@ -27,6 +27,21 @@ class TemplateStore(Protocol):
         """Every stored template, in creation order."""
         ...
 
+    def stored_template(self, sid: str) -> bytes | None:
+        """A template's stored form, not decoded: checking one costs milliseconds per
+        locale, so a cache decodes only the templates it is asked for (`decode`)."""
+        ...
+
+    def stored_templates(self) -> dict[str, bytes]:
+        """Every stored template's stored form by sid, in creation order, not decoded."""
+        ...
+
+    def decode(self, stored: bytes) -> MessageTemplate: ...
+
+    def listed(self, stored: bytes) -> MessageTemplate:
+        """A stored form for the list: not checked again (it was at save)."""
+        ...
+
     def update_template(self, template: MessageTemplate) -> bool:
         """False when the template does not exist (any more)."""
         ...

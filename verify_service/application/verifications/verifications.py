@@ -59,7 +59,11 @@ from verify_service.domain.errors import (
 from verify_service.domain.events.event_types import EventType
 from verify_service.domain.events.events import Event, verification_event
 from verify_service.domain.keyring import Keyring
-from verify_service.domain.messages.message_text import require_name, require_wire_safe
+from verify_service.domain.messages.message_text import (
+    is_link_like,
+    require_name,
+    require_wire_safe,
+)
 from verify_service.domain.messages.messages import resolve_locale
 from verify_service.domain.models import (
     MAX_CHECKS_PER_VERIFICATION,
@@ -72,11 +76,14 @@ from verify_service.domain.models import (
 )
 from verify_service.domain.routing.routing import route_for, sender_for
 from verify_service.domain.service import Service
+from verify_service.domain.templates.checks import require_sms_within_budget
 from verify_service.domain.templates.rendering import (
     TemplateValues,
     render_template,
     ttl_minutes,
 )
+from verify_service.domain.templates.template import Source
+from verify_service.domain.templates.variables import SUBSTITUTIONS
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +219,21 @@ class Verifications:
                     request, context, to, friendly_name, now_ms
                 )
                 chosen = named or self._service_template(service, request)
+                # The terms the code is bound to are those of the first send; a resend that
+                # names other terms must not show terms its code does not approve.
+                shown_amount, shown_payee, stored_locale = (
+                    (amount, payee, request.locale)
+                    if pending is None
+                    else (pending.amount, pending.payee, request.locale or pending.locale)
+                )
+                message = _message(
+                    chosen,
+                    request,
+                    resolve_locale(stored_locale, address, request.channel),
+                    _template_values(
+                        request, service, chosen, code, friendly_name, (shown_amount, shown_payee)
+                    ),
+                )
             except Exception:
                 self._protection.take_back_start(context, counted_probe)
                 raise
@@ -228,24 +250,8 @@ class Verifications:
                     self._hasher.new_salt(),
                     True,
                 )
-                # The terms the code is bound to are those of the first send; a resend that
-                # names other terms must not show terms its code does not approve.
-                shown_amount, shown_payee, stored_locale = amount, payee, request.locale
             else:
                 sid, salt, is_new = pending.sid, pending.salt, False
-                shown_amount, shown_payee = pending.amount, pending.payee
-                stored_locale = request.locale or pending.locale
-            message = _with_start_options(
-                render_template(
-                    chosen.template,
-                    request.channel,
-                    resolve_locale(stored_locale, address, request.channel),
-                    _template_values(
-                        request, service, chosen, code, friendly_name, (shown_amount, shown_payee)
-                    ),
-                ),
-                request,
-            )
             write = StartWrite(
                 ref=ref,
                 sid=sid,
@@ -610,6 +616,45 @@ def _service_name(service: Service, channel: Channel) -> str:
     if channel is Channel.CALL and service.tts_name:
         return service.tts_name
     return service.friendly_name
+
+
+def _message(
+    chosen: ChosenTemplate, request: StartRequest, locale: str, values: TemplateValues
+) -> RenderedMessage:
+    """The start's message; an operator template's SMS within its budget whatever values
+    the start gave it (60200 naming what the start gave: its substitutions, else its
+    CustomFriendlyName, else the service's FriendlyName)."""
+    message = render_template(chosen.template, request.channel, locale, values)
+    if chosen.template.source is Source.BUILTIN:
+        return _with_start_options(message, request)
+    parameter = (
+        SUBSTITUTIONS
+        if chosen.substitutions
+        else "CustomFriendlyName"
+        if request.custom_friendly_name
+        else "FriendlyName"
+    )
+    if request.channel is Channel.SMS:
+        require_sms_within_budget(
+            message.text, bool(values.app_hash or values.webotp_domain), parameter
+        )
+    if message.subject is not None and "=?" in message.subject:
+        # Values free of `=?` one by one can join into an RFC 2047 word mail libraries
+        # decode (the SMTP provider refuses it at send: accepted, never delivered).
+        raise InvalidParameter(parameter, "the subject would hold a MIME encoded word (=?)")
+    if not chosen.template.allow_links:
+        # Each value was checked alone; side by side (`{{first}}{{last}}`), or beside the
+        # template's text, two of them can read `evil.com`. Without the machine lines
+        # (the WebOTP line names a domain on purpose).
+        plain = render_template(
+            chosen.template,
+            request.channel,
+            locale,
+            dataclasses.replace(values, app_hash=None, webotp_domain=None),
+        )
+        if any(is_link_like(text or "") for text in (plain.text, plain.subject, plain.html)):
+            raise InvalidParameter(parameter, "the message would show a link (no AllowLinks)")
+    return _with_start_options(message, request)
 
 
 def _with_start_options(message: RenderedMessage, request: StartRequest) -> RenderedMessage:

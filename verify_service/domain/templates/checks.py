@@ -172,6 +172,8 @@ def _check_part(
     if part is Part.EMAIL_SUBJECT:
         if shape.code_outputs:
             raise InvalidParameter(field, "no {{ code }} in a subject (notifications show it)")
+        if "=?" in "".join(shape.static_text):
+            raise InvalidParameter(field, "no MIME encoded words (=?…?=)")
     elif shape.code_outputs != 1 or shape.code_outputs_unconditional != 1:
         raise InvalidParameter(
             field, f"{{{{ code }}}} exactly once, outside {{% if %}} (found {shape.code_outputs})"
@@ -235,3 +237,18 @@ def template_fields(template: MessageTemplate) -> dict[str, Any]:
         "date_created_ms": template.date_created_ms,
         "date_updated_ms": template.date_updated_ms,
     }
+
+
+def require_sms_within_budget(sent: str, every_option: bool, parameter: str) -> None:
+    """A start's own SMS (`sent`: the rendered text, machine lines included) within the
+    budget the save check promised. The save check fills variables with their longest
+    GSM-7 values; a value outside GSM-7 switches the SMS to UCS-2 (70 characters a part),
+    and a filter can lengthen a value (`'ß' | upper` is `SS`), so a start's values are
+    checked again here, before anything is written."""
+    size = sms_size(sms_wire_text(sent))
+    allowed = max_segments("every option" if every_option else "text only", size.encoding)
+    if size.segments > allowed:
+        raise InvalidParameter(
+            parameter,
+            f"the SMS would take {size.segments} {size.encoding} parts, more than {allowed}",
+        )

@@ -24,6 +24,9 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim"})
+# `{% if %}` inside `{% if %}`: a message needs a few levels; Python cannot compile the
+# code Jinja makes of about a hundred, and Jinja's parser recurses per level.
+MAX_IF_DEPTH = 10
 
 _TEXT_ENV = SandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
@@ -60,6 +63,8 @@ def outline(source: str, known: frozenset[str], *, html: bool = False) -> Outlin
         tree = environment(html).parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateSourceError(f"syntax error on line {exc.lineno}: {exc.message}") from None
+    except RecursionError:  # `{{ ((((…code…)))) }}`: the parser recurses per level
+        raise TemplateSourceError("nested too deeply") from None
     walk = _Walk(known)
     walk.statements(tree.body, conditional=False)
     return Outline(tuple(walk.text), walk.codes, walk.unconditional_codes)
@@ -72,7 +77,9 @@ class _Walk:
         self.codes = 0
         self.unconditional_codes = 0
 
-    def statements(self, body: list[nodes.Node], *, conditional: bool) -> None:
+    def statements(self, body: list[nodes.Node], *, conditional: bool, depth: int = 0) -> None:
+        if depth > MAX_IF_DEPTH:
+            raise TemplateSourceError(f"{{% if %}} nested more than {MAX_IF_DEPTH} deep")
         for node in body:
             if isinstance(node, nodes.Output):
                 for child in node.nodes:
@@ -80,10 +87,10 @@ class _Walk:
             elif isinstance(node, nodes.If):
                 for test in _tests(node):
                     self.test(test)
-                self.statements(node.body, conditional=True)
+                self.statements(node.body, conditional=True, depth=depth + 1)
                 for branch in node.elif_:
-                    self.statements(branch.body, conditional=True)
-                self.statements(node.else_, conditional=True)
+                    self.statements(branch.body, conditional=True, depth=depth + 1)
+                self.statements(node.else_, conditional=True, depth=depth + 1)
             else:
                 raise TemplateSourceError(f"{_describe(node)} is not allowed")
 

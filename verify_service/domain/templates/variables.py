@@ -20,6 +20,12 @@ from verify_service.domain.templates.template import (
 )
 
 BUILTIN_VARIABLES = frozenset({"friendly_name", "code", "ttl", "amount", "payee"})
+# Names Jinja gives a meaning of its own (`self` is the template object whatever the
+# context holds; `true`, `false`, `none` are literals; the others belong to loops, macros
+# and blocks): a variable under one of them would not print its substitution.
+JINJA_NAMES = frozenset(
+    {"self", "loop", "caller", "varargs", "kwargs", "super", "true", "false", "none"}
+)
 _VARIABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SUBSTITUTIONS = "TemplateCustomSubstitutions"
 
@@ -32,10 +38,11 @@ def require_variables(declared: object, parameter: str = "Variables") -> dict[st
         raise InvalidParameter(parameter, f"at most {MAX_VARIABLES} variables")
     checked = {}
     for name, length in declared.items():
-        if not _VARIABLE_NAME.fullmatch(name) or name in BUILTIN_VARIABLES:
+        if not _VARIABLE_NAME.fullmatch(name) or name in BUILTIN_VARIABLES | JINJA_NAMES:
             raise InvalidParameter(
                 f"{parameter}.{name[:40]}",
-                "a name of lower-case letters, digits and _ (at most 32), not a built-in",
+                "a name of lower-case letters, digits and _ (at most 32), not a built-in "
+                f"nor one of Jinja's ({', '.join(sorted(JINJA_NAMES))})",
             )
         if isinstance(length, bool) or not isinstance(length, int):
             raise InvalidParameter(f"{parameter}.{name}", "a maximum length (a number)")

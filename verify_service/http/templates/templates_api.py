@@ -60,7 +60,7 @@ def _json(value: Any, parameter: str) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # `[[[[…]]]]` 10 kB deep: not a 500
             raise InvalidParameter(parameter, "not JSON") from None
     return value
 

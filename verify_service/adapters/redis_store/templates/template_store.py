@@ -14,7 +14,7 @@ import redis
 from verify_service.adapters.redis_store.errors import fail_closed
 from verify_service.adapters.redis_store.scripts import ScriptBook
 from verify_service.domain.templates.checks import build_template, template_fields
-from verify_service.domain.templates.template import MessageTemplate, Source
+from verify_service.domain.templates.template import MessageTemplate, Part, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,27 @@ def decode_template(raw: bytes | str) -> MessageTemplate:
     return build_template(**fields)
 
 
+def read_listed(raw: bytes | str) -> MessageTemplate:
+    """A stored form as the list shows it: not checked again (it was at save, and a start
+    decodes the template it uses with `decode_template`), so listing 500 templates of 42
+    locales costs no parse."""
+    fields: dict[str, Any] = json.loads(raw)
+    return MessageTemplate(
+        sid=fields["sid"],
+        friendly_name=fields["friendly_name"],
+        translations={
+            locale: {Part(part): text for part, text in parts.items()}
+            for locale, parts in fields["translations"].items()
+        },
+        default_locale=fields["default_locale"],
+        variables=dict(fields["variables"]),
+        allow_links=bool(fields["allow_links"]),
+        source=Source(fields["source"]),
+        date_created_ms=int(fields["date_created_ms"]),
+        date_updated_ms=int(fields["date_updated_ms"]),
+    )
+
+
 class RedisTemplateStore:
     def __init__(self, client: redis.Redis, scripts: ScriptBook, keys: TemplateKeys) -> None:
         self._client = client
@@ -85,19 +106,43 @@ class RedisTemplateStore:
 
     @fail_closed
     def get_template(self, sid: str) -> MessageTemplate | None:
-        raw = self._client.hget(self._keys.template(sid), "json")
-        return None if raw is None else decode_template(raw)
+        stored = self.stored_template(sid)
+        return None if stored is None else decode_template(stored)
+
+    @fail_closed
+    def stored_template(self, sid: str) -> bytes | None:
+        """The template's stored form, not decoded (`decode`)."""
+        raw: bytes | None = self._client.hget(self._keys.template(sid), "json")  # type: ignore[assignment]
+        return raw
+
+    @fail_closed
+    def stored_templates(self) -> dict[str, bytes]:
+        """Every stored template's stored form by sid (a bounded number), in creation
+        order, not decoded: two round trips."""
+        sids: list[bytes] = self._client.zrange(self._keys.index, 0, -1)  # type: ignore[assignment]
+        if not sids:
+            return {}
+        pipe = self._client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hget(self._keys.template(sid.decode()), "json")
+        return {
+            sid.decode(): raw
+            for sid, raw in zip(sids, pipe.execute(), strict=True)
+            if raw is not None
+        }
+
+    def listed(self, stored: bytes) -> MessageTemplate:
+        """A stored form as the list shows it (`read_listed`: not checked again)."""
+        return read_listed(stored)
+
+    def decode(self, stored: bytes) -> MessageTemplate:
+        """A stored form as a template, checked again (cached: once per process and form)."""
+        return decode_template(stored)
 
     @fail_closed
     def list_templates(self) -> list[MessageTemplate]:
         """Every stored template (a bounded number), in creation order: two round trips."""
-        sids: list[bytes] = self._client.zrange(self._keys.index, 0, -1)  # type: ignore[assignment]
-        if not sids:
-            return []
-        pipe = self._client.pipeline(transaction=False)
-        for sid in sids:
-            pipe.hget(self._keys.template(sid.decode()), "json")
-        return [decode_template(raw) for raw in pipe.execute() if raw is not None]
+        return [decode_template(raw) for raw in self.stored_templates().values()]
 
     @fail_closed
     def update_template(self, template: MessageTemplate) -> bool:
