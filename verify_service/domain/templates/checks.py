@@ -181,7 +181,7 @@ def _check_part(
     if not is_wire_safe("".join(char for char in literal if char not in breaks)):
         raise InvalidParameter(field, "control or invisible formatting characters")
     if not template.allow_links and any(
-        is_link_like(chunk) for chunk in (*shape.static_text, literal)
+        is_link_like(chunk) for chunk in (*shape.static_text, shape.link_text)
     ):
         raise InvalidParameter(field, "no links or web addresses unless AllowLinks")
 

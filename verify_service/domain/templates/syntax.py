@@ -25,6 +25,12 @@ from jinja2.sandbox import SandboxedEnvironment
 
 FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim"})
 
+# Variables that always render as at least one visible character (a name, digits): the
+# link check reads them as a word, so `{{friendly_name}}. Valable` is a full stop, not the
+# `bit .ly` of a literal text read with the variables left out.
+NEVER_EMPTY = frozenset({"friendly_name", "code", "ttl"})
+_STAND_IN = "x"
+
 _TEXT_ENV = SandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
@@ -46,6 +52,7 @@ class Outline:
     """What the checks need to know of a parsed part."""
 
     static_text: tuple[str, ...]  # the literal chunks
+    link_text: str  # the literal text, a never-empty variable outside `{% if %}` as a letter
     code_outputs: int  # `{{ code }}` anywhere
     code_outputs_unconditional: int  # `{{ code }}` outside every `{% if %}`
 
@@ -62,13 +69,14 @@ def outline(source: str, known: frozenset[str], *, html: bool = False) -> Outlin
         raise TemplateSourceError(f"syntax error on line {exc.lineno}: {exc.message}") from None
     walk = _Walk(known)
     walk.statements(tree.body, conditional=False)
-    return Outline(tuple(walk.text), walk.codes, walk.unconditional_codes)
+    return Outline(tuple(walk.text), "".join(walk.link_text), walk.codes, walk.unconditional_codes)
 
 
 class _Walk:
     def __init__(self, known: frozenset[str]) -> None:
         self.known = known
         self.text: list[str] = []
+        self.link_text: list[str] = []
         self.codes = 0
         self.unconditional_codes = 0
 
@@ -90,6 +98,7 @@ class _Walk:
     def output(self, node: nodes.Node | None, *, conditional: bool) -> None:
         if isinstance(node, nodes.TemplateData):
             self.text.append(node.data)
+            self.link_text.append(node.data)
             return
         filtered = False
         if isinstance(node, nodes.Filter):
@@ -102,6 +111,8 @@ class _Walk:
             filtered = True
             node = node.node
         name = self.name(node)
+        if name in NEVER_EMPTY and not conditional:
+            self.link_text.append(_STAND_IN)
         if name == "code" and filtered:
             raise TemplateSourceError("{{ code }} takes no filter: it is sent as generated")
         if name == "code":
