@@ -106,6 +106,21 @@ def test_default_template_sid_writes_the_services_messages(
     assert message["locale"] == "fr"
 
 
+def test_an_empty_default_template_sid_goes_back_to_the_builtin_wording(
+    twilio: Client, server_url: str, outbox: Outbox
+) -> None:
+    """As with `TtsName` and `Whatsapp.From`, an empty value clears the setting."""
+    template = create_template(server_url)
+    service = twilio.verify.v2.services.create(
+        friendly_name="Acme", default_template_sid=template["sid"]
+    )
+    cleared = twilio.verify.v2.services(service.sid).update(default_template_sid="")
+    assert cleared.default_template_sid is None
+    verification = twilio.verify.v2.services(service.sid).verifications.create(to=TO, channel="sms")
+    (message,) = outbox.messages_for(verification.sid, at_least=1)
+    assert message["body"].startswith("Your Acme verification code is: ")
+
+
 def test_an_unknown_default_template_sid_is_60200(twilio: Client) -> None:
     with pytest.raises(TwilioRestException) as refused:
         twilio.verify.v2.services.create(friendly_name="Acme", default_template_sid="HJ" + "0" * 32)

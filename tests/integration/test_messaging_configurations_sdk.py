@@ -252,6 +252,19 @@ def test_whatsapp_msg_service_sid_and_from_pick_the_route_and_the_sender(routed:
     assert routed.sender.sent == []
 
 
+def test_an_empty_whatsapp_msg_service_sid_clears_it(routed: Routed) -> None:
+    """Back to the global WhatsApp list: an empty value clears, as for `Whatsapp.From`."""
+    wa = derived_route_sid("wa")
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_msg_service_sid=wa
+    )
+    cleared = routed.sdk.verify.v2.services(service.sid).update(whatsapp_msg_service_sid="")
+    assert cleared.whatsapp == {"msg_service_sid": None, "from": None}
+    start(routed, service.sid, US_MOBILE, channel="whatsapp")
+    assert [(m.to, m.channel.value) for m in routed.sender.sent] == [(US_MOBILE, "whatsapp")]
+    assert not routed.gateways[2].requests
+
+
 def test_a_job_queued_before_routes_delivers_through_the_global_list(routed: Routed) -> None:
     """A sealed job without the route and sender fields (queued by the previous version)
     is delivered through the global list of its channel."""

@@ -88,6 +88,11 @@ def _sid(key: str, prefix: str) -> fields.String:
     return fields.String(data_key=key, validate=_pattern(rf"{prefix}[0-9a-fA-F]{{32}}"))
 
 
+def _sid_or_empty(key: str, prefix: str) -> fields.String:
+    """A sid, or an empty value that clears the setting."""
+    return fields.String(data_key=key, validate=_pattern(rf"(?:{prefix}[0-9a-fA-F]{{32}})?"))
+
+
 def _flag(key: str) -> fields.Boolean:
     return fields.Boolean(data_key=key, truthy=_TRUE, falsy=_FALSE)
 
@@ -113,8 +118,8 @@ class ServiceParams(_Lenient):
     totp_time_step = _int("Totp.TimeStep")
     totp_code_length = _int("Totp.CodeLength")
     totp_skew = _int("Totp.Skew")
-    default_template_sid = _sid("DefaultTemplateSid", "HJ")
-    whatsapp_msg_service_sid = _sid("Whatsapp.MsgServiceSid", "MG")
+    default_template_sid = _sid_or_empty("DefaultTemplateSid", "HJ")  # empty: built-in wording
+    whatsapp_msg_service_sid = _sid_or_empty("Whatsapp.MsgServiceSid", "MG")  # empty: global
     whatsapp_from = _text("Whatsapp.From")
     passkeys_relying_party_id = _text("Passkeys.RelyingParty.Id")
     passkeys_relying_party_name = _text("Passkeys.RelyingParty.Name")
