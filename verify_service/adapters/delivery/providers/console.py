@@ -1,7 +1,9 @@
 """`console://`: the development provider, writing the JSON-lines outbox (all channels).
 
 One JSON object per line: to, channel, body, service_sid, verification_sid, attempt_sid,
-locale (the first cut's format, kept). It is the one place a code is written out.
+locale (the first cut's format, kept), then what the start chose (`channel_options`) and,
+for an e-mail, its `subject` and `html` part (so that a developer sees the whole e-mail).
+It is the one place a code is written out.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class ConsoleProvider:
             "locale": message.locale,
             **channel_options(message),
         }
+        if message.channel is Channel.EMAIL:
+            parts = {"subject": message.subject, "html": message.html}
+            document.update({key: value for key, value in parts.items() if value is not None})
         return utf8(json.dumps(document, ensure_ascii=False) + "\n", self.name)
 
     def close(self) -> None:
