@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from verify_service.adapters.delivery.providers.dsn import Dsn, ProviderConfigError
-from verify_service.adapters.delivery.providers.wire_encoding import channel_options, utf8
+from verify_service.adapters.delivery.providers.wire_encoding import (
+    channel_options,
+    email_parts,
+    utf8,
+)
 from verify_service.domain.delivery.delivery import DeliveryReceipt, DeliveryRequest
 from verify_service.domain.models import Channel
 
@@ -74,10 +78,8 @@ class ConsoleProvider:
             "attempt_sid": request.attempt_sid,
             "locale": message.locale,
             **channel_options(message),
+            **email_parts(message),
         }
-        if message.channel is Channel.EMAIL:
-            parts = {"subject": message.subject, "html": message.html}
-            document.update({key: value for key, value in parts.items() if value is not None})
         return utf8(json.dumps(document, ensure_ascii=False) + "\n", self.name)
 
     def close(self) -> None:
