@@ -94,3 +94,14 @@ def test_a_command_stops_at_a_bad_template_file_with_a_clear_message(
     assert f"configuration error: VERIFY_TEMPLATES_DIR: {bad}: Translations.en.Sms" in (
         result.stderr
     )
+
+
+def test_the_template_file_printed_in_the_docs_passes_the_check(tmp_path: Path) -> None:
+    """docs/messages.md's example, as printed, is what an operator copies first."""
+    docs = (Path(__file__).parents[2] / "docs" / "messages.md").read_text("utf-8")
+    section = docs.split("A template file (`verify-service templates check FILE...`", 1)[1]
+    printed = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = write(tmp_path, "shop.toml", printed)
+    result = CliRunner().invoke(main, ["templates", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "ok (2 locales; sms, call, email)" in result.output
