@@ -229,3 +229,13 @@ def test_links_split_around_variables_are_still_refused(source: str) -> None:
     with pytest.raises(InvalidParameter) as refused:
         template(sms=source)
     assert "no links" in refused.value.reason
+
+
+def test_an_undeclared_custom_variable_says_where_to_declare_it() -> None:
+    """A new user writes `{{shop}}` before declaring it: the refusal says how to fix it."""
+    with pytest.raises(InvalidParameter) as refused:
+        template(sms="{{shop}} {{code}}")
+    assert refused.value.reason == (
+        "unknown variable 'shop' (known: amount, app, code, friendly_name, payee, ttl; "
+        "declare a custom one with its longest length in Variables, [variables] in a file)"
+    )

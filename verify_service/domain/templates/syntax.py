@@ -133,7 +133,8 @@ class _Walk:
             )
         if node.name not in self.known:
             raise TemplateSourceError(
-                f"unknown variable {node.name!r} (known: {', '.join(sorted(self.known))})"
+                f"unknown variable {node.name!r} (known: {', '.join(sorted(self.known))}; "
+                "declare a custom one with its longest length in Variables, [variables] in a file)"
             )
         return str(node.name)
 
