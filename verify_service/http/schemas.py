@@ -67,10 +67,12 @@ _TRUE = {"true", "True", True}
 _FALSE = {"false", "False", False}
 
 
-def _pattern(expression: str) -> validate.Regexp:
+def _pattern(expression: str, error: str | None = None) -> validate.Regexp:
     """A whole-value match (marshmallow's Regexp uses re.match, where `$` allows a final
-    newline)."""
-    return validate.Regexp(rf"\A(?:{expression})\Z")
+    newline); `error` says what is expected, in the 60200 message."""
+    if error is None:
+        return validate.Regexp(rf"\A(?:{expression})\Z")
+    return validate.Regexp(rf"\A(?:{expression})\Z", error=error)
 
 
 def _wire_safe(value: str) -> bool:
@@ -85,12 +87,16 @@ def _text(key: str, max_length: int = 256) -> fields.String:
 
 
 def _sid(key: str, prefix: str) -> fields.String:
-    return fields.String(data_key=key, validate=_pattern(rf"{prefix}[0-9a-fA-F]{{32}}"))
+    expected = f"{prefix} and 32 hex digits"
+    return fields.String(data_key=key, validate=_pattern(rf"{prefix}[0-9a-fA-F]{{32}}", expected))
 
 
 def _sid_or_empty(key: str, prefix: str) -> fields.String:
     """A sid, or an empty value that clears the setting."""
-    return fields.String(data_key=key, validate=_pattern(rf"(?:{prefix}[0-9a-fA-F]{{32}})?"))
+    expected = f"{prefix} and 32 hex digits, or empty to clear it"
+    return fields.String(
+        data_key=key, validate=_pattern(rf"(?:{prefix}[0-9a-fA-F]{{32}})?", expected)
+    )
 
 
 def _flag(key: str) -> fields.Boolean:
@@ -171,7 +177,7 @@ class StartParams(_Lenient):
     template_custom_substitutions = JsonObjectOrString(data_key="TemplateCustomSubstitutions")
     send_digits = fields.String(data_key="SendDigits", validate=_pattern(r"[0-9wW#*]{1,32}"))
     template_sid = fields.String(
-        data_key="TemplateSid", validate=validate.Regexp(r"^HJ[0-9a-fA-F]{32}$")
+        data_key="TemplateSid", validate=_pattern("HJ[0-9a-fA-F]{32}", "HJ and 32 hex digits")
     )
     # SDK 9.13: a JSON array of {sid, substitutions} (application/templates/choice.py).
     templates = fields.Raw(data_key="Templates")
