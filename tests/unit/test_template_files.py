@@ -105,3 +105,16 @@ def test_the_template_file_printed_in_the_docs_passes_the_check(tmp_path: Path) 
     result = CliRunner().invoke(main, ["templates", "check", str(path)])
     assert result.exit_code == 0, result.output
     assert "ok (2 locales; sms, call, email)" in result.output
+
+
+def test_a_missing_directory_is_named_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not `VERIFY_TEMPLATES_DIR: VERIFY_TEMPLATES_DIR …`: the caller adds the name."""
+    for name in [name for name in __import__("os").environ if name.startswith("VERIFY_")]:
+        monkeypatch.delenv(name)
+    missing = tmp_path / "templates"
+    monkeypatch.setenv("VERIFY_TEMPLATES_DIR", str(missing))
+    result = CliRunner().invoke(main, ["keys", "list"])
+    assert result.exit_code == 1
+    assert (
+        f"configuration error: VERIFY_TEMPLATES_DIR: {missing}: not a directory\n" in result.stderr
+    )
