@@ -411,6 +411,18 @@ def test_bad_input_is_refused_naming_the_parameter_and_changes_nothing(
     assert snapshot(routed.redis) == before
 
 
+def test_a_refused_whatsapp_sender_says_where_senders_are_allowed(routed: Routed) -> None:
+    """An operator reading the refusal learns which settings allow a sender."""
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    with pytest.raises(TwilioRestException) as refused:
+        routed.sdk.verify.v2.services(service.sid).update(whatsapp_from="+14155550999")
+    assert refused.value.msg.endswith(
+        "Invalid parameter: Whatsapp.From (not a sender the operator allows for this WhatsApp"
+        " route: VERIFY_ROUTES_FILE's whatsapp_senders (the route's, or the file's for the"
+        " global list) or a WhatsApp provider's from=)"
+    )
+
+
 @pytest.mark.parametrize("role", ["backend", "support"])
 def test_only_admins_change_messaging_configurations(routed: Routed, role: str) -> None:
     """A backend or support key is 403/20003 on a write and changes nothing; it reads them
