@@ -118,3 +118,22 @@ def test_a_missing_directory_is_named_once(tmp_path: Path, monkeypatch: pytest.M
     assert (
         f"configuration error: VERIFY_TEMPLATES_DIR: {missing}: not a directory\n" in result.stderr
     )
+
+
+def test_the_cli_checks_the_templates_dir_when_given_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`verify-service templates check` alone checks what `serve` would read, every file
+    reported (not only the first bad one); without the variable it says what to give."""
+    for name in [name for name in __import__("os").environ if name.startswith("VERIFY_")]:
+        monkeypatch.delenv(name)
+    result = CliRunner().invoke(main, ["templates", "check"])
+    assert result.exit_code == 2
+    assert "give FILE... or set VERIFY_TEMPLATES_DIR" in result.stderr
+    good = write(tmp_path, "good.toml", GOOD)
+    bad = write(tmp_path, "bad.toml", GOOD.replace("{{code}} is your", "is your"))
+    monkeypatch.setenv("VERIFY_TEMPLATES_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["templates", "check"])
+    assert result.exit_code == 1
+    assert f"{good}: HJ" in result.stdout
+    assert f"error: {bad}: Translations.en.Sms" in result.stderr
