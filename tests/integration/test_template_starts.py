@@ -354,3 +354,18 @@ def test_a_resend_uses_the_template_its_own_request_names(
     assert api.start(service).status_code == 201  # the resend names none: built-in
     assert sender.sent[-1].body.startswith("Your Acme verification code is: ")
     assert sender.sent[-1].verification_sid == sender.sent[-2].verification_sid
+
+
+def test_substitutions_without_a_template_say_how_to_choose_one(
+    api: Api, redis_client: redis.Redis
+) -> None:
+    service = api.create_service()
+    before = snapshot(redis_client)
+    response = api.start(service, TemplateCustomSubstitutions=json.dumps({"app": "Shop"}))
+    assert refusal(response) == (
+        400,
+        60200,
+        "Invalid parameter: TemplateCustomSubstitutions (no template chosen: give TemplateSid,"
+        " or set the service's DefaultTemplateSid)",
+    )
+    assert snapshot(redis_client) == before
