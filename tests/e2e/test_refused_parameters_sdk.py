@@ -269,7 +269,7 @@ def test_a_page_token_on_a_list_that_hands_out_none_is_60200(
     response = send(server, world, operation, {parameter: "PT1"})
     body = twilio_error(response)
     assert (response.status_code, body["code"]) == (400, 60200)
-    assert body["message"] == f"Invalid parameter: {parameter}"
+    assert body["message"].startswith(f"Invalid parameter: {parameter} (")
     assert send(server, world, operation, {}).status_code == 200
 
 

@@ -106,6 +106,21 @@ def test_default_template_sid_writes_the_services_messages(
     assert message["locale"] == "fr"
 
 
+def test_an_empty_default_template_sid_goes_back_to_the_builtin_wording(
+    twilio: Client, server_url: str, outbox: Outbox
+) -> None:
+    """As with `TtsName` and `Whatsapp.From`, an empty value clears the setting."""
+    template = create_template(server_url)
+    service = twilio.verify.v2.services.create(
+        friendly_name="Acme", default_template_sid=template["sid"]
+    )
+    cleared = twilio.verify.v2.services(service.sid).update(default_template_sid="")
+    assert cleared.default_template_sid is None
+    verification = twilio.verify.v2.services(service.sid).verifications.create(to=TO, channel="sms")
+    (message,) = outbox.messages_for(verification.sid, at_least=1)
+    assert message["body"].startswith("Your Acme verification code is: ")
+
+
 def test_an_unknown_default_template_sid_is_60200(twilio: Client) -> None:
     with pytest.raises(TwilioRestException) as refused:
         twilio.verify.v2.services.create(friendly_name="Acme", default_template_sid="HJ" + "0" * 32)
@@ -157,3 +172,36 @@ def test_every_template_change_is_audited(server_url: str) -> None:
         ("templates.update", "ok"),
         ("templates.create", "ok"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"template_custom_substitutions": {"app": "X"}},  # a dict, not json.dumps(...)
+            "Invalid parameter: TemplateCustomSubstitutions (not JSON)",
+        ),
+        (
+            {"template_sid": "Shop wording"},
+            "Invalid parameter: TemplateSid (HJ and 32 hex digits)",
+        ),
+    ],
+)
+def test_a_malformed_template_parameter_says_what_is_expected(
+    twilio: Client, params: dict[str, Any], message: str
+) -> None:
+    """A new user's first mistakes: the SDK sends a dict for the string parameter
+    `template_custom_substitutions` as its keys; a template's name instead of its sid."""
+    service = twilio.verify.v2.services.create(friendly_name="Acme")
+    with pytest.raises(TwilioRestException) as refused:
+        twilio.verify.v2.services(service.sid).verifications.create(to=TO, channel="sms", **params)
+    assert (refused.value.status, refused.value.code) == (400, 60200)
+    assert refused.value.msg.endswith(message)
+
+
+def test_a_malformed_default_template_sid_says_what_is_expected(twilio: Client) -> None:
+    with pytest.raises(TwilioRestException) as refused:
+        twilio.verify.v2.services.create(friendly_name="Acme", default_template_sid="Shop")
+    assert refused.value.msg.endswith(
+        "Invalid parameter: DefaultTemplateSid (HJ and 32 hex digits, or empty to clear it)"
+    )

@@ -372,6 +372,19 @@ def test_a_route_providers_receipt_is_accepted_with_its_own_token_only(
         assert record.get_json()["status"] == "delivered"
 
 
+def test_an_empty_whatsapp_msg_service_sid_clears_it(routed: Routed) -> None:
+    """Back to the global WhatsApp list: an empty value clears, as for `Whatsapp.From`."""
+    wa = derived_route_sid("wa")
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_msg_service_sid=wa
+    )
+    cleared = routed.sdk.verify.v2.services(service.sid).update(whatsapp_msg_service_sid="")
+    assert cleared.whatsapp == {"msg_service_sid": None, "from": None}
+    start(routed, service.sid, US_MOBILE, channel="whatsapp")
+    assert [(m.to, m.channel.value) for m in routed.sender.sent] == [(US_MOBILE, "whatsapp")]
+    assert not routed.gateways[2].requests
+
+
 def test_a_job_queued_before_routes_delivers_through_the_global_list(routed: Routed) -> None:
     """A sealed job without the route and sender fields (queued by the previous version)
     is delivered through the global list of its channel."""
@@ -530,6 +543,18 @@ def test_bad_input_is_refused_naming_the_parameter_and_changes_nothing(
     assert snapshot(routed.redis) == before
 
 
+def test_a_refused_whatsapp_sender_says_where_senders_are_allowed(routed: Routed) -> None:
+    """An operator reading the refusal learns which settings allow a sender."""
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    with pytest.raises(TwilioRestException) as refused:
+        routed.sdk.verify.v2.services(service.sid).update(whatsapp_from="+14155550999")
+    assert refused.value.msg.endswith(
+        "Invalid parameter: Whatsapp.From (not a sender the operator allows for this WhatsApp"
+        " route: VERIFY_ROUTES_FILE's whatsapp_senders (the route's, or the file's for the"
+        " global list) or a WhatsApp provider's from=)"
+    )
+
+
 @pytest.mark.parametrize("role", ["backend", "support"])
 def test_only_admins_change_messaging_configurations(routed: Routed, role: str) -> None:
     """A backend or support key is 403/20003 on a write and changes nothing; it reads them
@@ -577,7 +602,8 @@ def test_the_list_pages_by_page_and_page_size(routed: Routed) -> None:
         with pytest.raises(TwilioException) as refused:  # a list's page: the plain exception
             configurations.page(**paging)
         body = json.loads(refused.value.args[1].text)
-        assert (body["code"], body["message"]) == (60200, f"Invalid parameter: {parameter}")
+        assert body["code"] == 60200
+        assert body["message"].startswith(f"Invalid parameter: {parameter} (")
 
 
 def test_deleting_a_service_deletes_its_messaging_configurations(routed: Routed) -> None:

@@ -22,7 +22,8 @@ def request(channel: Channel = Channel.SMS) -> DeliveryRequest:
 
 @pytest.mark.parametrize("channel", list(Channel))
 def test_console_appends_one_json_line_per_message(tmp_path: Path, channel: Channel) -> None:
-    """to, channel, body (the text), service/verification/attempt sids and locale."""
+    """to, channel, body (the text), service/verification/attempt sids and locale; for an
+    e-mail also its subject and HTML part, so that a developer sees the whole e-mail."""
     outbox = tmp_path / "outbox.jsonl"
     (console,) = build_providers(
         channel, parse_provider_list(channel, "console://"), console_outbox=str(outbox)
@@ -40,6 +41,7 @@ def test_console_appends_one_json_line_per_message(tmp_path: Path, channel: Chan
         "verification_sid": "VE" + "2" * 32,
         "attempt_sid": "VL" + "3" * 32,
         "locale": "en",
+        **({"subject": "Acme code", "html": "<p>code</p>"} if channel is Channel.EMAIL else {}),
     }
     assert (first.provider, first.provider_message_id) == ("console", None)
 

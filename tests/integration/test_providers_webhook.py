@@ -203,3 +203,18 @@ def test_an_emails_sender_and_a_calls_digits_are_passed_along(
     assert (first["from"], first["from_name"]) == ("alerts@brand.example", "Acme")
     assert second["send_digits"] == "ww12"
     assert not {"from", "from_name", "send_digits"} & set(third)
+
+
+def test_an_emails_subject_and_html_are_passed_along(
+    standin: StandinHttp, provider: WebhookProvider
+) -> None:
+    """An e-mail gateway needs the subject and the branded HTML part, not only the plain
+    text (`body`); other channels carry neither."""
+    email = request(Channel.EMAIL)
+    parts = replace(email.message, subject="Your Acme code", html="<p>905517</p>")
+    provider.deliver(replace(email, message=parts))
+    provider.deliver(request(Channel.SMS))
+    first, second = (sent.json for sent in standin.requests)
+    assert (first["subject"], first["html"]) == ("Your Acme code", "<p>905517</p>")
+    assert first["body"] == TEXT
+    assert not {"subject", "html"} & set(second)

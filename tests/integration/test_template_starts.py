@@ -458,3 +458,18 @@ def test_the_templates_list_pages_by_page_and_page_size(api: Api) -> None:
         response = api.get(f"/v2/Templates?{bad}")
         assert refusal(response)[:2] == (400, 60200), bad
         assert bad.split("=")[0] in response.json["message"]  # type: ignore[index]
+
+
+def test_substitutions_without_a_template_say_how_to_choose_one(
+    api: Api, redis_client: redis.Redis
+) -> None:
+    service = api.create_service()
+    before = snapshot(redis_client)
+    response = api.start(service, TemplateCustomSubstitutions=json.dumps({"app": "Shop"}))
+    assert refusal(response) == (
+        400,
+        60200,
+        "Invalid parameter: TemplateCustomSubstitutions (no template chosen: give TemplateSid,"
+        " or set the service's DefaultTemplateSid)",
+    )
+    assert snapshot(redis_client) == before

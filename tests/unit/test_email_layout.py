@@ -163,3 +163,14 @@ def test_email_senders_are_read_from_the_environment() -> None:
 def test_a_malformed_email_sender_stops_the_start_naming_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="VERIFY_EMAIL_SENDERS"):
         Settings.from_env({**BASE_ENV, "VERIFY_EMAIL_SENDERS": value})
+
+
+@pytest.mark.parametrize("value", ["*@brand.example", "%@brand.example", "*.brand.example"])
+def test_a_wildcard_email_sender_is_refused_pointing_at_the_domain_form(value: str) -> None:
+    """`*@brand.example` is a valid address (its local part is `*`): accepted, it would allow
+    that one mailbox, not the domain the operator meant."""
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({**BASE_ENV, "VERIFY_EMAIL_SENDERS": f"a@acme.example,{value}"})
+    assert str(refused.value) == (
+        "VERIFY_EMAIL_SENDERS: entry 2 is a wildcard: write @brand.example for a whole domain"
+    )

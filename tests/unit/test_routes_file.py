@@ -120,3 +120,21 @@ def test_routes_list_prints_each_route_without_a_secret(
         "providers": {"sms": 2},
         "whatsapp_senders": [],
     }
+
+
+def test_routes_list_shows_the_senders_of_the_global_whatsapp_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `Whatsapp.From` may name for a service without `Whatsapp.MsgServiceSid`: on
+    standard error, so that standard output stays one route per JSON line."""
+    path = tmp_path / "routes.toml"
+    path.write_text(
+        'whatsapp_senders = ["+14155550100"]\n[routes.india]\nsms = "console://"\n',
+        encoding="utf-8",
+    )
+    for name, value in {**ENV, "VERIFY_ROUTES_FILE": str(path)}.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(main, ["routes", "list"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["name"] == "india"
+    assert "global WhatsApp senders (no Whatsapp.MsgServiceSid): +14155550100" in result.stderr

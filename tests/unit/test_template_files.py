@@ -94,3 +94,46 @@ def test_a_command_stops_at_a_bad_template_file_with_a_clear_message(
     assert f"configuration error: VERIFY_TEMPLATES_DIR: {bad}: Translations.en.Sms" in (
         result.stderr
     )
+
+
+def test_the_template_file_printed_in_the_docs_passes_the_check(tmp_path: Path) -> None:
+    """docs/messages.md's example, as printed, is what an operator copies first."""
+    docs = (Path(__file__).parents[2] / "docs" / "messages.md").read_text("utf-8")
+    section = docs.split("A template file (`verify-service templates check FILE...`", 1)[1]
+    printed = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = write(tmp_path, "shop.toml", printed)
+    result = CliRunner().invoke(main, ["templates", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "ok (2 locales; sms, call, email)" in result.output
+
+
+def test_a_missing_directory_is_named_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not `VERIFY_TEMPLATES_DIR: VERIFY_TEMPLATES_DIR …`: the caller adds the name."""
+    for name in [name for name in __import__("os").environ if name.startswith("VERIFY_")]:
+        monkeypatch.delenv(name)
+    missing = tmp_path / "templates"
+    monkeypatch.setenv("VERIFY_TEMPLATES_DIR", str(missing))
+    result = CliRunner().invoke(main, ["keys", "list"])
+    assert result.exit_code == 1
+    assert (
+        f"configuration error: VERIFY_TEMPLATES_DIR: {missing}: not a directory\n" in result.stderr
+    )
+
+
+def test_the_cli_checks_the_templates_dir_when_given_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`verify-service templates check` alone checks what `serve` would read, every file
+    reported (not only the first bad one); without the variable it says what to give."""
+    for name in [name for name in __import__("os").environ if name.startswith("VERIFY_")]:
+        monkeypatch.delenv(name)
+    result = CliRunner().invoke(main, ["templates", "check"])
+    assert result.exit_code == 2
+    assert "give FILE... or set VERIFY_TEMPLATES_DIR" in result.stderr
+    good = write(tmp_path, "good.toml", GOOD)
+    bad = write(tmp_path, "bad.toml", GOOD.replace("{{code}} is your", "is your"))
+    monkeypatch.setenv("VERIFY_TEMPLATES_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["templates", "check"])
+    assert result.exit_code == 1
+    assert f"{good}: HJ" in result.stdout
+    assert f"error: {bad}: Translations.en.Sms" in result.stderr

@@ -212,3 +212,43 @@ def test_builtin_template_serves_every_channel_in_every_shipped_locale() -> None
     assert BUILTIN_TEMPLATE.translations["en"]["sms"] == (
         "Your {{friendly_name}} verification code is: {{code}}"
     )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{app}} : {{code}} est votre code {{friendly_name}}. Valable {{ttl}} minutes.",
+        "{{code}} is your code for {{friendly_name}}. It expires in {{ttl}} minutes.",
+        "Code {{code}}. Valid {{ttl}} min.",
+    ],
+)
+def test_a_sentence_after_a_name_code_or_ttl_is_not_a_link(source: str) -> None:
+    """`{{friendly_name}}. Valable` is a full stop, not `bit .ly`: the name, code and TTL
+    are never empty, so the check reads them as a word, not as nothing (docs/messages.md's
+    own French example was refused)."""
+    assert template(sms=source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{code}} visit evil.{{app}}com",  # {{app}} may be empty: evil.com
+        "{{code}} visit {{friendly_name}}.com",
+        "{{code}} visit evil{{ttl}}.com",
+        "{{code}} see bit .{% if app %}{% endif %}ly/x",
+    ],
+)
+def test_links_split_around_variables_are_still_refused(source: str) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        template(sms=source)
+    assert "no links" in refused.value.reason
+
+
+def test_an_undeclared_custom_variable_says_where_to_declare_it() -> None:
+    """A new user writes `{{shop}}` before declaring it: the refusal says how to fix it."""
+    with pytest.raises(InvalidParameter) as refused:
+        template(sms="{{shop}} {{code}}")
+    assert refused.value.reason == (
+        "unknown variable 'shop' (known: amount, app, code, friendly_name, payee, ttl; "
+        "declare a custom one with its longest length in Variables, [variables] in a file)"
+    )

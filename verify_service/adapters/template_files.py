@@ -78,7 +78,7 @@ def load_template_dir(directory: str | None) -> list[MessageTemplate]:
         return []
     root = Path(directory)
     if not root.is_dir():
-        raise TemplateFileError(f"VERIFY_TEMPLATES_DIR {directory}: not a directory")
+        raise TemplateFileError(f"{directory}: not a directory")
     loaded: dict[str, MessageTemplate] = {}
     for path in sorted(root.glob("*.toml")):
         template = load_template_file(path)

@@ -42,3 +42,6 @@ def list_routes() -> None:
         )
     if not found:
         click.echo("no routes (VERIFY_ROUTES_FILE is not set or lists none)", err=True)
+    if book.whatsapp_senders:  # Whatsapp.From without Whatsapp.MsgServiceSid
+        senders = " ".join(sorted(book.whatsapp_senders))
+        click.echo(f"global WhatsApp senders (no Whatsapp.MsgServiceSid): {senders}", err=True)

@@ -26,13 +26,18 @@ def request_params() -> dict[str, Any]:
 
 
 def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate with `schema`; the first bad field becomes 60200 naming its wire name."""
+    """Validate with `schema`; the first bad field becomes 60200 naming its wire name and
+    why, in the field's own words ("not JSON", "HJ and 32 hex digits"), never the value."""
     try:
         loaded: dict[str, Any] = schema.load(data)
     except ValidationError as exc:
         messages = exc.messages
         name = next(iter(messages), "body") if isinstance(messages, dict) else "body"
-        raise InvalidParameter(str(name)) from None
+        found = messages.get(name) if isinstance(messages, dict) else None
+        reason = ""
+        if isinstance(found, list) and found and isinstance(found[0], str):
+            reason = found[0].rstrip(".")
+        raise InvalidParameter(str(name), reason) from None
     return loaded
 
 

@@ -70,10 +70,12 @@ _TRUE = {"true", "True", True}
 _FALSE = {"false", "False", False}
 
 
-def _pattern(expression: str) -> validate.Regexp:
+def _pattern(expression: str, error: str | None = None) -> validate.Regexp:
     """A whole-value match (marshmallow's Regexp uses re.match, where `$` allows a final
-    newline)."""
-    return validate.Regexp(rf"\A(?:{expression})\Z")
+    newline); `error` says what is expected, in the 60200 message."""
+    if error is None:
+        return validate.Regexp(rf"\A(?:{expression})\Z")
+    return validate.Regexp(rf"\A(?:{expression})\Z", error=error)
 
 
 def _wire_safe(value: str) -> bool:
@@ -88,7 +90,16 @@ def _text(key: str, max_length: int = 256) -> fields.String:
 
 
 def _sid(key: str, prefix: str) -> fields.String:
-    return fields.String(data_key=key, validate=_pattern(rf"{prefix}[0-9a-fA-F]{{32}}"))
+    expected = f"{prefix} and 32 hex digits"
+    return fields.String(data_key=key, validate=_pattern(rf"{prefix}[0-9a-fA-F]{{32}}", expected))
+
+
+def _sid_or_empty(key: str, prefix: str) -> fields.String:
+    """A sid, or an empty value that clears the setting."""
+    expected = f"{prefix} and 32 hex digits, or empty to clear it"
+    return fields.String(
+        data_key=key, validate=_pattern(rf"(?:{prefix}[0-9a-fA-F]{{32}})?", expected)
+    )
 
 
 def _flag(key: str) -> fields.Boolean:
@@ -116,11 +127,8 @@ class ServiceParams(_Lenient):
     totp_time_step = _int("Totp.TimeStep")
     totp_code_length = _int("Totp.CodeLength")
     totp_skew = _int("Totp.Skew")
-    default_template_sid = _sid("DefaultTemplateSid", "HJ")
-    # An empty value clears it (as Whatsapp.From): domain/routing/routing.py.
-    whatsapp_msg_service_sid = fields.String(
-        data_key="Whatsapp.MsgServiceSid", validate=_pattern(r"(?:MG[0-9a-fA-F]{32})?")
-    )
+    default_template_sid = _sid_or_empty("DefaultTemplateSid", "HJ")  # empty: built-in wording
+    whatsapp_msg_service_sid = _sid_or_empty("Whatsapp.MsgServiceSid", "MG")  # empty: global
     whatsapp_from = _text("Whatsapp.From")
     passkeys_relying_party_id = _text("Passkeys.RelyingParty.Id")
     passkeys_relying_party_name = _text("Passkeys.RelyingParty.Name")
@@ -172,7 +180,7 @@ class StartParams(_Lenient):
     template_custom_substitutions = JsonObjectOrString(data_key="TemplateCustomSubstitutions")
     send_digits = fields.String(data_key="SendDigits", validate=_pattern(r"[0-9wW#*]{1,32}"))
     template_sid = fields.String(
-        data_key="TemplateSid", validate=validate.Regexp(r"^HJ[0-9a-fA-F]{32}$")
+        data_key="TemplateSid", validate=_pattern("HJ[0-9a-fA-F]{32}", "HJ and 32 hex digits")
     )
     # SDK 9.13: a JSON array of {sid, substitutions} (application/templates/choice.py).
     templates = fields.Raw(data_key="Templates")

@@ -43,6 +43,8 @@ class ServiceCatalog:
         if values.get("test_destinations") and not self._allow_test_destinations:
             # Fixed codes must not reach production unnoticed: this deployment has to opt in.
             raise FeatureNotEnabled("TestDestinations (VERIFY_ALLOW_TEST_DESTINATIONS)")
+        if "default_template_sid" in values and not values["default_template_sid"]:
+            values["default_template_sid"] = None  # empty: back to the built-in wording
         template = values.get("default_template_sid")
         if template and self.template_exists is not None and not self.template_exists(template):
             raise InvalidParameter("DefaultTemplateSid", "no such template")

@@ -68,7 +68,10 @@ class TemplateChoice:
             )
         if template is None:
             if substitutions:
-                raise InvalidParameter(SUBSTITUTIONS, "no template chosen")
+                raise InvalidParameter(
+                    SUBSTITUTIONS,
+                    "no template chosen: give TemplateSid, or set the service's DefaultTemplateSid",
+                )
             return BUILTIN
         checked = require_substitutions(template, substitutions)
         if template.serves(channel):

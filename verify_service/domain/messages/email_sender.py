@@ -80,6 +80,12 @@ class EmailSenderPolicy:
             entry = raw.strip()
             if not entry:
                 continue
+            wildcard = entry.partition("@")[0] if "@" in entry else entry.partition(".")[0]
+            if wildcard in ("*", "%"):  # `*@d` is a valid address: one mailbox, not the domain
+                domain = entry.partition("@")[2] if "@" in entry else entry.partition(".")[2]
+                raise ValueError(
+                    f"entry {position} is a wildcard: write @{domain} for a whole domain"
+                )
             if entry.startswith("@"):
                 checked = _address(f"sender{entry}")
                 if checked is None:

@@ -154,6 +154,11 @@ def validate_whatsapp_settings(
     number = whatsapp_sender_number(sender)
     if number not in routes.senders_for(route_sid):
         wire = "Whatsapp.From" if "whatsapp_from" in values else "Whatsapp.MsgServiceSid"
+        reason = (
+            "not a sender the operator allows for this WhatsApp route: VERIFY_ROUTES_FILE's"
+            " whatsapp_senders (the route's, or the file's for the global list) or a WhatsApp"
+            " provider's from="
+        )
         raise InvalidParameter(
-            wire, "Whatsapp.From is not a sender the operator allows for this WhatsApp route"
+            wire, reason if wire == "Whatsapp.From" else f"the service's Whatsapp.From is {reason}"
         )

@@ -186,7 +186,7 @@ def _check_part(
     # (`evil{{shop}}.com`), and a sentence ending after one (`{{friendly_name}}. Valable`)
     # does not read as a spaced-out dot (`code . Valable`), as it did when joined with "".
     if not template.allow_links and any(
-        is_link_like(chunk) for chunk in (*shape.static_text, "N".join(shape.static_text))
+        is_link_like(chunk) for chunk in (*shape.static_text, shape.link_text)
     ):
         raise InvalidParameter(field, "no links or web addresses unless AllowLinks")
 

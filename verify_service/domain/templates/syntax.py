@@ -28,6 +28,12 @@ FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim"})
 # code Jinja makes of about a hundred, and Jinja's parser recurses per level.
 MAX_IF_DEPTH = 10
 
+# Variables that always render as at least one visible character (a name, digits): the
+# link check reads them as a word, so `{{friendly_name}}. Valable` is a full stop, not the
+# `bit .ly` of a literal text read with the variables left out.
+NEVER_EMPTY = frozenset({"friendly_name", "code", "ttl"})
+_STAND_IN = "x"
+
 _TEXT_ENV = SandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
@@ -49,6 +55,7 @@ class Outline:
     """What the checks need to know of a parsed part."""
 
     static_text: tuple[str, ...]  # the literal chunks
+    link_text: str  # the literal text, a never-empty variable outside `{% if %}` as a letter
     code_outputs: int  # `{{ code }}` anywhere
     code_outputs_unconditional: int  # `{{ code }}` outside every `{% if %}`
 
@@ -67,13 +74,14 @@ def outline(source: str, known: frozenset[str], *, html: bool = False) -> Outlin
         raise TemplateSourceError("nested too deeply") from None
     walk = _Walk(known)
     walk.statements(tree.body, conditional=False)
-    return Outline(tuple(walk.text), walk.codes, walk.unconditional_codes)
+    return Outline(tuple(walk.text), "".join(walk.link_text), walk.codes, walk.unconditional_codes)
 
 
 class _Walk:
     def __init__(self, known: frozenset[str]) -> None:
         self.known = known
         self.text: list[str] = []
+        self.link_text: list[str] = []
         self.codes = 0
         self.unconditional_codes = 0
 
@@ -97,6 +105,7 @@ class _Walk:
     def output(self, node: nodes.Node | None, *, conditional: bool) -> None:
         if isinstance(node, nodes.TemplateData):
             self.text.append(node.data)
+            self.link_text.append(node.data)
             return
         filtered = False
         if isinstance(node, nodes.Filter):
@@ -109,6 +118,8 @@ class _Walk:
             filtered = True
             node = node.node
         name = self.name(node)
+        if name in NEVER_EMPTY and not conditional:
+            self.link_text.append(_STAND_IN)
         if name == "code" and filtered:
             raise TemplateSourceError("{{ code }} takes no filter: it is sent as generated")
         if name == "code":
@@ -129,7 +140,8 @@ class _Walk:
             )
         if node.name not in self.known:
             raise TemplateSourceError(
-                f"unknown variable {node.name!r} (known: {', '.join(sorted(self.known))})"
+                f"unknown variable {node.name!r} (known: {', '.join(sorted(self.known))}; "
+                "declare a custom one with its longest length in Variables, [variables] in a file)"
             )
         return str(node.name)
 

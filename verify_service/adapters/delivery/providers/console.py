@@ -1,7 +1,9 @@
 """`console://`: the development provider, writing the JSON-lines outbox (all channels).
 
 One JSON object per line: to, channel, body, service_sid, verification_sid, attempt_sid,
-locale (the first cut's format, kept). It is the one place a code is written out.
+locale (the first cut's format, kept), then what the start chose (`channel_options`) and,
+for an e-mail, its `subject` and `html` part (so that a developer sees the whole e-mail).
+It is the one place a code is written out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from verify_service.adapters.delivery.providers.dsn import Dsn, ProviderConfigError
-from verify_service.adapters.delivery.providers.wire_encoding import channel_options, utf8
+from verify_service.adapters.delivery.providers.wire_encoding import (
+    channel_options,
+    email_parts,
+    utf8,
+)
 from verify_service.domain.delivery.delivery import DeliveryReceipt, DeliveryRequest
 from verify_service.domain.models import Channel
 
@@ -72,6 +78,7 @@ class ConsoleProvider:
             "attempt_sid": request.attempt_sid,
             "locale": message.locale,
             **channel_options(message),
+            **email_parts(message),
         }
         return utf8(json.dumps(document, ensure_ascii=False) + "\n", self.name)
 

@@ -1,8 +1,9 @@
 """`webhook+https://host/path?secret=...`: a generic gateway for any channel.
 
 POST JSON `{to, channel, body, locale, verification_sid, attempt_sid}` (plus
-`status_callback_url` when the attempt has one; `from` and `from_name` when an e-mail's start
-chose them, `send_digits` when a call's start gave `SendDigits`), signed:
+`status_callback_url` when the attempt has one; an e-mail's `subject` and `html`; `from` and
+`from_name` when an e-mail's start chose them, `send_digits` when a call's start gave
+`SendDigits`), signed:
 
     X-Verify-Timestamp: <unix seconds>
     X-Verify-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>
@@ -28,7 +29,11 @@ from verify_service.adapters.delivery.providers.http_transport import (
     failure_for_status,
     json_object,
 )
-from verify_service.adapters.delivery.providers.wire_encoding import channel_options, json_body
+from verify_service.adapters.delivery.providers.wire_encoding import (
+    channel_options,
+    email_parts,
+    json_body,
+)
 from verify_service.domain.delivery.delivery import DeliveryReceipt, DeliveryRequest
 from verify_service.domain.models import Channel
 
@@ -142,6 +147,7 @@ class WebhookProvider:
             "verification_sid": request.verification_sid,
             "attempt_sid": request.attempt_sid,
             **channel_options(message),
+            **email_parts(message),
         }
         if request.status_callback_url:
             document["status_callback_url"] = request.status_callback_url

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from email_validator import EmailNotValidError, validate_email
 
 from verify_service.domain.delivery.delivery import PermanentDeliveryError, RenderedMessage
+from verify_service.domain.models import Channel
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -72,6 +73,15 @@ def smtp_address(address: str, provider: str) -> str:
             )
         return ascii_form
     return address
+
+
+def email_parts(message: RenderedMessage) -> dict[str, str]:
+    """An e-mail's `subject` and `html` part, for providers that pass the message on as JSON
+    (`body` is its plain-text part); nothing for another channel."""
+    if message.channel is not Channel.EMAIL:
+        return {}
+    parts = {"subject": message.subject, "html": message.html}
+    return {key: value for key, value in parts.items() if value is not None}
 
 
 def channel_options(message: RenderedMessage) -> dict[str, str]:
