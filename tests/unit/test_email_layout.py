@@ -109,9 +109,28 @@ def test_an_attackers_values_are_shown_as_text() -> None:
     assert ATTACK in (elements(tree, "title")[0].text or "")
 
 
-def test_the_psd2_terms_are_shown_with_the_code() -> None:
+def card(tree: Element) -> Element:
+    """The visible message: the card, without the hidden preheader."""
+    (found,) = (table for table in elements(tree, "table") if "vs-card" in table.get("class", ""))
+    return found
+
+
+def test_the_psd2_terms_are_their_own_sentence_under_the_code() -> None:
+    """The code is shown once, in its box; the terms follow as a sentence of their own, not
+    as the code sentence again (the plain-text part keeps the code sentence with the terms)."""
     tree = email(amount="€39.99", payee="Acme Shop")
-    assert "Amount: €39.99, payee: Acme Shop" in text_of(elements(tree, "body")[0])
+    cells = [text_of(td) for td in elements(card(tree), "td")]
+    assert "Amount: €39.99, payee: Acme Shop" in cells
+    assert text_of(card(tree)).count("482913") == 1
+
+
+@pytest.mark.parametrize("locale", sorted(SHIPPED_LOCALES))
+def test_every_locale_shows_the_code_once_with_the_terms(locale: str) -> None:
+    tree = email(locale, amount="EUR 39.99", payee="Acme Shop")
+    shown = text_of(card(tree))
+    assert shown.count("482913") == 1
+    assert "EUR 39.99" in shown
+    assert "Acme Shop" in shown
 
 
 def test_the_frame_wraps_any_safe_body_and_escapes_its_own_values() -> None:

@@ -200,7 +200,9 @@ def test_email_html_escapes_the_friendly_name_and_the_terms() -> None:
     assert "<b>" not in html
     assert "<script>" not in html
     assert "&lt;b&gt;Acme&lt;/b&gt; &amp; Co" in html
-    assert message.text in parsed(message).text
+    shown = parsed(message).text
+    assert "Your <b>Acme</b> & Co verification code is: 1234" in shown  # the preheader
+    assert 'Amount: <10>, payee: "Shop" <script>' in shown  # the terms, under the code
 
 
 @pytest.mark.parametrize(("locale", "direction"), [("en", "ltr"), ("fr", "ltr"), ("ar", "rtl")])

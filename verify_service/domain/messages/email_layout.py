@@ -59,7 +59,7 @@ class CodeEmail:
     heading: str  # the service's name
     lead: str  # the sentence before the code
     code: str
-    terms: str | None = None  # the PSD2 sentence (amount and payee), if any
+    terms: str | None = None  # the PSD2 terms (amount and payee), without the code
     footnote: str | None = None  # "didn't ask for this code? ignore this e-mail"
 
 

@@ -29,6 +29,11 @@ CODE = N_("Your %(friendly_name)s verification code is: %(code)s")
 # TRANSLATORS: PSD2 payment terms appended to the sentence above,
 # %(message)s; use your language's punctuation between the two.
 PSD2_TERMS = N_("%(message)s. Amount: %(amount)s, payee: %(payee)s")
+# TRANSLATORS: PSD2 payment terms as a sentence of their own, shown
+# in the e-mail under the code (which is not repeated there): your
+# translation of "%(message)s. Amount: …" without %(message)s and
+# the punctuation after it.
+PSD2_TERMS_ONLY = N_("Amount: %(amount)s, payee: %(payee)s")
 # TRANSLATORS: Twilio's do-not-share warning appended to the message
 # so far, %(message)s. With a 30-character name and a 10-digit code
 # the SMS must stay within 2 parts: prefer a compact, natural
@@ -45,7 +50,15 @@ EMAIL_SUBJECT = N_("Your %(friendly_name)s verification code")
 # for whoever receives a code they did not ask for.
 EMAIL_IGNORE = N_("If you didn’t ask for this code, you can ignore this e-mail.")
 
-TEMPLATES = (CODE, PSD2_TERMS, DO_NOT_SHARE, CALL, EMAIL_SUBJECT, EMAIL_IGNORE)
+TEMPLATES = (
+    CODE,
+    PSD2_TERMS,
+    PSD2_TERMS_ONLY,
+    DO_NOT_SHARE,
+    CALL,
+    EMAIL_SUBJECT,
+    EMAIL_IGNORE,
+)
 
 # Android SMS Retriever (Twilio's AppHash): "<#> " first, the 11-character hash on a line.
 APP_HASH_PREFIX = "<#> "
@@ -141,9 +154,16 @@ def _email_html(
     content: MessageContent, code: str, style: LocaleStyle, catalogue: NullTranslations
 ) -> str:
     """The HTML part in the built-in layout (domain/messages/email_layout.py): the name as
-    the heading, the subject's words as the lead, the code large, the PSD2 terms, and the
-    note for whoever did not ask for the code. The layout escapes every value."""
+    the heading, the subject's words as the lead, the code large, the PSD2 terms as their
+    own sentence (the code is in its box, not said again), and the note for whoever did not
+    ask for the code. The layout escapes every value."""
     subject = catalogue.gettext(EMAIL_SUBJECT) % {"friendly_name": content.friendly_name}
+    terms = None
+    if content.has_psd2_terms:
+        terms = catalogue.gettext(PSD2_TERMS_ONLY) % {
+            "amount": content.amount,
+            "payee": content.payee,
+        }
     return code_email_html(
         CodeEmail(
             locale=style.locale,
@@ -154,7 +174,7 @@ def _email_html(
             heading=content.friendly_name,
             lead=subject,
             code=code,
-            terms=_text(content, code, catalogue) if content.has_psd2_terms else None,
+            terms=terms,
             footnote=catalogue.gettext(EMAIL_IGNORE),
         )
     )
