@@ -217,3 +217,7 @@ def test_the_receipt_sender_is_kept_but_never_shown(deployment: Deployment) -> N
     assert fields["rs"] not in response.get_data(as_text=True)
     assert body["provider"] == fields["provider"]
     assert "rs" not in body
+    attempts = deployment.client.get(f"/v2/Attempts/{attempt_sid}", auth=(ACCOUNT_SID, token))
+    assert attempts.status_code == 200, attempts.get_json()
+    assert attempts.get_json()["channel_data"]["provider"] == fields["provider"]
+    assert fields["rs"] not in attempts.get_data(as_text=True)
