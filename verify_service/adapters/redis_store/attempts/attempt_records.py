@@ -249,13 +249,13 @@ class RedisAttemptRecords:
         sender: str = "",
     ) -> bool:
         """True when recorded; False when the status would have moved backwards (or the
-        attempt is not in the history). `sender` (with `provider`) is the receipt sender of
-        the provider that sent it: receipts are checked against that account only."""
+        attempt is not in the history). `sender` is the receipt sender of the provider that
+        sent it: receipts are checked against that account only."""
         location = sids.attempt_location(attempt_sid)
         if location is None:
             return False
         named = _clean(provider)
-        if named and sender:
+        if sender:
             named = f"{named}{_SENDER_SEPARATOR}{_clean(sender)}"
         done = self._scripts.run(
             self._client,
