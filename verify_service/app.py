@@ -16,7 +16,11 @@ from verify_service.adapters.argon2_hasher import PROFILES, Argon2CodeHasher
 from verify_service.adapters.clock import SystemClock
 from verify_service.adapters.delivery.providers.registry import providers_by_channel
 from verify_service.adapters.delivery.providers.routes import providers_by_route
-from verify_service.adapters.delivery.receipts import receipt_checkers, receipt_url
+from verify_service.adapters.delivery.receipts import (
+    receipt_checkers,
+    receipt_sender,
+    receipt_url,
+)
 from verify_service.adapters.destination_cipher import DestinationCipher
 from verify_service.adapters.events.http_sender import HttpEventSender
 from verify_service.adapters.metrics.exposition import exposition
@@ -264,6 +268,7 @@ class Container:
             ),
             consumer=consumer,
             callback_url=self._receipt_url,
+            receipt_sender=receipt_sender,
             fallback=self.fallback,
             metrics=self.metrics,
             on_turn=on_turn,

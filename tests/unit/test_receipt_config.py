@@ -8,7 +8,12 @@ from tests.support.fakes import RecordingSender
 from verify_service.adapters.delivery.providers.dsn import ProviderConfigError
 from verify_service.adapters.delivery.providers.registry import build_providers, parse_provider_list
 from verify_service.adapters.delivery.providers.vonage import VonageConfig
-from verify_service.adapters.delivery.receipts import receipt_url
+from verify_service.adapters.delivery.receipts import (
+    NO_RECEIPTS,
+    receipt_sender,
+    receipt_url,
+    sender_of_config,
+)
 from verify_service.domain.models import Channel
 
 VL = "VL" + "ab" * 16
@@ -57,3 +62,48 @@ def test_providers_without_receipts_get_no_callback_url() -> None:
     (console,) = build_providers(Channel.SMS, parse_provider_list(Channel.SMS, "console://"))
     assert receipt_url("https://v.example", console, VL) is None
     assert receipt_url("https://v.example", RecordingSender(), VL) is None
+
+
+def _sender(channel: Channel, dsn: str) -> str | None:
+    (config,) = parse_provider_list(channel, dsn)
+    return sender_of_config(config)
+
+
+SID_A, SID_B = "AC" + "a" * 32, "AC" + "b" * 32
+
+
+def test_the_receipt_sender_names_the_account_never_its_secret() -> None:
+    """One account (any token, any sender): one fingerprint; another account SID, API key,
+    base URL or gateway URL: another. It holds no part of the credentials."""
+    twilio = _sender(Channel.SMS, f"twilio://{SID_A}:token-one@default?from=+15005550006")
+    assert twilio is not None
+    assert len(twilio) == 16
+    assert SID_A[2:] not in twilio
+    assert twilio == _sender(Channel.SMS, f"twilio://{SID_A}:token-two@default?from=+15005550001")
+    assert twilio == _sender(Channel.CALL, f"twilio://{SID_A}:t@default?from=+15005550006")
+    others = {
+        _sender(Channel.SMS, f"twilio://{SID_B}:token-one@default?from=+15005550006"),
+        _sender(Channel.SMS, f"twilio+http://{SID_A}:token-one@127.0.0.1:9?from=+15005550006"),
+        _sender(Channel.SMS, "vonage://key1:s@default?from=Acme"),
+        _sender(Channel.SMS, "vonage://key2:s@default?from=Acme"),
+        _sender(Channel.SMS, "webhook+https://gw.example/a?secret=0123456789abcdef"),
+        _sender(Channel.SMS, "webhook+https://gw.example/b?secret=0123456789abcdef"),
+    }
+    assert None not in others
+    assert twilio not in others
+    assert len(others) == 6
+    assert _sender(Channel.SMS, "webhook+https://gw.example/a?secret=fedcba9876543210") in others
+    assert _sender(Channel.SMS, "console://") is None
+
+
+def test_a_provider_without_receipts_records_a_sender_no_config_has() -> None:
+    (console,) = build_providers(Channel.SMS, parse_provider_list(Channel.SMS, "console://"))
+    assert receipt_sender(console) == NO_RECEIPTS
+    assert receipt_sender(RecordingSender()) == NO_RECEIPTS
+    (config,) = parse_provider_list(Channel.SMS, f"twilio://{SID_A}:t@default?from=+15005550006")
+    (twilio,) = build_providers(Channel.SMS, (config,))
+    try:
+        assert receipt_sender(twilio) == sender_of_config(config) != NO_RECEIPTS
+    finally:
+        twilio.close()
+        console.close()

@@ -8,6 +8,12 @@ their signature is verified, and how the provider's statuses map onto ours.
 - Webhook: the gateway signs its JSON receipt as we sign our requests (`X-Verify-Timestamp`,
   `X-Verify-Signature`) with the DSN's `secret=`.
 
+One deployment may hold several accounts of one kind (the global lists and every route's):
+the worker records with each sent attempt its *receipt sender*, a fingerprint of the account
+that sent it (`receipt_sender`: kind, API base URL and account SID / API key / gateway URL;
+never a secret), and its receipts are checked against the credentials of that account only.
+Attempts recorded without one (before this) are checked against every account of the kind.
+
 See docs/providers.md ("Delivery receipts").
 """
 
@@ -49,6 +55,10 @@ VONAGE_TOLERANCE_SECONDS = 300  # a signed DLR's `timestamp` may be this far fro
 _MAX_ID_LENGTH = 128
 
 ConfigsFor = Callable[[Channel], tuple[object, ...]]
+# The receipt sender of a provider that sends no receipts (console, SMTP): no config has it,
+# so every receipt for such an attempt is refused.
+NO_RECEIPTS = "none"
+_SENDER_HEX_DIGITS = 16
 
 _SENT, _DELIVERED = AttemptStatus.SENT, AttemptStatus.DELIVERED
 _UNDELIVERED, _FAILED = AttemptStatus.UNDELIVERED, AttemptStatus.FAILED
@@ -102,6 +112,43 @@ def receipt_kind(provider: DeliveryProvider) -> str | None:
     return None
 
 
+def sender_of_config(config: object) -> str | None:
+    """The receipt sender of a config: a stable fingerprint of the account (kind, API base URL,
+    account SID / API key / gateway URL), or None for a kind without receipts. Entries of one
+    account (the same account in the global list and a route) share it: a holder of one
+    account's credentials is never let in by another's."""
+    match config:
+        case TwilioConfig():
+            identity = f"twilio\0{config.base_url}\0{config.account_sid}"
+        case VonageConfig():
+            identity = f"vonage\0{config.base_url}\0{config.api_key}"
+        case WebhookConfig():
+            identity = f"webhook\0{config.url}"
+        case _:
+            return None
+    digest = hashlib.sha256(f"verify-service receipt sender\0{identity}".encode()).hexdigest()
+    return digest[:_SENDER_HEX_DIGITS]
+
+
+def receipt_sender(provider: DeliveryProvider) -> str:
+    """The receipt sender the worker records with an attempt `provider` sent."""
+    if isinstance(provider, TwilioProvider | VonageProvider | WebhookProvider):
+        return sender_of_config(provider.config) or NO_RECEIPTS
+    return NO_RECEIPTS
+
+
+def _configs_of(
+    configs_for: ConfigsFor, channel: Channel, sender: str | None, kind: type[Any]
+) -> list[Any]:
+    """The channel's configs of `kind`: only the sending account's when the attempt names it
+    (`sender`), every one of them for an attempt recorded before senders were."""
+    return [
+        config
+        for config in configs_for(channel)
+        if isinstance(config, kind) and (sender is None or sender_of_config(config) == sender)
+    ]
+
+
 def receipt_url(public_url: str | None, provider: DeliveryProvider, attempt_sid: str) -> str | None:
     """`{VERIFY_PUBLIC_URL}/v2/DeliveryReceipts/<Kind>/<AttemptSid>`; None without a public
     URL (a provider cannot reach a host it does not know) or for a kind without receipts."""
@@ -129,7 +176,9 @@ class TwilioReceipts:
     def __init__(self, configs_for: ConfigsFor) -> None:
         self._configs_for = configs_for
 
-    def check(self, channel: Channel, receipt: InboundReceipt, now_ms: int) -> ReceiptUpdate:
+    def check(
+        self, channel: Channel, receipt: InboundReceipt, now_ms: int, sender: str | None = None
+    ) -> ReceiptUpdate:
         del now_ms  # Twilio's scheme has no timestamp
         signature = _header(receipt.headers, TWILIO_SIGNATURE_HEADER)
         if not signature:
@@ -139,8 +188,7 @@ class TwilioReceipts:
         signed = any(
             (account is None or account == config.account_sid)
             and RequestValidator(config.auth_token).validate(receipt.url, params, signature)
-            for config in self._configs_for(channel)
-            if isinstance(config, TwilioConfig)
+            for config in _configs_of(self._configs_for, channel, sender, TwilioConfig)
         )
         if not signed:
             raise ReceiptRejected("X-Twilio-Signature does not match a twilio:// provider")
@@ -180,12 +228,14 @@ class VonageReceipts:
     def __init__(self, configs_for: ConfigsFor) -> None:
         self._configs_for = configs_for
 
-    def check(self, channel: Channel, receipt: InboundReceipt, now_ms: int) -> ReceiptUpdate:
+    def check(
+        self, channel: Channel, receipt: InboundReceipt, now_ms: int, sender: str | None = None
+    ) -> ReceiptUpdate:
         params = receipt.params
         configs = [
             config
-            for config in self._configs_for(channel)
-            if isinstance(config, VonageConfig) and config.signature_secret
+            for config in _configs_of(self._configs_for, channel, sender, VonageConfig)
+            if config.signature_secret
         ]
         if not configs:
             raise ReceiptRejected("no vonage:// provider has a signature_secret")
@@ -226,7 +276,9 @@ class WebhookReceipts:
     def __init__(self, configs_for: ConfigsFor) -> None:
         self._configs_for = configs_for
 
-    def check(self, channel: Channel, receipt: InboundReceipt, now_ms: int) -> ReceiptUpdate:
+    def check(
+        self, channel: Channel, receipt: InboundReceipt, now_ms: int, sender: str | None = None
+    ) -> ReceiptUpdate:
         timestamp = _header(receipt.headers, TIMESTAMP_HEADER)
         signature = _header(receipt.headers, SIGNATURE_HEADER)
         if not timestamp or not signature:
@@ -240,8 +292,7 @@ class WebhookReceipts:
                 now_seconds=now_ms / 1000,
                 tolerance_seconds=DEFAULT_TOLERANCE_SECONDS,
             )
-            for config in self._configs_for(channel)
-            if isinstance(config, WebhookConfig)
+            for config in _configs_of(self._configs_for, channel, sender, WebhookConfig)
         )
         if not signed:
             raise ReceiptRejected("X-Verify-Signature does not match a webhook provider")

@@ -1,9 +1,11 @@
 """Delivery status of send attempts: provider delivery receipts (verified by the provider's
 signature, then recorded forward only) and the per-attempt status the support console reads.
 
-A receipt changes nothing unless its signature checks out against a configured provider of
-its kind for the attempt's channel, it names this attempt, and its provider message id is the
-one stored for the attempt (when one is stored). Statuses only move forward (the Redis script
+A receipt changes nothing unless its attempt was sent, its signature checks out against the
+credentials of the account that sent the attempt (the receipt sender the worker recorded with
+it; for an attempt recorded before that, any configured provider of the receipt's kind for
+the attempt's channel), it names this attempt, and its provider message id is the one stored
+for the attempt (when one is stored). Statuses only move forward (the Redis script
 refuses the rest), so a replayed or late receipt is harmless.
 """
 
@@ -73,10 +75,12 @@ class ReceiptUpdate:
 class ReceiptChecker(Protocol):
     """One provider kind's receipts (adapters/delivery/receipts.py)."""
 
-    def check(self, channel: Channel, receipt: InboundReceipt, now_ms: int) -> ReceiptUpdate:
-        """Verify the signature against the channel's providers of this kind and read the
-        receipt; raise `ReceiptRejected` (signature) or `InvalidParameter` (signed but
-        unreadable)."""
+    def check(
+        self, channel: Channel, receipt: InboundReceipt, now_ms: int, sender: str | None = None
+    ) -> ReceiptUpdate:
+        """Verify the signature against the channel's providers of this kind (only those of
+        the account `sender` names, when given) and read the receipt; raise `ReceiptRejected`
+        (signature) or `InvalidParameter` (signed but unreadable)."""
         ...
 
 
@@ -91,6 +95,7 @@ class AttemptStatusStore(Protocol):
         provider: str = "",
         provider_message_id: str = "",
         error_code: str = "",
+        sender: str = "",
     ) -> bool: ...
 
 
@@ -187,7 +192,11 @@ class DeliveryAttempts:
         now_ms = self._clock.now_ms()
         stored_id = fields.get("pmid", "")
         try:
-            update = checker.check(channel, receipt, now_ms)
+            if fields.get("status") == AttemptStatus.QUEUED:
+                # Not sent (yet): no provider has it, though one that failed to send it
+                # (failover) or one it was sent to before a requeue knows its sid.
+                raise ReceiptRejected("the attempt was not sent")
+            update = checker.check(channel, receipt, now_ms, fields.get("rs"))
             if update.attempt_sid is not None and update.attempt_sid != attempt_sid:
                 raise ReceiptRejected("the receipt names another attempt")
             received_id = update.provider_message_id

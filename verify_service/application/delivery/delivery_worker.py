@@ -62,6 +62,7 @@ class DeliveryQueue(Protocol):
         provider: str = "",
         provider_message_id: str = "",
         error_code: str = "",
+        sender: str = "",
     ) -> bool: ...
 
 
@@ -112,17 +113,21 @@ class DeliveryWorker:
         events: EventPublisher | None = None,
         routes: Mapping[str, Mapping[Channel, Sequence[DeliveryProvider]]] | None = None,
         route_book: RouteBook | None = None,
+        receipt_sender: Callable[[DeliveryProvider], str] | None = None,
     ) -> None:
         """`callback_url(provider, attempt_sid)` is where that provider should post its
         delivery receipt for the attempt (None: no receipts). `fallback` is told when
         a delivery failed on every provider (its step after that send goes at once).
         `on_turn` is called after every turn of `run`, failed or not (the worker's
-        liveness: adapters/metrics/worker_listener.py)."""
+        liveness: adapters/metrics/worker_listener.py). `receipt_sender(provider)` names
+        the account that sent an attempt (recorded with it: its receipts are checked against
+        that account's credentials only; adapters/delivery/receipts.py)."""
         self._metrics = metrics
         self._on_turn = on_turn or (lambda: None)
         self._fallback = fallback
         self._events = events
         self._callback_url = callback_url or (lambda _provider, _attempt: None)
+        self._receipt_sender = receipt_sender or (lambda _provider: "")
         self._queue = queue
         self._liveness = liveness
         self._providers = providers
@@ -221,6 +226,7 @@ class DeliveryWorker:
                     self._clock.now_ms(),
                     provider=receipt.provider,
                     provider_message_id=receipt.provider_message_id or "",
+                    sender=self._receipt_sender(provider),
                 )
                 self._emit(
                     EventType.DELIVERY_SENT, job, self._clock.now_ms(), provider=receipt.provider

@@ -98,6 +98,11 @@ class TwilioProvider:
     def name(self) -> str:
         return self._name
 
+    @property
+    def config(self) -> TwilioConfig:
+        """Its configuration (receipts: adapters/delivery/receipts.py `receipt_sender`)."""
+        return self._config
+
     def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
         url, body = self._url(request), self.encode(request)
         response = self._transport.post(

@@ -101,6 +101,11 @@ class VonageProvider:
     def name(self) -> str:
         return self._name
 
+    @property
+    def config(self) -> VonageConfig:
+        """Its configuration (receipts: adapters/delivery/receipts.py `receipt_sender`)."""
+        return self._config
+
     def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
         body = self.encode(request)
         response = self._transport.post(

@@ -118,6 +118,11 @@ class WebhookProvider:
     def name(self) -> str:
         return self._name
 
+    @property
+    def config(self) -> WebhookConfig:
+        """Its configuration (receipts: adapters/delivery/receipts.py `receipt_sender`)."""
+        return self._config
+
     def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
         body = self.encode(request)
         timestamp = str(int(self._clock()))

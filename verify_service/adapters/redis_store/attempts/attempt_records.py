@@ -31,6 +31,10 @@ from verify_service.domain import sids
 
 DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000
 _SEPARATOR = b"\x1f"
+# Inside the provider field: `<provider name>\x1e<receipt sender>` (the fingerprint of the
+# account that sent the attempt, adapters/delivery/receipts.py); records from before it have
+# the name only.
+_SENDER_SEPARATOR = "\x1e"
 _SID_MARKERS = {"SM": 1, "MM": 2, "CA": 3}
 _MARKER_PREFIXES = {marker: prefix for prefix, marker in _SID_MARKERS.items()}
 # The entry's time in the status: ms after the bucket's start in 6 base-36 digits (25 days).
@@ -129,7 +133,8 @@ def unpack_message_id(value: bytes) -> str:
 
 def decode_status(raw: bytes, day_start_ms: int) -> dict[str, str]:
     """The status value (record_attempt.lua) as the fields of the former per-attempt status
-    hash, times in epoch ms: status, ca, ua, t_<status>, provider, pmid, err."""
+    hash, times in epoch ms: status, ca, ua, t_<status>, provider, pmid, err, and `rs`, the
+    receipt sender of the provider that sent it (absent in records from before it)."""
     status = _LETTER_STATUS.get(raw[:1].decode("ascii", "replace"))
     parts = raw[8:].split(_SEPARATOR, 6)
     if status is None or len(parts) != 7 or raw[7:8] != _SEPARATOR:
@@ -147,9 +152,11 @@ def decode_status(raw: bytes, day_start_ms: int) -> dict[str, str]:
     fields = {name: str(value) for name, value in times.items()}
     # The last change is the latest of the status times (each change stamps its own).
     fields.update(ca=str(created), ua=str(max(times.values())), status=status)
-    for name, value in (("provider", provider), ("err", err)):
-        if value:
-            fields[name] = value.decode("utf-8", "replace")
+    name, _, sender = provider.decode("utf-8", "replace").partition(_SENDER_SEPARATOR)
+    error = err.decode("utf-8", "replace")
+    for field, text in (("provider", name), ("rs", sender), ("err", error)):
+        if text:
+            fields[field] = text
     if pmid:
         fields["pmid"] = unpack_message_id(pmid)
     return fields
@@ -162,8 +169,8 @@ def entry_seq(raw: bytes) -> int:
 
 
 def _clean(value: str) -> str:
-    """A value written into the status (never the separator)."""
-    return value.replace(_SEPARATOR.decode(), "")
+    """A value written into the status (never a separator)."""
+    return value.replace(_SEPARATOR.decode(), "").replace(_SENDER_SEPARATOR, "")
 
 
 class RedisAttemptRecords:
@@ -239,12 +246,17 @@ class RedisAttemptRecords:
         provider: str = "",
         provider_message_id: str = "",
         error_code: str = "",
+        sender: str = "",
     ) -> bool:
         """True when recorded; False when the status would have moved backwards (or the
-        attempt is not in the history)."""
+        attempt is not in the history). `sender` is the receipt sender of the provider that
+        sent it: receipts are checked against that account only."""
         location = sids.attempt_location(attempt_sid)
         if location is None:
             return False
+        named = _clean(provider)
+        if sender:
+            named = f"{named}{_SENDER_SEPARATOR}{_clean(sender)}"
         done = self._scripts.run(
             self._client,
             "record_attempt_status",
@@ -254,7 +266,7 @@ class RedisAttemptRecords:
                 now_ms,
                 location.day_start_ms,
                 _STATUS_LETTER[status],
-                _clean(provider),
+                named,
                 _clean(error_code),
                 pack_message_id(provider_message_id) if provider_message_id else b"",
             ],

@@ -478,10 +478,11 @@ class RedisDeliveryQueue:
         provider: str = "",
         provider_message_id: str = "",
         error_code: str = "",
+        sender: str = "",
     ) -> bool:
         """True when recorded; False when the status would have moved backwards."""
         return self._attempts.record_status(
-            attempt_sid, status, now_ms, provider, provider_message_id, error_code
+            attempt_sid, status, now_ms, provider, provider_message_id, error_code, sender
         )
 
     def attempt_status(self, attempt_sid: str) -> dict[str, str]:
