@@ -358,3 +358,43 @@ def test_operations_not_offered_are_20404(
     body = twilio_error(response)
     assert (response.status_code, body["code"]) == (404, 20404)
     assert snapshot(redis_client) == before
+
+
+# A refused value behind an accepted one in a repeated form key: (operation, parameter,
+# the accepted value sent first, the refused value sent after it).
+REPEATED = [
+    ("CreateService", "Push.IncludeDate", "false", "true"),
+    ("UpdateService", "VerifyEventSubscriptionEnabled", "false", "true"),
+    ("UpdateService", "DtmfInputRequired", "false", "true"),
+    ("CreateVerification", "EnableSnaClientToken", "false", "true"),
+    ("UpdateWebhook", "Version", "v2", "v1"),
+]
+
+
+@pytest.mark.parametrize(("operation", "parameter", "accepted", "refused"), REPEATED)
+def test_a_refused_value_repeated_after_an_accepted_one_is_60200(
+    server: ClockedServer,
+    world: World,
+    redis_client: redis.Redis,
+    operation: str,
+    parameter: str,
+    accepted: str,
+    refused: str,
+) -> None:
+    """`EnableSnaClientToken=false&EnableSnaClientToken=true` meant something the first value
+    alone does not say: a key given twice with different values is 60200 naming it, never
+    the first value kept and the other ignored."""
+    method, path, valid = world.request(operation)
+    before = snapshot(redis_client)
+    response = requests.request(
+        method,
+        f"{server.url}/v2{path}",
+        data=[*valid.items(), (parameter, accepted), (parameter, refused)],
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=30,
+    )
+    body = twilio_error(response)
+    assert (response.status_code, body["code"]) == (400, 60200), body
+    assert body["message"].startswith(f"Invalid parameter: {parameter} ("), body
+    assert snapshot(redis_client) == before
+

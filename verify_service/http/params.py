@@ -10,9 +10,14 @@ from marshmallow import Schema, ValidationError
 
 from verify_service.domain.errors import InvalidParameter
 
+# Form keys Twilio's SDKs repeat for a list (the views read them with `getlist`).
+LIST_PARAMETERS = frozenset({"EventTypes", "Details.Fields"})
+
 
 def request_params() -> dict[str, Any]:
-    """The request's parameters; a repeated form key keeps its first value."""
+    """The request's parameters. A form key given more than once with different values is
+    60200 naming it: keeping one value would ignore the other (`EnableSnaClientToken=false&
+    EnableSnaClientToken=true`), and nothing is accepted and ignored (docs/parameters.md)."""
     if request.is_json:
         try:
             body = request.get_json(silent=True)
@@ -22,7 +27,12 @@ def request_params() -> dict[str, Any]:
             raise InvalidParameter("body", "a JSON object is required")
         _refuse_lone_surrogates(body)
         return body
-    return request.form.to_dict()
+    form = request.form
+    for name, values in form.lists():
+        if len(set(values)) > 1 and name not in LIST_PARAMETERS:
+            shown = name if _PARAMETER_NAME.fullmatch(name) else "body"
+            raise InvalidParameter(shown, "given more than once with different values")
+    return form.to_dict()
 
 
 def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
