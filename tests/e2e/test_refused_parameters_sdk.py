@@ -398,3 +398,22 @@ def test_a_refused_value_repeated_after_an_accepted_one_is_60200(
     assert body["message"].startswith(f"Invalid parameter: {parameter} ("), body
     assert snapshot(redis_client) == before
 
+
+def test_amount_or_payee_without_psd2_says_what_to_do(client: Client, world: World) -> None:
+    """A client that always sends the terms breaks on a service without PSD2: the error
+    says how to mend it (enable Psd2Enabled, or send neither). A verification started
+    before the service enabled PSD2 has no terms to check: the check says so, rather than
+    that the service has not enabled it."""
+    handle = client.verify.v2.services(world.service)
+    with pytest.raises(TwilioRestException) as started:
+        handle.verifications.create(to=TO, channel="sms", amount="€39.99", payee="Acme Bank")
+    assert started.value.code == 60204
+    assert "enable Psd2Enabled or send neither Amount nor Payee" in str(started.value.msg)
+    handle.update(psd2_enabled=True)
+    with pytest.raises(TwilioRestException) as checked:
+        handle.verification_checks.create(to=TO, code="123456", amount="€39.99", payee="Acme Bank")
+    assert checked.value.code == 60204
+    message = str(checked.value.msg)
+    assert "Service does not support this feature: Amount (" in message, message
+    assert "started without Amount and Payee" in message, message
+    assert "has not enabled" not in message, message
