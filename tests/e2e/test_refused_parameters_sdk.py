@@ -417,3 +417,35 @@ def test_amount_or_payee_without_psd2_says_what_to_do(client: Client, world: Wor
     assert "Service does not support this feature: Amount (" in message, message
     assert "started without Amount and Payee" in message, message
     assert "has not enabled" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("operation", "parameter", "first", "second"),
+    [
+        ("ListService", "PageSize", "1", "50"),
+        ("ListWebhook", "Page", "0", "1"),
+        ("ListChallenge", "Status", "pending", "approved"),
+        ("ListVerificationTemplate", "FriendlyName", "a", "b"),
+    ],
+)
+def test_a_query_parameter_given_twice_with_different_values_is_60200(
+    server: ClockedServer,
+    world: World,
+    operation: str,
+    parameter: str,
+    first: str,
+    second: str,
+) -> None:
+    """`Status=pending&Status=approved` on a list filtered by the first value alone would
+    ignore the second: 60200 naming it, as on a form body."""
+    method, path, _ = world.request(operation)
+    response = requests.request(
+        method,
+        f"{server.url}/v2{path}",
+        params=[(parameter, first), (parameter, second)],
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=30,
+    )
+    body = twilio_error(response)
+    assert (response.status_code, body["code"]) == (400, 60200), body
+    assert body["message"].startswith(f"Invalid parameter: {parameter} ("), body
