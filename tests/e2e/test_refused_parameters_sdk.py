@@ -358,3 +358,94 @@ def test_operations_not_offered_are_20404(
     body = twilio_error(response)
     assert (response.status_code, body["code"]) == (404, 20404)
     assert snapshot(redis_client) == before
+
+
+# A refused value behind an accepted one in a repeated form key: (operation, parameter,
+# the accepted value sent first, the refused value sent after it).
+REPEATED = [
+    ("CreateService", "Push.IncludeDate", "false", "true"),
+    ("UpdateService", "VerifyEventSubscriptionEnabled", "false", "true"),
+    ("UpdateService", "DtmfInputRequired", "false", "true"),
+    ("CreateVerification", "EnableSnaClientToken", "false", "true"),
+    ("UpdateWebhook", "Version", "v2", "v1"),
+]
+
+
+@pytest.mark.parametrize(("operation", "parameter", "accepted", "refused"), REPEATED)
+def test_a_refused_value_repeated_after_an_accepted_one_is_60200(
+    server: ClockedServer,
+    world: World,
+    redis_client: redis.Redis,
+    operation: str,
+    parameter: str,
+    accepted: str,
+    refused: str,
+) -> None:
+    """`EnableSnaClientToken=false&EnableSnaClientToken=true` meant something the first value
+    alone does not say: a key given twice with different values is 60200 naming it, never
+    the first value kept and the other ignored."""
+    method, path, valid = world.request(operation)
+    before = snapshot(redis_client)
+    response = requests.request(
+        method,
+        f"{server.url}/v2{path}",
+        data=[*valid.items(), (parameter, accepted), (parameter, refused)],
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=30,
+    )
+    body = twilio_error(response)
+    assert (response.status_code, body["code"]) == (400, 60200), body
+    assert body["message"].startswith(f"Invalid parameter: {parameter} ("), body
+    assert snapshot(redis_client) == before
+
+
+def test_amount_or_payee_without_psd2_says_what_to_do(client: Client, world: World) -> None:
+    """A client that always sends the terms breaks on a service without PSD2: the error
+    says how to mend it (enable Psd2Enabled, or send neither). A verification started
+    before the service enabled PSD2 has no terms to check: the check says so, rather than
+    that the service has not enabled it."""
+    handle = client.verify.v2.services(world.service)
+    with pytest.raises(TwilioRestException) as started:
+        handle.verifications.create(to=TO, channel="sms", amount="€39.99", payee="Acme Bank")
+    assert started.value.code == 60204
+    assert "enable Psd2Enabled or send neither Amount nor Payee" in str(started.value.msg)
+    handle.update(psd2_enabled=True)
+    with pytest.raises(TwilioRestException) as checked:
+        handle.verification_checks.create(to=TO, code="123456", amount="€39.99", payee="Acme Bank")
+    assert checked.value.code == 60204
+    message = str(checked.value.msg)
+    assert "Service does not support this feature: Amount (" in message, message
+    assert "started without Amount and Payee" in message, message
+    assert "has not enabled" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("operation", "parameter", "first", "second"),
+    [
+        ("ListService", "PageSize", "1", "50"),
+        ("ListWebhook", "Page", "0", "1"),
+        ("ListChallenge", "Status", "pending", "approved"),
+        ("ListVerificationTemplate", "FriendlyName", "a", "b"),
+    ],
+)
+def test_a_query_parameter_given_twice_with_different_values_is_60200(
+    server: ClockedServer,
+    world: World,
+    operation: str,
+    parameter: str,
+    first: str,
+    second: str,
+) -> None:
+    """`Status=pending&Status=approved` on a list filtered by the first value alone would
+    ignore the second: 60200 naming it, as on a form body."""
+    method, path, _ = world.request(operation)
+    response = requests.request(
+        method,
+        f"{server.url}/v2{path}",
+        params=[(parameter, first), (parameter, second)],
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=30,
+    )
+    body = twilio_error(response)
+    assert (response.status_code, body["code"]) == (400, 60200), body
+    assert body["message"].startswith(f"Invalid parameter: {parameter} ("), body

@@ -340,6 +340,7 @@ def test_dtmf_input_required_is_not_offered(twilio: Client) -> None:
         twilio.verify.v2.services.create(friendly_name="Acme", dtmf_input_required=True)
     assert (caught.value.status, caught.value.code) == (403, 60204)
     assert "DtmfInputRequired" in caught.value.msg
+    assert "key press" in caught.value.msg  # says why, as the other refusals do
     service = twilio.verify.v2.services.create(friendly_name="Acme", dtmf_input_required=False)
     assert service.dtmf_input_required is False
     with pytest.raises(TwilioRestException) as again:

@@ -262,7 +262,7 @@ def _require_call_settings(changes: dict[str, Any]) -> None:
         name = str(changes["tts_name"])
         changes["tts_name"] = require_name(name, "TtsName") if name.strip() else None
     if changes.get("dtmf_input_required"):
-        raise FeatureNotEnabled("DtmfInputRequired")
+        raise FeatureNotEnabled("DtmfInputRequired (no call here waits for a key press)")
 
 
 def _require_range(changes: dict[str, Any], name: str, wire: str, low: int, high: int) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify
 
 from verify_service.application.access.access import Permission
 from verify_service.application.attempts.attempts import AttemptQuery, Attempts
 from verify_service.http.access.auth import current_principal, permission_denied, requires
 from verify_service.http.access.destination_lookups import admit_lookup
-from verify_service.http.params import load
+from verify_service.http.params import load, query_params
 from verify_service.http.representations import (
     attempt_json,
     attempts_page_json,
@@ -67,7 +67,7 @@ def _query(params: dict[str, Any]) -> AttemptQuery:
 @blueprint.get("")
 @requires(Permission.ATTEMPTS_READ)
 def list_attempts() -> Response:
-    args = request.args.to_dict()
+    args = query_params()
     params = load(_list_params, args)
     query = _query(params)
     if query.to is not None:  # an exact-match search by number: audited and limited
@@ -92,7 +92,7 @@ def list_attempts() -> Response:
 @blueprint.get("/Summary")
 @requires(Permission.ATTEMPTS_READ)
 def attempts_summary() -> Response:
-    params = load(_summary_params, request.args.to_dict())
+    params = load(_summary_params, query_params())
     return jsonify(attempts_summary_json(attempts().summary(_query(params)), base_url()))
 
 

@@ -7,12 +7,18 @@ from typing import Any
 
 from flask import request
 from marshmallow import Schema, ValidationError
+from werkzeug.datastructures import MultiDict
 
 from verify_service.domain.errors import InvalidParameter
 
+# Form keys Twilio's SDKs repeat for a list (the views read them with `getlist`).
+LIST_PARAMETERS = frozenset({"EventTypes", "Details.Fields", "Reason"})
+
 
 def request_params() -> dict[str, Any]:
-    """The request's parameters; a repeated form key keeps its first value."""
+    """The request's parameters. A form key given more than once with different values is
+    60200 naming it: keeping one value would ignore the other (`EnableSnaClientToken=false&
+    EnableSnaClientToken=true`), and nothing is accepted and ignored (docs/parameters.md)."""
     if request.is_json:
         try:
             body = request.get_json(silent=True)
@@ -22,7 +28,22 @@ def request_params() -> dict[str, Any]:
             raise InvalidParameter("body", "a JSON object is required")
         _refuse_lone_surrogates(body)
         return body
-    return request.form.to_dict()
+    return _single_values(request.form)
+
+
+def query_params() -> dict[str, str]:
+    """The query string's parameters, a key given twice with different values being 60200
+    as on a form body (`Status=pending&Status=approved` would filter by one, ignoring the
+    other). A list's `Reason` is read on its own (mfa/deletion_reason.py)."""
+    return _single_values(request.args)
+
+
+def _single_values(given: MultiDict[str, str]) -> dict[str, str]:
+    for name, values in given.lists():
+        if len(set(values)) > 1 and name not in LIST_PARAMETERS:
+            shown = name if _PARAMETER_NAME.fullmatch(name) else "body"
+            raise InvalidParameter(shown, "given more than once with different values")
+    return given.to_dict()
 
 
 def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:

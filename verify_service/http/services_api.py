@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from verify_service.application.access.access import Permission
 from verify_service.http.access.auth import requires
-from verify_service.http.params import load, request_params
+from verify_service.http.params import load, query_params, request_params
 from verify_service.http.representations import page_json, service_json
 from verify_service.http.schemas import PageParams, ServiceParams
 from verify_service.http.wiring import account_sid, base_url, components
@@ -32,7 +32,7 @@ def create_service() -> Response:
 @blueprint.get("")
 @requires(Permission.SERVICES_READ)
 def list_services() -> Response:
-    paging = load(_page_params, request.args.to_dict())
+    paging = load(_page_params, query_params())
     services, more = components().catalog.list(paging["page"], paging["page_size"])
     records = [service_json(s, account_sid(), base_url()) for s in services]
     return jsonify(

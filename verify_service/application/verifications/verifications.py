@@ -395,7 +395,10 @@ class Verifications:
     ) -> tuple[str | None, str | None]:
         if not service.psd2_enabled:
             if amount or payee:  # shown nowhere and checked by nothing: refused, not ignored
-                raise FeatureNotEnabled(_psd2_terms_not_enabled(amount))
+                raise FeatureNotEnabled(
+                    f"{_psd2_term(amount)} (the service has not enabled Psd2Enabled:"
+                    " enable Psd2Enabled or send neither Amount nor Payee)"
+                )
             return None, None
         if not amount or not payee:
             raise Psd2ParametersRequired
@@ -778,12 +781,16 @@ def _refuse_unreserved(reservation: Reservation, request: CheckRequest) -> None:
     if reservation.result is ReserveResult.PSD2_REQUIRED:
         raise Psd2ParametersRequired
     if reservation.result is ReserveResult.PSD2_NOT_ENABLED:
-        raise FeatureNotEnabled(_psd2_terms_not_enabled(request.amount))
+        # Decided on the verification (its stored terms), not on the service's setting now.
+        raise FeatureNotEnabled(
+            f"{_psd2_term(request.amount)} (this verification was started without Amount"
+            " and Payee, its service not having enabled Psd2Enabled: send neither)"
+        )
 
 
-def _psd2_terms_not_enabled(amount: str | None) -> str:
-    """60204's feature: the PSD2 term given (Amount first) on a service without PSD2."""
-    return f"{'Amount' if amount else 'Payee'} (the service has not enabled Psd2Enabled)"
+def _psd2_term(amount: str | None) -> str:
+    """The PSD2 term 60204 names: Amount when given, else Payee."""
+    return "Amount" if amount else "Payee"
 
 
 def _with_lookup(verification: Verification, service: Service) -> Verification:

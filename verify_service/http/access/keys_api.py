@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
 from verify_service.application.access.access import Permission
 from verify_service.application.access.api_keys import ApiKeys
 from verify_service.http.access.auth import current_principal, requires
-from verify_service.http.params import load, request_params
+from verify_service.http.params import load, query_params, request_params
 from verify_service.http.representations import api_key_json, page_json
 from verify_service.http.schemas import ApiKeyParams, PageParams
 from verify_service.http.wiring import base_url
@@ -39,7 +39,7 @@ def create_key() -> Response:
 @blueprint.get("")
 @requires(Permission.KEYS_READ)
 def list_keys() -> Response:
-    paging = load(_page_params, request.args.to_dict())
+    paging = load(_page_params, query_params())
     keys, more = api_keys().list(paging["page"], paging["page_size"])
     return jsonify(
         page_json(

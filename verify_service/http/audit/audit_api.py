@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
 from verify_service.application.access.access import Permission
 from verify_service.application.audit.audit import (
@@ -18,7 +18,7 @@ from verify_service.application.audit.audit import (
 )
 from verify_service.domain.errors import InvalidParameter
 from verify_service.http.access.auth import requires
-from verify_service.http.params import load
+from verify_service.http.params import load, query_params
 from verify_service.http.representations import page_json, twilio_time
 from verify_service.http.schemas import TokenPageParams
 from verify_service.http.wiring import account_sid, base_url
@@ -58,7 +58,7 @@ def audit_entry_json(record: AuditRecord) -> dict[str, Any]:
 @blueprint.get("")
 @requires(Permission.AUDIT_READ)
 def list_entries() -> Response:
-    args = request.args.to_dict()
+    args = query_params()
     name = args.pop("Log", AUDIT_LOG)
     trail = _trail(name)
     paging = load(_page_params, args)

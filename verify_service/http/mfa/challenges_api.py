@@ -21,7 +21,7 @@ from verify_service.http.mfa.mfa_schemas import (
     load_mfa,
 )
 from verify_service.http.mfa.mfa_wiring import mfa
-from verify_service.http.params import load, request_params
+from verify_service.http.params import load, query_params, request_params
 from verify_service.http.representations import page_json
 from verify_service.http.schemas import PageParams
 from verify_service.http.wiring import account_sid, base_url
@@ -77,8 +77,8 @@ def create_challenge(service_sid: str, identity: str) -> Response:
 @blueprint.get("")
 @requires(Permission.MFA_READ)
 def list_challenges(service_sid: str, identity: str) -> Response:
-    paging = load(_page_params, request.args.to_dict())
-    filters = load_mfa(_list_params, request.args.to_dict())
+    paging = load(_page_params, query_params())
+    filters = load_mfa(_list_params, query_params())
     query = ChallengeQuery(
         factor_sid=filters.get("factor_sid"),
         status=ChallengeStatus(filters["status"]) if "status" in filters else None,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from verify_service.application.access.access import Permission
 from verify_service.http.access.auth import current_principal, requires
 from verify_service.http.mfa.mfa_representations import entity_json
 from verify_service.http.mfa.mfa_schemas import EntityParams, load_mfa
 from verify_service.http.mfa.mfa_wiring import mfa
-from verify_service.http.params import load, request_params
+from verify_service.http.params import load, query_params, request_params
 from verify_service.http.representations import page_json
 from verify_service.http.schemas import PageParams
 from verify_service.http.wiring import account_sid, base_url
@@ -32,7 +32,7 @@ def create_entity(service_sid: str) -> Response:
 @blueprint.get("")
 @requires(Permission.MFA_READ)
 def list_entities(service_sid: str) -> Response:
-    paging = load(_page_params, request.args.to_dict())
+    paging = load(_page_params, query_params())
     entities, more = mfa().entities.list(service_sid, paging["page"], paging["page_size"])
     return jsonify(
         page_json(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from verify_service.application.access.access import Permission
 from verify_service.application.mfa.factors import FactorUpdate, NewFactorRequest, TotpSettings
@@ -16,7 +16,7 @@ from verify_service.http.mfa.deletion_reason import deletion_reason
 from verify_service.http.mfa.mfa_representations import entity_url, factor_json, new_factor_json
 from verify_service.http.mfa.mfa_schemas import NewFactorParams, UpdateFactorParams, load_mfa
 from verify_service.http.mfa.mfa_wiring import mfa
-from verify_service.http.params import load, request_params
+from verify_service.http.params import load, query_params, request_params
 from verify_service.http.representations import page_json
 from verify_service.http.schemas import PageParams
 from verify_service.http.wiring import account_sid, base_url
@@ -82,7 +82,7 @@ def create_factor(service_sid: str, identity: str) -> Response:
 @blueprint.get("")
 @requires(Permission.MFA_READ)
 def list_factors(service_sid: str, identity: str) -> Response:
-    paging = load(_page_params, request.args.to_dict())
+    paging = load(_page_params, query_params())
     factors, more = mfa().factors.list(service_sid, identity, paging["page"], paging["page_size"])
     return jsonify(
         page_json(

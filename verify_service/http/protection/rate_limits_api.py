@@ -3,12 +3,12 @@ delete."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from verify_service.application.access.access import Permission
 from verify_service.application.protection.rate_limit_catalog import RateLimitCatalog
 from verify_service.http.access.auth import requires
-from verify_service.http.params import load, request_params
+from verify_service.http.params import load, query_params, request_params
 from verify_service.http.representations import bucket_json, page_json, rate_limit_json
 from verify_service.http.schemas import (
     BucketParams,
@@ -56,7 +56,7 @@ def create_rate_limit(service_sid: str) -> Response:
 @blueprint.get("")
 @requires(Permission.RATE_LIMITS_READ)
 def list_rate_limits(service_sid: str) -> Response:
-    paging = load(_page_params, request.args.to_dict())
+    paging = load(_page_params, query_params())
     rate_limits, more = _catalog().list_rate_limits(
         service_sid, paging["page"], paging["page_size"]
     )
@@ -109,7 +109,7 @@ def create_bucket(service_sid: str, rate_limit_sid: str) -> Response:
 @blueprint.get("/<rate_limit_sid>/Buckets")
 @requires(Permission.RATE_LIMITS_READ)
 def list_buckets(service_sid: str, rate_limit_sid: str) -> Response:
-    paging = load(_page_params, request.args.to_dict())
+    paging = load(_page_params, query_params())
     buckets, more = _catalog().list_buckets(
         service_sid, rate_limit_sid, paging["page"], paging["page_size"]
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from verify_service.application.access.access import Permission
@@ -17,7 +17,7 @@ from verify_service.application.routing.messaging_configurations import (
 from verify_service.domain.errors import InvalidParameter
 from verify_service.domain.routing.routing import MessagingConfiguration
 from verify_service.http.access.auth import requires
-from verify_service.http.params import load, request_params
+from verify_service.http.params import load, query_params, request_params
 from verify_service.http.representations import page_json, twilio_time
 from verify_service.http.schemas import PageParams
 from verify_service.http.wiring import account_sid, base_url
@@ -89,7 +89,7 @@ def create_messaging_configuration(service_sid: str) -> Response:
 @blueprint.get("")
 @requires(Permission.SERVICES_READ)
 def list_messaging_configurations(service_sid: str) -> Response:
-    paging = load(_page_params, request.args.to_dict())
+    paging = load(_page_params, query_params())
     found, more = _configurations().list(service_sid, paging["page"], paging["page_size"])
     return jsonify(
         page_json(

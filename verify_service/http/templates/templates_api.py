@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from verify_service.application.access.access import Permission
@@ -17,7 +17,7 @@ from verify_service.application.templates.templates import Templates
 from verify_service.domain.errors import InvalidParameter
 from verify_service.domain.templates.template import MessageTemplate, Part
 from verify_service.http.access.auth import requires
-from verify_service.http.params import load, request_params
+from verify_service.http.params import load, query_params, request_params
 from verify_service.http.representations import page_json, twilio_time
 from verify_service.http.schemas import PageParams
 from verify_service.http.wiring import account_sid, base_url
@@ -117,7 +117,7 @@ def template_json(template: MessageTemplate, account: str, base: str) -> dict[st
 @blueprint.get("")
 @requires(Permission.SERVICES_READ)
 def list_templates() -> Response:
-    paging = load(_list_params, request.args.to_dict())
+    paging = load(_list_params, query_params())
     name = paging.get("friendly_name") or None
     templates, more = _templates().list(name, paging["page"], paging["page_size"])
     return jsonify(

@@ -12,7 +12,7 @@ from verify_service.application.webhooks.ports import Webhook
 from verify_service.application.webhooks.webhooks import Webhooks
 from verify_service.domain.errors import InvalidParameter
 from verify_service.http.access.auth import requires
-from verify_service.http.params import load, request_params
+from verify_service.http.params import load, query_params, request_params
 from verify_service.http.representations import page_json, twilio_time
 from verify_service.http.schemas import PageParams
 from verify_service.http.wiring import account_sid, base_url
@@ -99,7 +99,7 @@ def create_webhook(service_sid: str) -> Response:
 @blueprint.get("")
 @requires(Permission.WEBHOOKS_READ)
 def list_webhooks(service_sid: str) -> Response:
-    paging = load(_page_params, request.args.to_dict())
+    paging = load(_page_params, query_params())
     webhooks, more = _webhooks().list(service_sid, paging["page"], paging["page_size"])
     return jsonify(
         page_json(
