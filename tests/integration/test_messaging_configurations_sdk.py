@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -275,6 +276,55 @@ def test_a_whatsapp_sender_goes_only_through_the_list_it_is_allowed_for(routed: 
     (request,) = third.requests
     assert request.form["From"] == f"whatsapp:{WA_ROUTE_FROM}"
     assert GLOBAL_WA_SENDER not in json.dumps(dict(request.form))
+
+
+def test_a_dropped_whatsapp_sender_is_counted_every_time_and_logged_once_a_minute(
+    routed: Routed, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator sees a Whatsapp.From the sending list does not allow: a warning naming
+    the service and the route (no destination, no code), at most once a minute per service
+    and route, and `verify_whatsapp_sender_dropped_total{list="route"}` for every message."""
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_from=GLOBAL_WA_SENDER
+    )
+    wa = derived_route_sid("wa")
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=wa
+    )
+    metrics = DroppedSenders()
+    worker = dataclasses.replace(routed.container, metrics=metrics).delivery_worker("tests")
+    mobiles = [IN_MOBILE, "+919876543211", "+919876543212"]
+    codes = []
+    with caplog.at_level(logging.WARNING):
+        for number, to in enumerate(mobiles):
+            if number == 2:
+                clock.advance(61)
+            routed.sdk.verify.v2.services(service.sid).verifications.create(
+                to=to, channel="whatsapp"
+            )
+            assert worker.run_once(block_ms=0) == 1
+            codes += re.findall(r"[0-9]{4,10}", routed.gateways[2].requests[-1].form["Body"])
+    assert sent_to(routed.gateways[2]) == [f"whatsapp:{to}" for to in mobiles]
+    assert codes
+    assert metrics.lists == ["route", "route", "route"]
+    warnings = [r.getMessage() for r in caplog.records if "Whatsapp.From" in r.getMessage()]
+    assert len(warnings) == 2  # the first message, and the third a minute later
+    for warning in warnings:
+        assert service.sid in warning
+        assert wa in warning
+        assert GLOBAL_WA_SENDER not in warning
+        assert all(to not in warning and to[-7:] not in warning for to in mobiles)
+        assert all(code not in warning for code in codes)
+
+
+class DroppedSenders(NoMetrics):
+    """Metrics that keep the list of each WhatsApp message sent without its Whatsapp.From."""
+
+    def __init__(self) -> None:
+        self.lists: list[str] = []
+
+    def whatsapp_sender_dropped(self, sending_list: str) -> None:
+        self.lists.append(sending_list)
 
 
 class SenderRecorder:
