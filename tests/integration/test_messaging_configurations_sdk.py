@@ -336,7 +336,7 @@ class SenderRecorder:
         self.senders: list[str | None] = []
 
     def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
-        self.senders.append(request.sender)
+        self.senders.append(request.whatsapp_sender)
         return DeliveryReceipt(self.name, None)
 
 
@@ -720,7 +720,7 @@ def test_a_webhook_gateway_gets_the_whatsapp_sender_as_from() -> None:
     request = DeliveryRequest(IN_MOBILE, message, "VA" + "1" * 32, "VE" + "2" * 32, "VL" + "3" * 32)
     try:
         assert "from" not in json.loads(provider.encode(request))  # type: ignore[attr-defined]
-        named = dataclasses.replace(request, sender=WA_SENDER)
+        named = dataclasses.replace(request, whatsapp_sender=WA_SENDER)
         assert json.loads(provider.encode(named))["from"] == WA_SENDER  # type: ignore[attr-defined]
     finally:
         provider.close()

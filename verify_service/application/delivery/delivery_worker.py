@@ -215,7 +215,7 @@ class DeliveryWorker:
             verification_sid=job.verification_sid,
             attempt_sid=job.attempt_sid,
             status_callback_url=self._callback_url(provider, job.attempt_sid),
-            sender=self._allowed_sender(job),
+            whatsapp_sender=self._allowed_sender(job),
         )
         try:
             receipt = provider.deliver(request)

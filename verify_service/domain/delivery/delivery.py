@@ -43,8 +43,9 @@ class DeliveryRequest:
     verification_sid: str
     attempt_sid: str
     status_callback_url: str | None = None
-    # The sender to name instead of the provider's `from=` (a service's Whatsapp.From).
-    sender: str | None = None
+    # The WhatsApp sender to name instead of the provider's `from=` (a service's
+    # Whatsapp.From; WhatsApp only). The e-mail's From is `message.sender`.
+    whatsapp_sender: str | None = None
 
     def __repr__(self) -> str:
         return (
