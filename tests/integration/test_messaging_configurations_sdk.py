@@ -278,6 +278,25 @@ def test_a_whatsapp_sender_goes_only_through_the_list_it_is_allowed_for(routed: 
     assert GLOBAL_WA_SENDER not in json.dumps(dict(request.form))
 
 
+def test_a_queued_whatsapp_sender_is_sealed_under_its_first_key(routed: Routed) -> None:
+    """DeliveryJob.whatsapp_sender is sealed as `wa_from`, the key jobs queued by earlier
+    versions carry, so those still read with their sender after an upgrade."""
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_from=GLOBAL_WA_SENDER
+    )
+    routed.sdk.verify.v2.services(service.sid).verifications.create(
+        to=IN_MOBILE, channel="whatsapp"
+    )
+    outbox = routed.container.outbox
+    sealed = [
+        json.loads(outbox._sealer.open(fields[b"job"], fields[b"att"]))
+        for shard in outbox._shards
+        for _, fields in routed.redis.xrange(shard.stream)
+    ]
+    assert [plain["wa_from"] for plain in sealed] == [GLOBAL_WA_SENDER]
+    assert all("whatsapp_sender" not in plain for plain in sealed)
+
+
 def test_a_dropped_whatsapp_sender_is_counted_every_time_and_logged_once_a_minute(
     routed: Routed, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:

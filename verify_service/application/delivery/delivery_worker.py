@@ -252,11 +252,11 @@ class DeliveryWorker:
         sends it now: it was checked against the service's WhatsApp route at save, but a
         country configuration, a removed route or an edited routes file may send the job
         through another list (another account), which must not send as that sender."""
-        if job.sender is None:
+        if job.whatsapp_sender is None:
             return None
         route_sid = self._route_in_use(job)
         try:
-            number = whatsapp_sender_number(job.sender)
+            number = whatsapp_sender_number(job.whatsapp_sender)
         except InvalidParameter:
             number = None
         if number is not None and number in self._route_book.senders_for(route_sid):

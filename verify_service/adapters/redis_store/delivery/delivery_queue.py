@@ -109,7 +109,7 @@ class RedisDeliveryQueue:
                 # Keys never change name: jobs queued by an older version must still read.
                 **_optional(
                     ("rt", job.route_sid),
-                    ("wa_from", job.sender),
+                    ("wa_from", job.whatsapp_sender),
                     ("from", message.sender),
                     ("from_name", message.sender_name),
                     ("digits", message.send_digits),
@@ -150,7 +150,7 @@ class RedisDeliveryQueue:
             job_id=job_id,
             deliveries=deliveries,
             route_sid=data.get("rt"),  # absent in jobs queued before routes
-            sender=data.get("wa_from"),
+            whatsapp_sender=data.get("wa_from"),
         )
 
     # -- producing ----------------------------------------------------------------------
