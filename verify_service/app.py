@@ -757,14 +757,20 @@ def create_app(
     if container.passkeys is not None:
         app.extensions[passkeys_api.PASSKEYS_KEY] = container.passkeys
         app.register_blueprint(passkeys_api.blueprint)
+    _register_fraud_guard(app, container)
+    _register_webhooks(app, container)
+    _register_routing(app, container)
+    _register_templates(app, container)
+    return app
+
+
+def _register_fraud_guard(app: Flask, container: Container) -> None:
+    """`/v2/Services/{VA}/FraudGuard/Blocks` (extension), when Fraud Guard is on."""
     if container.fraud_guard is not None:
         app.extensions[fraud_guard_api.FRAUD_GUARD_KEY] = FraudGuardBlocks(
             container.fraud_guard, container.catalog, container.clock
         )
         app.register_blueprint(fraud_guard_api.blueprint)
-    _register_webhooks(app, container)
-    _register_routing(app, container)
-    return app
 
 
 def _register_routing(app: Flask, container: Container) -> None:
@@ -781,7 +787,6 @@ def _register_webhooks(app: Flask, container: Container) -> None:
     if container.webhooks is not None:
         app.extensions[webhooks_api.WEBHOOKS_KEY] = container.webhooks
         app.register_blueprint(webhooks_api.blueprint)
-    _register_templates(app, container)
 
 
 def _register_templates(app: Flask, container: Container) -> None:

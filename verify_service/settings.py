@@ -231,7 +231,8 @@ class Settings:
 
     def receipt_providers_for(self, channel: Channel) -> tuple[ProviderConfig, ...]:
         """Every config that may have sent a `channel` message: the global list's and every
-        route's (a delivery receipt is checked against each one's credentials)."""
+        route's. A delivery receipt is checked against the sending account's among them
+        only (adapters/delivery/receipts.py, "receipt sender")."""
         found = list(self.providers_for(channel))
         for route in self.routes.routes:
             found += route.providers_for(channel) or ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -277,6 +278,74 @@ def test_a_whatsapp_sender_goes_only_through_the_list_it_is_allowed_for(routed: 
     assert GLOBAL_WA_SENDER not in json.dumps(dict(request.form))
 
 
+def test_a_queued_whatsapp_sender_is_sealed_under_its_first_key(routed: Routed) -> None:
+    """DeliveryJob.whatsapp_sender is sealed as `wa_from`, the key jobs queued by earlier
+    versions carry, so those still read with their sender after an upgrade."""
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_from=GLOBAL_WA_SENDER
+    )
+    routed.sdk.verify.v2.services(service.sid).verifications.create(
+        to=IN_MOBILE, channel="whatsapp"
+    )
+    outbox = routed.container.outbox
+    sealed = [
+        json.loads(outbox._sealer.open(fields[b"job"], fields[b"att"]))
+        for shard in outbox._shards
+        for _, fields in routed.redis.xrange(shard.stream)
+    ]
+    assert [plain["wa_from"] for plain in sealed] == [GLOBAL_WA_SENDER]
+    assert all("whatsapp_sender" not in plain for plain in sealed)
+
+
+def test_a_dropped_whatsapp_sender_is_counted_every_time_and_logged_once_a_minute(
+    routed: Routed, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator sees a Whatsapp.From the sending list does not allow: a warning naming
+    the service and the route (no destination, no code), at most once a minute per service
+    and route, and `verify_whatsapp_sender_dropped_total{list="route"}` for every message."""
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_from=GLOBAL_WA_SENDER
+    )
+    wa = derived_route_sid("wa")
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=wa
+    )
+    metrics = DroppedSenders()
+    worker = dataclasses.replace(routed.container, metrics=metrics).delivery_worker("tests")
+    mobiles = [IN_MOBILE, "+919876543211", "+919876543212"]
+    codes = []
+    with caplog.at_level(logging.WARNING):
+        for number, to in enumerate(mobiles):
+            if number == 2:
+                clock.advance(61)
+            routed.sdk.verify.v2.services(service.sid).verifications.create(
+                to=to, channel="whatsapp"
+            )
+            assert worker.run_once(block_ms=0) == 1
+            codes += re.findall(r"[0-9]{4,10}", routed.gateways[2].requests[-1].form["Body"])
+    assert sent_to(routed.gateways[2]) == [f"whatsapp:{to}" for to in mobiles]
+    assert codes
+    assert metrics.lists == ["route", "route", "route"]
+    warnings = [r.getMessage() for r in caplog.records if "Whatsapp.From" in r.getMessage()]
+    assert len(warnings) == 2  # the first message, and the third a minute later
+    for warning in warnings:
+        assert service.sid in warning
+        assert wa in warning
+        assert GLOBAL_WA_SENDER not in warning
+        assert all(to not in warning and to[-7:] not in warning for to in mobiles)
+        assert all(code not in warning for code in codes)
+
+
+class DroppedSenders(NoMetrics):
+    """Metrics that keep the list of each WhatsApp message sent without its Whatsapp.From."""
+
+    def __init__(self) -> None:
+        self.lists: list[str] = []
+
+    def whatsapp_sender_dropped(self, sending_list: str) -> None:
+        self.lists.append(sending_list)
+
+
 class SenderRecorder:
     """A global WhatsApp provider that keeps the sender each request names."""
 
@@ -286,7 +355,7 @@ class SenderRecorder:
         self.senders: list[str | None] = []
 
     def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
-        self.senders.append(request.sender)
+        self.senders.append(request.whatsapp_sender)
         return DeliveryReceipt(self.name, None)
 
 
@@ -670,7 +739,7 @@ def test_a_webhook_gateway_gets_the_whatsapp_sender_as_from() -> None:
     request = DeliveryRequest(IN_MOBILE, message, "VA" + "1" * 32, "VE" + "2" * 32, "VL" + "3" * 32)
     try:
         assert "from" not in json.loads(provider.encode(request))  # type: ignore[attr-defined]
-        named = dataclasses.replace(request, sender=WA_SENDER)
+        named = dataclasses.replace(request, whatsapp_sender=WA_SENDER)
         assert json.loads(provider.encode(named))["from"] == WA_SENDER  # type: ignore[attr-defined]
     finally:
         provider.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,26 @@ def test_console_appends_one_json_line_per_message(tmp_path: Path, channel: Chan
         **({"subject": "Acme code", "html": "<p>code</p>"} if channel is Channel.EMAIL else {}),
     }
     assert (first.provider, first.provider_message_id) == ("console", None)
+
+
+def test_console_shows_the_whatsapp_sender_and_the_emails_from(tmp_path: Path) -> None:
+    """A developer sees who a message is from: `from` is the service's Whatsapp.From on a
+    WhatsApp line and the start's ChannelConfiguration.from on an e-mail line (one sender
+    per channel, as the webhook gateway gets it)."""
+    outbox = tmp_path / "outbox.jsonl"
+    (console,) = build_providers(
+        Channel.WHATSAPP,
+        parse_provider_list(Channel.WHATSAPP, "console://"),
+        console_outbox=str(outbox),
+    )
+    whatsapp = request(Channel.WHATSAPP)
+    console.deliver(replace(whatsapp, whatsapp_sender="+14155550112"))
+    email = request(Channel.EMAIL)
+    branded = replace(email.message, sender="alerts@brand.example", sender_name="Acme")
+    console.deliver(replace(email, message=branded))
+    first, second = (json.loads(line) for line in outbox.read_text("utf-8").splitlines())
+    assert first["from"] == "+14155550112"
+    assert (second["from"], second["from_name"]) == ("alerts@brand.example", "Acme")
 
 
 def test_console_line_keeps_the_first_cut_format_byte_for_byte(tmp_path: Path) -> None:

@@ -205,6 +205,26 @@ def test_an_emails_sender_and_a_calls_digits_are_passed_along(
     assert not {"from", "from_name", "send_digits"} & set(third)
 
 
+def test_from_is_one_sender_per_channel_the_emails_from_or_the_whatsapp_sender(
+    standin: StandinHttp, provider: WebhookProvider
+) -> None:
+    """`from` means the e-mail's From on e-mail and the service's Whatsapp.From on WhatsApp,
+    never one overwritten by the other: a WhatsApp sender left on an e-mail request (or an
+    e-mail From on a WhatsApp message) is not what `from` carries."""
+    email = request(Channel.EMAIL)
+    branded = replace(email.message, sender="alerts@brand.example", sender_name="Acme")
+    provider.deliver(replace(email, message=branded, whatsapp_sender="+14155550112"))
+    whatsapp = request(Channel.WHATSAPP)
+    stray = replace(whatsapp.message, sender="alerts@brand.example", sender_name="Acme")
+    provider.deliver(replace(whatsapp, message=stray, whatsapp_sender="+14155550112"))
+    provider.deliver(replace(request(Channel.SMS), whatsapp_sender="+14155550112"))
+    first, second, third = (sent.json for sent in standin.requests)
+    assert (first["from"], first["from_name"]) == ("alerts@brand.example", "Acme")
+    assert second["from"] == "+14155550112"
+    assert "from_name" not in second
+    assert "from" not in third
+
+
 def test_an_emails_subject_and_html_are_passed_along(
     standin: StandinHttp, provider: WebhookProvider
 ) -> None:

@@ -52,6 +52,9 @@ def test_every_known_label_set_is_exported_at_zero_before_its_first_event() -> N
         for operation in ("start", "check"):
             key = (("operation", operation), ("reason", reason))
             assert ("verify_refusals_total", key) in at_zero
+    for sending_list in ("route", "global"):
+        key = (("list", sending_list),)
+        assert ("verify_whatsapp_sender_dropped_total", key) in at_zero
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")

@@ -2,7 +2,8 @@
 their signature is verified, and how the provider's statuses map onto ours.
 
 - Twilio (`StatusCallback`): `X-Twilio-Signature`, checked with the `twilio` library's
-  `RequestValidator` and the auth token of each `twilio://` provider of the attempt's channel.
+  `RequestValidator` and the auth token of the `twilio://` account that sent the attempt
+  (below: its receipt sender).
 - Vonage (DLR `callback`): Vonage's signed webhooks, a `sig` over the sorted parameters with
   the DSN's `signature_secret=`; no secret configured means Vonage receipts are refused.
 - Webhook: the gateway signs its JSON receipt as we sign our requests (`X-Verify-Timestamp`,
@@ -328,7 +329,10 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 
 def receipt_checkers(configs_for: ConfigsFor) -> dict[str, ReceiptChecker]:
-    """Every kind's checker over `Settings.providers_for`."""
+    """Every kind's checker over `configs_for(channel)`: every config that may have sent a
+    message of the channel (`Settings.receipt_providers_for`: the global list's and every
+    route's), of which each receipt is checked against the sending account's only (the
+    attempt's receipt sender; every one of the kind for an attempt recorded without one)."""
     return {
         TWILIO: TwilioReceipts(configs_for),
         VONAGE: VonageReceipts(configs_for),

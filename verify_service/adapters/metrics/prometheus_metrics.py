@@ -33,6 +33,7 @@ _EVENT_OUTCOMES = (
     EventOutcome.REFUSED,
 )
 _TRIP_MODES = ("block", "monitor")
+_SENDING_LISTS = ("route", "global")
 # A route template: path words and `<converter:name>` placeholders, nothing a client typed.
 _ROUTE = re.compile(r"^(/([A-Za-z0-9_.-]+|<([a-z]+:)?[A-Za-z_]+>)?)+$")
 # Never in a template: a sid, or a run of digits (a number, a code).
@@ -135,6 +136,12 @@ class PrometheusMetrics:
             ["channel"],
             registry=r,
         )
+        self._whatsapp_senders_dropped = Counter(
+            "verify_whatsapp_sender_dropped",
+            "WhatsApp messages sent without Whatsapp.From: the sending list does not allow it.",
+            ["list"],
+            registry=r,
+        )
         self._redis_errors = Counter(
             "verify_redis_errors",
             "Times the store failed closed: a 503 from the API, a paused worker turn.",
@@ -157,6 +164,8 @@ class PrometheusMetrics:
             self._event_deliveries.labels(outcome)
         for mode in _TRIP_MODES:
             self._fraud_guard_trips.labels(mode)
+        for sending_list in _SENDING_LISTS:
+            self._whatsapp_senders_dropped.labels(sending_list)
         self._start_at_zero()
 
     def _start_at_zero(self) -> None:
@@ -209,6 +218,11 @@ class PrometheusMetrics:
 
     def unknown_route(self, channel: str) -> None:
         self._unknown_routes.labels(_one_of(channel, _CHANNELS)).inc()
+
+    def whatsapp_sender_dropped(self, sending_list: str) -> None:
+        self._whatsapp_senders_dropped.labels(
+            _one_of(sending_list, frozenset(_SENDING_LISTS))
+        ).inc()
 
     def redis_error(self, process: str) -> None:
         self._redis_errors.labels(_one_of(process, _PROCESSES)).inc()

@@ -36,6 +36,11 @@ from verify_service.domain.models import Channel
 from verify_service.domain.routing.routing import RouteBook, whatsapp_sender_number
 
 log = logging.getLogger(__name__)
+
+# A dropped Whatsapp.From is logged once a minute per (service, list) at most; the memory of
+# when is forgotten past this many pairs (a warning may then repeat early, never flood).
+_DROPPED_WARNING_EVERY_MS = 60_000
+_DROPPED_WARNING_KEYS = 1024
 _jitter = random.SystemRandom()
 
 
@@ -135,6 +140,9 @@ class DeliveryWorker:
         # The WhatsApp senders each list may name (none when not given): a job's sender goes
         # out only through a list it is allowed for (docs/messages.md, "WhatsApp sender").
         self._route_book = route_book or RouteBook()
+        # (service, list) -> when a dropped sender was last logged (_sender_dropped).
+        self._dropped_warned: dict[tuple[str, str], int] = {}
+        self._dropped_lock = threading.Lock()
         self._clock = clock
         self._policy = policy
         self._consumer = consumer
@@ -207,7 +215,7 @@ class DeliveryWorker:
             verification_sid=job.verification_sid,
             attempt_sid=job.attempt_sid,
             status_callback_url=self._callback_url(provider, job.attempt_sid),
-            sender=self._allowed_sender(job),
+            whatsapp_sender=self._allowed_sender(job),
         )
         try:
             receipt = provider.deliver(request)
@@ -244,14 +252,37 @@ class DeliveryWorker:
         sends it now: it was checked against the service's WhatsApp route at save, but a
         country configuration, a removed route or an edited routes file may send the job
         through another list (another account), which must not send as that sender."""
-        if job.sender is None:
+        if job.whatsapp_sender is None:
             return None
+        route_sid = self._route_in_use(job)
         try:
-            number = whatsapp_sender_number(job.sender)
+            number = whatsapp_sender_number(job.whatsapp_sender)
         except InvalidParameter:
-            return None
-        allowed = self._route_book.senders_for(self._route_in_use(job))
-        return number if number in allowed else None
+            number = None
+        if number is not None and number in self._route_book.senders_for(route_sid):
+            return number
+        self._sender_dropped(job, route_sid)
+        return None
+
+    def _sender_dropped(self, job: DeliveryJob, route_sid: str | None) -> None:
+        """Count a dropped Whatsapp.From and warn, once a minute per (service, list) at
+        most: every message of a misrouted service would otherwise log the same line."""
+        self._metrics.whatsapp_sender_dropped("global" if route_sid is None else "route")
+        key = (job.service_sid, route_sid or "global")
+        now_ms = self._clock.now_ms()
+        with self._dropped_lock:
+            last_ms = self._dropped_warned.get(key)
+            if last_ms is not None and now_ms - last_ms < _DROPPED_WARNING_EVERY_MS:
+                return
+            if len(self._dropped_warned) >= _DROPPED_WARNING_KEYS:
+                self._dropped_warned.clear()
+            self._dropped_warned[key] = now_ms
+        log.warning(
+            "service %s: Whatsapp.From is not allowed for the %s list, sent with the list's"
+            " own sender",
+            job.service_sid,
+            route_sid or "global",
+        )
 
     def _providers_for(self, job: DeliveryJob, warn: bool = False) -> Sequence[DeliveryProvider]:
         """The job's route's list for its channel; the global list when the job names no

@@ -102,6 +102,10 @@ class Metrics(Protocol):
     def unknown_route(self, channel: str) -> None:
         """A queued message named a route the operator removed: the global list sent it."""
 
+    def whatsapp_sender_dropped(self, sending_list: str) -> None:
+        """A WhatsApp message went out without the service's Whatsapp.From: the list that
+        sent it (`route` or `global`) does not allow that sender."""
+
     def redis_error(self, process: str) -> None:
         """The store failed closed (a 503 from the API, a paused turn of the worker)."""
 
@@ -140,6 +144,9 @@ class NoMetrics:
         pass
 
     def unknown_route(self, channel: str) -> None:
+        pass
+
+    def whatsapp_sender_dropped(self, sending_list: str) -> None:
         pass
 
     def redis_error(self, process: str) -> None:

@@ -295,7 +295,7 @@ class Verifications:
                     request.channel,
                     write.country,
                 ),
-                sender=sender_for(service.whatsapp_from, request.channel),
+                whatsapp_sender=sender_for(service.whatsapp_from, request.channel),
             )
             outcome = self._store.start_or_resend(
                 write, None if test_code else delivery, correction

@@ -43,8 +43,9 @@ class DeliveryRequest:
     verification_sid: str
     attempt_sid: str
     status_callback_url: str | None = None
-    # The sender to name instead of the provider's `from=` (a service's Whatsapp.From).
-    sender: str | None = None
+    # The WhatsApp sender to name instead of the provider's `from=` (a service's
+    # Whatsapp.From; WhatsApp only). The e-mail's From is `message.sender`.
+    whatsapp_sender: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -108,7 +109,10 @@ class DeliveryJob:
     # list of the channel (docs/messages.md, "Routing by country"). Jobs queued before
     # routes existed have neither field.
     route_sid: str | None = None
-    sender: str | None = None  # overrides the provider's `from=` (Whatsapp.From)
+    # The service's Whatsapp.From (WhatsApp only), named instead of the provider's `from=`
+    # when the sending list allows it; the e-mail's From is `message.sender`. Sealed as
+    # `wa_from` (adapters/redis_store/delivery/delivery_queue.py).
+    whatsapp_sender: str | None = None
 
     def __repr__(self) -> str:
         return (

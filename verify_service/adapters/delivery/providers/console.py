@@ -1,7 +1,8 @@
 """`console://`: the development provider, writing the JSON-lines outbox (all channels).
 
 One JSON object per line: to, channel, body, service_sid, verification_sid, attempt_sid,
-locale (the first cut's format, kept), then what the start chose (`channel_options`) and,
+locale (the first cut's format, kept), then what the start chose (`channel_options`: `from`
+is the e-mail's From on an e-mail, the service's Whatsapp.From on a WhatsApp message) and,
 for an e-mail, its `subject` and `html` part (so that a developer sees the whole e-mail).
 It is the one place a code is written out.
 """
@@ -77,7 +78,7 @@ class ConsoleProvider:
             "verification_sid": request.verification_sid,
             "attempt_sid": request.attempt_sid,
             "locale": message.locale,
-            **channel_options(message),
+            **channel_options(request),
             **email_parts(message),
         }
         return utf8(json.dumps(document, ensure_ascii=False) + "\n", self.name)

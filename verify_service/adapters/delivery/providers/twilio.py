@@ -154,7 +154,7 @@ class TwilioProvider:
         }
         # A service's Whatsapp.From names the sender over the DSN's from= (checked against
         # the senders the operator allows when the service was saved).
-        sender = (request.sender if whatsapp else None) or self._config.sender
+        sender = (request.whatsapp_sender if whatsapp else None) or self._config.sender
         if _MESSAGING_SERVICE_SID.fullmatch(sender):
             form["MessagingServiceSid"] = sender
         else:

@@ -151,13 +151,11 @@ class WebhookProvider:
             "locale": message.locale,
             "verification_sid": request.verification_sid,
             "attempt_sid": request.attempt_sid,
-            **channel_options(message),
+            **channel_options(request),
             **email_parts(message),
         }
         if request.status_callback_url:
             document["status_callback_url"] = request.status_callback_url
-        if request.sender:  # a service's Whatsapp.From (docs/messages.md, "Routing by country")
-            document["from"] = request.sender
         return json_body(document, self._name)
 
     def close(self) -> None:

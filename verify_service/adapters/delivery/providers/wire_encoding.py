@@ -16,7 +16,11 @@ from urllib.parse import urlencode
 
 from email_validator import EmailNotValidError, validate_email
 
-from verify_service.domain.delivery.delivery import PermanentDeliveryError, RenderedMessage
+from verify_service.domain.delivery.delivery import (
+    DeliveryRequest,
+    PermanentDeliveryError,
+    RenderedMessage,
+)
 from verify_service.domain.models import Channel
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -84,12 +88,18 @@ def email_parts(message: RenderedMessage) -> dict[str, str]:
     return {key: value for key, value in parts.items() if value is not None}
 
 
-def channel_options(message: RenderedMessage) -> dict[str, str]:
+def channel_options(request: DeliveryRequest) -> dict[str, str]:
     """What a start chose for its channel, for providers that pass it on as JSON: the
-    e-mail's `from` and `from_name` (ChannelConfiguration), the call's `send_digits`."""
+    e-mail's `from` and `from_name` (ChannelConfiguration), a WhatsApp message's `from`
+    (the service's Whatsapp.From, as the worker allowed it), the call's `send_digits`.
+    `from` is one sender per channel, never two: the e-mail From is `message.sender`, the
+    WhatsApp sender is `request.whatsapp_sender` (docs/providers.md, `webhook://`)."""
+    message = request.message
+    email = message.channel is Channel.EMAIL
+    whatsapp = message.channel is Channel.WHATSAPP
     options = {
-        "from": message.sender,
-        "from_name": message.sender_name,
+        "from": message.sender if email else request.whatsapp_sender if whatsapp else None,
+        "from_name": message.sender_name if email else None,
         "send_digits": message.send_digits,
     }
     return {key: value for key, value in options.items() if value is not None}

@@ -101,10 +101,15 @@ class RedisDeliveryQueue:
                 "subject": message.subject,
                 "html": message.html,
                 "voice": message.voice_language,
-                **({"rt": job.route_sid} if job.route_sid else {}),
-                **({"wa_from": job.sender} if job.sender else {}),
-                # Only when set: entries queued before these keys existed read as None.
+                # Every key added after the first format is optional and sealed only when
+                # it has a value: an entry queued before a key existed (or without a value)
+                # reads it back as None. `rt` (route sid) and `wa_from` (Whatsapp.From,
+                # DeliveryJob.whatsapp_sender) are the job's; `from`, `from_name` (the
+                # e-mail's ChannelConfiguration) and `digits` (SendDigits) the message's.
+                # Keys never change name: jobs queued by an older version must still read.
                 **_optional(
+                    ("rt", job.route_sid),
+                    ("wa_from", job.whatsapp_sender),
                     ("from", message.sender),
                     ("from_name", message.sender_name),
                     ("digits", message.send_digits),
@@ -145,7 +150,7 @@ class RedisDeliveryQueue:
             job_id=job_id,
             deliveries=deliveries,
             route_sid=data.get("rt"),  # absent in jobs queued before routes
-            sender=data.get("wa_from"),
+            whatsapp_sender=data.get("wa_from"),
         )
 
     # -- producing ----------------------------------------------------------------------
@@ -545,5 +550,5 @@ def outbox_backlog(
 
 
 def _optional(*pairs: tuple[str, str | None]) -> dict[str, str]:
-    """The sealed message's optional keys that have a value."""
-    return {key: value for key, value in pairs if value is not None}
+    """The sealed job's optional keys that have a value (neither None nor empty)."""
+    return {key: value for key, value in pairs if value}
