@@ -473,3 +473,27 @@ def test_substitutions_without_a_template_say_how_to_choose_one(
         " or set the service's DefaultTemplateSid)",
     )
     assert snapshot(redis_client) == before
+
+
+def test_an_upper_case_template_sid_names_the_template(api: Api, sender: RecordingSender) -> None:
+    """Sids are hex digits whatever their case (review finding 8): `HJABC…` names the
+    template `HJabc…` in DefaultTemplateSid, TemplateSid, Templates and
+    ChannelConfiguration.template_id, not "no such template"."""
+    template = create_template(api)
+    sid = template["sid"]
+    shouted = "HJ" + sid[2:].upper()
+    assert shouted != sid
+    service = api.create_service(DefaultTemplateSid=shouted)
+    assert api.get(f"/v2/Services/{service}").json["default_template_sid"] == sid  # type: ignore[index]
+    assert api.start(service).status_code == 201
+    assert sender.sent[-1].body.startswith(": ")
+    other = api.create_service()
+    assert api.start(other, TemplateSid=shouted).status_code == 201
+    assert sender.sent[-1].body.startswith(": ")
+    entries = json.dumps([{"sid": shouted}])
+    assert api.start(other, to="+14155552672", Templates=entries).status_code == 201
+    assert sender.sent[-1].body.startswith(": ")
+    config = json.dumps({"template_id": shouted})
+    email = api.start(other, to="a@example.com", channel="email", ChannelConfiguration=config)
+    assert email.status_code == 201, email.json
+    assert sender.sent[-1].message.subject == "Your Acme code"

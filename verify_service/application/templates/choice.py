@@ -109,6 +109,8 @@ def parse_template_entries(value: Any) -> list[tuple[str, dict[str, str]]]:
         if not isinstance(entry, dict) or set(entry) - {"sid", "substitutions"}:
             raise InvalidParameter("Templates", 'entries {"sid": "HJ…", "substitutions": {…}}')
         sid, substitutions = entry.get("sid"), entry.get("substitutions", {})
+        if isinstance(sid, str):
+            sid = sid[:2] + sid[2:].lower()  # looked up in lower case, as TemplateSid
         if not isinstance(sid, str) or not sids.is_sid(sid, "HJ"):
             raise InvalidParameter("Templates", "each entry's sid an HJ sid")
         if not isinstance(substitutions, dict) or not all(

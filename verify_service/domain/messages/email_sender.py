@@ -141,7 +141,8 @@ def parse_channel_configuration(
     return ChannelConfiguration(
         sender=senders.require_allowed(sender) if sender is not None else None,
         sender_name=require_name(name, f"{PARAMETER}.from_name") if name is not None else None,
-        template_sid=template,
+        # Template sids are looked up in lower case: `HJABC…` names the template `HJabc…`.
+        template_sid=template[:2] + template[2:].lower() if template is not None else None,
         substitutions=_substitutions(value.get("substitutions")),
     )
 
