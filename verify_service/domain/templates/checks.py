@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.errors import InvalidParameter, keyed_parameter
 from verify_service.domain.messages.catalogue_checks import (
     WORST_AMOUNT,
     WORST_APP_HASH,
@@ -120,7 +120,7 @@ def _translations(value: object) -> dict[str, dict[Part, str]]:
         raise InvalidParameter("Translations", 'a JSON object {"en": {"sms": "…"}, …}')
     parsed: dict[str, dict[Part, str]] = {}
     for locale_name, parts in value.items():
-        field = f"Translations.{str(locale_name)[:20]}"
+        field = keyed_parameter("Translations", locale_name)
         locale = _locale(locale_name, field)
         if locale in parsed:
             raise InvalidParameter(field, "given twice")
@@ -148,7 +148,7 @@ def _part(name: object, field: str) -> Part:
         return Part(str(name))
     except ValueError:
         raise InvalidParameter(
-            f"{field}.{str(name)[:20]}",
+            keyed_parameter(field, name),
             f"not a part (parts: {', '.join(part.value for part in Part)})",
         ) from None
 
