@@ -541,7 +541,8 @@ def test_every_templates_entry_must_name_a_template(api: Api, redis_client: redi
         ),
         (
             {"ChannelConfiguration": '{{"substitutions": {{"app": "x"}}}}'},
-            "ChannelConfiguration.substitutions (no template chosen",
+            "ChannelConfiguration.substitutions (no template chosen: give"
+            " ChannelConfiguration.template_id",
         ),
         # A sid that names no template is named by the parameter it came in.
         (

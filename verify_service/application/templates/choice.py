@@ -108,9 +108,16 @@ class TemplateChoice:
             )
         if template is None:
             if substitutions:
+                # Name the sid parameter beside the substitutions the caller used.
+                sid_parameter = (
+                    "ChannelConfiguration.template_id"
+                    if parameter.startswith("ChannelConfiguration.")
+                    else TEMPLATE_SID
+                )
                 raise InvalidParameter(
                     parameter,
-                    "no template chosen: give TemplateSid, or set the service's DefaultTemplateSid",
+                    f"no template chosen: give {sid_parameter}, or set the service's"
+                    " DefaultTemplateSid",
                 )
             return BUILTIN
         checked = require_substitutions(template, substitutions, parameter)
