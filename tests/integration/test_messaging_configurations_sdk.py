@@ -743,3 +743,20 @@ def test_a_webhook_gateway_gets_the_whatsapp_sender_as_from() -> None:
         assert json.loads(provider.encode(named))["from"] == WA_SENDER  # type: ignore[attr-defined]
     finally:
         provider.close()
+
+
+def test_an_upper_case_route_sid_names_the_route(routed: Routed) -> None:
+    """Sids are hex digits whatever their case (review finding 8): `MGABC…` names the
+    route `MGabc…` in MessagingServiceSid and Whatsapp.MsgServiceSid, not "not a route"."""
+    wa = derived_route_sid("wa")
+    shouted = "MG" + wa[2:].upper()
+    assert shouted != wa
+    service = routed.sdk.verify.v2.services.create(
+        friendly_name="Acme", whatsapp_msg_service_sid=shouted
+    )
+    assert service.whatsapp["msg_service_sid"] == wa
+    configurations = routed.sdk.verify.v2.services(service.sid).messaging_configurations
+    created = configurations.create(country="all", messaging_service_sid=shouted)
+    assert created.messaging_service_sid == wa
+    start(routed, service.sid, US_MOBILE, channel="whatsapp")
+    assert len(routed.gateways[2].requests) == 1

@@ -473,3 +473,150 @@ def test_substitutions_without_a_template_say_how_to_choose_one(
         " or set the service's DefaultTemplateSid)",
     )
     assert snapshot(redis_client) == before
+
+
+def test_an_upper_case_template_sid_names_the_template(api: Api, sender: RecordingSender) -> None:
+    """Sids are hex digits whatever their case (review finding 8): `HJABC…` names the
+    template `HJabc…` in DefaultTemplateSid, TemplateSid, Templates and
+    ChannelConfiguration.template_id, not "no such template"."""
+    template = create_template(api)
+    sid = template["sid"]
+    shouted = "HJ" + sid[2:].upper()
+    assert shouted != sid
+    service = api.create_service(DefaultTemplateSid=shouted)
+    assert api.get(f"/v2/Services/{service}").json["default_template_sid"] == sid  # type: ignore[index]
+    assert api.start(service).status_code == 201
+    assert sender.sent[-1].body.startswith(": ")
+    other = api.create_service()
+    assert api.start(other, TemplateSid=shouted).status_code == 201
+    assert sender.sent[-1].body.startswith(": ")
+    entries = json.dumps([{"sid": shouted}])
+    assert api.start(other, to="+14155552672", Templates=entries).status_code == 201
+    assert sender.sent[-1].body.startswith(": ")
+    config = json.dumps({"template_id": shouted})
+    email = api.start(other, to="a@example.com", channel="email", ChannelConfiguration=config)
+    assert email.status_code == 201, email.json
+    assert sender.sent[-1].message.subject == "Your Acme code"
+
+
+def test_every_templates_entry_must_name_a_template(api: Api, redis_client: redis.Redis) -> None:
+    """Review finding 13: an entry after the one chosen is looked up too (60200 naming
+    Templates), not accepted because an earlier entry serves the channel."""
+    template = create_template(api)
+    service = api.create_service()
+    before = snapshot(redis_client)
+    missing = "HJ" + "2" * 32
+    entries = [{"sid": template["sid"]}, {"sid": missing}]
+    response = api.start(service, Templates=json.dumps(entries))
+    assert refusal(response) == (
+        400,
+        60200,
+        f"Invalid parameter: Templates (no such template {missing})",
+    )
+    assert snapshot(redis_client) == before
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        # Substitutions are named by the parameter they came in.
+        (
+            {"TemplateSid": "{sid}", "TemplateCustomSubstitutions": '{{"nope": "x"}}'},
+            "TemplateCustomSubstitutions.nope (not a variable",
+        ),
+        ({"Templates": '[{{"sid": "{sid}", "substitutions": {{"nope": "x"}}}}]'}, "Templates.nope"),
+        (
+            {
+                "ChannelConfiguration": '{{"template_id": "{sid}", '
+                '"substitutions": {{"nope": "x"}}}}'
+            },
+            "ChannelConfiguration.substitutions.nope (not a variable",
+        ),
+        (
+            {
+                "TemplateSid": "{sid}",
+                "ChannelConfiguration": '{{"substitutions": {{"app": "evil.com"}}}}',
+            },
+            "ChannelConfiguration.substitutions.app (no links",
+        ),
+        (
+            {"ChannelConfiguration": '{{"substitutions": {{"app": "x"}}}}'},
+            "ChannelConfiguration.substitutions (no template chosen: give"
+            " ChannelConfiguration.template_id",
+        ),
+        # A sid that names no template is named by the parameter it came in.
+        (
+            {"ChannelConfiguration": f'{{{{"template_id": "HJ{"3" * 32}"}}}}'},
+            "ChannelConfiguration.template_id (no such",
+        ),
+        # Beside Templates, the template's other parameters are refused alike.
+        (
+            {
+                "Templates": '[{{"sid": "{sid}"}}]',
+                "ChannelConfiguration": '{{"template_id": "{sid}"}}',
+            },
+            "ChannelConfiguration.template_id (not with Templates",
+        ),
+        (
+            {
+                "Templates": '[{{"sid": "{sid}"}}]',
+                "ChannelConfiguration": '{{"substitutions": {{"app": "x"}}}}',
+            },
+            "ChannelConfiguration.substitutions (not with Templates",
+        ),
+        (
+            {"Templates": '[{{"sid": "{sid}"}}]', "TemplateSid": "{sid}"},
+            "TemplateSid (not with Templates",
+        ),
+        (
+            {"Templates": '[{{"sid": "{sid}"}}]', "TemplateCustomSubstitutions": '{{"app": "x"}}'},
+            "TemplateCustomSubstitutions (not with Templates",
+        ),
+        # A caller's key is echoed only when it is a plain word (review finding 9).
+        (
+            {"TemplateSid": "{sid}", "TemplateCustomSubstitutions": '{{"<b>": 1}}'},
+            "TemplateCustomSubstitutions (a string)",
+        ),
+    ],
+)
+def test_errors_name_the_parameter_the_caller_sent(
+    api: Api, redis_client: redis.Redis, params: dict[str, str], named: str
+) -> None:
+    """Review finding 1: a template or substitutions error names `Templates`, `TemplateSid`,
+    `TemplateCustomSubstitutions` or `ChannelConfiguration.*`: whichever the start gave."""
+    template = create_template(api)
+    service = api.create_service()
+    before = snapshot(redis_client)
+    given = {key: value.format(sid=template["sid"]) for key, value in params.items()}
+    response = api.start(service, to="a@example.com", channel="email", **given)
+    assert refusal(response)[:2] == (400, 60200)
+    assert response.json["message"].startswith(f"Invalid parameter: {named}")  # type: ignore[index]
+    assert snapshot(redis_client) == before
+
+
+def test_a_missing_default_template_is_logged_once(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review finding 11: not a warning on every start of the service."""
+    template = create_template(api)
+    service = api.create_service(DefaultTemplateSid=template["sid"])
+    assert (
+        api.client.delete(f"/v2/Templates/{template['sid']}", headers=api.headers).status_code
+        == 204
+    )
+    for to in ("+14155552672", "+14155552673", "+14155552674"):
+        assert api.start(service, to=to).status_code == 201
+    assert caplog.text.count(f"default template {template['sid']} of service") == 1
+
+
+def test_without_templates_a_start_naming_one_is_60204_naming_what_it_gave(
+    api: Api,
+) -> None:
+    """Review finding 2: with no template choice configured, substitutions alone are
+    refused naming TemplateCustomSubstitutions, not TemplateSid."""
+    api.client.application.extensions[CONTAINER_KEY].verifications.templates = None
+    service = api.create_service()
+    response = api.start(service, TemplateCustomSubstitutions=json.dumps({"app": "x"}))
+    assert refusal(response)[:2] == (403, 60204)
+    assert "TemplateCustomSubstitutions" in response.json["message"]  # type: ignore[index]
+    assert "TemplateSid" not in response.json["message"]  # type: ignore[index]

@@ -252,3 +252,21 @@ def test_an_undeclared_custom_variable_says_where_to_declare_it() -> None:
         "unknown variable 'shop' (known: amount, app, code, friendly_name, payee, ttl; "
         "declare a custom one with its longest length in Variables, [variables] in a file)"
     )
+
+
+@pytest.mark.parametrize("odd", ["<b>x</b>", "a b", "x" * 33, "é", "\u202e"])
+def test_an_error_names_a_callers_key_only_when_it_is_a_plain_word(odd: str) -> None:
+    """Review finding 9: a locale, part or variable name the caller chose is echoed in the
+    error only when it is a plain word; else the bare parameter is named."""
+    with pytest.raises(InvalidParameter) as refused:
+        template(translations={odd: PARTS})
+    assert refused.value.parameter == "Translations"
+    with pytest.raises(InvalidParameter) as refused:
+        template(translations={"en": dict(PARTS, **{odd: "{{code}}"})})
+    assert refused.value.parameter == "Translations.en"
+    with pytest.raises(InvalidParameter) as refused:
+        require_substitutions(template(), {odd: "x"})
+    assert refused.value.parameter == "TemplateCustomSubstitutions"
+    with pytest.raises(InvalidParameter) as refused:
+        template(variables={odd: 5})
+    assert refused.value.parameter == "Variables"

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
+# A key a caller chose is named in an error only when it is a plain word: an error never
+# echoes odd text (markup, control characters, a long string) back to whoever reads it.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def keyed_parameter(parameter: str, key: object) -> str:
+    """`parameter.key` when `key` is a plain word, else the bare `parameter`."""
+    if isinstance(key, str) and _PLAIN_KEY.fullmatch(key):
+        return f"{parameter}.{key}"
+    return parameter
+
 
 class VerifyError(Exception):
     """Base of every error the service reports to a caller."""

@@ -89,17 +89,24 @@ def _text(key: str, max_length: int = 256) -> fields.String:
     return fields.String(data_key=key, validate=validate.Length(max=max_length))
 
 
-def _sid(key: str, prefix: str) -> fields.String:
+class SidField(fields.String):
+    """A sid as given, its hex digits lower-cased: sids are stored and looked up in lower
+    case, so `HJABC…` finds the template `HJabc…` rather than "no such template"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text[:2] + text[2:].lower()
+
+
+def _sid(key: str, prefix: str) -> SidField:
     expected = f"{prefix} and 32 hex digits"
-    return fields.String(data_key=key, validate=_pattern(rf"{prefix}[0-9a-fA-F]{{32}}", expected))
+    return SidField(data_key=key, validate=_pattern(rf"{prefix}[0-9a-fA-F]{{32}}", expected))
 
 
-def _sid_or_empty(key: str, prefix: str) -> fields.String:
+def _sid_or_empty(key: str, prefix: str) -> SidField:
     """A sid, or an empty value that clears the setting."""
     expected = f"{prefix} and 32 hex digits, or empty to clear it"
-    return fields.String(
-        data_key=key, validate=_pattern(rf"(?:{prefix}[0-9a-fA-F]{{32}})?", expected)
-    )
+    return SidField(data_key=key, validate=_pattern(rf"(?:{prefix}[0-9a-fA-F]{{32}})?", expected))
 
 
 def _flag(key: str) -> fields.Boolean:
@@ -179,9 +186,7 @@ class StartParams(_Lenient):
     channel_configuration = JsonObjectOrString(data_key="ChannelConfiguration")
     template_custom_substitutions = JsonObjectOrString(data_key="TemplateCustomSubstitutions")
     send_digits = fields.String(data_key="SendDigits", validate=_pattern(r"[0-9wW#*]{1,32}"))
-    template_sid = fields.String(
-        data_key="TemplateSid", validate=_pattern("HJ[0-9a-fA-F]{32}", "HJ and 32 hex digits")
-    )
+    template_sid = _sid("TemplateSid", "HJ")
     # SDK 9.13: a JSON array of {sid, substitutions} (application/templates/choice.py).
     templates = fields.Raw(data_key="Templates")
     # Silent Network Auth is not offered: `true` is 60204 (verifications_api.py).

@@ -9,13 +9,14 @@ from flask import Blueprint, Response, jsonify
 
 from verify_service.application.access.access import Permission
 from verify_service.application.protection.abuse_protection import parse_rate_limit_values
-from verify_service.application.templates.choice import parse_template_entries
+from verify_service.application.templates.choice import TEMPLATE_SID, parse_template_entries
 from verify_service.application.verifications.verifications import CheckRequest, StartRequest
 from verify_service.domain.destinations import display_masked_destination
 from verify_service.domain.errors import (
     FeatureNotEnabled,
     InvalidParameter,
     ParameterNotPermitted,
+    keyed_parameter,
 )
 from verify_service.domain.messages.email_sender import parse_channel_configuration
 from verify_service.domain.messages.locales import require_supported_locale
@@ -83,23 +84,17 @@ def _start_request(params: dict[str, Any]) -> StartRequest:
 
 
 def _template_fields(params: dict[str, Any]) -> dict[str, Any]:
-    """`Templates` (the first entry serving the channel) or `TemplateSid` with
-    `TemplateCustomSubstitutions` (docs/messages.md, "Templates")."""
+    """`Templates`, or `TemplateSid` with `TemplateCustomSubstitutions`, as given; the use
+    case chooses (application/templates/choice.py; docs/messages.md, "Templates")."""
     if "templates" in params:
-        for name, wire in (("template_sid", "TemplateSid"), (_SUBSTITUTIONS, SUBSTITUTIONS)):
+        for name, wire in (("template_sid", TEMPLATE_SID), (_SUBSTITUTIONS, SUBSTITUTIONS)):
             if name in params:
-                raise InvalidParameter(wire, "not with Templates, which names the template")
-        choice = components().verifications.templates
-        if choice is None:
-            raise FeatureNotEnabled("Templates")
-        sid, values = choice.first_serving(
-            parse_template_entries(params["templates"]), _channel(params["channel"])
-        )
-        return {"template_sid": sid, "template_substitutions": tuple(values.items())}
+                raise InvalidParameter(wire, _NOT_WITH_TEMPLATES)
+        return {"template_entries": parse_template_entries(params["templates"])}
     values = params.get(_SUBSTITUTIONS, {})
     for name, value in values.items():
         if not isinstance(value, str):
-            raise InvalidParameter(f"{SUBSTITUTIONS}.{str(name)[:40]}", "a string")
+            raise InvalidParameter(keyed_parameter(SUBSTITUTIONS, name), "a string")
     return {
         "template_sid": params.get("template_sid"),
         "template_substitutions": tuple(values.items()),
@@ -107,6 +102,9 @@ def _template_fields(params: dict[str, Any]) -> dict[str, Any]:
 
 
 _SUBSTITUTIONS = "template_custom_substitutions"
+_NOT_WITH_TEMPLATES = "not with Templates, which names the template"
+_TEMPLATE_ID = "ChannelConfiguration.template_id"
+_CONFIG_SUBSTITUTIONS = "ChannelConfiguration.substitutions"
 
 
 # An allow-list: all a `support` principal may set on a start (a resend). Any other start
@@ -146,21 +144,28 @@ def _with_channel_options(request: StartRequest, params: dict[str, Any]) -> Star
     if raw is None:
         return dataclasses.replace(request, send_digits=send_digits)
     config = parse_channel_configuration(raw, request.channel, components().email_senders)
-    # TemplateSid and TemplateCustomSubstitutions as given, whether or not already mapped.
-    template_sid = request.template_sid or params.get("template_sid")
-    if config.template_sid and template_sid and config.template_sid.lower() != template_sid.lower():
-        raise InvalidParameter("ChannelConfiguration.template_id", "the TemplateSid, if both")
-    substitutions = request.template_substitutions or params.get("template_custom_substitutions")
-    if config.substitutions and substitutions:
-        raise InvalidParameter(
-            "ChannelConfiguration.substitutions", "not with TemplateCustomSubstitutions"
-        )
+    if request.template_entries:  # as TemplateSid and TemplateCustomSubstitutions are
+        for given, wire in (
+            (config.template_sid, _TEMPLATE_ID),
+            (config.substitutions, _CONFIG_SUBSTITUTIONS),
+        ):
+            if given:
+                raise InvalidParameter(wire, _NOT_WITH_TEMPLATES)
+    if config.template_sid and request.template_sid not in (None, config.template_sid):
+        raise InvalidParameter(_TEMPLATE_ID, "the TemplateSid, if both")
+    if config.substitutions and request.template_substitutions:
+        raise InvalidParameter(_CONFIG_SUBSTITUTIONS, "not with TemplateCustomSubstitutions")
+    sid_parameter, substitutions_parameter = request.template_parameters
     return dataclasses.replace(
         request,
         email_sender=config.sender,
         email_sender_name=config.sender_name,
-        template_sid=config.template_sid or request.template_sid,
-        template_substitutions=config.substitutions or request.template_substitutions,
+        template_sid=request.template_sid or config.template_sid,
+        template_substitutions=request.template_substitutions or config.substitutions,
+        template_parameters=(
+            sid_parameter if request.template_sid or not config.template_sid else _TEMPLATE_ID,
+            _CONFIG_SUBSTITUTIONS if config.substitutions else substitutions_parameter,
+        ),
     )
 
 

@@ -16,7 +16,14 @@ from verify_service.application.events.publisher import EventPublisher
 from verify_service.application.metrics.ports import NO_METRICS, Metrics, Refusal
 from verify_service.application.ports import Clock
 from verify_service.application.protection.abuse_protection import AbuseProtection, StartFacts
-from verify_service.application.templates.choice import BUILTIN, ChosenTemplate, TemplateChoice
+from verify_service.application.templates.choice import (
+    BUILTIN,
+    TEMPLATE_SID,
+    TEMPLATES,
+    ChosenTemplate,
+    TemplateChoice,
+    TemplateEntry,
+)
 from verify_service.application.verifications.ports import (
     CodeHasher,
     DestinationLock,
@@ -106,8 +113,13 @@ class StartRequest:
     device_ip: str | None = None
     rate_limit_values: dict[str, str] = field(default_factory=dict)
     risk_check: bool = True
+    # The template the start names: `Templates` entries, else a sid and substitutions, with
+    # the wire parameters they came in (`TemplateSid` or `ChannelConfiguration.template_id`,
+    # `TemplateCustomSubstitutions` or `ChannelConfiguration.substitutions`), which errors name.
+    template_entries: tuple[TemplateEntry, ...] = ()
     template_sid: str | None = None
     template_substitutions: tuple[tuple[str, str], ...] = ()
+    template_parameters: tuple[str, str] = (TEMPLATE_SID, SUBSTITUTIONS)
     # A resend only (a `support` caller, the console): refused when nothing is pending.
     resend_only: bool = False
     # Set by channel fallback only: resend on this pending verification (never create one),
@@ -324,18 +336,31 @@ class Verifications:
     def _named_template(self, request: StartRequest) -> ChosenTemplate | None:
         """The template the start names, checked before anything is read (60200, 60227)."""
         if self.templates is None:
-            if request.template_sid or request.template_substitutions:
-                raise FeatureNotEnabled("TemplateSid")
+            for given, parameter in (
+                (request.template_entries, TEMPLATES),
+                (request.template_sid, request.template_parameters[0]),
+                (request.template_substitutions, request.template_parameters[1]),
+            ):
+                if given:
+                    raise FeatureNotEnabled(parameter)
             return None
+        if request.template_entries:
+            return self.templates.from_entries(request.template_entries, request.channel)
         return self.templates.named(
-            request.channel, request.template_sid, dict(request.template_substitutions)
+            request.channel,
+            request.template_sid,
+            dict(request.template_substitutions),
+            request.template_parameters,
         )
 
     def _service_template(self, service: Service, request: StartRequest) -> ChosenTemplate:
         if self.templates is None:
             return BUILTIN
         return self.templates.for_service(
-            service, request.channel, dict(request.template_substitutions)
+            service,
+            request.channel,
+            dict(request.template_substitutions),
+            request.template_parameters[1],
         )
 
     def _admissible(
@@ -631,7 +656,7 @@ def _message(
     if chosen.template.source is Source.BUILTIN:
         return _with_start_options(message, request)
     parameter = (
-        SUBSTITUTIONS
+        chosen.parameter
         if chosen.substitutions
         else "CustomFriendlyName"
         if request.custom_friendly_name

@@ -24,14 +24,13 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.errors import InvalidParameter, keyed_parameter
 from verify_service.domain.messages.message_text import require_name, require_wire_safe
 from verify_service.domain.models import Channel
 
 PARAMETER = "ChannelConfiguration"
 KEYS = ("from", "from_name", "template_id", "substitutions")
 _TEMPLATE_SID = re.compile(r"HJ[0-9a-fA-F]{32}")
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 _MAX_ADDRESS_LENGTH = 254
 _MAX_SUBSTITUTIONS = 32
 _MAX_SUBSTITUTION_KEY = 64
@@ -129,9 +128,9 @@ def parse_channel_configuration(
     for key in value:
         if key not in KEYS:
             # The key is named only when it is a plain word: an error never echoes odd text.
-            shown = f"{PARAMETER}.{key}" if _PLAIN_KEY.fullmatch(key) else PARAMETER
             raise InvalidParameter(
-                shown, "an unknown key (from, from_name, template_id, substitutions)"
+                keyed_parameter(PARAMETER, key),
+                "an unknown key (from, from_name, template_id, substitutions)",
             )
     sender = _string(value, "from")
     name = _string(value, "from_name")
@@ -141,7 +140,8 @@ def parse_channel_configuration(
     return ChannelConfiguration(
         sender=senders.require_allowed(sender) if sender is not None else None,
         sender_name=require_name(name, f"{PARAMETER}.from_name") if name is not None else None,
-        template_sid=template,
+        # Template sids are looked up in lower case: `HJABC…` names the template `HJabc…`.
+        template_sid=template[:2] + template[2:].lower() if template is not None else None,
         substitutions=_substitutions(value.get("substitutions")),
     )
 

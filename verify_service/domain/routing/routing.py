@@ -84,8 +84,11 @@ def country_of_configuration(value: str) -> str:
 
 
 def route_sid_of(value: str, wire: str) -> str:
+    """A route's sid, its hex digits lower-cased (routes are named in lower case: `MGABC…`
+    names the route `MGabc…`)."""
+    value = value[:2] + value[2:].lower() if value.isascii() else value
     if not ROUTE_SID.fullmatch(value):
-        raise InvalidParameter(wire, "MG followed by 32 lower-case hex digits")
+        raise InvalidParameter(wire, "MG followed by 32 hex digits")
     return value
 
 

@@ -1,7 +1,10 @@
 """Save-time checks: a template that passes them can render every start it serves.
 
 `build_template` checks everything a template is made of and is the only way to make one
-(the API, template files and the Redis store's reads all go through it):
+(the API, template files and the Redis store's reads for a start all go through it; the
+list endpoint's `read_listed`, adapters/redis_store/templates/template_store.py, shows
+stored templates without checking them again: they were checked at save, and a start
+decodes the one it uses with the checks):
 
 - `FriendlyName`: 1-32 characters (Twilio's limit), wire-safe, displayed;
 - `Translations`: locales from Twilio's list, parts `sms`, `call`, `whatsapp`,
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.errors import InvalidParameter, keyed_parameter
 from verify_service.domain.messages.catalogue_checks import (
     WORST_AMOUNT,
     WORST_APP_HASH,
@@ -120,7 +123,7 @@ def _translations(value: object) -> dict[str, dict[Part, str]]:
         raise InvalidParameter("Translations", 'a JSON object {"en": {"sms": "…"}, …}')
     parsed: dict[str, dict[Part, str]] = {}
     for locale_name, parts in value.items():
-        field = f"Translations.{str(locale_name)[:20]}"
+        field = keyed_parameter("Translations", locale_name)
         locale = _locale(locale_name, field)
         if locale in parsed:
             raise InvalidParameter(field, "given twice")
@@ -148,7 +151,7 @@ def _part(name: object, field: str) -> Part:
         return Part(str(name))
     except ValueError:
         raise InvalidParameter(
-            f"{field}.{str(name)[:20]}",
+            keyed_parameter(field, name),
             f"not a part (parts: {', '.join(part.value for part in Part)})",
         ) from None
 
@@ -182,9 +185,11 @@ def _check_part(
     breaks = _ALLOWED_BREAKS.get(part, "" if part is Part.EMAIL_SUBJECT else "\n")
     if not is_wire_safe("".join(char for char in literal if char not in breaks)):
         raise InvalidParameter(field, "control or invisible formatting characters")
-    # A variable stands for a word ("N"), so a link split by one is still seen
-    # (`evil{{shop}}.com`), and a sentence ending after one (`{{friendly_name}}. Valable`)
-    # does not read as a spaced-out dot (`code . Valable`), as it did when joined with "".
+    # `link_text` (syntax.py) reads `friendly_name`, `code` and `ttl` outside every
+    # `{% if %}` as a word ("x": never empty there), so a sentence ending after one
+    # (`{{friendly_name}}. Valable`) reads as `x. Valable`, not a spaced-out dot; every other
+    # variable (a substitution, `amount`, `payee`, anything under an if) reads as nothing,
+    # as it may be empty, so a link split by one is seen joined (`evil{{shop}}.com`: `evil.com`).
     if not template.allow_links and any(
         is_link_like(chunk) for chunk in (*shape.static_text, shape.link_text)
     ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.errors import InvalidParameter, keyed_parameter
 from verify_service.domain.messages.message_text import is_link_like, require_wire_safe
 from verify_service.domain.templates.template import (
     MAX_VARIABLE_LENGTH,
@@ -40,7 +40,7 @@ def require_variables(declared: object, parameter: str = "Variables") -> dict[st
     for name, length in declared.items():
         if not _VARIABLE_NAME.fullmatch(name) or name in BUILTIN_VARIABLES | JINJA_NAMES:
             raise InvalidParameter(
-                f"{parameter}.{name[:40]}",
+                keyed_parameter(parameter, name),
                 "a name of lower-case letters, digits and _ (at most 32), not a built-in "
                 f"nor one of Jinja's ({', '.join(sorted(JINJA_NAMES))})",
             )
@@ -60,7 +60,7 @@ def require_substitutions(
     domain/messages/message_text.py). A value is text, never template source."""
     checked = {}
     for name, value in values.items():
-        field = f"{parameter}.{name[:40]}"
+        field = keyed_parameter(parameter, name)
         if name not in template.variables:
             raise InvalidParameter(field, f"not a variable of template {template.sid}")
         if not isinstance(value, str):
