@@ -6,15 +6,14 @@ country")."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import server_env, twilio_client
 from tests.support.delivery_processes import ServeProcess
-from tests.support.processes import RedisServer
+from tests.support.processes import RedisServer, wait_until
 from tests.support.standin_http import Failure, StandinHttp
 
 IN_MOBILE = "+919876543210"
@@ -23,15 +22,6 @@ GW_TOKEN = "routing-e2e-standin-token-0123456789"
 INDIA = "MG" + "2" * 32
 WHATSAPP = "MG" + "3" * 32
 SENDER = "+14155550112"
-WAIT_SECONDS = 15.0
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -94,10 +84,10 @@ def test_the_worker_process_fails_over_inside_the_route_and_names_the_whatsapp_s
         country="IN", messaging_service_sid=INDIA
     )
     client.verify.v2.services(service.sid).verifications.create(to=IN_MOBILE, channel="sms")
-    wait_for(lambda: len(second.requests) == 1, "the second gateway of route india")
+    wait_until(lambda: len(second.requests) == 1, "the second gateway of route india")
     assert [r.form["To"] for r in first.requests] == [IN_MOBILE]
     assert second.requests[0].form["From"] == "+15005550002"
     client.verify.v2.services(service.sid).verifications.create(to=IN_MOBILE, channel="whatsapp")
-    wait_for(lambda: len(second.requests) == 2, "the WhatsApp message of route wa")
+    wait_until(lambda: len(second.requests) == 2, "the WhatsApp message of route wa")
     assert second.requests[1].form["From"] == f"whatsapp:{SENDER}"
     assert second.requests[1].form["To"] == f"whatsapp:{IN_MOBILE}"
