@@ -100,8 +100,13 @@ def deployment(
 
 
 def snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:
-    """Every key but the audit log."""
-    return {key: client.dump(key) for key in sorted(client.scan_iter()) if b"audit" not in key}
+    """Every key of the app under test (prefix `it`: the end-to-end server shares this Redis
+    and its worker writes its own keys meanwhile) but the audit log."""
+    return {
+        key: client.dump(key)
+        for key in sorted(client.scan_iter(match="it:*"))
+        if b"audit" not in key
+    }
 
 
 def send(deployment: Deployment, to: str, deliver: bool = True) -> str:
