@@ -40,6 +40,11 @@ def test_bytes_that_are_not_utf8_are_not_json() -> None:
         parse_json(b'{"a": "\xff"}', BODY)
 
 
+def test_a_body_may_start_with_a_byte_order_mark() -> None:
+    """RFC 8259 8.1: a parser MAY ignore it, as Flask's did before this reader."""
+    assert parse_json(b'\xef\xbb\xbf{"a": 1}', BODY) == {"a": 1}
+
+
 def test_json_within_the_rules_is_parsed_as_pythons_parser_does() -> None:
     text = '{"a": [1, 2.5, "x\\u00e9", {"b": null}], "c": true}' + " "
     assert parse_json(text, "Tags") == {"a": [1, 2.5, "xé", {"b": None}], "c": True}

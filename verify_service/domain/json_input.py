@@ -90,7 +90,7 @@ def parse_json(text: str | bytes, parameter: str) -> Any:
     names that key."""
     if isinstance(text, bytes):
         try:
-            text = text.decode("utf-8")  # RFC 8259 8.1: UTF-8
+            text = text.decode("utf-8-sig")  # RFC 8259 8.1: UTF-8; a BOM MAY be ignored
         except UnicodeDecodeError:
             raise InvalidParameter(parameter, NOT_JSON) from None
     if not nested_at_most(text, MAX_JSON_DEPTH):
