@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.json_input import parse_json
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 128
@@ -13,12 +13,7 @@ MAX_TAG_LENGTH = 128
 
 def parse_tags(raw: Any) -> dict[str, str]:
     """Tags from a JSON string (form body) or an object (JSON body); 60200 when malformed."""
-    value = raw
-    if isinstance(raw, str):
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise InvalidParameter("Tags", "not a JSON object") from exc
+    value = parse_json(raw, "Tags") if isinstance(raw, str) else raw
     if not isinstance(value, dict) or len(value) > MAX_TAGS:
         raise InvalidParameter("Tags", f"a JSON object of at most {MAX_TAGS} tags")
     tags: dict[str, str] = {}

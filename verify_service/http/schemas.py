@@ -8,13 +8,14 @@ SDK newer than this service may send one); types are checked here, rules in the 
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.json_input import parse_json
 from verify_service.domain.messages.message_text import is_wire_safe
 
 
@@ -42,9 +43,9 @@ class JsonObjectOrString(fields.Field[dict[str, Any]]):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except (ValueError, RecursionError):  # `[[[[…]]]]` 10 kB deep: not a 500
-                raise ValidationError("not JSON") from None
+                value = parse_json(value, self.data_key or "")
+            except InvalidParameter as exc:
+                raise ValidationError(exc.reason) from None
         if not isinstance(value, dict):
             raise ValidationError("not a JSON object")
         return value

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,6 +46,7 @@ from verify_service.application.delivery.delivery_receipts import (
 from verify_service.application.delivery.ports import DeliveryProvider
 from verify_service.domain.delivery.delivery import AttemptStatus
 from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.json_input import BODY, parse_json
 from verify_service.domain.models import Channel
 
 TWILIO, VONAGE, WEBHOOK = "Twilio", "Vonage", "Webhook"
@@ -319,10 +319,9 @@ class WebhookReceipts:
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidParameter("body", "a JSON object is required") from None
+    """The signed body as a JSON object: read as every caller's JSON is (a key given twice
+    is refused, as another reader of the same signed bytes could take the other value)."""
+    document = parse_json(body, BODY)
     if not isinstance(document, dict):
         raise InvalidParameter("body", "a JSON object is required")
     return document

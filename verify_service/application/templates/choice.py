@@ -11,7 +11,6 @@ Errors name the wire parameter the caller sent the value in.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from verify_service.application.templates.directory import TemplateDirectory
 from verify_service.domain import sids
 from verify_service.domain.errors import InvalidParameter, TemplateChannelNotSupported
+from verify_service.domain.json_input import parse_json
 from verify_service.domain.models import Channel
 from verify_service.domain.service import Service
 from verify_service.domain.templates.builtin import BUILTIN_TEMPLATE
@@ -133,10 +133,7 @@ class TemplateChoice:
 def parse_template_entries(value: Any) -> tuple[TemplateEntry, ...]:
     """Twilio's `Templates`: a JSON array of `{"sid": "HJ…", "substitutions": {…}}`, 1-10."""
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):  # `[[[[…]]]]` 10 kB deep: not a 500
-            raise InvalidParameter("Templates", "not JSON") from None
+        value = parse_json(value, "Templates")
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_TEMPLATE_ENTRIES:
         raise InvalidParameter("Templates", f"a JSON array of 1-{MAX_TEMPLATE_ENTRIES} entries")
     entries: list[TemplateEntry] = []

@@ -38,7 +38,8 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from verify_service.domain.errors import InvalidMfaRequest
+from verify_service.domain.errors import InvalidMfaRequest, InvalidParameter
+from verify_service.domain.json_input import nested_at_most, parse_json
 from verify_service.domain.mfa.passkey_config import AuthenticatorAttachment as Attachment
 from verify_service.domain.mfa.passkey_config import PasskeyConfig, Requirement
 from verify_service.domain.mfa.passkey_errors import PasskeyRefused
@@ -196,40 +197,19 @@ def challenge_of(credential: dict[str, Any]) -> bytes:
         text = from_b64url(raw).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         raise InvalidMfaRequest("response.clientDataJSON", "base64url client data") from None
-    if not _nested_at_most(text, MAX_CLIENT_DATA_DEPTH):
+    if not nested_at_most(text, MAX_CLIENT_DATA_DEPTH):
         raise InvalidMfaRequest("response.clientDataJSON", "a flat JSON object")
     try:
-        client_data = json.loads(text)
+        client_data = parse_json(text, "response.clientDataJSON")
+    except InvalidParameter as exc:  # a key twice: which `challenge` would py_webauthn read?
+        raise InvalidMfaRequest(exc.parameter, exc.reason) from None
+    try:
         challenge = from_b64url(client_data["challenge"])
     except (ValueError, KeyError, TypeError):
         raise InvalidMfaRequest("response.clientDataJSON", "base64url client data") from None
     if len(challenge) != CHALLENGE_BYTES:
         raise InvalidMfaRequest("response.clientDataJSON", "not a challenge of this service")
     return challenge
-
-
-def _nested_at_most(text: str, limit: int) -> bool:
-    """Whether JSON `text` nests objects/arrays at most `limit` deep (brackets inside strings
-    do not count); one pass, no recursion."""
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-            if depth > limit:
-                return False
-        elif char in "}]":
-            depth -= 1
-    return True
 
 
 def require_credential_shape(credential: dict[str, Any], fields: tuple[str, ...]) -> None:

@@ -9,13 +9,13 @@ E-mail has no country and is not governed here.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
 
 from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.json_input import parse_json
 from verify_service.domain.models import Channel
 
 WIRE_NAME = "GeoPermissions"
@@ -99,10 +99,7 @@ def parse_geo_permissions(value: Any) -> GeoPermissions:
     """`{"sms": {"allowed": [...], "blocked": [...]}, "call": {...}, "whatsapp": {...}}`,
     as a JSON string or an object; every key optional, anything else a 60200."""
     if isinstance(value, str):
-        try:
-            value = json.loads(value) if value.strip() else {}
-        except ValueError:
-            raise InvalidParameter(WIRE_NAME, "not JSON") from None
+        value = parse_json(value, WIRE_NAME) if value.strip() else {}
     if not isinstance(value, dict):
         raise InvalidParameter(WIRE_NAME, "a JSON object keyed by channel")
     governed = {channel.value: channel for channel in GOVERNED_CHANNELS}

@@ -7,12 +7,12 @@ sign-up or login flow and are documented in docs/abuse-protection.md.
 from __future__ import annotations
 
 import enum
-import json
 from typing import Any
 
 from verify_service.domain.codes import require_code_shape
 from verify_service.domain.destinations import normalize_any_destination
 from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.json_input import parse_json
 from verify_service.domain.protection.geo_permissions import parse_geo_permissions
 
 DEFAULT_SENDS_PER_DESTINATION_PER_HOUR = 10
@@ -78,10 +78,7 @@ def parse_test_destinations(value: Any) -> tuple[tuple[str, str], ...]:
     """`{"+15005550006": "123456", "qa@example.com": "0000"}` (JSON string or object):
     destinations that receive nothing and check against their fixed code."""
     if isinstance(value, str):
-        try:
-            value = json.loads(value) if value.strip() else {}
-        except ValueError:
-            raise InvalidParameter("TestDestinations", "not JSON") from None
+        value = parse_json(value, "TestDestinations") if value.strip() else {}
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):

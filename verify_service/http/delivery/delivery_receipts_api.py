@@ -14,6 +14,8 @@ from flask import Blueprint, Response, request
 
 from verify_service.adapters.delivery.receipts import TWILIO, VONAGE, WEBHOOK
 from verify_service.application.delivery.delivery_receipts import InboundReceipt
+from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.json_input import BODY, parse_json
 from verify_service.http.delivery.delivery_attempts_api import delivery_attempts
 from verify_service.http.wiring import components
 
@@ -62,10 +64,11 @@ def webhook_receipt(attempt_sid: str) -> Response:
 
 def _flat_json(body: bytes) -> dict[str, str]:
     """A JSON DLR's scalar fields as strings (anything else cannot be signed, so it is left
-    out and the signature check refuses the receipt)."""
+    out and the signature check refuses the receipt). Read by `parse_json` as every caller's
+    JSON is: one that is not JSON, or gives a key twice, is no fields, refused the same way."""
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        document = parse_json(body, BODY)
+    except InvalidParameter:
         return {}
     if not isinstance(document, dict):
         return {}

@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from verify_service.domain.errors import InvalidMfaRequest, InvalidParameter
+from verify_service.domain.json_input import parse_json
 from verify_service.domain.mfa.limits import (
     MAX_DETAILS_FIELDS,
     MAX_DETAILS_FIELDS_TEXT_LENGTH,
@@ -29,20 +30,6 @@ class _Lenient(Schema):
         unknown = EXCLUDE
 
 
-def _refuse_constant(name: str) -> None:
-    """`NaN`, `Infinity`, `-Infinity`: Python's json takes them, JSON has none."""
-    raise ValueError(f"{name} is not JSON")
-
-
-def strict_json(text: str) -> Any:
-    """JSON as RFC 8259 has it: no NaN/Infinity; nesting beyond the interpreter's recursion
-    limit is a ValueError too, never a 500 (callers bound the text's length first)."""
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
 class JsonObjectText(fields.Field[dict[str, Any]]):
     """A stringified JSON object of at most 1024 characters whose values are all strings
     (Twilio's `Metadata`, `HiddenDetails`: "a stringified JSON with only strings values"),
@@ -53,9 +40,9 @@ class JsonObjectText(fields.Field[dict[str, Any]]):
         if len(text) > MAX_JSON_OBJECT_LENGTH:
             raise ValidationError("longer than 1024 characters")
         try:
-            parsed = strict_json(text)
-        except ValueError:
-            raise ValidationError("not JSON") from None
+            parsed = parse_json(text, self.data_key or "")
+        except InvalidParameter as exc:
+            raise ValidationError(exc.reason) from None
         if not isinstance(parsed, dict):
             raise ValidationError("not a JSON object")
         if not all(isinstance(item, str) for item in parsed.values()):
@@ -162,9 +149,9 @@ def detail_fields(values: list[Any]) -> tuple[DetailField, ...]:
                     "Details.Fields", f"longer than {MAX_DETAILS_FIELDS_TEXT_LENGTH} characters"
                 )
             try:
-                parsed = strict_json(value)
-            except ValueError:
-                raise InvalidMfaRequest("Details.Fields", "not JSON") from None
+                parsed = parse_json(value, "Details.Fields")
+            except InvalidParameter as exc:
+                raise InvalidMfaRequest("Details.Fields", exc.reason) from None
         items.extend(parsed if isinstance(parsed, list) else [parsed])
     if len(items) > MAX_DETAILS_FIELDS:
         raise InvalidMfaRequest("Details.Fields", f"at most {MAX_DETAILS_FIELDS} fields")

@@ -15,6 +15,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from verify_service.application.access.access import Permission
 from verify_service.application.templates.templates import Templates
 from verify_service.domain.errors import InvalidParameter
+from verify_service.domain.json_input import parse_json
 from verify_service.domain.templates.template import MessageTemplate, Part
 from verify_service.http.access.auth import requires
 from verify_service.http.params import load, query_params, request_params
@@ -56,15 +57,6 @@ def _templates() -> Templates:
     return found
 
 
-def _json(value: Any, parameter: str) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):  # `[[[[…]]]]` 10 kB deep: not a 500
-            raise InvalidParameter(parameter, "not JSON") from None
-    return value
-
-
 def _params() -> dict[str, Any]:
     params = request_params()
     for name in ("Translations", "Variables"):  # a JSON body may give objects
@@ -74,9 +66,9 @@ def _params() -> dict[str, Any]:
         params["AllowLinks"] = str(params["AllowLinks"]).lower()
     loaded = load(_template_params, params)
     if "translations" in loaded:
-        loaded["translations"] = _json(loaded["translations"], "Translations")
+        loaded["translations"] = parse_json(loaded["translations"], "Translations")
     if "variables" in loaded:
-        loaded["variables"] = _json(loaded["variables"], "Variables")
+        loaded["variables"] = parse_json(loaded["variables"], "Variables")
     if "allow_links" in loaded:
         if loaded["allow_links"] not in _TRUE | _FALSE:
             raise InvalidParameter("AllowLinks", "true or false")
