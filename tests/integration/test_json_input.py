@@ -239,3 +239,49 @@ def test_json_nested_past_32_levels_is_refused(api: Api) -> None:
     service_sid = api.create_service()
     response = api.start(service_sid, TO, Tags='{"a": ' * 33 + '"x"' + "}" * 33)
     assert response.json["message"] == "Invalid parameter: Tags (JSON nested too deeply)"  # type: ignore[index]
+
+
+# -- dotted families nested in a JSON body ------------------------------------------------------
+
+
+def test_a_json_body_may_nest_a_dotted_family(api: Api, twilio: Client) -> None:
+    """`{"Totp": {"Issuer": …}}` is `Totp.Issuer`, two levels deep too (`Passkeys.RelyingParty.
+    Id`). Read as one unknown key `Totp`, it was accepted and ignored: a 201 with the
+    defaults."""
+    raw = json.dumps(
+        {
+            "FriendlyName": "Acme",
+            "Totp": {"Issuer": "Shop", "CodeLength": 8},
+            "Passkeys": {"RelyingParty": {"Id": "shop.example", "Name": "Shop"}},
+        }
+    )
+    response = post_json(api, "/v2/Services", raw)
+    assert response.status_code == 201, response.json
+    service = twilio.verify.v2.services(response.json["sid"]).fetch()  # type: ignore[index]
+    assert (service.totp["issuer"], service.totp["code_length"]) == ("Shop", 8)
+    assert service.passkeys["relying_party"]["id"] == "shop.example"
+    assert service.passkeys["relying_party"]["name"] == "Shop"
+
+
+def test_a_refused_parameter_nested_in_a_json_body_is_refused_naming_it(
+    api: Api, redis_client: redis.Redis
+) -> None:
+    """`{"Push": {"IncludeDate": true}}` is refused as `Push.IncludeDate=true` is, not ignored."""
+    before = snapshot(redis_client)
+    raw = json.dumps({"FriendlyName": "Acme", "Push": {"IncludeDate": True}})
+    response = post_json(api, "/v2/Services", raw)
+    assert (response.status_code, response.json["code"]) == (403, 60204)  # type: ignore[index]
+    assert "Push.IncludeDate" in response.json["message"]  # type: ignore[index]
+    assert snapshot(redis_client) == before
+
+
+def test_a_parameter_given_both_nested_and_dotted_is_60200_naming_it(
+    api: Api, redis_client: redis.Redis
+) -> None:
+    before = snapshot(redis_client)
+    raw = json.dumps({"FriendlyName": "Acme", "Totp": {"Issuer": "Evil"}, "Totp.Issuer": "Shop"})
+    response = post_json(api, "/v2/Services", raw)
+    assert (response.status_code, response.json["code"]) == (400, 60200)  # type: ignore[index]
+    message = response.json["message"]  # type: ignore[index]
+    assert message == "Invalid parameter: Totp.Issuer (given both nested and dotted)"
+    assert snapshot(redis_client) == before

@@ -13,6 +13,12 @@ from verify_service.domain.json_input import BODY, PARAMETER_NAME, parse_json
 
 # Form keys Twilio's SDKs repeat for a list (the views read them with `getlist`).
 LIST_PARAMETERS = frozenset({"EventTypes", "Details.Fields", "Reason"})
+# Twilio's dotted parameter families (`Whatsapp.From`, `Passkeys.RelyingParty.Id`…). A JSON
+# body may nest them (`{"Whatsapp": {"From": …}}`): read as the dotted keys, never as one
+# unknown key accepted and ignored (docs/parameters.md, "JSON bodies").
+DOTTED_FAMILIES = frozenset(
+    {"Binding", "Config", "Details", "Passkeys", "Push", "Totp", "Whatsapp"}
+)
 
 
 def request_params() -> dict[str, Any]:
@@ -24,8 +30,33 @@ def request_params() -> dict[str, Any]:
         body = parse_json(request.get_data(cache=True), BODY)
         if not isinstance(body, dict):
             raise InvalidParameter(BODY, "a JSON object is required")
-        return body
+        return _dotted_keys(body)
     return _single_values(request.form)
+
+
+def _dotted_keys(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with each nested dotted family spread into its dotted keys: `{"Whatsapp":
+    {"From": x}}` is `{"Whatsapp.From": x}`. A key given both ways is 60200 naming it, as a
+    key given twice is."""
+    found: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in DOTTED_FAMILIES and isinstance(value, dict):
+            for name, inner in _spread(key, value):
+                if name in body or name in found:
+                    shown = name if PARAMETER_NAME.fullmatch(name) else key
+                    raise InvalidParameter(shown, "given both nested and dotted")
+                found[name] = inner
+        else:
+            found[key] = value
+    return found
+
+
+def _spread(prefix: str, nested: dict[str, Any]) -> list[tuple[str, Any]]:
+    spread: list[tuple[str, Any]] = []
+    for key, value in nested.items():
+        name = f"{prefix}.{key}"
+        spread.extend(_spread(name, value) if isinstance(value, dict) else [(name, value)])
+    return spread
 
 
 def query_params() -> dict[str, str]:
