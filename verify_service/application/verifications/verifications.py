@@ -84,6 +84,7 @@ from verify_service.domain.models import (
 from verify_service.domain.routing.routing import route_for, sender_for
 from verify_service.domain.service import Service
 from verify_service.domain.templates.checks import require_sms_within_budget
+from verify_service.domain.templates.html_reading import link_readings
 from verify_service.domain.templates.rendering import (
     TemplateValues,
     render_template,
@@ -680,7 +681,9 @@ def _message(
             locale,
             dataclasses.replace(values, app_hash=None, webotp_domain=None),
         )
-        if any(is_link_like(text or "") for text in (plain.text, plain.subject, plain.html)):
+        # The HTML as a mail reader decodes it too (`{{shop}}&#46;com`: html_reading.py).
+        html_readings = link_readings(plain.html) if plain.html is not None else ()
+        if any(is_link_like(text or "") for text in (plain.text, plain.subject, *html_readings)):
             raise InvalidParameter(parameter, "the message would show a link (no AllowLinks)")
     return _with_start_options(message, request)
 

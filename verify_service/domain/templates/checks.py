@@ -42,6 +42,7 @@ from verify_service.domain.messages.message_text import (
 )
 from verify_service.domain.messages.sms_encoding import sms_size, sms_wire_text
 from verify_service.domain.models import MAX_TTL_SECONDS, Channel
+from verify_service.domain.templates.html_reading import link_readings
 from verify_service.domain.templates.rendering import (
     TemplateValues,
     render_template,
@@ -190,9 +191,11 @@ def _check_part(
     # (`{{friendly_name}}. Valable`) reads as `x. Valable`, not a spaced-out dot; every other
     # variable (a substitution, `amount`, `payee`, anything under an if) reads as nothing,
     # as it may be empty, so a link split by one is seen joined (`evil{{shop}}.com`: `evil.com`).
-    if not template.allow_links and any(
-        is_link_like(chunk) for chunk in (*shape.static_text, shape.link_text)
-    ):
+    # In `email_html`, as a mail reader decodes it too (`&#46;` is a dot: html_reading.py).
+    chunks = (*shape.static_text, shape.link_text)
+    if part is Part.EMAIL_HTML:
+        chunks = tuple(reading for chunk in chunks for reading in link_readings(chunk))
+    if not template.allow_links and any(is_link_like(chunk) for chunk in chunks):
         raise InvalidParameter(field, "no links or web addresses unless AllowLinks")
 
 

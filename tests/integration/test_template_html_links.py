@@ -1,0 +1,111 @@
+"""`email_html` and the no-links rule (docs/messages.md, "Checks when a template is saved"):
+a mail reader decodes HTML character references, so `&#46;` is a dot and `&colon;` a colon.
+Without `AllowLinks`, a template whose HTML reads as a link once decoded is refused when
+saved, and a start whose values join such text into a link is refused too; both used to
+pass (review of issue 13), the check reading the HTML source only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+
+from tests.conftest import Api
+from tests.integration.test_template_starts import refusal, snapshot
+from tests.support.fakes import RecordingSender
+
+MAILBOX = "jane@example.org"
+
+
+def html_template(api: Api, html: str, allow_links: bool = False) -> str:
+    response = api.post(
+        "/v2/Templates",
+        FriendlyName="Html",
+        Translations=json.dumps(
+            {"en": {"email_subject": "Your code", "email_text": "{{code}}", "email_html": html}}
+        ),
+        Variables=json.dumps({"shop": 20}),
+        AllowLinks=str(allow_links).lower(),
+    )
+    assert response.status_code == 201, response.json
+    sid: str = response.json["sid"]  # type: ignore[index]
+    return sid
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<a href="&#104;ttps&#58;//evil&#46;com/login">Log in</a> {{code}}',
+        '<a href="https&colon;&sol;&sol;evil&period;com">Log in</a> {{code}}',
+        "<p>Visit evil&#x2E;com</p><p>{{code}}</p>",
+        '<form action="//evil&#46;com"><input name=c value=1></form>{{code}}',
+        '<p style="background:url(&#x2f;&#x2f;evil&#x2e;com)">{{code}}</p>',
+        '<!DOCTYPE html><html><head><meta http-equiv="refresh" content="0;url=evil&#46;com">'
+        "</head><body>{{code}}</body></html>",
+    ],
+)
+def test_an_html_link_written_with_character_references_is_refused_at_save(
+    api: Api, redis_client: redis.Redis, html: str
+) -> None:
+    before = snapshot(redis_client)
+    response = api.post(
+        "/v2/Templates",
+        FriendlyName="Html",
+        Translations=json.dumps(
+            {"en": {"email_subject": "Your code", "email_text": "{{code}}", "email_html": html}}
+        ),
+    )
+    assert refusal(response) == (
+        400,
+        60200,
+        "Invalid parameter: Translations.en.EmailHtml (no links or web addresses unless"
+        " AllowLinks)",
+    )
+    assert snapshot(redis_client) == before
+
+
+def test_with_allow_links_such_html_is_saved(api: Api) -> None:
+    html_template(api, '<a href="https&colon;//shop&#46;example">Shop</a> {{code}}', True)
+
+
+def test_a_value_beside_a_character_reference_cannot_make_a_link(
+    api: Api, redis_client: redis.Redis, sender: RecordingSender
+) -> None:
+    """`{{shop}}&#46;com`: the save check reads the variable as nothing (`.com`); a start
+    giving `evil` would show evil.com. Refused naming the substitutions, nothing sent."""
+    sid = html_template(api, "<p>{{shop}}&#46;com</p><p>{{code}}</p>")
+    service = api.create_service()
+    before = snapshot(redis_client)
+    response = api.start(
+        service,
+        MAILBOX,
+        "email",
+        TemplateSid=sid,
+        TemplateCustomSubstitutions=json.dumps({"shop": "evil"}),
+    )
+    assert refusal(response) == (
+        400,
+        60200,
+        "Invalid parameter: TemplateCustomSubstitutions (the message would show a link"
+        " (no AllowLinks))",
+    )
+    assert snapshot(redis_client) == before
+    assert sender.sent == []
+
+
+def test_escaped_values_and_plain_html_still_pass(api: Api, sender: RecordingSender) -> None:
+    """Values are escaped (`Bob's` becomes `Bob&#39;s`, read back as written), and the
+    built-in frame passes: ordinary templates are not caught by the decoding."""
+    sid = html_template(api, "<p>{{shop}} &amp; Co.</p><p>Your code: {{code}}</p>")
+    service = api.create_service()
+    response = api.start(
+        service,
+        MAILBOX,
+        "email",
+        TemplateSid=sid,
+        TemplateCustomSubstitutions=json.dumps({"shop": "Bob's <Shop>"}),
+    )
+    assert response.status_code == 201, response.json
+    (delivered,) = sender.sent
+    assert "Bob&#39;s &lt;Shop&gt; &amp; Co." in (delivered.message.html or "")
