@@ -6,7 +6,7 @@ import dataclasses
 import hmac
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -651,8 +651,9 @@ def _message(
     chosen: ChosenTemplate, request: StartRequest, locale: str, values: TemplateValues
 ) -> RenderedMessage:
     """The start's message; an operator template's SMS within its budget whatever values
-    the start gave it (60200 naming what the start gave: its substitutions, else its
-    CustomFriendlyName, else the service's FriendlyName)."""
+    the start gave it (60200 naming what the start gave: a PSD2 term that alone shows a
+    link or an encoded word, else its substitutions, else its CustomFriendlyName, else the
+    service's FriendlyName)."""
     message = render_template(chosen.template, request.channel, locale, values)
     if chosen.template.source is Source.BUILTIN:
         return _with_start_options(message, request)
@@ -670,7 +671,10 @@ def _message(
     if message.subject is not None and "=?" in message.subject:
         # Values free of `=?` one by one can join into an RFC 2047 word mail libraries
         # decode (the SMTP provider refuses it at send: accepted, never delivered).
-        raise InvalidParameter(parameter, "the subject would hold a MIME encoded word (=?)")
+        raise InvalidParameter(
+            _term_named(request, lambda term: "=?" in term) or parameter,
+            "the subject would hold a MIME encoded word (=?)",
+        )
     if not chosen.template.allow_links:
         # Each value was checked alone; side by side (`{{first}}{{last}}`), or beside the
         # template's text, two of them can read `evil.com`. Without the machine lines
@@ -684,8 +688,20 @@ def _message(
         # The HTML as a mail reader decodes it too (`{{shop}}&#46;com`: html_reading.py).
         html_readings = link_readings(plain.html) if plain.html is not None else ()
         if any(is_link_like(text or "") for text in (plain.text, plain.subject, *html_readings)):
-            raise InvalidParameter(parameter, "the message would show a link (no AllowLinks)")
+            raise InvalidParameter(
+                _term_named(request, is_link_like) or parameter,
+                "the message would show a link (no AllowLinks)",
+            )
     return _with_start_options(message, request)
+
+
+def _term_named(request: StartRequest, fails: Callable[[str], bool]) -> str | None:
+    """`Payee` or `Amount` when that PSD2 term alone fails a check of the whole message:
+    the refusal names what the caller sent and can change, not the service's name."""
+    for value, name in ((request.payee, "Payee"), (request.amount, "Amount")):
+        if value and fails(value):
+            return name
+    return None
 
 
 def _with_start_options(message: RenderedMessage, request: StartRequest) -> RenderedMessage:
