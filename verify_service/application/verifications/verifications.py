@@ -665,9 +665,25 @@ def _message(
         else "FriendlyName"
     )
     if request.channel is Channel.SMS:
-        require_sms_within_budget(
-            message.text, bool(values.app_hash or values.webotp_domain), parameter
-        )
+        every_option = bool(values.app_hash or values.webotp_domain)
+        try:
+            require_sms_within_budget(message.text, every_option, parameter)
+        except InvalidParameter as too_long:
+            # A long PSD2 term (a payee may be 64 characters, the save check counts 30):
+            # named when the SMS fits without it.
+            for term, without in (
+                ("Payee", dataclasses.replace(values, payee=None)),
+                ("Amount", dataclasses.replace(values, amount=None)),
+            ):
+                if without == values:
+                    continue  # the start has no such term
+                text = render_template(chosen.template, request.channel, locale, without).text
+                try:
+                    require_sms_within_budget(text, every_option, term)
+                except InvalidParameter:
+                    continue
+                require_sms_within_budget(message.text, every_option, term)  # raises
+            raise too_long
     if message.subject is not None and "=?" in message.subject:
         # Values free of `=?` one by one can join into an RFC 2047 word mail libraries
         # decode (the SMTP provider refuses it at send: accepted, never delivered).
