@@ -83,7 +83,10 @@ from verify_service.domain.models import (
 )
 from verify_service.domain.routing.routing import route_for, sender_for
 from verify_service.domain.service import Service
-from verify_service.domain.templates.checks import require_sms_within_budget
+from verify_service.domain.templates.checks import (
+    require_sent_length,
+    require_sms_within_budget,
+)
 from verify_service.domain.templates.html_reading import link_readings
 from verify_service.domain.templates.rendering import (
     TemplateValues,
@@ -684,6 +687,8 @@ def _message(
                     continue
                 require_sms_within_budget(message.text, every_option, term)  # raises
             raise too_long
+    if request.channel in (Channel.CALL, Channel.WHATSAPP):
+        require_sent_length(request.channel, message.text, parameter)
     if message.subject is not None and "=?" in message.subject:
         # Values free of `=?` one by one can join into an RFC 2047 word mail libraries
         # decode (the SMTP provider refuses it at send: accepted, never delivered).
