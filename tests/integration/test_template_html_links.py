@@ -109,3 +109,37 @@ def test_escaped_values_and_plain_html_still_pass(api: Api, sender: RecordingSen
     assert response.status_code == 201, response.json
     (delivered,) = sender.sent
     assert "Bob&#39;s &lt;Shop&gt; &amp; Co." in (delivered.message.html or "")
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>Visit evil&#8203;.com</p><p>{{code}}</p>",  # a zero-width space hides the link
+        "<p>&#x202E;moc.live</p><p>{{code}}</p>",  # a bidi override, reversed text
+        "<p>Code&#x2028;</p><p>{{code}}</p>",  # a line separator
+    ],
+)
+def test_a_character_reference_to_an_invisible_or_control_character_is_refused_at_save(
+    api: Api, redis_client: redis.Redis, html: str
+) -> None:
+    """The literal characters are refused (wire-safe); their references are the same
+    characters to a mail reader."""
+    before = snapshot(redis_client)
+    response = api.post(
+        "/v2/Templates",
+        FriendlyName="Html",
+        Translations=json.dumps(
+            {"en": {"email_subject": "Your code", "email_text": "{{code}}", "email_html": html}}
+        ),
+    )
+    assert refusal(response) == (
+        400,
+        60200,
+        "Invalid parameter: Translations.en.EmailHtml (control or invisible formatting characters)",
+    )
+    assert snapshot(redis_client) == before
+
+
+def test_the_references_mail_templates_use_for_spacing_still_pass(api: Api) -> None:
+    """`&nbsp;` and the `&zwnj;` of preheader padding are visible spacing or allowed joiners."""
+    html_template(api, "<p>Your&nbsp;code:&zwnj;&nbsp;{{code}} &amp; more</p>")

@@ -193,7 +193,13 @@ def _check_part(
         )
     literal = "".join(shape.static_text)
     breaks = _ALLOWED_BREAKS.get(part, "" if part is Part.EMAIL_SUBJECT else "\n")
-    if not is_wire_safe("".join(char for char in literal if char not in breaks)):
+    # In `email_html`, the characters its references name too (`&#8203;` is a zero-width
+    # space to a mail reader, as the literal character the rule refuses).
+    readings = link_readings(literal) if part is Part.EMAIL_HTML else (literal,)
+    if not all(
+        is_wire_safe("".join(char for char in reading if char not in breaks))
+        for reading in readings
+    ):
         raise InvalidParameter(field, "control or invisible formatting characters")
     # `link_text` (syntax.py) reads `friendly_name`, `code` and `ttl` outside every
     # `{% if %}` as a word ("x": never empty there), so a sentence ending after one
