@@ -143,3 +143,59 @@ def test_a_character_reference_to_an_invisible_or_control_character_is_refused_a
 def test_the_references_mail_templates_use_for_spacing_still_pass(api: Api) -> None:
     """`&nbsp;` and the `&zwnj;` of preheader padding are visible spacing or allowed joiners."""
     html_template(api, "<p>Your&nbsp;code:&zwnj;&nbsp;{{code}} &amp; more</p>")
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>Visit evil<b></b>.com</p><p>{{code}}</p>",
+        "<p>Visit evil<!-- -->.com</p><p>{{code}}</p>",
+        "<p>Visit evil<span>.com</span> now</p><p>{{code}}</p>",
+    ],
+)
+def test_a_link_split_by_inline_tags_or_a_comment_is_refused_at_save(
+    api: Api, redis_client: redis.Redis, html: str
+) -> None:
+    """A mail reader shows the text of inline elements and comments run together."""
+    before = snapshot(redis_client)
+    response = api.post(
+        "/v2/Templates",
+        FriendlyName="Html",
+        Translations=json.dumps(
+            {"en": {"email_subject": "Your code", "email_text": "{{code}}", "email_html": html}}
+        ),
+    )
+    assert refusal(response)[:2] == (400, 60200)
+    assert "EmailHtml (no links" in response.json["message"]  # type: ignore[index]
+    assert snapshot(redis_client) == before
+
+
+def test_a_value_beside_an_inline_tag_cannot_make_a_link(
+    api: Api, redis_client: redis.Redis, sender: RecordingSender
+) -> None:
+    sid = html_template(api, "<p>{{shop}}<b>.</b>com shop</p><p>{{code}}</p>")
+    service = api.create_service()
+    before = snapshot(redis_client)
+    response = api.start(
+        service,
+        MAILBOX,
+        "email",
+        TemplateSid=sid,
+        TemplateCustomSubstitutions=json.dumps({"shop": "evil"}),
+    )
+    assert refusal(response)[:2] == (400, 60200)
+    assert snapshot(redis_client) == before
+    assert sender.sent == []
+
+
+def test_block_elements_separate_words(api: Api, sender: RecordingSender) -> None:
+    """`Acme Inc.</p><p>Your` shows on two lines, not `Inc.Your`."""
+    sid = html_template(api, "<p>{{shop}} Inc.</p><p>Your code:<br>{{code}}</p>")
+    response = api.start(
+        api.create_service(),
+        MAILBOX,
+        "email",
+        TemplateSid=sid,
+        TemplateCustomSubstitutions=json.dumps({"shop": "Acme"}),
+    )
+    assert response.status_code == 201, response.json
