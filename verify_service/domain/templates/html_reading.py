@@ -34,12 +34,14 @@ class _ShownText(HTMLParser):
             self.parts.append(" ")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        del attrs  # attribute values are read by the decoded reading
         self._tag(tag)
 
     def handle_endtag(self, tag: str) -> None:
         self._tag(tag)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        del attrs
         self._tag(tag)
 
     def handle_data(self, data: str) -> None:
