@@ -7,6 +7,7 @@ pass (review of issue 13), the check reading the HTML source only."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import redis
@@ -199,3 +200,33 @@ def test_block_elements_separate_words(api: Api, sender: RecordingSender) -> Non
         TemplateCustomSubstitutions=json.dumps({"shop": "Acme"}),
     )
     assert response.status_code == 201, response.json
+
+
+@pytest.mark.parametrize(
+    "tail", ["<![x>", "<a " * 5000, "<!--" * 3000, "<x" * 6000], ids=["marked", "a", "c", "x"]
+)
+def test_odd_html_is_read_in_linear_time_never_a_500(
+    api: Api, sender: RecordingSender, tail: str
+) -> None:
+    """The shown-text reading is linear and total: html.parser took seconds on thousands of
+    unclosed tags and raised on `<![x>` (a 500), at save and at every start."""
+    started = time.monotonic()
+    response = api.post(
+        "/v2/Templates",
+        FriendlyName="Odd",
+        Translations=json.dumps(
+            {
+                "en": {
+                    "email_subject": "Code",
+                    "email_text": "{{code}}",
+                    "email_html": "<p>{{code}}</p>" + tail,
+                }
+            }
+        ),
+    )
+    assert response.status_code in (201, 400), response.json
+    if response.status_code == 201:
+        sid = response.json["sid"]  # type: ignore[index]
+        started_start = api.start(api.create_service(), MAILBOX, "email", TemplateSid=sid)
+        assert started_start.status_code in (201, 400), started_start.json
+    assert time.monotonic() - started < 2

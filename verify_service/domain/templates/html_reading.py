@@ -13,7 +13,7 @@ each. Block elements (`<p>`, `<td>`, `<br>`…) separate words, as they do on sc
 from __future__ import annotations
 
 import html
-from html.parser import HTMLParser
+import re
 
 # Elements whose text runs on with the text around them (phrasing content that shows
 # inline); any other tag separates words.
@@ -24,37 +24,23 @@ INLINE_ELEMENTS = frozenset(
 )  # fmt: skip
 
 
-class _ShownText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
+# Linear-time readings (no backtracking): html.parser is quadratic on unclosed tags and
+# raises on some declarations (`<![x>`), and this runs at save and at every start.
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_DECLARATION = re.compile(r"<[!?][^>]*>?")
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)[^>]*>?")
 
-    def _tag(self, tag: str) -> None:
-        if tag not in INLINE_ELEMENTS:
-            self.parts.append(" ")
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        del attrs  # attribute values are read by the decoded reading
-        self._tag(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        self._tag(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        del attrs
-        self._tag(tag)
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+def _tag(match: re.Match[str]) -> str:
+    return "" if match.group(1).lower() in INLINE_ELEMENTS else " "
 
 
 def shown_text(source: str) -> str:
-    """The text of `source` as a mail reader shows it: references decoded, inline tags and
-    comments run together, other tags a space."""
-    parser = _ShownText()
-    parser.feed(source)
-    parser.close()
-    return "".join(parser.parts)
+    """The text of `source` as a mail reader shows it: comments and inline tags gone (their
+    text runs together), other tags and declarations a space, references decoded."""
+    text = _COMMENT.sub("", source)
+    text = _DECLARATION.sub(" ", text)
+    return html.unescape(_TAG.sub(_tag, text))
 
 
 def link_readings(source: str) -> tuple[str, ...]:
