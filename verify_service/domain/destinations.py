@@ -110,11 +110,20 @@ def display_masked_destination(destination: str) -> str:
     return " ".join(part for part in (f"+{number.country_code}", head, "••••", tail) if part)
 
 
+# The opening of an RFC 2047 encoded word (`=?charset?q?…?=`), which mail libraries decode
+# wherever they read a header, an address's local part included.
+ENCODED_WORD_OPENER = "=?"
+
+
 def require_smtp_address(address: str) -> str:
     """`address` (normalised) if plain SMTP can carry it: a non-ASCII local part needs the
-    SMTPUTF8 extension, which relays need not offer, so it is refused (60200); a non-ASCII
-    domain is fine (the SMTP provider sends its IDNA form)."""
+    SMTPUTF8 extension, which relays need not offer, so it is refused (60200), as is an
+    encoded word's `=?`; a non-ASCII domain is fine (the SMTP provider sends its IDNA form)."""
     local, _, _ = address.rpartition("@")
     if not local.isascii():
         raise InvalidParameter("To", "an e-mail address with a non-ASCII local part")
+    if ENCODED_WORD_OPENER in address:
+        # Valid (`=` and `?` are atext), but mail libraries decode an RFC 2047 word in a
+        # header: `=?utf-8?q?x?=@example.org` reads back as x@example.org, another mailbox.
+        raise InvalidParameter("To", "an e-mail address without =? (a MIME encoded word)")
     return address

@@ -6,7 +6,7 @@ import dataclasses
 import hmac
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -83,7 +83,11 @@ from verify_service.domain.models import (
 )
 from verify_service.domain.routing.routing import route_for, sender_for
 from verify_service.domain.service import Service
-from verify_service.domain.templates.checks import require_sms_within_budget
+from verify_service.domain.templates.checks import (
+    require_sent_length,
+    require_sms_within_budget,
+)
+from verify_service.domain.templates.html_reading import link_readings
 from verify_service.domain.templates.rendering import (
     TemplateValues,
     render_template,
@@ -650,8 +654,9 @@ def _message(
     chosen: ChosenTemplate, request: StartRequest, locale: str, values: TemplateValues
 ) -> RenderedMessage:
     """The start's message; an operator template's SMS within its budget whatever values
-    the start gave it (60200 naming what the start gave: its substitutions, else its
-    CustomFriendlyName, else the service's FriendlyName)."""
+    the start gave it (60200 naming what the start gave: a PSD2 term that alone shows a
+    link or an encoded word, else its substitutions, else its CustomFriendlyName, else the
+    service's FriendlyName)."""
     message = render_template(chosen.template, request.channel, locale, values)
     if chosen.template.source is Source.BUILTIN:
         return _with_start_options(message, request)
@@ -663,13 +668,34 @@ def _message(
         else "FriendlyName"
     )
     if request.channel is Channel.SMS:
-        require_sms_within_budget(
-            message.text, bool(values.app_hash or values.webotp_domain), parameter
-        )
+        every_option = bool(values.app_hash or values.webotp_domain)
+        try:
+            require_sms_within_budget(message.text, every_option, parameter)
+        except InvalidParameter as too_long:
+            # A long PSD2 term (a payee may be 64 characters, the save check counts 30):
+            # named when the SMS fits without it.
+            for term, without in (
+                ("Payee", dataclasses.replace(values, payee=None)),
+                ("Amount", dataclasses.replace(values, amount=None)),
+            ):
+                if without == values:
+                    continue  # the start has no such term
+                text = render_template(chosen.template, request.channel, locale, without).text
+                try:
+                    require_sms_within_budget(text, every_option, term)
+                except InvalidParameter:
+                    continue
+                require_sms_within_budget(message.text, every_option, term)  # raises
+            raise too_long
+    if request.channel in (Channel.CALL, Channel.WHATSAPP):
+        require_sent_length(request.channel, message.text, parameter)
     if message.subject is not None and "=?" in message.subject:
         # Values free of `=?` one by one can join into an RFC 2047 word mail libraries
         # decode (the SMTP provider refuses it at send: accepted, never delivered).
-        raise InvalidParameter(parameter, "the subject would hold a MIME encoded word (=?)")
+        raise InvalidParameter(
+            _term_named(request, lambda term: "=?" in term) or parameter,
+            "the subject would hold a MIME encoded word (=?)",
+        )
     if not chosen.template.allow_links:
         # Each value was checked alone; side by side (`{{first}}{{last}}`), or beside the
         # template's text, two of them can read `evil.com`. Without the machine lines
@@ -680,9 +706,23 @@ def _message(
             locale,
             dataclasses.replace(values, app_hash=None, webotp_domain=None),
         )
-        if any(is_link_like(text or "") for text in (plain.text, plain.subject, plain.html)):
-            raise InvalidParameter(parameter, "the message would show a link (no AllowLinks)")
+        # The HTML as a mail reader decodes it too (`{{shop}}&#46;com`: html_reading.py).
+        html_readings = link_readings(plain.html) if plain.html is not None else ()
+        if any(is_link_like(text or "") for text in (plain.text, plain.subject, *html_readings)):
+            raise InvalidParameter(
+                _term_named(request, is_link_like) or parameter,
+                "the message would show a link (no AllowLinks)",
+            )
     return _with_start_options(message, request)
+
+
+def _term_named(request: StartRequest, fails: Callable[[str], bool]) -> str | None:
+    """`Payee` or `Amount` when that PSD2 term alone fails a check of the whole message:
+    the refusal names what the caller sent and can change, not the service's name."""
+    for value, name in ((request.payee, "Payee"), (request.amount, "Amount")):
+        if value and fails(value):
+            return name
+    return None
 
 
 def _with_start_options(message: RenderedMessage, request: StartRequest) -> RenderedMessage:

@@ -24,6 +24,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from verify_service.domain.destinations import ENCODED_WORD_OPENER
 from verify_service.domain.errors import InvalidParameter, keyed_parameter
 from verify_service.domain.messages.message_text import require_name, require_wire_safe
 from verify_service.domain.models import Channel
@@ -52,6 +53,8 @@ def _address(value: str) -> str | None:
     candidate = value.strip()
     if not candidate or len(candidate) > _MAX_ADDRESS_LENGTH or not candidate.isascii():
         return None  # ASCII only: a From header's address must travel without SMTPUTF8
+    if ENCODED_WORD_OPENER in candidate:
+        return None  # a From header would decode it (`=?utf-8?q?x?=@…`): not as written
     try:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError:
@@ -107,7 +110,9 @@ class EmailSenderPolicy:
         `ChannelConfiguration.from`."""
         address = _address(value)
         if address is None:
-            raise InvalidParameter(f"{PARAMETER}.from", "an ASCII e-mail address")
+            raise InvalidParameter(
+                f"{PARAMETER}.from", "an ASCII e-mail address without =? (a MIME encoded word)"
+            )
         if not self.allows(address):
             raise InvalidParameter(
                 f"{PARAMETER}.from",

@@ -155,6 +155,8 @@ def validate_whatsapp_settings(
     if sender is None:
         return
     number = whatsapp_sender_number(sender)
+    if "whatsapp_from" in values:
+        values["whatsapp_from"] = number  # the sender as it is sent, never the text given
     if number not in routes.senders_for(route_sid):
         wire = "Whatsapp.From" if "whatsapp_from" in values else "Whatsapp.MsgServiceSid"
         reason = (

@@ -22,6 +22,7 @@ decodes the one it uses with the checks):
 from __future__ import annotations
 
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from verify_service.domain.errors import InvalidParameter, keyed_parameter
 from verify_service.domain.messages.catalogue_checks import (
@@ -42,6 +43,7 @@ from verify_service.domain.messages.message_text import (
 )
 from verify_service.domain.messages.sms_encoding import sms_size, sms_wire_text
 from verify_service.domain.models import MAX_TTL_SECONDS, Channel
+from verify_service.domain.templates.html_reading import link_readings
 from verify_service.domain.templates.rendering import (
     TemplateValues,
     render_template,
@@ -57,6 +59,11 @@ from verify_service.domain.templates.template import (
 from verify_service.domain.templates.variables import BUILTIN_VARIABLES, require_variables
 
 _BY_LOWER = {locale.lower(): locale for locale in SUPPORTED_LOCALES}
+# Twilio refuses a call whose inline TwiML passes 4000 characters (error 32018); the call
+# says its text twice (adapters/delivery/providers/twilio.py `spoken_twiml`), with ~150
+# characters of markup. A WhatsApp (Messages API) body holds at most 1600 characters.
+MAX_CALL_CHARACTERS = 1_900
+MAX_WHATSAPP_CHARACTERS = 1_600
 _ALLOWED_BREAKS = {Part.EMAIL_HTML: "\n\r\t"}
 
 
@@ -106,6 +113,9 @@ def build_template(
             _check_part(template, f"Translations.{locale_name}.{part.wire_name}", part, text, known)
         if Part.SMS in parts:
             _check_sms_budget(template, locale_name)
+        for channel in (Channel.CALL, Channel.WHATSAPP):
+            if template.serves(channel):
+                _check_longest(template, locale_name, channel)
     return template
 
 
@@ -183,16 +193,24 @@ def _check_part(
         )
     literal = "".join(shape.static_text)
     breaks = _ALLOWED_BREAKS.get(part, "" if part is Part.EMAIL_SUBJECT else "\n")
-    if not is_wire_safe("".join(char for char in literal if char not in breaks)):
+    # In `email_html`, the characters its references name too (`&#8203;` is a zero-width
+    # space to a mail reader, as the literal character the rule refuses).
+    readings = link_readings(literal) if part is Part.EMAIL_HTML else (literal,)
+    if not all(
+        is_wire_safe("".join(char for char in reading if char not in breaks))
+        for reading in readings
+    ):
         raise InvalidParameter(field, "control or invisible formatting characters")
     # `link_text` (syntax.py) reads `friendly_name`, `code` and `ttl` outside every
     # `{% if %}` as a word ("x": never empty there), so a sentence ending after one
     # (`{{friendly_name}}. Valable`) reads as `x. Valable`, not a spaced-out dot; every other
     # variable (a substitution, `amount`, `payee`, anything under an if) reads as nothing,
     # as it may be empty, so a link split by one is seen joined (`evil{{shop}}.com`: `evil.com`).
-    if not template.allow_links and any(
-        is_link_like(chunk) for chunk in (*shape.static_text, shape.link_text)
-    ):
+    # In `email_html`, as a mail reader decodes it too (`&#46;` is a dot: html_reading.py).
+    chunks = (*shape.static_text, shape.link_text)
+    if part is Part.EMAIL_HTML:
+        chunks = tuple(reading for chunk in chunks for reading in link_readings(chunk))
+    if not template.allow_links and any(is_link_like(chunk) for chunk in chunks):
         raise InvalidParameter(field, "no links or web addresses unless AllowLinks")
 
 
@@ -224,6 +242,45 @@ def _check_sms_budget(template: MessageTemplate, locale: str) -> None:
                     f"the longest SMS ({scenario}) takes {size.segments} {size.encoding} "
                     f"parts, more than {allowed}",
                 )
+
+
+def _check_longest(template: MessageTemplate, locale: str, channel: Channel) -> None:
+    """The call or WhatsApp text with every value at its longest within what Twilio sends
+    (`MAX_CALL_CHARACTERS`, `MAX_WHATSAPP_CHARACTERS`)."""
+    values = TemplateValues(
+        WORST_FRIENDLY_NAME,
+        WORST_CODE,
+        ttl_minutes(MAX_TTL_SECONDS),
+        amount=WORST_AMOUNT,
+        payee=WORST_PAYEE,
+        substitutions={name: "W" * length for name, length in template.variables.items()},
+    )
+    text = render_template(template, channel, locale, values).text
+    size, limit = sent_length(channel, text)
+    if size > limit:
+        part = Part.CALL if channel is Channel.CALL else Part.WHATSAPP
+        raise InvalidParameter(
+            f"Translations.{locale}.{part.wire_name}",
+            f"the longest {channel.value} text takes {size} characters, more than {limit}",
+        )
+
+
+def sent_length(channel: Channel, text: str) -> tuple[int, int]:
+    """(the characters `text` takes as sent, the most that may be sent) for a call (XML
+    escaped, as the TwiML carries it) or a WhatsApp message."""
+    if channel is Channel.CALL:
+        return len(xml_escape(text)), MAX_CALL_CHARACTERS
+    return len(text), MAX_WHATSAPP_CHARACTERS
+
+
+def require_sent_length(channel: Channel, text: str, parameter: str) -> None:
+    """A start's own call or WhatsApp text within `sent_length`'s bound (its values may be
+    longer as sent than the save check's: `&` is `&amp;` in TwiML)."""
+    size, limit = sent_length(channel, text)
+    if size > limit:
+        raise InvalidParameter(
+            parameter, f"the {channel.value} would take {size} characters, more than {limit}"
+        )
 
 
 def template_fields(template: MessageTemplate) -> dict[str, Any]:

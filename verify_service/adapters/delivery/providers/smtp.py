@@ -134,7 +134,8 @@ class SmtpProvider:
                 f"{self._name} cannot put the message's headers together"
             ) from None
         try:
-            self._send(data, str(message["To"]))
+            # The address written, never the header read back (`compose` checks they agree).
+            self._send(data, smtp_address(request.to, self._name))
         # `from None`: smtplib's exceptions repeat addresses; ours say only the reply code.
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
@@ -195,7 +196,14 @@ class SmtpProvider:
             else self._config.sender,
         )
         # The domain in its IDNA (ASCII) form: no relay needs SMTPUTF8 for it.
-        message["To"] = smtp_address(request.to, self._name)
+        to = smtp_address(request.to, self._name)
+        message["To"] = to
+        # The same for the recipient: `=?utf-8?q?x?=@example.org` is a valid address that
+        # the header parser reads back as x@example.org, another mailbox (the API refuses
+        # `=?` in addresses; this catches stored ones). (An `Address`'s addr_spec, the From
+        # above, is parsed strictly: an encoded word there raises.)
+        if [address.addr_spec for address in message["To"].addresses] != [to]:
+            raise ValueError("the recipient does not survive as written")
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(domain=self._helo_name)
         message["Auto-Submitted"] = "auto-generated"
