@@ -682,7 +682,9 @@ def test_a_job_from_before_key_ids_whose_nonce_looks_like_a_key_id_is_counted_as
         api = Api(rotation.app("k0").test_client())
         start_queued(api, api.create_service(), "+14155550123")
         cipher = DestinationCipher(Keyring.from_secret(settings.secret_key).outbox_encryption_key)
-        streams = [key for key in redis_client.scan_iter("it:*", _type="stream") if b"outbox" in key]
+        streams = [
+            key for key in redis_client.scan_iter("it:*", _type="stream") if b"outbox" in key
+        ]
         rewritten = 0
         for stream in streams:
             entries: list[Any] = redis_client.xrange(stream)  # type: ignore[assignment]
