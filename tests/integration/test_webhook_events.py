@@ -9,6 +9,7 @@ names loopback, where the receiver listens)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -264,6 +265,162 @@ def test_an_expiry_is_sent_from_the_schedule_at_its_time_and_only_if_still_pendi
     # Nothing left scheduled.
     keys = ExpiryKeys(settings.key_prefix)
     assert sum(int(redis_client.zcard(key)) for key in keys.every_shard) == 0
+
+
+def expiry_members(redis_client: redis.Redis, settings: Settings) -> list[Any]:
+    """Every expiry watch's member, decoded (JSON arrays)."""
+    keys = ExpiryKeys(settings.key_prefix)
+    return [json.loads(m) for key in keys.every_shard for m in redis_client.zrange(key, 0, -1)]
+
+
+def test_an_expired_event_carries_the_starts_tags_sealed_at_rest(
+    api: Api,
+    hooks: Hooks,
+    hook_url: str,
+    events: Any,
+    receiver: StandinHttp,
+    clock: FixedClock,
+    redis_client: redis.Redis,
+    settings: Settings,
+) -> None:
+    """`verification.expired` carries the start's `Tags` as `tags`, like started/approved:
+    the watch holds them sealed (never in clear, prefixed by their key id). A start without
+    tags writes the seven-element watch it always did, and its event has no `tags`."""
+    tags = {"tenant_id": "12345", "flow": "signup"}
+    service = api.create_service()
+    hooks.add(service, hook_url, event_types=("verification.expired",))
+    tagged = api.start(service, TO, Tags=json.dumps(tags)).json["sid"]  # type: ignore[index]
+    untagged = start(api, service, "+14155552672")
+    members = {member[1]: member for member in expiry_members(redis_client, settings)}
+    assert len(members[untagged]) == 7  # the form watches had before tags
+    assert len(members[tagged]) == 8
+    sealed = base64.b64decode(members[tagged][7])
+    assert sealed.startswith(b"k0:")
+    keys = ExpiryKeys(settings.key_prefix)
+    stored = b"".join(m for key in keys.every_shard for m in redis_client.zrange(key, 0, -1))
+    for clear in (b"tenant_id", b"12345", b"signup"):
+        assert clear not in sealed
+        assert clear not in stored
+    clock.advance(601)
+    run_events(events)
+    by_sid = {r.form["verification_sid"]: r.form for r in receiver.requests}
+    assert by_sid[tagged]["type"] == "verification.expired"
+    assert json.loads(by_sid[tagged]["tags"]) == tags
+    assert "tags" not in by_sid[untagged]
+    assert expiry_members(redis_client, settings) == []
+
+
+K1 = "k1-secret-of-at-least-thirty-two-bytes-0001"
+K2 = "k2-secret-of-at-least-thirty-two-bytes-0002"
+
+
+def test_a_watchs_tags_are_resealed_and_still_sent_once_the_old_key_is_dropped(
+    settings: Settings,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    sender: RecordingSender,
+    dns: Resolver,
+    receiver: StandinHttp,
+    hook_url: str,
+) -> None:
+    """Tags sealed under k1 are counted under k1 by `secrets status`, moved to k2 by the
+    reseal (same watch, same due time), and the expired event sent on the ring "k2" alone
+    still carries them."""
+
+    def on_ring(*ring: tuple[str, str]) -> Flask:
+        keys = tuple((key_id, secret.encode()) for key_id, secret in ring)
+        ringed = replace(settings, secret_key=keys[0][1], secret_keys=keys)
+        return create_app(
+            ringed,
+            clock=clock,
+            providers=sender.as_providers(),
+            webhook_targets=loopback_resolver(dns),
+        )
+
+    def watch_tags(app: Flask) -> Any:
+        found: Container = app.extensions[CONTAINER_KEY]
+        [kind] = [r for r in found.resealables() if r.kind == "expiry watch tags"]
+        return kind
+
+    tags = {"tenant_id": "12345"}
+    old = Api(on_ring(("k1", K1)).test_client())
+    service = old.create_service()
+    Hooks(old).add(service, hook_url, event_types=("verification.expired",))
+    sid = old.start(service, TO, Tags=json.dumps(tags)).json["sid"]  # type: ignore[index]
+    keys = ExpiryKeys(settings.key_prefix)
+    before = {
+        m: s
+        for key in keys.every_shard
+        for m, s in redis_client.zrange(key, 0, -1, withscores=True)
+    }
+
+    both = on_ring(("k2", K2), ("k1", K1))
+    assert watch_tags(both).key_ids() == {"k1": 1}
+    count = watch_tags(both).reseal(lambda _kind, _n: None, clock.now_ms())
+    assert (count.resealed, count.raced, count.unreadable) == (1, 0, 0)
+    assert watch_tags(both).key_ids() == {"k2": 1}
+    assert watch_tags(both).reseal(lambda _kind, _n: None, clock.now_ms()).already_primary == 1
+    after = {
+        m: s
+        for key in keys.every_shard
+        for m, s in redis_client.zrange(key, 0, -1, withscores=True)
+    }
+    assert list(after.values()) == list(before.values())  # the same due time
+    assert [json.loads(m)[:7] for m in after] == [json.loads(m)[:7] for m in before]
+
+    new = on_ring(("k2", K2))
+    clock.advance(601)
+    run_events(new.extensions[CONTAINER_KEY].event_worker("tests", POLICY))
+    (expired,) = receiver.requests
+    assert expired.form["verification_sid"] == sid
+    assert json.loads(expired.form["tags"]) == tags
+    assert sum(int(redis_client.zcard(key)) for key in keys.every_shard) == 0
+
+
+def test_a_watch_a_worker_holds_is_left_by_the_reseal(
+    settings: Settings,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    sender: RecordingSender,
+    dns: Resolver,
+    receiver: StandinHttp,
+    hook_url: str,
+) -> None:
+    """A watch claimed between the reseal's read and its replacement (its score moved) is
+    not replaced: counted as raced, and its worker still removes it by the form it read."""
+    keys = tuple((key_id, secret.encode()) for key_id, secret in (("k2", K2), ("k1", K1)))
+    app = create_app(
+        replace(settings, secret_key=K1.encode(), secret_keys=(("k1", K1.encode()),)),
+        clock=clock,
+        providers=sender.as_providers(),
+        webhook_targets=loopback_resolver(dns),
+    )
+    api = Api(app.test_client())
+    service = api.create_service()
+    Hooks(api).add(service, hook_url, event_types=("verification.expired",))
+    api.start(service, TO, Tags=json.dumps({"a": "b"}))
+    both = create_app(
+        replace(settings, secret_key=keys[0][1], secret_keys=keys),
+        clock=clock,
+        providers=sender.as_providers(),
+        webhook_targets=loopback_resolver(dns),
+    )
+    container: Container = both.extensions[CONTAINER_KEY]
+    [kind] = [r for r in container.resealables() if r.kind == "expiry watch tags"]
+    assert container.expiries is not None
+    claimed: list[Any] = []
+    clock.advance(601)
+
+    def claim_meanwhile(_kind: str, _looked_at: int) -> None:
+        if not claimed:
+            claimed.extend(container.expiries.claim_due(clock.now_ms(), 60_000, 10))  # type: ignore[union-attr]
+
+    count = kind.reseal(claim_meanwhile, clock.now_ms())
+    assert (count.resealed, count.raced) == (0, 1)
+    assert count.notes
+    (watch,) = claimed
+    assert watch.tags == '{"a":"b"}'
+    assert container.expiries.done(watch)
 
 
 @pytest.mark.parametrize("hash_gone", [False, True], ids=["kept", "gone by its TTL"])

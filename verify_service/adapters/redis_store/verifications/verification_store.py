@@ -342,6 +342,8 @@ class RedisVerificationStore:
                 self._expiries.queue_watch(pipe, watch)
 
         watch = write.expiry if write.is_new else None
+        if watch is not None and self._expiries is not None:
+            watch = self._expiries.seal(watch)  # its tags, sealed once: queued and forgotten alike
         reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
         if watch is not None and result is not StartResult.CREATED:
