@@ -203,6 +203,65 @@ def test_tags_reach_every_event_of_the_verification(
     )
 
 
+def everything_stored(client: redis.Redis, pattern: str) -> bytes:
+    """Every value (and field, member, entry) of the keys matching `pattern`, as stored: not
+    a `DUMP`, whose compression could hide a value in clear."""
+    found: list[bytes] = []
+    for key in client.scan_iter(pattern):
+        kind = client.type(key)
+        if kind == b"string":
+            found.append(client.get(key) or b"")
+        elif kind == b"hash":
+            found.extend(part for pair in client.hgetall(key).items() for part in pair)
+        elif kind == b"zset":
+            found.extend(client.zrange(key, 0, -1))
+        elif kind == b"list":
+            found.extend(client.lrange(key, 0, -1))
+        elif kind == b"set":
+            found.extend(client.smembers(key))
+        elif kind == b"stream":
+            for _id, fields in client.xrange(key):
+                found.extend(part for pair in fields.items() for part in pair)
+    return b"\x00".join(found)
+
+
+def test_a_verifications_tags_are_sealed_at_rest_and_still_reach_its_events(
+    api: Api,
+    service_sid: str,
+    events: Any,
+    receiver: StandinHttp,
+    sender: RecordingSender,
+    redis_client: redis.Redis,
+    settings: Settings,
+) -> None:
+    """Tags are caller data: a dump of the verification's keys shows none of them (sealed
+    like its destination, prefixed by their key id); its events carry them still. A hash
+    written before sealing (`tg` a JSON object in clear) still sends its tags."""
+    tags = {"tenant_ref": "acme-tenant-4f9e", "flow": "signup-flow"}
+    sid = api.start(service_sid, TO, Tags=json.dumps(tags)).json["sid"]  # type: ignore[index]
+    prefix = settings.key_prefix
+    [key] = list(redis_client.scan_iter(f"{prefix}:v:{{{service_sid}:*"))
+    stored = redis_client.hget(key, "tg")
+    assert (stored or b"").startswith(b"k0:")
+    stored_values = everything_stored(redis_client, f"{prefix}:*")
+    for clear in (b"tenant_ref", b"acme-tenant-4f9e", b"signup-flow"):
+        assert clear not in stored_values
+    old = {"tenant_id": "1"}
+    legacy = start(api, service_sid, "+14155552672")
+    [legacy_key] = [k for k in redis_client.scan_iter(f"{prefix}:v:{{{service_sid}:*") if k != key]
+    redis_client.hset(legacy_key, "tg", json.dumps(old))
+    assert api.update(service_sid, sid, "canceled").status_code == 200
+    assert api.update(service_sid, legacy, "canceled").status_code == 200
+    run_events(events)
+    canceled = {
+        r.form["verification_sid"]: r.form
+        for r in receiver.requests
+        if r.form["type"] == "verification.canceled"
+    }
+    assert json.loads(canceled[sid]["tags"]) == tags
+    assert json.loads(canceled[legacy]["tags"]) == old
+
+
 def test_a_canceled_verification_sends_verification_canceled(
     api: Api, service_sid: str, events: Any, receiver: StandinHttp
 ) -> None:
