@@ -369,6 +369,35 @@ def test_an_expired_event_carries_the_starts_tags_sealed_at_rest(
     assert expiry_members(redis_client, settings) == []
 
 
+def test_a_watch_written_before_tags_still_emits_without_them(
+    api: Api,
+    hooks: Hooks,
+    hook_url: str,
+    events: Any,
+    receiver: StandinHttp,
+    clock: FixedClock,
+    redis_client: redis.Redis,
+    settings: Settings,
+) -> None:
+    """A tagged start whose watch was written by the release before (seven elements, no
+    tags): its expiry is still sent, without `tags`, and the watch removed."""
+    service = api.create_service()
+    hooks.add(service, hook_url, event_types=("verification.expired",))
+    sid = api.start(service, TO, Tags=json.dumps({"a": "b"})).json["sid"]  # type: ignore[index]
+    keys = ExpiryKeys(settings.key_prefix)
+    for key in keys.every_shard:
+        for member, score in redis_client.zrange(key, 0, -1, withscores=True):
+            redis_client.zrem(key, member)
+            before = json.dumps(json.loads(member)[:7], separators=(",", ":"), ensure_ascii=False)
+            redis_client.zadd(key, {before: score})
+    clock.advance(601)
+    run_events(events)
+    (expired,) = receiver.requests
+    assert expired.form["verification_sid"] == sid
+    assert "tags" not in expired.form
+    assert expiry_members(redis_client, settings) == []
+
+
 K1 = "k1-secret-of-at-least-thirty-two-bytes-0001"
 K2 = "k2-secret-of-at-least-thirty-two-bytes-0002"
 
