@@ -223,6 +223,8 @@ class Container:
         found.append(self.outbox)
         if self.event_outbox is not None:  # event deliveries (IncludeDestination's `to`)
             found.append(self.event_outbox)
+        if self.expiries is not None:  # the tags of watched expiries
+            found.append(self.expiries)
         found.append(
             AttemptHistorySeals(
                 self.redis,
@@ -387,7 +389,13 @@ def build_container(
         EventOutboxKeys(settings.key_prefix),
         ring_cipher(keyring, "outbox_encryption_key"),
     )
-    expiries = RedisExpirySchedule(client, scripts, ExpiryKeys(settings.key_prefix), keys)
+    expiries = RedisExpirySchedule(
+        client,
+        scripts,
+        ExpiryKeys(settings.key_prefix),
+        keys,
+        ring_cipher(keyring, "destination_encryption_key"),  # a watch's tags, sealed
+    )
     webhook_store = RedisWebhookStore(client, scripts, WebhookKeys(settings.key_prefix))
     webhook_directory = CachedWebhookDirectory(webhook_store, clock)
     events = EventPublisher(webhook_directory, event_outbox, settings.account_sid)

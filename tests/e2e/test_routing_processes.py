@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,6 +72,13 @@ whatsapp_senders = ["{SENDER}"]
     process.stop()
 
 
+def attempt_of(client: Any, verification_sid: str) -> dict[str, Any]:
+    """The `channel_data` of the verification's one attempt, through the SDK."""
+    [attempt] = client.verify.v2.verification_attempts.list(verification_sid=verification_sid)
+    data: dict[str, Any] = attempt.channel_data
+    return data
+
+
 def test_the_worker_process_fails_over_inside_the_route_and_names_the_whatsapp_sender(
     server: ServeProcess, gateways: tuple[StandinHttp, StandinHttp]
 ) -> None:
@@ -83,10 +91,13 @@ def test_the_worker_process_fails_over_inside_the_route_and_names_the_whatsapp_s
     client.verify.v2.services(service.sid).messaging_configurations.create(
         country="IN", messaging_service_sid=INDIA
     )
-    client.verify.v2.services(service.sid).verifications.create(to=IN_MOBILE, channel="sms")
+    sms = client.verify.v2.services(service.sid).verifications.create(to=IN_MOBILE, channel="sms")
     wait_until(lambda: len(second.requests) == 1, "the second gateway of route india")
     assert [r.form["To"] for r in first.requests] == [IN_MOBILE]
     assert second.requests[0].form["From"] == "+15005550002"
+    # The worker process recorded the route with the attempt, after the failover inside it.
+    wait_until(lambda: attempt_of(client, sms.sid)["message_status"] == "sent", "the recorded send")
+    assert attempt_of(client, sms.sid)["messaging_service_sid"] == INDIA
     client.verify.v2.services(service.sid).verifications.create(to=IN_MOBILE, channel="whatsapp")
     wait_until(lambda: len(second.requests) == 2, "the WhatsApp message of route wa")
     assert second.requests[1].form["From"] == f"whatsapp:{SENDER}"

@@ -760,3 +760,58 @@ def test_an_upper_case_route_sid_names_the_route(routed: Routed) -> None:
     assert created.messaging_service_sid == wa
     start(routed, service.sid, US_MOBILE, channel="whatsapp")
     assert len(routed.gateways[2].requests) == 1
+
+
+def channel_data(routed: Routed, verification_sid: str) -> dict[str, Any]:
+    """The `channel_data` of the verification's one attempt, through the SDK."""
+    [attempt] = routed.sdk.verify.v2.verification_attempts.list(verification_sid=verification_sid)
+    data: dict[str, Any] = attempt.channel_data
+    return data
+
+
+def test_an_attempt_names_the_route_that_sent_it_and_none_for_the_global_list(
+    routed: Routed,
+) -> None:
+    """`channel_data.messaging_service_sid` is the route whose list sent the attempt, also
+    after a failover inside it (gateway 0 refuses, gateway 1 of route `india` sends); an
+    unrouted country's attempt (the global list) and a channel the route has no list for
+    name none. `/v2/DeliveryAttempts` says the same."""
+    first, _second, _third = routed.gateways
+    first.fail_next(Failure.twilio_rejection(), times=1)
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    india = start(routed, service.sid, IN_MOBILE)
+    us = start(routed, service.sid, US_MOBILE)
+    india_call = start(routed, service.sid, "+919876543211", channel="call")
+
+    routed_data = channel_data(routed, india.sid)
+    assert routed_data["messaging_service_sid"] == IN_ROUTE
+    assert routed_data["message_status"] == "sent"
+    assert routed_data["provider"].startswith("twilio+http://")
+    assert channel_data(routed, us.sid)["messaging_service_sid"] is None
+    assert channel_data(routed, india_call.sid)["messaging_service_sid"] is None
+    delivery = routed.app.test_client().get(
+        f"/v2/DeliveryAttempts/{routed_data['attempt_sid']}",
+        auth=(ACCOUNT_SID, routed.sdk.password),
+    )
+    assert delivery.get_json()["messaging_service_sid"] == IN_ROUTE
+
+
+def test_an_attempt_every_provider_of_its_route_refused_still_names_the_route(
+    routed: Routed,
+) -> None:
+    """Both gateways of route `india` refuse: the failed attempt names the route it was
+    tried through, and no provider."""
+    first, second, _third = routed.gateways
+    first.fail_next(Failure.twilio_rejection(), times=1)
+    second.fail_next(Failure.twilio_rejection(), times=1)
+    service = routed.sdk.verify.v2.services.create(friendly_name="Acme")
+    routed.sdk.verify.v2.services(service.sid).messaging_configurations.create(
+        country="IN", messaging_service_sid=IN_ROUTE
+    )
+    india = start(routed, service.sid, IN_MOBILE)
+    data = channel_data(routed, india.sid)
+    assert (data["message_status"], data["messaging_service_sid"]) == ("failed", IN_ROUTE)
+    assert data["provider"] is None

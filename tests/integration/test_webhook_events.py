@@ -9,6 +9,7 @@ names loopback, where the receiver listens)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -202,6 +203,65 @@ def test_tags_reach_every_event_of_the_verification(
     )
 
 
+def everything_stored(client: redis.Redis, pattern: str) -> bytes:
+    """Every value (and field, member, entry) of the keys matching `pattern`, as stored: not
+    a `DUMP`, whose compression could hide a value in clear."""
+    found: list[bytes] = []
+    for key in client.scan_iter(pattern):
+        kind = client.type(key)
+        if kind == b"string":
+            found.append(client.get(key) or b"")
+        elif kind == b"hash":
+            found.extend(part for pair in client.hgetall(key).items() for part in pair)
+        elif kind == b"zset":
+            found.extend(client.zrange(key, 0, -1))
+        elif kind == b"list":
+            found.extend(client.lrange(key, 0, -1))
+        elif kind == b"set":
+            found.extend(client.smembers(key))
+        elif kind == b"stream":
+            for _id, fields in client.xrange(key):
+                found.extend(part for pair in fields.items() for part in pair)
+    return b"\x00".join(found)
+
+
+def test_a_verifications_tags_are_sealed_at_rest_and_still_reach_its_events(
+    api: Api,
+    service_sid: str,
+    events: Any,
+    receiver: StandinHttp,
+    sender: RecordingSender,
+    redis_client: redis.Redis,
+    settings: Settings,
+) -> None:
+    """Tags are caller data: a dump of the verification's keys shows none of them (sealed
+    like its destination, prefixed by their key id); its events carry them still. A hash
+    written before sealing (`tg` a JSON object in clear) still sends its tags."""
+    tags = {"tenant_ref": "acme-tenant-4f9e", "flow": "signup-flow"}
+    sid = api.start(service_sid, TO, Tags=json.dumps(tags)).json["sid"]  # type: ignore[index]
+    prefix = settings.key_prefix
+    [key] = list(redis_client.scan_iter(f"{prefix}:v:{{{service_sid}:*"))
+    stored = redis_client.hget(key, "tg")
+    assert (stored or b"").startswith(b"k0:")
+    stored_values = everything_stored(redis_client, f"{prefix}:*")
+    for clear in (b"tenant_ref", b"acme-tenant-4f9e", b"signup-flow"):
+        assert clear not in stored_values
+    old = {"tenant_id": "1"}
+    legacy = start(api, service_sid, "+14155552672")
+    [legacy_key] = [k for k in redis_client.scan_iter(f"{prefix}:v:{{{service_sid}:*") if k != key]
+    redis_client.hset(legacy_key, "tg", json.dumps(old))
+    assert api.update(service_sid, sid, "canceled").status_code == 200
+    assert api.update(service_sid, legacy, "canceled").status_code == 200
+    run_events(events)
+    canceled = {
+        r.form["verification_sid"]: r.form
+        for r in receiver.requests
+        if r.form["type"] == "verification.canceled"
+    }
+    assert json.loads(canceled[sid]["tags"]) == tags
+    assert json.loads(canceled[legacy]["tags"]) == old
+
+
 def test_a_canceled_verification_sends_verification_canceled(
     api: Api, service_sid: str, events: Any, receiver: StandinHttp
 ) -> None:
@@ -264,6 +324,191 @@ def test_an_expiry_is_sent_from_the_schedule_at_its_time_and_only_if_still_pendi
     # Nothing left scheduled.
     keys = ExpiryKeys(settings.key_prefix)
     assert sum(int(redis_client.zcard(key)) for key in keys.every_shard) == 0
+
+
+def expiry_members(redis_client: redis.Redis, settings: Settings) -> list[Any]:
+    """Every expiry watch's member, decoded (JSON arrays)."""
+    keys = ExpiryKeys(settings.key_prefix)
+    return [json.loads(m) for key in keys.every_shard for m in redis_client.zrange(key, 0, -1)]
+
+
+def test_an_expired_event_carries_the_starts_tags_sealed_at_rest(
+    api: Api,
+    hooks: Hooks,
+    hook_url: str,
+    events: Any,
+    receiver: StandinHttp,
+    clock: FixedClock,
+    redis_client: redis.Redis,
+    settings: Settings,
+) -> None:
+    """`verification.expired` carries the start's `Tags` as `tags`, like started/approved:
+    the watch holds them sealed (never in clear, prefixed by their key id). A start without
+    tags writes the seven-element watch it always did, and its event has no `tags`."""
+    tags = {"tenant_id": "12345", "flow": "signup"}
+    service = api.create_service()
+    hooks.add(service, hook_url, event_types=("verification.expired",))
+    tagged = api.start(service, TO, Tags=json.dumps(tags)).json["sid"]  # type: ignore[index]
+    untagged = start(api, service, "+14155552672")
+    members = {member[1]: member for member in expiry_members(redis_client, settings)}
+    assert len(members[untagged]) == 7  # the form watches had before tags
+    assert len(members[tagged]) == 8
+    sealed = base64.b64decode(members[tagged][7])
+    assert sealed.startswith(b"k0:")
+    keys = ExpiryKeys(settings.key_prefix)
+    stored = b"".join(m for key in keys.every_shard for m in redis_client.zrange(key, 0, -1))
+    for clear in (b"tenant_id", b"12345", b"signup"):
+        assert clear not in sealed
+        assert clear not in stored
+    clock.advance(601)
+    run_events(events)
+    by_sid = {r.form["verification_sid"]: r.form for r in receiver.requests}
+    assert by_sid[tagged]["type"] == "verification.expired"
+    assert json.loads(by_sid[tagged]["tags"]) == tags
+    assert "tags" not in by_sid[untagged]
+    assert expiry_members(redis_client, settings) == []
+
+
+def test_a_watch_written_before_tags_still_emits_without_them(
+    api: Api,
+    hooks: Hooks,
+    hook_url: str,
+    events: Any,
+    receiver: StandinHttp,
+    clock: FixedClock,
+    redis_client: redis.Redis,
+    settings: Settings,
+) -> None:
+    """A tagged start whose watch was written by the release before (seven elements, no
+    tags): its expiry is still sent, without `tags`, and the watch removed."""
+    service = api.create_service()
+    hooks.add(service, hook_url, event_types=("verification.expired",))
+    sid = api.start(service, TO, Tags=json.dumps({"a": "b"})).json["sid"]  # type: ignore[index]
+    keys = ExpiryKeys(settings.key_prefix)
+    for key in keys.every_shard:
+        for member, score in redis_client.zrange(key, 0, -1, withscores=True):
+            redis_client.zrem(key, member)
+            before = json.dumps(json.loads(member)[:7], separators=(",", ":"), ensure_ascii=False)
+            redis_client.zadd(key, {before: score})
+    clock.advance(601)
+    run_events(events)
+    (expired,) = receiver.requests
+    assert expired.form["verification_sid"] == sid
+    assert "tags" not in expired.form
+    assert expiry_members(redis_client, settings) == []
+
+
+K1 = "k1-secret-of-at-least-thirty-two-bytes-0001"
+K2 = "k2-secret-of-at-least-thirty-two-bytes-0002"
+
+
+def test_a_watchs_tags_are_resealed_and_still_sent_once_the_old_key_is_dropped(
+    settings: Settings,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    sender: RecordingSender,
+    dns: Resolver,
+    receiver: StandinHttp,
+    hook_url: str,
+) -> None:
+    """Tags sealed under k1 are counted under k1 by `secrets status`, moved to k2 by the
+    reseal (same watch, same due time), and the expired event sent on the ring "k2" alone
+    still carries them."""
+
+    def on_ring(*ring: tuple[str, str]) -> Flask:
+        keys = tuple((key_id, secret.encode()) for key_id, secret in ring)
+        ringed = replace(settings, secret_key=keys[0][1], secret_keys=keys)
+        return create_app(
+            ringed,
+            clock=clock,
+            providers=sender.as_providers(),
+            webhook_targets=loopback_resolver(dns),
+        )
+
+    def watch_tags(app: Flask) -> Any:
+        found: Container = app.extensions[CONTAINER_KEY]
+        [kind] = [r for r in found.resealables() if r.kind == "expiry watch tags"]
+        return kind
+
+    tags = {"tenant_id": "12345"}
+    old = Api(on_ring(("k1", K1)).test_client())
+    service = old.create_service()
+    Hooks(old).add(service, hook_url, event_types=("verification.expired",))
+    sid = old.start(service, TO, Tags=json.dumps(tags)).json["sid"]  # type: ignore[index]
+    keys = ExpiryKeys(settings.key_prefix)
+    before = {
+        m: s
+        for key in keys.every_shard
+        for m, s in redis_client.zrange(key, 0, -1, withscores=True)
+    }
+
+    both = on_ring(("k2", K2), ("k1", K1))
+    assert watch_tags(both).key_ids() == {"k1": 1}
+    count = watch_tags(both).reseal(lambda _kind, _n: None, clock.now_ms())
+    assert (count.resealed, count.raced, count.unreadable) == (1, 0, 0)
+    assert watch_tags(both).key_ids() == {"k2": 1}
+    assert watch_tags(both).reseal(lambda _kind, _n: None, clock.now_ms()).already_primary == 1
+    after = {
+        m: s
+        for key in keys.every_shard
+        for m, s in redis_client.zrange(key, 0, -1, withscores=True)
+    }
+    assert list(after.values()) == list(before.values())  # the same due time
+    assert [json.loads(m)[:7] for m in after] == [json.loads(m)[:7] for m in before]
+
+    new = on_ring(("k2", K2))
+    clock.advance(601)
+    run_events(new.extensions[CONTAINER_KEY].event_worker("tests", POLICY))
+    (expired,) = receiver.requests
+    assert expired.form["verification_sid"] == sid
+    assert json.loads(expired.form["tags"]) == tags
+    assert sum(int(redis_client.zcard(key)) for key in keys.every_shard) == 0
+
+
+def test_a_watch_a_worker_holds_is_left_by_the_reseal(
+    settings: Settings,
+    redis_client: redis.Redis,
+    clock: FixedClock,
+    sender: RecordingSender,
+    dns: Resolver,
+    receiver: StandinHttp,
+    hook_url: str,
+) -> None:
+    """A watch claimed between the reseal's read and its replacement (its score moved) is
+    not replaced: counted as raced, and its worker still removes it by the form it read."""
+    keys = tuple((key_id, secret.encode()) for key_id, secret in (("k2", K2), ("k1", K1)))
+    app = create_app(
+        replace(settings, secret_key=K1.encode(), secret_keys=(("k1", K1.encode()),)),
+        clock=clock,
+        providers=sender.as_providers(),
+        webhook_targets=loopback_resolver(dns),
+    )
+    api = Api(app.test_client())
+    service = api.create_service()
+    Hooks(api).add(service, hook_url, event_types=("verification.expired",))
+    api.start(service, TO, Tags=json.dumps({"a": "b"}))
+    both = create_app(
+        replace(settings, secret_key=keys[0][1], secret_keys=keys),
+        clock=clock,
+        providers=sender.as_providers(),
+        webhook_targets=loopback_resolver(dns),
+    )
+    container: Container = both.extensions[CONTAINER_KEY]
+    [kind] = [r for r in container.resealables() if r.kind == "expiry watch tags"]
+    assert container.expiries is not None
+    claimed: list[Any] = []
+    clock.advance(601)
+
+    def claim_meanwhile(_kind: str, _looked_at: int) -> None:
+        if not claimed:
+            claimed.extend(container.expiries.claim_due(clock.now_ms(), 60_000, 10))  # type: ignore[union-attr]
+
+    count = kind.reseal(claim_meanwhile, clock.now_ms())
+    assert (count.resealed, count.raced) == (0, 1)
+    assert count.notes
+    (watch,) = claimed
+    assert watch.tags == '{"a":"b"}'
+    assert container.expiries.done(watch)
 
 
 @pytest.mark.parametrize("hash_gone", [False, True], ids=["kept", "gone by its TTL"])

@@ -75,6 +75,27 @@ def test_a_status_reads_as_the_former_status_fields() -> None:
 
 
 @pytest.mark.parametrize(
+    ("provider", "expected"),
+    [
+        (b"twilio", {"provider": "twilio"}),  # before receipt senders
+        (b"twilio\x1efp", {"provider": "twilio", "rs": "fp"}),  # before routes
+        (
+            b"twilio\x1efp\x1eMG" + b"1" * 32,
+            {"provider": "twilio", "rs": "fp", "mg": "MG" + "1" * 32},
+        ),
+        (b"\x1e\x1eMG" + b"1" * 32, {"mg": "MG" + "1" * 32}),  # failed on every provider
+    ],
+)
+def test_the_provider_part_reads_name_receipt_sender_and_route(
+    provider: bytes, expected: dict[str, str]
+) -> None:
+    """`name[\x1esender[\x1eroute sid]]`: each part after the name read when present."""
+    raw = b"f0000rs\x1f\x1f\x1f\x1f2bc\x1f" + provider + b"\x1f\x1f"
+    fields = decode_status(raw, DAY_START)
+    assert {k: v for k, v in fields.items() if k in ("provider", "rs", "mg")} == expected
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         b"",

@@ -189,6 +189,7 @@ def delivery_attempt_json(record: AttemptRecord, base_url: str) -> dict[str, Any
         "channel": record.channel,
         "status": record.status,
         "provider": record.provider,
+        "messaging_service_sid": record.messaging_service_sid,
         "provider_message_id": record.provider_message_id,
         "error_code": record.error_code,
         "date_created": _optional_time(record.created_ms),
@@ -268,7 +269,8 @@ def api_key_json(key: ApiKey, base_url: str, secret: str | None = None) -> dict[
 def attempt_json(attempt: Attempt, account_sid: str, base_url: str) -> dict[str, Any]:
     """Twilio's `verify.v2.verification_attempt`. `channel_data.to` is masked (Twilio shows
     the number); `status` is Twilio's attempt status, `message_status` the delivery status,
-    and `attempt_sid`, `provider` are ours."""
+    and `attempt_sid`, `provider`, `messaging_service_sid` (the route that sent it, null for
+    the global list) are ours."""
     return {
         "sid": attempt.sid,
         "account_sid": account_sid,
@@ -288,6 +290,7 @@ def attempt_json(attempt: Attempt, account_sid: str, base_url: str) -> dict[str,
             "error_code": attempt.error_code,
             "country": attempt.country,
             "provider": attempt.provider,
+            "messaging_service_sid": attempt.messaging_service_sid,
         },
         "url": f"{base_url}/v2/Attempts/{attempt.sid}",
     }

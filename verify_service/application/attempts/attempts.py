@@ -86,6 +86,7 @@ class Attempt:
     provider: str | None
     error_code: str | None
     outcome: str  # approved | canceled | expired | pending (its verification, so far)
+    messaging_service_sid: str | None = None  # the route that sent it (None: global list)
 
     @property
     def converted(self) -> bool:
@@ -106,6 +107,7 @@ class Attempt:
             provider=record.provider,
             error_code=record.error_code,
             outcome=record.outcome,
+            messaging_service_sid=record.messaging_service_sid,
         )
 
 

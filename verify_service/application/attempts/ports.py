@@ -39,6 +39,8 @@ class HistoricAttempt:
     provider: str | None
     error_code: str | None
     outcome: str
+    # The route (`MG` sid, VERIFY_ROUTES_FILE) whose list sent it; None: the global list.
+    messaging_service_sid: str | None = None
 
     @property
     def converted(self) -> bool:

@@ -96,6 +96,7 @@ class AttemptStatusStore(Protocol):
         provider_message_id: str = "",
         error_code: str = "",
         sender: str = "",
+        route_sid: str = "",
     ) -> bool: ...
 
 
@@ -119,6 +120,7 @@ class AttemptRecord:
     updated_ms: int | None
     sent_ms: int | None
     delivered_ms: int | None
+    messaging_service_sid: str | None = None  # the route that sent it (None: global list)
 
     @classmethod
     def from_fields(cls, attempt_sid: str, fields: Mapping[str, str]) -> AttemptRecord:
@@ -139,6 +141,7 @@ class AttemptRecord:
             updated_ms=millis("ua"),
             sent_ms=millis(f"t_{AttemptStatus.SENT}"),
             delivered_ms=millis(f"t_{AttemptStatus.DELIVERED}"),
+            messaging_service_sid=fields.get("mg") or None,
         )
 
 

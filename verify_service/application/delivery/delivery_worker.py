@@ -68,6 +68,7 @@ class DeliveryQueue(Protocol):
         provider_message_id: str = "",
         error_code: str = "",
         sender: str = "",
+        route_sid: str = "",
     ) -> bool: ...
 
 
@@ -235,6 +236,7 @@ class DeliveryWorker:
                     provider=receipt.provider,
                     provider_message_id=receipt.provider_message_id or "",
                     sender=self._receipt_sender(provider),
+                    route_sid=self._route_in_use(job) or "",
                 )
                 self._emit(
                     EventType.DELIVERY_SENT, job, self._clock.now_ms(), provider=receipt.provider
@@ -346,7 +348,11 @@ class DeliveryWorker:
         if self._queue.dead_letter(job, reason, now_ms):
             error_code = (error.error_code if error else None) or "all_providers_failed"
             self._queue.record_status(
-                job.attempt_sid, AttemptStatus.FAILED, now_ms, error_code=error_code
+                job.attempt_sid,
+                AttemptStatus.FAILED,
+                now_ms,
+                error_code=error_code,
+                route_sid=self._route_in_use(job) or "",
             )
             self._emit(
                 EventType.DELIVERY_FAILED, job, now_ms, provider=provider, error_code=error_code

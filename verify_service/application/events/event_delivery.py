@@ -303,6 +303,7 @@ class EventDeliveryWorker:
                     watch.created_ms,
                     watch.expires_ms,
                     now_ms,
+                    tags=watch.tags,
                 ),
             )
         if self._expiries is not None and self._expiries.done(watch) and expired:

@@ -54,6 +54,11 @@ class ExpiryWatch:
     country: str | None
     created_ms: int
     expires_ms: int
+    # The start's `Tags` (JSON object text; None: none, or a watch from before tags), sent
+    # as `tags` like the verification's other events. Stored sealed: `sealed_tags` is that
+    # stored form (the schedule's own, set by it; kept so the watch can be found again).
+    tags: str | None = None
+    sealed_tags: str | None = None
 
 
 class ExpiryState(enum.StrEnum):

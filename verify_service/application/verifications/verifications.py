@@ -638,6 +638,7 @@ def _expiry_watch(write: StartWrite) -> ExpiryWatch:
         country=write.country,
         created_ms=write.now_ms,
         expires_ms=write.now_ms + write.ttl_ms,
+        tags=write.tags_json,
     )
 
 

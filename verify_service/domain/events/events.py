@@ -150,9 +150,10 @@ def expired_event(
     created_ms: int,
     expires_ms: int,
     now_ms: int,
+    tags: str | None = None,
 ) -> Event:
     """verification.expired, from the expiry schedule (which holds the masked destination
-    only: an expiry never carries the full one)."""
+    only: an expiry never carries the full one, and the start's `Tags` when it had some)."""
     params = {
         "account_sid": account_sid,
         "service_sid": service_sid,
@@ -164,6 +165,7 @@ def expired_event(
         "date_created": iso(created_ms),
         "date_updated": iso(now_ms),
         "expiration_date": iso(expires_ms),
+        "tags": tags,  # as the verification's other events carry them (None: left out)
     }
     return Event(
         expiry_event_id(verification_sid),

@@ -307,6 +307,7 @@ class RedisAttemptHistory:
             provider=status.get("provider"),
             error_code=status.get("err"),
             outcome=outcome,
+            messaging_service_sid=status.get("mg"),
         )
 
     def _outcomes(

@@ -32,8 +32,9 @@ from verify_service.domain import sids
 DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000
 _SEPARATOR = b"\x1f"
 # Inside the provider field: `<provider name>\x1e<receipt sender>` (the fingerprint of the
-# account that sent the attempt, adapters/delivery/receipts.py); records from before it have
-# the name only.
+# account that sent the attempt, adapters/delivery/receipts.py), then `\x1e<route sid>` when
+# the attempt went through a route (an `MG` sid, VERIFY_ROUTES_FILE); records from before
+# either have the name only, or no route.
 _SENDER_SEPARATOR = "\x1e"
 _SID_MARKERS = {"SM": 1, "MM": 2, "CA": 3}
 _MARKER_PREFIXES = {marker: prefix for prefix, marker in _SID_MARKERS.items()}
@@ -133,8 +134,9 @@ def unpack_message_id(value: bytes) -> str:
 
 def decode_status(raw: bytes, day_start_ms: int) -> dict[str, str]:
     """The status value (record_attempt.lua) as the fields of the former per-attempt status
-    hash, times in epoch ms: status, ca, ua, t_<status>, provider, pmid, err, and `rs`, the
-    receipt sender of the provider that sent it (absent in records from before it)."""
+    hash, times in epoch ms: status, ca, ua, t_<status>, provider, pmid, err, `rs`, the
+    receipt sender of the provider that sent it (absent in records from before it), and
+    `mg`, the route it went through (absent for the global list)."""
     status = _LETTER_STATUS.get(raw[:1].decode("ascii", "replace"))
     parts = raw[8:].split(_SEPARATOR, 6)
     if status is None or len(parts) != 7 or raw[7:8] != _SEPARATOR:
@@ -152,9 +154,10 @@ def decode_status(raw: bytes, day_start_ms: int) -> dict[str, str]:
     fields = {name: str(value) for name, value in times.items()}
     # The last change is the latest of the status times (each change stamps its own).
     fields.update(ca=str(created), ua=str(max(times.values())), status=status)
-    name, _, sender = provider.decode("utf-8", "replace").partition(_SENDER_SEPARATOR)
+    name, _, rest = provider.decode("utf-8", "replace").partition(_SENDER_SEPARATOR)
+    sender, _, route = rest.partition(_SENDER_SEPARATOR)
     error = err.decode("utf-8", "replace")
-    for field, text in (("provider", name), ("rs", sender), ("err", error)):
+    for field, text in (("provider", name), ("rs", sender), ("mg", route), ("err", error)):
         if text:
             fields[field] = text
     if pmid:
@@ -247,16 +250,20 @@ class RedisAttemptRecords:
         provider_message_id: str = "",
         error_code: str = "",
         sender: str = "",
+        route_sid: str = "",
     ) -> bool:
         """True when recorded; False when the status would have moved backwards (or the
         attempt is not in the history). `sender` is the receipt sender of the provider that
-        sent it: receipts are checked against that account only."""
+        sent it: receipts are checked against that account only. `route_sid`: the route
+        whose list sent it, or failed to ('' for the global list)."""
         location = sids.attempt_location(attempt_sid)
         if location is None:
             return False
         named = _clean(provider)
-        if sender:
+        if sender or route_sid:
             named = f"{named}{_SENDER_SEPARATOR}{_clean(sender)}"
+        if route_sid:
+            named = f"{named}{_SENDER_SEPARATOR}{_clean(route_sid)}"
         done = self._scripts.run(
             self._client,
             "record_attempt_status",

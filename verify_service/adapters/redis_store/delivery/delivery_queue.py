@@ -484,10 +484,18 @@ class RedisDeliveryQueue:
         provider_message_id: str = "",
         error_code: str = "",
         sender: str = "",
+        route_sid: str = "",
     ) -> bool:
         """True when recorded; False when the status would have moved backwards."""
         return self._attempts.record_status(
-            attempt_sid, status, now_ms, provider, provider_message_id, error_code, sender
+            attempt_sid,
+            status,
+            now_ms,
+            provider,
+            provider_message_id,
+            error_code,
+            sender,
+            route_sid,
         )
 
     def attempt_status(self, attempt_sid: str) -> dict[str, str]:

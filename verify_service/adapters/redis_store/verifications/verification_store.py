@@ -68,7 +68,8 @@ log = logging.getLogger(__name__)
 
 # Hash fields (short names keep a pending verification small; see docs/performance.md):
 # sid, to (sealed), ch channel, ca/ua created/updated ms, ex expiry ms, n sends, c checks,
-# salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags,
+# salt, h1..h5 code digests, a1..a5 "ms|channel|VL sid", am/pa PSD2 terms, lo locale, tg tags
+# (sealed like `to`, bound to the VE sid; a JSON object in clear when written before),
 # cc the checks carried from a canceled verification (counted in c from the start).
 
 
@@ -154,6 +155,11 @@ def _text(fields: dict[str, bytes], name: str) -> str | None:
     return value.decode("utf-8") if value is not None else None
 
 
+def tags_context(verification_sid: str) -> bytes:
+    """The associated data a verification's tags are sealed with."""
+    return f"tags:{verification_sid}".encode("ascii")
+
+
 class RedisVerificationStore:
     def __init__(
         self,
@@ -184,6 +190,16 @@ class RedisVerificationStore:
 
     def _context(self, ref: VerificationRef) -> bytes:
         return f"{ref.service_sid}:{ref.tag}".encode("ascii")
+
+    def _tags(self, fields: dict[str, bytes]) -> str | None:
+        """The start's tags: unsealed (None when under a key no longer on the ring, as its
+        `to` then is too), or the JSON object a hash from before sealing holds in clear."""
+        sealed = fields.get("tg")
+        if not sealed:
+            return None
+        if sealed.startswith(b"{"):  # a sealed value starts with its key id, never "{"
+            return sealed.decode("utf-8")
+        return self._cipher.open(sealed, tags_context(fields["sid"].decode()))
 
     def _decode(
         self,
@@ -218,7 +234,7 @@ class RedisVerificationStore:
             payee=_text(fields, "pa"),
             locale=_text(fields, "lo"),
             status=status or live_status(checks),
-            tags=_text(fields, "tg") or None,
+            tags=self._tags(fields),
         )
 
     # -- start --------------------------------------------------------------------------
@@ -316,7 +332,7 @@ class RedisVerificationStore:
             write.amount or "",
             write.payee or "",
             write.locale or "",
-            write.tags_json or "",
+            self._cipher.seal(write.tags_json, tags_context(write.sid)) if write.tags_json else "",
         ]
 
         def build(pipe: Any) -> None:
@@ -342,6 +358,8 @@ class RedisVerificationStore:
                 self._expiries.queue_watch(pipe, watch)
 
         watch = write.expiry if write.is_new else None
+        if watch is not None and self._expiries is not None:
+            watch = self._expiries.seal(watch)  # its tags, sealed once: queued and forgotten alike
         reply = self._scripts.run_pipeline(self._client, build)[0]
         result = StartResult(reply[0].decode())
         if watch is not None and result is not StartResult.CREATED:

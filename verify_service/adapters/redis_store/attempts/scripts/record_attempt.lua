@@ -12,8 +12,10 @@
 -- (q s d u f), then the record's stream entry time in ms after the bucket's start (6 digits
 -- base 36), then joined by \31: the entry's sequence number ('' for 0), then queued, sent and
 -- final (delivered, undelivered or failed) as ms after the entry's time in base 36 ('' for
--- none; queued '' is the entry's time), provider, error code, and last the provider's
--- message id (packed by the caller: any bytes).
+-- none; queued '' is the entry's time), provider (`name\30receipt sender\30route sid`, each
+-- part after the name optional: attempt_records.py), error code, and last the provider's
+-- message id (packed by the caller: any bytes). A routed attempt's `MG` sid (35 bytes with
+-- its separator) takes the value past that class.
 local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
 local function base36(n)
   local sign, text = '', ''

@@ -3,7 +3,8 @@
 -- undo a later one. Only an attempt the history holds is changed (its bucket expires whole).
 -- KEYS[1] the attempt's bucket's delivery statuses (hash; record_attempt.lua has the format)
 -- ARGV[1] attempt key   ARGV[2] now (ms)   ARGV[3] the bucket's start (ms)
--- ARGV[4] status (q s d u f)   ARGV[5] provider ('' keep; `name` or `name\30sender`)
+-- ARGV[4] status (q s d u f)
+-- ARGV[5] provider ('' keep; `name`, `name\30sender` or `name\30sender\30route sid`)
 -- ARGV[6] error code ('' keep)
 -- ARGV[7] provider message id, packed ('' keep)
 -- Returns 1 when recorded, 0 when the status would have moved backwards (or no such attempt)

@@ -7,7 +7,7 @@
 -- ARGV[4]  ttl (ms)            ARGV[5]  max sends         ARGV[6]  max checks
 -- ARGV[7]  channel             ARGV[8]  attempt (VL) sid  ARGV[9]  code digest
 -- ARGV[10] salt                ARGV[11] encrypted To      ARGV[12] amount ('' none)
--- ARGV[13] payee ('' none)     ARGV[14] locale ('' none)  ARGV[15] tags JSON ('' none)
+-- ARGV[13] payee ('' none)     ARGV[14] locale ('' none)  ARGV[15] tags, sealed ('' none)
 -- Returns {'created'|'resent', HGETALL} | {'conflict'} | {'locked'|'max_sends', ms left}
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
