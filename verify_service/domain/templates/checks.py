@@ -42,6 +42,7 @@ from verify_service.domain.messages.message_text import (
 )
 from verify_service.domain.messages.sms_encoding import sms_size, sms_wire_text
 from verify_service.domain.models import MAX_TTL_SECONDS, Channel
+from verify_service.domain.templates.html_context import require_safe_html_outputs
 from verify_service.domain.templates.rendering import (
     TemplateValues,
     render_template,
@@ -170,6 +171,8 @@ def _check_part(
 ) -> None:
     try:
         shape = outline(text, known, html=part is Part.EMAIL_HTML)
+        if part is Part.EMAIL_HTML:
+            require_safe_html_outputs(text)
     except TemplateSourceError as exc:
         raise InvalidParameter(field, exc.reason) from None
     if part is Part.EMAIL_SUBJECT:
