@@ -193,7 +193,9 @@ class _Reader(HTMLParser):
         for placeholder, whole in self._hits(value):
             if placeholder.safe:
                 continue
-            if whole:
+            if self._half.search(name):  # `<a {% if x %}href{% else %}title{% endif %}="…">`
+                placeholder.where = "in an attribute whose name a variable or an {% if %} writes"
+            elif whole:
                 if placeholder.group >= 0:  # an `if` marker: any quoted value, the same one
                     placeholder.safe, placeholder.where = True, f"{self._tags}:{name}"
                 elif name in TEXT_ATTRIBUTES:
