@@ -110,10 +110,15 @@ def build_template(
     return template
 
 
+def canonical_locale(value: object) -> str | None:
+    """The locale of Twilio's list `value` spells (`pt_br` is `pt-BR`), else None."""
+    if not isinstance(value, str):
+        return None
+    return _BY_LOWER.get(value.strip().replace("_", "-").lower())
+
+
 def _locale(value: object, parameter: str) -> str:
-    canonical = (
-        _BY_LOWER.get(value.strip().replace("_", "-").lower()) if isinstance(value, str) else None
-    )
+    canonical = canonical_locale(value)
     if canonical is None:
         raise InvalidParameter(parameter, "not a locale of Twilio's list")
     return canonical
