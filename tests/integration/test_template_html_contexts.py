@@ -38,7 +38,7 @@ DANGEROUS = [
     ('<meta http-equiv="refresh" content="0;url={{shop}}"><p>{{code}}</p>', "in the content"),
     ('<iframe srcdoc="{{shop}}"></iframe><p>{{code}}</p>', "in the srcdoc attribute"),
     ("<style>p { font-family: {{shop}} }</style><p>{{code}}</p>", "inside <style>"),
-    ('<script>var shop = "{{shop}}";</script><p>{{code}}</p>', "inside <script>"),
+    ('<script>var shop = "{{shop}}";</script><p>{{code}}</p>', "in an email_html with a <script>"),
     ("<textarea>{{shop}}</textarea><p>{{code}}</p>", "inside <textarea>"),
     ("<title>{{shop}}</title><p>{{code}}</p>", "inside <title>"),
     ("<!-- {{shop}} --><p>{{code}}</p>", "inside an HTML comment"),

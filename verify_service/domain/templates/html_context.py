@@ -15,6 +15,13 @@ dependency). A placeholder found whole in text, or whole in the value of one of
 `TEXT_ATTRIBUTES`, is safe: whole means the value was quoted (an unquoted value ends at
 the space). Anything else is refused, naming the variable and where it is.
 
+Where html.parser and a browser read HTML apart, the browser's reading wins: a quoted value
+is checked in the tag as written (`title=="…"` is unquoted to a browser), a tag or comment
+left open at the end (it runs on into the frame), a `<![…` section html.parser reads past
+the browser's `>`, and a variable anywhere in an `email_html` with a `<script>` are refused.
+tests/unit/test_template_html_contexts.py reads what this accepts with html5lib (the
+browsers' algorithm) to hold that.
+
 `{% if %}`: every branch is written out in turn and each boundary (`if`, `elif`, `else`,
 `endif`) gets a marker too. Each marker must be in text, or all markers of one `if` in the
 same attribute value: then every branch starts and ends in the same context, so whichever
@@ -84,7 +91,24 @@ def require_safe_html_outputs(source: str) -> None:
         base += "q"
     skeleton = _Skeleton(base)
     _write(environment(html=True).parse(source).body, skeleton)
-    _Reader(skeleton).read("".join(skeleton.text))
+    written = "".join(skeleton.text)
+    if skeleton.outputs and "<script" in written.lower():
+        # Script text has escape states of its own (`<!--<script>` runs past `</script>`)
+        # that html.parser does not follow; an e-mail has no use for a script.
+        raise TemplateSourceError(
+            f"{{{{ {skeleton.outputs[0].variable} }}}} is in an email_html with a <script>, "
+            f"which takes no variable: {_ALLOWED}"
+        )
+    reader = _Reader(skeleton)
+    try:
+        reader.read(written)
+    except AssertionError as exc:  # _markupbase's answer to `<![x>` or `<!x[`, not a 500
+        raise TemplateSourceError(f"HTML a browser and this check may read apart: {exc}") from None
+    if reader.misread and (skeleton.outputs or skeleton.markers):
+        raise TemplateSourceError(
+            "in an email_html with variables or {% if %}, a <![…]> section holds no > "
+            "(a browser ends it at the first >, where this check could not follow)"
+        )
     for output in skeleton.outputs:
         if not output.safe:
             raise TemplateSourceError(
@@ -139,9 +163,13 @@ class _Reader(HTMLParser):
         self._half = re.compile(rf"{base}(\d+)o {base}\1p|{base}(\d+)[op]")
         self._not_markup: str | None = None  # the open `NOT_MARKUP_ELEMENTS` element
         self._tags = 0
+        self.misread = False  # html.parser read past where a browser ends a `<![…`
 
     def read(self, text: str) -> None:
         self.feed(text)
+        if self.rawdata.startswith("<"):  # a tag or comment the text ends in (html.parser
+            # would read it as text; in the frame it runs on into the frame's own markup)
+            self._found(self.rawdata, "in a tag or comment left open at the end")
         self.close()
         if self._not_markup is not None:  # html.parser keeps an unclosed <style>'s text
             self._found(self.rawdata, f"inside <{self._not_markup}>")
@@ -157,7 +185,7 @@ class _Reader(HTMLParser):
         self._found(tag, "in a tag name")
         for name, value in attrs:
             self._found(name, "in an attribute name")
-            self._in_attribute(name, value or "")
+            self._in_attribute(name, value or "", raw.lower())
         self._found(raw, "inside a tag")  # what html.parser dropped (`<a "{{x}}">`)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -174,7 +202,7 @@ class _Reader(HTMLParser):
             self._found(data, f"inside <{self._not_markup}>")
             return
         for placeholder, whole in self._hits(data):
-            if whole:
+            if whole and not placeholder.where:  # not what `read` found left open
                 placeholder.safe, placeholder.where = True, "text"
 
     def handle_comment(self, data: str) -> None:
@@ -185,17 +213,26 @@ class _Reader(HTMLParser):
 
     def unknown_decl(self, data: str) -> None:
         self._found(data, "inside a declaration (<!…>)")
+        if ">" in data:  # html.parser reads `<![x>…]>` to the `]>`, a browser to the `>`
+            self.misread = True
 
     def handle_pi(self, data: str) -> None:
         self._found(data, "inside a processing instruction (<?…>)")
 
-    def _in_attribute(self, name: str, value: str) -> None:
+    def _in_attribute(self, name: str, value: str, raw: str) -> None:
         for placeholder, whole in self._hits(value):
             if placeholder.safe:
                 continue
+            # Quoted as a browser reads it: html.parser also takes `title=="…"` as quoted,
+            # where a browser reads the value `="…` and the rest as attributes.
+            quoted = re.search(
+                rf"(?:^|[\s/\"']){re.escape(name)}\s*=\s*(?:\"[^\"]*|'[^']*)"
+                + re.escape(placeholder.text),
+                raw,
+            )
             if self._half.search(name):  # `<a {% if x %}href{% else %}title{% endif %}="…">`
                 placeholder.where = "in an attribute whose name a variable or an {% if %} writes"
-            elif whole:
+            elif whole and quoted:
                 if placeholder.group >= 0:  # an `if` marker: any quoted value, the same one
                     placeholder.safe, placeholder.where = True, f"{self._tags}:{name}"
                 elif name in TEXT_ATTRIBUTES:
