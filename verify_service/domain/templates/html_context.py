@@ -114,10 +114,11 @@ def require_safe_html_outputs(source: str) -> None:
             raise TemplateSourceError(
                 f"{{{{ {output.variable} }}}} is {output.where or 'inside a tag'}: {_ALLOWED}"
             )
-    for group in range(skeleton.ifs):
-        markers = [marker for marker in skeleton.markers if marker.group == group]
-        places = {marker.where for marker in markers}
-        if not all(marker.safe for marker in markers) or len(places) != 1:
+    places: dict[int, set[str]] = {}
+    for marker in skeleton.markers:
+        places.setdefault(marker.group, set()).add(marker.where if marker.safe else "")
+    for where in places.values():
+        if "" in where or len(where) != 1:
             raise TemplateSourceError(
                 "in email_html an {% if %} opens and closes (elif, else, endif) in text, or "
                 "all within one quoted attribute value: not across tags, attributes, "
@@ -167,12 +168,15 @@ class _Reader(HTMLParser):
 
     def read(self, text: str) -> None:
         self.feed(text)
-        if self.rawdata.startswith("<"):  # a tag or comment the text ends in (html.parser
-            # would read it as text; in the frame it runs on into the frame's own markup)
-            self._found(self.rawdata, "in a tag or comment left open at the end")
-        self.close()
-        if self._not_markup is not None:  # html.parser keeps an unclosed <style>'s text
-            self._found(self.rawdata, f"inside <{self._not_markup}>")
+        left = self.rawdata  # what html.parser waits for more text to read
+        if self._not_markup is not None:  # an unclosed <style>'s text, or a <title>'s
+            self._found(left, f"inside <{self._not_markup}>")
+        elif left.startswith("<"):
+            # A tag or comment the text ends in: in the frame it runs on into the frame's
+            # markup. Not `close()`d: html.parser would read it as text, in quadratic time.
+            self._found(left, "in a tag or comment left open at the end")
+        else:
+            self.close()  # text after a `&`, held back in case a character reference follows
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._tags += 1
