@@ -319,7 +319,7 @@ def test_a_bad_template_file_stops_the_service_naming_file_and_field(
     bad.write_text('friendly_name = "Shop"\n[translations.en]\nsms = "no code"\n', "utf-8")
     with pytest.raises(ConfigError) as stopped:
         create_app(dataclasses.replace(settings, templates_dir=str(tmp_path)))
-    assert f"{bad}: Translations.en.Sms" in str(stopped.value)
+    assert f"{bad}: [translations.en] sms" in str(stopped.value)
 
 
 def test_file_templates_are_listed_usable_and_read_only(

@@ -49,11 +49,11 @@ def test_a_directory_of_templates_loads_with_sids_from_the_file_names(tmp_path: 
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        (GOOD.replace("{{code}} is your", "is your"), "Translations.en.Sms"),
-        (GOOD.replace("{{app}} :", "{{ app.__class__ }} :"), "Translations.fr.Sms"),
+        (GOOD.replace("{{code}} is your", "is your"), "[translations.en] sms"),
+        (GOOD.replace("{{app}} :", "{{ app.__class__ }} :"), "[translations.fr] sms"),
         (
             GOOD.replace('friendly_name = "Shop"', 'friendly_name = "' + "N" * 33 + '"'),
-            "FriendlyName",
+            "friendly_name: 1-32 characters",
         ),
         ("colour = 1\n" + GOOD, "unknown keys ['colour']"),
         ("friendly_name = ", "cannot be read as TOML"),
@@ -77,7 +77,7 @@ def test_the_cli_checks_files_offline(tmp_path: Path) -> None:
     assert "ok (2 locales; sms, call)" in result.output
     result = CliRunner().invoke(main, ["templates", "check", str(good), str(bad)])
     assert result.exit_code == 1
-    assert f"{bad}: Translations.en.Sms" in result.stderr
+    assert f"{bad}: [translations.en] sms" in result.stderr
 
 
 def test_a_command_stops_at_a_bad_template_file_with_a_clear_message(
@@ -91,7 +91,7 @@ def test_a_command_stops_at_a_bad_template_file_with_a_clear_message(
     monkeypatch.setenv("VERIFY_TEMPLATES_DIR", str(tmp_path))
     result = CliRunner().invoke(main, ["keys", "list"])  # every command loads its settings
     assert result.exit_code == 1
-    assert f"configuration error: VERIFY_TEMPLATES_DIR: {bad}: Translations.en.Sms" in (
+    assert f"configuration error: VERIFY_TEMPLATES_DIR: {bad}: [translations.en] sms" in (
         result.stderr
     )
 
@@ -136,4 +136,61 @@ def test_the_cli_checks_the_templates_dir_when_given_no_file(
     result = CliRunner().invoke(main, ["templates", "check"])
     assert result.exit_code == 1
     assert f"{good}: HJ" in result.stdout
-    assert f"error: {bad}: Translations.en.Sms" in result.stderr
+    assert f"error: {bad}: [translations.en] sms" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        # The locale as the file spells it, not the API's canonical `pt-BR`.
+        (
+            'friendly_name = "Shop"\n[translations.pt_br]\nsms = "no code"\n',
+            "[translations.pt_br] sms: {{ code }} exactly once",
+        ),
+        (
+            'friendly_name = "Shop"\n[translations.en]\nemail_subject = "Hi"\n'
+            'email_text = "{{code}}"\nemail_html = "<p title={{friendly_name}}>{{code}}</p>"\n',
+            "[translations.en] email_html: {{ friendly_name }} is in the unquoted value",
+        ),
+        (
+            'friendly_name = "Shop"\n[translations.en]\nsms = "{{code}} " \n'
+            '[translations.fr]\ncall = "{{code}}"\n',
+            "[translations.fr]: the same parts in every locale",
+        ),
+        (
+            'friendly_name = "Shop"\n[translations.en]\nsmss = "{{code}}"\n',
+            "[translations.en] smss: not a part",
+        ),
+        (
+            'friendly_name = "Shop"\n[translations.xx]\nsms = "{{code}}"\n',
+            "[translations.xx]: not a locale",
+        ),
+        (
+            'friendly_name = "Shop"\n[translations.en]\nsms = "{{code}} at shop.example.com"\n',
+            "[translations.en] sms: no links or web addresses unless allow_links = true",
+        ),
+        (
+            'friendly_name = "Shop"\ndefault_locale = "fr"\n[translations.en]\nsms = "{{code}}"\n',
+            "default_locale: not a locale of [translations]",
+        ),
+        (
+            'friendly_name = "Shop"\n[variables]\nshop = 0\n[translations.en]\nsms = "{{code}}"\n',
+            "[variables] shop: 1-100 characters",
+        ),
+        (
+            'friendly_name = "Shop"\n[translations.en]\nsms = "' + "{{code}} " + "W" * 400 + '"\n',
+            "[translations.en] sms: the longest SMS",
+        ),
+    ],
+)
+def test_file_errors_name_the_table_and_key_the_file_wrote(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    """`templates check` speaks the file's language: `[translations.pt_br] sms`, never
+    the API's `Translations.pt-BR.Sms`, `DefaultLocale` or `AllowLinks`."""
+    bad = write(tmp_path, "bad.toml", text)
+    result = CliRunner().invoke(main, ["templates", "check", str(bad)])
+    assert result.exit_code == 1
+    assert f"error: {bad}: {named}" in result.stderr
+    for api_name in ("Translations", "DefaultLocale", "AllowLinks", "Variables", "Sms"):
+        assert api_name not in result.stderr

@@ -43,6 +43,7 @@ from verify_service.domain.messages.message_text import (
 )
 from verify_service.domain.messages.sms_encoding import sms_size, sms_wire_text
 from verify_service.domain.models import MAX_TTL_SECONDS, Channel
+from verify_service.domain.templates.html_context import require_safe_html_outputs
 from verify_service.domain.templates.html_reading import link_readings
 from verify_service.domain.templates.rendering import (
     TemplateValues,
@@ -119,10 +120,15 @@ def build_template(
     return template
 
 
+def canonical_locale(value: object) -> str | None:
+    """The locale of Twilio's list `value` spells (`pt_br` is `pt-BR`), else None."""
+    if not isinstance(value, str):
+        return None
+    return _BY_LOWER.get(value.strip().replace("_", "-").lower())
+
+
 def _locale(value: object, parameter: str) -> str:
-    canonical = (
-        _BY_LOWER.get(value.strip().replace("_", "-").lower()) if isinstance(value, str) else None
-    )
+    canonical = canonical_locale(value)
     if canonical is None:
         raise InvalidParameter(parameter, "not a locale of Twilio's list")
     return canonical
@@ -180,6 +186,8 @@ def _check_part(
 ) -> None:
     try:
         shape = outline(text, known, html=part is Part.EMAIL_HTML)
+        if part is Part.EMAIL_HTML:
+            require_safe_html_outputs(text)
     except TemplateSourceError as exc:
         raise InvalidParameter(field, exc.reason) from None
     if part is Part.EMAIL_SUBJECT:
