@@ -38,6 +38,10 @@ DANGEROUS = [
     ('<meta http-equiv="refresh" content="0;url={{shop}}"><p>{{code}}</p>', "in the content"),
     ('<iframe srcdoc="{{shop}}"></iframe><p>{{code}}</p>', "in the srcdoc attribute"),
     ("<style>p { font-family: {{shop}} }</style><p>{{code}}</p>", "inside <style>"),
+    # A browser ignores the `/` of `<style/>` and ends no <style> at `</ style>`: the value
+    # is the style's text (both accepted before the review of the merged change).
+    ("<p>{{code}}</p><style/>{{shop}}</style>", "inside <style>"),
+    ("<p>{{code}}</p><style></ style>{{shop}}</style>", "after a `</` that no letter follows"),
     ('<script>var shop = "{{shop}}";</script><p>{{code}}</p>', "in an email_html with a <script>"),
     ("<textarea>{{shop}}</textarea><p>{{code}}</p>", "inside <textarea>"),
     ("<title>{{shop}}</title><p>{{code}}</p>", "inside <title>"),

@@ -7,7 +7,6 @@ pass (review of issue 13), the check reading the HTML source only."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import redis
@@ -208,9 +207,9 @@ def test_block_elements_separate_words(api: Api, sender: RecordingSender) -> Non
 def test_odd_html_is_read_in_linear_time_never_a_500(
     api: Api, sender: RecordingSender, tail: str
 ) -> None:
-    """The shown-text reading is linear and total: html.parser took seconds on thousands of
-    unclosed tags and raised on `<![x>` (a 500), at save and at every start."""
-    started = time.monotonic()
+    """The shown-text reading is total: html.parser took seconds on thousands of unclosed
+    tags and raised on `<![x>` (a 500), at save and at every start. Its linear time is held
+    by tests/unit/test_html_reading.py."""
     response = api.post(
         "/v2/Templates",
         FriendlyName="Odd",
@@ -229,4 +228,3 @@ def test_odd_html_is_read_in_linear_time_never_a_500(
         sid = response.json["sid"]  # type: ignore[index]
         started_start = api.start(api.create_service(), MAILBOX, "email", TemplateSid=sid)
         assert started_start.status_code in (201, 400), started_start.json
-    assert time.monotonic() - started < 2

@@ -18,7 +18,10 @@ the space). Anything else is refused, naming the variable and where it is.
 Where html.parser and a browser read HTML apart, the browser's reading wins: a quoted value
 is checked in the tag as written (`title=="…"` is unquoted to a browser), a tag or comment
 left open at the end (it runs on into the frame), a `<![…` section html.parser reads past
-the browser's `>`, and a variable anywhere in an `email_html` with a `<script>` are refused.
+the browser's `>`, and a variable anywhere in an `email_html` with a `<script>` are refused;
+so is a variable after a `</` that no letter follows (`</ style>` ends nothing to a
+browser). `<style/>` opens a style as it does in a browser, and `<!-->`, `<!--->` are the
+empty comments a browser reads.
 tests/unit/test_template_html_contexts.py reads what this accepts with html5lib (the
 browsers' algorithm) to hold that.
 
@@ -49,6 +52,13 @@ NOT_MARKUP_ELEMENTS = frozenset(
     {"script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes",
      "noscript", "plaintext"}
 )  # fmt: skip
+
+_ABRUPT_COMMENT = re.compile(r"<!--->|<!-->")
+# `</` with no letter after it: no end tag to a browser.
+_BOGUS_END_TAG = re.compile(r"</(?![A-Za-z])")
+# An attribute and the quoted value it opens, in a lower-cased start tag as written (the
+# closing quote is left for the next attribute's separator; linear, no backtracking).
+_QUOTED_VALUE = re.compile(r"(?:^|(?<=[\s/\"']))([^\s/>\"'=]+)\s*=\s*(?:\"([^\"]*)|'([^']*))")
 
 _ALLOWED = (
     "in email_html a variable goes in text, or in the quoted value of an "
@@ -167,7 +177,14 @@ class _Reader(HTMLParser):
         self.misread = False  # html.parser read past where a browser ends a `<![…`
 
     def read(self, text: str) -> None:
-        self.feed(text)
+        # `</` not followed by a letter (`</ style>`, `</3`): a browser reads a bogus comment
+        # or nothing, and does not end a <style> or <title> there; html.parser may.
+        bogus = _BOGUS_END_TAG.search(text)
+        if bogus is not None:
+            self._found(text[bogus.start() :], "after a `</` that no letter follows")
+        # A browser ends `<!-->` and `<!--->` at once (empty comments); html.parser reads on
+        # to a later `-->`. Written as the empty comment both read alike.
+        self.feed(_ABRUPT_COMMENT.sub("<!---->", text))
         left = self.rawdata  # what html.parser waits for more text to read
         if self._not_markup is not None:  # an unclosed <style>'s text, or a <title>'s
             self._found(left, f"inside <{self._not_markup}>")
@@ -187,15 +204,16 @@ class _Reader(HTMLParser):
         if tag in NOT_MARKUP_ELEMENTS:
             self._not_markup = tag
         self._found(tag, "in a tag name")
+        quoted = self._quoted(raw.lower()) if attrs else {}
         for name, value in attrs:
             self._found(name, "in an attribute name")
-            self._in_attribute(name, value or "", raw.lower())
+            self._in_attribute(name, value or "", quoted.get(name, set()))
         self._found(raw, "inside a tag")  # what html.parser dropped (`<a "{{x}}">`)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # A browser ignores the `/` of `<style/>`: what follows is the style's text, up to
+        # its end tag. Only the elements that may hold markup close there.
         self.handle_starttag(tag, attrs)
-        if self._not_markup == tag:
-            self._not_markup = None
 
     def handle_endtag(self, tag: str) -> None:
         if tag == self._not_markup and tag != "plaintext":  # nothing ends <plaintext>
@@ -223,17 +241,23 @@ class _Reader(HTMLParser):
     def handle_pi(self, data: str) -> None:
         self._found(data, "inside a processing instruction (<?…>)")
 
-    def _in_attribute(self, name: str, value: str, raw: str) -> None:
+    def _quoted(self, raw: str) -> dict[str, set[int]]:
+        """Per attribute name, the placeholders a browser reads whole inside its quoted value
+        in the tag as written: html.parser also takes `title=="…"` as quoted, where a browser
+        reads the value `="…` and the rest as attributes. One pass over the tag."""
+        quoted: dict[str, set[int]] = {}
+        for match in _QUOTED_VALUE.finditer(raw):
+            value = match[2] if match[2] is not None else match[3]
+            for placeholder, whole in self._hits(value):
+                if whole:
+                    quoted.setdefault(match[1], set()).add(placeholder.index)
+        return quoted
+
+    def _in_attribute(self, name: str, value: str, quoted_here: set[int]) -> None:
         for placeholder, whole in self._hits(value):
             if placeholder.safe:
                 continue
-            # Quoted as a browser reads it: html.parser also takes `title=="…"` as quoted,
-            # where a browser reads the value `="…` and the rest as attributes.
-            quoted = re.search(
-                rf"(?:^|[\s/\"']){re.escape(name)}\s*=\s*(?:\"[^\"]*|'[^']*)"
-                + re.escape(placeholder.text),
-                raw,
-            )
+            quoted = placeholder.index in quoted_here
             if self._half.search(name):  # `<a {% if x %}href{% else %}title{% endif %}="…">`
                 placeholder.where = "in an attribute whose name a variable or an {% if %} writes"
             elif whole and quoted:

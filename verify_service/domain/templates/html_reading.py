@@ -26,27 +26,35 @@ INLINE_ELEMENTS = frozenset(
 
 # Linear-time readings (no backtracking): html.parser is quadratic on unclosed tags and
 # raises on some declarations (`<![x>`), and this runs at save and at every start.
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+# A comment ends as a browser ends it: at once after `<!-->` or `<!--->`, else at the first
+# `-->` or `--!>`.
+_COMMENT = re.compile(r"<!--(?:-?>|.*?(?:--!?>|\Z))", re.DOTALL)
 _DECLARATION = re.compile(r"<[!?][^>]*>?")
-_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)[^>]*>?")
+# A tag read two ways, both kept: to its first `>`, and past a `>` inside a quoted value
+# (`<b title=">">`, which a browser reads as one tag). Either alone could hide a link from
+# the other's reading (`evil<b ">.com<i ">`).
+_TAGS = (
+    re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)[^>]*>?"),
+    re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\"[^\"]*\"?|'[^']*'?|[^'\">])*>?"),
+)
 
 
 def _tag(match: re.Match[str]) -> str:
     return "" if match.group(1).lower() in INLINE_ELEMENTS else " "
 
 
-def shown_text(source: str) -> str:
+def shown_texts(source: str) -> tuple[str, ...]:
     """The text of `source` as a mail reader shows it: comments and inline tags gone (their
-    text runs together), other tags and declarations a space, references decoded."""
-    text = _COMMENT.sub("", source)
-    text = _DECLARATION.sub(" ", text)
-    return html.unescape(_TAG.sub(_tag, text))
+    text runs together), other tags and declarations a space, references decoded; once per
+    reading of the tags."""
+    text = _DECLARATION.sub(" ", _COMMENT.sub("", source))
+    return tuple(html.unescape(tags.sub(_tag, text)) for tags in _TAGS)
 
 
 def link_readings(source: str) -> tuple[str, ...]:
     """`source`, decoded, and as shown (each when it differs from those before)."""
     readings = [source]
-    for reading in (html.unescape(source), shown_text(source)):
+    for reading in (html.unescape(source), *shown_texts(source)):
         if reading not in readings:
             readings.append(reading)
     return tuple(readings)
