@@ -124,7 +124,7 @@ PIECES = [
     *["<!--", "-->", "--!>", "<!-->", "<!", "?", "<![CDATA[", "]]>", "<!--[if mso]>"],
     *["<![endif]-->", "<svg>", "</svg>", "<math>", "<desc>", "<foreignObject>", "<table>"],
     *["<td>", "</td>", "<select>", "<option>", "<template>", "<!DOCTYPE html>", "<html>"],
-    *["<style/>", "<title/>", "</ style>", "</ title>", "/>", "<b title=\">\">"],
+    *["<style/>", "<title/>", "</ style>", "</ title>", "/>", '<b title=">">'],
 ]
 VALUE = "QQV1 QQV2"  # a space: where a browser splits it, it was not quoted
 RAW = NOT_MARKUP_ELEMENTS | {"script"}
