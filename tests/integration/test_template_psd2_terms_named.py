@@ -87,3 +87,28 @@ def test_a_payee_that_pushes_the_sms_past_its_budget_is_named(
     assert snapshot(redis_client) == before
     assert sender.sent == []
     assert api.start(service, TemplateSid=sid, Amount="EUR 5", Payee="P" * 64).status_code == 201
+
+
+@pytest.mark.parametrize("channel", ["whatsapp", "call"])
+def test_a_payee_that_pushes_a_call_or_whatsapp_past_its_bound_is_named(
+    api: Api, redis_client: redis.Redis, sender: RecordingSender, channel: str
+) -> None:
+    """As for the SMS budget (found by the review of the merged change: these named the
+    service's FriendlyName). Saved at its bound with the save check's 30-character payee."""
+    filler = "x" * (1534 if channel == "whatsapp" else 1816)
+    wording = "{{code}} pay {{amount}} to {{payee}} " + filler
+    response = api.post(
+        "/v2/Templates", FriendlyName="Long", Translations=json.dumps({"en": {channel: wording}})
+    )
+    assert response.status_code == 201, response.json
+    service = api.create_service(Psd2Enabled="true")
+    before = snapshot(redis_client)
+    sid = response.json["sid"]  # type: ignore[index]
+    refused = api.start(service, channel=channel, TemplateSid=sid, Amount="EUR 5", Payee="P" * 64)
+    status, code, message = refusal(refused)
+    assert (status, code) == (400, 60200)
+    assert message.startswith("Invalid parameter: Payee ("), message
+    assert snapshot(redis_client) == before
+    assert sender.sent == []
+    fits = api.start(service, channel=channel, TemplateSid=sid, Amount="EUR 5", Payee="P" * 30)
+    assert fits.status_code == 201, fits.json

@@ -24,6 +24,8 @@ HANG = 30
         ('{"jane@example.com": 1, "jane@example.com": 2}', BODY, "body (a key given"),
         ('{"CodeLength": NaN}', BODY, "CodeLength (NaN and Infinity are not JSON)"),
         ("[1, -Infinity]", "Tags", "Tags (NaN and Infinity are not JSON)"),
+        ('{"Amount": 1e999}', BODY, "Amount (NaN and Infinity are not JSON)"),  # inf to Python
+        ("[-1.5e400]", "Tags", "Tags (NaN and Infinity are not JSON)"),
         ('{"a": "\\ud800"}', "Tags", "Tags (not valid Unicode (a lone surrogate))"),
         ('{"\\udfff": "x"}', BODY, "body (not valid Unicode (a lone surrogate))"),
         ("[" * 33 + "]" * 33, "Tags", "Tags (JSON nested too deeply)"),

@@ -9,7 +9,8 @@ never echoing a value:
   keeps the last, others the first or refuse), so a check and a later reader could act on
   different values; no JSON encoder writes one, so only a hand-made payload is refused. The
   form rule lets identical repeats pass because SDKs repeat list keys; JSON has arrays.
-- `NaN`, `Infinity`, `-Infinity`: Python's parser takes them, JSON has none (RFC 8259 6).
+- `NaN`, `Infinity`, `-Infinity`: Python's parser takes them, JSON has none (RFC 8259 6);
+  nor a number past a float's range (`1e999`, read as infinity).
 - a lone surrogate (`"\\ud800"`, I-JSON 2.1): no UTF-8 encoder (SMTP, HTTP, the outbox)
   writes one.
 - nesting deeper than `MAX_JSON_DEPTH`, checked before parsing so that it is never a
@@ -19,6 +20,7 @@ never echoing a value:
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -73,6 +75,13 @@ def _constant(_name: str) -> _Refused:
     return _Refused(NOT_A_NUMBER)
 
 
+def _number(text: str) -> float | _Refused:
+    """A JSON number with a fraction or an exponent; one past a float's range (`1e999`,
+    which Python reads as infinity) is refused like `Infinity`."""
+    number = float(text)
+    return number if math.isfinite(number) else _Refused(NOT_A_NUMBER)
+
+
 def nested_at_most(text: str, limit: int) -> bool:
     """Whether JSON `text` nests objects/arrays at most `limit` deep (brackets inside
     strings do not count); no recursion."""
@@ -96,7 +105,9 @@ def parse_json(text: str | bytes, parameter: str) -> Any:
     if not nested_at_most(text, MAX_JSON_DEPTH):
         raise InvalidParameter(parameter, NESTED_TOO_DEEPLY)
     try:
-        value = json.loads(text, object_pairs_hook=_object, parse_constant=_constant)
+        value = json.loads(
+            text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_number
+        )
     except ValueError:
         raise InvalidParameter(parameter, NOT_JSON) from None
     _refuse_problems(value, parameter)

@@ -670,26 +670,15 @@ def _message(
     )
     if request.channel is Channel.SMS:
         every_option = bool(values.app_hash or values.webotp_domain)
-        try:
-            require_sms_within_budget(message.text, every_option, parameter)
-        except InvalidParameter as too_long:
-            # A long PSD2 term (a payee may be 64 characters, the save check counts 30):
-            # named when the SMS fits without it.
-            for term, without in (
-                ("Payee", dataclasses.replace(values, payee=None)),
-                ("Amount", dataclasses.replace(values, amount=None)),
-            ):
-                if without == values:
-                    continue  # the start has no such term
-                text = render_template(chosen.template, request.channel, locale, without).text
-                try:
-                    require_sms_within_budget(text, every_option, term)
-                except InvalidParameter:
-                    continue
-                require_sms_within_budget(message.text, every_option, term)  # raises
-            raise too_long
+        _require_fits(
+            lambda text, name: require_sms_within_budget(text, every_option, name),
+            chosen, request, locale, values, message.text, parameter,
+        )  # fmt: skip
     if request.channel in (Channel.CALL, Channel.WHATSAPP):
-        require_sent_length(request.channel, message.text, parameter)
+        _require_fits(
+            lambda text, name: require_sent_length(request.channel, text, name),
+            chosen, request, locale, values, message.text, parameter,
+        )  # fmt: skip
     if message.subject is not None and "=?" in message.subject:
         # Values free of `=?` one by one can join into an RFC 2047 word mail libraries
         # decode (the SMTP provider refuses it at send: accepted, never delivered).
@@ -715,6 +704,35 @@ def _message(
                 "the message would show a link (no AllowLinks)",
             )
     return _with_start_options(message, request)
+
+
+def _require_fits(
+    check: Callable[[str, str], None],
+    chosen: ChosenTemplate,
+    request: StartRequest,
+    locale: str,
+    values: TemplateValues,
+    text: str,
+    parameter: str,
+) -> None:
+    """`check(text, parameter)` (a length: the SMS budget, a call's or a WhatsApp body's
+    bound), naming a PSD2 term instead when the message fits without it: a payee may be 64
+    characters where the save check counts 30, and the caller sent it."""
+    try:
+        check(text, parameter)
+    except InvalidParameter as too_long:
+        for term, without in (
+            ("Payee", dataclasses.replace(values, payee=None)),
+            ("Amount", dataclasses.replace(values, amount=None)),
+        ):
+            if without == values:
+                continue  # the start has no such term
+            try:
+                check(render_template(chosen.template, request.channel, locale, without).text, term)
+            except InvalidParameter:
+                continue
+            check(text, term)  # raises, naming the term
+        raise too_long
 
 
 def _term_named(request: StartRequest, fails: Callable[[str], bool]) -> str | None:
