@@ -690,11 +690,11 @@ def _message(
         # Each value was checked alone; side by side (`{{first}}{{last}}`), or beside the
         # template's text, two of them can read `evil.com`. Without the machine lines
         # (the WebOTP line names a domain on purpose).
-        plain = render_template(
-            chosen.template,
-            request.channel,
-            locale,
-            dataclasses.replace(values, app_hash=None, webotp_domain=None),
+        plain_values = dataclasses.replace(values, app_hash=None, webotp_domain=None)
+        plain = (
+            message  # no machine lines: the message already rendered (a render is ~0.1 ms)
+            if plain_values == values
+            else render_template(chosen.template, request.channel, locale, plain_values)
         )
         # The HTML as a mail reader decodes it too (`{{shop}}&#46;com`: html_reading.py).
         html_readings = link_readings(plain.html) if plain.html is not None else ()
