@@ -22,6 +22,7 @@ from twilio.rest import Client
 
 from tests.conftest import ACCOUNT_SID, deliver_queued
 from tests.integration.test_rate_limiter import CountingClient
+from tests.integration.test_template_starts import snapshot
 from tests.support.fakes import FixedClock, RecordingSender
 from tests.support.flask_sdk import BASE_URL, FlaskHttpClient, sdk_client
 from tests.support.standin_http import Failure, StandinHttp
@@ -139,15 +140,6 @@ def _routed(
         yield Routed(app, sdk_client(app.test_client()), sender, gateways, redis_client)
     finally:
         close_route_providers(route_providers)
-
-
-def snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:
-    """Every key but the audit log (a refused admin call is recorded there by design)."""
-    return {
-        key: client.dump(key)
-        for key in sorted(client.scan_iter(match="it:*"))
-        if b"audit" not in key
-    }
 
 
 def start(routed: Routed, service_sid: str, to: str, channel: str = "sms") -> Any:

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import ACCOUNT_SID, deliver_queued
+from tests.integration.test_template_starts import snapshot
 from tests.support.fakes import FixedClock
 from tests.support.flask_sdk import sdk_client
 from tests.support.standin_http import StandinHttp
@@ -97,16 +98,6 @@ def deployment(
         finally:
             close_route_providers(route_providers)
             close_providers(providers)
-
-
-def snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:
-    """Every key of the app under test (prefix `it`: the end-to-end server shares this Redis
-    and its worker writes its own keys meanwhile) but the audit log."""
-    return {
-        key: client.dump(key)
-        for key in sorted(client.scan_iter(match="it:*"))
-        if b"audit" not in key
-    }
 
 
 def send(deployment: Deployment, to: str, deliver: bool = True) -> str:

@@ -10,6 +10,7 @@ import json
 
 import pytest
 import redis
+from werkzeug.test import TestResponse
 
 from tests.conftest import Api
 from tests.integration.test_template_starts import refusal, snapshot
@@ -18,15 +19,21 @@ from tests.support.fakes import RecordingSender
 MAILBOX = "jane@example.org"
 
 
-def html_template(api: Api, html: str, allow_links: bool = False) -> str:
-    response = api.post(
+def save_html(api: Api, html: str, **params: str) -> TestResponse:
+    """Save a template of an English e-mail whose HTML part is `html`."""
+    return api.post(
         "/v2/Templates",
         FriendlyName="Html",
         Translations=json.dumps(
             {"en": {"email_subject": "Your code", "email_text": "{{code}}", "email_html": html}}
         ),
-        Variables=json.dumps({"shop": 20}),
-        AllowLinks=str(allow_links).lower(),
+        **params,
+    )
+
+
+def html_template(api: Api, html: str, allow_links: bool = False) -> str:
+    response = save_html(
+        api, html, Variables=json.dumps({"shop": 20}), AllowLinks=str(allow_links).lower()
     )
     assert response.status_code == 201, response.json
     sid: str = response.json["sid"]  # type: ignore[index]
@@ -49,13 +56,7 @@ def test_an_html_link_written_with_character_references_is_refused_at_save(
     api: Api, redis_client: redis.Redis, html: str
 ) -> None:
     before = snapshot(redis_client)
-    response = api.post(
-        "/v2/Templates",
-        FriendlyName="Html",
-        Translations=json.dumps(
-            {"en": {"email_subject": "Your code", "email_text": "{{code}}", "email_html": html}}
-        ),
-    )
+    response = save_html(api, html)
     assert refusal(response) == (
         400,
         60200,
@@ -125,13 +126,7 @@ def test_a_character_reference_to_an_invisible_or_control_character_is_refused_a
     """The literal characters are refused (wire-safe); their references are the same
     characters to a mail reader."""
     before = snapshot(redis_client)
-    response = api.post(
-        "/v2/Templates",
-        FriendlyName="Html",
-        Translations=json.dumps(
-            {"en": {"email_subject": "Your code", "email_text": "{{code}}", "email_html": html}}
-        ),
-    )
+    response = save_html(api, html)
     assert refusal(response) == (
         400,
         60200,
@@ -158,13 +153,7 @@ def test_a_link_split_by_inline_tags_or_a_comment_is_refused_at_save(
 ) -> None:
     """A mail reader shows the text of inline elements and comments run together."""
     before = snapshot(redis_client)
-    response = api.post(
-        "/v2/Templates",
-        FriendlyName="Html",
-        Translations=json.dumps(
-            {"en": {"email_subject": "Your code", "email_text": "{{code}}", "email_html": html}}
-        ),
-    )
+    response = save_html(api, html)
     assert refusal(response)[:2] == (400, 60200)
     assert "EmailHtml (no links" in response.json["message"]  # type: ignore[index]
     assert snapshot(redis_client) == before
