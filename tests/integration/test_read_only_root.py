@@ -129,7 +129,18 @@ def test_serve_and_worker_run_on_a_read_only_root(
     worker = start_contained(["worker"], env, worker_log)
     base, auth = f"http://127.0.0.1:{port}", (ACCOUNT_SID, AUTH_TOKEN)
     try:
-        wait_until(lambda: requests.get(f"{base}/readyz", timeout=1).ok, "serve, read-only root")
+        # Two gunicorn workers importing the app on a loaded 2-core machine: a hang guard, and
+        # what serve said if it never got ready (the API's log holds no code).
+        try:
+            wait_until(
+                lambda: requests.get(f"{base}/readyz", timeout=1).ok,
+                "serve, read-only root",
+                timeout_seconds=60,
+            )
+        except RuntimeError:
+            api_log.flush()
+            said = (tmp_path / "api.log").read_text(encoding="utf-8", errors="replace")
+            raise AssertionError(f"serve never got ready; its log ends:\n{said[-3000:]}") from None
         service = requests.post(
             f"{base}/v2/Services", data={"FriendlyName": "Read-only"}, auth=auth, timeout=5
         )
